@@ -1,0 +1,30 @@
+/**
+ * @module driver/locks
+ * Per-key serialization: calls for the same instance never interleave (Nova takes a lock
+ * per instance uuid in the compute manager; the sidecar must not rely on that), calls for
+ * different instances run in parallel.
+ */
+export class KeyedMutex {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  /** Run `fn` after every earlier call with the same key has settled. */
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const tail = prev.then(() => mine);
+    this.tails.set(key, tail);
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+
+  /** Keys with a call running or queued (for tests and health). */
+  busyKeys(): string[] {
+    return [...this.tails.keys()];
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * @module nvram/store
+ * Per-instance UEFI variable stores on disk. The sidecar creates them itself (not libvirt),
+ * before the domain is defined, as an atomic, sparse copy of the selected template. Every
+ * path goes through `nvramPathFor`/`assertInside`, so nothing outside `[nvram] nvram_dir`
+ * is ever created or deleted here. Stashes and staged copies for migrations live in the
+ * same directory under reserved names (`.stash-*`, `.staged-*`), so renames stay atomic.
+ *
+ * Does not know about domains or libvirt; the driver decides when to create, keep or drop.
+ */
+import { promises as fsp, constants as fsc } from 'node:fs';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { writeFileAtomic, unlinkDurable, sweepTempFiles, allocatedBytes } from '../util/atomicFile';
+import { nvramPathFor, assertInside, validateDomainName } from './paths';
+import { InternalError, InvalidInput } from '../errors';
+
+export interface NvramInfo {
+  path: string;
+  size: number;
+  sha256: string;
+  /** Bytes allocated on disk (holes excluded). */
+  allocated: number;
+}
+
+export interface NvramStoreOptions {
+  dir: string;
+  mode: number;
+  uid?: number;
+  gid?: number;
+}
+
+export function sha256(buf: Buffer): string {
+  return createHash('sha256').update(buf).digest('hex');
+}
+
+export class NvramStore {
+  readonly dir: string;
+  private readonly mode: number;
+  private readonly uid?: number;
+  private readonly gid?: number;
+
+  constructor(opts: NvramStoreOptions) {
+    this.dir = path.resolve(opts.dir);
+    this.mode = opts.mode;
+    this.uid = opts.uid;
+    this.gid = opts.gid;
+  }
+
+  /** Create the directory 0755 when missing (libvirt does not, and QEMU needs to traverse it), and sweep crash leftovers. */
+  async init(): Promise<void> {
+    await fsp.mkdir(this.dir, { recursive: true, mode: 0o755 });
+    await fsp.access(this.dir, fsc.W_OK);
+    await sweepTempFiles(this.dir);
+  }
+
+  pathFor(name: string): string {
+    return nvramPathFor(this.dir, name);
+  }
+
+  /** Reserved sibling names for migration stashes / staged copies, keyed by an operation id. */
+  auxPathFor(kind: 'stash' | 'staged', name: string, key: string): string {
+    validateDomainName(name);
+    if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(key)) throw new InvalidInput('migration.uuid', `'${key}' is not a valid key`);
+    return assertInside(this.dir, path.join(this.dir, `.${kind}-${key}-${name}_VARS.fd`), 'nvram path');
+  }
+
+  /** Ensure an absolute path handed to us (e.g. from a record) is inside the directory. */
+  checkPath(p: string): string {
+    return assertInside(this.dir, p, 'nvram path');
+  }
+
+  async exists(p: string): Promise<boolean> {
+    try {
+      await fsp.access(this.checkPath(p));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Copy `template` to `target` atomically and sparsely. Returns the new file's info. */
+  async createFromTemplate(target: string, template: string): Promise<NvramInfo> {
+    this.checkPath(target);
+    let data: Buffer;
+    try {
+      data = await fsp.readFile(template);
+    } catch (e) {
+      throw new InternalError(`cannot read NVRAM template ${template}: ${(e as Error).message}`, { cause: e });
+    }
+    await this.writeBytes(target, data);
+    return this.info(target) as Promise<NvramInfo>;
+  }
+
+  /** Atomically replace `target` with `data` (temp + fsync + rename + fsync dir). */
+  async writeBytes(target: string, data: Buffer, onStep?: Parameters<typeof writeFileAtomic>[2]['onStep']): Promise<void> {
+    this.checkPath(target);
+    await writeFileAtomic(target, data, { mode: this.mode, uid: this.uid, gid: this.gid, sparse: true, onStep });
+  }
+
+  async read(p: string): Promise<Buffer> {
+    return fsp.readFile(this.checkPath(p));
+  }
+
+  /** Size, digest and allocation, or null when the file does not exist. */
+  async info(p: string): Promise<NvramInfo | null> {
+    const full = this.checkPath(p);
+    let data: Buffer;
+    try {
+      data = await fsp.readFile(full);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+    return { path: full, size: data.length, sha256: sha256(data), allocated: await allocatedBytes(full) };
+  }
+
+  /** Copy one store to another path in the directory, atomically (used for stashes). */
+  async copy(from: string, to: string): Promise<NvramInfo> {
+    const data = await this.read(from);
+    await this.writeBytes(to, data);
+    return (await this.info(to)) as NvramInfo;
+  }
+
+  /** Atomic rename within the directory (staged → live), fsyncing the directory. */
+  async rename(from: string, to: string): Promise<void> {
+    await fsp.rename(this.checkPath(from), this.checkPath(to));
+    const fh = await fsp.open(this.dir, fsc.O_RDONLY);
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Delete a store; a missing file is fine. Returns whether it existed. */
+  async remove(p: string): Promise<boolean> {
+    return unlinkDurable(this.checkPath(p));
+  }
+}
+
+/** Resolve a user or group name (or numeric id) through /etc/passwd or /etc/group. */
+export async function resolveId(kind: 'user' | 'group', value: string): Promise<number | undefined> {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value)) return Number(value);
+  const file = kind === 'user' ? '/etc/passwd' : '/etc/group';
+  const text = await fsp.readFile(file, 'utf8').catch(() => '');
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f[0] === value && f[2] !== undefined) return Number(f[2]);
+  }
+  throw new InternalError(`[nvram] ${kind === 'user' ? 'owner' : 'group'}: ${kind} '${value}' does not exist on this host`);
+}

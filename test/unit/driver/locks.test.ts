@@ -1,0 +1,42 @@
+import { strict as assert } from 'node:assert';
+import { KeyedMutex } from '../../../src/driver/locks';
+
+const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('driver/locks KeyedMutex', () => {
+  it('never interleaves calls with the same key, in arrival order', async () => {
+    const m = new KeyedMutex();
+    const events: string[] = [];
+    await Promise.all(
+      [0, 1, 2, 3].map((i) =>
+        m.run('a', async () => {
+          events.push(`start${i}`);
+          await tick(5);
+          events.push(`end${i}`);
+        }),
+      ),
+    );
+    assert.deepEqual(events, ['start0', 'end0', 'start1', 'end1', 'start2', 'end2', 'start3', 'end3']);
+    assert.deepEqual(m.busyKeys(), []);
+  });
+  it('runs different keys in parallel', async () => {
+    const m = new KeyedMutex();
+    let active = 0;
+    let peak = 0;
+    await Promise.all(
+      ['a', 'b', 'c'].map((k) =>
+        m.run(k, async () => {
+          peak = Math.max(peak, ++active);
+          await tick(10);
+          active--;
+        }),
+      ),
+    );
+    assert.equal(peak, 3);
+  });
+  it('releases the key when the call throws', async () => {
+    const m = new KeyedMutex();
+    await assert.rejects(m.run('a', async () => { throw new Error('boom'); }), /boom/);
+    assert.equal(await m.run('a', async () => 7), 7);
+  });
+});
