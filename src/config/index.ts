@@ -39,6 +39,7 @@ export interface Config {
   firmware: { descriptor_dirs: string[]; secure_boot: boolean };
   firmwareMap: Record<string, FirmwareMapSection>;
   peer: { url_template: string; hosts: Record<string, string>; shared_secret: string; timeout: number; max_clock_skew: number };
+  debug: { crash_points: string[] };
   /** Where the values came from (file path or 'defaults'). */
   source: string;
 }

@@ -98,6 +98,10 @@ export const OPTIONS: readonly OptDef[] = [
   { section: 'peer', key: 'shared_secret', type: 'string', default: '', secret: true, help: 'HMAC secret shared by all sidecars of a deployment; required for migrations.' },
   { section: 'peer', key: 'timeout', type: 'int', default: 60, min: 1, help: 'Seconds before a peer call times out.' },
   { section: 'peer', key: 'max_clock_skew', type: 'int', default: 300, min: 1, help: 'Seconds a signed peer request stays valid.' },
+  {
+    section: 'debug', key: 'crash_points', type: 'list', default: [],
+    help: 'Fault injection for tests only: names of migration steps at which the process kills itself with SIGKILL (see README, Migrations). Never set in production.',
+  },
 ];
 
 /** Keys of one `[firmware:<arch>]` section (the operator's firmware map). */

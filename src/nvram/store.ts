@@ -11,7 +11,7 @@
 import { promises as fsp, constants as fsc } from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { writeFileAtomic, unlinkDurable, sweepTempFiles, allocatedBytes } from '../util/atomicFile';
+import { writeFileAtomic, unlinkDurable, sweepTempFiles, allocatedBytes, type AtomicWriteOptions } from '../util/atomicFile';
 import { nvramPathFor, assertInside, validateDomainName } from './paths';
 import { InternalError, InvalidInput } from '../errors';
 
@@ -93,7 +93,7 @@ export class NvramStore {
   }
 
   /** Atomically replace `target` with `data` (temp + fsync + rename + fsync dir). */
-  async writeBytes(target: string, data: Buffer, onStep?: Parameters<typeof writeFileAtomic>[2]['onStep']): Promise<void> {
+  async writeBytes(target: string, data: Buffer, onStep?: AtomicWriteOptions['onStep']): Promise<void> {
     this.checkPath(target);
     await writeFileAtomic(target, data, { mode: this.mode, uid: this.uid, gid: this.gid, sparse: true, onStep });
   }

@@ -1,0 +1,130 @@
+/**
+ * @module api/app
+ * The express application: request ids (`X-OpenStack-Request-ID`, generated as
+ * `req-<uuid>` when absent, echoed, present in every log line), bearer-token auth (all but
+ * /healthz), request validation against the OpenAPI document, versioned-object unwrapping,
+ * one route per Nova method, and one error middleware that maps `NovaError`s to
+ * `{"error": {"type", "code", "message"}}` and anything else to a 500 without a stack.
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import type { ShimDriver } from '../driver';
+import { InvalidInput, NovaError, Unauthorized, isNovaError } from '../errors';
+import { unwrap } from '../nova/objects';
+import { requestContext, type Logger } from '../util/log';
+import { RequestValidator } from './validate';
+import { INSTANCE_METHODS, MIGRATION_METHODS, type MethodHandler } from './methods';
+import { validateUuid } from '../state/records';
+
+export interface AppOptions {
+  driver: ShimDriver;
+  log: Logger;
+  authToken: string;
+  host: string;
+  backend: string;
+  /** Extra instance methods (migrations) merged over the lifecycle table. */
+  extraMethods?: Record<string, MethodHandler>;
+  /** Extra routers mounted before the error handler (peer endpoints). */
+  extraRouters?: express.Router[];
+}
+
+const REQ_ID_RE = /^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const MAX_NVRAM_BYTES = 128 * 1024 * 1024;
+
+function tokenMatches(given: string, want: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(want);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function createApp(opts: AppOptions): express.Express {
+  const app = express();
+  const validator = new RequestValidator();
+  const methods: Record<string, MethodHandler> = { ...INSTANCE_METHODS, ...MIGRATION_METHODS, ...(opts.extraMethods ?? {}) };
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const given = req.header('x-openstack-request-id');
+    const rid = given && REQ_ID_RE.test(given) ? given : `req-${randomUUID()}`;
+    res.locals.requestId = rid;
+    res.setHeader('X-OpenStack-Request-ID', rid);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      requestContext.run({ requestId: rid }, () =>
+        opts.log.info('request', { method: req.method, path: req.path, status: res.statusCode, ms: Number((process.hrtime.bigint() - started) / 1000000n) }),
+      );
+    });
+    requestContext.run({ requestId: rid }, () => next());
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', host: opts.host, backend: opts.backend });
+  });
+
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    if (!opts.authToken || req.path.startsWith('/v1/peer/')) return next();
+    const h = req.header('authorization') ?? '';
+    const m = /^Bearer\s+(.+)$/i.exec(h);
+    if (!m) return next(new Unauthorized('missing bearer token'));
+    if (!tokenMatches(m[1].trim(), opts.authToken)) return next(new Unauthorized('wrong bearer token'));
+    next();
+  });
+
+  const json = express.json({ limit: '16mb', strict: false });
+  const d = opts.driver;
+
+  app.get('/v1/host/capabilities', (_req, res) => {
+    res.json(d.capabilities());
+  });
+  app.get('/v1/host/firmware', (_req, res) => {
+    res.json(d.firmwareView());
+  });
+  app.get('/v1/instances', async (_req, res) => {
+    res.json(await d.listInstances());
+  });
+  app.get('/v1/instances/:uuid', async (req, res) => {
+    res.json(await d.getInfo(validateUuid(String(req.params.uuid))));
+  });
+  app.get('/v1/instances/:uuid/nvram', async (req, res) => {
+    const { data, info } = await d.getNvram(validateUuid(String(req.params.uuid)));
+    res.setHeader('X-NVRAM-SHA256', info.sha256);
+    res.type('application/octet-stream').send(data);
+  });
+  app.put('/v1/instances/:uuid/nvram', express.raw({ type: () => true, limit: MAX_NVRAM_BYTES }), async (req, res) => {
+    const uuid = validateUuid(String(req.params.uuid));
+    if (!Buffer.isBuffer(req.body) || req.body.length === 0) throw new InvalidInput('body', 'variable store bytes required');
+    res.json({ nvram: await d.putNvram(uuid, req.body) });
+  });
+
+  app.post('/v1/instances/:uuid/:method', json, async (req, res) => {
+    const method = String(req.params.method);
+    const handler = Object.prototype.hasOwnProperty.call(methods, method) ? methods[method] : undefined;
+    if (!handler || !validator.has(method)) throw new NovaError('NotFound', 404, `Unknown driver method '${method}'.`);
+    const uuid = validateUuid(String(req.params.uuid));
+    validator.validate(method, req.body);
+    const body = unwrap(req.body) as Record<string, unknown>;
+    res.json((await handler(d, uuid, body)) ?? {});
+  });
+
+  for (const r of opts.extraRouters ?? []) app.use(r);
+
+  app.use((_req: Request, _res: Response, next: NextFunction) => next(new NovaError('NotFound', 404, 'No such resource.')));
+
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const rid = String(res.locals.requestId ?? '');
+    let e: NovaError;
+    if (isNovaError(err)) e = err;
+    else if (err && typeof err === 'object' && (err as { type?: string }).type === 'entity.parse.failed') e = new InvalidInput('body', 'malformed JSON');
+    else if (err && typeof err === 'object' && (err as { type?: string }).type === 'entity.too.large') e = new InvalidInput('body', 'request body too large');
+    else {
+      opts.log.error('unexpected error', { error: String((err as Error)?.message ?? err), stack: (err as Error)?.stack });
+      e = new NovaError('InternalError', 500, `Unexpected error; see the sidecar log for request ${rid}.`);
+    }
+    if (e.code >= 500 && isNovaError(err)) opts.log.error('request failed', { type: e.type, error: e.message, cause: String((e.cause as Error)?.message ?? '') });
+    res.status(e.code).json({ error: { type: e.type, code: e.code, message: e.message, request_id: rid, ...(e.details ? { details: e.details } : {}) } });
+  });
+
+  return app;
+}

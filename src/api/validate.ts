@@ -1,0 +1,104 @@
+/**
+ * @module api/validate
+ * Runtime request validation against the same OpenAPI document the types are generated
+ * from (`openapi/nova-uefi-shim.yaml`), with Ajv (JSON Schema 2020-12, as OpenAPI 3.1).
+ * Failures become `InvalidInput` naming the offending field in Nova's dotted form
+ * (`image_meta.properties.hw_firmware_type`).
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import { parse as parseYaml } from 'yaml';
+import { InvalidInput } from '../errors';
+
+export const OPENAPI_PATH = path.join(__dirname, '..', '..', 'openapi', 'nova-uefi-shim.yaml');
+
+export interface OpenApiDoc {
+  paths: Record<string, Record<string, { operationId?: string; requestBody?: { content?: Record<string, { schema?: { $ref?: string } }> } }>>;
+  [k: string]: unknown;
+}
+
+let cachedDoc: OpenApiDoc | undefined;
+export function loadOpenApi(): OpenApiDoc {
+  cachedDoc ??= parseYaml(readFileSync(OPENAPI_PATH, 'utf8')) as OpenApiDoc;
+  return cachedDoc;
+}
+
+function fieldOf(e: ErrorObject): string {
+  const base = e.instancePath
+    .split('/')
+    .filter(Boolean)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    // A versioned-object envelope is transparent to the caller's view of the field.
+    .filter((s) => s !== 'nova_object.data')
+    .join('.');
+  const extra = e.keyword === 'required' ? String((e.params as { missingProperty?: string }).missingProperty) : '';
+  return [base, extra].filter(Boolean).join('.') || 'body';
+}
+
+function dataAt(body: unknown, pointer: string): unknown {
+  let cur: unknown = body;
+  for (const part of pointer.split('/').filter(Boolean)) {
+    const key = part.replace(/~1/g, '/').replace(/~0/g, '~');
+    cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[key] : undefined;
+  }
+  return cur;
+}
+
+const isEnvelope = (v: unknown) => !!v && typeof v === 'object' && 'nova_object.name' in (v as object);
+
+/**
+ * The most useful error: drop the umbrella anyOf/allOf entries and the errors of the branch
+ * that does not fit the data's form (plain JSON vs versioned-object primitive), then take
+ * the deepest path.
+ */
+function bestError(errors: ErrorObject[], body: unknown): ErrorObject {
+  const fits = (e: ErrorObject) => {
+    if (['anyOf', 'allOf', 'oneOf', 'if'].includes(e.keyword)) return false;
+    const here = dataAt(body, e.instancePath);
+    const envelopeBranch = /\/allOf\//.test(e.schemaPath) || String((e.params as { missingProperty?: string }).missingProperty ?? '').startsWith('nova_object.');
+    if (e.keyword === 'required') return envelopeBranch ? isEnvelope(here) : !isEnvelope(here);
+    if (e.keyword === 'const' && e.instancePath.endsWith('nova_object.name')) return true;
+    return true;
+  };
+  const pool = errors.filter(fits);
+  const use = pool.length ? pool : errors;
+  return use.reduce((a, b) => (fieldOf(b).split('.').length > fieldOf(a).split('.').length ? b : a));
+}
+
+export class RequestValidator {
+  private readonly byOperation = new Map<string, ValidateFunction>();
+
+  constructor(doc: OpenApiDoc = loadOpenApi()) {
+    const ajv = new Ajv2020({ strict: false, allErrors: true, useDefaults: false });
+    addFormats(ajv);
+    ajv.addSchema(doc as object, 'openapi');
+    for (const item of Object.values(doc.paths)) {
+      for (const op of Object.values(item)) {
+        const ref = op?.requestBody?.content?.['application/json']?.schema?.$ref;
+        if (op?.operationId && ref) this.byOperation.set(op.operationId, ajv.compile({ $ref: `openapi${ref}` }));
+      }
+    }
+  }
+
+  operations(): string[] {
+    return [...this.byOperation.keys()];
+  }
+
+  has(operationId: string): boolean {
+    return this.byOperation.has(operationId);
+  }
+
+  /** Throw InvalidInput naming the field when `body` does not match the operation's schema. */
+  validate(operationId: string, body: unknown): void {
+    const fn = this.byOperation.get(operationId);
+    if (!fn) throw new InvalidInput('method', `'${operationId}' has no request schema`);
+    if (!fn(body)) {
+      const e = bestError(fn.errors ?? [], body);
+      let reason = e.message ?? 'is invalid';
+      if (e.keyword === 'enum') reason += `: ${JSON.stringify((e.params as { allowedValues?: unknown[] }).allowedValues)}`;
+      throw new InvalidInput(fieldOf(e), reason);
+    }
+  }
+}

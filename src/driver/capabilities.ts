@@ -1,0 +1,29 @@
+/**
+ * @module driver/capabilities
+ * Nova's `ComputeDriver.capabilities` keys this driver speaks for, in one `as const` map, and
+ * the placement traits they imply (`nova/virt/driver.py` CAPABILITY_TRAITS_MAP). The
+ * firmware-dependent keys are filled from the discovered firmware at request time; every
+ * branch that depends on a capability reads it from here.
+ */
+export const STATIC_CAPABILITIES = {
+  has_imagecache: false,
+  supports_evacuate: false,
+  supports_migrate_to_same_host: true,
+  supports_attach_interface: false,
+  supports_device_tagging: false,
+  supports_multiattach: false,
+  supports_vtpm: false,
+} as const;
+
+/** Capability keys whose value comes from the firmware inventory of this host. */
+export const FIRMWARE_CAPABILITIES = ['supports_secure_boot', 'supports_stateless_firmware'] as const;
+export type FirmwareCapability = (typeof FIRMWARE_CAPABILITIES)[number];
+
+export const CAPABILITY_TRAITS: Readonly<Record<FirmwareCapability, string>> = {
+  supports_secure_boot: 'COMPUTE_SECURITY_UEFI_SECURE_BOOT',
+  supports_stateless_firmware: 'COMPUTE_SECURITY_STATELESS_FIRMWARE',
+};
+
+export function traitsFor(caps: Record<string, boolean>): string[] {
+  return (Object.keys(CAPABILITY_TRAITS) as FirmwareCapability[]).filter((k) => caps[k]).map((k) => CAPABILITY_TRAITS[k]).sort();
+}

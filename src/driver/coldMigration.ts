@@ -1,0 +1,345 @@
+/**
+ * @module driver/coldMigration
+ * Resize and cold migration with the NVRAM carried byte for byte, following Nova's call
+ * order: source `migrate_disk_and_power_off` → destination `finish_migration` → source
+ * `confirm_migration`, or destination `destroy` → source `finish_revert_migration`.
+ *
+ * The vTPM pattern (nova `save_and_migrate_vtpm_dir`): the source stashes its store before
+ * anything moves and keeps it until confirm; the destination receives a verified copy as a
+ * staged file and makes it live only in finish_migration. Every status is journalled
+ * before its side effect, so a retried call (or a call after a SIGKILL) completes or
+ * reverts with exactly one live copy. Same-host resize (`source_compute == dest_compute`)
+ * keeps the live file in place and only stashes.
+ */
+import { promises as fsp } from 'node:fs';
+import type { DriverCore } from './core';
+import type { InstanceView } from './contract';
+import type { NovaFlavor, NovaImageMeta, NovaInstance, NovaMigration } from '../nova/objects';
+import type { InstanceRecord } from '../state/records';
+import type { JournalStore, MigrationJournal } from '../state/journal';
+import type { PeerClient } from '../peer/client';
+import type { FirmwareSelection } from '../firmware/types';
+import { encodeNvram, decodeNvram, type NvramPayload } from '../peer/transfer';
+import { chooseFirmware } from './lifecycle';
+import { crashPoint } from './faults';
+import { cannotRun } from './liveMigration';
+import { InstanceInvalidState, InvalidInput, MigrationError } from '../errors';
+import { validateDomainName } from '../nvram/paths';
+
+export interface MigrationDeps {
+  journals: JournalStore;
+  peer: PeerClient;
+  /** This sidecar's own base URL (to recognise itself in [peer] hosts). */
+  selfUrl?: string;
+}
+
+export interface MigrateDiskArgs {
+  instance: NovaInstance;
+  dest: string;
+  flavor?: NovaFlavor;
+  migration?: NovaMigration;
+  timeout?: number;
+  retry_interval?: number;
+}
+export interface FinishMigrationArgs {
+  migration: NovaMigration;
+  instance: NovaInstance;
+  disk_info?: string;
+  image_meta?: NovaImageMeta;
+  resize_instance?: boolean;
+  power_on?: boolean;
+}
+export interface ConfirmArgs {
+  migration: NovaMigration;
+  instance: NovaInstance;
+}
+export interface FinishRevertArgs {
+  instance: NovaInstance;
+  migration: NovaMigration;
+  power_on?: boolean;
+}
+
+/** Body of the peer call that stages a store on the destination. */
+export interface StageRequest {
+  kind: 'cold' | 'live';
+  key: string;
+  name: string;
+  source_host: string;
+  firmware: FirmwareSelection | null;
+  nvram: NvramPayload;
+  record?: InstanceRecord;
+}
+
+const TERMINAL = new Set(['confirmed', 'reverted', 'live-cleaned', 'rolled-back']);
+
+async function size(p: string | null | undefined): Promise<number | null> {
+  if (!p) return null;
+  const st = await fsp.stat(p).catch(() => null);
+  return st ? st.size : null;
+}
+
+function migrationUuid(m: NovaMigration | undefined, field: string): string {
+  const u = m?.uuid;
+  if (!u || typeof u !== 'string') throw new InvalidInput(`${field}.uuid`, 'required');
+  return u;
+}
+
+function sameHost(m: NovaMigration | undefined): boolean | undefined {
+  if (!m || !m.source_compute || !m.dest_compute) return undefined;
+  return m.source_compute === m.dest_compute;
+}
+
+export async function migrateDiskAndPowerOff(core: DriverCore, md: MigrationDeps, uuid: string, a: MigrateDiskArgs): Promise<{ disk_info: string; nvram: unknown }> {
+  const { hv, deps } = core;
+  core.checkUuid(uuid, a.instance);
+  if (!a.dest || typeof a.dest !== 'string') throw new InvalidInput('dest', 'required');
+  const key = a.migration?.uuid ?? `dest:${a.dest}`;
+  let j = await md.journals.get(uuid, 'source');
+  if (j && !TERMINAL.has(j.status) && j.key !== key && !(j.key.startsWith('dest:') && j.peer === a.dest)) {
+    throw new InstanceInvalidState(uuid, 'migration', `${j.kind} ${j.status} (${j.key})`, 'migrate_disk_and_power_off');
+  }
+  if (j && TERMINAL.has(j.status)) j = null;
+  const result = (jj: MigrationJournal) => ({
+    disk_info: '[]',
+    nvram: jj.nvram ? { size: jj.nvram.size, sha256: jj.nvram.sha256, firmware: jj.firmware ?? null } : null,
+  });
+  if (j?.status === 'sent') return result(j);
+
+  const rec = j?.record ?? (await core.mustRecord(uuid));
+  const same = sameHost(a.migration) ?? md.peer.isSelf(a.dest, md.selfUrl);
+  if (!j) {
+    j = await md.journals.put(
+      {
+        instance_uuid: uuid,
+        role: 'source',
+        kind: 'cold',
+        key,
+        status: 'stashing',
+        name: rec.name,
+        same_host: same,
+        peer: a.dest,
+        // Deterministic, so a crash before the 'stashed' entry still finds (and removes) it.
+        stash_path: rec.nvramPath ? deps.nvram.auxPathFor('stash', rec.name, uuid) : undefined,
+        record: rec,
+        domain_xml: await hv.getXml(rec.name),
+        firmware: rec.firmware,
+        nvram: null,
+        history: [],
+      },
+      'stashing',
+    );
+  }
+  crashPoint(core, 'mdpo:stashing');
+  if (j.status === 'stashing') {
+    const timeout = a.timeout ?? 0;
+    const clean = timeout > 0 ? await hv.shutdown(rec.name, timeout) : false;
+    if (!clean) await hv.destroy(rec.name);
+    if (rec.nvramPath) {
+      // The guest is off: the live store is final. The stash is an atomic copy beside it.
+      const stash = j.stash_path ?? deps.nvram.auxPathFor('stash', rec.name, uuid);
+      const info = await deps.nvram.copy(rec.nvramPath, stash);
+      j.stash_path = stash;
+      j.nvram = { size: info.size, sha256: info.sha256 };
+    }
+    crashPoint(core, 'mdpo:stashed-before-journal');
+    await md.journals.put(j, 'stashed');
+  }
+  if (j.status === 'stashed') {
+    if (!same && j.stash_path) {
+      const content = await deps.nvram.read(j.stash_path);
+      const body: StageRequest = { kind: 'cold', key, name: rec.name, source_host: deps.config.DEFAULT.host, firmware: rec.firmware, nvram: encodeNvram(content), record: rec };
+      await md.peer.call(a.dest, 'PUT', `/v1/peer/instances/${uuid}/nvram`, body);
+    }
+    crashPoint(core, 'mdpo:sent-before-journal');
+    await md.journals.put(j, 'sent');
+  }
+  deps.log.info('migrate_disk_and_power_off done', { instance_uuid: uuid, dest: a.dest, same_host: same, nvram_sha256: j.nvram?.sha256 });
+  return result(j);
+}
+
+/** Destination side of the peer PUT: verify, then stage next to the target (not live). */
+export async function stageNvram(core: DriverCore, md: MigrationDeps, uuid: string, body: StageRequest): Promise<{ staged: boolean; sha256: string; size: number }> {
+  const { deps } = core;
+  const name = validateDomainName(body?.name, 'name');
+  const content = decodeNvram(body.nvram);
+  const existing = await md.journals.get(uuid, 'dest');
+  if (existing && existing.key === body.key && ['active', 'live-active'].includes(existing.status)) {
+    return { staged: false, sha256: body.nvram.sha256, size: body.nvram.size };
+  }
+  const staged = deps.nvram.auxPathFor('staged', name, uuid);
+  await deps.nvram.writeBytes(staged, content);
+  crashPoint(core, 'stage:written-before-journal');
+  await md.journals.put(
+    {
+      instance_uuid: uuid,
+      role: 'dest',
+      kind: body.kind,
+      key: body.key,
+      status: 'staged',
+      name,
+      same_host: false,
+      peer: body.source_host,
+      staged_path: staged,
+      nvram: { size: content.length, sha256: body.nvram.sha256 },
+      firmware: body.firmware,
+      record: body.record,
+      history: existing?.key === body.key ? existing.history : [],
+    },
+    'staged',
+  );
+  deps.log.info('NVRAM staged', { instance_uuid: uuid, from: body.source_host, size: content.length, sha256: body.nvram.sha256 });
+  return { staged: true, sha256: body.nvram.sha256, size: content.length };
+}
+
+/**
+ * Firmware on this host for a store that came from another: the source's pinned firmware
+ * when its files exist here and the template size equals the store's; otherwise a fresh
+ * selection, which must use a template of the same size (same code build).
+ */
+export async function firmwareForIncoming(core: DriverCore, pinned: FirmwareSelection | null | undefined, image: NovaImageMeta | undefined, extraSpecs: Record<string, string>, storeSize: number | null) {
+  const { boot, firmware } = chooseFirmware(core, image, extraSpecs);
+  if (!pinned) return { boot, firmware, reselected: false, reason: undefined as string | undefined };
+  const why = await cannotRun(core, pinned, storeSize);
+  if (!why) return { boot, firmware: pinned, reselected: false, reason: undefined };
+  if (!firmware) throw new MigrationError('the image asks for BIOS on this host but the guest has UEFI variables', { code: 400 });
+  const newSize = await size(firmware.nvram_template);
+  if (storeSize !== null && newSize !== storeSize) {
+    throw new MigrationError(`no firmware build on this host matches the guest's variable store (${storeSize} bytes; selected template ${firmware.nvram_template} is ${newSize} bytes)`, { code: 400 });
+  }
+  return { boot, firmware, reselected: true, reason: why };
+}
+
+export async function finishMigration(core: DriverCore, md: MigrationDeps, uuid: string, a: FinishMigrationArgs): Promise<InstanceView> {
+  const { hv, deps } = core;
+  core.checkUuid(uuid, a.instance);
+  const mig = migrationUuid(a.migration, 'migration');
+  const sizing = core.sizing(a.instance);
+  if (sameHost(a.migration)) {
+    // Same-host resize: the live store never moved; redefine with the new flavor.
+    const rec = await core.mustRecord(uuid);
+    rec.vcpus = sizing.vcpus;
+    rec.memoryMb = sizing.memoryMb;
+    rec.flavorExtraSpecs = sizing.extraSpecs;
+    rec.lastMigration = mig;
+    await hv.destroy(rec.name);
+    await hv.undefine(rec.name, { keepNvram: true });
+    await hv.define(core.xmlFor(rec));
+    if (a.power_on !== false) await hv.start(rec.name);
+    rec.vmState = a.power_on === false ? 'stopped' : 'active';
+    await deps.records.put(rec);
+    return core.view(rec);
+  }
+  const existing = await deps.records.get(uuid);
+  if (existing && existing.lastMigration === mig && existing.vmState !== 'deleted-kept') return core.view(existing);
+  const j = await md.journals.get(uuid, 'dest');
+  const name = core.nameOf(a.instance);
+  const live = deps.nvram.pathFor(name);
+  const storeSize = j?.nvram?.size ?? null;
+  const { boot, firmware, reselected, reason } = await firmwareForIncoming(core, j?.firmware, a.image_meta, sizing.extraSpecs, storeSize);
+  const warnings = [...boot.warnings];
+  if (reselected) warnings.push(`firmware re-selected: ${reason}`);
+  const needsStore = !!firmware && !firmware.stateless;
+  if (needsStore && !j) throw new MigrationError(`no variable store was received for instance ${uuid}; migrate_disk_and_power_off must run first`, { code: 409 });
+  if (j) {
+    if (j.status === 'staged') await md.journals.put(j, 'installing');
+    if (j.status === 'installing') {
+      const stagedThere = j.staged_path ? await deps.nvram.exists(j.staged_path) : false;
+      if (stagedThere) {
+        await deps.nvram.rename(j.staged_path!, live);
+      } else {
+        const cur = await deps.nvram.info(live);
+        if (!cur || cur.sha256 !== j.nvram?.sha256) throw new MigrationError(`staged variable store for ${uuid} is missing and the live one does not match`, { code: 409 });
+      }
+      crashPoint(core, 'finish:installed-before-define');
+    }
+  }
+  const now = new Date().toISOString();
+  const rec: InstanceRecord = {
+    ...(j?.record ?? ({} as InstanceRecord)),
+    uuid,
+    id: a.instance.id,
+    name,
+    vmState: a.power_on === false ? 'stopped' : 'active',
+    firmware,
+    nvramPath: needsStore ? live : null,
+    boot,
+    imageProps: { ...(a.image_meta?.properties ?? j?.record?.imageProps ?? {}) },
+    flavorExtraSpecs: sizing.extraSpecs,
+    vcpus: sizing.vcpus,
+    memoryMb: sizing.memoryMb,
+    systemMetadata: j?.record?.systemMetadata ?? {},
+    baseXml: undefined,
+    unrescueXml: undefined,
+    lastMigration: mig,
+    createdAt: j?.record?.createdAt ?? now,
+    updatedAt: now,
+  };
+  await hv.define(core.xmlFor(rec));
+  if (a.power_on !== false) await hv.start(name);
+  await deps.records.put(rec);
+  if (j) await md.journals.delete(uuid, 'dest');
+  deps.log.info('finish_migration done', { instance_uuid: uuid, migration: mig, loader: firmware?.loader, reselected });
+  return core.view(rec, warnings);
+}
+
+export async function confirmMigration(core: DriverCore, md: MigrationDeps, uuid: string, a: ConfirmArgs): Promise<Record<string, never>> {
+  const { hv, deps } = core;
+  core.checkUuid(uuid, a.instance);
+  const j = await md.journals.get(uuid, 'source');
+  if (!j || j.kind !== 'cold') {
+    deps.log.warning('confirm_migration: no migration in progress here, nothing to do', { instance_uuid: uuid });
+    return {};
+  }
+  const same = sameHost(a.migration) ?? j.same_host;
+  if (j.status !== 'confirmed') await md.journals.put(j, 'confirmed');
+  crashPoint(core, 'confirm:journalled');
+  if (!same) {
+    await hv.destroy(j.name);
+    await hv.undefine(j.name, { keepNvram: true });
+    const rec = await deps.records.get(uuid);
+    // The source record may already be the destination's if both roles share a host via
+    // a [peer] alias; only drop it when it is still the pre-migration one.
+    if (rec && rec.lastMigration !== a.migration?.uuid) await deps.records.delete(uuid);
+    if (j.record?.nvramPath) await deps.nvram.remove(j.record.nvramPath);
+  }
+  if (j.stash_path) await deps.nvram.remove(j.stash_path);
+  await md.journals.delete(uuid, 'source');
+  deps.log.info('confirm_migration done', { instance_uuid: uuid, same_host: same });
+  return {};
+}
+
+export async function finishRevertMigration(core: DriverCore, md: MigrationDeps, uuid: string, a: FinishRevertArgs): Promise<InstanceView> {
+  const { hv, deps } = core;
+  core.checkUuid(uuid, a.instance);
+  const j = await md.journals.get(uuid, 'source');
+  if (!j || !j.record) {
+    const rec = await core.mustRecord(uuid);
+    deps.log.warning('finish_revert_migration: no migration journal, instance already reverted', { instance_uuid: uuid });
+    return core.view(rec);
+  }
+  if (j.status !== 'reverted') await md.journals.put(j, 'reverting');
+  const rec: InstanceRecord = { ...j.record, vmState: a.power_on === false ? 'stopped' : 'active' };
+  if (j.stash_path && rec.nvramPath && (await deps.nvram.exists(j.stash_path))) {
+    // Byte-identical to the store at power-off, whatever ran on a same-host "destination".
+    await deps.nvram.copy(j.stash_path, rec.nvramPath);
+  }
+  crashPoint(core, 'revert:restored-before-define');
+  await hv.destroy(rec.name);
+  await hv.undefine(rec.name, { keepNvram: true });
+  await hv.define(j.domain_xml ?? core.xmlFor(rec));
+  if (a.power_on !== false) await hv.start(rec.name);
+  await deps.records.put(rec);
+  await md.journals.put(j, 'reverted');
+  if (j.stash_path) await deps.nvram.remove(j.stash_path);
+  await md.journals.delete(uuid, 'source');
+  deps.log.info('finish_revert_migration done', { instance_uuid: uuid });
+  return core.view(rec);
+}
+
+/** Called from destroy(): drop anything staged for this instance on this (destination) host, journalled or not. */
+export async function dropStaged(core: DriverCore, md: MigrationDeps, uuid: string, instance?: NovaInstance): Promise<void> {
+  const j = await md.journals.get(uuid, 'dest');
+  if (j?.staged_path && j.kind === 'cold') await core.deps.nvram.remove(j.staged_path);
+  if (instance?.id !== undefined) await core.deps.nvram.remove(core.deps.nvram.auxPathFor('staged', core.nameOf(instance), uuid));
+  if (j) await md.journals.delete(uuid, 'dest');
+}

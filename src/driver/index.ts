@@ -1,0 +1,198 @@
+/**
+ * @module driver
+ * `ShimDriver`: the ComputeDriver the API calls. It serializes calls per instance (calls for
+ * different instances run in parallel), delegates each Nova method to its flow module, and
+ * answers host queries (capabilities, firmware). It never touches files or XML itself.
+ */
+import { DriverCore, type DriverDeps } from './core';
+import * as lifecycle from './lifecycle';
+import type { ComputeDriverLifecycle, DestroyArgs, InstanceArgs, InstanceView, PowerOffArgs, RebootArgs, RebuildArgs, RescueArgs, SpawnArgs } from './contract';
+import { InstanceInvalidState, InstanceNotFound, InvalidInput } from '../errors';
+import { PowerState } from '../hypervisor/types';
+import { hostFirmwareCapabilities, describeInventory } from '../firmware';
+import { STATIC_CAPABILITIES, traitsFor } from './capabilities';
+import type { NvramInfo } from '../nvram/store';
+import { validateUuid } from '../state/records';
+import * as cold from './coldMigration';
+import * as live from './liveMigration';
+import type { MigrationDeps } from './coldMigration';
+import type { NovaInstance } from '../nova/objects';
+
+export type { DriverDeps } from './core';
+
+export class ShimDriver implements ComputeDriverLifecycle {
+  readonly core: DriverCore;
+  /** Present when peers can be reached (journals + signed peer client). */
+  readonly migration?: MigrationDeps;
+  constructor(deps: DriverDeps, migration?: MigrationDeps) {
+    this.core = new DriverCore(deps);
+    this.migration = migration;
+  }
+
+  private md(): MigrationDeps {
+    if (!this.migration) throw new InvalidInput('method', 'migrations are not configured on this host');
+    return this.migration;
+  }
+
+  /** Run under the instance's lock. */
+  protected locked<T>(uuid: string, fn: () => Promise<T>): Promise<T> {
+    return this.core.locks.run(validateUuid(uuid), fn);
+  }
+
+  spawn(uuid: string, a: SpawnArgs) {
+    return this.locked(uuid, () => lifecycle.spawn(this.core, uuid, a));
+  }
+  destroy(uuid: string, a: DestroyArgs) {
+    return this.locked(uuid, async () => {
+      const r = await lifecycle.destroy(this.core, uuid, a);
+      // A revert destroys the destination: anything staged here for the instance goes too.
+      if (this.migration) await cold.dropStaged(this.core, this.migration, uuid, a.instance);
+      return r;
+    });
+  }
+  reboot(uuid: string, a: RebootArgs) {
+    return this.locked(uuid, () => lifecycle.reboot(this.core, uuid, a));
+  }
+  powerOff(uuid: string, a: PowerOffArgs) {
+    return this.locked(uuid, () => lifecycle.powerOff(this.core, uuid, a));
+  }
+  powerOn(uuid: string, a: InstanceArgs) {
+    return this.locked(uuid, () => lifecycle.powerOn(this.core, uuid, a));
+  }
+  rebuild(uuid: string, a: RebuildArgs) {
+    return this.locked(uuid, () => lifecycle.rebuild(this.core, uuid, a));
+  }
+  rescue(uuid: string, a: RescueArgs) {
+    return this.locked(uuid, () => lifecycle.rescue(this.core, uuid, a));
+  }
+  unrescue(uuid: string, a: InstanceArgs) {
+    return this.locked(uuid, () => lifecycle.unrescue(this.core, uuid, a));
+  }
+
+  getInfo(uuid: string): Promise<InstanceView> {
+    return this.locked(uuid, async () => this.core.view(await this.core.mustRecord(uuid)));
+  }
+
+  /** `list_instances` + `list_instance_uuids`: every defined domain, with the uuid where we know it. */
+  async listInstances(): Promise<{ instances: { uuid: string; name: string; power_state: number }[]; names: string[]; uuids: string[] }> {
+    const records = await this.core.deps.records.list();
+    const byName = new Map(records.filter((r) => r.vmState !== 'deleted-kept').map((r) => [r.name, r.uuid]));
+    const names = await this.core.hv.list();
+    const instances = [];
+    for (const name of names) {
+      const info = await this.core.hv.getInfo(name);
+      instances.push({ uuid: byName.get(name) ?? '', name, power_state: info?.state ?? PowerState.NOSTATE });
+    }
+    return { instances, names, uuids: instances.map((i) => i.uuid).filter(Boolean) };
+  }
+
+  /** Raw variable store of an instance, for inspection. */
+  getNvram(uuid: string): Promise<{ data: Buffer; info: NvramInfo }> {
+    return this.locked(uuid, async () => {
+      const rec = await this.core.mustRecord(uuid);
+      if (!rec.nvramPath) throw new InstanceInvalidState(uuid, 'firmware', rec.firmware ? 'stateless' : 'bios', 'read the variable store');
+      const info = await this.core.deps.nvram.info(rec.nvramPath);
+      if (!info) throw new InstanceNotFound(uuid);
+      return { data: await this.core.deps.nvram.read(rec.nvramPath), info };
+    });
+  }
+
+  /** Replace the variable store atomically; only while shut off and only with the same size. */
+  putNvram(uuid: string, data: Buffer): Promise<NvramInfo> {
+    return this.locked(uuid, async () => {
+      const rec = await this.core.mustRecord(uuid);
+      if (!rec.nvramPath) throw new InstanceInvalidState(uuid, 'firmware', rec.firmware ? 'stateless' : 'bios', 'write the variable store');
+      const info = await this.core.hv.getInfo(rec.name);
+      if (info?.state !== PowerState.SHUTDOWN) throw new InstanceInvalidState(uuid, 'power_state', String(info?.state ?? 0), 'write the variable store');
+      const cur = await this.core.deps.nvram.info(rec.nvramPath);
+      if (cur && cur.size !== data.length) throw new InvalidInput('body', `variable store must be ${cur.size} bytes, got ${data.length}`);
+      await this.core.deps.nvram.writeBytes(rec.nvramPath, data);
+      this.core.deps.log.info('variable store replaced', { instance_uuid: uuid, size: data.length });
+      return (await this.core.deps.nvram.info(rec.nvramPath)) as NvramInfo;
+    });
+  }
+
+  capabilities(): { host: string; hypervisor_type: string; capabilities: Record<string, boolean>; traits: string[]; architectures: Record<string, unknown> } {
+    const fw = this.core.deps.firmware;
+    const caps = hostFirmwareCapabilities(fw.inventory(), { secureBootEnabled: fw.secureBootEnabled, hostArch: fw.arch });
+    const all: Record<string, boolean> = {
+      ...STATIC_CAPABILITIES,
+      supports_secure_boot: caps.supports_secure_boot,
+      supports_stateless_firmware: caps.supports_stateless_firmware,
+    };
+    return {
+      host: this.core.deps.config.DEFAULT.host,
+      hypervisor_type: this.core.hv.kind === 'libvirt' ? 'QEMU' : 'embedded',
+      capabilities: all,
+      traits: traitsFor(all),
+      architectures: caps.architectures,
+    };
+  }
+
+  firmwareView(): unknown {
+    return describeInventory(this.core.deps.firmware.refresh());
+  }
+
+  // ---- cold migration and resize (driver/coldMigration) ----
+  migrateDiskAndPowerOff(uuid: string, a: cold.MigrateDiskArgs) {
+    return this.locked(uuid, () => cold.migrateDiskAndPowerOff(this.core, this.md(), uuid, a));
+  }
+  finishMigration(uuid: string, a: cold.FinishMigrationArgs) {
+    return this.locked(uuid, () => cold.finishMigration(this.core, this.md(), uuid, a));
+  }
+  confirmMigration(uuid: string, a: cold.ConfirmArgs) {
+    return this.locked(uuid, () => cold.confirmMigration(this.core, this.md(), uuid, a));
+  }
+  finishRevertMigration(uuid: string, a: cold.FinishRevertArgs) {
+    return this.locked(uuid, () => cold.finishRevertMigration(this.core, this.md(), uuid, a));
+  }
+  peerStage(uuid: string, body: cold.StageRequest) {
+    return this.locked(uuid, () => cold.stageNvram(this.core, this.md(), uuid, body));
+  }
+
+  // ---- live migration (driver/liveMigration) ----
+  checkCanLiveMigrateDestination(uuid: string, a: Parameters<typeof live.checkCanLiveMigrateDestination>[3]) {
+    return this.locked(uuid, () => live.checkCanLiveMigrateDestination(this.core, this.md(), uuid, a));
+  }
+  checkCanLiveMigrateSource(uuid: string, a: Parameters<typeof live.checkCanLiveMigrateSource>[3]) {
+    return this.locked(uuid, () => live.checkCanLiveMigrateSource(this.core, this.md(), uuid, a));
+  }
+  preLiveMigration(uuid: string, a: Parameters<typeof live.preLiveMigration>[3]) {
+    return this.locked(uuid, () => live.preLiveMigration(this.core, this.md(), uuid, a));
+  }
+  liveMigration(uuid: string, a: Parameters<typeof live.liveMigration>[3]) {
+    return this.locked(uuid, () => live.liveMigration(this.core, this.md(), uuid, a));
+  }
+  postLiveMigration(uuid: string, a: { instance: NovaInstance }) {
+    return this.locked(uuid, () => live.postLiveMigration(this.core, this.md(), uuid, a));
+  }
+  postLiveMigrationAtSource(uuid: string, a: { instance: NovaInstance }) {
+    return this.locked(uuid, () => live.postLiveMigrationAtSource(this.core, this.md(), uuid, a));
+  }
+  postLiveMigrationAtDestination(uuid: string, a: { instance: NovaInstance }) {
+    return this.locked(uuid, () => live.postLiveMigrationAtDestination(this.core, this.md(), uuid, a));
+  }
+  rollbackLiveMigrationAtSource(uuid: string, a: { instance: NovaInstance }) {
+    return this.locked(uuid, () => live.rollbackLiveMigrationAtSource(this.core, this.md(), uuid, a));
+  }
+  rollbackLiveMigrationAtDestination(uuid: string, a: { instance: NovaInstance }) {
+    return this.locked(uuid, () => live.rollbackLiveMigrationAtDestination(this.core, this.md(), uuid, a));
+  }
+  /** Nova's `cleanup`: with a live-migration journal only a verified source copy goes; otherwise a destroy. */
+  cleanup(uuid: string, a: DestroyArgs) {
+    return this.locked(uuid, () =>
+      live.cleanup(this.core, this.md(), uuid, a, async () => {
+        await lifecycle.destroy(this.core, uuid, a);
+      }),
+    );
+  }
+  peerState(uuid: string, withNvram: boolean) {
+    return this.locked(uuid, () => live.peerInstanceState(this.core, uuid, withNvram));
+  }
+  peerLiveArrive(uuid: string, body: Parameters<typeof live.peerLiveArrive>[3]) {
+    return this.locked(uuid, () => live.peerLiveArrive(this.core, this.md(), uuid, body));
+  }
+  peerNvramDigest(uuid: string, name: string) {
+    return this.locked(uuid, () => live.peerNvramDigest(this.core, this.md(), uuid, name));
+  }
+}

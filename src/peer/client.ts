@@ -1,0 +1,65 @@
+/**
+ * @module peer/client
+ * Signed HTTP calls to the sidecar of another compute host (axios). Peers are found from
+ * `[peer] hosts` (name or IP → URL) first, then `[peer] url_template` with `{host}`; Nova
+ * passes `dest` as an IP to migrate_disk_and_power_off and as a host name to
+ * live_migration, so both kinds of key work. Failures become a `MigrationError` that says
+ * which peer and why (unreachable, timeout, refused, the peer's own typed error).
+ */
+import axios, { type AxiosError } from 'axios';
+import type { Config } from '../config';
+import { MigrationError, NovaError } from '../errors';
+import { signRequest } from './signing';
+import { requestContext } from '../util/log';
+
+export class PeerClient {
+  constructor(private readonly config: Config) {}
+
+  /** Base URL of the sidecar serving `host`, or a MigrationError naming the options to set. */
+  urlFor(host: string): string {
+    const mapped = this.config.peer.hosts[host];
+    if (mapped) return mapped.replace(/\/+$/, '');
+    if (this.config.peer.url_template) return this.config.peer.url_template.replace('{host}', host).replace(/\/+$/, '');
+    throw new MigrationError(`no peer sidecar known for host '${host}': set [peer] hosts or [peer] url_template`, { code: 400 });
+  }
+
+  /** True when `host` names this sidecar ([DEFAULT] host, or a [peer] hosts key mapped to our own URL). */
+  isSelf(host: string, ownUrl?: string): boolean {
+    if (host === this.config.DEFAULT.host) return true;
+    const mapped = this.config.peer.hosts[host];
+    const self = this.config.peer.hosts[this.config.DEFAULT.host];
+    return !!mapped && ((!!self && mapped === self) || (!!ownUrl && mapped.replace(/\/+$/, '') === ownUrl.replace(/\/+$/, '')));
+  }
+
+  async call<T>(host: string, method: 'GET' | 'PUT' | 'POST' | 'DELETE', pathAndQuery: string, body?: unknown): Promise<T> {
+    const base = this.urlFor(host);
+    const raw = Buffer.from(body === undefined ? '' : JSON.stringify(body));
+    const headers: Record<string, string> = { ...signRequest(this.config.peer.shared_secret, method, pathAndQuery, raw) };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const rid = requestContext.getStore()?.requestId;
+    if (rid) headers['x-openstack-request-id'] = rid;
+    try {
+      const r = await axios.request({
+        url: base + pathAndQuery,
+        method,
+        data: body === undefined ? undefined : raw,
+        headers,
+        timeout: this.config.peer.timeout * 1000,
+        maxBodyLength: 512 * 1024 * 1024,
+        maxContentLength: 512 * 1024 * 1024,
+        transformRequest: [(d) => d],
+        proxy: false,
+      });
+      return r.data as T;
+    } catch (e) {
+      const ax = e as AxiosError<{ error?: { type?: string; code?: number; message?: string } }>;
+      const remote = ax.response?.data?.error;
+      if (remote?.type) {
+        // Re-raise the peer's own typed error so the proxy sees the real Nova exception.
+        throw new NovaError(remote.type, remote.code ?? ax.response?.status ?? 500, `peer ${host}: ${remote.message ?? ''}`, { cause: e });
+      }
+      const why = ax.code === 'ECONNABORTED' || ax.code === 'ETIMEDOUT' ? 'timed out' : ax.code === 'ECONNREFUSED' ? 'unreachable (connection refused)' : ax.message;
+      throw new MigrationError(`peer ${host} (${base}) ${why}`, { code: 502, cause: e });
+    }
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * @module peer/transfer
+ * Wire form of a variable store between sidecars: brotli-compressed (OVMF stores are mostly
+ * 0xFF, AAVMF ones 64 MiB of mostly zeros: both shrink to a few KiB or less), base64 in a
+ * JSON body so that the HMAC signature covers content and metadata together, and the
+ * sha256 and size of the uncompressed content so the receiver verifies before installing.
+ */
+import { brotliCompressSync, brotliDecompressSync, constants as zc } from 'node:zlib';
+import { createHash } from 'node:crypto';
+import { MigrationError } from '../errors';
+
+export interface NvramPayload {
+  /** sha256 of the uncompressed store. */
+  sha256: string;
+  size: number;
+  /** base64 of brotli(content). */
+  data: string;
+  encoding: 'br';
+}
+
+export function encodeNvram(content: Buffer): NvramPayload {
+  const packed = brotliCompressSync(content, { params: { [zc.BROTLI_PARAM_QUALITY]: 5, [zc.BROTLI_PARAM_SIZE_HINT]: content.length } });
+  return { sha256: createHash('sha256').update(content).digest('hex'), size: content.length, data: packed.toString('base64'), encoding: 'br' };
+}
+
+/** Decompress and verify; throws MigrationError (digest or size mismatch) without returning anything partial. */
+export function decodeNvram(p: NvramPayload, maxSize = 256 * 1024 * 1024): Buffer {
+  if (!p || p.encoding !== 'br' || typeof p.data !== 'string' || typeof p.sha256 !== 'string' || !Number.isInteger(p.size)) {
+    throw new MigrationError('malformed NVRAM payload', { code: 400 });
+  }
+  if (p.size < 0 || p.size > maxSize) throw new MigrationError(`NVRAM payload size ${p.size} out of range`, { code: 400 });
+  let content: Buffer;
+  try {
+    content = brotliDecompressSync(Buffer.from(p.data, 'base64'), { maxOutputLength: p.size + 1 });
+  } catch (e) {
+    throw new MigrationError('NVRAM payload does not decompress', { code: 400, cause: e });
+  }
+  if (content.length !== p.size) throw new MigrationError(`NVRAM size mismatch: got ${content.length} bytes, expected ${p.size}`, { code: 400 });
+  const digest = createHash('sha256').update(content).digest('hex');
+  if (digest !== p.sha256) throw new MigrationError(`NVRAM digest mismatch: got ${digest}, expected ${p.sha256}`, { code: 400 });
+  return content;
+}
