@@ -1,0 +1,143 @@
+/**
+ * Sidecars as real processes (`node --import tsx src/main.ts --config-file F`): one per
+ * "compute host", each with its own port, state_dir and nvram_dir, all on loopback. Used by
+ * the multi-host and SIGKILL tests; a killed host restarts on the same port and directories.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import axios, { type AxiosInstance } from 'axios';
+import { tmpDir, firmwareTree, type FirmwareTree } from './firmwareFixture';
+
+const MAIN = path.join(__dirname, '..', '..', 'src', 'main.ts');
+export const TOKEN = 'proc-token';
+export const SECRET = 'proc-shared-secret';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+    s.once('error', reject);
+  });
+}
+
+export interface HostSpec {
+  name: string;
+  fw?: FirmwareTree;
+  extra?: string;
+}
+
+export class SidecarProcess {
+  proc?: ChildProcess;
+  readonly http: AxiosInstance;
+  log = '';
+  constructor(readonly name: string, readonly port: number, readonly root: string, readonly confFile: string, readonly nvramDir: string, readonly fw: FirmwareTree) {
+    this.http = axios.create({ baseURL: `http://127.0.0.1:${port}`, headers: { Authorization: `Bearer ${TOKEN}` }, validateStatus: () => true, timeout: 60000 });
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Start (or restart) the process; `crashPoints` arms SIGKILL fault injection for this run. */
+  async start(crashPoints: string[] = []): Promise<void> {
+    const conf = fs.readFileSync(this.confFile, 'utf8').replace(/\n\[debug\][^[]*/s, '\n') + (crashPoints.length ? `\n[debug]\ncrash_points = ${crashPoints.join(',')}\n` : '');
+    fs.writeFileSync(this.confFile, conf);
+    this.log = '';
+    this.proc = spawn(process.execPath, ['--import', 'tsx', MAIN, '--config-file', this.confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = this.proc;
+    p.stdout!.on('data', (d) => (this.log += d));
+    p.stderr!.on('data', (d) => (this.log += d));
+    const deadline = Date.now() + 30000;
+    while (Date.now() < deadline) {
+      if (p.exitCode !== null) throw new Error(`sidecar ${this.name} exited: ${this.log}`);
+      if (this.log.includes('"msg":"listening"')) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`sidecar ${this.name} did not start: ${this.log}`);
+  }
+
+  /** Resolves when the process has exited (e.g. after a crash point fired). */
+  async waitExit(timeoutMs = 10000): Promise<number | string | null> {
+    const p = this.proc;
+    if (!p) return null;
+    if (p.exitCode !== null || p.signalCode !== null) return p.signalCode ?? p.exitCode;
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`${this.name} did not exit`)), timeoutMs);
+      p.once('exit', (code, sig) => {
+        clearTimeout(t);
+        resolve(sig ?? code);
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (p && p.exitCode === null && p.signalCode === null) {
+      p.kill('SIGKILL');
+      await this.waitExit().catch(() => undefined);
+    }
+    this.proc = undefined;
+  }
+
+  /** Files in this host's NVRAM directory (live stores, stashes, staged copies). */
+  nvramFiles(): string[] {
+    return fs.existsSync(this.nvramDir) ? fs.readdirSync(this.nvramDir).sort() : [];
+  }
+}
+
+/** Create N hosts that know each other through [peer] hosts; not started. */
+export async function makeHosts(specs: HostSpec[]): Promise<{ hosts: SidecarProcess[]; root: string; cleanup: () => Promise<void> }> {
+  const root = tmpDir('nus-hosts-');
+  const ports = await Promise.all(specs.map(() => freePort()));
+  const peers = specs.map((s, i) => `${s.name}=http://127.0.0.1:${ports[i]}`).join(',');
+  const emptyDesc = path.join(root, 'no-descriptors');
+  fs.mkdirSync(emptyDesc);
+  const sharedFw = firmwareTree(path.join(root, 'fw'));
+  const hosts = specs.map((s, i) => {
+    const dir = path.join(root, s.name);
+    fs.mkdirSync(dir, { mode: 0o755 });
+    const fw = s.fw ?? sharedFw;
+    const nvramDir = path.join(dir, 'nvram');
+    const map = Object.entries(fw.map)
+      .map(([sec, kv]) => `[${sec}]\n` + Object.entries(kv).map(([k, v]) => `${k} = ${v}`).join('\n'))
+      .join('\n');
+    const conf = `[DEFAULT]
+host = ${s.name}
+[api]
+host = 127.0.0.1
+port = ${ports[i]}
+auth_token = ${TOKEN}
+[hypervisor]
+backend = embedded
+state_dir = ${path.join(dir, 'state')}
+[nvram]
+nvram_dir = ${nvramDir}
+[libvirt]
+hw_machine_type = x86_64=q35
+[firmware]
+descriptor_dirs = ${emptyDesc}
+[peer]
+hosts = ${peers}
+shared_secret = ${SECRET}
+timeout = 20
+${s.extra ?? ''}
+${map}
+`;
+    const confFile = path.join(dir, 'shim.conf');
+    fs.writeFileSync(confFile, conf);
+    return new SidecarProcess(s.name, ports[i], dir, confFile, nvramDir, fw);
+  });
+  return {
+    hosts,
+    root,
+    cleanup: async () => {
+      await Promise.all(hosts.map((h) => h.stop()));
+      fs.rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
