@@ -1,0 +1,64 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { buildDomainXml } from '../../../src/domainXml/build';
+import { parseXml, serializeXml } from '../../../src/domainXml/serialize';
+import { assertXmlEqual } from './xmlEqual';
+import { goldenCases } from './fixtures';
+
+const cases = goldenCases();
+const update = process.env.UPDATE_GOLDEN === '1';
+
+function hasValidator(): boolean {
+  try {
+    execFileSync('virt-xml-validate', ['--help'], { stdio: 'ignore' });
+    execFileSync('xmllint', ['--version'], { stdio: 'ignore' }); // virt-xml-validate shells out to it
+    return fs.existsSync('/usr/share/libvirt/schemas/domain.rng');
+  } catch {
+    return false;
+  }
+}
+
+describe('domainXml golden files (test/fixtures/domainXml)', () => {
+  it('has the required cases', () => {
+    const names = cases.map((c) => c.name);
+    for (const n of ['q35-uefi', 'q35-secure-smm', 'q35-stateless', 'pc-bios', 'aarch64-virt-uefi', 'nova-efi-base', 'nova-bios-base']) assert.ok(names.includes(n), n);
+  });
+
+  for (const c of cases) {
+    describe(c.name, () => {
+      it(`builds the XML in ${c.name}-out.xml`, () => {
+        const got = buildDomainXml(c.spec);
+        if (update) fs.writeFileSync(c.outPath, got);
+        assertXmlEqual(got, fs.readFileSync(c.outPath, 'utf8'), c.name);
+      });
+
+      it('never writes firmware=efi nor an <os><firmware> feature list', () => {
+        const got = buildDomainXml(c.spec);
+        assert.doesNotMatch(got, /firmware\s*=\s*['"]efi['"]/);
+        const os = parseXml(got).children.find((n) => typeof n !== 'string' && n.name === 'os');
+        assert.ok(os && typeof os !== 'string');
+        assert.ok(!os.children.some((n) => typeof n !== 'string' && n.name === 'firmware'));
+        assert.equal(os.attrs.firmware, undefined);
+      });
+
+      it('is a fixed point: patching its own output changes nothing', () => {
+        const once = buildDomainXml(c.spec);
+        assert.equal(buildDomainXml({ ...c.spec, baseXml: once }), once);
+      });
+
+      it('survives parse and serialize byte for byte', () => {
+        const got = buildDomainXml(c.spec);
+        assert.equal(serializeXml(parseXml(got)), got);
+      });
+
+      const validate = hasValidator() ? it : it.skip;
+      validate('is valid against libvirt’s domain.rng (virt-xml-validate; skipped when absent)', () => {
+        const got = buildDomainXml(c.spec);
+        const tmp = `${fs.mkdtempSync('/tmp/domxml-')}/d.xml`;
+        fs.writeFileSync(tmp, got);
+        execFileSync('virt-xml-validate', [tmp, 'domain'], { stdio: 'pipe' });
+      });
+    });
+  }
+});
