@@ -1,25 +1,27 @@
 /**
  * @module domainXml/build
- * `buildDomainXml`: patch Nova's own guest XML (firmware elements only; everything else is
- * kept) or build a minimal bootable domain from the spec.
+ * `buildDomainXml(spec)`: with `spec.baseXml` (Nova's own guest XML), patch identity,
+ * `<os>` firmware and `<features><smm>` and keep every other element as it was; without
+ * it, build a minimal bootable domain. Both run a listed sequence of configurators.
+ * Pure: no config, no filesystem.
  */
 import type { DomainSpec } from './types';
-import { el, parseXml, serializeXml, child, textOf } from './serialize';
-import { MINIMAL, PATCH } from './configurators';
+import { el, parseXml, serializeXml } from './serialize';
+import { MINIMAL, PATCH, type Configurator } from './configurators';
 import { InvalidInput } from '../errors';
 
+/** Domain XML for `spec`, in the explicit firmware form (never `<os firmware='efi'>`). */
 export function buildDomainXml(spec: DomainSpec): string {
-  if (spec.baseXml) {
-    const dom = parseXml(spec.baseXml, 'domain_xml');
+  let dom;
+  let steps: readonly Configurator[];
+  if (spec.baseXml !== undefined) {
+    dom = parseXml(spec.baseXml, 'domain_xml');
     if (dom.name !== 'domain') throw new InvalidInput('domain_xml', `root element is <${dom.name}>, expected <domain>`);
-    // The base XML is Nova's guest for this instance; its name must be the one we derived,
-    // because the NVRAM file is named after it.
-    const name = textOf(child(dom, 'name'));
-    if (name && name !== spec.name) throw new InvalidInput('domain_xml', `<name>${name}</name> does not match the instance name ${spec.name}`);
-    for (const c of PATCH) c(spec, dom);
-    return serializeXml(dom) + '\n';
+    steps = PATCH;
+  } else {
+    dom = el('domain');
+    steps = MINIMAL;
   }
-  const dom = el('domain');
-  for (const c of MINIMAL) c(spec, dom);
-  return serializeXml(dom) + '\n';
+  for (const step of steps) step(spec, dom);
+  return serializeXml(dom);
 }

@@ -5,6 +5,6 @@
  */
 export { buildDomainXml } from './build';
 export { readDomainFirmware, domainNameOf, setNvramPath } from './read';
-export { parseXml, serializeXml } from './serialize';
-export { yesNo, osFirmwareModel } from './model';
-export type * from './types';
+export { parseXml, serializeXml, type XmlElement, type XmlNode } from './serialize';
+export { yesNo, osFirmwareFromSelection, osFirmwareFromXml, type OsFirmwareModel, type LoaderModel, type NvramModel } from './model';
+export type { DomainSpec, DomainFirmwareView } from './types';
