@@ -9,6 +9,8 @@
  * interleaved same-name siblings (`<disk/><interface/><disk/>`). What does not: comments,
  * processing instructions, the XML declaration, CDATA framing (its text is kept and
  * escaped), attribute quoting and indentation — none of which libvirt gives meaning to.
+ * Known leniency: sax silently keeps the first of two same-name attributes on one element
+ * (libxml2 would refuse the document).
  *
  * Parsing uses xml2js (`explicitChildren` + `preserveChildrenOrder` + `charsAsChildren`).
  * Writing is NOT done with `xml2js.Builder`: the Builder renders from name-keyed objects,
@@ -46,6 +48,7 @@ interface SaxHandle {
     ended?: boolean;
     onopentag?: (this: unknown, node: unknown) => unknown;
     onerror?: (this: unknown, err: unknown) => unknown;
+    ENTITIES?: Record<string, string>;
   };
 }
 
@@ -103,6 +106,9 @@ export function parseXml(xml: string, field = 'domain_xml'): XmlElement {
       if (sax.ended) trailing = true;
       return fail.call(this, err);
     };
+    // sax also knows the HTML entities (&nbsp; ...), which libxml2 (and so libvirt) rejects:
+    // keep to XML's five predefined entities (XML 1.0 §4.6).
+    sax.ENTITIES = Object.assign(Object.create(null) as Record<string, string>, { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" });
   }
   try {
     parser.parseString(xml, (err: Error | null, r: Record<string, X2JNode> | null) => {
