@@ -1,9 +1,18 @@
 /**
  * @module firmware
- * Detect (discover.ts, the only filesystem reader), then select with pure functions
- * (request.ts, select.ts). Vocabulary in types.ts.
+ * Detect once (`discover.ts`, the only filesystem reader, built from `operatorMap.ts`,
+ * `descriptors.ts` and `validate.ts`), then decide with pure functions: `request.ts` (image +
+ * flavor ⇒ BootRequest), `select.ts` (BootRequest ⇒ FirmwareSelection), `pinning.ts` (keep or
+ * re-select pinned firmware), `capabilities.ts` (host capabilities and the API view).
+ * Vocabulary in `types.ts`; machine globs and host arch in `machine.ts`.
  */
-export { discoverFirmware, listDescriptors, validateEntry, CODE_BUILDS, defaultMachines } from './discover';
-export { resolveBootRequest } from './request';
-export { selectFirmware, reuseOrReselect, hostFirmwareCapabilities, describeInventory, hostArch, globMatch, machineMatches } from './select';
+export { discoverFirmware, DESCRIPTOR_RANK_BASE, type DiscoverOptions } from './discover';
+export { listDescriptors, descriptorEntries } from './descriptors';
+export { operatorMapEntries, defaultMachines } from './operatorMap';
+export { validateEntry, checkTemplateConsistency, CODE_BUILDS, KNOWN_VARS_SIZES, type CodeBuildRule, type EntryCheck } from './validate';
+export { resolveBootRequest, type RequestInput } from './request';
+export { selectFirmware, candidatesFor, secureBootBlocker, type HostFirmwareOptions } from './select';
+export { reuseOrReselect, type PinningOutcome } from './pinning';
+export { hostFirmwareCapabilities, describeInventory, type HostFirmwareCapabilities, type ArchFirmwareCapabilities, type FirmwareEntryView, type FirmwareInventoryView } from './capabilities';
+export { hostArch, globMatch, machineMatches, MACHINE_ALIASES, isX86 } from './machine';
 export type * from './types';

@@ -11,6 +11,7 @@ import type { ImageProps } from '../nova/objects';
 import type { BootRequest } from './types';
 import { FlavorImageConflict, Invalid, InvalidInput, SecureBootNotSupported, UEFINotSupported } from '../errors';
 
+/** Inputs of `resolveBootRequest`; `machineDefaults` is `[libvirt] hw_machine_type` as arch ⇒ machine. */
 export interface RequestInput {
   imageProps: ImageProps;
   flavorExtraSpecs?: Record<string, string>;
@@ -19,8 +20,10 @@ export interface RequestInput {
 }
 
 const ARCH_RE = /^[a-z0-9_]+$/;
+/** Nova's built-in machine defaults when neither the image nor `[libvirt] hw_machine_type` has one. */
 const DEFAULT_MACHINE: Record<string, string> = { x86_64: 'pc', i686: 'pc', aarch64: 'virt', armv7l: 'virt' };
 
+/** Image-property booleans arrive as JSON booleans or oslo-style strings. */
 function bool(v: unknown, field: string): boolean {
   if (v === undefined || v === null) return false;
   if (typeof v === 'boolean') return v;
@@ -30,10 +33,16 @@ function bool(v: unknown, field: string): boolean {
   throw new InvalidInput(field, `'${String(v)}' is not a boolean`);
 }
 
+/**
+ * @throws Invalid for enum values outside their sets (naming the field), InvalidInput for a
+ *   malformed architecture or boolean, FlavorImageConflict when flavor and image disagree on
+ *   Secure Boot, SecureBootNotSupported for required Secure Boot with BIOS, UEFINotSupported
+ *   for UEFI on an architecture without any known machine type.
+ */
 export function resolveBootRequest(input: RequestInput): BootRequest {
   const p = input.imageProps ?? {};
   const warnings: string[] = [];
-  const arch = String(p.hw_architecture ?? input.hostArch).toLowerCase();
+  const arch = String(p.hw_architecture || input.hostArch).toLowerCase();
   if (!ARCH_RE.test(arch)) throw new InvalidInput('image_meta.properties.hw_architecture', `'${arch}' is not an architecture`);
 
   let firmwareType: 'bios' | 'uefi';
@@ -54,13 +63,14 @@ export function resolveBootRequest(input: RequestInput): BootRequest {
 
   let stateless = bool(p.hw_firmware_stateless, 'image_meta.properties.hw_firmware_stateless');
   if (firmwareType === 'bios') {
+    // Nova bug 2158967: Nova ignores the property for BIOS guests; say so instead of failing.
     if (stateless) warnings.push('hw_firmware_stateless is ignored for BIOS guests');
     stateless = false;
     if (secureBoot === 'required') throw new SecureBootNotSupported('Secure Boot requires UEFI firmware (hw_firmware_type=uefi)');
     secureBoot = 'disabled';
   }
 
-  let machine = (p.hw_machine_type as string | undefined) ?? input.machineDefaults[arch] ?? DEFAULT_MACHINE[arch];
+  let machine = p.hw_machine_type || input.machineDefaults[arch] || DEFAULT_MACHINE[arch];
   if (!machine) {
     if (firmwareType === 'uefi') throw new UEFINotSupported(`no machine type known for architecture ${arch}`);
     machine = '';

@@ -1,7 +1,10 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { discoverFirmware, listDescriptors, validateEntry, defaultMachines } from '../../../src/firmware/discover';
+import { discoverFirmware } from '../../../src/firmware/discover';
+import { listDescriptors } from '../../../src/firmware/descriptors';
+import { defaultMachines } from '../../../src/firmware/operatorMap';
+import { CODE_BUILDS, validateEntry } from '../../../src/firmware/validate';
 import { selectFirmware } from '../../../src/firmware/select';
 import type { FirmwareEntry, FirmwareInventory, FirmwareProblem } from '../../../src/firmware/types';
 import { SIZES, makeFile, tmpDir } from '../../support/firmwareFixture';
@@ -169,6 +172,24 @@ describe('firmware/discover: descriptor precedence', () => {
     assert.equal(selectFirmware(inv, q35(), HOST)?.loader, p.B.code);
   });
 
+  it('skips a descriptor without targets with a warning', () => {
+    const p = pairs();
+    const d = tmpDir('nus-distro-');
+    writeDescriptor(d, '50-x.json', { ...descriptor({ exe: p.A.code, tpl: p.A.vars }), targets: [] });
+    const inv = discoverFirmware({ firmwareMap: {}, descriptorDirs: [d] });
+    assert.equal(inv.entries.length, 0);
+    assert.deepEqual(problemsFor(inv, '50-x.json').map((x) => x.message), ['skipped: no targets with an architecture']);
+  });
+
+  it("reads an explicit 'split' mode like an absent mode", () => {
+    const p = pairs();
+    const d = tmpDir('nus-distro-');
+    writeDescriptor(d, '50-x.json', descriptor({ exe: p.A.code, tpl: p.A.vars, mode: 'split' }));
+    const inv = discoverFirmware({ firmwareMap: {}, descriptorDirs: [d] });
+    assert.deepEqual(inv.problems, []);
+    assert.deepEqual(inv.entries.map((e) => [e.executable, e.nvramTemplate, e.stateless]), [[p.A.code, p.A.vars, false]]);
+  });
+
   it('emits one entry per descriptor target', () => {
     const p = pairs();
     const d = tmpDir('nus-distro-');
@@ -251,27 +272,111 @@ describe('firmware/discover: operator map and size rules', () => {
     assert.deepEqual(inv.problems, [{ severity: 'error', source: 'config:[firmware:x86_64]', arch: 'x86_64', message: `skipped: ${absent} does not exist or is not readable` }]);
   });
 
-  const incomplete: { name: string; section: Record<string, unknown>; message: string; source: string }[] = [
-    { name: 'a section without any loader', section: { requires_smm: true }, message: 'no loader, secure_loader or stateless_loader set', source: 'config:[firmware:x86_64]' },
-    { name: 'a loader without nvram_template', section: { loader: '/x/CODE.fd' }, message: 'loader and nvram_template must be set together', source: 'config:[firmware:x86_64]' },
-    { name: 'a secure_loader without secure_nvram_template', section: { secure_loader: '/x/CODE.fd' }, message: 'secure_loader and secure_nvram_template must be set together', source: 'config:[firmware:x86_64] secure' },
+  const incomplete: { name: string; section: (t: ReturnType<typeof synthFiles>) => Record<string, unknown>; problems: { source: string; message: string }[]; served: string[] }[] = [
+    { name: 'a section without any loader', section: () => ({ requires_smm: true }), problems: [{ source: 'config:[firmware:x86_64]', message: 'loader and nvram_template are not set (and there is no stateless_loader)' }], served: [] },
+    { name: 'a loader without nvram_template', section: () => ({ loader: '/x/CODE.fd' }), problems: [{ source: 'config:[firmware:x86_64]', message: 'loader and nvram_template must be set together' }], served: [] },
+    { name: 'an nvram_template without loader (the stateless loader is still served)', section: (t) => ({ nvram_template: t.f.vars, stateless_loader: t.f.statelessCode }), problems: [{ source: 'config:[firmware:x86_64]', message: 'loader and nvram_template must be set together' }], served: ['config:[firmware:x86_64] stateless'] },
+    { name: 'a secure_loader without secure_nvram_template (the plain pair is still served)', section: (t) => ({ loader: t.f.code, nvram_template: t.f.vars, secure_loader: '/x/CODE.fd' }), problems: [{ source: 'config:[firmware:x86_64] secure', message: 'secure_loader and secure_nvram_template must be set together' }], served: ['config:[firmware:x86_64]'] },
+    { name: 'a secure-only section without loader/nvram_template (the secure pair is still served)', section: (t) => ({ secure_loader: t.f.secCode, secure_nvram_template: t.f.secVars }), problems: [{ source: 'config:[firmware:x86_64]', message: 'loader and nvram_template are not set (and there is no stateless_loader)' }], served: ['config:[firmware:x86_64] secure'] },
   ];
   for (const c of incomplete) {
-    it(`reports ${c.name} as an error and adds no entry`, () => {
-      const inv = discoverFirmware({ firmwareMap: firmwareMap({ x86_64: c.section }), descriptorDirs: [] });
-      assert.equal(inv.entries.length, 0);
-      assert.deepEqual(inv.problems, [{ severity: 'error', source: c.source, arch: 'x86_64', message: c.message }]);
+    it(`reports ${c.name} as an error for that arch`, () => {
+      const t = synthFiles();
+      const inv = discoverFirmware({ firmwareMap: firmwareMap({ x86_64: c.section(t) }), descriptorDirs: [] });
+      assert.deepEqual(inv.entries.map((e) => e.source), c.served);
+      assert.deepEqual(inv.problems, c.problems.map((p) => ({ severity: 'error', arch: 'x86_64', ...p })));
     });
   }
 
-  it('keeps an entry of unknown build sizes with a warning', () => {
+  it('accepts a stateless-only section without loader/nvram_template', () => {
+    const t = synthFiles();
+    const inv = discoverFirmware({ firmwareMap: firmwareMap({ x86_64: { stateless_loader: t.f.statelessCode } }), descriptorDirs: [] });
+    assert.deepEqual(inv.problems, []);
+    assert.deepEqual(inv.entries.map((e) => [e.source, e.executable, e.nvramTemplate, e.stateless]), [['config:[firmware:x86_64] stateless', t.f.statelessCode, null, true]]);
+  });
+
+  it('builds plain, secure and stateless map entries with their machines, features and ranks', () => {
+    const t = synthFiles();
+    const inv = discoverFirmware({
+      firmwareMap: firmwareMap({
+        x86_64: { loader: t.f.code, nvram_template: t.f.vars, secure_loader: t.f.secCode, secure_nvram_template: t.f.secVars, secure_enrolled_keys: true, stateless_loader: t.f.statelessCode, machines: ['pc-q35-8.*'] },
+      }),
+      descriptorDirs: [],
+    });
+    assert.deepEqual(
+      inv.entries.map((e) => ({ source: e.source, machines: e.machines, secure: e.secureBoot, smm: e.requiresSmm, enrolled: e.enrolledKeys, stateless: e.stateless, rank: e.rank })),
+      [
+        { source: 'config:[firmware:x86_64]', machines: ['pc-q35-8.*'], secure: false, smm: false, enrolled: false, stateless: false, rank: 0 },
+        { source: 'config:[firmware:x86_64] secure', machines: ['pc-q35-*'], secure: true, smm: true, enrolled: true, stateless: false, rank: 1 },
+        { source: 'config:[firmware:x86_64] stateless', machines: ['pc-q35-8.*'], secure: false, smm: false, enrolled: false, stateless: true, rank: 2 },
+      ],
+    );
+  });
+
+  const pairsTable: { name: string; code: number; vars: number; error: RegExp | null }[] = [
+    { name: 'OVMF 4M code with a 2M varstore', code: SIZES.ovmf4mCode, vars: SIZES.ovmf2mVars, error: /OVMF 4M build \(3653632 bytes\) that needs a 540672-byte varstore, but .* is 131072 bytes/ },
+    { name: 'AAVMF 64 MiB code with a 4M OVMF varstore', code: SIZES.aavmf, vars: SIZES.ovmf4mVars, error: /AAVMF 64M build \(67108864 bytes\) that needs a 67108864-byte varstore/ },
+    { name: 'OVMF 4M code with a 4M varstore', code: SIZES.ovmf4mCode, vars: SIZES.ovmf4mVars, error: null },
+    { name: 'AAVMF 64 MiB code with a 64 MiB varstore', code: SIZES.aavmf, vars: SIZES.aavmf, error: null },
+  ];
+  for (const c of pairsTable) {
+    it(`${c.error ? 'rejects' : 'accepts'} ${c.name} (size rule table)`, () => {
+      const sizes: Record<string, number> = { '/fw/CODE.fd': c.code, '/fw/VARS.fd': c.vars };
+      const inv = discoverFirmware({ firmwareMap: firmwareMap({ x86_64: { loader: '/fw/CODE.fd', nvram_template: '/fw/VARS.fd' } }), descriptorDirs: [], statFile: (p) => sizes[p] ?? null });
+      assert.deepEqual(inv.sizes, sizes);
+      if (c.error) {
+        assert.equal(inv.entries.length, 0);
+        assert.equal(inv.problems.length, 1);
+        assert.equal(inv.problems[0].severity, 'error');
+        assert.match(inv.problems[0].message, c.error);
+      } else {
+        assert.deepEqual(inv.problems, []);
+        assert.equal(inv.entries.length, 1);
+      }
+    });
+  }
+
+  it('keys the size rule table by code size with the three known edk2 builds', () => {
+    assert.deepEqual([...CODE_BUILDS.entries()].map(([code, r]) => [code, r.vars]), [
+      [1_966_080, 131_072],
+      [3_653_632, 540_672],
+      [67_108_864, 67_108_864],
+    ]);
+  });
+
+  it('keeps an entry of unknown code size with an "unknown code size" warning', () => {
     const e: FirmwareEntry = { source: 'config:[firmware:x86_64]', name: 'x', arch: 'x86_64', machines: ['*'], executable: '/c', nvramTemplate: '/v', secureBoot: false, requiresSmm: false, enrolledKeys: false, stateless: false, rank: 0 };
-    const ps = validateEntry(e, (p) => (p === '/c' ? 1_000_000 : 12_345));
-    assert.equal(ps.length, 1);
-    assert.equal(ps[0].severity, 'warning');
-    assert.match(ps[0].message, /unknown code build \(1000000 bytes\) and varstore size \(12345 bytes\)/);
+    const check = validateEntry(e, (p: string) => (p === '/c' ? 1_000_000 : 12_345));
+    assert.equal(check.usable, true);
+    assert.equal(check.varsSize, 12_345);
+    assert.deepEqual(check.problems, [{ severity: 'warning', source: 'config:[firmware:x86_64]', arch: 'x86_64', message: 'unknown code size: /c is 1000000 bytes, not a known edk2 build; template size (12345 bytes) not checked against it' }]);
     const inv = discoverFirmware({ firmwareMap: firmwareMap({ x86_64: { loader: '/c', nvram_template: '/v' } }), descriptorDirs: [], statFile: (p) => (p === '/c' ? 1_000_000 : 12_345) });
     assert.equal(inv.entries.length, 1);
+    assert.deepEqual(inv.problems.map((p) => p.severity), ['warning']);
+  });
+
+  it('rejects unknown-size templates that differ across entries of the same executable, keeping known-size ones', () => {
+    const sizes: Record<string, number> = { '/c': 1_000_000, '/v1': 12_345, '/v2': 23_456, '/v3': SIZES.ovmf4mVars };
+    const inv = discoverFirmware({
+      firmwareMap: firmwareMap({ x86_64: { loader: '/c', nvram_template: '/v1', secure_loader: '/c', secure_nvram_template: '/v2' }, i686: { loader: '/c', nvram_template: '/v3' } }),
+      descriptorDirs: [],
+      statFile: (p) => sizes[p] ?? null,
+    });
+    assert.deepEqual(inv.entries.map((e) => e.source), ['config:[firmware:i686]']);
+    const errs = inv.problems.filter((p) => p.severity === 'error');
+    assert.deepEqual(errs.map((p) => p.source), ['config:[firmware:x86_64]', 'config:[firmware:x86_64] secure']);
+    assert.match(errs[0].message, /^template \/v1 is 12345 bytes, not a known edk2 varstore size, and templates used with \/c differ in size \(12345, 23456, 540672 bytes\)$/);
+  });
+
+  it('accepts unknown-size templates that agree across entries of the same executable', () => {
+    const sizes: Record<string, number> = { '/c': 1_000_000, '/v1': 12_345, '/v2': 12_345 };
+    const inv = discoverFirmware({
+      firmwareMap: firmwareMap({ x86_64: { loader: '/c', nvram_template: '/v1', secure_loader: '/c', secure_nvram_template: '/v2' } }),
+      descriptorDirs: [],
+      statFile: (p) => sizes[p] ?? null,
+    });
+    assert.equal(inv.entries.length, 2);
+    assert.deepEqual(inv.problems.map((p) => p.severity), ['warning', 'warning']);
   });
 
   it('uses default machine globs per architecture, q35-only for x86 Secure Boot', () => {

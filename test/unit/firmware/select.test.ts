@@ -1,6 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { selectFirmware, hostFirmwareCapabilities, describeInventory, globMatch, machineMatches } from '../../../src/firmware/select';
-import { resolveBootRequest } from '../../../src/firmware/request';
+import { selectFirmware } from '../../../src/firmware/select';
 import type { FirmwareInventory, FirmwareSelection } from '../../../src/firmware/types';
 import { novaError, request, synthFiles, synthInventory, type SynthTree } from './helpers';
 
@@ -39,6 +38,9 @@ const tables: Record<string, Row[]> = {
     { name: 'falls back to the plain loader for optional Secure Boot when the host disables it', props: { hw_firmware_type: 'uefi', os_secure_boot: 'optional' }, host: { secureBootEnabled: false }, expect: { loader: 'code', template: 'vars', secure: false, smm: false, stateless: false, source: X86 } },
     { name: 'selects Secure Boot when the flavor requires it and the image says nothing', props: { hw_firmware_type: 'uefi' }, flavor: { 'os:secure_boot': 'required' }, expect: { loader: 'secCode', template: 'secVars', secure: true, smm: true, stateless: false, source: `${X86} secure` } },
     { name: 'refuses a flavor and image that disagree on Secure Boot with FlavorImageConflict', props: { hw_firmware_type: 'uefi', os_secure_boot: 'required' }, flavor: { 'os:secure_boot': 'disabled' }, expect: { error: 'FlavorImageConflict', fragment: 'os_secure_boot' } },
+    { name: 'refuses a machine no entry serves with UEFINotSupported even when Secure Boot is required', props: { hw_firmware_type: 'uefi', os_secure_boot: 'required', hw_machine_type: 'microvm' }, expect: { error: 'UEFINotSupported', fragment: 'no firmware for x86_64 machine microvm' } },
+    { name: 'accepts a concrete versioned i440fx machine type for plain UEFI', props: { hw_firmware_type: 'uefi', hw_machine_type: 'pc-i440fx-8.2' }, expect: { loader: 'code', template: 'vars', secure: false, smm: false, stateless: false, source: X86 } },
+    { name: 'selects Secure Boot for a concrete versioned q35 machine type', props: { hw_firmware_type: 'uefi', hw_machine_type: 'pc-q35-8.2', os_secure_boot: 'required' }, expect: { loader: 'secCode', template: 'secVars', secure: true, smm: true, stateless: false, source: `${X86} secure` } },
     { name: 'accepts a concrete versioned q35 machine type', props: { hw_firmware_type: 'uefi', hw_machine_type: 'pc-q35-7.2' }, expect: { loader: 'code', template: 'vars', secure: false, smm: false, stateless: false, source: X86 } },
   ],
   aarch64: [
@@ -96,157 +98,26 @@ describe('firmware/select: selectFirmware tables', () => {
     });
   }
 
+  it('refuses plain UEFI with UEFINotSupported when only Secure Boot firmware serves the machine (secure-boot must match exactly)', () => {
+    const secureOnly: FirmwareInventory = { ...invs.plain, entries: invs.plain.entries.filter((e) => e.secureBoot) };
+    assert.throws(() => selectFirmware(secureOnly, request({ hw_firmware_type: 'uefi' }), { secureBootEnabled: true }), novaError('UEFINotSupported', 'non-Secure Boot firmware for x86_64 machine q35'));
+    assert.equal(selectFirmware(secureOnly, request({ hw_firmware_type: 'uefi', os_secure_boot: 'optional' }), { secureBootEnabled: true })?.loader, tree.f.secCode);
+  });
+
+  it('takes the lowest rank when several entries fit', () => {
+    const [first, ...rest] = invs.plain.entries.filter((e) => e.arch === 'x86_64' && !e.secureBoot);
+    assert.equal(rest.length, 0);
+    const second = { ...first, source: 'descriptor:/x/10-other.json', executable: '/x/OTHER.fd', rank: 5 };
+    const earlier = { ...first, source: 'descriptor:/x/99-early.json', executable: '/x/EARLY.fd', rank: -1 };
+    const inv: FirmwareInventory = { ...invs.plain, entries: [second, first, earlier] };
+    assert.equal(selectFirmware(inv, request({ hw_firmware_type: 'uefi' }), { secureBootEnabled: true })?.loader, '/x/EARLY.fd');
+  });
+
   it('records the requested machine (alias as given) in the selection', () => {
     const sel = selectFirmware(invs.plain, request({ hw_firmware_type: 'uefi' }), { secureBootEnabled: true });
     assert.equal(sel?.machine, 'q35');
     assert.equal(sel?.enrolled_keys, false);
     const sec = selectFirmware(invs.plain, request({ hw_firmware_type: 'uefi', os_secure_boot: 'required' }), { secureBootEnabled: true });
     assert.equal(sec?.enrolled_keys, true);
-  });
-});
-
-describe('firmware/request: resolveBootRequest', () => {
-  const invalid: { name: string; props: Record<string, unknown>; flavor?: Record<string, string>; field: string }[] = [
-    { name: "rejects hw_firmware_type 'efi' with Invalid naming the field", props: { hw_firmware_type: 'efi' }, field: 'image_meta.properties.hw_firmware_type' },
-    { name: "rejects os_secure_boot 'maybe' with Invalid naming the field", props: { os_secure_boot: 'maybe' }, field: 'image_meta.properties.os_secure_boot' },
-    { name: "rejects flavor os:secure_boot 'optional' (flavors only take required/disabled) with Invalid naming the field", props: {}, flavor: { 'os:secure_boot': 'optional' }, field: 'flavor.extra_specs.os:secure_boot' },
-  ];
-  for (const c of invalid) {
-    it(c.name, () => {
-      assert.throws(
-        () => request(c.props, { flavor: c.flavor }),
-        (e: Error & { type?: string; code?: number; details?: Record<string, unknown> }) => {
-          assert.equal(e.type, 'Invalid');
-          assert.equal(e.code, 400);
-          assert.equal(e.details?.field, c.field);
-          assert.ok(e.message.includes(c.field), e.message);
-          return true;
-        },
-      );
-    });
-  }
-
-  it('rejects a non-boolean hw_firmware_stateless with InvalidInput naming the field', () => {
-    assert.throws(() => request({ hw_firmware_type: 'uefi', hw_firmware_stateless: 'sometimes' }), novaError('InvalidInput', 'image_meta.properties.hw_firmware_stateless'));
-  });
-
-  it('rejects an architecture with illegal characters with InvalidInput', () => {
-    assert.throws(() => request({ hw_architecture: 'x86 64' }), novaError('InvalidInput', 'hw_architecture'));
-  });
-
-  const defaults: { name: string; hostArch: string; props: Record<string, unknown>; type: 'bios' | 'uefi'; machine: string; defaults?: Record<string, string> }[] = [
-    { name: 'defaults aarch64 to UEFI on the virt machine when hw_firmware_type is unset', hostArch: 'aarch64', props: {}, type: 'uefi', machine: 'virt', defaults: {} },
-    { name: 'defaults x86_64 to BIOS on the pc machine when nothing is configured', hostArch: 'x86_64', props: {}, type: 'bios', machine: 'pc', defaults: {} },
-    { name: 'takes the machine from [libvirt] hw_machine_type when the image has none', hostArch: 'x86_64', props: { hw_firmware_type: 'uefi' }, type: 'uefi', machine: 'q35', defaults: { x86_64: 'q35' } },
-    { name: 'prefers the image hw_machine_type over the configured default', hostArch: 'x86_64', props: { hw_machine_type: 'pc-q35-7.2' }, type: 'bios', machine: 'pc-q35-7.2', defaults: { x86_64: 'q35' } },
-    { name: 'uses hw_architecture over the host architecture', hostArch: 'x86_64', props: { hw_architecture: 'AArch64' }, type: 'uefi', machine: 'virt', defaults: {} },
-  ];
-  for (const c of defaults) {
-    it(c.name, () => {
-      const r = request(c.props, { hostArch: c.hostArch, defaults: c.defaults });
-      assert.equal(r.firmwareType, c.type);
-      assert.equal(r.machine, c.machine);
-    });
-  }
-
-  it('ignores hw_firmware_stateless for BIOS with a warning', () => {
-    const r = request({ hw_firmware_type: 'bios', hw_firmware_stateless: true });
-    assert.equal(r.firmwareType, 'bios');
-    assert.equal(r.stateless, false);
-    assert.deepEqual(r.warnings, ['hw_firmware_stateless is ignored for BIOS guests']);
-  });
-
-  it('gives no warning for stateless UEFI', () => {
-    const r = request({ hw_firmware_type: 'uefi', hw_firmware_stateless: true });
-    assert.equal(r.stateless, true);
-    assert.deepEqual(r.warnings, []);
-  });
-
-  it('refuses required Secure Boot for a BIOS guest with SecureBootNotSupported', () => {
-    assert.throws(() => request({ hw_firmware_type: 'bios', os_secure_boot: 'required' }), novaError('SecureBootNotSupported', 'UEFI'));
-  });
-
-  it('turns optional Secure Boot off for a BIOS guest', () => {
-    assert.equal(request({ hw_firmware_type: 'bios', os_secure_boot: 'optional' }).secureBoot, 'disabled');
-  });
-
-  it('refuses UEFI on an architecture with no known machine type with UEFINotSupported', () => {
-    assert.throws(
-      () => resolveBootRequest({ imageProps: { hw_firmware_type: 'uefi' }, hostArch: 's390x', machineDefaults: {} }),
-      novaError('UEFINotSupported', 's390x'),
-    );
-  });
-});
-
-describe('firmware/select: globs, capabilities and description', () => {
-  const globs: [string, string, boolean][] = [
-    ['pc-q35-*', 'pc-q35-7.2', true],
-    ['pc-q35-*', 'pc-i440fx-7.2', false],
-    ['pc-q35-?.?', 'pc-q35-7.2', true],
-    ['pc-q35-?.?', 'pc-q35-10.0', false],
-    ['virt-[0-9]*', 'virt-7.2', true],
-    ['virt-[!0-9]*', 'virt-7.2', false],
-    ['pc.q35', 'pcxq35', false],
-    ['*', '', true],
-  ];
-  for (const [g, s, want] of globs) {
-    it(`globMatch(${JSON.stringify(g)}, ${JSON.stringify(s)}) is ${want}`, () => assert.equal(globMatch(g, s), want));
-  }
-
-  const machines: [string[], string, boolean][] = [
-    [['pc-q35-*'], 'q35', true],
-    [['pc-q35-*'], 'pc', false],
-    [['pc-i440fx-*'], 'pc', true],
-    [['virt-*'], 'virt', true],
-    [['virt-*'], 'pc-q35-7.2', false],
-    [['pc-q35-7.2'], 'pc-q35-7.2', true],
-  ];
-  for (const [g, m, want] of machines) {
-    it(`machineMatches(${JSON.stringify(g)}, ${JSON.stringify(m)}) is ${want}`, () => assert.equal(machineMatches(g, m), want));
-  }
-
-  const tree = synthFiles();
-  it('reports UEFI, Secure Boot and stateless support per architecture', () => {
-    const caps = hostFirmwareCapabilities(synthInventory(tree, true), { secureBootEnabled: true, hostArch: 'x86_64' });
-    assert.deepEqual(caps.architectures.x86_64, { uefi: true, secure_boot: true, stateless: true, machines: ['pc-q35-*', 'pc-i440fx-*'] });
-    assert.deepEqual(caps.architectures.aarch64, { uefi: true, secure_boot: true, stateless: true, machines: ['virt-*'] });
-    assert.equal(caps.supports_secure_boot, true);
-    assert.equal(caps.supports_stateless_firmware, true);
-  });
-
-  it('reports no Secure Boot when the host disables it and no stateless support without a stateless loader', () => {
-    const caps = hostFirmwareCapabilities(synthInventory(tree, false), { secureBootEnabled: false, hostArch: 'x86_64' });
-    assert.equal(caps.architectures.x86_64.secure_boot, false);
-    assert.equal(caps.architectures.x86_64.stateless, false);
-    assert.equal(caps.supports_secure_boot, false);
-    assert.equal(caps.supports_stateless_firmware, false);
-  });
-
-  it('reports nothing for a host architecture without firmware', () => {
-    const caps = hostFirmwareCapabilities(synthInventory(tree, true), { secureBootEnabled: true, hostArch: 's390x' });
-    assert.equal(caps.supports_secure_boot, false);
-    assert.equal(caps.supports_stateless_firmware, false);
-  });
-
-  it('describes entries with file sizes in snake_case', () => {
-    const d = describeInventory(synthInventory(tree, false));
-    assert.equal(d.entries.length, 4);
-    assert.deepEqual(d.entries[0], {
-      source: 'config:[firmware:aarch64]',
-      arch: 'aarch64',
-      machines: ['virt-*'],
-      executable: tree.f.aaCode,
-      nvram_template: tree.f.aaVars,
-      secure_boot: false,
-      requires_smm: false,
-      enrolled_keys: false,
-      stateless: false,
-      executable_size: 64 * 1024 * 1024,
-      nvram_template_size: 64 * 1024 * 1024,
-    });
-    const x86sec = d.entries.find((e) => e.source === 'config:[firmware:x86_64] secure');
-    assert.equal(x86sec?.executable_size, 3_653_632);
-    assert.equal(x86sec?.nvram_template_size, 540_672);
-    assert.deepEqual(d.problems, []);
   });
 });
