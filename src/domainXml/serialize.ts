@@ -73,8 +73,8 @@ function isElement(n: XmlNode): n is XmlElement {
 function fromX2J(name: string, n: X2JNode): XmlElement {
   const el: XmlElement = { name, attrs: { ...(n.$ ?? {}) }, children: [] };
   for (const c of n.$$ ?? []) {
-    // Text and CDATA runs arrive as pseudo-elements named __text__ / __cdata__.
-    if (c['#name'].startsWith('__')) el.children.push(c._ ?? '');
+    // Text (and CDATA) runs arrive as pseudo-elements named __text__ (xml2js `childkey`).
+    if (c['#name'] === '__text__') el.children.push(c._ ?? '');
     else el.children.push(fromX2J(c['#name'], c));
   }
   // Whitespace between elements is layout, not content: drop it where elements are present
