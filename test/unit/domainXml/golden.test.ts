@@ -55,9 +55,13 @@ describe('domainXml golden files (test/fixtures/domainXml)', () => {
       const validate = hasValidator() ? it : it.skip;
       validate('is valid against libvirt’s domain.rng (virt-xml-validate; skipped when absent)', () => {
         const got = buildDomainXml(c.spec);
-        const tmp = `${fs.mkdtempSync('/tmp/domxml-')}/d.xml`;
-        fs.writeFileSync(tmp, got);
-        execFileSync('virt-xml-validate', [tmp, 'domain'], { stdio: 'pipe' });
+        const dir = fs.mkdtempSync('/tmp/domxml-');
+        try {
+          fs.writeFileSync(`${dir}/d.xml`, got);
+          execFileSync('virt-xml-validate', [`${dir}/d.xml`, 'domain'], { stdio: 'pipe' });
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true });
+        }
       });
     });
   }
