@@ -77,7 +77,7 @@ describe('domainXml/read: readDomainFirmware', () => {
   // (libvirt-qemu-edk2.md §3.2). readDomainFirmware reports no nvram path for it (only the
   // element text is read), and setNvramPath replaces <source> with text while keeping
   // type='file', producing an <nvram> libvirt reads without a file source.
-  it.skip("handles the <nvram type='file'><source file=…/></nvram> form", () => {
+  it("handles the <nvram type='file'><source file=…/></nvram> form", () => {
     const xml = "<domain><name>a</name><os><type>hvm</type><loader>/c</loader><nvram type='file' template='/t'><source file='/old'/></nvram></os></domain>";
     assert.equal(readDomainFirmware(xml).nvram?.path, '/old');
     const out = setNvramPath(xml, '/new');
