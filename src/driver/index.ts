@@ -7,7 +7,7 @@
 import { DriverCore, type DriverDeps } from './core';
 import * as lifecycle from './lifecycle';
 import type { ComputeDriverLifecycle, DestroyArgs, InstanceArgs, InstanceView, PowerOffArgs, RebootArgs, RebuildArgs, RescueArgs, SpawnArgs } from './contract';
-import { InstanceInvalidState, InstanceNotFound, InvalidInput } from '../errors';
+import { InstanceInvalidState, InstanceNotFound, InvalidInput, NovaError } from '../errors';
 import { PowerState } from '../hypervisor/types';
 import { hostFirmwareCapabilities, describeInventory } from '../firmware';
 import { STATIC_CAPABILITIES, traitsFor } from './capabilities';
@@ -19,6 +19,11 @@ import type { MigrationDeps } from './coldMigration';
 import type { NovaInstance } from '../nova/objects';
 
 export type { DriverDeps } from './core';
+
+/** BIOS and stateless guests have no variable store: the resource does not exist. */
+function noStore(uuid: string, why: string): NovaError {
+  return new NovaError('NotFound', 404, `Instance ${uuid} has no UEFI variable store (${why}).`);
+}
 
 export class ShimDriver implements ComputeDriverLifecycle {
   readonly core: DriverCore;
@@ -90,7 +95,7 @@ export class ShimDriver implements ComputeDriverLifecycle {
   getNvram(uuid: string): Promise<{ data: Buffer; info: NvramInfo }> {
     return this.locked(uuid, async () => {
       const rec = await this.core.mustRecord(uuid);
-      if (!rec.nvramPath) throw new InstanceInvalidState(uuid, 'firmware', rec.firmware ? 'stateless' : 'bios', 'read the variable store');
+      if (!rec.nvramPath) throw noStore(uuid, rec.firmware ? 'stateless firmware' : 'BIOS');
       const info = await this.core.deps.nvram.info(rec.nvramPath);
       if (!info) throw new InstanceNotFound(uuid);
       return { data: await this.core.deps.nvram.read(rec.nvramPath), info };
@@ -101,7 +106,7 @@ export class ShimDriver implements ComputeDriverLifecycle {
   putNvram(uuid: string, data: Buffer): Promise<NvramInfo> {
     return this.locked(uuid, async () => {
       const rec = await this.core.mustRecord(uuid);
-      if (!rec.nvramPath) throw new InstanceInvalidState(uuid, 'firmware', rec.firmware ? 'stateless' : 'bios', 'write the variable store');
+      if (!rec.nvramPath) throw noStore(uuid, rec.firmware ? 'stateless firmware' : 'BIOS');
       const info = await this.core.hv.getInfo(rec.name);
       if (info?.state !== PowerState.SHUTDOWN) throw new InstanceInvalidState(uuid, 'power_state', String(info?.state ?? 0), 'write the variable store');
       const cur = await this.core.deps.nvram.info(rec.nvramPath);

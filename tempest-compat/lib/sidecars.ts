@@ -245,10 +245,10 @@ export class ManagedSidecars implements HostControl {
         rescue: 'True',
         bochs_display_support: 'False',
         firmware_reconfiguration: 'True',
-        // TODO(tempest-compat): default these to True once the sidecar implements migrations (issue 3).
-        resize: 'False',
-        cold_migration: 'False',
-        live_migration: 'False',
+        // The sidecar implements resize, cold and live migration (issue 3).
+        resize: 'True',
+        cold_migration: 'True',
+        live_migration: 'True',
         ...Object.fromEntries((this.o.enableFeatures ?? []).map((f) => [f, 'True'])),
       },
       uefi: {
