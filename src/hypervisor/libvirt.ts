@@ -2,7 +2,11 @@
  * @module hypervisor/libvirt
  * The production backend: a real libvirtd through virsh. Domains are defined from explicit
  * XML; undefine always passes exactly one of `--keep-nvram` (redefinitions) or `--nvram`
- * (real delete): libvirt refuses both, and refuses neither for a domain with NVRAM.
+ * (real delete): libvirt refuses both ("cannot both keep and delete nvram"), and refuses
+ * neither for a domain with NVRAM ("cannot undefine domain with nvram"); nova.md 5.1.
+ *
+ * Deliberately not here: building XML (`domainXml/`), choosing NVRAM paths (`nvram/`),
+ * matching libvirt's message strings (`libvirtErrors.ts`).
  */
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
@@ -12,11 +16,12 @@ import { HypervisorError } from '../errors';
 import { virshRunner, type VirshRunner } from './virsh';
 import { PowerState, type DomainInfo, type Hypervisor, type LiveMigrateOptions, type PowerStateCode, type StartOptions, type UndefineOptions } from './types';
 
+/** `virsh domstate` words (virsh-domain-monitor.c) to Nova power states. virsh prints "idle" for VIR_DOMAIN_BLOCKED. */
 const STATES: Record<string, PowerStateCode> = {
   running: PowerState.RUNNING,
   blocked: PowerState.RUNNING,
-  'in shutdown': PowerState.RUNNING,
   idle: PowerState.RUNNING,
+  'in shutdown': PowerState.RUNNING,
   paused: PowerState.PAUSED,
   'shut off': PowerState.SHUTDOWN,
   crashed: PowerState.CRASHED,
@@ -33,20 +38,42 @@ export function undefineFlag(opts: UndefineOptions): '--keep-nvram' | '--nvram' 
   return opts.keepNvram ? '--keep-nvram' : '--nvram';
 }
 
+export interface LibvirtHypervisorOptions {
+  /** libvirt connection URI, e.g. `qemu:///system`. */
+  uri: string;
+  /** virsh binary (default `virsh` on PATH). */
+  virshPath?: string;
+  /** Injected runner (unit tests); defaults to `virshRunner(uri, virshPath)`. */
+  runner?: VirshRunner;
+  /** domstate polling interval while waiting for a graceful shutdown (default 500 ms). */
+  pollIntervalMs?: number;
+}
+
 export class LibvirtHypervisor implements Hypervisor {
   readonly kind = 'libvirt' as const;
+  readonly uri: string;
   private readonly virsh: VirshRunner;
-  constructor(opts: { uri: string; virshPath?: string; runner?: VirshRunner }) {
+  private readonly pollMs: number;
+  constructor(opts: LibvirtHypervisorOptions) {
+    this.uri = opts.uri;
     this.virsh = opts.runner ?? virshRunner(opts.uri, opts.virshPath);
+    this.pollMs = opts.pollIntervalMs ?? 500;
   }
 
+  /** Postcondition: the daemon at `uri` answers. Any failure is a `connect` HypervisorError naming the URI. */
   async init(): Promise<void> {
-    await this.virsh(['version'], 60_000);
+    try {
+      // A freshly started libvirtd answers its first call only after probing QEMU (8-11 s here).
+      await this.virsh(['version'], 60_000);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new HypervisorError('connect', `libvirt at ${this.uri} is unreachable (is libvirtd running?): ${why}`, { cause: e });
+    }
   }
 
   private async withXmlFile<T>(xml: string, fn: (file: string) => Promise<T>): Promise<T> {
     const file = path.join(os.tmpdir(), `nova-uefi-shim-${randomBytes(6).toString('hex')}.xml`);
-    await fsp.writeFile(file, xml, { mode: 0o600 });
+    await fsp.writeFile(file, xml, { mode: 0o600, flag: 'wx' }); // wx: never follow a planted file
     try {
       return await fn(file);
     } finally {
@@ -62,6 +89,11 @@ export class LibvirtHypervisor implements Hypervisor {
     await this.virsh(['start', name, ...(opts.paused ? ['--paused'] : [])]);
   }
 
+  /**
+   * ACPI shutdown, then poll `domstate` until "shut off" (or the domain is gone, for a
+   * transient one). true when that happened within `timeoutSec`; a guest that ignores ACPI
+   * (the UEFI shell does) yields false and is left running for the caller to destroy.
+   */
   async shutdown(name: string, timeoutSec: number): Promise<boolean> {
     try {
       await this.virsh(['shutdown', name]);
@@ -70,18 +102,20 @@ export class LibvirtHypervisor implements Hypervisor {
       throw e;
     }
     const deadline = Date.now() + timeoutSec * 1000;
-    while (Date.now() < deadline) {
-      if ((await this.getInfo(name))?.state !== PowerState.RUNNING) return true;
-      await new Promise((r) => setTimeout(r, 500));
+    for (;;) {
+      const info = await this.getInfo(name);
+      if (info === null || info.state === PowerState.SHUTDOWN) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, this.pollMs));
     }
-    return false;
   }
 
+  /** Hard power off. Idempotent: a domain that is not running, or not defined, is not an error. */
   async destroy(name: string): Promise<void> {
     try {
       await this.virsh(['destroy', name]);
     } catch (e) {
-      if (e instanceof HypervisorError && (e.kind === 'not-running' || e.kind === 'no-domain' || e.kind === 'operation-invalid')) return;
+      if (e instanceof HypervisorError && (e.kind === 'not-running' || e.kind === 'no-domain')) return;
       throw e;
     }
   }
@@ -124,16 +158,23 @@ export class LibvirtHypervisor implements Hypervisor {
     return out.split('\n').map((s) => s.trim()).filter(Boolean).sort();
   }
 
-  /** `virsh migrate --live --persistent --undefinesource` to the destination libvirt. */
+  /**
+   * `virsh migrate --live --persistent --undefinesource [--xml F --persistent-xml F] NAME DEST
+   * [--migrateuri URI]` (all supported by virsh 9.0). On success the guest runs on `destUri`,
+   * is defined there and no longer defined here. QEMU carries the flash (NVRAM) contents in
+   * the RAM stream and the destination rewrites its file at first resume; libvirt itself
+   * never copies the file (libvirt-qemu-edk2.md section 4). `timeoutSec` bounds the virsh
+   * call (it is killed, which makes libvirt abort the job), not QEMU's convergence.
+   */
   async liveMigrate(name: string, opts: LiveMigrateOptions): Promise<void> {
-    const args = ['migrate', '--live', '--persistent', '--undefinesource', '--verbose', name, opts.destUri];
-    if (opts.migrateUri) args.push('--migrateuri', opts.migrateUri);
+    const head = ['migrate', '--live', '--persistent', '--undefinesource'];
+    const tail = [name, opts.destUri, ...(opts.migrateUri ? ['--migrateuri', opts.migrateUri] : [])];
     const timeoutMs = (opts.timeoutSec ?? 600) * 1000;
     if (opts.persistXml) {
-      // The same XML for the running guest (--xml) and its persistent definition.
-      await this.withXmlFile(opts.persistXml, (f) => this.virsh([...args, '--xml', f, '--persistent-xml', f], timeoutMs));
+      // The same XML for the incoming guest (--xml, must stay ABI-compatible) and its persistent definition.
+      await this.withXmlFile(opts.persistXml, (f) => this.virsh([...head, '--xml', f, '--persistent-xml', f, ...tail], timeoutMs));
     } else {
-      await this.virsh(args, timeoutMs);
+      await this.virsh([...head, ...tail], timeoutMs);
     }
   }
 }

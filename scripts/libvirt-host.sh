@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Start / stop a real libvirt "host" for tests on a machine without systemd (Debian 12, root),
+# following /work/shared/reference/host-setup.md.
+#
+#   libvirt-host.sh start a            host A: the system virtlogd + libvirtd (reused when it answers)
+#   libvirt-host.sh start b STATE_DIR  host B: a second libvirtd in a private mount namespace whose
+#                                      /run/libvirt, /var/lib/libvirt, /etc/libvirt, /var/log/libvirt and
+#                                      /var/cache/libvirt are bind mounts of STATE_DIR/{run,lib,etc,log,cache}
+#   libvirt-host.sh stop b STATE_DIR   destroy B's running guests, kill B's daemons by pidfile
+#   libvirt-host.sh stop a             kill the system daemons by /run/libvirtd.pid, /run/virtlogd.pid
+#   libvirt-host.sh status a|b [STATE_DIR]
+#
+# `start` and `status` print KEY=VALUE lines on stdout (diagnostics go to stderr):
+#   URI=...        libvirt URI to use from the host (outside any namespace)
+#   NVRAM_DIR=...  the host-side directory that the daemon sees as /var/lib/libvirt/qemu/nvram.
+#                  For host B it is STATE_DIR/lib/qemu/nvram: a sidecar for B runs outside B's
+#                  namespace and must write NVRAM files there, while the domain XML keeps naming
+#                  /var/lib/libvirt/qemu/nvram/... (the path as B and its QEMU see it).
+#   LOG_DIR=...    host-side directory of the daemon's /var/log/libvirt (QEMU logs under qemu/).
+# Environment: LIBVIRT_HOST_TIMEOUT (seconds to wait for the first answer, default 60).
+set -euo pipefail
+export LC_ALL=C
+
+TIMEOUT="${LIBVIRT_HOST_TIMEOUT:-60}"
+LIBVIRTD=/usr/sbin/libvirtd
+VIRTLOGD=/usr/sbin/virtlogd
+
+die() { echo "libvirt-host: $*" >&2; exit 1; }
+log() { echo "libvirt-host: $*" >&2; }
+
+answers() { timeout 15 virsh -c "$1" -q version >/dev/null 2>&1; }
+
+alive() { # alive PIDFILE: the pidfile names a running process
+  [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+}
+
+wait_answer() { # wait_answer URI: poll `virsh version` (the first answer takes 8-11 s: QEMU capabilities probe)
+  local uri=$1 t0=$SECONDS
+  while ! answers "$uri"; do
+    if (( SECONDS - t0 >= TIMEOUT )); then
+      return 1
+    fi
+    sleep 0.5
+  done
+  log "$uri answered after $((SECONDS - t0)) s"
+}
+
+need_bins() {
+  [ "$(id -u)" = 0 ] || die "must run as root"
+  for f in "$LIBVIRTD" "$VIRTLOGD" /usr/bin/virsh; do
+    [ -x "$f" ] || die "$f missing (apt-get install libvirt-daemon-system libvirt-clients, or source .ci/libvirt-setup.sh)"
+  done
+  kvm_perms
+}
+
+kvm_perms() {
+  # Without udev /dev/kvm stays 0600 root:root. libvirt 9.0 then probes QEMU with KVM enabled (the
+  # probe can open it) but finds /dev/kvm not accessible to libvirt-qemu afterwards, logs "KVM was
+  # enabled when probing ..., but it is not available now" and re-probes forever: every API call that
+  # needs capabilities (define, start, version) hangs. Seen here 2026-11-26. Give it Debian's udev
+  # default (0660 root:kvm; libvirt-qemu is in group kvm). Guests still use TCG (type='qemu').
+  if [ -c /dev/kvm ] && getent group kvm >/dev/null && [ "$(stat -c %G:%a /dev/kvm)" != kvm:660 ]; then
+    chgrp kvm /dev/kvm && chmod 0660 /dev/kvm && log "set /dev/kvm to 0660 root:kvm (udev default)"
+  fi
+}
+
+kill_pidfile() { # kill_pidfile PIDFILE NAME: TERM, wait up to 10 s, then KILL
+  local f=$1 name=$2 pid
+  alive "$f" || { rm -f "$f"; return 0; }
+  pid=$(cat "$f")
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  if kill -0 "$pid" 2>/dev/null; then log "$name ($pid) ignored TERM, killing"; kill -KILL "$pid" 2>/dev/null || true; fi
+  rm -f "$f"
+}
+
+# ---------------------------------------------------------------- host A
+A_URI=qemu:///system
+a_print() { printf 'URI=%s\nNVRAM_DIR=%s\nLOG_DIR=%s\n' "$A_URI" /var/lib/libvirt/qemu/nvram /var/log/libvirt; }
+
+start_a() {
+  need_bins
+  if answers "$A_URI"; then a_print; return; fi
+  # Pidfiles, not process names: host B's daemons are also called libvirtd/virtlogd.
+  alive /run/virtlogd.pid || "$VIRTLOGD" -d
+  alive /run/libvirtd.pid || "$LIBVIRTD" -d
+  wait_answer "$A_URI" || die "host A ($A_URI) did not answer within ${TIMEOUT} s"
+  a_print
+}
+
+stop_a() {
+  kill_pidfile /run/libvirtd.pid libvirtd
+  kill_pidfile /run/virtlogd.pid virtlogd
+}
+
+# ---------------------------------------------------------------- host B
+b_paths() {
+  [ -n "${1:-}" ] || die "host b needs a STATE_DIR"
+  mkdir -p "$1"
+  S=$(cd "$1" && pwd -P)
+  B_URI="qemu+unix:///system?socket=$S/run/libvirt-sock"
+}
+b_print() { printf 'URI=%s\nNVRAM_DIR=%s\nLOG_DIR=%s\n' "$B_URI" "$S/lib/qemu/nvram" "$S/log"; }
+
+copy_dirs() { # copy_dirs SRC DST: the directory skeleton only (modes and owners kept), no files, no per-domain dirs
+  (cd "$1" && find . -type d ! -path '*/domain-*' -print0 | tar --null --no-recursion -cf - -T -) | tar -xpf - -C "$2"
+}
+
+populate_b() {
+  [ -e "$S/.populated" ] && return
+  chmod 0755 "$S"
+  mkdir -p "$S"/{run,lib,etc,log,cache}
+  chmod 0755 "$S/run"
+  copy_dirs /var/lib/libvirt "$S/lib"
+  copy_dirs /var/log/libvirt "$S/log"
+  # The capabilities cache is only a cache (libvirt revalidates it); copying it saves the slow first probe.
+  cp -a /var/cache/libvirt/. "$S/cache/"
+  cp -a /etc/libvirt/. "$S/etc/"
+  # Host A's persistent domains must not appear on B.
+  rm -f "$S"/etc/qemu/*.xml "$S"/etc/qemu/autostart/*.xml
+  # A fixed, distinct host UUID: libvirt refuses migration to "the same host", and a machine with
+  # DMI would otherwise give both daemons the same UUID (host-setup.md: here it is random per start).
+  printf '\n# nova-uefi-shim test host B\nhost_uuid = "%s"\n' "$(cat /proc/sys/kernel/random/uuid)" >>"$S/etc/libvirtd.conf"
+  touch "$S/.populated"
+}
+
+start_b() {
+  need_bins
+  b_paths "${1:-}"
+  if alive "$S/libvirtd.pid" && answers "$B_URI"; then b_print; return; fi
+  kill_pidfile "$S/libvirtd.pid" libvirtd
+  kill_pidfile "$S/virtlogd.pid" virtlogd
+  populate_b
+  rm -f "$S"/run/libvirt-sock "$S"/run/libvirt-sock-ro "$S"/run/libvirt-admin-sock
+  # The daemons daemonize inside the namespace and keep it alive after this shell exits.
+  unshare -m --propagation private -- /bin/bash -ec '
+    S=$1
+    mount --bind "$S/run" /run/libvirt
+    mount --bind "$S/lib" /var/lib/libvirt
+    mount --bind "$S/etc" /etc/libvirt
+    mount --bind "$S/log" /var/log/libvirt
+    mount --bind "$S/cache" /var/cache/libvirt
+    /usr/sbin/virtlogd -d -p "$S/virtlogd.pid"
+    /usr/sbin/libvirtd -d -p "$S/libvirtd.pid"
+  ' start-b "$S"
+  wait_answer "$B_URI" || die "host B ($B_URI) did not answer within ${TIMEOUT} s; see $S/log"
+  b_print
+}
+
+stop_b() {
+  b_paths "${1:-}"
+  if alive "$S/libvirtd.pid" && answers "$B_URI"; then
+    # Running guests would keep B's namespace (and their ports) alive after the daemons go.
+    for d in $(timeout 15 virsh -c "$B_URI" -q list --name 2>/dev/null); do
+      timeout 15 virsh -c "$B_URI" -q destroy "$d" >/dev/null 2>&1 || log "could not destroy $d on B"
+    done
+  fi
+  kill_pidfile "$S/libvirtd.pid" libvirtd
+  kill_pidfile "$S/virtlogd.pid" virtlogd
+}
+
+status() {
+  case "$1" in
+    a) answers "$A_URI" && { a_print; return; } ;;
+    b) b_paths "${2:-}"; alive "$S/libvirtd.pid" && answers "$B_URI" && { b_print; return; } ;;
+  esac
+  echo "libvirt-host: host $1 is not answering" >&2
+  return 3
+}
+
+case "${1:-} ${2:-}" in
+  "start a") start_a ;;
+  "start b") start_b "${3:-}" ;;
+  "stop a") stop_a ;;
+  "stop b") stop_b "${3:-}" ;;
+  "status a") status a ;;
+  "status b") status b "${3:-}" ;;
+  *) sed -n '2,20p' "$0" >&2; exit 2 ;;
+esac

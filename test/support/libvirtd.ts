@@ -1,0 +1,115 @@
+/**
+ * Real libvirt "hosts" for tests, started through `scripts/libvirt-host.sh` (the one place
+ * that knows how; host-setup.md):
+ * - host A: the system virtlogd + libvirtd, `qemu:///system`, reused when it already answers;
+ * - host B: a second libvirtd in a private mount namespace over `<stateDir>/{run,lib,etc,log,cache}`,
+ *   reached as `qemu+unix:///system?socket=<stateDir>/run/libvirt-sock`. Its `nvramDir` is the
+ *   host-side directory behind B's /var/lib/libvirt/qemu/nvram: code running outside B's
+ *   namespace (a sidecar, a test) writes NVRAM files there, while domain XML for B keeps naming
+ *   /var/lib/libvirt/qemu/nvram/... as B sees it.
+ * `libvirtPrereqs()` / `libvirtAvailable()` say why not, so tests skip with a reason on
+ * machines without root or the Debian packages.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export const SYSTEM_URI = 'qemu:///system';
+/** The NVRAM directory every daemon sees (libvirt's default `nvram_dir`). */
+export const DAEMON_NVRAM_DIR = '/var/lib/libvirt/qemu/nvram';
+export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
+export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+export const HOST_SCRIPT = path.resolve(__dirname, '../../scripts/libvirt-host.sh');
+
+export interface LibvirtHost {
+  /** 'a' (system daemon) or 'b' (private namespace). */
+  readonly id: 'a' | 'b';
+  readonly uri: string;
+  /** Host-side directory holding this daemon's /var/lib/libvirt/qemu/nvram. */
+  readonly nvramDir: string;
+  /** Host-side directory holding this daemon's /var/log/libvirt (QEMU logs in qemu/). */
+  readonly logDir: string;
+  /** Host B's state directory. */
+  readonly stateDir?: string;
+  /** How long the start call took (0-ish when reused). */
+  readonly startMs: number;
+}
+
+/** null when real libvirt can be tried here, else the reason (for `this.skip()`). */
+export function libvirtPrereqs(): string | null {
+  if (process.platform !== 'linux') return 'not Linux';
+  if (process.getuid?.() !== 0) return 'not root (libvirtd and its NVRAM directory need root)';
+  for (const f of ['/usr/sbin/libvirtd', '/usr/sbin/virtlogd', '/usr/bin/virsh', '/usr/bin/qemu-system-x86_64', OVMF_CODE, OVMF_VARS, '/usr/bin/unshare']) {
+    if (!fs.existsSync(f)) return `${f} missing (run .ci/libvirt-setup.sh: libvirt-daemon-system, libvirt-clients, qemu-system-x86, ovmf)`;
+  }
+  return null;
+}
+
+function runScript(args: string[], timeoutMs = 120_000): Promise<Record<string, string>> {
+  return new Promise((resolve, reject) => {
+    execFile('/bin/bash', [HOST_SCRIPT, ...args], { timeout: timeoutMs, env: { ...process.env, LC_ALL: 'C' } }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`libvirt-host.sh ${args.join(' ')} failed: ${String(stderr).trim() || err.message}`));
+      const kv: Record<string, string> = {};
+      for (const line of String(stdout).split('\n')) {
+        const i = line.indexOf('=');
+        if (i > 0) kv[line.slice(0, i)] = line.slice(i + 1);
+      }
+      resolve(kv);
+    });
+  });
+}
+
+async function start(id: 'a' | 'b', stateDir?: string): Promise<LibvirtHost> {
+  const t0 = Date.now();
+  const kv = await runScript(['start', id, ...(stateDir ? [stateDir] : [])]);
+  if (!kv.URI || !kv.NVRAM_DIR) throw new Error(`libvirt-host.sh start ${id}: no URI/NVRAM_DIR in its output`);
+  return { id, uri: kv.URI, nvramDir: kv.NVRAM_DIR, logDir: kv.LOG_DIR ?? '', stateDir, startMs: Date.now() - t0 };
+}
+
+/** Host A: the system daemon, started (virtlogd, libvirtd, first answer) unless it already answers. */
+export function startHostA(): Promise<LibvirtHost> {
+  return start('a');
+}
+
+/** Host B in `stateDir` (created and populated on first use; reused while its daemon answers). */
+export function startHostB(stateDir: string): Promise<LibvirtHost> {
+  return start('b', stateDir);
+}
+
+/** Destroy B's running guests and stop its daemons (pidfiles). Leaves `stateDir` in place. */
+export async function stopHostB(stateDir: string): Promise<void> {
+  await runScript(['stop', 'b', stateDir]);
+}
+
+/** Back-compat: start host A if needed; null when usable, else the reason. */
+export async function libvirtAvailable(): Promise<string | null> {
+  const why = libvirtPrereqs();
+  if (why) return why;
+  try {
+    await startHostA();
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** Synchronous virsh against `uri` for test assertions and cleanup (execFile, never a shell). */
+export function virshOn(uri: string, ...args: string[]): string {
+  return execFileSync('virsh', ['-c', uri, '-q', ...args], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** `virshOn(SYSTEM_URI, ...)`. */
+export function virsh(...args: string[]): string {
+  return virshOn(SYSTEM_URI, ...args);
+}
+
+/** Best-effort removal of a test domain (destroy, then undefine deleting its NVRAM). */
+export function purgeDomain(uri: string, name: string): void {
+  for (const args of [['destroy', name], ['undefine', name, '--nvram']]) {
+    try {
+      virshOn(uri, ...args);
+    } catch {
+      /* not running / not defined */
+    }
+  }
+}
