@@ -90,6 +90,17 @@ export class LibvirtSerial {
     return Date.now() - t0;
   }
 
+  /**
+   * For a console connected to a guest already sitting in the shell (after a migration, a
+   * reconnect): press Enter and wait for a fresh prompt, so the next command's first
+   * characters are not lost.
+   */
+  async attachToShell(timeoutMs = 15_000): Promise<void> {
+    const at = this.mark();
+    this.sock.write('\r');
+    await this.waitFor(SHELL_PROMPT, timeoutMs, at);
+  }
+
   /** Type `text` one character at a time (`gapMs` apart), then `\r`. */
   async type(text: string, gapMs = 20): Promise<void> {
     for (const ch of text) {
