@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import axios, { type AxiosInstance } from 'axios';
-import { libvirtAvailable, virsh } from '../support/realLibvirt';
-import { SerialConsole } from '../support/serialConsole';
+import { libvirtAvailable, virsh } from '../support/libvirtd';
+import { LibvirtSerial as SerialConsole } from '../support/libvirtSerial';
 import { tmpDir } from '../support/firmwareFixture';
 import { testConfig } from '../../src/config';
 import { startSidecar, type Sidecar } from '../../src/server';
@@ -78,7 +78,7 @@ describe('libvirt backend with real QEMU and OVMF', function () {
       assert.equal(fs.statSync(file).ino, ino, 'libvirt used our file, it did not create its own');
 
       let con = await SerialConsole.connect(path.join(sockDir, `${name}.sock`));
-      await con.toShell();
+      await con.waitForShell(120000);
       await con.run(`setvar NusMarker -guid ${GUID} -nv -bs =L"${value}"`);
       const dump = await con.run(`dmpstore NusMarker -guid ${GUID}`);
       assert.match(dump, /NusMarker/);
@@ -88,7 +88,7 @@ describe('libvirt backend with real QEMU and OVMF', function () {
       const hr = await http.post(`/v1/instances/${inst.uuid}/reboot`, { instance: inst, reboot_type: 'HARD' });
       assert.equal(hr.status, 200, JSON.stringify(hr.data));
       con = await SerialConsole.connect(path.join(sockDir, `${name}.sock`));
-      await con.toShell();
+      await con.waitForShell(120000);
       const afterHard = await con.run(`dmpstore NusMarker -guid ${GUID}`);
       assert.doesNotMatch(afterHard, /No matching variables/);
       assert.match(afterHard, /NusMarker/);
@@ -102,7 +102,7 @@ describe('libvirt backend with real QEMU and OVMF', function () {
       assert.equal(on2.status, 200);
       assert.equal(on2.data.nvram.path, file);
       con = await SerialConsole.connect(path.join(sockDir, `${name}.sock`));
-      await con.toShell();
+      await con.waitForShell(120000);
       assert.match(await con.run(`dmpstore NusMarker -guid ${GUID}`), /NusMarker/);
       con.close();
       assert.ok(offSha);
