@@ -33,6 +33,7 @@ export interface Config {
     virt_type: 'kvm' | 'qemu';
     hw_machine_type: Record<string, string>;
     migration_uri: string;
+    live_migration_inbound_addr: string;
     virsh_path: string;
     serial_socket_dir: string;
   };

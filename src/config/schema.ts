@@ -77,6 +77,10 @@ export const OPTIONS: readonly OptDef[] = [
     section: 'libvirt', key: 'migration_uri', type: 'string', default: '',
     help: 'libvirt URI that peers use to live-migrate guests to this host (reported in migrate_data). Empty: qemu+tcp://<[DEFAULT] host>/system.',
   },
+  {
+    section: 'libvirt', key: 'live_migration_inbound_addr', type: 'string', default: '',
+    help: "Address peers' QEMU sends live-migration traffic to on this host (Nova's option of the same name); reported in migrate_data and passed as virsh --migrateuri tcp://ADDR. Empty: libvirt's default (the host name).",
+  },
   { section: 'libvirt', key: 'virsh_path', type: 'string', default: 'virsh', help: 'virsh binary used by the libvirt backend.' },
   {
     section: 'libvirt', key: 'serial_socket_dir', type: 'string', default: '',

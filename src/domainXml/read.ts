@@ -60,3 +60,25 @@ export function setNvramPath(xml: string, path: string | null): string {
   else setNvramPathOf(nvram, path);
   return serializeXml(dom);
 }
+
+/**
+ * Point the unix-socket serial console (and its <console> alias) at `path`: a destination
+ * host binds its own socket while the source's is still in use during a live migration.
+ */
+export function setSerialSocketPath(xml: string, path: string): string {
+  const dom = parseXml(xml);
+  const devs = child(dom, 'devices');
+  if (!devs) return xml;
+  let changed = false;
+  for (const kind of ['serial', 'console']) {
+    for (const e of devs.children) {
+      if (typeof e === 'string' || e.name !== kind || e.attrs.type !== 'unix') continue;
+      const src = child(e, 'source');
+      if (src && src.attrs.path !== path) {
+        src.attrs.path = path;
+        changed = true;
+      }
+    }
+  }
+  return changed ? serializeXml(dom) : xml;
+}

@@ -22,7 +22,7 @@ import type { FirmwareSelection } from '../firmware/types';
 import type { MigrationDeps } from './coldMigration';
 import { encodeNvram, decodeNvram, type NvramPayload } from '../peer/transfer';
 import { crashPoint } from './faults';
-import { setNvramPath } from '../domainXml';
+import { setNvramPath, setSerialSocketPath } from '../domainXml';
 import { InstanceInvalidState, InvalidInput, MigrationError, MigrationPreCheckError, NovaError } from '../errors';
 import { PowerState } from '../hypervisor/types';
 
@@ -37,6 +37,10 @@ export interface ShimMigrateData {
   firmware?: FirmwareSelection | null;
   nvram?: { size: number; sha256: string } | null;
   dest_nvram_path?: string | null;
+  /** QEMU migration stream address on the destination (`[libvirt] live_migration_inbound_addr`). */
+  migrate_uri?: string | null;
+  /** Serial console socket the destination binds for this guest, when it has one. */
+  dest_serial_socket?: string | null;
 }
 
 export interface PeerInstanceState {
@@ -112,7 +116,13 @@ export async function checkCanLiveMigrateDestination(core: DriverCore, md: Migra
     migrate_data: {
       block_migration: a.block_migration ?? false,
       disk_over_commit: a.disk_over_commit ?? false,
-      uefi_shim: { dest_host: core.deps.config.DEFAULT.host, migration_uri: ownMigrationUri(core), source_host: String(src), firmware: fw, nvram: storeSize !== null ? { size: storeSize, sha256: '' } : null },
+      uefi_shim: {
+        dest_host: core.deps.config.DEFAULT.host,
+        migration_uri: ownMigrationUri(core),
+        migrate_uri: core.deps.config.libvirt.live_migration_inbound_addr ? `tcp://${core.deps.config.libvirt.live_migration_inbound_addr}` : null,
+        dest_serial_socket: core.serialSocket(state.record.name) ?? null,
+        source_host: String(src),
+        firmware: fw, nvram: storeSize !== null ? { size: storeSize, sha256: '' } : null },
     },
   };
 }
@@ -219,8 +229,16 @@ export async function liveMigration(core: DriverCore, md: MigrationDeps, uuid: s
       if (await hv.getInfo(rec.name)) {
         // libvirt keeps the source's <nvram> path; rewrite it when the destination's differs.
         const destPath = shim.dest_nvram_path;
-        const xml = destPath && destPath !== rec.nvramPath && j.domain_xml ? setNvramPath(j.domain_xml, destPath) : undefined;
-        await hv.liveMigrate!(rec.name, { destUri: shim.migration_uri, persistXml: xml, timeoutSec: deps.config.peer.timeout * 10 });
+        let xml = (await hv.getXml(rec.name)) ?? j.domain_xml ?? undefined;
+        const original = xml;
+        if (xml && destPath && destPath !== rec.nvramPath) xml = setNvramPath(xml, destPath);
+        if (xml && shim.dest_serial_socket) xml = setSerialSocketPath(xml, shim.dest_serial_socket);
+        await hv.liveMigrate!(rec.name, {
+          destUri: shim.migration_uri,
+          migrateUri: shim.migrate_uri ?? undefined,
+          persistXml: xml !== original ? xml : undefined,
+          timeoutSec: deps.config.peer.timeout * 10,
+        });
       }
     } else {
       // Simulated migration: the final store travels with the "RAM stream", the destination

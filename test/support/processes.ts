@@ -33,6 +33,8 @@ export interface HostSpec {
 
 export class SidecarProcess {
   proc?: ChildProcess;
+  /** Command prefix, e.g. `nsenter -t PID -m --` to run inside a libvirt host's mount namespace. */
+  wrap: string[] = [];
   readonly http: AxiosInstance;
   log = '';
   constructor(readonly name: string, readonly port: number, readonly root: string, readonly confFile: string, readonly nvramDir: string, readonly fw: FirmwareTree) {
@@ -48,7 +50,9 @@ export class SidecarProcess {
     const conf = fs.readFileSync(this.confFile, 'utf8').replace(/\n\[debug\][^[]*/s, '\n') + (crashPoints.length ? `\n[debug]\ncrash_points = ${crashPoints.join(',')}\n` : '');
     fs.writeFileSync(this.confFile, conf);
     this.log = '';
-    this.proc = spawn(process.execPath, ['--import', 'tsx', MAIN, '--config-file', this.confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [process.execPath, '--import', 'tsx', MAIN, '--config-file', this.confFile];
+    const cmd = [...this.wrap, ...argv];
+    this.proc = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     const p = this.proc;
     p.stdout!.on('data', (d) => (this.log += d));
     p.stderr!.on('data', (d) => (this.log += d));
