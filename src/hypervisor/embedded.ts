@@ -9,7 +9,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic, unlinkDurable, sweepTempFiles } from '../util/atomicFile';
+import { JsonDir } from '../state/jsonDir';
 import { HypervisorError } from '../errors';
 import { domainNameOf, readDomainFirmware } from '../domainXml';
 import type { NvramStore } from '../nvram/store';
@@ -23,28 +23,18 @@ interface StoredDomain {
 
 export class EmbeddedHypervisor implements Hypervisor {
   readonly kind = 'embedded' as const;
-  private readonly dir: string;
+  private readonly docs: JsonDir<StoredDomain>;
 
   constructor(stateDir: string, private readonly nvram: NvramStore) {
-    this.dir = path.join(path.resolve(stateDir), 'domains');
+    this.docs = new JsonDir(path.join(path.resolve(stateDir), 'domains'));
   }
 
-  async init(): Promise<void> {
-    await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await sweepTempFiles(this.dir);
+  init(): Promise<void> {
+    return this.docs.init();
   }
 
-  private file(name: string): string {
-    return path.join(this.dir, `${name}.json`);
-  }
-
-  private async load(name: string): Promise<StoredDomain | null> {
-    try {
-      return JSON.parse(await fsp.readFile(this.file(name), 'utf8')) as StoredDomain;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
+  private load(name: string): Promise<StoredDomain | null> {
+    return this.docs.read(name);
   }
 
   private async must(name: string): Promise<StoredDomain> {
@@ -53,8 +43,8 @@ export class EmbeddedHypervisor implements Hypervisor {
     return d;
   }
 
-  private async save(d: StoredDomain): Promise<void> {
-    await writeFileAtomic(this.file(d.name), JSON.stringify(d), { mode: 0o600, sparse: false });
+  private save(d: StoredDomain): Promise<void> {
+    return this.docs.write(d.name, d);
   }
 
   async define(xml: string): Promise<void> {
@@ -116,7 +106,7 @@ export class EmbeddedHypervisor implements Hypervisor {
       const fw = readDomainFirmware(d.xml);
       if (fw.nvram?.path) await this.nvram.remove(fw.nvram.path);
     }
-    await unlinkDurable(this.file(name));
+    await this.docs.remove(name);
   }
 
   async getInfo(name: string): Promise<DomainInfo | null> {
@@ -128,9 +118,8 @@ export class EmbeddedHypervisor implements Hypervisor {
     return (await this.load(name))?.xml ?? null;
   }
 
-  async list(): Promise<string[]> {
-    const names = await fsp.readdir(this.dir).catch(() => [] as string[]);
-    return names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)).sort();
+  list(): Promise<string[]> {
+    return this.docs.keys();
   }
 
   /** Embedded live migration is simulated by the driver through peer calls; nothing to do here. */

@@ -8,9 +8,8 @@
  *         live-prepared → live-migrated → live-verified → live-cleaned | rolled-back   (live)
  * Destination: staged → active → removed (cold);  live-staged → live-active → removed (live)
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic, unlinkDurable, sweepTempFiles } from '../util/atomicFile';
+import { JsonDir } from './jsonDir';
 import type { FirmwareSelection } from '../firmware/types';
 import type { InstanceRecord } from './records';
 import { validateUuid } from './records';
@@ -41,27 +40,21 @@ export interface MigrationJournal {
 }
 
 export class JournalStore {
-  private readonly dir: string;
+  private readonly docs: JsonDir<MigrationJournal>;
   constructor(stateDir: string) {
-    this.dir = path.join(path.resolve(stateDir), 'migrations');
+    this.docs = new JsonDir(path.join(path.resolve(stateDir), 'migrations'));
   }
 
-  async init(): Promise<void> {
-    await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await sweepTempFiles(this.dir);
+  init(): Promise<void> {
+    return this.docs.init();
   }
 
-  private file(uuid: string, role: Role): string {
-    return path.join(this.dir, `${validateUuid(uuid)}.${role}.json`);
+  private key(uuid: string, role: Role): string {
+    return `${validateUuid(uuid)}.${role}`;
   }
 
   async get(uuid: string, role: Role): Promise<MigrationJournal | null> {
-    try {
-      return JSON.parse(await fsp.readFile(this.file(uuid, role), 'utf8')) as MigrationJournal;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
+    return this.docs.read(this.key(uuid, role));
   }
 
   /** Record a new status (appended to history) atomically. */
@@ -70,21 +63,18 @@ export class JournalStore {
       j.status = status;
       j.history = [...(j.history ?? []), { status, at: new Date().toISOString() }];
     }
-    await writeFileAtomic(this.file(j.instance_uuid, j.role), JSON.stringify(j, null, 2) + '\n', { mode: 0o600, sparse: false });
+    await this.docs.write(this.key(j.instance_uuid, j.role), j);
     return j;
   }
 
   async delete(uuid: string, role: Role): Promise<void> {
-    await unlinkDurable(this.file(uuid, role));
+    await this.docs.remove(this.key(uuid, role));
   }
 
   async list(): Promise<MigrationJournal[]> {
-    const names = await fsp.readdir(this.dir).catch(() => [] as string[]);
     const out: MigrationJournal[] = [];
-    for (const n of names.sort()) {
-      const m = /^(.+)\.(source|dest)\.json$/.exec(n);
-      if (!m) continue;
-      const j = await this.get(m[1], m[2] as Role).catch(() => null);
+    for (const k of await this.docs.keys()) {
+      const j = await this.docs.read(k).catch(() => null);
       if (j) out.push(j);
     }
     return out;

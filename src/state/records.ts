@@ -4,9 +4,8 @@
  * inputs needed to regenerate XML), one JSON file per instance under `<state_dir>/instances`,
  * written atomically so they survive a sidecar restart or crash.
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic, unlinkDurable, sweepTempFiles } from '../util/atomicFile';
+import { JsonDir } from './jsonDir';
 import type { FirmwareSelection, BootRequest } from '../firmware/types';
 import type { ImageProps } from '../nova/objects';
 import { InvalidInput } from '../errors';
@@ -45,44 +44,32 @@ export function validateUuid(uuid: string, field = 'instance_uuid'): string {
 }
 
 export class RecordStore {
-  private readonly dir: string;
+  private readonly docs: JsonDir<InstanceRecord>;
   constructor(stateDir: string) {
-    this.dir = path.join(path.resolve(stateDir), 'instances');
+    this.docs = new JsonDir(path.join(path.resolve(stateDir), 'instances'));
   }
 
-  async init(): Promise<void> {
-    await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await sweepTempFiles(this.dir);
+  init(): Promise<void> {
+    return this.docs.init();
   }
 
-  private file(uuid: string): string {
-    return path.join(this.dir, `${validateUuid(uuid)}.json`);
-  }
-
-  async get(uuid: string): Promise<InstanceRecord | null> {
-    try {
-      return JSON.parse(await fsp.readFile(this.file(uuid), 'utf8')) as InstanceRecord;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
+  get(uuid: string): Promise<InstanceRecord | null> {
+    return this.docs.read(validateUuid(uuid));
   }
 
   async put(rec: InstanceRecord): Promise<void> {
     rec.updatedAt = new Date().toISOString();
-    await writeFileAtomic(this.file(rec.uuid), JSON.stringify(rec, null, 2) + '\n', { mode: 0o600, sparse: false });
+    await this.docs.write(validateUuid(rec.uuid), rec);
   }
 
-  async delete(uuid: string): Promise<void> {
-    await unlinkDurable(this.file(uuid));
+  delete(uuid: string): Promise<void> {
+    return this.docs.remove(validateUuid(uuid));
   }
 
   async list(): Promise<InstanceRecord[]> {
-    const names = await fsp.readdir(this.dir).catch(() => [] as string[]);
     const out: InstanceRecord[] = [];
-    for (const n of names.sort()) {
-      if (!n.endsWith('.json')) continue;
-      const r = await this.get(n.slice(0, -5)).catch(() => null);
+    for (const k of await this.docs.keys()) {
+      const r = await this.docs.read(k).catch(() => null);
       if (r) out.push(r);
     }
     return out;
