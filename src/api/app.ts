@@ -15,6 +15,7 @@ import { requestContext, type Logger } from '../util/log';
 import { RequestValidator } from './validate';
 import { INSTANCE_METHODS, MIGRATION_METHODS, type MethodHandler } from './methods';
 import { validateUuid } from '../state/records';
+import type { CapabilitiesBody, FirmwareInventoryBody, InstanceListBody, InstanceViewBody } from './types';
 
 export interface AppOptions {
   driver: ShimDriver;
@@ -75,16 +76,16 @@ export function createApp(opts: AppOptions): express.Express {
   const d = opts.driver;
 
   app.get('/v1/host/capabilities', (_req, res) => {
-    res.json(d.capabilities());
+    res.json(d.capabilities() satisfies CapabilitiesBody);
   });
   app.get('/v1/host/firmware', (_req, res) => {
-    res.json(d.firmwareView());
+    res.json(d.firmwareView() as FirmwareInventoryBody);
   });
   app.get('/v1/instances', async (_req, res) => {
-    res.json(await d.listInstances());
+    res.json((await d.listInstances()) satisfies InstanceListBody);
   });
   app.get('/v1/instances/:uuid', async (req, res) => {
-    res.json(await d.getInfo(validateUuid(String(req.params.uuid))));
+    res.json((await d.getInfo(validateUuid(String(req.params.uuid)))) satisfies InstanceViewBody);
   });
   app.get('/v1/instances/:uuid/nvram', async (req, res) => {
     const { data, info } = await d.getNvram(validateUuid(String(req.params.uuid)));

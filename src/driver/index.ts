@@ -117,7 +117,7 @@ export class ShimDriver implements ComputeDriverLifecycle {
     });
   }
 
-  capabilities(): { host: string; hypervisor_type: string; capabilities: Record<string, boolean>; traits: string[]; architectures: Record<string, unknown> } {
+  capabilities(): { host: string; hypervisor_type: string; capabilities: Record<string, boolean>; traits: string[]; architectures: ReturnType<typeof hostFirmwareCapabilities>['architectures'] } {
     const fw = this.core.deps.firmware;
     const caps = hostFirmwareCapabilities(fw.inventory(), { secureBootEnabled: fw.secureBootEnabled, hostArch: fw.arch });
     const all: Record<string, boolean> = {
