@@ -83,8 +83,6 @@ describe('migration fault tolerance', function () {
             return;
           }
           await fn(); // Nova retries the step that failed
-        } else if (steps.findIndex((s) => s[0] === name) < steps.findIndex((s) => s[0] === crashStep)) {
-          await fn();
         } else {
           await fn();
         }
