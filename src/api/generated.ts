@@ -164,7 +164,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description SOFT reboots the guest in place; HARD regenerates the XML (pinned firmware), redefines and starts. NVRAM is preserved byte for byte. */
+        /** @description SOFT (Nova _soft_reboot) asks the guest to shut down (ACPI), waits up to [libvirt] wait_soft_reboot_seconds and starts the same definition again; a guest that ignores the request, or is not running, gets a HARD reboot (with a warning). HARD regenerates the XML (pinned firmware), redefines and starts. NVRAM is carried unchanged (the sidecar never rewrites it; the guest may). */
         post: operations["reboot"];
         delete?: never;
         options?: never;

@@ -34,6 +34,7 @@ export interface Config {
     hw_machine_type: Record<string, string>;
     migration_uri: string;
     live_migration_inbound_addr: string;
+    wait_soft_reboot_seconds: number;
     virsh_path: string;
     serial_socket_dir: string;
   };

@@ -81,6 +81,10 @@ export const OPTIONS: readonly OptDef[] = [
     section: 'libvirt', key: 'live_migration_inbound_addr', type: 'string', default: '',
     help: "Address peers' QEMU sends live-migration traffic to on this host (Nova's option of the same name); reported in migrate_data and passed as virsh --migrateuri tcp://ADDR. Empty: libvirt's default (the host name).",
   },
+  {
+    section: 'libvirt', key: 'wait_soft_reboot_seconds', type: 'int', default: 120, min: 1,
+    help: "Seconds a SOFT reboot waits for the guest to shut down after an ACPI request before falling back to a hard reboot (Nova's option of the same name).",
+  },
   { section: 'libvirt', key: 'virsh_path', type: 'string', default: 'virsh', help: 'virsh binary used by the libvirt backend.' },
   {
     section: 'libvirt', key: 'serial_socket_dir', type: 'string', default: '',

@@ -69,7 +69,7 @@ export interface ComputeDriverLifecycle {
   spawn(uuid: string, a: SpawnArgs): Promise<InstanceView>;
   /** Succeeds for an unknown instance. `destroy_disks` (default true) deletes NVRAM; false keeps it. */
   destroy(uuid: string, a: DestroyArgs): Promise<Record<string, never>>;
-  /** SOFT: guest reboot (falls back to HARD when not running, as libvirt's driver does). HARD: redefine with pinned firmware. NVRAM byte-identical. */
+  /** SOFT: ACPI shutdown, wait up to [libvirt] wait_soft_reboot_seconds, start again; falls back to HARD (with a warning) when the guest ignores it or is not running, as Nova's libvirt driver does. HARD: redefine with pinned firmware. The sidecar never rewrites the store. */
   reboot(uuid: string, a: RebootArgs): Promise<InstanceView>;
   /** SHUTDOWN afterwards; graceful first when timeout > 0. NVRAM untouched. */
   powerOff(uuid: string, a: PowerOffArgs): Promise<InstanceView>;

@@ -192,8 +192,18 @@ export async function reboot(core: DriverCore, uuid: string, a: RebootArgs): Pro
   requireNotRescued(rec, 'reboot');
   const info = await core.hv.getInfo(rec.name);
   if (a.reboot_type === 'SOFT' && info?.state === PowerState.RUNNING) {
-    await core.hv.reboot(rec.name);
-    return core.view(rec);
+    // Nova's libvirt `_soft_reboot`: ACPI shutdown, wait up to wait_soft_reboot_seconds, then
+    // start the same definition again (store untouched). A guest that ignores ACPI (the UEFI
+    // shell, a hung OS) gets a hard reboot, as in Nova.
+    const wait = core.deps.config.libvirt.wait_soft_reboot_seconds;
+    if (await core.hv.shutdown(rec.name, wait)) {
+      await core.hv.start(rec.name);
+      rec.vmState = 'active';
+      await core.deps.records.put(rec);
+      return core.view(rec);
+    }
+    const hard = await hardReboot(core, rec, { start: true });
+    return core.view(rec, [`guest did not shut down within ${wait} s of the ACPI request: hard reboot performed`, ...hard]);
   }
   // Nova's libvirt driver falls back to a hard reboot when a soft one cannot be done.
   return core.view(rec, await hardReboot(core, rec, { start: true }));

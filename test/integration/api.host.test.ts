@@ -212,6 +212,72 @@ describe('per-instance serialization', function () {
   });
 });
 
+describe('soft reboot (Nova _soft_reboot)', function () {
+  /** Embedded hypervisor whose graceful shutdown works or is ignored (a guest without ACPI handling). */
+  async function withGuest(acpi: boolean, body: (http: ReturnType<typeof axios.create>, calls: string[], sc: { nvram: string }) => Promise<void>) {
+    const root = tmpDir('nus-soft-');
+    const nv = new NvramStore({ dir: path.join(root, 'nvram'), mode: 0o600 });
+    fs.mkdirSync(path.join(root, 'nvram'), { recursive: true });
+    const inner = new EmbeddedHypervisor(path.join(root, 'state'), nv);
+    const calls: string[] = [];
+    const hv: Hypervisor = Object.assign(Object.create(inner) as Hypervisor, {
+      shutdown: async (n: string, t: number) => {
+        calls.push(`shutdown:${t}`);
+        return acpi ? inner.shutdown(n, t) : false;
+      },
+      destroy: async (n: string) => {
+        calls.push('destroy');
+        return inner.destroy(n);
+      },
+      start: async (n: string, o?: never) => {
+        calls.push('start');
+        return inner.start(n, o);
+      },
+    });
+    const tree = firmwareTree(path.join(root, 'fw'));
+    fs.mkdirSync(path.join(root, 'desc'));
+    const cfg = testConfig({
+      api: { port: 0 },
+      hypervisor: { state_dir: path.join(root, 'state') },
+      nvram: { nvram_dir: path.join(root, 'nvram') },
+      libvirt: { hw_machine_type: { x86_64: 'q35' }, wait_soft_reboot_seconds: 7 },
+      firmware: { descriptor_dirs: [path.join(root, 'desc')] },
+      ...tree.map,
+    });
+    const sc = await startSidecar(cfg, { log: memoryLogger(), hostArch: 'x86_64', hypervisor: hv });
+    try {
+      await body(axios.create({ baseURL: sc.url, validateStatus: () => true }), calls, { nvram: path.join(root, 'nvram') });
+    } finally {
+      await sc.close();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  }
+
+  for (const acpi of [true, false]) {
+    it(acpi ? 'shuts the guest down gracefully and starts it again, store untouched' : 'falls back to a hard reboot, with a warning, when the guest ignores ACPI', async () => {
+      await withGuest(acpi, async (http, calls, sc) => {
+        const i = instance();
+        const sp = await http.post(`/v1/instances/${i.uuid}/spawn`, { instance: i, image_meta: UEFI_Q35 });
+        assert.equal(sp.status, 200);
+        const before = fs.readFileSync(sp.data.nvram.path);
+        calls.length = 0;
+        const r = await http.post(`/v1/instances/${i.uuid}/reboot`, { instance: i, reboot_type: 'SOFT' });
+        assert.equal(r.status, 200, JSON.stringify(r.data));
+        assert.equal(r.data.power_state, 1);
+        assert.equal(calls[0], 'shutdown:7', 'waits [libvirt] wait_soft_reboot_seconds');
+        if (acpi) {
+          assert.deepEqual(calls, ['shutdown:7', 'start']);
+          assert.deepEqual(r.data.warnings, []);
+        } else {
+          assert.deepEqual(calls, ['shutdown:7', 'destroy', 'start']);
+          assert.match(r.data.warnings.join('\n'), /did not shut down within 7 s.*hard reboot performed/);
+        }
+        assert.ok(fs.readFileSync(path.join(sc.nvram, path.basename(sp.data.nvram.path))).equals(before));
+      });
+    });
+  }
+});
+
 describe('start-up', function () {
   const main = path.join(__dirname, '..', '..', 'src', 'main.ts');
   const run = (conf: string) => spawnSync(process.execPath, ['--import', 'tsx', main, '--config-file', conf], { encoding: 'utf8', timeout: 20000 });
