@@ -2,12 +2,13 @@
 # Start / stop a real libvirt "host" for tests on a machine without systemd (Debian 12, root),
 # following /work/shared/reference/host-setup.md.
 #
+#   libvirt-host.sh install            apt-get install the Debian 12 packages (only the missing ones)
 #   libvirt-host.sh start a            host A: the system virtlogd + libvirtd (reused when it answers)
 #   libvirt-host.sh start b STATE_DIR  host B: a second libvirtd in a private mount namespace whose
 #                                      /run/libvirt, /var/lib/libvirt, /etc/libvirt, /var/log/libvirt and
 #                                      /var/cache/libvirt are bind mounts of STATE_DIR/{run,lib,etc,log,cache}
 #   libvirt-host.sh stop b STATE_DIR   destroy B's running guests, kill B's daemons by pidfile
-#   libvirt-host.sh stop a             kill the system daemons by /run/libvirtd.pid, /run/virtlogd.pid
+#   libvirt-host.sh stop a             kill the system daemons, only those this script started (by pid)
 #   libvirt-host.sh status a|b [STATE_DIR]
 #
 # `start` and `status` print KEY=VALUE lines on stdout (diagnostics go to stderr):
@@ -48,7 +49,7 @@ wait_answer() { # wait_answer URI: poll `virsh version` (the first answer takes 
 need_bins() {
   [ "$(id -u)" = 0 ] || die "must run as root"
   for f in "$LIBVIRTD" "$VIRTLOGD" /usr/bin/virsh; do
-    [ -x "$f" ] || die "$f missing (apt-get install libvirt-daemon-system libvirt-clients, or source .ci/libvirt-setup.sh)"
+    [ -x "$f" ] || die "$f missing (run: scripts/libvirt-host.sh install)"
   done
   kvm_perms
 }
@@ -64,6 +65,11 @@ kvm_perms() {
   fi
 }
 
+wait_pidfile() { # wait_pidfile FILE: a daemon started with -d writes its pidfile shortly after forking
+  for _ in $(seq 1 40); do alive "$1" && return 0; sleep 0.25; done
+  return 1
+}
+
 kill_pidfile() { # kill_pidfile PIDFILE NAME: TERM, wait up to 10 s, then KILL
   local f=$1 name=$2 pid
   alive "$f" || { rm -f "$f"; return 0; }
@@ -74,7 +80,25 @@ kill_pidfile() { # kill_pidfile PIDFILE NAME: TERM, wait up to 10 s, then KILL
   rm -f "$f"
 }
 
+# ---------------------------------------------------------------- packages
+PKGS=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils ovmf qemu-efi-aarch64)
+install_pkgs() { # idempotent: apt-get runs only when something is missing
+  local missing=() p
+  for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then log "packages present: ${PKGS[*]}"; return; fi
+  [ "$(id -u)" = 0 ] || die "must run as root to install ${missing[*]}"
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  # No recommends: no dnsmasq/ebtables/... services (these tests need none), and no systemd units started.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 # ---------------------------------------------------------------- host A
+# Daemons this script started for host A, "NAME PID" lines: `stop a` kills only these, so a
+# libvirtd an operator (or systemd) started is never touched.
+A_STARTED=/run/nus-libvirt-host-a.started
 A_URI=qemu:///system
 a_print() { printf 'URI=%s\nNVRAM_DIR=%s\nLOG_DIR=%s\n' "$A_URI" /var/lib/libvirt/qemu/nvram /var/log/libvirt; }
 
@@ -82,15 +106,20 @@ start_a() {
   need_bins
   if answers "$A_URI"; then a_print; return; fi
   # Pidfiles, not process names: host B's daemons are also called libvirtd/virtlogd.
-  alive /run/virtlogd.pid || "$VIRTLOGD" -d
-  alive /run/libvirtd.pid || "$LIBVIRTD" -d
+  if ! alive /run/virtlogd.pid; then "$VIRTLOGD" -d && wait_pidfile /run/virtlogd.pid && echo "virtlogd $(cat /run/virtlogd.pid)" >>"$A_STARTED"; fi
+  if ! alive /run/libvirtd.pid; then "$LIBVIRTD" -d && wait_pidfile /run/libvirtd.pid && echo "libvirtd $(cat /run/libvirtd.pid)" >>"$A_STARTED"; fi
   wait_answer "$A_URI" || die "host A ($A_URI) did not answer within ${TIMEOUT} s"
   a_print
 }
 
 stop_a() {
-  kill_pidfile /run/libvirtd.pid libvirtd
-  kill_pidfile /run/virtlogd.pid virtlogd
+  [ -s "$A_STARTED" ] || { log "host A: nothing started by this script, leaving the daemons alone"; return 0; }
+  local name pid
+  while read -r name pid; do
+    # Only while the pidfile still names the process we started (not a later, foreign one).
+    if [ -s "/run/$name.pid" ] && [ "$(cat "/run/$name.pid")" = "$pid" ]; then kill_pidfile "/run/$name.pid" "$name"; fi
+  done <"$A_STARTED"
+  rm -f "$A_STARTED"
 }
 
 # ---------------------------------------------------------------- host B
@@ -169,6 +198,7 @@ status() {
 }
 
 case "${1:-} ${2:-}" in
+  "install "*) install_pkgs ;;
   "start a") start_a ;;
   "start b") start_b "${3:-}" ;;
   "stop a") stop_a ;;

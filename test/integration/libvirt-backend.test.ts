@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { LibvirtHypervisor } from '../../src/hypervisor/libvirt';
 import { PowerState } from '../../src/hypervisor/types';
 import { HypervisorError } from '../../src/errors';
-import { DAEMON_NVRAM_DIR, OVMF_CODE, OVMF_VARS, libvirtPrereqs, purgeDomain, startHostA, startHostB, stopHostB, virshOn, type LibvirtHost } from '../support/libvirtd';
+import { DAEMON_NVRAM_DIR, OVMF_CODE, OVMF_VARS, libvirtPrereqs, purgeDomain, skipOrFail, startHostA, startHostB, stopHostB, virshOn, type LibvirtHost } from '../support/libvirtd';
 import { LibvirtSerial, dmpstoreCommand, setvarCommand } from '../support/libvirtSerial';
 
 const MARKER_GUID = '3a7b9c1e-1111-2222-3333-444455556666';
@@ -69,15 +69,11 @@ describe('libvirt backend against real libvirtd, QEMU TCG and OVMF', function ()
 
   before(async function () {
     const why = libvirtPrereqs();
-    if (why) {
-      console.log(`      skipped: ${why}`);
-      this.skip();
-    }
+    if (why) skipOrFail(this, why);
     try {
       hostA = await startHostA();
     } catch (e) {
-      console.log(`      skipped: libvirtd could not be started: ${(e as Error).message}`);
-      this.skip();
+      skipOrFail(this, `libvirtd could not be started: ${(e as Error).message}`);
     }
     hv = new LibvirtHypervisor({ uri: hostA.uri });
     const t0 = Date.now();

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { LibvirtHypervisor } from '../../src/hypervisor/libvirt';
 import { PowerState } from '../../src/hypervisor/types';
-import { DAEMON_NVRAM_DIR, OVMF_CODE, OVMF_VARS, libvirtPrereqs, purgeDomain, startHostA, startHostB, stopHostB, type LibvirtHost } from '../support/libvirtd';
+import { DAEMON_NVRAM_DIR, OVMF_CODE, OVMF_VARS, libvirtPrereqs, purgeDomain, skipOrFail, startHostA, startHostB, stopHostB, type LibvirtHost } from '../support/libvirtd';
 import { LibvirtSerial, dmpstoreCommand, setvarCommand } from '../support/libvirtSerial';
 
 const GUID = '3a7b9c1e-1111-2222-3333-444455556666';
@@ -27,17 +27,13 @@ describe('libvirt live migration between two real daemons', function () {
 
   before(async function () {
     const why = libvirtPrereqs();
-    if (why) {
-      console.log(`      skipped: ${why}`);
-      this.skip();
-    }
+    if (why) skipOrFail(this, why);
     try {
       hostA = await startHostA();
       stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nus-libvirt-b-'));
       hostB = await startHostB(stateDir);
     } catch (e) {
-      console.log(`      skipped: libvirtd could not be started: ${(e as Error).message}`);
-      this.skip();
+      skipOrFail(this, `libvirtd could not be started: ${(e as Error).message}`);
     }
     sockDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nus-lvserial-'));
     fs.chmodSync(sockDir, 0o755);

@@ -5,6 +5,11 @@
  * appears (skips startup.nsh), type one character every ~20 ms (the console drops fast
  * input) and end lines with `\r`. Everything waits with a bounded timeout and fails with
  * the tail of what the guest printed.
+ *
+ * Commands are typed reliably: `run` checks that the shell echoed exactly what was typed
+ * before pressing Enter; a line with a lost or doubled character is cleared (ESC, as the
+ * shell's line editor does) and typed again. Every console's output is kept in
+ * `LibvirtSerial.transcripts` so a failing test can print what the guest showed.
  */
 import * as net from 'node:net';
 
@@ -18,9 +23,14 @@ export class LibvirtSerial {
   private raw = '';
   private closed = false;
 
-  private constructor(private readonly sock: net.Socket) {
+  /** Output of every console opened in this process, by socket path (newest connection last). */
+  static readonly transcripts = new Map<string, string>();
+
+  private constructor(private readonly sock: net.Socket, readonly path: string) {
+    LibvirtSerial.transcripts.delete(path);
     sock.on('data', (d: Buffer) => {
       this.raw += d.toString('latin1');
+      LibvirtSerial.transcripts.set(path, this.raw);
     });
     sock.on('close', () => {
       this.closed = true;
@@ -42,7 +52,7 @@ export class LibvirtSerial {
           });
           c.once('error', reject);
         });
-        return new LibvirtSerial(s);
+        return new LibvirtSerial(s, sockPath);
       } catch (e) {
         if (Date.now() > deadline) throw new Error(`serial: cannot connect to ${sockPath} within ${timeoutMs} ms: ${(e as Error).message}`);
         await sleep(200);
@@ -50,10 +60,20 @@ export class LibvirtSerial {
     }
   }
 
+  /** Output with ANSI escape sequences and NULs removed. */
+  static clean(raw: string): string {
+    // eslint-disable-next-line no-control-regex
+    return raw.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\x1b[()][0-9A-Za-z]/g, '').replace(/\0/g, '');
+  }
+
+  /** What the last console on `sockPath` received, cleaned, for failure reports ('' when none). */
+  static transcript(sockPath: string): string {
+    return LibvirtSerial.clean(LibvirtSerial.transcripts.get(sockPath) ?? '');
+  }
+
   /** All output so far, ANSI escape sequences and NULs removed. */
   text(): string {
-    // eslint-disable-next-line no-control-regex
-    return this.raw.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\x1b[()][0-9A-Za-z]/g, '').replace(/\0/g, '');
+    return LibvirtSerial.clean(this.raw);
   }
 
   /** Position to pass as `from` so a later wait only looks at newer output. */
@@ -101,21 +121,48 @@ export class LibvirtSerial {
     await this.waitFor(SHELL_PROMPT, timeoutMs, at);
   }
 
-  /** Type `text` one character at a time (`gapMs` apart), then `\r`. */
-  async type(text: string, gapMs = 20): Promise<void> {
+  /** Type `text` one character at a time (`gapMs` apart), then `\r` unless `enter` is false. */
+  async type(text: string, gapMs = 20, enter = true): Promise<void> {
     for (const ch of text) {
       this.sock.write(ch);
       await sleep(gapMs);
     }
-    this.sock.write('\r');
+    if (enter) this.sock.write('\r');
   }
 
-  /** Run one shell command and return what it printed up to the next prompt (the echo included). */
-  async run(cmd: string, timeoutMs = 30_000): Promise<string> {
-    const at = this.mark();
-    await this.type(cmd);
-    const out = await this.waitFor(SHELL_PROMPT, timeoutMs, at + cmd.length);
-    return out.replace(SHELL_PROMPT, '');
+  /**
+   * Run one shell command and return what it printed up to the next prompt (the echo
+   * included). The typed line is checked against the shell's echo before Enter; a garbled
+   * line is cleared with ESC and typed again (up to `attempts` times).
+   */
+  async run(cmd: string, timeoutMs = 30_000, attempts = 3): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      const at = this.mark();
+      await this.type(cmd, 20, false);
+      const echoed = await this.waitEcho(cmd, at, 3000);
+      if (!echoed) {
+        if (attempt >= attempts) throw new Error(`serial: the shell did not echo ${JSON.stringify(cmd)} after ${attempts} attempts; last output: ${JSON.stringify(this.text().slice(-400))}`);
+        this.sock.write('\x1b');
+        await sleep(300);
+        continue;
+      }
+      const enterAt = this.mark();
+      this.sock.write('\r');
+      const out = await this.waitFor(SHELL_PROMPT, timeoutMs, enterAt);
+      return cmd + out.replace(SHELL_PROMPT, '');
+    }
+  }
+
+  /** true once the output after `from` ends with exactly `cmd` (the shell echoes each key). */
+  private async waitEcho(cmd: string, from: number, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      // The shell redraws with backspaces/cursor moves at times; compare the visible tail.
+      const tail = this.text().slice(from).replace(/[\b\r]/g, '');
+      if (tail.endsWith(cmd)) return true;
+      if (tail.length > cmd.length + 40 || Date.now() > deadline) return false;
+      await sleep(50);
+    }
   }
 
   close(): void {
@@ -130,4 +177,48 @@ export function setvarCommand(name: string, guid: string, value: string): string
 
 export function dmpstoreCommand(name: string, guid: string): string {
   return `dmpstore ${name} -guid ${guid}`;
+}
+
+export interface DumpedVariable {
+  name: string;
+  guid: string;
+  /** The attribute letters dmpstore printed, e.g. `NV+BS`. */
+  attrs: string;
+  data: Buffer;
+}
+
+/**
+ * The variables in the UEFI shell's `dmpstore` output:
+ *   Variable NV+BS '3A7B9C1E-...:NusMarker' DataSize = 0x10
+ *     00000000: 63 00 6F 00 6C 00 64 00-2D 00 61 00 62 00 63 00  *c.o.l.d.-.a.b.c.*
+ * Data comes from the hex columns only (the ASCII column is ignored).
+ */
+export function parseDmpstore(out: string): DumpedVariable[] {
+  const vars: DumpedVariable[] = [];
+  let cur: (DumpedVariable & { size: number; bytes: number[] }) | null = null;
+  const flush = () => {
+    if (cur) vars.push({ name: cur.name, guid: cur.guid, attrs: cur.attrs, data: Buffer.from(cur.bytes.slice(0, cur.size)) });
+    cur = null;
+  };
+  for (const line of out.split(/\r?\n/)) {
+    const head = /Variable\s+(\S+)\s+'([0-9A-Fa-f-]{36}):([^']*)'\s+DataSize\s*=\s*0x([0-9A-Fa-f]+)/.exec(line);
+    if (head) {
+      flush();
+      cur = { attrs: head[1], guid: head[2].toLowerCase(), name: head[3], size: parseInt(head[4], 16), data: Buffer.alloc(0), bytes: [] };
+      continue;
+    }
+    const row = /^\s*([0-9A-Fa-f]{8}):\s+((?:[0-9A-Fa-f]{2}[ -]?){1,16})/.exec(line);
+    if (row && cur) {
+      const c: { bytes: number[] } = cur;
+      for (const h of row[2].match(/[0-9A-Fa-f]{2}/g) ?? []) c.bytes.push(parseInt(h, 16));
+    }
+  }
+  flush();
+  return vars;
+}
+
+/** The UTF-16LE string value of `name` in a dmpstore output (NUL-terminated or not), or null. */
+export function dumpedString(out: string, name: string): string | null {
+  const v = parseDmpstore(out).find((x) => x.name === name);
+  return v ? v.data.toString('utf16le').replace(/\0+$/, '') : null;
 }

@@ -40,9 +40,22 @@ export function libvirtPrereqs(): string | null {
   if (process.platform !== 'linux') return 'not Linux';
   if (process.getuid?.() !== 0) return 'not root (libvirtd and its NVRAM directory need root)';
   for (const f of ['/usr/sbin/libvirtd', '/usr/sbin/virtlogd', '/usr/bin/virsh', '/usr/bin/qemu-system-x86_64', OVMF_CODE, OVMF_VARS, '/usr/bin/unshare']) {
-    if (!fs.existsSync(f)) return `${f} missing (run .ci/libvirt-setup.sh: libvirt-daemon-system, libvirt-clients, qemu-system-x86, ovmf)`;
+    if (!fs.existsSync(f)) return `${f} missing (run: scripts/libvirt-host.sh install)`;
   }
   return null;
+}
+
+/** Environment switch: set to 1 (CI does) and a real-libvirt suite fails instead of skipping. */
+export const REQUIRE_ENV = 'NUS_REQUIRE_LIBVIRT';
+
+/**
+ * Skip the suite with a one-line reason, or fail it when `NUS_REQUIRE_LIBVIRT=1`: on CI a
+ * missing package or a daemon that does not answer is a failure, not a silent skip.
+ */
+export function skipOrFail(ctx: Mocha.Context, why: string): never {
+  if (process.env[REQUIRE_ENV] === '1') throw new Error(`real libvirt is required here (${REQUIRE_ENV}=1) but: ${why}`);
+  console.log(`      skipped: ${why}`);
+  ctx.skip();
 }
 
 function runScript(args: string[], timeoutMs = 120_000): Promise<Record<string, string>> {
