@@ -153,6 +153,22 @@ export class LibvirtSerial {
     }
   }
 
+  /**
+   * `dmpstore NAME -guid GUID`, run again (it only reads) when the dump came back shorter than
+   * its DataSize: QEMU's 16550 drops a byte after a few failed writes to a slow socket reader
+   * (MAX_XMIT_RETRY), which happens on a loaded 2-CPU host. Returns the last output.
+   */
+  async dmpstore(name: string, guid: string, attempts = 3): Promise<string> {
+    let out = '';
+    for (let i = 0; i < attempts; i++) {
+      out = await this.run(dmpstoreCommand(name, guid));
+      if (/No matching variables/i.test(out)) return out;
+      const v = parseDmpstore(out).find((x) => x.name === name);
+      if (v?.complete) return out;
+    }
+    return out;
+  }
+
   /** true once the output after `from` ends with exactly `cmd` (the shell echoes each key). */
   private async waitEcho(cmd: string, from: number, timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
@@ -185,6 +201,8 @@ export interface DumpedVariable {
   /** The attribute letters dmpstore printed, e.g. `NV+BS`. */
   attrs: string;
   data: Buffer;
+  /** Whether the hex rows held all DataSize bytes (false: serial output was lost). */
+  complete: boolean;
 }
 
 /**
@@ -197,14 +215,14 @@ export function parseDmpstore(out: string): DumpedVariable[] {
   const vars: DumpedVariable[] = [];
   let cur: (DumpedVariable & { size: number; bytes: number[] }) | null = null;
   const flush = () => {
-    if (cur) vars.push({ name: cur.name, guid: cur.guid, attrs: cur.attrs, data: Buffer.from(cur.bytes.slice(0, cur.size)) });
+    if (cur) vars.push({ name: cur.name, guid: cur.guid, attrs: cur.attrs, data: Buffer.from(cur.bytes.slice(0, cur.size)), complete: cur.bytes.length >= cur.size });
     cur = null;
   };
   for (const line of out.split(/\r?\n/)) {
     const head = /Variable\s+(\S+)\s+'([0-9A-Fa-f-]{36}):([^']*)'\s+DataSize\s*=\s*0x([0-9A-Fa-f]+)/.exec(line);
     if (head) {
       flush();
-      cur = { attrs: head[1], guid: head[2].toLowerCase(), name: head[3], size: parseInt(head[4], 16), data: Buffer.alloc(0), bytes: [] };
+      cur = { attrs: head[1], guid: head[2].toLowerCase(), name: head[3], size: parseInt(head[4], 16), data: Buffer.alloc(0), complete: false, bytes: [] };
       continue;
     }
     const row = /^\s*([0-9A-Fa-f]{8}):\s+((?:[0-9A-Fa-f]{2}[ -]?){1,16})/.exec(line);
@@ -217,8 +235,9 @@ export function parseDmpstore(out: string): DumpedVariable[] {
   return vars;
 }
 
-/** The UTF-16LE string value of `name` in a dmpstore output (NUL-terminated or not), or null. */
+/** The UTF-16LE string value of `name` in a dmpstore output (NUL-terminated or not), or null. Throws on a truncated dump. */
 export function dumpedString(out: string, name: string): string | null {
   const v = parseDmpstore(out).find((x) => x.name === name);
+  if (v && !v.complete) throw new Error(`dmpstore: ${name} came back with fewer bytes than its DataSize (serial output lost): ${JSON.stringify(out)}`);
   return v ? v.data.toString('utf16le').replace(/\0+$/, '') : null;
 }
