@@ -2,11 +2,13 @@
  * @module main
  * `nova-uefi-shim [--config-file PATH]`: load the config (built-in defaults without one),
  * start the sidecar, stop cleanly on SIGTERM/SIGINT. Start-up problems are one line on
- * stderr and exit code 1, never a stack trace.
+ * stderr and exit code 1, never a stack trace. `nova-uefi-shim nvram ...` runs the offline
+ * variable store tool (`cli/nvram`) instead of the sidecar.
  */
 import { ConfigError, loadConfigFile, buildConfig, type Config } from './config';
 import { startSidecar, StartupError } from './server';
 import { NovaError } from './errors';
+import { runNvramCli } from './cli/nvram';
 
 function parseArgs(argv: string[]): { configFile?: string } {
   const out: { configFile?: string } = {};
@@ -26,6 +28,11 @@ function parseArgs(argv: string[]): { configFile?: string } {
 }
 
 async function main(): Promise<void> {
+  // `nova-uefi-shim nvram ...`: offline varstore tool (src/cli/nvram.ts), not the sidecar.
+  if (process.argv[2] === 'nvram') {
+    process.exitCode = await runNvramCli(process.argv.slice(3));
+    return;
+  }
   const args = parseArgs(process.argv.slice(2));
   let config: Config;
   try {
