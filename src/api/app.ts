@@ -13,6 +13,7 @@ import { InvalidInput, NovaError, Unauthorized, isNovaError } from '../errors';
 import { unwrap } from '../nova/objects';
 import { requestContext, type Logger } from '../util/log';
 import { RequestValidator } from './validate';
+import { nvramRouter } from './nvramRoutes';
 import { INSTANCE_METHODS, MIGRATION_METHODS, type MethodHandler } from './methods';
 import { validateUuid } from '../state/records';
 import type { CapabilitiesBody, FirmwareInventoryBody, InstanceListBody, InstanceViewBody } from './types';
@@ -30,7 +31,6 @@ export interface AppOptions {
 }
 
 const REQ_ID_RE = /^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const MAX_NVRAM_BYTES = 128 * 1024 * 1024;
 
 function tokenMatches(given: string, want: string): boolean {
   const a = Buffer.from(given);
@@ -87,16 +87,7 @@ export function createApp(opts: AppOptions): express.Express {
   app.get('/v1/instances/:uuid', async (req, res) => {
     res.json((await d.getInfo(validateUuid(String(req.params.uuid)))) satisfies InstanceViewBody);
   });
-  app.get('/v1/instances/:uuid/nvram', async (req, res) => {
-    const { data, info } = await d.getNvram(validateUuid(String(req.params.uuid)));
-    res.setHeader('X-NVRAM-SHA256', info.sha256);
-    res.type('application/octet-stream').send(data);
-  });
-  app.put('/v1/instances/:uuid/nvram', express.raw({ type: () => true, limit: MAX_NVRAM_BYTES }), async (req, res) => {
-    const uuid = validateUuid(String(req.params.uuid));
-    if (!Buffer.isBuffer(req.body) || req.body.length === 0) throw new InvalidInput('body', 'variable store bytes required');
-    res.json({ nvram: await d.putNvram(uuid, req.body) });
-  });
+  app.use(nvramRouter(d, validator));
 
   app.post('/v1/instances/:uuid/:method', json, async (req, res) => {
     const method = String(req.params.method);

@@ -99,11 +99,119 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** @description The raw variable store (operators' inspect). Header `X-NVRAM-SHA256` carries its digest. */
+        /** @description The raw variable store (operators' inspect). Headers `X-NVRAM-Size` and `X-NVRAM-SHA256` carry its size and digest. */
         get: operations["get_nvram"];
         /** @description Replace the variable store atomically. Only while the instance is shut off, only with the same size. */
         put: operations["put_nvram"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/instances/{instance_uuid}/nvram/variables": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+            };
+            cookie?: never;
+        };
+        /**
+         * @description The live variables of the instance's edk2 store, decoded where known (`BootOrder`, `Boot####`,
+         *     `BootNext`/`BootCurrent`, `Timeout`, `SecureBootEnable`, `PK`/`KEK`/`db`/`dbx`). Readable while the
+         *     guest runs (a snapshot of the file). `?format=v2` answers the version-2 interchange format of
+         *     virt-fw-vars and QEMU's uefi-vars device instead. A store that is not an edk2 varstore (unformatted
+         *     AAVMF template, qcow2, corrupt) answers 422 `NVRAMFormatError`-style errors naming the reason.
+         */
+        get: operations["list_nvram_variables"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/instances/{instance_uuid}/nvram/variables/{guid}/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+                guid: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /** @description Create or replace one variable (field names of the v2 interchange format). Only while the guest is shut off (409 InstanceInvalidState otherwise); written atomically; 422 when the store is full. */
+        put: operations["put_nvram_variable"];
+        post?: never;
+        /** @description Delete one variable. Only while the guest is shut off; 404 when it does not exist. */
+        delete: operations["delete_nvram_variable"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/instances/{instance_uuid}/nvram/boot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /** @description Set `BootOrder` (every entry must exist as a `Boot####` variable) and/or `BootNext` (`null` deletes it). Only while the guest is shut off; atomic. */
+        put: operations["put_nvram_boot"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/instances/{instance_uuid}/nvram/secure-boot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+            };
+            cookie?: never;
+        };
+        /**
+         * @description Secure Boot state as the firmware will see it. `SecureBoot` and `SetupMode` are volatile and never in
+         *     the file, so they are derived the way edk2 does: setup mode while no PK is enrolled; enabled when a
+         *     PK is enrolled and `SecureBootEnable` is 1 (or absent).
+         */
+        get: operations["get_nvram_secure_boot"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/instances/{instance_uuid}/nvram/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Replace the store with a fresh copy of the pinned template (all variables the guest wrote are lost). Only while the guest is shut off; atomic. */
+        post: operations["reset_nvram"];
         delete?: never;
         options?: never;
         head?: never;
@@ -801,6 +909,72 @@ export interface components {
             arch?: string;
             machine?: string;
         };
+        NvramVariable: {
+            name: string;
+            guid: string;
+            /** @description EFI_VARIABLE_* bits (1 NV, 2 BS, 4 RT, 0x20 time-based auth, ...). */
+            attr: number;
+            attr_names?: string[];
+            /** @description Hex. */
+            data: string;
+            /** @description EFI_TIME as 32 hex characters */
+            time?: string;
+            /** @description Decoded value for well-known variables. */
+            decoded?: {
+                [key: string]: unknown;
+            };
+        };
+        NvramVariableList: {
+            /** @enum {string} */
+            format: "authenticated" | "plain";
+            variables: components["schemas"]["NvramVariable"][];
+        };
+        NvramVariablesV2: {
+            /** @constant */
+            version: 2;
+            variables: {
+                name: string;
+                guid: string;
+                attr: number;
+                data: string;
+                time?: string;
+            }[];
+        };
+        NvramVariableWrite: {
+            /** @description Hex bytes. */
+            data: string;
+            /** @description EFI_VARIABLE_* bits; default 7 (NV+BS+RT) for a new variable, the old value when replacing. */
+            attr?: number;
+            time?: string;
+        };
+        NvramBootWrite: {
+            boot_order?: number[];
+            boot_next?: number | null;
+        };
+        NvramEditResult: {
+            nvram: components["schemas"]["NvramInfo"];
+            variable?: components["schemas"]["NvramVariable"];
+            boot_order?: number[];
+            boot_next?: number | null;
+        };
+        KeyDatabase: {
+            present: boolean;
+            /** @description X.509 subjects. */
+            certificates: string[];
+            /** @description SHA-256 hashes. */
+            hash_count: number;
+            error?: string;
+        };
+        SecureBootSummary: {
+            enabled: boolean;
+            setup_mode: boolean;
+            secure_boot_enable?: number | null;
+            custom_mode?: boolean;
+            pk: components["schemas"]["KeyDatabase"];
+            kek: components["schemas"]["KeyDatabase"];
+            db: components["schemas"]["KeyDatabase"];
+            dbx: components["schemas"]["KeyDatabase"];
+        };
         NvramInfo: {
             path: string;
             size: number;
@@ -1107,6 +1281,161 @@ export interface operations {
                 content: {
                     "application/json": {
                         nvram: components["schemas"]["NvramInfo"];
+                    };
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    list_nvram_variables: {
+        parameters: {
+            query?: {
+                format?: "decoded" | "v2";
+            };
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Variables. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NvramVariableList"] | components["schemas"]["NvramVariablesV2"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    put_nvram_variable: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+                guid: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NvramVariableWrite"];
+            };
+        };
+        responses: {
+            /** @description The variable as stored, and the new store. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NvramEditResult"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    delete_nvram_variable: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+                guid: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new store. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NvramEditResult"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    put_nvram_boot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NvramBootWrite"];
+            };
+        };
+        responses: {
+            /** @description The new boot settings and store. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NvramEditResult"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_nvram_secure_boot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Summary. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecureBootSummary"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    reset_nvram: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new store. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        nvram: components["schemas"]["NvramInfo"];
+                        template: string;
                     };
                 };
             };

@@ -15,3 +15,7 @@ export type CapabilitiesBody = Schemas['Capabilities'];
 export type FirmwareInventoryBody = Schemas['FirmwareInventory'];
 export type InstanceListBody = Schemas['InstanceList'];
 export type OperationId = keyof operations;
+export type NvramVariableWriteBody = Schemas['NvramVariableWrite'];
+export type NvramBootWriteBody = Schemas['NvramBootWrite'];
+export type NvramEditResultBody = Schemas['NvramEditResult'];
+export type SecureBootSummaryBody = Schemas['SecureBootSummary'];

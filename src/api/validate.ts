@@ -33,7 +33,12 @@ function fieldOf(e: ErrorObject): string {
     // A versioned-object envelope is transparent to the caller's view of the field.
     .filter((s) => s !== 'nova_object.data')
     .join('.');
-  const extra = e.keyword === 'required' ? String((e.params as { missingProperty?: string }).missingProperty) : '';
+  const extra =
+    e.keyword === 'required'
+      ? String((e.params as { missingProperty?: string }).missingProperty)
+      : e.keyword === 'additionalProperties'
+        ? String((e.params as { additionalProperty?: string }).additionalProperty)
+        : '';
   return [base, extra].filter(Boolean).join('.') || 'body';
 }
 

@@ -7,24 +7,20 @@
 import { DriverCore, type DriverDeps } from './core';
 import * as lifecycle from './lifecycle';
 import type { ComputeDriverLifecycle, DestroyArgs, InstanceArgs, InstanceView, PowerOffArgs, RebootArgs, RebuildArgs, RescueArgs, SpawnArgs } from './contract';
-import { InstanceInvalidState, InstanceNotFound, InvalidInput, NovaError } from '../errors';
-import { PowerState } from '../hypervisor/types';
+import { InvalidInput } from '../errors';
 import { hostFirmwareCapabilities, describeInventory } from '../firmware';
 import { STATIC_CAPABILITIES, traitsFor } from './capabilities';
 import type { NvramInfo } from '../nvram/store';
 import { validateUuid } from '../state/records';
 import * as cold from './coldMigration';
 import * as live from './liveMigration';
+import * as nvramOps from './nvramOps';
 import type { MigrationDeps } from './coldMigration';
 import type { NovaInstance } from '../nova/objects';
 
 export type { DriverDeps } from './core';
 
 /** BIOS and stateless guests have no variable store: the resource does not exist. */
-function noStore(uuid: string, why: string): NovaError {
-  return new NovaError('NotFound', 404, `Instance ${uuid} has no UEFI variable store (${why}).`);
-}
-
 export class ShimDriver implements ComputeDriverLifecycle {
   readonly core: DriverCore;
   /** Present when peers can be reached (journals + signed peer client). */
@@ -80,41 +76,46 @@ export class ShimDriver implements ComputeDriverLifecycle {
 
   /** `list_instances` + `list_instance_uuids`: every defined domain, with the uuid where we know it. */
   async listInstances(): Promise<{ instances: { uuid: string; name: string; power_state: number }[]; names: string[]; uuids: string[] }> {
-    const records = await this.core.deps.records.list();
+    const records = await this.core.deps.records.summaries();
     const byName = new Map(records.filter((r) => r.vmState !== 'deleted-kept').map((r) => [r.name, r.uuid]));
     const names = await this.core.hv.list();
-    const instances = [];
-    for (const name of names) {
-      const info = await this.core.hv.getInfo(name);
-      instances.push({ uuid: byName.get(name) ?? '', name, power_state: info?.state ?? PowerState.NOSTATE });
-    }
+    const states = await this.core.powerStates(names);
+    const instances = names.map((name, i) => ({ uuid: byName.get(name) ?? '', name, power_state: states[i] }));
     return { instances, names, uuids: instances.map((i) => i.uuid).filter(Boolean) };
   }
 
-  /** Raw variable store of an instance, for inspection. */
+  /** Raw variable store of an instance, for inspection (a snapshot; allowed while running). */
   getNvram(uuid: string): Promise<{ data: Buffer; info: NvramInfo }> {
-    return this.locked(uuid, async () => {
-      const rec = await this.core.mustRecord(uuid);
-      if (!rec.nvramPath) throw noStore(uuid, rec.firmware ? 'stateless firmware' : 'BIOS');
-      const info = await this.core.deps.nvram.info(rec.nvramPath);
-      if (!info) throw new InstanceNotFound(uuid);
-      return { data: await this.core.deps.nvram.read(rec.nvramPath), info };
-    });
+    return this.locked(uuid, () => nvramOps.readRaw(this.core, uuid));
   }
 
   /** Replace the variable store atomically; only while shut off and only with the same size. */
   putNvram(uuid: string, data: Buffer): Promise<NvramInfo> {
-    return this.locked(uuid, async () => {
-      const rec = await this.core.mustRecord(uuid);
-      if (!rec.nvramPath) throw noStore(uuid, rec.firmware ? 'stateless firmware' : 'BIOS');
-      const info = await this.core.hv.getInfo(rec.name);
-      if (info?.state !== PowerState.SHUTDOWN) throw new InstanceInvalidState(uuid, 'power_state', String(info?.state ?? 0), 'write the variable store');
-      const cur = await this.core.deps.nvram.info(rec.nvramPath);
-      if (cur && cur.size !== data.length) throw new InvalidInput('body', `variable store must be ${cur.size} bytes, got ${data.length}`);
-      await this.core.deps.nvram.writeBytes(rec.nvramPath, data);
-      this.core.deps.log.info('variable store replaced', { instance_uuid: uuid, size: data.length });
-      return (await this.core.deps.nvram.info(rec.nvramPath)) as NvramInfo;
-    });
+    return this.locked(uuid, () => nvramOps.writeRaw(this.core, uuid, data));
+  }
+
+  listNvramVariables(uuid: string, format: 'decoded' | 'v2') {
+    return this.locked(uuid, () => nvramOps.listVariables(this.core, uuid, format));
+  }
+
+  nvramSecureBoot(uuid: string) {
+    return this.locked(uuid, () => nvramOps.secureBoot(this.core, uuid));
+  }
+
+  putNvramVariable(uuid: string, guid: string, name: string, body: nvramOps.VariableWrite) {
+    return this.locked(uuid, () => nvramOps.putVariable(this.core, uuid, guid, name, body));
+  }
+
+  deleteNvramVariable(uuid: string, guid: string, name: string) {
+    return this.locked(uuid, () => nvramOps.removeVariable(this.core, uuid, guid, name));
+  }
+
+  setNvramBoot(uuid: string, body: nvramOps.BootWrite) {
+    return this.locked(uuid, () => nvramOps.setBoot(this.core, uuid, body));
+  }
+
+  resetNvram(uuid: string) {
+    return this.locked(uuid, () => nvramOps.reset(this.core, uuid));
   }
 
   capabilities(): { host: string; hypervisor_type: string; capabilities: Record<string, boolean>; traits: string[]; architectures: ReturnType<typeof hostFirmwareCapabilities>['architectures'] } {

@@ -1,0 +1,71 @@
+/**
+ * @module api/nvramRoutes
+ * `/v1/instances/{uuid}/nvram[...]`: the raw store (GET with `X-NVRAM-Size`/`X-NVRAM-SHA256`,
+ * PUT of a whole same-size store), its variables (`?format=v2` for the virt-fw-vars / QEMU
+ * uefi-vars interchange format), one variable (PUT/DELETE by GUID and name), BootOrder/BootNext,
+ * the Secure Boot summary, and a reset to the pinned template. Writes are refused with 409
+ * `InstanceInvalidState` while the guest runs (see driver/nvramOps). Bodies are validated
+ * against the OpenAPI document; path parameters here.
+ */
+import express, { type Request, type Router } from 'express';
+import type { ShimDriver } from '../driver';
+import { InvalidInput } from '../errors';
+import { validateUuid } from '../state/records';
+import type { RequestValidator } from './validate';
+import type { NvramBootWriteBody, NvramEditResultBody, NvramVariableWriteBody, SecureBootSummaryBody } from './types';
+
+const GUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const MAX_NVRAM_BYTES = 128 * 1024 * 1024;
+
+function variableParams(req: Request): { uuid: string; guid: string; name: string } {
+  const guid = String(req.params.guid);
+  if (!GUID_RE.test(guid)) throw new InvalidInput('guid', `'${guid}' is not a GUID`);
+  const name = String(req.params.name);
+  if (name.length === 0 || name.length > 512 || name.includes('\0')) throw new InvalidInput('name', 'must be 1-512 characters without NUL');
+  return { uuid: validateUuid(String(req.params.uuid)), guid: guid.toLowerCase(), name };
+}
+
+export function nvramRouter(d: ShimDriver, validator: RequestValidator): Router {
+  const r = express.Router();
+  const json = express.json({ limit: '4mb', strict: true });
+  const uuidOf = (req: Request) => validateUuid(String(req.params.uuid));
+
+  r.get('/v1/instances/:uuid/nvram', async (req, res) => {
+    const { data, info } = await d.getNvram(uuidOf(req));
+    res.setHeader('X-NVRAM-Size', String(info.size));
+    res.setHeader('X-NVRAM-SHA256', info.sha256);
+    res.type('application/octet-stream').send(data);
+  });
+  r.put('/v1/instances/:uuid/nvram', express.raw({ type: () => true, limit: MAX_NVRAM_BYTES }), async (req, res) => {
+    const uuid = uuidOf(req);
+    if (!Buffer.isBuffer(req.body) || req.body.length === 0) throw new InvalidInput('body', 'variable store bytes required');
+    res.json({ nvram: await d.putNvram(uuid, req.body) });
+  });
+
+  r.get('/v1/instances/:uuid/nvram/variables', async (req, res) => {
+    const format = req.query.format === undefined ? 'decoded' : String(req.query.format);
+    if (format !== 'decoded' && format !== 'v2') throw new InvalidInput('format', "must be 'decoded' or 'v2'");
+    res.json(await d.listNvramVariables(uuidOf(req), format));
+  });
+  r.put('/v1/instances/:uuid/nvram/variables/:guid/:name', json, async (req, res) => {
+    const { uuid, guid, name } = variableParams(req);
+    validator.validate('put_nvram_variable', req.body);
+    res.json((await d.putNvramVariable(uuid, guid, name, req.body as NvramVariableWriteBody)) satisfies NvramEditResultBody);
+  });
+  r.delete('/v1/instances/:uuid/nvram/variables/:guid/:name', async (req, res) => {
+    const { uuid, guid, name } = variableParams(req);
+    res.json((await d.deleteNvramVariable(uuid, guid, name)) satisfies NvramEditResultBody);
+  });
+  r.put('/v1/instances/:uuid/nvram/boot', json, async (req, res) => {
+    const uuid = uuidOf(req);
+    validator.validate('put_nvram_boot', req.body);
+    res.json((await d.setNvramBoot(uuid, req.body as NvramBootWriteBody)) satisfies NvramEditResultBody);
+  });
+  r.get('/v1/instances/:uuid/nvram/secure-boot', async (req, res) => {
+    res.json((await d.nvramSecureBoot(uuidOf(req))) satisfies SecureBootSummaryBody);
+  });
+  r.post('/v1/instances/:uuid/nvram/reset', async (req, res) => {
+    res.json(await d.resetNvram(uuidOf(req)));
+  });
+  return r;
+}
