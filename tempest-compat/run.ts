@@ -46,7 +46,7 @@ function parseArgs(argv: string[]): Args {
       if (b !== 'embedded' && b !== 'libvirt') throw new Error(`--backend: embedded|libvirt, got ${b}`);
       if (b === 'libvirt') {
         // Two self-started "hosts" on one libvirtd would share domains and refuse migrations;
-        // the libvirt path is covered by test/integration/*realLibvirt* and by --config-file.
+        // the libvirt path is covered by test/integration/uefi.e2e.realLibvirt.test.ts and by --config-file.
         throw new Error('--backend libvirt is not supported for self-started sidecars yet: start one sidecar per libvirt host and use --config-file');
       }
       a.backend = b;
