@@ -56,13 +56,14 @@ describe('UEFI variables through every operation on two real libvirt hosts (e2e)
   let B: SidecarProcess;
   const names: string[] = [];
   const rows: Row[] = [];
-  const suiteStart = Date.now();
+  let suiteStart = Date.now();
   /** The last non-2xx answer from a sidecar, for failure reports. */
   let lastError = '';
   /** Serial sockets of the case running now, for failure reports. */
   let sockets: string[] = [];
 
   before(async function () {
+    suiteStart = Date.now();
     const why = libvirtPrereqs();
     if (why) skipOrFail(this, why);
     root = tmpDir('nus-e2e-');

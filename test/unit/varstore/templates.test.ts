@@ -39,10 +39,11 @@ function load(ctx: Mocha.Context, file: string): Buffer {
 describe('varstore on Debian templates', function () {
   this.timeout(30000);
 
-  for (const file of TEMPLATES) {
-    it(`round-trips ${file} byte-identically when it parses`, function () {
+  // Every formatted template; AAVMF_VARS.fd (all zeros) has its own 'unformatted' case below.
+  for (const file of TEMPLATES.filter((f) => f !== '/usr/share/AAVMF/AAVMF_VARS.fd')) {
+    it(`round-trips ${file} byte-identically`, function () {
       const buf = load(this, file);
-      if (probeVarStore(buf) !== 'edk2') this.skip(); // not an edk2 store (AAVMF_VARS.fd is unformatted)
+      assert.equal(probeVarStore(buf), 'edk2');
       const s = parseVarStore(buf);
       assert.ok(writeVarStore(buf, s.variables).equals(buf));
       assert.ok(writeVarStore(buf, importJson(exportJson(s.variables))).equals(buf), 'also through the JSON format');
