@@ -1,79 +1,123 @@
 /**
- * Benchmarks, reported as ratios against a baseline measured in the same run:
- *  1. NVRAM store creation: our atomic sparse copy vs a plain dense copy (what libvirt does).
- *  2. Wire encoding of a store between sidecars: brotli (ours) vs gzip -6.
- *  3. spawn + destroy through HTTP (embedded backend) vs GET /healthz on the same server.
- * Uses the real Debian firmware files when present, synthetic ones of the same size otherwise.
- * Run: npm run bench   (prints a table; no assertion, nothing timed inside unit tests)
+ * `npm run bench [-- --quick] [-- --out FILE] [-- --only spawn,overhead,transfer,footprint,scale]`
+ *
+ * What the sidecar costs against what an operator would otherwise do, measured in one run
+ * with every subject and its baseline alternating (ABBA rounds) so that noise from the
+ * machine (2 vCPUs, a neighbour's QEMU) lands on both:
+ *   1. spawn (x86_64 4M UEFI, embedded backend) vs an atomic copy of the template with fsync
+ *   2. get_info through the full stack vs a bare express route (autocannon)
+ *   3. NVRAM transfer between two sidecars (528 KiB OVMF, 64 MiB AAVMF) vs an uncompressed PUT
+ *   4. disk footprint of 100 aarch64 stores vs 100 dense copies
+ *   5. 10,000 registered instances: start-up, resident memory, list_instances
+ * Prints a table and writes JSON (median, p95, n per side, ratio, target, met, machine) to
+ * `--out` (default bench/results/latest.json). `--quick`: every measurement, smaller sizes,
+ * under two minutes. Uses the real Debian firmware and QEMU descriptors when present,
+ * synthetic files of the same sizes otherwise. Not a test: nothing here asserts a target.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { performance } from 'node:perf_hooks';
-import { writeFileAtomic, allocatedBytes } from '../src/util/atomicFile';
-import { encodeNvram } from '../src/peer/transfer';
-import { firmwareTree, tmpDir } from '../test/support/firmwareFixture';
-import { startTestSidecar, instance, UEFI_Q35 } from '../test/support/sidecar';
+import { table, type Result } from './lib/stats';
+import { REPO, benchFirmware, killAll, machineInfo, tmpRoot } from './lib/env';
+import { benchSpawn } from './spawn';
+import { benchOverhead } from './overhead';
+import { benchTransfer } from './transfer';
+import { benchFootprint } from './footprint';
+import { benchScale } from './scale';
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
+const ALL = ['spawn', 'overhead', 'transfer', 'footprint', 'scale'] as const;
 
-async function timeIt(n: number, fn: (i: number) => Promise<unknown> | unknown): Promise<number> {
-  const xs: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn(i);
-    xs.push(performance.now() - t);
+function parseArgs(argv: string[]) {
+  const o = { quick: false, out: path.join(REPO, 'bench', 'results', 'latest.json'), only: [...ALL] as string[], keep: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => (a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i]);
+    if (a === '--quick') o.quick = true;
+    else if (a === '--keep') o.keep = true;
+    else if (a === '--out' || a.startsWith('--out=')) o.out = path.resolve(val());
+    else if (a === '--only' || a.startsWith('--only=')) o.only = val().split(',').map((s) => s.trim()).filter(Boolean);
+    else if (a === '-h' || a === '--help') {
+      process.stdout.write('usage: npm run bench -- [--quick] [--out FILE] [--only spawn,overhead,transfer,footprint,scale] [--keep]\n');
+      process.exit(0);
+    } else throw new Error(`unknown argument '${a}'`);
   }
-  return median(xs);
+  for (const x of o.only) if (!(ALL as readonly string[]).includes(x)) throw new Error(`--only: unknown measurement '${x}' (${ALL.join(', ')})`);
+  return o;
 }
+
+const SIZES = {
+  full: {
+    spawn: { rounds: 10, perRound: 30, tpRounds: 4, tpOps: (c: number) => Math.max(96, c * 6), concurrency: [1, 8, 32] },
+    overhead: { rounds: 6, seconds: 4, connections: 16 },
+    transfer: { small: 40, large: 12 },
+    footprint: 100,
+    scale: { instances: 10_000, rounds: 5, lists: 5 },
+  },
+  quick: {
+    spawn: { rounds: 2, perRound: 15, tpRounds: 2, tpOps: (c: number) => Math.max(32, c * 2), concurrency: [1, 8, 32] },
+    overhead: { rounds: 2, seconds: 1, connections: 16 },
+    transfer: { small: 6, large: 2 },
+    footprint: 10,
+    scale: { instances: 1_000, rounds: 2, lists: 3 },
+  },
+};
 
 async function main(): Promise<void> {
-  const dir = tmpDir('nus-bench-');
-  const synth = firmwareTree(path.join(dir, 'fw'));
-  const pick = (real: string, fallback: string) => (fs.existsSync(real) ? real : fallback);
-  const files: [string, string][] = [
-    ['OVMF_VARS_4M.ms.fd', pick('/usr/share/OVMF/OVMF_VARS_4M.ms.fd', synth.files.secVars)],
-    ['AAVMF_VARS.fd (64 MiB)', pick('/usr/share/AAVMF/AAVMF_VARS.fd', synth.files.aaVars)],
-    ['AAVMF_VARS.ms.fd (64 MiB)', pick('/usr/share/AAVMF/AAVMF_VARS.ms.fd', synth.files.aaVars)],
-  ];
-  console.log('# 1. store creation: atomic sparse copy (ours) vs dense copyFile (baseline)');
-  console.log('file | ours ms | baseline ms | time ratio | ours allocated | baseline allocated');
-  for (const [label, f] of files) {
-    const data = fs.readFileSync(f);
-    const ours = await timeIt(7, (i) => writeFileAtomic(path.join(dir, `o${i}`), data));
-    const base = await timeIt(7, (i) => fs.promises.copyFile(f, path.join(dir, `b${i}`)));
-    const oa = await allocatedBytes(path.join(dir, 'o0'));
-    const ba = await allocatedBytes(path.join(dir, 'b0'));
-    console.log(`${label} | ${ours.toFixed(2)} | ${base.toFixed(2)} | ${(ours / base).toFixed(2)} | ${oa} | ${ba}`);
-  }
-  console.log('\n# 2. wire encoding: brotli q5 (ours) vs gzip -6 (baseline)');
-  console.log('file | ours bytes | gzip bytes | size ratio | ours ms | gzip ms | time ratio');
-  for (const [label, f] of files) {
-    const data = fs.readFileSync(f);
-    let ob = 0;
-    let gb = 0;
-    const ot = await timeIt(5, () => (ob = Buffer.from(encodeNvram(data).data, 'base64').length));
-    const gt = await timeIt(5, () => (gb = gzipSync(data, { level: 6 }).length));
-    console.log(`${label} | ${ob} | ${gb} | ${(ob / gb).toFixed(4)} | ${ot.toFixed(1)} | ${gt.toFixed(1)} | ${(ot / gt).toFixed(2)}`);
-  }
-  console.log('\n# 3. HTTP: spawn+destroy (UEFI, embedded backend) vs GET /healthz');
-  const sc = await startTestSidecar();
+  const args = parseArgs(process.argv.slice(2));
+  const sz = args.quick ? SIZES.quick : SIZES.full;
+  const started = performance.now();
+  const root = tmpRoot();
+  const machine = machineInfo(root);
+  const fw = benchFirmware(root);
+  const log = (s: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${s}\n`);
+  log(`${args.quick ? 'quick' : 'full'} run in ${root} (${machine.bench_dir_fs}), ${machine.cpu_model} × ${machine.nproc}, node ${machine.node}, firmware: ${fw.real ? 'Debian files' : 'synthetic'}`);
+  const results: Result[] = [];
+  const timings: Record<string, number> = {};
+  const steps: Record<string, () => Promise<Result[]>> = {
+    spawn: () => benchSpawn(root, fw, sz.spawn, log),
+    overhead: () => benchOverhead(root, fw, sz.overhead, log),
+    transfer: () => benchTransfer(root, fw, machine, sz.transfer, log),
+    footprint: () => benchFootprint(root, fw, sz.footprint, log),
+    scale: () => benchScale(root, fw, sz.scale, log),
+  };
+  let failed = true;
   try {
-    const health = await timeIt(50, () => sc.http.get('/healthz'));
-    const cycle = await timeIt(30, async () => {
-      const inst = instance();
-      const r = await sc.http.post(`/v1/instances/${inst.uuid}/spawn`, { instance: inst, image_meta: UEFI_Q35 });
-      if (r.status !== 200) throw new Error(JSON.stringify(r.data));
-      await sc.http.post(`/v1/instances/${inst.uuid}/destroy`, { instance: inst });
-    });
-    console.log(`healthz median ${health.toFixed(2)} ms | spawn+destroy median ${cycle.toFixed(2)} ms | ratio ${(cycle / health).toFixed(1)}`);
+    for (const name of ALL) {
+      if (!args.only.includes(name)) continue;
+      const t = performance.now();
+      results.push(...(await steps[name]()));
+      timings[name] = (performance.now() - t) / 1000;
+    }
+    failed = false;
   } finally {
-    await sc.stop();
+    killAll();
+    // After a failure the sidecars' logs and state stay for inspection.
+    if (failed) log(`kept ${root} (sidecar logs: */sidecar.log)`);
+    else if (!args.keep) fs.rmSync(root, { recursive: true, force: true });
   }
-  fs.rmSync(dir, { recursive: true, force: true });
+  const duration = (performance.now() - started) / 1000;
+  const md = table(results);
+  process.stdout.write(`\n${md}\n\n${args.quick ? 'quick' : 'full'} run: ${duration.toFixed(0)} s on ${machine.cpu_model} × ${machine.nproc}, ${machine.os}, kernel ${machine.kernel}, node ${machine.node}, ${machine.bench_dir_fs} on ${machine.bench_dir_device}\n`);
+  const doc = {
+    schema: 1,
+    generated_at: new Date().toISOString(),
+    command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
+    mode: args.quick ? 'quick' : 'full',
+    duration_s: Math.round(duration),
+    step_seconds: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])),
+    machine,
+    firmware: { real: fw.real, descriptor_dirs: fw.descriptorDirs, templates: fw.templates },
+    method: 'subject and baseline alternate in ABBA rounds within one run; median and p95 are nearest-rank over all samples of a side; ratio = subject median / baseline median (footprint: total / total)',
+    results,
+    table_markdown: md,
+  };
+  fs.mkdirSync(path.dirname(args.out), { recursive: true });
+  fs.writeFileSync(args.out, JSON.stringify(doc, null, 2) + '\n');
+  process.stdout.write(`wrote ${path.relative(process.cwd(), args.out) || args.out}\n`);
 }
 
-void main();
+main().catch((e) => {
+  killAll();
+  process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});

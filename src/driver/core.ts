@@ -5,10 +5,11 @@
  * and never touch files or XML text themselves.
  */
 import * as path from 'node:path';
+import { statSync } from 'node:fs';
 import type { Config } from '../config';
 import type { Hypervisor } from '../hypervisor/types';
-import { PowerState } from '../hypervisor/types';
-import type { NvramStore } from '../nvram/store';
+import { PowerState, type PowerStateCode } from '../hypervisor/types';
+import type { NvramInfo, NvramStore } from '../nvram/store';
 import type { RecordStore, InstanceRecord } from '../state/records';
 import type { Logger } from '../util/log';
 import type { FirmwareHost } from './firmwareHost';
@@ -29,8 +30,17 @@ export interface DriverDeps {
   log: Logger;
 }
 
+/** A digest is reused only for a file whose last change is at least this much older than the read that hashed it. */
+const DIGEST_SETTLED_MS = 2000;
+/** Domain state queries in flight at once when listing (files, or virsh processes). */
+const STATE_QUERY_CONCURRENCY = 8;
+/** Variable stores whose digest is remembered (most recently used). */
+const DIGEST_CACHE_ENTRIES = 4096;
+
 export class DriverCore {
   readonly locks = new KeyedMutex();
+  /** path → digest of the store with the stat identity it had when read (see `nvramInfo`). */
+  private readonly digests = new Map<string, { id: string; info: NvramInfo }>();
   constructor(readonly deps: DriverDeps) {}
 
   get hv(): Hypervisor {
@@ -97,9 +107,60 @@ export class DriverCore {
       vm_state: rec.vmState,
       domain_xml: await this.hv.getXml(rec.name),
       firmware: rec.firmware,
-      nvram: rec.nvramPath ? await this.deps.nvram.info(rec.nvramPath) : null,
+      nvram: rec.nvramPath ? await this.nvramInfo(rec.nvramPath) : null,
       system_metadata: rec.systemMetadata,
       warnings,
     };
+  }
+
+  /** Power state of each named domain (NOSTATE when gone), a few queries at a time. */
+  async powerStates(names: readonly string[]): Promise<PowerStateCode[]> {
+    const out = new Array<PowerStateCode>(names.length).fill(PowerState.NOSTATE);
+    let next = 0;
+    const worker = async () => {
+      while (next < names.length) {
+        const i = next++;
+        out[i] = (await this.hv.getInfo(names[i]))?.state ?? PowerState.NOSTATE;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(STATE_QUERY_CONCURRENCY, names.length) }, worker));
+    return out;
+  }
+
+  /**
+   * `NvramStore.info` (size, sha256, allocation) without re-reading and re-hashing an
+   * unchanged store on every view: the digest is reused while the file's device, inode,
+   * size, mtime and ctime are the same as when it was hashed. Any write changes ctime, a
+   * replace changes the inode; and a digest is kept only when the file's ctime was already
+   * DIGEST_SETTLED_MS older than the read (git's "racily clean" rule), so a write landing in
+   * the same timestamp tick as our read cannot hide behind an unchanged ctime. Allocation
+   * always comes from the fresh stat.
+   */
+  async nvramInfo(p: string): Promise<NvramInfo | null> {
+    const full = this.deps.nvram.checkPath(p);
+    let st;
+    try {
+      // One local stat: synchronously, a thread-pool round trip costs more than the call.
+      st = statSync(full);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      this.digests.delete(full);
+      return null;
+    }
+    const id = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+    const hit = this.digests.get(full);
+    if (hit && hit.id === id) {
+      this.digests.delete(full);
+      this.digests.set(full, hit);
+      return { ...hit.info, allocated: st.blocks * 512 };
+    }
+    const readAt = Date.now();
+    const info = await this.deps.nvram.info(full);
+    this.digests.delete(full);
+    if (info && info.size === st.size && st.ctimeMs < readAt - DIGEST_SETTLED_MS) {
+      this.digests.set(full, { id, info: { ...info } });
+      if (this.digests.size > DIGEST_CACHE_ENTRIES) this.digests.delete(this.digests.keys().next().value as string);
+    }
+    return info;
   }
 }

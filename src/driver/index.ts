@@ -8,7 +8,6 @@ import { DriverCore, type DriverDeps } from './core';
 import * as lifecycle from './lifecycle';
 import type { ComputeDriverLifecycle, DestroyArgs, InstanceArgs, InstanceView, PowerOffArgs, RebootArgs, RebuildArgs, RescueArgs, SpawnArgs } from './contract';
 import { InvalidInput } from '../errors';
-import { PowerState } from '../hypervisor/types';
 import { hostFirmwareCapabilities, describeInventory } from '../firmware';
 import { STATIC_CAPABILITIES, traitsFor } from './capabilities';
 import type { NvramInfo } from '../nvram/store';
@@ -76,14 +75,11 @@ export class ShimDriver implements ComputeDriverLifecycle {
 
   /** `list_instances` + `list_instance_uuids`: every defined domain, with the uuid where we know it. */
   async listInstances(): Promise<{ instances: { uuid: string; name: string; power_state: number }[]; names: string[]; uuids: string[] }> {
-    const records = await this.core.deps.records.list();
+    const records = await this.core.deps.records.summaries();
     const byName = new Map(records.filter((r) => r.vmState !== 'deleted-kept').map((r) => [r.name, r.uuid]));
     const names = await this.core.hv.list();
-    const instances = [];
-    for (const name of names) {
-      const info = await this.core.hv.getInfo(name);
-      instances.push({ uuid: byName.get(name) ?? '', name, power_state: info?.state ?? PowerState.NOSTATE });
-    }
+    const states = await this.core.powerStates(names);
+    const instances = names.map((name, i) => ({ uuid: byName.get(name) ?? '', name, power_state: states[i] }));
     return { instances, names, uuids: instances.map((i) => i.uuid).filter(Boolean) };
   }
 

@@ -3,13 +3,30 @@
  * A directory of JSON documents, one file per key, each written atomically (temp, fsync,
  * rename, fsync dir) so it survives a crash or restart. Shared by instance records,
  * migration journals and the embedded backend's domains; callers choose and validate keys.
+ *
+ * The sidecar is the only writer of its state directory, so documents are also kept in
+ * memory as the JSON text on disk (write-through): a read after the first one costs a
+ * JSON.parse instead of open/read/close, and every read still returns a fresh object that
+ * the caller may mutate. A document is cached only when the bytes are known to be on disk
+ * (after the atomic write returned, or as read back); a write in flight drops the entry and
+ * a read that raced a write does not cache what it read.
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic, unlinkDurable, sweepTempFiles } from '../util/atomicFile';
 
+/** Concurrent file reads of `readMany` (libuv runs 4 at a time by default; more only queues). */
+const READ_CONCURRENCY = 16;
+
 export class JsonDir<T> {
   readonly dir: string;
+  /** key → the document's JSON text as on disk. */
+  private readonly cache = new Map<string, string>();
+  /** Reads of a key that missed the cache and are in flight; a change marks them stale. */
+  private readonly reading = new Map<string, Set<{ stale: boolean }>>();
+  /** Writes/removes of a key in flight, each marked when another one overlapped it. */
+  private readonly changing = new Map<string, Set<{ overlapped: boolean }>>();
+
   constructor(dir: string) {
     this.dir = path.resolve(dir);
   }
@@ -24,27 +41,96 @@ export class JsonDir<T> {
     return path.join(this.dir, `${key}.json`);
   }
 
-  async read(key: string): Promise<T | null> {
+  /**
+   * Run a change of `key`; `done(alone)` learns whether no other change of it overlapped this
+   * one at any moment. With overlap, which rename won on disk is not known from completion
+   * order (a later rename can finish its directory fsync first), so nothing is cached.
+   */
+  private async change(key: string, fn: () => Promise<unknown>, done: (alone: boolean) => void): Promise<void> {
+    this.cache.delete(key);
+    for (const t of this.reading.get(key) ?? []) t.stale = true;
+    let active = this.changing.get(key);
+    if (!active) this.changing.set(key, (active = new Set()));
+    const mine = { overlapped: active.size > 0 };
+    for (const other of active) other.overlapped = true;
+    active.add(mine);
     try {
-      return JSON.parse(await fsp.readFile(this.file(key), 'utf8')) as T;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
+      await fn();
+      done(!mine.overlapped);
+    } finally {
+      active.delete(mine);
+      if (active.size === 0 && this.changing.get(key) === active) this.changing.delete(key);
     }
   }
 
+  async read(key: string): Promise<T | null> {
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return JSON.parse(hit) as T;
+    // A read that overlaps a change of the key may see either version: return it, never cache it.
+    const tok = { stale: this.changing.has(key) };
+    let set = this.reading.get(key);
+    if (!set) this.reading.set(key, (set = new Set()));
+    set.add(tok);
+    let text: string;
+    try {
+      text = await fsp.readFile(this.file(key), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    } finally {
+      set.delete(tok);
+      if (set.size === 0 && this.reading.get(key) === set) this.reading.delete(key);
+    }
+    const doc = JSON.parse(text) as T;
+    if (!tok.stale) this.cache.set(key, text);
+    return doc;
+  }
+
   async write(key: string, doc: T): Promise<void> {
-    await writeFileAtomic(this.file(key), JSON.stringify(doc, null, 2) + '\n', { mode: 0o600, sparse: false });
+    const text = JSON.stringify(doc, null, 2) + '\n';
+    await this.change(
+      key,
+      () => writeFileAtomic(this.file(key), text, { mode: 0o600, sparse: false }),
+      (alone) => {
+        // With overlapping writes the last rename wins on disk: leave it to the next read.
+        if (alone) this.cache.set(key, text);
+      },
+    );
   }
 
   /** Remove a document; a missing one is fine. */
   async remove(key: string): Promise<void> {
-    await unlinkDurable(this.file(key));
+    await this.change(key, () => unlinkDurable(this.file(key)), () => undefined);
   }
 
   /** Keys present, sorted. */
   async keys(): Promise<string[]> {
     const names = await fsp.readdir(this.dir).catch(() => [] as string[]);
     return names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)).sort();
+  }
+
+  /**
+   * `pick(doc)` for each of `keys`, in the same order (null where the document is missing or
+   * unreadable), read with bounded concurrency instead of one file after another. Each
+   * document is dropped right after `pick`, so listing many keeps only what `pick` returns.
+   */
+  async readMany<R = T>(keys: readonly string[], pick: (doc: T) => R = (d) => d as unknown as R): Promise<(R | null)[]> {
+    const out = new Array<R | null>(keys.length).fill(null);
+    const misses: number[] = [];
+    keys.forEach((k, i) => {
+      const hit = this.cache.get(k);
+      if (hit === undefined) misses.push(i);
+      else out[i] = pick(JSON.parse(hit) as T);
+    });
+    let next = 0;
+    const worker = async () => {
+      while (next < misses.length) {
+        const i = misses[next++];
+        const doc = await this.read(keys[i]).catch(() => null);
+        out[i] = doc === null ? null : pick(doc);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, misses.length) }, worker));
+    return out;
   }
 }

@@ -36,6 +36,8 @@ export interface InstanceRecord {
   [k: string]: unknown;
 }
 
+export type RecordSummary = Pick<InstanceRecord, 'uuid' | 'name' | 'vmState'>;
+
 const UUID_RE = /^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/;
 
 export function validateUuid(uuid: string, field = 'instance_uuid'): string {
@@ -66,12 +68,15 @@ export class RecordStore {
     return this.docs.remove(validateUuid(uuid));
   }
 
+  /** Every readable record, in key order (unreadable ones are skipped). */
   async list(): Promise<InstanceRecord[]> {
-    const out: InstanceRecord[] = [];
-    for (const k of await this.docs.keys()) {
-      const r = await this.docs.read(k).catch(() => null);
-      if (r) out.push(r);
-    }
-    return out;
+    const docs = await this.docs.readMany(await this.docs.keys());
+    return docs.filter((r): r is InstanceRecord => r !== null);
+  }
+
+  /** uuid, name and vm state of every readable record, in key order: `list` without holding whole records. */
+  async summaries(): Promise<RecordSummary[]> {
+    const docs = await this.docs.readMany(await this.docs.keys(), (r): RecordSummary => ({ uuid: r.uuid, name: r.name, vmState: r.vmState }));
+    return docs.filter((r): r is RecordSummary => r !== null);
   }
 }

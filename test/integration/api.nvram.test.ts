@@ -224,6 +224,26 @@ describe('NVRAM API: variables, Secure Boot, boot order, reset', function () {
     for (const p of ['variables', 'secure-boot']) assert.equal((await sc.http.get(`/v1/instances/${inst.uuid}/nvram/${p}`)).status, 404);
   });
 
+  it('get_info reports the digest of the file as it is now, also after QEMU-style in-place writes to a settled store', async function () {
+    this.timeout(20000);
+    const { inst, file } = await spawned();
+    const view = async () => (await sc.http.get(`/v1/instances/${inst.uuid}`)).data.nvram.sha256 as string;
+    const poke = (byte: number) => {
+      const fd = fs.openSync(file, 'r+');
+      fs.writeSync(fd, Buffer.from([byte]), 0, 1, 0x3000);
+      fs.closeSync(fd);
+    };
+    assert.equal(await view(), sha(fs.readFileSync(file)));
+    poke(0x11);
+    assert.equal(await view(), sha(fs.readFileSync(file)), 'a write right after a read');
+    // Let the file settle so its digest may be remembered, then change it in place again.
+    await new Promise((r) => setTimeout(r, 2300));
+    assert.equal(await view(), sha(fs.readFileSync(file)));
+    assert.equal(await view(), sha(fs.readFileSync(file)));
+    poke(0x22);
+    assert.equal(await view(), sha(fs.readFileSync(file)), 'a remembered digest is dropped when the file changes');
+  });
+
   it('with the Debian Secure Boot template: enabled, Microsoft certificates by subject', async function () {
     const ms = '/usr/share/OVMF/OVMF_VARS_4M.ms.fd';
     if (!fs.existsSync(ms)) {

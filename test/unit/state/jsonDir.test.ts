@@ -1,0 +1,72 @@
+/** JsonDir's write-through cache: reads match the disk, callers get their own objects, overlapping changes never leave a stale entry. */
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { JsonDir } from '../../../src/state/jsonDir';
+
+type Doc = { v: number; tags: string[] };
+
+describe('state/jsonDir cache', () => {
+  let dir: string;
+  let d: JsonDir<Doc>;
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nus-jsondir-'));
+    d = new JsonDir<Doc>(dir);
+    await d.init();
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const onDisk = (k: string) => JSON.parse(fs.readFileSync(path.join(dir, `${k}.json`), 'utf8')) as Doc;
+
+  it('returns a fresh object on every read: mutating one does not change the next', async () => {
+    await d.write('a', { v: 1, tags: ['x'] });
+    const first = (await d.read('a'))!;
+    first.v = 99;
+    first.tags.push('y');
+    assert.deepEqual(await d.read('a'), { v: 1, tags: ['x'] });
+  });
+
+  it('serves a cached document without touching the file, and reads the last write', async () => {
+    await d.write('a', { v: 1, tags: [] });
+    await d.read('a');
+    await d.write('a', { v: 2, tags: [] });
+    assert.equal((await d.read('a'))!.v, 2);
+    // The sidecar is the only writer: a file changed behind its back is not re-read (documented).
+    fs.writeFileSync(path.join(dir, 'a.json'), JSON.stringify({ v: 3, tags: [] }));
+    assert.equal((await d.read('a'))!.v, 2);
+    // A fresh instance (a restart) reads the disk.
+    const again = new JsonDir<Doc>(dir);
+    assert.equal((await again.read('a'))!.v, 3);
+  });
+
+  it('after overlapping writes of one key, reads agree with the file that won on disk', async () => {
+    for (let round = 0; round < 20; round++) {
+      await Promise.all(Array.from({ length: 6 }, (_, i) => d.write('k', { v: round * 10 + i, tags: [] })));
+      const disk = onDisk('k');
+      assert.deepEqual(await d.read('k'), disk, `round ${round}`);
+      assert.deepEqual(await d.read('k'), disk);
+    }
+  });
+
+  it('a read racing a write or a remove never caches what it read', async () => {
+    for (let round = 0; round < 20; round++) {
+      await d.write('r', { v: round, tags: [] });
+      const fresh = new JsonDir<Doc>(dir); // empty cache: its reads go to disk
+      const reading = fresh.read('r');
+      const writing = fresh.write('r', { v: 1000 + round, tags: [] });
+      await Promise.all([reading, writing]);
+      assert.equal((await fresh.read('r'))!.v, 1000 + round);
+      const r2 = fresh.read('r');
+      const rm = fresh.remove('r');
+      await Promise.all([r2, rm]);
+      assert.equal(await fresh.read('r'), null);
+    }
+  });
+
+  it('readMany keeps key order, mixes cached and uncached documents, and skips missing ones', async () => {
+    for (const k of ['a', 'b', 'c']) await d.write(k, { v: k.charCodeAt(0), tags: [] });
+    const other = new JsonDir<Doc>(dir);
+    await other.read('b');
+    assert.deepEqual(await other.readMany(['c', 'nope', 'a', 'b'], (x) => x.v), [99, null, 97, 98]);
+  });
+});
