@@ -2,11 +2,11 @@ import { strict as assert } from 'node:assert';
 import { encodeNvram, decodeNvram } from '../../../src/peer/transfer';
 
 describe('peer/transfer', () => {
-  it('round-trips a store and shrinks a 64 MiB zero store to a few hundred bytes', () => {
+  it('round-trips a store and shrinks a 64 MiB zero store to under 0.1% of its size', () => {
     const data = Buffer.alloc(64 * 1024 * 1024);
     data.write('VARS', 0x100);
     const p = encodeNvram(data);
-    assert.ok(Buffer.from(p.data, 'base64').length < 1024, `${p.data.length} base64 chars`);
+    assert.ok(Buffer.from(p.data, 'base64').length < data.length / 1000, `${p.data.length} base64 chars`);
     assert.ok(decodeNvram(p).equals(data));
   });
   it('round-trips an 0xFF OVMF-sized store', () => {
