@@ -7,7 +7,7 @@
 import { promises as fsp } from 'node:fs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { durableWrite } from './lib/durable';
 import { alternate, median, pool, result, timed, type Result } from './lib/stats';
 import { IMAGES, SidecarProc, emptyDir, newInstance, procCpuMs, type BenchFirmware, type Inst } from './lib/env';
 
@@ -21,23 +21,7 @@ export interface SpawnSizes {
 
 /** The baseline "small script": an atomic, durable copy of the template. */
 export async function atomicCopy(template: string, target: string): Promise<void> {
-  const data = await fsp.readFile(template);
-  const dir = path.dirname(target);
-  const tmp = `${target}.tmp-${randomBytes(6).toString('hex')}`;
-  const fh = await fsp.open(tmp, 'wx', 0o600);
-  try {
-    await fh.write(data, 0, data.length, 0);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await fsp.rename(tmp, target);
-  const d = await fsp.open(dir, 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
+  await durableWrite(target, await fsp.readFile(template));
 }
 
 export async function benchSpawn(root: string, fw: BenchFirmware, sz: SpawnSizes, log: (s: string) => void): Promise<Result[]> {

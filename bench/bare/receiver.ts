@@ -6,27 +6,12 @@
  */
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { promises as fsp } from 'node:fs';
+import { durableWrite } from '../lib/durable';
 
 const [port, dir] = process.argv.slice(2);
 
-async function store(name: string, body: Buffer): Promise<void> {
-  const target = path.join(dir, path.basename(name) || 'upload');
-  const tmp = `${target}.tmp`;
-  const fh = await fsp.open(tmp, 'w', 0o600);
-  try {
-    await fh.write(body, 0, body.length, 0);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await fsp.rename(tmp, target);
-  const d = await fsp.open(dir, 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
+function store(name: string, body: Buffer): Promise<void> {
+  return durableWrite(path.join(dir, path.basename(name) || 'upload'), body);
 }
 
 http

@@ -12,7 +12,7 @@
  * `VarStoreError`s (`InvalidNVRAM`, 400/404/409/422 by reason) reach the caller unchanged.
  */
 import { existsSync } from 'node:fs';
-import { InstanceInvalidState, InstanceNotFound, NovaError } from '../errors';
+import { InstanceInvalidState, InstanceNotFound, InvalidInput, NovaError } from '../errors';
 import { PowerState } from '../hypervisor/types';
 import type { NvramInfo } from '../nvram/store';
 import type { InstanceRecord } from '../state/records';
@@ -105,7 +105,7 @@ export async function writeRaw(core: DriverCore, uuid: string, data: Buffer, fie
   const { rec, path } = await storeOf(core, uuid);
   await requireShutOff(core, rec, 'write the variable store');
   const cur = await core.deps.nvram.info(path);
-  if (cur && cur.size !== data.length) throw new NovaError('InvalidInput', 400, `Invalid input received: ${field}: variable store must be ${cur.size} bytes, got ${data.length}`, { details: { field } });
+  if (cur && cur.size !== data.length) throw new InvalidInput(field, `variable store must be ${cur.size} bytes, got ${data.length}`);
   await core.deps.nvram.writeBytes(path, data);
   return (await core.deps.nvram.info(path)) as NvramInfo;
 }
@@ -135,7 +135,7 @@ async function edit(core: DriverCore, uuid: string, what: string, fn: (vars: Var
 }
 
 function hexField(value: string, field: string): Buffer {
-  if (!/^(?:[0-9a-fA-F]{2})*$/.test(value)) throw new NovaError('InvalidInput', 400, `Invalid input received: ${field}: not hex bytes`, { details: { field } });
+  if (!/^(?:[0-9a-fA-F]{2})*$/.test(value)) throw new InvalidInput(field, 'not hex bytes');
   return Buffer.from(value, 'hex');
 }
 

@@ -137,6 +137,33 @@ describe('persistence and firmware pinning', function () {
   });
 });
 
+/** An in-process sidecar whose hypervisor is `wrap(embedded)`, in a fresh temp root. */
+async function startWrapped(wrap: (inner: EmbeddedHypervisor) => Hypervisor, libvirt: Record<string, unknown> = {}) {
+  const root = tmpDir('nus-wrap-');
+  const nv = new NvramStore({ dir: path.join(root, 'nvram'), mode: 0o600 });
+  fs.mkdirSync(path.join(root, 'nvram'), { recursive: true });
+  const hv = wrap(new EmbeddedHypervisor(path.join(root, 'state'), nv));
+  const tree = firmwareTree(path.join(root, 'fw'));
+  fs.mkdirSync(path.join(root, 'desc'));
+  const cfg = testConfig({
+    api: { port: 0 },
+    hypervisor: { state_dir: path.join(root, 'state') },
+    nvram: { nvram_dir: path.join(root, 'nvram') },
+    libvirt: { hw_machine_type: { x86_64: 'q35' }, ...libvirt },
+    firmware: { descriptor_dirs: [path.join(root, 'desc')] },
+    ...tree.map,
+  });
+  const sc = await startSidecar(cfg, { log: memoryLogger(), hostArch: 'x86_64', hypervisor: hv });
+  return {
+    http: axios.create({ baseURL: sc.url, validateStatus: () => true }),
+    nvramDir: path.join(root, 'nvram'),
+    stop: async () => {
+      await sc.close();
+      fs.rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
 describe('per-instance serialization', function () {
   /** A hypervisor wrapper that records how many calls per domain overlap. */
   function tracking(inner: Hypervisor) {
@@ -174,22 +201,8 @@ describe('per-instance serialization', function () {
   }
 
   it('never interleaves calls on one instance and runs different instances in parallel', async () => {
-    const root = tmpDir('nus-conc-');
-    const nv = new NvramStore({ dir: path.join(root, 'nvram'), mode: 0o600 });
-    fs.mkdirSync(path.join(root, 'nvram'), { recursive: true });
-    const t = tracking(new EmbeddedHypervisor(path.join(root, 'state'), nv));
-    const tree = firmwareTree(path.join(root, 'fw'));
-    fs.mkdirSync(path.join(root, 'desc'));
-    const cfg = testConfig({
-      api: { port: 0 },
-      hypervisor: { state_dir: path.join(root, 'state') },
-      nvram: { nvram_dir: path.join(root, 'nvram') },
-      libvirt: { hw_machine_type: { x86_64: 'q35' } },
-      firmware: { descriptor_dirs: [path.join(root, 'desc')] },
-      ...tree.map,
-    });
-    const sc = await startSidecar(cfg, { log: memoryLogger(), hostArch: 'x86_64', hypervisor: t.hv });
-    const http = axios.create({ baseURL: sc.url, validateStatus: () => true });
+    let t!: ReturnType<typeof tracking>;
+    const { http, stop } = await startWrapped((inner) => (t = tracking(inner)).hv);
     try {
       const a = instance();
       const b = instance();
@@ -206,8 +219,7 @@ describe('per-instance serialization', function () {
       for (const [name, p] of t.peak) assert.equal(p, 1, `calls on ${name} overlapped`);
       assert.ok(t.globalPeak() >= 2, 'different instances should run in parallel');
     } finally {
-      await sc.close();
-      fs.rmSync(root, { recursive: true, force: true });
+      await stop();
     }
   });
 });
@@ -215,41 +227,27 @@ describe('per-instance serialization', function () {
 describe('soft reboot (Nova _soft_reboot)', function () {
   /** Embedded hypervisor whose graceful shutdown works or is ignored (a guest without ACPI handling). */
   async function withGuest(acpi: boolean, body: (http: ReturnType<typeof axios.create>, calls: string[], sc: { nvram: string }) => Promise<void>) {
-    const root = tmpDir('nus-soft-');
-    const nv = new NvramStore({ dir: path.join(root, 'nvram'), mode: 0o600 });
-    fs.mkdirSync(path.join(root, 'nvram'), { recursive: true });
-    const inner = new EmbeddedHypervisor(path.join(root, 'state'), nv);
     const calls: string[] = [];
-    const hv: Hypervisor = Object.assign(Object.create(inner) as Hypervisor, {
-      shutdown: async (n: string, t: number) => {
-        calls.push(`shutdown:${t}`);
-        return acpi ? inner.shutdown(n, t) : false;
-      },
-      destroy: async (n: string) => {
-        calls.push('destroy');
-        return inner.destroy(n);
-      },
-      start: async (n: string, o?: never) => {
-        calls.push('start');
-        return inner.start(n, o);
-      },
-    });
-    const tree = firmwareTree(path.join(root, 'fw'));
-    fs.mkdirSync(path.join(root, 'desc'));
-    const cfg = testConfig({
-      api: { port: 0 },
-      hypervisor: { state_dir: path.join(root, 'state') },
-      nvram: { nvram_dir: path.join(root, 'nvram') },
-      libvirt: { hw_machine_type: { x86_64: 'q35' }, wait_soft_reboot_seconds: 7 },
-      firmware: { descriptor_dirs: [path.join(root, 'desc')] },
-      ...tree.map,
-    });
-    const sc = await startSidecar(cfg, { log: memoryLogger(), hostArch: 'x86_64', hypervisor: hv });
+    const wrap = (inner: EmbeddedHypervisor): Hypervisor =>
+      Object.assign(Object.create(inner) as Hypervisor, {
+        shutdown: async (n: string, t: number) => {
+          calls.push(`shutdown:${t}`);
+          return acpi ? inner.shutdown(n, t) : false;
+        },
+        destroy: async (n: string) => {
+          calls.push('destroy');
+          return inner.destroy(n);
+        },
+        start: async (n: string, o?: never) => {
+          calls.push('start');
+          return inner.start(n, o);
+        },
+      });
+    const sc = await startWrapped(wrap, { wait_soft_reboot_seconds: 7 });
     try {
-      await body(axios.create({ baseURL: sc.url, validateStatus: () => true }), calls, { nvram: path.join(root, 'nvram') });
+      await body(sc.http, calls, { nvram: sc.nvramDir });
     } finally {
-      await sc.close();
-      fs.rmSync(root, { recursive: true, force: true });
+      await sc.stop();
     }
   }
 
