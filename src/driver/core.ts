@@ -20,6 +20,7 @@ import { validateDomainName } from '../nvram/paths';
 import { buildDomainXml } from '../domainXml';
 import { InstanceNotFound, InvalidInput } from '../errors';
 import { KeyedMutex } from './locks';
+import { settledAt, statIdentity } from '../util/fileIdentity';
 
 export interface DriverDeps {
   config: Config;
@@ -30,8 +31,6 @@ export interface DriverDeps {
   log: Logger;
 }
 
-/** A digest is reused only for a file whose last change is at least this much older than the read that hashed it. */
-const DIGEST_SETTLED_MS = 2000;
 /** Domain state queries in flight at once when listing (files, or virsh processes). */
 const STATE_QUERY_CONCURRENCY = 8;
 /** Variable stores whose digest is remembered (most recently used). */
@@ -98,7 +97,8 @@ export class DriverCore {
     });
   }
 
-  async view(rec: InstanceRecord, warnings: string[] = []): Promise<InstanceView> {
+  /** The instance as the API shows it; `nvram` when the caller already knows the store's info (it just wrote it). */
+  async view(rec: InstanceRecord, warnings: string[] = [], nvram?: NvramInfo): Promise<InstanceView> {
     const info = await this.hv.getInfo(rec.name);
     return {
       instance_uuid: rec.uuid,
@@ -107,7 +107,7 @@ export class DriverCore {
       vm_state: rec.vmState,
       domain_xml: await this.hv.getXml(rec.name),
       firmware: rec.firmware,
-      nvram: rec.nvramPath ? await this.nvramInfo(rec.nvramPath) : null,
+      nvram: rec.nvramPath ? (nvram ?? (await this.nvramInfo(rec.nvramPath))) : null,
       system_metadata: rec.systemMetadata,
       warnings,
     };
@@ -129,12 +129,8 @@ export class DriverCore {
 
   /**
    * `NvramStore.info` (size, sha256, allocation) without re-reading and re-hashing an
-   * unchanged store on every view: the digest is reused while the file's device, inode,
-   * size, mtime and ctime are the same as when it was hashed. Any write changes ctime, a
-   * replace changes the inode; and a digest is kept only when the file's ctime was already
-   * DIGEST_SETTLED_MS older than the read (git's "racily clean" rule), so a write landing in
-   * the same timestamp tick as our read cannot hide behind an unchanged ctime. Allocation
-   * always comes from the fresh stat.
+   * unchanged store on every view: the digest is reused under the rule of util/fileIdentity
+   * (same stat identity, settled when hashed). Allocation always comes from the fresh stat.
    */
   async nvramInfo(p: string): Promise<NvramInfo | null> {
     const full = this.deps.nvram.checkPath(p);
@@ -147,7 +143,7 @@ export class DriverCore {
       this.digests.delete(full);
       return null;
     }
-    const id = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+    const id = statIdentity(st);
     const hit = this.digests.get(full);
     if (hit && hit.id === id) {
       this.digests.delete(full);
@@ -157,7 +153,7 @@ export class DriverCore {
     const readAt = Date.now();
     const info = await this.deps.nvram.info(full);
     this.digests.delete(full);
-    if (info && info.size === st.size && st.ctimeMs < readAt - DIGEST_SETTLED_MS) {
+    if (info && info.size === st.size && settledAt(st, readAt)) {
       this.digests.set(full, { id, info: { ...info } });
       if (this.digests.size > DIGEST_CACHE_ENTRIES) this.digests.delete(this.digests.keys().next().value as string);
     }

@@ -8,12 +8,16 @@
  *
  * Does not know about domains or libvirt; the driver decides when to create, keep or drop.
  */
-import { promises as fsp, constants as fsc } from 'node:fs';
+import { promises as fsp, constants as fsc, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { writeFileAtomic, unlinkDurable, sweepTempFiles, allocatedBytes, type AtomicWriteOptions } from '../util/atomicFile';
 import { nvramPathFor, assertInside, validateDomainName } from './paths';
 import { InternalError, InvalidInput } from '../errors';
+import { settledAt, statIdentity } from '../util/fileIdentity';
+
+/** Templates kept in memory (a host has a handful: one per firmware build and variant). */
+const TEMPLATE_CACHE_ENTRIES = 32;
 
 export interface NvramInfo {
   path: string;
@@ -39,6 +43,8 @@ export class NvramStore {
   private readonly mode: number;
   private readonly uid?: number;
   private readonly gid?: number;
+  /** template path → its bytes and digest, with the stat identity they were read at. */
+  private readonly templates = new Map<string, { id: string; data: Buffer; sha256: string }>();
 
   constructor(opts: NvramStoreOptions) {
     this.dir = path.resolve(opts.dir);
@@ -79,17 +85,40 @@ export class NvramStore {
     }
   }
 
-  /** Copy `template` to `target` atomically and sparsely. Returns the new file's info. */
-  async createFromTemplate(target: string, template: string): Promise<NvramInfo> {
-    this.checkPath(target);
-    let data: Buffer;
+  /**
+   * A template's bytes and digest. Templates are read-only package files, copied on every
+   * spawn, rebuild and reset: they are kept in memory and read again only when their stat
+   * identity changes (a package upgrade replaces the file), under util/fileIdentity's rule.
+   */
+  private async template(file: string): Promise<{ data: Buffer; sha256: string }> {
     try {
-      data = await fsp.readFile(template);
+      const st = statSync(file);
+      const id = statIdentity(st);
+      const hit = this.templates.get(file);
+      if (hit && hit.id === id) return hit;
+      const readAt = Date.now();
+      const data = await fsp.readFile(file);
+      const t = { id, data, sha256: sha256(data) };
+      this.templates.delete(file);
+      if (data.length === st.size && settledAt(st, readAt)) {
+        this.templates.set(file, t);
+        if (this.templates.size > TEMPLATE_CACHE_ENTRIES) this.templates.delete(this.templates.keys().next().value as string);
+      }
+      return t;
     } catch (e) {
-      throw new InternalError(`cannot read NVRAM template ${template}: ${(e as Error).message}`, { cause: e });
+      throw new InternalError(`cannot read NVRAM template ${file}: ${(e as Error).message}`, { cause: e });
     }
-    await this.writeBytes(target, data);
-    return this.info(target) as Promise<NvramInfo>;
+  }
+
+  /**
+   * Copy `template` to `target` atomically and sparsely. Returns the new file's info: size
+   * and digest are the template's (the bytes written), allocation is the new file's.
+   */
+  async createFromTemplate(target: string, template: string): Promise<NvramInfo> {
+    const full = this.checkPath(target);
+    const t = await this.template(template);
+    await this.writeBytes(full, t.data);
+    return { path: full, size: t.data.length, sha256: t.sha256, allocated: statSync(full).blocks * 512 };
   }
 
   /** Atomically replace `target` with `data` (temp + fsync + rename + fsync dir). */

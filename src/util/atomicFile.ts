@@ -55,6 +55,7 @@ export async function writeFileAtomic(target: string, data: Buffer | string, opt
   try {
     if (sparse) {
       let off = 0;
+      let written = 0;
       while (off < buf.length) {
         const end = Math.min(off + BLOCK, buf.length);
         if (!isZeroBlock(buf, off, end)) {
@@ -66,12 +67,13 @@ export async function writeFileAtomic(target: string, data: Buffer | string, opt
             runEnd = next;
           }
           await fh.write(buf, off, runEnd - off, off);
-          off = runEnd;
+          off = written = runEnd;
         } else {
           off = end;
         }
       }
-      await fh.truncate(buf.length);
+      // Trailing holes: set the length (a store ending in data already has it).
+      if (written !== buf.length) await fh.truncate(buf.length);
     } else {
       await fh.write(buf, 0, buf.length, 0);
     }

@@ -1,0 +1,68 @@
+/**
+ * Creating stores from templates: the bytes and the reported digest are the template's as it
+ * is now, although templates are kept in memory between copies (a package upgrade or an
+ * in-place edit of the template must never hand out the old content).
+ */
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { NvramStore } from '../../../src/nvram/store';
+import { SETTLED_MS } from '../../../src/util/fileIdentity';
+import { tmpDir } from '../../support/firmwareFixture';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('nvram/store templates', () => {
+  let root: string;
+  let nv: NvramStore;
+  let template: string;
+  beforeEach(async () => {
+    root = tmpDir('nus-store-');
+    nv = new NvramStore({ dir: path.join(root, 'nvram'), mode: 0o600 });
+    await nv.init();
+    template = path.join(root, 'VARS.fd');
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  const fill = (byte: number, size = 64 * 1024) => Buffer.alloc(size, byte);
+
+  it('copies the template and reports its size and digest, and the allocation of the new file', async () => {
+    const data = Buffer.concat([fill(0xff, 8192), fill(0, 64 * 1024)]);
+    fs.writeFileSync(template, data);
+    const info = await nv.createFromTemplate(nv.pathFor('instance-00000001'), template);
+    const onDisk = fs.readFileSync(nv.pathFor('instance-00000001'));
+    assert.deepEqual(onDisk, data);
+    assert.equal(info.sha256, sha(data));
+    assert.equal(info.size, data.length);
+    assert.equal(info.allocated, fs.statSync(nv.pathFor('instance-00000001')).blocks * 512);
+    assert.ok(info.allocated < data.length, 'zero blocks are holes');
+  });
+
+  it('copies the template as it is now: changed in place right after a copy, and replaced after it settled', async function () {
+    this.timeout(10000);
+    fs.writeFileSync(template, fill(0x11));
+    assert.equal((await nv.createFromTemplate(nv.pathFor('instance-00000002'), template)).sha256, sha(fill(0x11)));
+    // In place, same size, within the same instant: a remembered copy would be stale.
+    fs.writeFileSync(template, fill(0x22));
+    assert.equal((await nv.createFromTemplate(nv.pathFor('instance-00000003'), template)).sha256, sha(fill(0x22)));
+    assert.deepEqual(fs.readFileSync(nv.pathFor('instance-00000003')), fill(0x22));
+    // Settled, so this copy is remembered; then the file is changed in place, then replaced.
+    await new Promise((r) => setTimeout(r, SETTLED_MS + 200));
+    await nv.createFromTemplate(nv.pathFor('instance-00000004'), template);
+    const fd = fs.openSync(template, 'r+');
+    fs.writeSync(fd, Buffer.from([0x33]), 0, 1, 100);
+    fs.closeSync(fd);
+    const edited = fs.readFileSync(template);
+    assert.equal((await nv.createFromTemplate(nv.pathFor('instance-00000005'), template)).sha256, sha(edited));
+    fs.writeFileSync(`${template}.new`, fill(0x44));
+    fs.renameSync(`${template}.new`, template);
+    assert.equal((await nv.createFromTemplate(nv.pathFor('instance-00000006'), template)).sha256, sha(fill(0x44)));
+    assert.deepEqual(fs.readFileSync(nv.pathFor('instance-00000006')), fill(0x44));
+  });
+
+  it('names the template when it cannot be read, and creates nothing', async () => {
+    await assert.rejects(nv.createFromTemplate(nv.pathFor('instance-00000007'), path.join(root, 'missing.fd')), (e: Error & { type?: string }) => e.type === 'InternalError' && /cannot read NVRAM template .*missing\.fd/.test(e.message));
+    assert.equal(fs.existsSync(nv.pathFor('instance-00000007')), false);
+  });
+});
