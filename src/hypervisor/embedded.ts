@@ -1,40 +1,130 @@
 /**
  * @module hypervisor/embedded
- * The zero-config backend: domains are records (XML + power state) under
- * `<state_dir>/domains`, no VM runs, and the NVRAM files are the same real files production
- * uses. It mirrors the libvirt behaviours the driver relies on: start fails when the loader
+ * The zero-config backend: no VM runs, and the NVRAM files are the same real files production
+ * uses. Like libvirt, it keeps two things per domain:
+ * - the persistent definition (`<state_dir>/domains/<name>.json`: name and XML), written
+ *   durably, as libvirt writes `/etc/libvirt/qemu/<name>.xml`;
+ * - the runtime power state (`<state_dir>/run/domains/<name>.state`), like libvirt's status
+ *   file under `/run`: kept in memory and in that file, not fsynced, so it survives a
+ *   sidecar restart, while after a power loss a domain whose state did not reach the disk is
+ *   shut off, which is what a power loss does to a VM. An unreadable state is shut off too.
+ *   Definitions written before this split carry a `state` field, read when no state file exists.
+ * It mirrors the libvirt behaviours the driver relies on: start fails when the loader
  * is missing or the store's size does not fit the template (QEMU maps both as pflash), a
  * missing store is created from `<nvram template>` at start (qemuPrepareNVRAM), undefine
  * refuses to run without exactly one NVRAM flag, and `keepNvram: false` deletes the store.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { JsonDir } from '../state/jsonDir';
 import { HypervisorError } from '../errors';
-import { domainNameOf, readDomainFirmware } from '../domainXml';
+import { domainNameOf, readDomainFirmware, type DomainFirmwareView } from '../domainXml';
 import type { NvramStore } from '../nvram/store';
 import { PowerState, type DomainInfo, type Hypervisor, type LiveMigrateOptions, type PowerStateCode, type StartOptions, type UndefineOptions } from './types';
 
 interface StoredDomain {
   name: string;
   xml: string;
-  state: PowerStateCode;
+  /** Only in definitions written before the runtime state had its own file. */
+  state?: PowerStateCode;
+}
+
+const STATES = new Set<number>(Object.values(PowerState));
+
+function statOrNull(p: string): Stats | null {
+  try {
+    return statSync(p);
+  } catch {
+    return null;
+  }
 }
 
 export class EmbeddedHypervisor implements Hypervisor {
   readonly kind = 'embedded' as const;
   private readonly docs: JsonDir<StoredDomain>;
+  private readonly runDir: string;
+  /** name → power state, as in the state file (loaded on first use). */
+  private readonly states = new Map<string, PowerStateCode>();
+  /** name → the firmware facts of the XML they were read from (start reads them every time). */
+  private readonly firmware = new Map<string, { xml: string; fw: DomainFirmwareView }>();
 
   constructor(stateDir: string, private readonly nvram: NvramStore) {
     this.docs = new JsonDir(path.join(path.resolve(stateDir), 'domains'));
+    this.runDir = path.join(path.resolve(stateDir), 'run', 'domains');
   }
 
-  init(): Promise<void> {
-    return this.docs.init();
+  async init(): Promise<void> {
+    await this.docs.init();
+    mkdirSync(this.runDir, { recursive: true, mode: 0o700 });
   }
 
   private load(name: string): Promise<StoredDomain | null> {
     return this.docs.read(name);
+  }
+
+  private stateFile(name: string): string {
+    return path.join(this.runDir, `${name}.state`);
+  }
+
+  /** The runtime state of a defined domain (its definition `d`). */
+  private stateOf(d: StoredDomain): PowerStateCode {
+    let st = this.states.get(d.name);
+    if (st === undefined) {
+      let text: string | null = null;
+      try {
+        text = readFileSync(this.stateFile(d.name), 'utf8');
+      } catch {
+        // no state file: a legacy definition's state, else shut off
+      }
+      const n = text === null ? (d.state ?? PowerState.SHUTDOWN) : Number(text.trim());
+      st = STATES.has(n) ? (n as PowerStateCode) : PowerState.SHUTDOWN;
+      this.states.set(d.name, st);
+    }
+    return st;
+  }
+
+  /**
+   * Record a power state: memory first, then the state file, overwritten in place with one
+   * two-byte write (a single digit and a newline: it cannot tear), not fsynced (runtime
+   * state, see the module note). Synchronous, so two changes of one domain cannot land out
+   * of order; creating the file is the only step that costs more than a few microseconds.
+   */
+  private setState(name: string, st: PowerStateCode): void {
+    this.states.set(name, st);
+    const file = this.stateFile(name);
+    let fd: number;
+    try {
+      try {
+        fd = openSync(file, 'r+');
+      } catch {
+        fd = openSync(file, 'w', 0o600);
+      }
+      try {
+        writeSync(fd, `${st}\n`, 0);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (e) {
+      throw new HypervisorError('other', `cannot record the power state of '${name}': ${(e as Error).message}`);
+    }
+  }
+
+  private dropState(name: string): void {
+    this.states.delete(name);
+    this.firmware.delete(name);
+    try {
+      unlinkSync(this.stateFile(name));
+    } catch {
+      // already gone
+    }
+  }
+
+  private firmwareOf(d: StoredDomain): DomainFirmwareView {
+    const hit = this.firmware.get(d.name);
+    if (hit && hit.xml === d.xml) return hit.fw;
+    const fw = readDomainFirmware(d.xml);
+    this.firmware.set(d.name, { xml: d.xml, fw });
+    return fw;
   }
 
   private async must(name: string): Promise<StoredDomain> {
@@ -43,59 +133,67 @@ export class EmbeddedHypervisor implements Hypervisor {
     return d;
   }
 
-  private save(d: StoredDomain): Promise<void> {
-    return this.docs.write(d.name, d);
-  }
-
+  /** Define or redefine: the definition is replaced durably, the power state is kept. */
   async define(xml: string): Promise<void> {
-    const name = domainNameOf(xml);
+    const fw = readDomainFirmware(xml);
+    const name = fw.name || domainNameOf(xml);
     const old = await this.load(name);
-    await this.save({ name, xml, state: old?.state ?? PowerState.SHUTDOWN });
+    if (old) {
+      const state = this.stateOf(old);
+      await this.docs.write(name, { name, xml });
+      // A redefinition of a legacy definition moves its state into the state file.
+      if (old.state !== undefined) this.setState(name, state);
+    } else {
+      // A new domain is shut off; its state file is created alongside (creating a file is
+      // the slow part, so not in start), replacing any a crash left behind.
+      this.states.set(name, PowerState.SHUTDOWN);
+      await Promise.all([this.docs.write(name, { name, xml }), fsp.writeFile(this.stateFile(name), `${PowerState.SHUTDOWN}\n`, { mode: 0o600 })]);
+    }
+    this.firmware.set(name, { xml, fw });
   }
 
   async start(name: string, opts: StartOptions = {}): Promise<void> {
     const d = await this.must(name);
-    if (d.state === PowerState.RUNNING || d.state === PowerState.PAUSED) {
+    const cur = this.stateOf(d);
+    if (cur === PowerState.RUNNING || cur === PowerState.PAUSED) {
       throw new HypervisorError('already-running', `Requested operation is not valid: domain '${name}' is already running`);
     }
-    const fw = readDomainFirmware(d.xml);
+    const fw = this.firmwareOf(d);
+    // Local stats, synchronously: each is cheaper than a thread-pool round trip.
     if (fw.loader) {
-      const code = await fsp.stat(fw.loader.path).catch(() => null);
-      if (!code) throw new HypervisorError('other', `loader ${fw.loader.path} does not exist`);
+      if (!statOrNull(fw.loader.path)) throw new HypervisorError('other', `loader ${fw.loader.path} does not exist`);
       if (fw.nvram?.path) {
-        if (!(await this.nvram.exists(fw.nvram.path))) {
+        const store = this.nvram.checkPath(fw.nvram.path);
+        let v = statOrNull(store);
+        if (!v) {
           if (!fw.nvram.template) throw new HypervisorError('other', `unable to find any master var store for loader: ${fw.loader.path}`);
-          await this.nvram.createFromTemplate(fw.nvram.path, fw.nvram.template);
+          await this.nvram.createFromTemplate(store, fw.nvram.template);
+          v = statSync(store);
         }
-        if (fw.nvram.template) {
-          const [t, v] = await Promise.all([fsp.stat(fw.nvram.template).catch(() => null), fsp.stat(this.nvram.checkPath(fw.nvram.path))]);
-          if (t && t.size !== v.size) {
-            throw new HypervisorError('other', `pflash size mismatch: ${fw.nvram.path} is ${v.size} bytes, template ${fw.nvram.template} is ${t.size}`);
-          }
+        const t = fw.nvram.template ? statOrNull(fw.nvram.template) : null;
+        if (t && t.size !== v.size) {
+          throw new HypervisorError('other', `pflash size mismatch: ${fw.nvram.path} is ${v.size} bytes, template ${fw.nvram.template} is ${t.size}`);
         }
       }
     }
-    d.state = opts.paused ? PowerState.PAUSED : PowerState.RUNNING;
-    await this.save(d);
+    this.setState(name, opts.paused ? PowerState.PAUSED : PowerState.RUNNING);
   }
 
   async shutdown(name: string, _timeoutSec: number): Promise<boolean> {
-    const d = await this.must(name);
-    d.state = PowerState.SHUTDOWN;
-    await this.save(d);
+    await this.must(name);
+    this.setState(name, PowerState.SHUTDOWN);
     return true;
   }
 
   async destroy(name: string): Promise<void> {
     const d = await this.load(name);
-    if (!d || d.state === PowerState.SHUTDOWN) return;
-    d.state = PowerState.SHUTDOWN;
-    await this.save(d);
+    if (!d || this.stateOf(d) === PowerState.SHUTDOWN) return;
+    this.setState(name, PowerState.SHUTDOWN);
   }
 
   async reboot(name: string): Promise<void> {
     const d = await this.must(name);
-    if (d.state !== PowerState.RUNNING) throw new HypervisorError('not-running', `Requested operation is not valid: domain '${name}' is not running`);
+    if (this.stateOf(d) !== PowerState.RUNNING) throw new HypervisorError('not-running', `Requested operation is not valid: domain '${name}' is not running`);
   }
 
   async undefine(name: string, opts: UndefineOptions): Promise<void> {
@@ -103,15 +201,16 @@ export class EmbeddedHypervisor implements Hypervisor {
     const d = await this.load(name);
     if (!d) return;
     if (!opts.keepNvram) {
-      const fw = readDomainFirmware(d.xml);
+      const fw = this.firmwareOf(d);
       if (fw.nvram?.path) await this.nvram.remove(fw.nvram.path);
     }
     await this.docs.remove(name);
+    this.dropState(name);
   }
 
   async getInfo(name: string): Promise<DomainInfo | null> {
     const d = await this.load(name);
-    return d ? { name, state: d.state } : null;
+    return d ? { name, state: this.stateOf(d) } : null;
   }
 
   async getXml(name: string): Promise<string | null> {
