@@ -13,6 +13,7 @@ import { promises as fsp, accessSync } from 'node:fs';
 import type { DriverCore } from './core';
 import type { DestroyArgs, InstanceArgs, InstanceView, PowerOffArgs, RebootArgs, RebuildArgs, RescueArgs, SpawnArgs } from './contract';
 import type { InstanceRecord } from '../state/records';
+import type { NvramInfo } from '../nvram/store';
 import type { BootRequest, FirmwareSelection } from '../firmware/types';
 import { resolveBootRequest, selectFirmware, reuseOrReselect } from '../firmware';
 import { PowerState } from '../hypervisor/types';
@@ -88,22 +89,26 @@ export async function spawn(core: DriverCore, uuid: string, a: SpawnArgs): Promi
   const warnings = [...boot.warnings];
   // A store kept by destroy(destroy_disks=False) is reused when it fits the new template
   // (libvirt would use an existing file as is); anything else starts from the template.
-  let created = false;
+  let created: NvramInfo | null = null;
   let defined = false;
-  try {
-    if (nvramPath && firmware?.nvram_template) {
-      const keptSize = existing?.vmState === 'deleted-kept' ? await fileSize(nvramPath) : null;
-      if (keptSize === null || keptSize !== (await fileSize(firmware.nvram_template))) {
-        await deps.nvram.createFromTemplate(nvramPath, firmware.nvram_template);
-        created = true;
-      } else {
-        warnings.push(`reused the variable store kept by an earlier destroy: ${nvramPath}`);
-      }
+  const makeStore = async () => {
+    if (!nvramPath || !firmware?.nvram_template) return;
+    const keptSize = existing?.vmState === 'deleted-kept' ? await fileSize(nvramPath) : null;
+    if (keptSize === null || keptSize !== (await fileSize(firmware.nvram_template))) {
+      created = await deps.nvram.createFromTemplate(nvramPath, firmware.nvram_template);
+    } else {
+      warnings.push(`reused the variable store kept by an earlier destroy: ${nvramPath}`);
     }
-    await hv.define(core.xmlFor(rec));
-    defined = true;
+  };
+  try {
+    // Store, definition and record do not depend on one another (libvirt does not open the
+    // store before start), so the three durable writes run at once and start waits for all
+    // of them. A crash before the answer leaves some of them: the instance never spawned for
+    // Nova, and destroy removes whatever exists (it works from the record, the domain name or
+    // a leftover store alike); a new spawn replaces a leftover store.
+    const steps = await Promise.allSettled([makeStore(), hv.define(core.xmlFor(rec)).then(() => (defined = true)), deps.records.put(rec)]);
+    for (const s of steps) if (s.status === 'rejected') throw s.reason;
     if (a.power_on !== false) await hv.start(name);
-    await deps.records.put(rec);
   } catch (e) {
     deps.log.error('spawn failed, cleaning up', { instance_uuid: uuid, instance_name: name, error: (e as Error).message });
     if (defined) {
@@ -115,7 +120,9 @@ export async function spawn(core: DriverCore, uuid: string, a: SpawnArgs): Promi
     throw e;
   }
   deps.log.info('spawned', { instance_uuid: uuid, instance_name: name, firmware: firmware?.loader ?? 'bios', secure: firmware?.secure ?? false, source: firmware?.source });
-  return core.view(rec, warnings);
+  // The answer describes the store as this call wrote it; a guest already running may have
+  // changed it since (get_info reads it as it is then).
+  return core.view(rec, warnings, created ?? undefined);
 }
 
 export async function destroy(core: DriverCore, uuid: string, a: DestroyArgs): Promise<Record<string, never>> {

@@ -11,7 +11,7 @@
  * (after the atomic write returned, or as read back); a write in flight drops the entry and
  * a read that raced a write does not cache what it read.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic, unlinkDurable, sweepTempFiles } from '../util/atomicFile';
 
@@ -63,7 +63,16 @@ export class JsonDir<T> {
     }
   }
 
+  /**
+   * The document, or null. A miss is read synchronously: documents are a few KiB, and an
+   * asynchronous read would queue in libuv's thread pool behind the fsyncs of concurrent
+   * writes, waiting for the disk for bytes the page cache holds (bulk reads: `readMany`).
+   */
   async read(key: string): Promise<T | null> {
+    return this.readVia(key, async (f) => readFileSync(f, 'utf8'));
+  }
+
+  private async readVia(key: string, readText: (file: string) => Promise<string>): Promise<T | null> {
     const hit = this.cache.get(key);
     if (hit !== undefined) return JSON.parse(hit) as T;
     // A read that overlaps a change of the key may see either version: return it, never cache it.
@@ -73,7 +82,7 @@ export class JsonDir<T> {
     set.add(tok);
     let text: string;
     try {
-      text = await fsp.readFile(this.file(key), 'utf8');
+      text = await readText(this.file(key));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
@@ -126,7 +135,7 @@ export class JsonDir<T> {
     const worker = async () => {
       while (next < misses.length) {
         const i = misses[next++];
-        const doc = await this.read(keys[i]).catch(() => null);
+        const doc = await this.readVia(keys[i], (f) => fsp.readFile(f, 'utf8')).catch(() => null);
         out[i] = doc === null ? null : pick(doc);
       }
     };

@@ -224,6 +224,38 @@ describe('per-instance serialization', function () {
   });
 });
 
+describe('spawn failure while its writes run at once', function () {
+  /** Embedded backend whose define fails, either at once or after the other writes finished. */
+  const failingDefine = (when: 'at once' | 'late') => (inner: EmbeddedHypervisor): Hypervisor =>
+    Object.assign(Object.create(inner) as Hypervisor, {
+      define: async () => {
+        if (when === 'late') await new Promise((r) => setTimeout(r, 200));
+        throw new Error('simulated libvirt define failure');
+      },
+    });
+
+  for (const when of ['at once', 'late'] as const) {
+    it(`leaves no store, domain or record when define fails ${when}`, async () => {
+      const { http, stop, nvramDir } = await startWrapped(failingDefine(when));
+      try {
+        const inst = instance();
+        const r = await http.post(`/v1/instances/${inst.uuid}/spawn`, { instance: inst, image_meta: UEFI_Q35 });
+        assert.equal(r.status, 500, JSON.stringify(r.data));
+        // The store write may finish after define failed: the cleanup waits for it.
+        assert.deepEqual(fs.readdirSync(nvramDir), []);
+        assert.equal((await http.get(`/v1/instances/${inst.uuid}`)).data.error.type, 'InstanceNotFound');
+        assert.deepEqual((await http.get('/v1/instances')).data.names, []);
+        // Nothing stands in the way of spawning it again.
+        const ok = await http.post(`/v1/instances/${inst.uuid}/spawn`, { instance: inst, image_meta: { properties: { hw_firmware_type: 'bios' } } });
+        assert.equal(ok.status, 500, 'define still fails');
+        assert.deepEqual(fs.readdirSync(nvramDir), []);
+      } finally {
+        await stop();
+      }
+    });
+  }
+});
+
 describe('soft reboot (Nova _soft_reboot)', function () {
   /** Embedded hypervisor whose graceful shutdown works or is ignored (a guest without ACPI handling). */
   async function withGuest(acpi: boolean, body: (http: ReturnType<typeof axios.create>, calls: string[], sc: { nvram: string }) => Promise<void>) {
