@@ -11,7 +11,7 @@
  * (after the atomic write returned, or as read back); a write in flight drops the entry and
  * a read that raced a write does not cache what it read.
  */
-import { promises as fsp, readFileSync } from 'node:fs';
+import { promises as fsp, existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic, unlinkDurable, sweepTempFiles } from '../util/atomicFile';
 
@@ -69,10 +69,12 @@ export class JsonDir<T> {
    * writes, waiting for the disk for bytes the page cache holds (bulk reads: `readMany`).
    */
   async read(key: string): Promise<T | null> {
-    return this.readVia(key, async (f) => readFileSync(f, 'utf8'));
+    // existsSync first: a missing document (every spawn asks) costs no thrown error.
+    return this.readVia(key, async (f) => (existsSync(f) ? readFileSync(f, 'utf8') : null));
   }
 
-  private async readVia(key: string, readText: (file: string) => Promise<string>): Promise<T | null> {
+  /** `readText` answers null (or throws ENOENT) for a missing file. */
+  private async readVia(key: string, readText: (file: string) => Promise<string | null>): Promise<T | null> {
     const hit = this.cache.get(key);
     if (hit !== undefined) return JSON.parse(hit) as T;
     // A read that overlaps a change of the key may see either version: return it, never cache it.
@@ -80,9 +82,10 @@ export class JsonDir<T> {
     let set = this.reading.get(key);
     if (!set) this.reading.set(key, (set = new Set()));
     set.add(tok);
-    let text: string;
+    let text: string | null;
     try {
       text = await readText(this.file(key));
+      if (text === null) return null;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;

@@ -29,6 +29,13 @@ export interface AtomicWriteOptions {
   onStep?: (step: 'temp-written' | 'temp-synced' | 'renamed') => void;
 }
 
+/** Temp names: random per process (a crashed process's leftovers cannot collide), then a counter. */
+const TEMP_PREFIX = randomBytes(4).toString('hex');
+let tempCounter = 0;
+function tempSuffix(): string {
+  return `${TEMP_PREFIX}${(tempCounter++).toString(36)}`;
+}
+
 function isZeroBlock(buf: Buffer, start: number, end: number): boolean {
   for (let i = start; i < end; i++) if (buf[i] !== 0) return false;
   return true;
@@ -48,7 +55,7 @@ export async function fsyncDir(dir: string): Promise<void> {
 export async function writeFileAtomic(target: string, data: Buffer | string, opts: AtomicWriteOptions = {}): Promise<void> {
   const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   const dir = path.dirname(target);
-  const tmp = path.join(dir, `${path.basename(target)}${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
+  const tmp = path.join(dir, `${path.basename(target)}${TEMP_MARKER}${tempSuffix()}`);
   const sparse = opts.sparse ?? true;
   const fh = await fsp.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, opts.mode ?? 0o600);
   let renamed = false;
