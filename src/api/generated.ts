@@ -990,6 +990,7 @@ export interface components {
             vm_state?: string;
             domain_xml: string | null;
             firmware: components["schemas"]["FirmwareSelection"] | null;
+            /** @description The variable store (null for BIOS and stateless firmware): as it is when the call answers, except in spawn's answer, which describes the store as spawn wrote it (a guest already running may have changed it since; get_info reads it again). */
             nvram: components["schemas"]["NvramInfo"] | null;
             system_metadata?: {
                 [key: string]: string;

@@ -5,7 +5,7 @@
  * hypervisor; the per-instance lock is taken by the caller (`driver/index`).
  *
  * NVRAM rules (Nova 2026.1 plus what Nova still lacks): created by us from the template
- * before define; byte-identical across soft/hard reboot, power off/on and rescue/unrescue
+ * before the guest starts; byte-identical across soft/hard reboot, power off/on and rescue/unrescue
  * (every temporary undefine keeps NVRAM); deleted by `destroy(destroy_disks=true)`, kept by
  * `destroy_disks=false`; reset by rebuild unless `preserve_nvram`.
  */

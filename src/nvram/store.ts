@@ -1,7 +1,7 @@
 /**
  * @module nvram/store
  * Per-instance UEFI variable stores on disk. The sidecar creates them itself (not libvirt),
- * before the domain is defined, as an atomic, sparse copy of the selected template. Every
+ * before the guest starts (libvirt never has to), as an atomic, sparse copy of the selected template. Every
  * path goes through `nvramPathFor`/`assertInside`, so nothing outside `[nvram] nvram_dir`
  * is ever created or deleted here. Stashes and staged copies for migrations live in the
  * same directory under reserved names (`.stash-*`, `.staged-*`), so renames stay atomic.
