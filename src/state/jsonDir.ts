@@ -11,7 +11,7 @@
  * (after the atomic write returned, or as read back); a write in flight drops the entry and
  * a read that raced a write does not cache what it read.
  */
-import { promises as fsp, existsSync, readFileSync } from 'node:fs';
+import { promises as fsp, existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic, unlinkDurable, sweepTempFiles } from '../util/atomicFile';
 
@@ -64,13 +64,13 @@ export class JsonDir<T> {
   }
 
   /**
-   * The document, or null. A miss is read synchronously: documents are a few KiB, and an
-   * asynchronous read would queue in libuv's thread pool behind the fsyncs of concurrent
-   * writes, waiting for the disk for bytes the page cache holds (bulk reads: `readMany`).
+   * The document, or null. Whether the file exists is asked synchronously (one local stat,
+   * no thrown ENOENT): a missing document, which every spawn asks about three times, does not
+   * queue in libuv's thread pool behind the fsyncs of concurrent writes. An existing one is
+   * read asynchronously, so that reading thousands (a first list) keeps the loop responsive.
    */
   async read(key: string): Promise<T | null> {
-    // existsSync first: a missing document (every spawn asks) costs no thrown error.
-    return this.readVia(key, async (f) => (existsSync(f) ? readFileSync(f, 'utf8') : null));
+    return this.readVia(key, (f) => (existsSync(f) ? fsp.readFile(f, 'utf8') : Promise.resolve(null)));
   }
 
   /** `readText` answers null (or throws ENOENT) for a missing file. */
