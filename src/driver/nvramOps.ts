@@ -173,7 +173,7 @@ export async function reset(core: DriverCore, uuid: string): Promise<{ nvram: Nv
   const template = rec.firmware?.nvram_template;
   if (!template) throw noStore(uuid, 'no template pinned');
   if (!existsSync(template)) throw new NovaError('Invalid', 409, `Cannot reset the variable store of ${uuid}: its pinned template ${template} no longer exists on this host (a hard reboot re-selects the firmware).`);
-  await core.deps.nvram.createFromTemplate(path, template);
+  const nvram = await core.deps.nvram.createFromTemplate(path, template);
   core.deps.log.info('variable store reset', { instance_uuid: uuid, template });
-  return { nvram: (await core.deps.nvram.info(path)) as NvramInfo, template };
+  return { nvram, template };
 }

@@ -194,6 +194,7 @@ describe('NVRAM API: variables, Secure Boot, boot order, reset', function () {
     assert.equal(r.status, 200, JSON.stringify(r.data));
     assert.equal(r.data.template, sc.fw.files.vars);
     assert.ok(fs.readFileSync(file).equals(tpl));
+    assert.deepEqual(r.data.nvram, { path: file, size: tpl.length, sha256: sha(tpl), allocated: fs.statSync(file).blocks * 512 });
     assert.equal((await sc.http.post(`/v1/instances/${inst.uuid}/power_on`, { instance: inst })).status, 200);
     const running = await sc.http.post(`${base}/reset`);
     assert.equal(running.status, 409);
