@@ -34,6 +34,46 @@ describe('driver/locks KeyedMutex', () => {
     );
     assert.equal(peak, 3);
   });
+  it('starts a call on an idle key at once, and queues one behind a busy key', async () => {
+    const m = new KeyedMutex();
+    const events: string[] = [];
+    let finishFirst!: () => void;
+    const first = m.run('a', () => {
+      events.push('first');
+      return new Promise<void>((r) => (finishFirst = r));
+    });
+    assert.deepEqual(events, ['first'], 'an idle key runs fn before run() returns');
+    const second = m.run('a', async () => {
+      events.push('second');
+    });
+    await tick(5);
+    assert.deepEqual(events, ['first'], 'the second call waits for the first');
+    assert.deepEqual(m.busyKeys(), ['a']);
+    finishFirst();
+    await Promise.all([first, second]);
+    assert.deepEqual(events, ['first', 'second']);
+    assert.deepEqual(m.busyKeys(), []);
+  });
+  it('queues a call made from inside a running call on the same key behind it', async () => {
+    const m = new KeyedMutex();
+    const events: string[] = [];
+    let inner: Promise<void> | undefined;
+    await m.run('a', () => {
+      inner = m.run('a', async () => {
+        events.push('inner');
+      });
+      events.push('outer');
+      return Promise.resolve();
+    });
+    await inner;
+    assert.deepEqual(events, ['outer', 'inner']);
+  });
+  it('releases the key when fn throws synchronously', async () => {
+    const m = new KeyedMutex();
+    await assert.rejects(m.run('a', () => { throw new Error('sync boom'); }), /sync boom/);
+    assert.deepEqual(m.busyKeys(), []);
+    assert.equal(await m.run('a', async () => 8), 8);
+  });
   it('releases the key when the call throws', async () => {
     const m = new KeyedMutex();
     await assert.rejects(m.run('a', async () => { throw new Error('boom'); }), /boom/);
