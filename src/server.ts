@@ -103,7 +103,7 @@ export async function startSidecar(config: Config, opts: StartOptions = {}): Pro
     authToken: config.api.auth_token,
     host: config.DEFAULT.host,
     backend: hypervisor.kind,
-    extraRouters: [peerRouter(driver, verifier)],
+    extraRouters: [peerRouter(verifier)],
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.api.port, config.api.host, () => resolve(s));

@@ -1,7 +1,8 @@
 /**
  * @module api/app
  * The express application: request ids (`X-OpenStack-Request-ID`, generated as
- * `req-<uuid>` when absent, echoed, present in every log line), bearer-token auth (all but
+ * `req-<uuid>` when absent, echoed, carried by every log line the request causes through
+ * `ShimDriver.forRequest`), bearer-token auth (all but
  * /healthz), request validation against the OpenAPI document, versioned-object unwrapping,
  * one route per Nova method, and one error middleware that maps `NovaError`s to
  * `{"error": {"type", "code", "message"}}` and anything else to a 500 without a stack.
@@ -11,12 +12,13 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { ShimDriver } from '../driver';
 import { InvalidInput, NovaError, Unauthorized, isNovaError } from '../errors';
 import { unwrap } from '../nova/objects';
-import { requestContext, type Logger } from '../util/log';
+import type { Logger } from '../util/log';
 import { RequestValidator } from './validate';
 import { nvramRouter } from './nvramRoutes';
 import { INSTANCE_METHODS, MIGRATION_METHODS, type MethodHandler } from './methods';
 import { validateUuid } from '../state/records';
 import type { CapabilitiesBody, FirmwareInventoryBody, InstanceListBody, InstanceViewBody } from './types';
+import { sendJson } from './json';
 
 export interface AppOptions {
   driver: ShimDriver;
@@ -26,8 +28,8 @@ export interface AppOptions {
   backend: string;
   /** Extra instance methods (migrations) merged over the lifecycle table. */
   extraMethods?: Record<string, MethodHandler>;
-  /** Extra routers mounted before the error handler (peer endpoints). */
-  extraRouters?: express.Router[];
+  /** Extra routers mounted before the error handler (peer endpoints), given the request's driver. */
+  extraRouters?: ((driverOf: DriverOf) => express.Router)[];
 }
 
 const REQ_ID_RE = /^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -36,6 +38,13 @@ function tokenMatches(given: string, want: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(want);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The driver a route calls for this request (its log lines and peer calls carry the request id). */
+export type DriverOf = (res: Response) => ShimDriver;
+
+export function requestDriver(driver: ShimDriver): DriverOf {
+  return (res) => driver.forRequest(String(res.locals.requestId ?? ''));
 }
 
 export function createApp(opts: AppOptions): express.Express {
@@ -54,11 +63,11 @@ export function createApp(opts: AppOptions): express.Express {
     res.on('finish', () => {
       opts.log.info('request', { request_id: rid, method: req.method, path: req.path, status: res.statusCode, ms: Math.round(performance.now() - started) });
     });
-    requestContext.run({ requestId: rid }, () => next());
+    next();
   });
 
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok', host: opts.host, backend: opts.backend });
+    sendJson(res, { status: 'ok', host: opts.host, backend: opts.backend });
   });
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
@@ -72,20 +81,21 @@ export function createApp(opts: AppOptions): express.Express {
 
   const json = express.json({ limit: '16mb', strict: false });
   const d = opts.driver;
+  const driverOf = requestDriver(d);
 
   app.get('/v1/host/capabilities', (_req, res) => {
-    res.json(d.capabilities() satisfies CapabilitiesBody);
+    sendJson(res, d.capabilities() satisfies CapabilitiesBody);
   });
   app.get('/v1/host/firmware', (_req, res) => {
-    res.json(d.firmwareView() as FirmwareInventoryBody);
+    sendJson(res, d.firmwareView() as FirmwareInventoryBody);
   });
   app.get('/v1/instances', async (_req, res) => {
-    res.json((await d.listInstances()) satisfies InstanceListBody);
+    sendJson(res, (await d.listInstances()) satisfies InstanceListBody);
   });
   app.get('/v1/instances/:uuid', async (req, res) => {
-    res.json((await d.getInfo(validateUuid(String(req.params.uuid)))) satisfies InstanceViewBody);
+    sendJson(res, (await driverOf(res).getInfo(validateUuid(String(req.params.uuid)))) satisfies InstanceViewBody);
   });
-  app.use(nvramRouter(d, validator));
+  app.use(nvramRouter(driverOf, validator));
 
   app.post('/v1/instances/:uuid/:method', json, async (req, res) => {
     const method = String(req.params.method);
@@ -94,10 +104,10 @@ export function createApp(opts: AppOptions): express.Express {
     const uuid = validateUuid(String(req.params.uuid));
     validator.validate(method, req.body);
     const body = unwrap(req.body) as Record<string, unknown>;
-    res.json((await handler(d, uuid, body)) ?? {});
+    sendJson(res, (await handler(driverOf(res), uuid, body)) ?? {});
   });
 
-  for (const r of opts.extraRouters ?? []) app.use(r);
+  for (const make of opts.extraRouters ?? []) app.use(make(driverOf));
 
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new NovaError('NotFound', 404, 'No such resource.')));
 
@@ -109,11 +119,11 @@ export function createApp(opts: AppOptions): express.Express {
     else if (err && typeof err === 'object' && (err as { type?: string }).type === 'entity.parse.failed') e = new InvalidInput('body', 'malformed JSON');
     else if (err && typeof err === 'object' && (err as { type?: string }).type === 'entity.too.large') e = new InvalidInput('body', 'request body too large');
     else {
-      opts.log.error('unexpected error', { error: String((err as Error)?.message ?? err), stack: (err as Error)?.stack });
+      opts.log.error('unexpected error', { request_id: rid, error: String((err as Error)?.message ?? err), stack: (err as Error)?.stack });
       e = new NovaError('InternalError', 500, `Unexpected error; see the sidecar log for request ${rid}.`);
     }
-    if (e.code >= 500 && isNovaError(err)) opts.log.error('request failed', { type: e.type, error: e.message, cause: String((e.cause as Error)?.message ?? '') });
-    res.status(e.code).json({ error: { type: e.type, code: e.code, message: e.message, request_id: rid, ...(e.details ? { details: e.details } : {}) } });
+    if (e.code >= 500 && isNovaError(err)) opts.log.error('request failed', { request_id: rid, type: e.type, error: e.message, cause: String((e.cause as Error)?.message ?? '') });
+    sendJson(res, { error: { type: e.type, code: e.code, message: e.message, request_id: rid, ...(e.details ? { details: e.details } : {}) } }, e.code);
   });
 
   return app;

@@ -8,11 +8,12 @@
  * against the OpenAPI document; path parameters here.
  */
 import express, { type Request, type Router } from 'express';
-import type { ShimDriver } from '../driver';
+import type { DriverOf } from './app';
 import { InvalidInput } from '../errors';
 import { validateUuid } from '../state/records';
 import type { RequestValidator } from './validate';
 import type { NvramBootWriteBody, NvramEditResultBody, NvramVariableWriteBody, SecureBootSummaryBody } from './types';
+import { sendJson } from './json';
 
 const GUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const MAX_NVRAM_BYTES = 128 * 1024 * 1024;
@@ -25,13 +26,13 @@ function variableParams(req: Request): { uuid: string; guid: string; name: strin
   return { uuid: validateUuid(String(req.params.uuid)), guid: guid.toLowerCase(), name };
 }
 
-export function nvramRouter(d: ShimDriver, validator: RequestValidator): Router {
+export function nvramRouter(driverOf: DriverOf, validator: RequestValidator): Router {
   const r = express.Router();
   const json = express.json({ limit: '4mb', strict: true });
   const uuidOf = (req: Request) => validateUuid(String(req.params.uuid));
 
   r.get('/v1/instances/:uuid/nvram', async (req, res) => {
-    const { data, info } = await d.getNvram(uuidOf(req));
+    const { data, info } = await driverOf(res).getNvram(uuidOf(req));
     res.setHeader('X-NVRAM-Size', String(info.size));
     res.setHeader('X-NVRAM-SHA256', info.sha256);
     res.type('application/octet-stream').send(data);
@@ -39,33 +40,33 @@ export function nvramRouter(d: ShimDriver, validator: RequestValidator): Router 
   r.put('/v1/instances/:uuid/nvram', express.raw({ type: () => true, limit: MAX_NVRAM_BYTES }), async (req, res) => {
     const uuid = uuidOf(req);
     if (!Buffer.isBuffer(req.body) || req.body.length === 0) throw new InvalidInput('body', 'variable store bytes required');
-    res.json({ nvram: await d.putNvram(uuid, req.body) });
+    sendJson(res, { nvram: await driverOf(res).putNvram(uuid, req.body) });
   });
 
   r.get('/v1/instances/:uuid/nvram/variables', async (req, res) => {
     const format = req.query.format === undefined ? 'decoded' : String(req.query.format);
     if (format !== 'decoded' && format !== 'v2') throw new InvalidInput('format', "must be 'decoded' or 'v2'");
-    res.json(await d.listNvramVariables(uuidOf(req), format));
+    sendJson(res, await driverOf(res).listNvramVariables(uuidOf(req), format));
   });
   r.put('/v1/instances/:uuid/nvram/variables/:guid/:name', json, async (req, res) => {
     const { uuid, guid, name } = variableParams(req);
     validator.validate('put_nvram_variable', req.body);
-    res.json((await d.putNvramVariable(uuid, guid, name, req.body as NvramVariableWriteBody)) satisfies NvramEditResultBody);
+    sendJson(res, (await driverOf(res).putNvramVariable(uuid, guid, name, req.body as NvramVariableWriteBody)) satisfies NvramEditResultBody);
   });
   r.delete('/v1/instances/:uuid/nvram/variables/:guid/:name', async (req, res) => {
     const { uuid, guid, name } = variableParams(req);
-    res.json((await d.deleteNvramVariable(uuid, guid, name)) satisfies NvramEditResultBody);
+    sendJson(res, (await driverOf(res).deleteNvramVariable(uuid, guid, name)) satisfies NvramEditResultBody);
   });
   r.put('/v1/instances/:uuid/nvram/boot', json, async (req, res) => {
     const uuid = uuidOf(req);
     validator.validate('put_nvram_boot', req.body);
-    res.json((await d.setNvramBoot(uuid, req.body as NvramBootWriteBody)) satisfies NvramEditResultBody);
+    sendJson(res, (await driverOf(res).setNvramBoot(uuid, req.body as NvramBootWriteBody)) satisfies NvramEditResultBody);
   });
   r.get('/v1/instances/:uuid/nvram/secure-boot', async (req, res) => {
-    res.json((await d.nvramSecureBoot(uuidOf(req))) satisfies SecureBootSummaryBody);
+    sendJson(res, (await driverOf(res).nvramSecureBoot(uuidOf(req))) satisfies SecureBootSummaryBody);
   });
   r.post('/v1/instances/:uuid/nvram/reset', async (req, res) => {
-    res.json(await d.resetNvram(uuidOf(req)));
+    sendJson(res, await driverOf(res).resetNvram(uuidOf(req)));
   });
   return r;
 }

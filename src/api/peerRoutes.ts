@@ -5,14 +5,16 @@
  * signature covers exactly the bytes that were sent.
  */
 import express, { type Request } from 'express';
-import type { ShimDriver } from '../driver';
+import type { DriverOf } from './app';
 import type { SignatureVerifier } from '../peer/signing';
 import { InvalidInput } from '../errors';
 import { validateUuid } from '../state/records';
+import { sendJson } from './json';
 
 const MAX_PEER_BODY = 256 * 1024 * 1024;
 
-export function peerRouter(driver: ShimDriver, verifier: SignatureVerifier): express.Router {
+export function peerRouter(verifier: SignatureVerifier): (driverOf: DriverOf) => express.Router {
+  return (driverOf) => {
   const r = express.Router();
   r.use('/v1/peer', express.raw({ type: () => true, limit: MAX_PEER_BODY }), (req: Request, _res, next) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
@@ -32,16 +34,17 @@ export function peerRouter(driver: ShimDriver, verifier: SignatureVerifier): exp
   const json = (req: Request) => (req as Request & { json?: unknown }).json as never;
 
   r.put('/v1/peer/instances/:uuid/nvram', async (req, res) => {
-    res.json(await driver.peerStage(uuidOf(req), json(req)));
+    sendJson(res, await driverOf(res).peerStage(uuidOf(req), json(req)));
   });
   r.get('/v1/peer/instances/:uuid/state', async (req, res) => {
-    res.json(await driver.peerState(uuidOf(req), req.query.nvram === '1'));
+    sendJson(res, await driverOf(res).peerState(uuidOf(req), req.query.nvram === '1'));
   });
   r.post('/v1/peer/instances/:uuid/live_arrive', async (req, res) => {
-    res.json(await driver.peerLiveArrive(uuidOf(req), json(req)));
+    sendJson(res, await driverOf(res).peerLiveArrive(uuidOf(req), json(req)));
   });
   r.get('/v1/peer/instances/:uuid/nvram_digest', async (req, res) => {
-    res.json(await driver.peerNvramDigest(uuidOf(req), String(req.query.name ?? '')));
+    sendJson(res, await driverOf(res).peerNvramDigest(uuidOf(req), String(req.query.name ?? '')));
   });
   return r;
+  };
 }

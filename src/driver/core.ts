@@ -42,6 +42,16 @@ export class DriverCore {
   private readonly digests = new Map<string, { id: string; info: NvramInfo }>();
   constructor(readonly deps: DriverDeps) {}
 
+  /**
+   * This core with `deps.log` replaced (a request's child logger): a view that shares the
+   * locks, the digest cache and every other dependency with this one.
+   */
+  withLog(log: Logger): DriverCore {
+    const view = Object.create(this) as DriverCore;
+    Object.defineProperty(view, 'deps', { value: { ...this.deps, log }, enumerable: true });
+    return view;
+  }
+
   get hv(): Hypervisor {
     return this.deps.hypervisor;
   }
@@ -61,6 +71,13 @@ export class DriverCore {
 
   async mustRecord(uuid: string): Promise<InstanceRecord> {
     const rec = await this.deps.records.get(uuid);
+    if (!rec || rec.vmState === 'deleted-kept') throw new InstanceNotFound(uuid);
+    return rec;
+  }
+
+  /** `mustRecord` for reading only: the shared frozen record (see `RecordStore.peek`). */
+  async peekRecord(uuid: string): Promise<Readonly<InstanceRecord>> {
+    const rec = await this.deps.records.peek(uuid);
     if (!rec || rec.vmState === 'deleted-kept') throw new InstanceNotFound(uuid);
     return rec;
   }
@@ -98,7 +115,7 @@ export class DriverCore {
   }
 
   /** The instance as the API shows it; `nvram` when the caller already knows the store's info (it just wrote it). */
-  async view(rec: InstanceRecord, warnings: string[] = [], nvram?: NvramInfo): Promise<InstanceView> {
+  async view(rec: Readonly<InstanceRecord>, warnings: string[] = [], nvram?: NvramInfo): Promise<InstanceView> {
     const info = await this.hv.getInfo(rec.name);
     return {
       instance_uuid: rec.uuid,

@@ -36,7 +36,7 @@ export class FirmwareHost {
 
   logProblems(): void {
     for (const p of this.inv.problems) {
-      (p.severity === 'error' ? this.log.error : this.log.warning)('firmware problem', { source: p.source, arch: p.arch, problem: p.message });
+      this.log[p.severity === 'error' ? 'error' : 'warning']('firmware problem', { source: p.source, arch: p.arch, problem: p.message });
     }
   }
 

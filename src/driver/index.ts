@@ -29,6 +29,17 @@ export class ShimDriver implements ComputeDriverLifecycle {
     this.migration = migration;
   }
 
+  /**
+   * This driver for one API request: its log lines carry `requestId` and its peer calls send
+   * it on. A view sharing all state (locks, caches, stores) with this driver.
+   */
+  forRequest(requestId: string): ShimDriver {
+    const view = Object.create(this) as ShimDriver;
+    Object.defineProperty(view, 'core', { value: this.core.withLog(this.core.deps.log.child({ request_id: requestId })) });
+    if (this.migration) Object.defineProperty(view, 'migration', { value: { ...this.migration, peer: this.migration.peer.forRequest(requestId) } });
+    return view;
+  }
+
   private md(): MigrationDeps {
     if (!this.migration) throw new InvalidInput('method', 'migrations are not configured on this host');
     return this.migration;
@@ -70,7 +81,7 @@ export class ShimDriver implements ComputeDriverLifecycle {
   }
 
   getInfo(uuid: string): Promise<InstanceView> {
-    return this.locked(uuid, async () => this.core.view(await this.core.mustRecord(uuid)));
+    return this.locked(uuid, async () => this.core.view(await this.core.peekRecord(uuid)));
   }
 
   /** `list_instances` + `list_instance_uuids`: every defined domain, with the uuid where we know it. */

@@ -58,8 +58,9 @@ export class EmbeddedHypervisor implements Hypervisor {
     mkdirSync(this.runDir, { recursive: true, mode: 0o700 });
   }
 
-  private load(name: string): Promise<StoredDomain | null> {
-    return this.docs.read(name);
+  /** Definitions are only read here, never changed in place: the shared frozen copy. */
+  private load(name: string): Promise<Readonly<StoredDomain> | null> {
+    return this.docs.peek(name);
   }
 
   private stateFile(name: string): string {
@@ -127,7 +128,7 @@ export class EmbeddedHypervisor implements Hypervisor {
     return fw;
   }
 
-  private async must(name: string): Promise<StoredDomain> {
+  private async must(name: string): Promise<Readonly<StoredDomain>> {
     const d = await this.load(name);
     if (!d) throw new HypervisorError('no-domain', `Domain not found: no domain with matching name '${name}'`);
     return d;

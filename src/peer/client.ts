@@ -10,10 +10,18 @@ import axios, { type AxiosError } from 'axios';
 import type { Config } from '../config';
 import { MigrationError, NovaError } from '../errors';
 import { signRequest } from './signing';
-import { requestContext } from '../util/log';
 
 export class PeerClient {
-  constructor(private readonly config: Config) {}
+  /** `requestId`: sent as `X-OpenStack-Request-ID`, so the peer's log lines carry the caller's id. */
+  constructor(
+    private readonly config: Config,
+    readonly requestId?: string,
+  ) {}
+
+  /** The same client for calls made while serving request `requestId`. */
+  forRequest(requestId: string): PeerClient {
+    return new PeerClient(this.config, requestId);
+  }
 
   /** Base URL of the sidecar serving `host`, or a MigrationError naming the options to set. */
   urlFor(host: string): string {
@@ -36,8 +44,7 @@ export class PeerClient {
     const raw = Buffer.from(body === undefined ? '' : JSON.stringify(body));
     const headers: Record<string, string> = { ...signRequest(this.config.peer.shared_secret, method, pathAndQuery, raw) };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const rid = requestContext.getStore()?.requestId;
-    if (rid) headers['x-openstack-request-id'] = rid;
+    if (this.requestId) headers['x-openstack-request-id'] = this.requestId;
     try {
       const r = await axios.request({
         url: base + pathAndQuery,

@@ -9,7 +9,8 @@
  * JSON.parse instead of open/read/close, and every read still returns a fresh object that
  * the caller may mutate. A document is cached only when the bytes are known to be on disk
  * (after the atomic write returned, or as read back); a write in flight drops the entry and
- * a read that raced a write does not cache what it read.
+ * a read that raced a write does not cache what it read. Read-only callers (views) `peek`:
+ * one parsed, deep-frozen object per cached document, shared until the document changes.
  */
 import { promises as fsp, existsSync } from 'node:fs';
 import * as path from 'node:path';
@@ -20,8 +21,8 @@ const READ_CONCURRENCY = 16;
 
 export class JsonDir<T> {
   readonly dir: string;
-  /** key → the document's JSON text as on disk. */
-  private readonly cache = new Map<string, string>();
+  /** key → the document's JSON text as on disk, and its frozen parse once `peek` asked. */
+  private readonly cache = new Map<string, { text: string; frozen?: Readonly<T> }>();
   /** Reads of a key that missed the cache and are in flight; a change marks them stale. */
   private readonly reading = new Map<string, Set<{ stale: boolean }>>();
   /** Writes/removes of a key in flight, each marked when another one overlapped it. */
@@ -76,7 +77,7 @@ export class JsonDir<T> {
   /** `readText` answers null (or throws ENOENT) for a missing file. */
   private async readVia(key: string, readText: (file: string) => Promise<string | null>): Promise<T | null> {
     const hit = this.cache.get(key);
-    if (hit !== undefined) return JSON.parse(hit) as T;
+    if (hit !== undefined) return JSON.parse(hit.text) as T;
     // A read that overlaps a change of the key may see either version: return it, never cache it.
     const tok = { stale: this.changing.has(key) };
     let set = this.reading.get(key);
@@ -94,8 +95,19 @@ export class JsonDir<T> {
       if (set.size === 0 && this.reading.get(key) === set) this.reading.delete(key);
     }
     const doc = JSON.parse(text) as T;
-    if (!tok.stale) this.cache.set(key, text);
+    if (!tok.stale) this.cache.set(key, { text });
     return doc;
+  }
+
+  /**
+   * The document for reading only: deep-frozen, and for a cached document the same object on
+   * every call until the document changes (no parse per call). Mutating it throws.
+   */
+  async peek(key: string): Promise<Readonly<T> | null> {
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return (hit.frozen ??= deepFreeze(JSON.parse(hit.text) as T));
+    const doc = await this.read(key);
+    return doc === null ? null : deepFreeze(doc);
   }
 
   async write(key: string, doc: T): Promise<void> {
@@ -105,7 +117,7 @@ export class JsonDir<T> {
       () => writeFileAtomic(this.file(key), text, { mode: 0o600, sparse: false }),
       (alone) => {
         // With overlapping writes the last rename wins on disk: leave it to the next read.
-        if (alone) this.cache.set(key, text);
+        if (alone) this.cache.set(key, { text });
       },
     );
   }
@@ -132,7 +144,7 @@ export class JsonDir<T> {
     keys.forEach((k, i) => {
       const hit = this.cache.get(k);
       if (hit === undefined) misses.push(i);
-      else out[i] = pick(JSON.parse(hit) as T);
+      else out[i] = pick(JSON.parse(hit.text) as T);
     });
     let next = 0;
     const worker = async () => {
@@ -145,4 +157,12 @@ export class JsonDir<T> {
     await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, misses.length) }, worker));
     return out;
   }
+}
+
+function deepFreeze<D>(v: D): D {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
 }

@@ -59,6 +59,11 @@ export class RecordStore {
     return this.docs.read(validateUuid(uuid));
   }
 
+  /** The record for reading only (deep-frozen, shared while unchanged: see `JsonDir.peek`). */
+  peek(uuid: string): Promise<Readonly<InstanceRecord> | null> {
+    return this.docs.peek(validateUuid(uuid));
+  }
+
   async put(rec: InstanceRecord): Promise<void> {
     rec.updatedAt = new Date().toISOString();
     await this.docs.write(validateUuid(rec.uuid), rec);

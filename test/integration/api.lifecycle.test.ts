@@ -294,6 +294,20 @@ describe('lifecycle API (embedded backend)', function () {
     assert.match(String(g.headers['x-openstack-request-id']), /^req-[0-9a-f-]{36}$/);
   });
 
+  it("puts the request's id on the log lines of the flow it runs, and no other request's", async () => {
+    const [ridA, ridB] = [`req-${randomUUID()}`, `req-${randomUUID()}`];
+    const [a, b] = [instance(), instance()];
+    const [ra, rb] = await Promise.all([
+      sc.http.post(`/v1/instances/${a.uuid}/spawn`, { instance: a, image_meta: UEFI_Q35 }, { headers: { 'X-OpenStack-Request-ID': ridA } }),
+      sc.http.post(`/v1/instances/${b.uuid}/spawn`, { instance: b, image_meta: UEFI_Q35 }, { headers: { 'X-OpenStack-Request-ID': ridB } }),
+    ]);
+    assert.equal(ra.status, 200);
+    assert.equal(rb.status, 200);
+    const spawned = (uuid: string) => sc.lines.find((l) => l.msg === 'spawned' && l.instance_uuid === uuid);
+    assert.equal(spawned(a.uuid)?.request_id, ridA);
+    assert.equal(spawned(b.uuid)?.request_id, ridB);
+  });
+
   it('answers 409 InstanceInvalidState for unrescue of a guest that is not rescued', async () => {
     const { inst } = await spawn();
     const r = await sc.http.post(`/v1/instances/${inst.uuid}/unrescue`, { instance: inst });

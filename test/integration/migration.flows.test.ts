@@ -5,6 +5,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { makeHosts, type SidecarProcess } from '../support/processes';
 import { firmwareTree, makeFile, SIZES } from '../support/firmwareFixture';
 import { call, coldMove, fileSha, liveFinish, liveMove, migration, newInstance, nvramPath, spawnWithMarker, storesFor, UEFI } from '../support/novaFlows';
@@ -45,6 +46,21 @@ describe('migrations between sidecar processes', function () {
     assert.deepEqual(storesFor(A, inst), []);
     assert.deepEqual(storesFor(B, inst), [path.basename(nvramPath(B, inst))]);
     assert.equal((await A.http.get(`/v1/instances/${inst.uuid}`)).status, 404);
+  });
+
+  it("carries the caller's request id through the flow and on to the destination sidecar's log", async () => {
+    const inst = newInstance('compute1');
+    await spawnWithMarker(A, inst);
+    const rid = `req-${randomUUID()}`;
+    const r = await A.http.post(`/v1/instances/${inst.uuid}/migrate_disk_and_power_off`, { instance: inst, dest: B.name, flavor: inst.flavor, network_info: [] }, { headers: { 'X-OpenStack-Request-ID': rid } });
+    assert.equal(r.status, 200, JSON.stringify(r.data));
+    const lines = (h: SidecarProcess) => h.log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.ok(lines(A).some((l) => l.msg === 'migrate_disk_and_power_off done' && l.instance_uuid === inst.uuid && l.request_id === rid));
+    assert.ok(lines(B).some((l) => l.msg === 'NVRAM staged' && l.instance_uuid === inst.uuid && l.request_id === rid));
+    const mig = migration(A.name, B.name);
+    const moved = { ...inst, host: B.name };
+    await call(B, inst.uuid, 'finish_migration', { migration: mig, instance: moved, disk_info: r.data.disk_info, image_meta: UEFI, resize_instance: true, power_on: true, network_info: [] });
+    await call(A, inst.uuid, 'confirm_migration', { migration: mig, instance: moved, network_info: [] });
   });
 
   it('resize + revert restores the source store byte-identical and leaves nothing on the destination', async () => {

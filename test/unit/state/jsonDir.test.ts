@@ -26,6 +26,32 @@ describe('state/jsonDir cache', () => {
     assert.deepEqual(await d.read('a'), { v: 1, tags: ['x'] });
   });
 
+  it('peek shares one deep-frozen object until the document changes; read still gives a mutable copy', async () => {
+    await d.write('a', { v: 1, tags: ['x'] });
+    const p1 = (await d.peek('a'))!;
+    assert.ok(Object.isFrozen(p1) && Object.isFrozen(p1.tags), 'frozen to the leaves');
+    assert.throws(() => (p1.tags as string[]).push('y'), TypeError);
+    assert.equal(await d.peek('a'), p1, 'the same object while unchanged');
+    const r = (await d.read('a'))!;
+    r.tags.push('z');
+    assert.deepEqual(p1, { v: 1, tags: ['x'] });
+    await d.write('a', { v: 2, tags: [] });
+    const p2 = (await d.peek('a'))!;
+    assert.notEqual(p2, p1);
+    assert.deepEqual(p2, { v: 2, tags: [] });
+    await d.remove('a');
+    assert.equal(await d.peek('a'), null);
+  });
+
+  it('peek of a document not yet cached reads the file and answers it frozen', async () => {
+    fs.writeFileSync(path.join(dir, 'b.json'), JSON.stringify({ v: 5, tags: ['t'] }));
+    const p = (await d.peek('b'))!;
+    assert.deepEqual(p, { v: 5, tags: ['t'] });
+    assert.ok(Object.isFrozen(p.tags));
+    fs.writeFileSync(path.join(dir, 'b.json'), JSON.stringify({ v: 6, tags: [] }));
+    assert.deepEqual(await d.peek('b'), { v: 5, tags: ['t'] }, 'cached as first read: the sidecar is the only writer');
+  });
+
   it('serves a cached document without touching the file, and reads the last write', async () => {
     await d.write('a', { v: 1, tags: [] });
     await d.read('a');
