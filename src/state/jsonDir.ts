@@ -10,19 +10,26 @@
  * the caller may mutate. A document is cached only when the bytes are known to be on disk
  * (after the atomic write returned, or as read back); a write in flight drops the entry and
  * a read that raced a write does not cache what it read. Read-only callers (views) `peek`:
- * one parsed, deep-frozen object per cached document, shared until the document changes.
+ * one parsed, deep-frozen object per cached document, shared until the document changes,
+ * kept for the `FROZEN_ENTRIES` most recently peeked keys (the text cache holds every key:
+ * parsed objects are several times larger than their text).
  */
 import { promises as fsp, existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic, unlinkDurable, sweepTempFiles } from '../util/atomicFile';
+
+/** Documents whose frozen parse is kept (most recently peeked). */
+export const FROZEN_ENTRIES = 1024;
 
 /** Concurrent file reads of `readMany` (libuv runs 4 at a time by default; more only queues). */
 const READ_CONCURRENCY = 16;
 
 export class JsonDir<T> {
   readonly dir: string;
-  /** key → the document's JSON text as on disk, and its frozen parse once `peek` asked. */
-  private readonly cache = new Map<string, { text: string; frozen?: Readonly<T> }>();
+  /** key → the document's JSON text as on disk. */
+  private readonly cache = new Map<string, { text: string }>();
+  /** key → the frozen parse of the cache entry it was made from, most recently peeked last. */
+  private readonly frozen = new Map<string, { from: { text: string }; doc: Readonly<T> }>();
   /** Reads of a key that missed the cache and are in flight; a change marks them stale. */
   private readonly reading = new Map<string, Set<{ stale: boolean }>>();
   /** Writes/removes of a key in flight, each marked when another one overlapped it. */
@@ -49,6 +56,7 @@ export class JsonDir<T> {
    */
   private async change(key: string, fn: () => Promise<unknown>, done: (alone: boolean) => void): Promise<void> {
     this.cache.delete(key);
+    this.frozen.delete(key);
     for (const t of this.reading.get(key) ?? []) t.stale = true;
     let active = this.changing.get(key);
     if (!active) this.changing.set(key, (active = new Set()));
@@ -105,7 +113,15 @@ export class JsonDir<T> {
    */
   async peek(key: string): Promise<Readonly<T> | null> {
     const hit = this.cache.get(key);
-    if (hit !== undefined) return (hit.frozen ??= deepFreeze(JSON.parse(hit.text) as T));
+    if (hit !== undefined) {
+      const f = this.frozen.get(key);
+      this.frozen.delete(key);
+      // An entry made from an older cache entry (the document changed since) is not reused.
+      const doc = f && f.from === hit ? f.doc : deepFreeze(JSON.parse(hit.text) as T);
+      this.frozen.set(key, { from: hit, doc });
+      if (this.frozen.size > FROZEN_ENTRIES) this.frozen.delete(this.frozen.keys().next().value as string);
+      return doc;
+    }
     const doc = await this.read(key);
     return doc === null ? null : deepFreeze(doc);
   }

@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { JsonDir } from '../../../src/state/jsonDir';
+import { FROZEN_ENTRIES, JsonDir } from '../../../src/state/jsonDir';
 
 type Doc = { v: number; tags: string[] };
 
@@ -50,6 +50,18 @@ describe('state/jsonDir cache', () => {
     assert.ok(Object.isFrozen(p.tags));
     fs.writeFileSync(path.join(dir, 'b.json'), JSON.stringify({ v: 6, tags: [] }));
     assert.deepEqual(await d.peek('b'), { v: 5, tags: ['t'] }, 'cached as first read: the sidecar is the only writer');
+  });
+
+  it(`keeps frozen parses for the ${FROZEN_ENTRIES} most recently peeked documents only`, async () => {
+    const keys = Array.from({ length: FROZEN_ENTRIES + 1 }, (_, i) => `k${i}`);
+    for (const [i, k] of keys.entries()) fs.writeFileSync(path.join(dir, `${k}.json`), JSON.stringify({ v: i, tags: [] }));
+    for (const k of keys) await d.peek(k); // read from disk: text cached
+    const first = new Map<string, unknown>();
+    for (const k of keys) first.set(k, await d.peek(k)); // parsed, frozen, kept (k0 drops out last)
+    assert.equal(await d.peek(keys[FROZEN_ENTRIES]), first.get(keys[FROZEN_ENTRIES]), 'a recent one is shared');
+    const again = await d.peek('k0');
+    assert.notEqual(again, first.get('k0'), 'the least recently peeked one was dropped and parsed again');
+    assert.deepEqual(again, { v: 0, tags: [] });
   });
 
   it('serves a cached document without touching the file, and reads the last write', async () => {
