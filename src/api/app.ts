@@ -2,9 +2,9 @@
  * @module api/app
  * The express application: request ids (`X-OpenStack-Request-ID`, generated as
  * `req-<uuid>` when absent, echoed, carried by every log line the request causes through
- * `ShimDriver.forRequest`), bearer-token auth (all but
- * /healthz), request validation against the OpenAPI document, versioned-object unwrapping,
- * one route per Nova method, and one error middleware that maps `NovaError`s to
+ * `ShimDriver.forRequest`), bearer-token auth (all but /healthz), request validation
+ * against the OpenAPI document, versioned-object unwrapping, one route per Nova method, JSON
+ * answers through `sendJson`, and one error middleware that maps `NovaError`s to
  * `{"error": {"type", "code", "message"}}` and anything else to a 500 without a stack.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
