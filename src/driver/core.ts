@@ -20,7 +20,7 @@ import { validateDomainName } from '../nvram/paths';
 import { buildDomainXml } from '../domainXml';
 import { InstanceNotFound, InvalidInput } from '../errors';
 import { KeyedMutex } from './locks';
-import { settledAt, statIdentity } from '../util/fileIdentity';
+import { StatCache } from '../util/fileIdentity';
 
 export interface DriverDeps {
   config: Config;
@@ -38,8 +38,8 @@ const DIGEST_CACHE_ENTRIES = 4096;
 
 export class DriverCore {
   readonly locks = new KeyedMutex();
-  /** path → digest of the store with the stat identity it had when read (see `nvramInfo`). */
-  private readonly digests = new Map<string, { id: string; info: NvramInfo }>();
+  /** path → the store's info as last hashed (see `nvramInfo`). */
+  private readonly digests = new StatCache<NvramInfo>(DIGEST_CACHE_ENTRIES);
   constructor(readonly deps: DriverDeps) {}
 
   /**
@@ -157,23 +157,15 @@ export class DriverCore {
       st = statSync(full);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      this.digests.delete(full);
+      this.digests.forget(full);
       return null;
     }
-    const id = statIdentity(st);
-    const hit = this.digests.get(full);
-    if (hit && hit.id === id) {
-      this.digests.delete(full);
-      this.digests.set(full, hit);
-      return { ...hit.info, allocated: st.blocks * 512 };
-    }
+    const hit = this.digests.get(full, st);
+    if (hit) return { ...hit, allocated: st.blocks * 512 };
     const readAt = Date.now();
     const info = await this.deps.nvram.info(full);
-    this.digests.delete(full);
-    if (info && info.size === st.size && settledAt(st, readAt)) {
-      this.digests.set(full, { id, info: { ...info } });
-      if (this.digests.size > DIGEST_CACHE_ENTRIES) this.digests.delete(this.digests.keys().next().value as string);
-    }
+    if (info) this.digests.remember(full, st, readAt, info.size, { ...info });
+    else this.digests.forget(full);
     return info;
   }
 }

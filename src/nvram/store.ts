@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { writeFileAtomic, unlinkDurable, sweepTempFiles, allocatedBytes, type AtomicWriteOptions } from '../util/atomicFile';
 import { nvramPathFor, assertInside, validateDomainName } from './paths';
 import { InternalError, InvalidInput } from '../errors';
-import { settledAt, statIdentity } from '../util/fileIdentity';
+import { StatCache } from '../util/fileIdentity';
 
 /** Templates kept in memory (a host has a handful: one per firmware build and variant). */
 const TEMPLATE_CACHE_ENTRIES = 32;
@@ -43,8 +43,8 @@ export class NvramStore {
   private readonly mode: number;
   private readonly uid?: number;
   private readonly gid?: number;
-  /** template path → its bytes and digest, with the stat identity they were read at. */
-  private readonly templates = new Map<string, { id: string; data: Buffer; sha256: string }>();
+  /** template path → its bytes and digest. */
+  private readonly templates = new StatCache<{ data: Buffer; sha256: string }>(TEMPLATE_CACHE_ENTRIES);
 
   constructor(opts: NvramStoreOptions) {
     this.dir = path.resolve(opts.dir);
@@ -93,17 +93,12 @@ export class NvramStore {
   private async template(file: string): Promise<{ data: Buffer; sha256: string }> {
     try {
       const st = statSync(file);
-      const id = statIdentity(st);
-      const hit = this.templates.get(file);
-      if (hit && hit.id === id) return hit;
+      const hit = this.templates.get(file, st);
+      if (hit) return hit;
       const readAt = Date.now();
       const data = await fsp.readFile(file);
-      const t = { id, data, sha256: sha256(data) };
-      this.templates.delete(file);
-      if (data.length === st.size && settledAt(st, readAt)) {
-        this.templates.set(file, t);
-        if (this.templates.size > TEMPLATE_CACHE_ENTRIES) this.templates.delete(this.templates.keys().next().value as string);
-      }
+      const t = { data, sha256: sha256(data) };
+      this.templates.remember(file, st, readAt, data.length, t);
       return t;
     } catch (e) {
       throw new InternalError(`cannot read NVRAM template ${file}: ${(e as Error).message}`, { cause: e });

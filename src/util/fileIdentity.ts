@@ -19,3 +19,36 @@ export function statIdentity(st: Stats): string {
 export function settledAt(st: Stats, readAt: number): boolean {
   return st.ctimeMs < readAt - SETTLED_MS;
 }
+
+/**
+ * Values derived from files, kept under the rule above, the `capacity` most recently used:
+ * `get` answers only while the file's stat still has the identity the value was read at.
+ */
+export class StatCache<V> {
+  private readonly entries = new Map<string, { id: string; value: V }>();
+  constructor(private readonly capacity: number) {}
+
+  /** The value kept for `file`, if `st` (a fresh stat of it) still has its identity. */
+  get(file: string, st: Stats): V | undefined {
+    const hit = this.entries.get(file);
+    if (!hit || hit.id !== statIdentity(st)) return undefined;
+    this.entries.delete(file);
+    this.entries.set(file, hit);
+    return hit.value;
+  }
+
+  /**
+   * Keep `value`, derived from `size` bytes of `file` read at `readAt` after the stat `st`;
+   * kept only when it covered the whole file and the file had settled, else `file` is forgotten.
+   */
+  remember(file: string, st: Stats, readAt: number, size: number, value: V): void {
+    this.entries.delete(file);
+    if (size !== st.size || !settledAt(st, readAt)) return;
+    this.entries.set(file, { id: statIdentity(st), value });
+    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as string);
+  }
+
+  forget(file: string): void {
+    this.entries.delete(file);
+  }
+}
