@@ -10,17 +10,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { alternate, result, type Result } from './lib/stats';
 import { IMAGES, SidecarProc, allocated, newInstance, type BenchFirmware } from './lib/env';
+import { durableWrite } from './lib/durable';
 
-/** A dense copy, written in full and fsynced (every zero block allocated). */
+/** A dense copy, every byte written and fsynced (every zero block allocated). */
 async function denseCopy(template: string, target: string): Promise<void> {
-  const data = await fsp.readFile(template);
-  const fh = await fsp.open(target, 'w', 0o600);
-  try {
-    await fh.write(data, 0, data.length, 0);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+  await durableWrite(target, await fsp.readFile(template));
 }
 
 export async function benchFootprint(root: string, fw: BenchFirmware, n: number, log: (s: string) => void): Promise<Result[]> {

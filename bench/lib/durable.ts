@@ -1,7 +1,8 @@
 /**
  * The baselines' "small script": write a file as durably as the sidecar does (temp file,
  * fsync, rename, fsync the directory), dense, without any of the sidecar's code. Used by the
- * spawn baseline (atomic template copy) and the bare transfer receiver.
+ * spawn baseline (atomic template copy), the bare transfer receiver and the footprint
+ * baseline (dense copies).
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
