@@ -10,7 +10,9 @@ import type { Server } from 'node:http';
 import type { Config } from './config';
 import { createApp } from './api/app';
 import { ShimDriver } from './driver';
-import { FirmwareHost } from './driver/firmwareHost';
+import { FirmwareHost } from './firmware/host';
+import { FaultPoints } from './util/faults';
+import { embeddedStreamRouter, EMBEDDED_ARRIVE_PATH } from './api/embeddedStream';
 import { EmbeddedHypervisor } from './hypervisor/embedded';
 import { LibvirtHypervisor } from './hypervisor/libvirt';
 import type { Hypervisor } from './hypervisor/types';
@@ -64,7 +66,7 @@ export interface StartOptions {
   selfUrl?: string;
 }
 
-export async function buildDriver(config: Config, opts: StartOptions = {}): Promise<{ driver: ShimDriver; hypervisor: Hypervisor; log: Logger }> {
+export async function buildDriver(config: Config, opts: StartOptions = {}): Promise<{ driver: ShimDriver; hypervisor: Hypervisor; log: Logger; embedded?: EmbeddedHypervisor }> {
   const log = opts.log ?? createLogger({ level: config.DEFAULT.debug ? 'debug' : 'info', host: config.DEFAULT.host });
   if (!isLoopback(config.api.host) && !config.api.auth_token) {
     throw new StartupError(`refusing to listen on ${config.api.host} without authentication: set [api] auth_token (or bind [api] host to 127.0.0.1)`);
@@ -80,22 +82,28 @@ export async function buildDriver(config: Config, opts: StartOptions = {}): Prom
   await nvram.init();
   const records = new RecordStore(config.hypervisor.state_dir);
   await records.init();
-  const hypervisor =
-    opts.hypervisor ??
-    (config.hypervisor.backend === 'libvirt'
-      ? new LibvirtHypervisor({ uri: config.libvirt.connection_uri, virshPath: config.libvirt.virsh_path })
-      : new EmbeddedHypervisor(config.hypervisor.state_dir, nvram));
+  const faults = new FaultPoints(config.debug.crash_points, log);
+  const peer = new PeerClient(config);
+  let embedded: EmbeddedHypervisor | undefined;
+  let hypervisor: Hypervisor;
+  if (opts.hypervisor) hypervisor = opts.hypervisor;
+  else if (config.hypervisor.backend === 'libvirt') hypervisor = new LibvirtHypervisor({ uri: config.libvirt.connection_uri, virshPath: config.libvirt.virsh_path });
+  else {
+    // The embedded backend's stand-in for QEMU's migration stream goes through the signed peer link.
+    const stream = { send: async (destHost: string, guest: unknown) => void (await peer.call(destHost, 'POST', EMBEDDED_ARRIVE_PATH, guest)) };
+    hypervisor = embedded = new EmbeddedHypervisor(config.hypervisor.state_dir, nvram, stream, faults);
+  }
   await hypervisor.init();
   const firmware = new FirmwareHost(config, log, opts.hostArch);
   firmware.logProblems();
   const journals = new JournalStore(config.hypervisor.state_dir);
   await journals.init();
-  const driver = new ShimDriver({ config, hypervisor, nvram, records, firmware, log }, { journals, peer: new PeerClient(config), selfUrl: opts.selfUrl });
-  return { driver, hypervisor, log };
+  const driver = new ShimDriver({ config, hypervisor, nvram, records, firmware, log, faults }, { journals, peer, selfUrl: opts.selfUrl });
+  return { driver, hypervisor, log, embedded };
 }
 
 export async function startSidecar(config: Config, opts: StartOptions = {}): Promise<Sidecar> {
-  const { driver, hypervisor, log } = await buildDriver(config, opts);
+  const { driver, hypervisor, log, embedded } = await buildDriver(config, opts);
   const verifier = new SignatureVerifier(config.peer.shared_secret, config.peer.max_clock_skew);
   const app = createApp({
     driver,
@@ -103,7 +111,7 @@ export async function startSidecar(config: Config, opts: StartOptions = {}): Pro
     authToken: config.api.auth_token,
     host: config.DEFAULT.host,
     backend: hypervisor.kind,
-    extraRouters: [peerRouter(verifier)],
+    extraRouters: [peerRouter(verifier), ...(embedded ? [embeddedStreamRouter(embedded)] : [])],
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.api.port, config.api.host, () => resolve(s));

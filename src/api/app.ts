@@ -11,14 +11,14 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { ShimDriver } from '../driver';
 import { InvalidInput, NovaError, Unauthorized, isNovaError } from '../errors';
-import { unwrap } from '../nova/objects';
 import type { Logger } from '../util/log';
 import { RequestValidator } from './validate';
 import { nvramRouter } from './nvramRoutes';
-import { INSTANCE_METHODS, MIGRATION_METHODS, type MethodHandler } from './methods';
-import { validateUuid } from '../state/records';
-import type { CapabilitiesBody, FirmwareInventoryBody, InstanceListBody, InstanceViewBody } from './types';
+import { callInstanceMethod, isInstanceMethod } from './methods';
+import { validateUuid } from '../nova/ids';
+import type { CapabilitiesBody, FirmwareInventoryBody, InstanceListBody, InstanceViewBody } from '../wire';
 import { sendJson } from './json';
+import { requestDriver, type DriverOf } from './context';
 
 export interface AppOptions {
   driver: ShimDriver;
@@ -26,8 +26,6 @@ export interface AppOptions {
   authToken: string;
   host: string;
   backend: string;
-  /** Extra instance methods (migrations) merged over the lifecycle table. */
-  extraMethods?: Record<string, MethodHandler>;
   /** Extra routers mounted before the error handler (peer endpoints), given the request's driver. */
   extraRouters?: ((driverOf: DriverOf) => express.Router)[];
 }
@@ -40,17 +38,9 @@ function tokenMatches(given: string, want: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** The driver a route calls for this request (its log lines and peer calls carry the request id). */
-export type DriverOf = (res: Response) => ShimDriver;
-
-export function requestDriver(driver: ShimDriver): DriverOf {
-  return (res) => driver.forRequest(String(res.locals.requestId ?? ''));
-}
-
 export function createApp(opts: AppOptions): express.Express {
   const app = express();
   const validator = new RequestValidator();
-  const methods: Record<string, MethodHandler> = { ...INSTANCE_METHODS, ...MIGRATION_METHODS, ...(opts.extraMethods ?? {}) };
   app.disable('x-powered-by');
   app.set('etag', false);
 
@@ -99,12 +89,9 @@ export function createApp(opts: AppOptions): express.Express {
 
   app.post('/v1/instances/:uuid/:method', json, async (req, res) => {
     const method = String(req.params.method);
-    const handler = Object.prototype.hasOwnProperty.call(methods, method) ? methods[method] : undefined;
-    if (!handler || !validator.has(method)) throw new NovaError('NotFound', 404, `Unknown driver method '${method}'.`);
+    if (!isInstanceMethod(method) || !validator.has(method)) throw new NovaError('NotFound', 404, `Unknown driver method '${method}'.`);
     const uuid = validateUuid(String(req.params.uuid));
-    validator.validate(method, req.body);
-    const body = unwrap(req.body) as Record<string, unknown>;
-    sendJson(res, (await handler(driverOf(res), uuid, body)) ?? {});
+    sendJson(res, await callInstanceMethod(driverOf(res), method, uuid, validator.parseArgs(method, req.body)));
   });
 
   for (const make of opts.extraRouters ?? []) app.use(make(driverOf));

@@ -8,11 +8,11 @@
  * against the OpenAPI document; path parameters here.
  */
 import express, { type Request, type Router } from 'express';
-import type { DriverOf } from './app';
+import type { DriverOf } from './context';
 import { InvalidInput } from '../errors';
-import { validateUuid } from '../state/records';
+import { validateUuid } from '../nova/ids';
 import type { RequestValidator } from './validate';
-import type { NvramBootWriteBody, NvramEditResultBody, NvramVariableWriteBody, SecureBootSummaryBody } from './types';
+import type { NvramBootWriteBody, NvramEditResultBody, NvramVariableWriteBody, SecureBootSummaryBody } from '../wire';
 import { sendJson } from './json';
 
 const GUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;

@@ -5,13 +5,57 @@
  * signature covers exactly the bytes that were sent.
  */
 import express, { type Request } from 'express';
-import type { DriverOf } from './app';
+import type { DriverOf } from './context';
 import type { SignatureVerifier } from '../peer/signing';
 import { InvalidInput } from '../errors';
-import { validateUuid } from '../state/records';
+import { validateUuid } from '../nova/ids';
 import { sendJson } from './json';
+import type { StageRequest } from '../driver/contract';
+import type { FirmwareSelection } from '../firmware/types';
+import type { NvramPayload } from '../peer/transfer';
+import type { InstanceRecord } from '../state/records';
 
 const MAX_PEER_BODY = 256 * 1024 * 1024;
+
+/** The signed request's JSON body (parsed once by the signature check). */
+export function peerBody(req: Request): unknown {
+  return (req as Request & { json?: unknown }).json;
+}
+
+function objectField(v: unknown, field: string): Record<string, unknown> {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new InvalidInput(field, 'must be an object');
+  return v as Record<string, unknown>;
+}
+
+/** A nested object of a signed body, taken as the peer's sidecar wrote it. */
+function peerObject<T extends object>(v: unknown, field: string): T {
+  objectField(v, field);
+  return v as T;
+}
+
+function stringField(b: Record<string, unknown>, field: string): string {
+  const v = b[field];
+  if (typeof v !== 'string' || !v) throw new InvalidInput(field, 'must be a non-empty string');
+  return v;
+}
+
+/**
+ * A stage request from a peer: signed by a sidecar that holds the shared secret, so trusted
+ * for content, but checked for shape. The store itself is verified by `decodeNvram` (digest).
+ */
+function stageRequest(body: unknown): StageRequest {
+  const b = objectField(body, 'body');
+  if (b.kind !== 'cold' && b.kind !== 'live') throw new InvalidInput('kind', "must be 'cold' or 'live'");
+  return {
+    kind: b.kind,
+    key: stringField(b, 'key'),
+    name: stringField(b, 'name'),
+    source_host: stringField(b, 'source_host'),
+    firmware: b.firmware ? peerObject<FirmwareSelection>(b.firmware, 'firmware') : null,
+    nvram: peerObject<NvramPayload>(b.nvram, 'nvram'),
+    record: b.record ? peerObject<InstanceRecord>(b.record, 'record') : undefined,
+  };
+}
 
 export function peerRouter(verifier: SignatureVerifier): (driverOf: DriverOf) => express.Router {
   return (driverOf) => {
@@ -31,16 +75,12 @@ export function peerRouter(verifier: SignatureVerifier): (driverOf: DriverOf) =>
       next();
     });
     const uuidOf = (req: Request) => validateUuid(String(req.params.uuid));
-    const json = (req: Request) => (req as Request & { json?: unknown }).json as never;
 
     r.put('/v1/peer/instances/:uuid/nvram', async (req, res) => {
-      sendJson(res, await driverOf(res).peerStage(uuidOf(req), json(req)));
+      sendJson(res, await driverOf(res).peerStage(uuidOf(req), stageRequest(peerBody(req))));
     });
     r.get('/v1/peer/instances/:uuid/state', async (req, res) => {
       sendJson(res, await driverOf(res).peerState(uuidOf(req), req.query.nvram === '1'));
-    });
-    r.post('/v1/peer/instances/:uuid/live_arrive', async (req, res) => {
-      sendJson(res, await driverOf(res).peerLiveArrive(uuidOf(req), json(req)));
     });
     r.get('/v1/peer/instances/:uuid/nvram_digest', async (req, res) => {
       sendJson(res, await driverOf(res).peerNvramDigest(uuidOf(req), String(req.query.name ?? '')));

@@ -5,14 +5,23 @@
  * Failures become `InvalidInput` naming the offending field in Nova's dotted form
  * (`image_meta.properties.hw_firmware_type`).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
 import { InvalidInput } from '../errors';
+import { unwrap } from '../nova/objects';
+import type { ArgsFor, InstanceMethodName } from '../driver/contract';
 
-export const OPENAPI_PATH = path.join(__dirname, '..', '..', 'openapi', 'nova-uefi-shim.yaml');
+/** The package root: the nearest directory above this module holding package.json (src/api under tsx, dist/api when built, installed). */
+function packageRoot(from: string): string {
+  for (let d = from; ; d = path.dirname(d)) {
+    if (existsSync(path.join(d, 'package.json'))) return d;
+    if (path.dirname(d) === d) throw new Error(`no package.json above ${from}`);
+  }
+}
+export const OPENAPI_PATH = path.join(packageRoot(__dirname), 'openapi', 'nova-uefi-shim.yaml');
 
 export interface OpenApiDoc {
   paths: Record<string, Record<string, { operationId?: string; requestBody?: { content?: Record<string, { schema?: { $ref?: string } }> } }>>;
@@ -93,6 +102,17 @@ export class RequestValidator {
 
   has(operationId: string): boolean {
     return this.byOperation.has(operationId);
+  }
+
+  /**
+   * The arguments of an instance method: `body` validated against the method's request
+   * schema (InvalidInput naming the field otherwise), then unwrapped from versioned objects.
+   * The one place a request body becomes a typed argument: the schema it just passed is the
+   * one the type is generated from (`wire.ArgsOf`).
+   */
+  parseArgs<M extends InstanceMethodName>(method: M, body: unknown): ArgsFor<M> {
+    this.validate(method, body);
+    return unwrap(body) as ArgsFor<M>;
   }
 
   /** Throw InvalidInput naming the field when `body` does not match the operation's schema. */

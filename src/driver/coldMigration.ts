@@ -11,73 +11,18 @@
  * reverts with exactly one live copy. Same-host resize (`source_compute == dest_compute`)
  * keeps the live file in place and only stashes.
  */
-import { promises as fsp } from 'node:fs';
-import type { DriverCore } from './core';
-import type { InstanceView } from './contract';
-import type { NovaFlavor, NovaImageMeta, NovaInstance, NovaMigration } from '../nova/objects';
+import type { DriverCore, MigrationDeps } from './core';
+import type { ConfirmMigrationArgs, Done, FinishMigrationArgs, FinishRevertArgs, InstanceView, MigrateDiskArgs, MigrateDiskResult, StageRequest, StageResult } from './contract';
+import type { NovaImageMeta, NovaMigration } from '../nova/objects';
 import type { InstanceRecord } from '../state/records';
-import type { JournalStore, MigrationJournal } from '../state/journal';
-import type { PeerClient } from '../peer/client';
+import { isFinal, type DestJournal, type SourceJournal } from '../state/journal';
 import type { FirmwareSelection } from '../firmware/types';
 import { encodeNvram, decodeNvram, type NvramPayload } from '../peer/transfer';
 import { chooseFirmware } from './lifecycle';
-import { crashPoint } from './faults';
-import { cannotRun } from './liveMigration';
+import { coldBoot } from './coldBoot';
 import { InstanceInvalidState, InvalidInput, MigrationError } from '../errors';
 import { validateDomainName } from '../nvram/paths';
 import { sha256 } from '../nvram/store';
-
-export interface MigrationDeps {
-  journals: JournalStore;
-  peer: PeerClient;
-  /** This sidecar's own base URL (to recognise itself in [peer] hosts). */
-  selfUrl?: string;
-}
-
-export interface MigrateDiskArgs {
-  instance: NovaInstance;
-  dest: string;
-  flavor?: NovaFlavor;
-  migration?: NovaMigration;
-  timeout?: number;
-  retry_interval?: number;
-}
-export interface FinishMigrationArgs {
-  migration: NovaMigration;
-  instance: NovaInstance;
-  disk_info?: string;
-  image_meta?: NovaImageMeta;
-  resize_instance?: boolean;
-  power_on?: boolean;
-}
-export interface ConfirmArgs {
-  migration: NovaMigration;
-  instance: NovaInstance;
-}
-export interface FinishRevertArgs {
-  instance: NovaInstance;
-  migration: NovaMigration;
-  power_on?: boolean;
-}
-
-/** Body of the peer call that stages a store on the destination. */
-export interface StageRequest {
-  kind: 'cold' | 'live';
-  key: string;
-  name: string;
-  source_host: string;
-  firmware: FirmwareSelection | null;
-  nvram: NvramPayload;
-  record?: InstanceRecord;
-}
-
-const TERMINAL = new Set(['confirmed', 'reverted', 'live-cleaned', 'rolled-back']);
-
-async function size(p: string | null | undefined): Promise<number | null> {
-  if (!p) return null;
-  const st = await fsp.stat(p).catch(() => null);
-  return st ? st.size : null;
-}
 
 function migrationUuid(m: NovaMigration | undefined, field: string): string {
   const u = m?.uuid;
@@ -90,17 +35,16 @@ function sameHost(m: NovaMigration | undefined): boolean | undefined {
   return m.source_compute === m.dest_compute;
 }
 
-export async function migrateDiskAndPowerOff(core: DriverCore, md: MigrationDeps, uuid: string, a: MigrateDiskArgs): Promise<{ disk_info: string; nvram: unknown }> {
+export async function migrateDiskAndPowerOff(core: DriverCore, md: MigrationDeps, uuid: string, a: MigrateDiskArgs): Promise<MigrateDiskResult> {
   const { hv, deps } = core;
-  core.checkUuid(uuid, a.instance);
   if (!a.dest || typeof a.dest !== 'string') throw new InvalidInput('dest', 'required');
   const key = a.migration?.uuid ?? `dest:${a.dest}`;
   let j = await md.journals.get(uuid, 'source');
-  if (j && !TERMINAL.has(j.status) && j.key !== key && !(j.key.startsWith('dest:') && j.peer === a.dest)) {
+  if (j && !isFinal('source', j.status) && j.key !== key && !(j.key.startsWith('dest:') && j.peer === a.dest)) {
     throw new InstanceInvalidState(uuid, 'migration', `${j.kind} ${j.status} (${j.key})`, 'migrate_disk_and_power_off');
   }
-  if (j && TERMINAL.has(j.status)) j = null;
-  const result = (jj: MigrationJournal) => ({
+  if (j && isFinal('source', j.status)) j = null;
+  const result = (jj: SourceJournal): MigrateDiskResult => ({
     disk_info: '[]',
     nvram: jj.nvram ? { size: jj.nvram.size, sha256: jj.nvram.sha256, firmware: jj.firmware ?? null } : null,
   });
@@ -109,7 +53,7 @@ export async function migrateDiskAndPowerOff(core: DriverCore, md: MigrationDeps
   const rec = j?.record ?? (await core.mustRecord(uuid));
   const same = sameHost(a.migration) ?? md.peer.isSelf(a.dest, md.selfUrl);
   if (!j) {
-    j = await md.journals.put(
+    j = await md.journals.put<SourceJournal>(
       {
         instance_uuid: uuid,
         role: 'source',
@@ -130,7 +74,7 @@ export async function migrateDiskAndPowerOff(core: DriverCore, md: MigrationDeps
       'stashing',
     );
   }
-  crashPoint(core, 'mdpo:stashing');
+  core.crashPoint('mdpo:stashing');
   // What this call stashed, kept for the send step so the store is read and hashed once
   // (a 64 MiB AAVMF store costs ~0.1 s per pass). A resumed call reads the stash instead.
   let stashed: { content: Buffer; payload?: NvramPayload } | undefined;
@@ -149,7 +93,7 @@ export async function migrateDiskAndPowerOff(core: DriverCore, md: MigrationDeps
       j.stash_path = stash;
       j.nvram = { size: content.length, sha256: payload?.sha256 ?? sha256(content) };
     }
-    crashPoint(core, 'mdpo:stashed-before-journal');
+    core.crashPoint('mdpo:stashed-before-journal');
     await md.journals.put(j, 'stashed');
   }
   if (j.status === 'stashed') {
@@ -158,7 +102,7 @@ export async function migrateDiskAndPowerOff(core: DriverCore, md: MigrationDeps
       const body: StageRequest = { kind: 'cold', key, name: rec.name, source_host: deps.config.DEFAULT.host, firmware: rec.firmware, nvram, record: rec };
       await md.peer.call(a.dest, 'PUT', `/v1/peer/instances/${uuid}/nvram`, body);
     }
-    crashPoint(core, 'mdpo:sent-before-journal');
+    core.crashPoint('mdpo:sent-before-journal');
     await md.journals.put(j, 'sent');
   }
   deps.log.info('migrate_disk_and_power_off done', { instance_uuid: uuid, dest: a.dest, same_host: same, nvram_sha256: j.nvram?.sha256 });
@@ -166,18 +110,19 @@ export async function migrateDiskAndPowerOff(core: DriverCore, md: MigrationDeps
 }
 
 /** Destination side of the peer PUT: verify, then stage next to the target (not live). */
-export async function stageNvram(core: DriverCore, md: MigrationDeps, uuid: string, body: StageRequest): Promise<{ staged: boolean; sha256: string; size: number }> {
+export async function stageNvram(core: DriverCore, md: MigrationDeps, uuid: string, body: StageRequest): Promise<StageResult> {
   const { deps } = core;
   const name = validateDomainName(body?.name, 'name');
   const content = decodeNvram(body.nvram);
   const existing = await md.journals.get(uuid, 'dest');
-  if (existing && existing.key === body.key && ['active', 'live-active'].includes(existing.status)) {
+  // A store being installed for the same migration is not replaced by a re-sent copy.
+  if (existing && existing.key === body.key && existing.status === 'installing') {
     return { staged: false, sha256: body.nvram.sha256, size: body.nvram.size };
   }
   const staged = deps.nvram.auxPathFor('staged', name, uuid);
   await deps.nvram.writeBytes(staged, content);
-  crashPoint(core, 'stage:written-before-journal');
-  await md.journals.put(
+  core.crashPoint('stage:written-before-journal');
+  await md.journals.put<DestJournal>(
     {
       instance_uuid: uuid,
       role: 'dest',
@@ -205,102 +150,96 @@ export async function stageNvram(core: DriverCore, md: MigrationDeps, uuid: stri
  * selection, which must use a template of the same size (same code build).
  */
 export async function firmwareForIncoming(core: DriverCore, pinned: FirmwareSelection | null | undefined, image: NovaImageMeta | undefined, extraSpecs: Record<string, string>, storeSize: number | null) {
+  const fwHost = core.deps.firmware;
   const { boot, firmware } = chooseFirmware(core, image, extraSpecs);
   if (!pinned) return { boot, firmware, reselected: false, reason: undefined as string | undefined };
-  const why = await cannotRun(core, pinned, storeSize);
+  const why = await fwHost.whyCannotRun(pinned, storeSize);
   if (!why) return { boot, firmware: pinned, reselected: false, reason: undefined };
   if (!firmware) throw new MigrationError('the image asks for BIOS on this host but the guest has UEFI variables', { code: 400 });
-  const newSize = await size(firmware.nvram_template);
+  const newSize = await fwHost.fileSize(firmware.nvram_template);
   if (storeSize !== null && newSize !== storeSize) {
     throw new MigrationError(`no firmware build on this host matches the guest's variable store (${storeSize} bytes; selected template ${firmware.nvram_template} is ${newSize} bytes)`, { code: 400 });
   }
   return { boot, firmware, reselected: true, reason: why };
 }
 
-export async function finishMigration(core: DriverCore, md: MigrationDeps, uuid: string, a: FinishMigrationArgs): Promise<InstanceView> {
-  const { hv, deps } = core;
-  core.checkUuid(uuid, a.instance);
-  const mig = migrationUuid(a.migration, 'migration');
+/** Same-host resize: the live store never moved; redefine with the new flavor. */
+async function finishInPlace(core: DriverCore, uuid: string, mig: string, a: FinishMigrationArgs): Promise<InstanceView> {
+  const rec = await core.mustRecord(uuid);
   const sizing = core.sizing(a.instance);
-  if (sameHost(a.migration)) {
-    // Same-host resize: the live store never moved; redefine with the new flavor.
-    const rec = await core.mustRecord(uuid);
-    rec.vcpus = sizing.vcpus;
-    rec.memoryMb = sizing.memoryMb;
-    rec.flavorExtraSpecs = sizing.extraSpecs;
-    rec.lastMigration = mig;
-    await hv.destroy(rec.name);
-    await hv.undefine(rec.name, { keepNvram: true });
-    await hv.define(core.xmlFor(rec));
-    if (a.power_on !== false) await hv.start(rec.name);
-    rec.vmState = a.power_on === false ? 'stopped' : 'active';
-    await deps.records.put(rec);
-    return core.view(rec);
-  }
-  const existing = await deps.records.get(uuid);
-  if (existing && existing.lastMigration === mig && existing.vmState !== 'deleted-kept') return core.view(existing);
+  Object.assign(rec, { vcpus: sizing.vcpus, memoryMb: sizing.memoryMb, flavorExtraSpecs: sizing.extraSpecs, lastMigration: mig });
+  const booted = await coldBoot(core, { rec, start: a.power_on !== false, teardown: true, store: 'keep' });
+  return core.view(rec, booted.warnings);
+}
+
+export async function finishMigration(core: DriverCore, md: MigrationDeps, uuid: string, a: FinishMigrationArgs): Promise<InstanceView> {
+  const { deps } = core;
+  const mig = migrationUuid(a.migration, 'migration');
+  if (sameHost(a.migration)) return finishInPlace(core, uuid, mig, a);
   const j = await md.journals.get(uuid, 'dest');
+  // Done when the record is this migration's and its journal is gone (removed last).
+  const existing = await deps.records.get(uuid);
+  if (!j && existing && existing.lastMigration === mig && existing.vmState !== 'deleted-kept') return core.view(existing);
+  const sizing = core.sizing(a.instance);
   const name = core.nameOf(a.instance);
   const live = deps.nvram.pathFor(name);
-  const storeSize = j?.nvram?.size ?? null;
-  const { boot, firmware, reselected, reason } = await firmwareForIncoming(core, j?.firmware, a.image_meta, sizing.extraSpecs, storeSize);
-  const warnings = [...boot.warnings];
-  if (reselected) warnings.push(`firmware re-selected: ${reason}`);
-  const needsStore = !!firmware && !firmware.stateless;
-  if (needsStore && !j) throw new MigrationError(`no variable store was received for instance ${uuid}; migrate_disk_and_power_off must run first`, { code: 409 });
-  if (j) {
-    if (j.status === 'staged') await md.journals.put(j, 'installing');
-    if (j.status === 'installing') {
-      const stagedThere = j.staged_path ? await deps.nvram.exists(j.staged_path) : false;
-      if (stagedThere) {
-        await deps.nvram.rename(j.staged_path!, live);
-      } else {
-        const cur = await deps.nvram.info(live);
-        if (!cur || cur.sha256 !== j.nvram?.sha256) throw new MigrationError(`staged variable store for ${uuid} is missing and the live one does not match`, { code: 409 });
-      }
-      crashPoint(core, 'finish:installed-before-define');
-    }
-  }
+  const { boot, firmware, reselected, reason } = await firmwareForIncoming(core, j?.firmware, a.image_meta, sizing.extraSpecs, j?.nvram?.size ?? null);
+  const nvramPath = core.storePathFor(firmware, name);
+  if (nvramPath && !j) throw new MigrationError(`no variable store was received for instance ${uuid}; migrate_disk_and_power_off must run first`, { code: 409 });
   const now = new Date().toISOString();
+  const source = j?.record;
   const rec: InstanceRecord = {
-    ...(j?.record ?? ({} as InstanceRecord)),
     uuid,
     id: a.instance.id,
     name,
-    vmState: a.power_on === false ? 'stopped' : 'active',
+    vmState: 'stopped',
     firmware,
-    nvramPath: needsStore ? live : null,
+    nvramPath,
     boot,
-    imageProps: { ...(a.image_meta?.properties ?? j?.record?.imageProps ?? {}) },
+    imageProps: { ...(a.image_meta?.properties ?? source?.imageProps ?? {}) },
     flavorExtraSpecs: sizing.extraSpecs,
     vcpus: sizing.vcpus,
     memoryMb: sizing.memoryMb,
-    systemMetadata: j?.record?.systemMetadata ?? {},
-    baseXml: undefined,
-    unrescueXml: undefined,
+    systemMetadata: source?.systemMetadata ?? {},
     lastMigration: mig,
-    createdAt: j?.record?.createdAt ?? now,
+    createdAt: source?.createdAt ?? now,
     updatedAt: now,
   };
-  await hv.define(core.xmlFor(rec));
-  if (a.power_on !== false) await hv.start(name);
-  await deps.records.put(rec);
+  /** The received store becomes the live one: journalled, so a retry after a crash finds it installed. */
+  const install = async () => {
+    if (!j) return;
+    if (j.status === 'staged') await md.journals.put(j, 'installing');
+    const stagedThere = j.staged_path ? await deps.nvram.exists(j.staged_path) : false;
+    if (stagedThere && j.staged_path) {
+      await deps.nvram.rename(j.staged_path, live);
+    } else {
+      const cur = await deps.nvram.info(live);
+      if (!cur || cur.sha256 !== j.nvram?.sha256) throw new MigrationError(`staged variable store for ${uuid} is missing and the live one does not match`, { code: 409 });
+    }
+    core.crashPoint('finish:installed-before-define');
+  };
+  const booted = await coldBoot(core, { rec, start: a.power_on !== false, teardown: true, store: 'keep', prepareStore: install });
   if (j) await md.journals.delete(uuid, 'dest');
   deps.log.info('finish_migration done', { instance_uuid: uuid, migration: mig, loader: firmware?.loader, reselected });
+  const warnings = [...boot.warnings, ...booted.warnings];
+  if (reselected) warnings.push(`firmware re-selected: ${reason}`);
   return core.view(rec, warnings);
 }
 
-export async function confirmMigration(core: DriverCore, md: MigrationDeps, uuid: string, a: ConfirmArgs): Promise<Record<string, never>> {
+export async function confirmMigration(core: DriverCore, md: MigrationDeps, uuid: string, a: ConfirmMigrationArgs): Promise<Done> {
   const { hv, deps } = core;
-  core.checkUuid(uuid, a.instance);
   const j = await md.journals.get(uuid, 'source');
   if (!j || j.kind !== 'cold') {
     deps.log.warning('confirm_migration: no migration in progress here, nothing to do', { instance_uuid: uuid });
     return {};
   }
+  if (j.status !== 'sent' && j.status !== 'confirmed') {
+    // Confirming before the destination has the store would drop the only copy.
+    throw new InstanceInvalidState(uuid, 'migration', `${j.kind} ${j.status}`, 'confirm_migration');
+  }
   const same = sameHost(a.migration) ?? j.same_host;
   if (j.status !== 'confirmed') await md.journals.put(j, 'confirmed');
-  crashPoint(core, 'confirm:journalled');
+  core.crashPoint('confirm:journalled');
   if (!same) {
     await hv.destroy(j.name);
     await hv.undefine(j.name, { keepNvram: true });
@@ -317,8 +256,7 @@ export async function confirmMigration(core: DriverCore, md: MigrationDeps, uuid
 }
 
 export async function finishRevertMigration(core: DriverCore, md: MigrationDeps, uuid: string, a: FinishRevertArgs): Promise<InstanceView> {
-  const { hv, deps } = core;
-  core.checkUuid(uuid, a.instance);
+  const { deps } = core;
   const j = await md.journals.get(uuid, 'source');
   if (!j || !j.record) {
     const rec = await core.mustRecord(uuid);
@@ -326,26 +264,23 @@ export async function finishRevertMigration(core: DriverCore, md: MigrationDeps,
     return core.view(rec);
   }
   if (j.status !== 'reverted') await md.journals.put(j, 'reverting');
-  const rec: InstanceRecord = { ...j.record, vmState: a.power_on === false ? 'stopped' : 'active' };
-  if (j.stash_path && rec.nvramPath && (await deps.nvram.exists(j.stash_path))) {
-    // Byte-identical to the store at power-off, whatever ran on a same-host "destination".
-    await deps.nvram.copy(j.stash_path, rec.nvramPath);
-  }
-  crashPoint(core, 'revert:restored-before-define');
-  await hv.destroy(rec.name);
-  await hv.undefine(rec.name, { keepNvram: true });
-  await hv.define(j.domain_xml ?? core.xmlFor(rec));
-  if (a.power_on !== false) await hv.start(rec.name);
-  await deps.records.put(rec);
+  const rec: InstanceRecord = { ...j.record };
+  const stash = j.stash_path;
+  /** Byte-identical to the store at power-off, whatever ran on a same-host "destination". */
+  const restore = async () => {
+    if (stash && rec.nvramPath && (await deps.nvram.exists(stash))) await deps.nvram.copy(stash, rec.nvramPath);
+    core.crashPoint('revert:restored-before-define');
+  };
+  const booted = await coldBoot(core, { rec, start: a.power_on !== false, teardown: true, store: 'keep', prepareStore: restore, xml: j.domain_xml ?? undefined });
   await md.journals.put(j, 'reverted');
-  if (j.stash_path) await deps.nvram.remove(j.stash_path);
+  if (stash) await deps.nvram.remove(stash);
   await md.journals.delete(uuid, 'source');
   deps.log.info('finish_revert_migration done', { instance_uuid: uuid });
-  return core.view(rec);
+  return core.view(rec, booted.warnings);
 }
 
 /** Called from destroy(): drop anything staged for this instance on this (destination) host, journalled or not. */
-export async function dropStaged(core: DriverCore, md: MigrationDeps, uuid: string, instance?: NovaInstance): Promise<void> {
+export async function dropStaged(core: DriverCore, md: MigrationDeps, uuid: string, instance?: { id?: number; uuid: string }): Promise<void> {
   const j = await md.journals.get(uuid, 'dest');
   if (j?.staged_path && j.kind === 'cold') await core.deps.nvram.remove(j.staged_path);
   if (instance?.id !== undefined) await core.deps.nvram.remove(core.deps.nvram.auxPathFor('staged', core.nameOf(instance), uuid));

@@ -1,14 +1,27 @@
 /**
  * @module driver/contract
- * The ComputeDriver contract as the sidecar implements it: Nova's method names in camelCase,
- * Nova's keyword-argument names in the argument objects (already unwrapped from versioned
- * objects). Postconditions are stated here; types live only in the signatures.
+ * The ComputeDriver contract as the sidecar implements it, in the manner of Nova's
+ * `nova/virt/driver.py`: Nova's method names in camelCase, Nova's keyword arguments in the
+ * argument objects, and for each method what holds when it returns and when it fails.
+ *
+ * Argument types come from the OpenAPI document (`wire.ArgsOf<operationId>`: the request body
+ * the API validated, unwrapped from versioned objects), so the schema and the driver cannot
+ * disagree. `InstanceMethods` maps each Nova method the API serves at
+ * `POST /v1/instances/{uuid}/{method}` to its arguments and result; the API's dispatch table
+ * is typed from it. Every instance method takes the instance's lock (calls for different
+ * instances run in parallel), and checks that `instance.uuid` equals the path's uuid.
+ *
+ * Errors carry Nova's exception names (`errors.ts`): a proxy re-raises the same exception.
  */
-import type { NovaFlavor, NovaImageMeta, NovaInstance } from '../nova/objects';
+import type { ArgsOf, Schemas, Unwrapped } from '../wire';
 import type { FirmwareSelection } from '../firmware/types';
 import type { NvramInfo } from '../nvram/store';
-import type { PowerStateCode } from '../hypervisor/types';
+import type { PowerStateCode } from '../nova/powerState';
+import type { InstanceRecord } from '../state/records';
+import type { NvramPayload } from '../peer/transfer';
+import type { SecureBootSummary, VarStoreJson } from '../varstore';
 
+/** The instance as the API shows it (`get_info` and most answers). */
 export interface InstanceView {
   instance_uuid: string;
   instance_name: string;
@@ -21,66 +34,283 @@ export interface InstanceView {
   warnings: string[];
 }
 
-export interface SpawnArgs {
-  instance: NovaInstance;
-  image_meta: NovaImageMeta;
-  flavor?: NovaFlavor;
-  power_on?: boolean;
-  domain_xml?: string;
-  [k: string]: unknown;
-}
-export interface DestroyArgs {
-  instance: NovaInstance;
-  destroy_disks?: boolean;
-  [k: string]: unknown;
-}
-export interface RebootArgs {
-  instance: NovaInstance;
-  reboot_type: 'SOFT' | 'HARD';
-  [k: string]: unknown;
-}
-export interface PowerOffArgs {
-  instance: NovaInstance;
-  timeout?: number;
-  retry_interval?: number;
-  [k: string]: unknown;
-}
-export interface InstanceArgs {
-  instance: NovaInstance;
-  [k: string]: unknown;
-}
-export interface RebuildArgs {
-  instance: NovaInstance;
-  image_meta: NovaImageMeta;
-  flavor?: NovaFlavor;
-  power_on?: boolean;
-  preserve_nvram?: boolean;
-  domain_xml?: string;
-  [k: string]: unknown;
-}
-export interface RescueArgs {
-  instance: NovaInstance;
-  image_meta?: NovaImageMeta;
-  [k: string]: unknown;
+/** The empty answer of a method that returns nothing in Nova. */
+export type Done = Record<string, never>;
+
+export type SpawnArgs = ArgsOf<'spawn'>;
+export type DestroyArgs = ArgsOf<'destroy'>;
+export type RebootArgs = ArgsOf<'reboot'>;
+export type PowerOffArgs = ArgsOf<'power_off'>;
+export type PowerOnArgs = ArgsOf<'power_on'>;
+export type RebuildArgs = ArgsOf<'rebuild'>;
+export type RescueArgs = ArgsOf<'rescue'>;
+export type UnrescueArgs = ArgsOf<'unrescue'>;
+export type MigrateDiskArgs = ArgsOf<'migrate_disk_and_power_off'>;
+export type FinishMigrationArgs = ArgsOf<'finish_migration'>;
+export type ConfirmMigrationArgs = ArgsOf<'confirm_migration'>;
+export type FinishRevertArgs = ArgsOf<'finish_revert_migration'>;
+export type CheckDestinationArgs = ArgsOf<'check_can_live_migrate_destination'>;
+export type CheckSourceArgs = ArgsOf<'check_can_live_migrate_source'>;
+export type PreLiveMigrationArgs = ArgsOf<'pre_live_migration'>;
+export type LiveMigrationArgs = ArgsOf<'live_migration'>;
+export type LiveStepArgs = ArgsOf<'post_live_migration'>;
+export type CleanupArgs = ArgsOf<'cleanup'>;
+export type MigrateData = Unwrapped<Schemas['MigrateData']>;
+/** What the sidecars add to Nova's migrate_data (Nova's LibvirtLiveMigrateData has no firmware field). */
+export type ShimMigrateData = Unwrapped<Schemas['ShimMigrateData']>;
+
+/** Size and digest of a store as a migration moved it. */
+export interface StoreDigest {
+  size: number;
+  sha256: string;
 }
 
-export interface ComputeDriverLifecycle {
-  /** RUNNING when `power_on` (default), else SHUTDOWN. On failure: no domain, no NVRAM, no record left. */
+export interface MigrateDiskResult {
+  disk_info: string;
+  nvram: (StoreDigest & { firmware: FirmwareSelection | null }) | null;
+}
+export interface MigrateDataResult {
+  migrate_data: MigrateData;
+}
+export interface LiveMigrationResult extends MigrateDataResult {
+  nvram: StoreDigest | null;
+}
+
+/** Nova method (the OpenAPI operationId) → its arguments and its result. */
+export interface InstanceMethods {
+  spawn: { args: SpawnArgs; result: InstanceView };
+  destroy: { args: DestroyArgs; result: Done };
+  reboot: { args: RebootArgs; result: InstanceView };
+  power_off: { args: PowerOffArgs; result: InstanceView };
+  power_on: { args: PowerOnArgs; result: InstanceView };
+  rebuild: { args: RebuildArgs; result: InstanceView };
+  rescue: { args: RescueArgs; result: InstanceView };
+  unrescue: { args: UnrescueArgs; result: InstanceView };
+  migrate_disk_and_power_off: { args: MigrateDiskArgs; result: MigrateDiskResult };
+  finish_migration: { args: FinishMigrationArgs; result: InstanceView };
+  confirm_migration: { args: ConfirmMigrationArgs; result: Done };
+  finish_revert_migration: { args: FinishRevertArgs; result: InstanceView };
+  check_can_live_migrate_destination: { args: CheckDestinationArgs; result: MigrateDataResult };
+  check_can_live_migrate_source: { args: CheckSourceArgs; result: MigrateDataResult };
+  pre_live_migration: { args: PreLiveMigrationArgs; result: MigrateDataResult };
+  live_migration: { args: LiveMigrationArgs; result: LiveMigrationResult };
+  post_live_migration: { args: LiveStepArgs; result: Done };
+  post_live_migration_at_source: { args: LiveStepArgs; result: Done };
+  post_live_migration_at_destination: { args: LiveStepArgs; result: InstanceView };
+  rollback_live_migration_at_source: { args: LiveStepArgs; result: Done };
+  rollback_live_migration_at_destination: { args: LiveStepArgs; result: Done };
+  cleanup: { args: CleanupArgs; result: Done };
+}
+export type InstanceMethodName = keyof InstanceMethods;
+export type ArgsFor<M extends InstanceMethodName> = InstanceMethods[M]['args'];
+export type ResultFor<M extends InstanceMethodName> = InstanceMethods[M]['result'];
+
+export type NvramVariableWrite = Schemas['NvramVariableWrite'];
+export type NvramBootWrite = Schemas['NvramBootWrite'];
+
+export interface VariableJson {
+  name: string;
+  guid: string;
+  attr: number;
+  attr_names: string[];
+  data: string;
+  time?: string;
+  decoded?: Record<string, unknown>;
+}
+
+export interface NvramEditResult {
+  nvram: NvramInfo;
+  variable?: VariableJson;
+  boot_order?: number[];
+  boot_next?: number | null;
+}
+
+export type NvramVariables = { format: string; variables: VariableJson[] } | VarStoreJson;
+
+export interface HostCapabilities {
+  host: string;
+  hypervisor_type: string;
+  capabilities: Record<string, boolean>;
+  traits: string[];
+  architectures: Schemas['Capabilities']['architectures'];
+}
+
+export interface InstanceList {
+  instances: { uuid: string; name: string; power_state: number }[];
+  names: string[];
+  uuids: string[];
+}
+
+/** Body of the peer call that stages a store on the destination of a cold migration. */
+export interface StageRequest {
+  kind: 'cold' | 'live';
+  key: string;
+  name: string;
+  source_host: string;
+  firmware: FirmwareSelection | null;
+  nvram: NvramPayload;
+  record?: InstanceRecord;
+}
+export interface StageResult extends StoreDigest {
+  staged: boolean;
+}
+
+/** The source's view of an instance, read by the destination's live-migration pre-checks. */
+export interface PeerInstanceState {
+  record: InstanceRecord;
+  domain_xml: string | null;
+  power_state: number;
+  nvram_size: number | null;
+  nvram: NvramPayload | null;
+}
+
+export interface NvramDigest {
+  sha256: string | null;
+  size: number | null;
+}
+
+/**
+ * Every method the API serves. Instance methods take `(uuid, args)`; the uuid is the path's.
+ */
+export interface ComputeDriver {
+  // ---- lifecycle (driver/lifecycle) ----
+
+  /**
+   * Create the instance: firmware selected from the image and flavor, the store created from
+   * the template (or a store kept by `destroy(destroy_disks=False)` reused when it fits), the
+   * domain defined. RUNNING when `power_on` (default), else SHUTDOWN.
+   * Fails with `InstanceExists` when the instance or its domain exists, `UEFINotSupported`,
+   * `SecureBootNotSupported`, `FlavorImageConflict`, `InvalidInput` for the request; after any
+   * failure no domain, no store and no record is left.
+   */
   spawn(uuid: string, a: SpawnArgs): Promise<InstanceView>;
-  /** Succeeds for an unknown instance. `destroy_disks` (default true) deletes NVRAM; false keeps it. */
-  destroy(uuid: string, a: DestroyArgs): Promise<Record<string, never>>;
-  /** SOFT: ACPI shutdown, wait up to [libvirt] wait_soft_reboot_seconds, start again; falls back to HARD (with a warning) when the guest ignores it or is not running, as Nova's libvirt driver does. HARD: redefine with pinned firmware. The sidecar never rewrites the store. */
+  /**
+   * Power off and undefine. `destroy_disks` (default true) deletes the store; false keeps it
+   * (and the record, as `deleted-kept`) for a later spawn. Also drops anything a migration
+   * staged here for the instance. Succeeds for an instance this host does not know, removing
+   * a leftover store under its name.
+   */
+  destroy(uuid: string, a: DestroyArgs): Promise<Done>;
+  /**
+   * SOFT: ACPI shutdown, wait up to `[libvirt] wait_soft_reboot_seconds`, boot again; a guest
+   * that ignores it (or is not running) gets a HARD reboot, with a warning, as in Nova's
+   * libvirt driver. HARD: redefine with the pinned firmware (re-selected only when its files
+   * vanished) and start. RUNNING afterwards; the store is never rewritten, except reset when
+   * it no longer fits a re-selected build (warned). `InstanceInvalidState` while rescued.
+   */
   reboot(uuid: string, a: RebootArgs): Promise<InstanceView>;
-  /** SHUTDOWN afterwards; graceful first when timeout > 0. NVRAM untouched. */
+  /** SHUTDOWN afterwards (graceful first when `timeout` > 0). The store is untouched. */
   powerOff(uuid: string, a: PowerOffArgs): Promise<InstanceView>;
-  /** RUNNING afterwards, via a hard-reboot style redefine with the pinned firmware. */
-  powerOn(uuid: string, a: InstanceArgs): Promise<InstanceView>;
-  /** destroy + spawn with the new image: firmware re-selected, NVRAM reset unless `preserve_nvram`. */
+  /** RUNNING afterwards, through the cold-boot path as a hard reboot. `InstanceInvalidState` while rescued. */
+  powerOn(uuid: string, a: PowerOnArgs): Promise<InstanceView>;
+  /**
+   * Redefine for a new image: firmware re-selected; the store reset to the new template unless
+   * `preserve_nvram` and it still fits. Started when `power_on` (default: as it was). A
+   * refused image (selection fails) leaves the guest as it was.
+   */
   rebuild(uuid: string, a: RebuildArgs): Promise<InstanceView>;
-  /** RUNNING in rescue; the original definition is kept for unrescue; NVRAM untouched. */
+  /**
+   * RUNNING in rescue with the pinned firmware and store (stable rescue); a BIOS rescue image
+   * without `hw_rescue_device`/`hw_rescue_bus` boots without them (legacy rescue) and the
+   * store waits. The original definition is kept for unrescue. `InstanceInvalidState` when
+   * already rescued.
+   */
   rescue(uuid: string, a: RescueArgs): Promise<InstanceView>;
-  /** Back to the original definition, RUNNING; NVRAM untouched. */
-  unrescue(uuid: string, a: InstanceArgs): Promise<InstanceView>;
-  /** `get_info`: raises InstanceNotFound when neither a record nor a domain exists. */
+  /** Back to the original definition, RUNNING; the store as rescue left it. `InstanceInvalidState` when not rescued. */
+  unrescue(uuid: string, a: UnrescueArgs): Promise<InstanceView>;
+  /** `get_info`: `InstanceNotFound` when this host has no record of the instance. */
   getInfo(uuid: string): Promise<InstanceView>;
+  /** `list_instances` and `list_instance_uuids`: every defined domain, with the uuid where known. */
+  listInstances(): Promise<InstanceList>;
+
+  // ---- cold migration and resize (driver/coldMigration) ----
+
+  /**
+   * Source. Powers off, stashes a copy of the store (kept until confirm or revert) and, for
+   * another host, sends a verified copy to that host's sidecar, which stages it. Retried with
+   * the same migration it resumes where it stopped. `MigrationError` when the peer cannot be
+   * reached or refuses (the source copy and the stash are kept; a revert restores).
+   * `InstanceInvalidState` while another migration of the instance is open.
+   */
+  migrateDiskAndPowerOff(uuid: string, a: MigrateDiskArgs): Promise<MigrateDiskResult>;
+  /**
+   * Destination (or the same host). Installs the staged store as the live one, defines with
+   * the source's pinned firmware when this host has the same build (else a fresh selection of
+   * the same store size), starts when `power_on`. `MigrationError` (409) when no store was
+   * received for a UEFI guest. Idempotent per migration.
+   */
+  finishMigration(uuid: string, a: FinishMigrationArgs): Promise<InstanceView>;
+  /** Source. Drops the stash and, after a move to another host, the source's domain and store. Idempotent. */
+  confirmMigration(uuid: string, a: ConfirmMigrationArgs): Promise<Done>;
+  /**
+   * Source. Restores the stash byte for byte, redefines the saved definition, starts when
+   * `power_on`. Without a journal (already reverted) it answers the instance as it is.
+   */
+  finishRevertMigration(uuid: string, a: FinishRevertArgs): Promise<InstanceView>;
+
+  // ---- live migration (driver/liveMigration) ----
+
+  /**
+   * Destination. Reads the source's firmware and store size from its sidecar and refuses
+   * (`MigrationPreCheckError`) a build this host cannot run or a store that already exists
+   * here. Answers migrate_data with `uefi_shim` filled in.
+   */
+  checkCanLiveMigrateDestination(uuid: string, a: CheckDestinationArgs): Promise<MigrateDataResult>;
+  /** Source. Refuses (`MigrationPreCheckError`) when the destination accepted another loader, template or store size. */
+  checkCanLiveMigrateSource(uuid: string, a: CheckSourceArgs): Promise<MigrateDataResult>;
+  /** Destination. Places a copy of the source's store at the live path (QEMU maps it when the guest arrives). Idempotent. */
+  preLiveMigration(uuid: string, a: PreLiveMigrationArgs): Promise<MigrateDataResult>;
+  /**
+   * Source. Hands the running guest to the destination through the backend, then verifies
+   * that the destination's store digest equals the source's. `MigrationError` when it does
+   * not: the source copy is kept. A retry re-verifies.
+   */
+  liveMigration(uuid: string, a: LiveMigrationArgs): Promise<LiveMigrationResult>;
+  /** Source. Fails when live_migration did not finish verifying the destination's store. */
+  postLiveMigration(uuid: string, a: LiveStepArgs): Promise<Done>;
+  /** Source. Removes the source copy once the destination's is verified; idempotent. */
+  postLiveMigrationAtSource(uuid: string, a: LiveStepArgs): Promise<Done>;
+  /** Destination. Records the arrived guest; `InstanceNotFound` when it did not arrive. */
+  postLiveMigrationAtDestination(uuid: string, a: LiveStepArgs): Promise<InstanceView>;
+  /** Source. The guest keeps (or is given back) its domain and store here. `MigrationError` after the source copy was removed. */
+  rollbackLiveMigrationAtSource(uuid: string, a: LiveStepArgs): Promise<Done>;
+  /** Destination. Nothing is left here. */
+  rollbackLiveMigrationAtDestination(uuid: string, a: LiveStepArgs): Promise<Done>;
+  /** Nova's `cleanup`: after a live migration only a verified source copy goes; otherwise a destroy. */
+  cleanup(uuid: string, a: CleanupArgs): Promise<Done>;
+
+  // ---- the variable store (driver/nvramOps) ----
+
+  /** The raw store, a snapshot (allowed while running). `NotFound` for BIOS and stateless guests. */
+  getNvram(uuid: string): Promise<{ data: Buffer; info: NvramInfo }>;
+  /** Replace the store atomically: shut off only (`InstanceInvalidState`), same size only (`InvalidInput`). */
+  putNvram(uuid: string, data: Buffer): Promise<NvramInfo>;
+  /** Variables decoded, or in the v2 interchange format. `InvalidNVRAM` when the store does not parse. */
+  listNvramVariables(uuid: string, format: 'decoded' | 'v2'): Promise<NvramVariables>;
+  /** Secure Boot state and keys as the store holds them. */
+  nvramSecureBoot(uuid: string): Promise<SecureBootSummary>;
+  /** Set one variable; shut off only; the store's size is unchanged (`InvalidNVRAM` reason `full` when it does not fit). */
+  putNvramVariable(uuid: string, guid: string, name: string, body: NvramVariableWrite): Promise<NvramEditResult>;
+  /** Delete one variable; shut off only. */
+  deleteNvramVariable(uuid: string, guid: string, name: string): Promise<NvramEditResult>;
+  /** Set BootOrder and/or BootNext; shut off only. */
+  setNvramBoot(uuid: string, body: NvramBootWrite): Promise<NvramEditResult>;
+  /** Back to a fresh copy of the pinned template; shut off only; `Invalid` (409) when the template is gone. */
+  resetNvram(uuid: string): Promise<{ nvram: NvramInfo; template: string }>;
+
+  // ---- host ----
+
+  /** Nova's capabilities map, placement traits and per-architecture firmware support. */
+  capabilities(): HostCapabilities;
+  /** The firmware map and descriptors as discovered now (re-read on every call). */
+  firmwareView(): unknown;
+
+  // ---- peer calls (sidecar to sidecar, signed) ----
+
+  /** Destination of a cold migration: verify the received store and stage it (not live). Idempotent per migration. */
+  peerStage(uuid: string, body: StageRequest): Promise<StageResult>;
+  /** Source: its record, definition, power state and, when asked, its store. */
+  peerState(uuid: string, withNvram: boolean): Promise<PeerInstanceState>;
+  /** Destination: the digest of the store the arriving guest uses. */
+  peerNvramDigest(uuid: string, name: string): Promise<NvramDigest>;
 }

@@ -1,26 +1,31 @@
 /**
  * @module driver/core
- * Shared plumbing of the driver flows: dependencies, record lookup, name derivation, the
- * XML build from a record, and the instance view. Flows (lifecycle, migrations) use these
- * and never touch files or XML text themselves.
+ * Shared plumbing of the driver flows: dependencies, record lookup, name derivation, the one
+ * rule for where a store lives, the XML build from a record, and the instance view. Flows
+ * (lifecycle, migrations, variable store) use these; none of them touches files or XML text
+ * itself (files through `NvramStore` and `FirmwareHost`, XML through `domainXml`).
  */
 import * as path from 'node:path';
-import { statSync } from 'node:fs';
 import type { Config } from '../config';
 import type { Hypervisor } from '../hypervisor/types';
-import { PowerState, type PowerStateCode } from '../hypervisor/types';
+import { PowerState, type PowerStateCode } from '../nova/powerState';
 import type { NvramInfo, NvramStore } from '../nvram/store';
 import type { RecordStore, InstanceRecord } from '../state/records';
+import type { JournalStore } from '../state/journal';
 import type { Logger } from '../util/log';
-import type { FirmwareHost } from './firmwareHost';
+import type { FaultPoints } from '../util/faults';
+import type { FirmwareHost } from '../firmware/host';
+import type { FirmwareSelection } from '../firmware/types';
+import type { Peer } from '../peer/client';
 import type { InstanceView } from './contract';
 import type { NovaFlavor, NovaInstance } from '../nova/objects';
+import type { StoreChangeHook } from './coldBoot';
 import { instanceName } from '../nova/naming';
+import { validateInstanceId } from '../nova/ids';
 import { validateDomainName } from '../nvram/paths';
 import { buildDomainXml } from '../domainXml';
-import { InstanceNotFound, InvalidInput } from '../errors';
+import { InstanceNotFound } from '../errors';
 import { KeyedMutex } from './locks';
-import { StatCache } from '../util/fileIdentity';
 
 export interface DriverDeps {
   config: Config;
@@ -29,22 +34,29 @@ export interface DriverDeps {
   records: RecordStore;
   firmware: FirmwareHost;
   log: Logger;
+  faults: FaultPoints;
+}
+
+/** What the migration flows need beyond the driver's own dependencies. */
+export interface MigrationDeps {
+  journals: JournalStore;
+  peer: Peer;
+  /** This sidecar's own base URL (to recognise itself in [peer] hosts). */
+  selfUrl?: string;
 }
 
 /** Domain state queries in flight at once when listing (files, or virsh processes). */
 const STATE_QUERY_CONCURRENCY = 8;
-/** Variable stores whose digest is remembered (most recently used). */
-const DIGEST_CACHE_ENTRIES = 4096;
 
 export class DriverCore {
   readonly locks = new KeyedMutex();
-  /** path → the store's info as last hashed (see `nvramInfo`). */
-  private readonly digests = new StatCache<NvramInfo>(DIGEST_CACHE_ENTRIES);
+  /** Changes queued for stores, applied on the cold-boot path (see `coldBoot`). */
+  readonly storeHooks: StoreChangeHook[] = [];
   constructor(readonly deps: DriverDeps) {}
 
   /**
    * This core with `deps.log` replaced (a request's child logger): a view that shares the
-   * locks, the digest cache and every other dependency with this one.
+   * locks, the hooks and every other dependency with this one.
    */
   withLog(log: Logger): DriverCore {
     const view = Object.create(this) as DriverCore;
@@ -56,17 +68,20 @@ export class DriverCore {
     return this.deps.hypervisor;
   }
 
+  /** SIGKILL here when the crash tests armed `step` (`[debug] crash_points`). */
+  crashPoint(step: string): void {
+    this.deps.faults.hit(step);
+  }
+
   /** Domain name from `[DEFAULT] instance_name_template`, validated as one file-name component. */
   nameOf(instance: NovaInstance): string {
+    validateInstanceId(instance.id);
     return validateDomainName(instanceName(this.deps.config.DEFAULT.instance_name_template, instance), 'instance name');
   }
 
-  /** The path parameter and `instance.uuid` must agree. */
-  checkUuid(uuid: string, instance: NovaInstance | undefined): void {
-    if (!instance || typeof instance !== 'object') throw new InvalidInput('instance', 'required');
-    if (String(instance.uuid).toLowerCase() !== uuid.toLowerCase()) {
-      throw new InvalidInput('instance.uuid', `'${String(instance.uuid)}' does not match the path's instance_uuid '${uuid}'`);
-    }
+  /** Where the store of a guest with `firmware` lives: none for BIOS and stateless firmware. */
+  storePathFor(firmware: FirmwareSelection | null | undefined, name: string): string | null {
+    return firmware && !firmware.stateless ? this.deps.nvram.pathFor(name) : null;
   }
 
   async mustRecord(uuid: string): Promise<InstanceRecord> {
@@ -98,7 +113,7 @@ export class DriverCore {
   }
 
   /** Domain XML for a record (its pinned firmware, its NVRAM path). */
-  xmlFor(rec: InstanceRecord): string {
+  xmlFor(rec: Readonly<InstanceRecord>): string {
     return buildDomainXml({
       name: rec.name,
       uuid: rec.uuid,
@@ -124,7 +139,7 @@ export class DriverCore {
       vm_state: rec.vmState,
       domain_xml: await this.hv.getXml(rec.name),
       firmware: rec.firmware,
-      nvram: rec.nvramPath ? (nvram ?? (await this.nvramInfo(rec.nvramPath))) : null,
+      nvram: rec.nvramPath ? (nvram ?? (await this.deps.nvram.cachedInfo(rec.nvramPath))) : null,
       system_metadata: rec.systemMetadata,
       warnings,
     };
@@ -142,30 +157,5 @@ export class DriverCore {
     };
     await Promise.all(Array.from({ length: Math.min(STATE_QUERY_CONCURRENCY, names.length) }, worker));
     return out;
-  }
-
-  /**
-   * `NvramStore.info` (size, sha256, allocation) without re-reading and re-hashing an
-   * unchanged store on every view: the digest is reused under the rule of util/fileIdentity
-   * (same stat identity, settled when hashed). Allocation always comes from the fresh stat.
-   */
-  async nvramInfo(p: string): Promise<NvramInfo | null> {
-    const full = this.deps.nvram.checkPath(p);
-    let st;
-    try {
-      // One local stat: synchronously, a thread-pool round trip costs more than the call.
-      st = statSync(full);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      this.digests.forget(full);
-      return null;
-    }
-    const hit = this.digests.get(full, st);
-    if (hit) return { ...hit, allocated: st.blocks * 512 };
-    const readAt = Date.now();
-    const info = await this.deps.nvram.info(full);
-    if (info) this.digests.remember(full, st, readAt, info.size, { ...info });
-    else this.digests.forget(full);
-    return info;
   }
 }

@@ -1,26 +1,35 @@
 /**
  * @module driver
- * `ShimDriver`: the ComputeDriver the API calls. It serializes calls per instance (calls for
- * different instances run in parallel), delegates each Nova method to its flow module, and
- * answers host queries (capabilities, firmware). It never touches files or XML itself.
+ * `ShimDriver`: the `ComputeDriver` (driver/contract) the API calls. It serializes calls per
+ * instance (calls for different instances run in parallel), checks that an instance
+ * method's `instance.uuid` is the path's, delegates each Nova method to its flow module, and
+ * answers host queries (capabilities, firmware). It never touches files or XML itself, and
+ * never asks which hypervisor backend it has.
  */
-import { DriverCore, type DriverDeps } from './core';
+import { DriverCore, type DriverDeps, type MigrationDeps } from './core';
 import * as lifecycle from './lifecycle';
-import type { ComputeDriverLifecycle, DestroyArgs, InstanceArgs, InstanceView, PowerOffArgs, RebootArgs, RebuildArgs, RescueArgs, SpawnArgs } from './contract';
-import { InvalidInput } from '../errors';
-import { hostFirmwareCapabilities, describeInventory } from '../firmware';
-import { STATIC_CAPABILITIES, traitsFor } from './capabilities';
-import type { NvramInfo } from '../nvram/store';
-import { validateUuid } from '../state/records';
 import * as cold from './coldMigration';
 import * as live from './liveMigration';
 import * as nvramOps from './nvramOps';
-import type { MigrationDeps } from './coldMigration';
+import type * as C from './contract';
 import type { NovaInstance } from '../nova/objects';
+import { InvalidInput } from '../errors';
+import { hostFirmwareCapabilities, describeInventory } from '../firmware';
+import { STATIC_CAPABILITIES, traitsFor } from './capabilities';
+import { validateUuid } from '../nova/ids';
 
-export type { DriverDeps } from './core';
+export type { DriverDeps, MigrationDeps } from './core';
+export type { ComputeDriver } from './contract';
 
-export class ShimDriver implements ComputeDriverLifecycle {
+/** The path's uuid and `instance.uuid` must agree. */
+function checkInstance(uuid: string, instance: NovaInstance | undefined): void {
+  if (!instance || typeof instance !== 'object') throw new InvalidInput('instance', 'required');
+  if (String(instance.uuid).toLowerCase() !== uuid) {
+    throw new InvalidInput('instance.uuid', `'${String(instance.uuid)}' does not match the path's instance_uuid '${uuid}'`);
+  }
+}
+
+export class ShimDriver implements C.ComputeDriver {
   readonly core: DriverCore;
   /** Present when peers can be reached (journals + signed peer client). */
   readonly migration?: MigrationDeps;
@@ -46,46 +55,55 @@ export class ShimDriver implements ComputeDriverLifecycle {
   }
 
   /** Run under the instance's lock. */
-  protected locked<T>(uuid: string, fn: () => Promise<T>): Promise<T> {
-    return this.core.locks.run(validateUuid(uuid), fn);
+  protected locked<T>(uuid: string, fn: (uuid: string) => Promise<T>): Promise<T> {
+    const id = validateUuid(uuid);
+    return this.core.locks.run(id, () => fn(id));
   }
 
-  spawn(uuid: string, a: SpawnArgs) {
-    return this.locked(uuid, () => lifecycle.spawn(this.core, uuid, a));
+  /** An instance method: under the lock, with `a.instance` checked against the path. */
+  protected method<A extends { instance: NovaInstance }, T>(uuid: string, a: A, fn: (uuid: string, a: A) => Promise<T>): Promise<T> {
+    return this.locked(uuid, (id) => {
+      checkInstance(id, a?.instance);
+      return fn(id, a);
+    });
   }
-  destroy(uuid: string, a: DestroyArgs) {
-    return this.locked(uuid, async () => {
-      const r = await lifecycle.destroy(this.core, uuid, a);
+
+  // ---- lifecycle ----
+  spawn(uuid: string, a: C.SpawnArgs) {
+    return this.method(uuid, a, (u) => lifecycle.spawn(this.core, u, a));
+  }
+  destroy(uuid: string, a: C.DestroyArgs) {
+    return this.method(uuid, a, async (u) => {
+      const r = await lifecycle.destroy(this.core, u, a);
       // A revert destroys the destination: anything staged here for the instance goes too.
-      if (this.migration) await cold.dropStaged(this.core, this.migration, uuid, a.instance);
+      if (this.migration) await cold.dropStaged(this.core, this.migration, u, a.instance);
       return r;
     });
   }
-  reboot(uuid: string, a: RebootArgs) {
-    return this.locked(uuid, () => lifecycle.reboot(this.core, uuid, a));
+  reboot(uuid: string, a: C.RebootArgs) {
+    return this.method(uuid, a, (u) => lifecycle.reboot(this.core, u, a));
   }
-  powerOff(uuid: string, a: PowerOffArgs) {
-    return this.locked(uuid, () => lifecycle.powerOff(this.core, uuid, a));
+  powerOff(uuid: string, a: C.PowerOffArgs) {
+    return this.method(uuid, a, (u) => lifecycle.powerOff(this.core, u, a));
   }
-  powerOn(uuid: string, a: InstanceArgs) {
-    return this.locked(uuid, () => lifecycle.powerOn(this.core, uuid, a));
+  powerOn(uuid: string, a: C.PowerOnArgs) {
+    return this.method(uuid, a, (u) => lifecycle.powerOn(this.core, u, a));
   }
-  rebuild(uuid: string, a: RebuildArgs) {
-    return this.locked(uuid, () => lifecycle.rebuild(this.core, uuid, a));
+  rebuild(uuid: string, a: C.RebuildArgs) {
+    return this.method(uuid, a, (u) => lifecycle.rebuild(this.core, u, a));
   }
-  rescue(uuid: string, a: RescueArgs) {
-    return this.locked(uuid, () => lifecycle.rescue(this.core, uuid, a));
+  rescue(uuid: string, a: C.RescueArgs) {
+    return this.method(uuid, a, (u) => lifecycle.rescue(this.core, u, a));
   }
-  unrescue(uuid: string, a: InstanceArgs) {
-    return this.locked(uuid, () => lifecycle.unrescue(this.core, uuid, a));
-  }
-
-  getInfo(uuid: string): Promise<InstanceView> {
-    return this.locked(uuid, async () => this.core.view(await this.core.peekRecord(uuid)));
+  unrescue(uuid: string, a: C.UnrescueArgs) {
+    return this.method(uuid, a, (u) => lifecycle.unrescue(this.core, u, a));
   }
 
-  /** `list_instances` + `list_instance_uuids`: every defined domain, with the uuid where we know it. */
-  async listInstances(): Promise<{ instances: { uuid: string; name: string; power_state: number }[]; names: string[]; uuids: string[] }> {
+  getInfo(uuid: string): Promise<C.InstanceView> {
+    return this.locked(uuid, async (u) => this.core.view(await this.core.peekRecord(u)));
+  }
+
+  async listInstances(): Promise<C.InstanceList> {
     const records = await this.core.deps.records.summaries();
     const byName = new Map(records.filter((r) => r.vmState !== 'deleted-kept').map((r) => [r.name, r.uuid]));
     const names = await this.core.hv.list();
@@ -94,41 +112,34 @@ export class ShimDriver implements ComputeDriverLifecycle {
     return { instances, names, uuids: instances.map((i) => i.uuid).filter(Boolean) };
   }
 
-  /** Raw variable store of an instance, for inspection (a snapshot; allowed while running). */
-  getNvram(uuid: string): Promise<{ data: Buffer; info: NvramInfo }> {
-    return this.locked(uuid, () => nvramOps.readRaw(this.core, uuid));
+  // ---- the variable store ----
+  getNvram(uuid: string) {
+    return this.locked(uuid, (u) => nvramOps.readRaw(this.core, u));
   }
-
-  /** Replace the variable store atomically; only while shut off and only with the same size. */
-  putNvram(uuid: string, data: Buffer): Promise<NvramInfo> {
-    return this.locked(uuid, () => nvramOps.writeRaw(this.core, uuid, data));
+  putNvram(uuid: string, data: Buffer) {
+    return this.locked(uuid, (u) => nvramOps.writeRaw(this.core, u, data));
   }
-
   listNvramVariables(uuid: string, format: 'decoded' | 'v2') {
-    return this.locked(uuid, () => nvramOps.listVariables(this.core, uuid, format));
+    return this.locked(uuid, (u) => nvramOps.listVariables(this.core, u, format));
   }
-
   nvramSecureBoot(uuid: string) {
-    return this.locked(uuid, () => nvramOps.secureBoot(this.core, uuid));
+    return this.locked(uuid, (u) => nvramOps.secureBoot(this.core, u));
   }
-
-  putNvramVariable(uuid: string, guid: string, name: string, body: nvramOps.VariableWrite) {
-    return this.locked(uuid, () => nvramOps.putVariable(this.core, uuid, guid, name, body));
+  putNvramVariable(uuid: string, guid: string, name: string, body: C.NvramVariableWrite) {
+    return this.locked(uuid, (u) => nvramOps.putVariable(this.core, u, guid, name, body));
   }
-
   deleteNvramVariable(uuid: string, guid: string, name: string) {
-    return this.locked(uuid, () => nvramOps.removeVariable(this.core, uuid, guid, name));
+    return this.locked(uuid, (u) => nvramOps.removeVariable(this.core, u, guid, name));
   }
-
-  setNvramBoot(uuid: string, body: nvramOps.BootWrite) {
-    return this.locked(uuid, () => nvramOps.setBoot(this.core, uuid, body));
+  setNvramBoot(uuid: string, body: C.NvramBootWrite) {
+    return this.locked(uuid, (u) => nvramOps.setBoot(this.core, u, body));
   }
-
   resetNvram(uuid: string) {
-    return this.locked(uuid, () => nvramOps.reset(this.core, uuid));
+    return this.locked(uuid, (u) => nvramOps.reset(this.core, u));
   }
 
-  capabilities(): { host: string; hypervisor_type: string; capabilities: Record<string, boolean>; traits: string[]; architectures: ReturnType<typeof hostFirmwareCapabilities>['architectures'] } {
+  // ---- host ----
+  capabilities(): C.HostCapabilities {
     const fw = this.core.deps.firmware;
     const caps = hostFirmwareCapabilities(fw.inventory(), { secureBootEnabled: fw.secureBootEnabled, hostArch: fw.arch });
     const all: Record<string, boolean> = {
@@ -138,7 +149,7 @@ export class ShimDriver implements ComputeDriverLifecycle {
     };
     return {
       host: this.core.deps.config.DEFAULT.host,
-      hypervisor_type: this.core.hv.kind === 'libvirt' ? 'QEMU' : 'embedded',
+      hypervisor_type: this.core.hv.hypervisorType,
       capabilities: all,
       traits: traitsFor(all),
       architectures: caps.architectures,
@@ -149,66 +160,60 @@ export class ShimDriver implements ComputeDriverLifecycle {
     return describeInventory(this.core.deps.firmware.refresh());
   }
 
-  // ---- cold migration and resize (driver/coldMigration) ----
-  migrateDiskAndPowerOff(uuid: string, a: cold.MigrateDiskArgs) {
-    return this.locked(uuid, () => cold.migrateDiskAndPowerOff(this.core, this.md(), uuid, a));
+  // ---- cold migration and resize ----
+  migrateDiskAndPowerOff(uuid: string, a: C.MigrateDiskArgs) {
+    return this.method(uuid, a, (u) => cold.migrateDiskAndPowerOff(this.core, this.md(), u, a));
   }
-  finishMigration(uuid: string, a: cold.FinishMigrationArgs) {
-    return this.locked(uuid, () => cold.finishMigration(this.core, this.md(), uuid, a));
+  finishMigration(uuid: string, a: C.FinishMigrationArgs) {
+    return this.method(uuid, a, (u) => cold.finishMigration(this.core, this.md(), u, a));
   }
-  confirmMigration(uuid: string, a: cold.ConfirmArgs) {
-    return this.locked(uuid, () => cold.confirmMigration(this.core, this.md(), uuid, a));
+  confirmMigration(uuid: string, a: C.ConfirmMigrationArgs) {
+    return this.method(uuid, a, (u) => cold.confirmMigration(this.core, this.md(), u, a));
   }
-  finishRevertMigration(uuid: string, a: cold.FinishRevertArgs) {
-    return this.locked(uuid, () => cold.finishRevertMigration(this.core, this.md(), uuid, a));
-  }
-  peerStage(uuid: string, body: cold.StageRequest) {
-    return this.locked(uuid, () => cold.stageNvram(this.core, this.md(), uuid, body));
+  finishRevertMigration(uuid: string, a: C.FinishRevertArgs) {
+    return this.method(uuid, a, (u) => cold.finishRevertMigration(this.core, this.md(), u, a));
   }
 
-  // ---- live migration (driver/liveMigration) ----
-  checkCanLiveMigrateDestination(uuid: string, a: Parameters<typeof live.checkCanLiveMigrateDestination>[3]) {
-    return this.locked(uuid, () => live.checkCanLiveMigrateDestination(this.core, this.md(), uuid, a));
+  // ---- live migration ----
+  checkCanLiveMigrateDestination(uuid: string, a: C.CheckDestinationArgs) {
+    return this.method(uuid, a, (u) => live.checkCanLiveMigrateDestination(this.core, this.md(), u, a));
   }
-  checkCanLiveMigrateSource(uuid: string, a: Parameters<typeof live.checkCanLiveMigrateSource>[3]) {
-    return this.locked(uuid, () => live.checkCanLiveMigrateSource(this.core, this.md(), uuid, a));
+  checkCanLiveMigrateSource(uuid: string, a: C.CheckSourceArgs) {
+    return this.method(uuid, a, (u) => live.checkCanLiveMigrateSource(this.core, this.md(), u, a));
   }
-  preLiveMigration(uuid: string, a: Parameters<typeof live.preLiveMigration>[3]) {
-    return this.locked(uuid, () => live.preLiveMigration(this.core, this.md(), uuid, a));
+  preLiveMigration(uuid: string, a: C.PreLiveMigrationArgs) {
+    return this.method(uuid, a, (u) => live.preLiveMigration(this.core, this.md(), u, a));
   }
-  liveMigration(uuid: string, a: Parameters<typeof live.liveMigration>[3]) {
-    return this.locked(uuid, () => live.liveMigration(this.core, this.md(), uuid, a));
+  liveMigration(uuid: string, a: C.LiveMigrationArgs) {
+    return this.method(uuid, a, (u) => live.liveMigration(this.core, this.md(), u, a));
   }
-  postLiveMigration(uuid: string, a: { instance: NovaInstance }) {
-    return this.locked(uuid, () => live.postLiveMigration(this.core, this.md(), uuid, a));
+  postLiveMigration(uuid: string, a: C.LiveStepArgs) {
+    return this.method(uuid, a, (u) => live.postLiveMigration(this.core, this.md(), u, a));
   }
-  postLiveMigrationAtSource(uuid: string, a: { instance: NovaInstance }) {
-    return this.locked(uuid, () => live.postLiveMigrationAtSource(this.core, this.md(), uuid, a));
+  postLiveMigrationAtSource(uuid: string, a: C.LiveStepArgs) {
+    return this.method(uuid, a, (u) => live.postLiveMigrationAtSource(this.core, this.md(), u, a));
   }
-  postLiveMigrationAtDestination(uuid: string, a: { instance: NovaInstance }) {
-    return this.locked(uuid, () => live.postLiveMigrationAtDestination(this.core, this.md(), uuid, a));
+  postLiveMigrationAtDestination(uuid: string, a: C.LiveStepArgs) {
+    return this.method(uuid, a, (u) => live.postLiveMigrationAtDestination(this.core, this.md(), u, a));
   }
-  rollbackLiveMigrationAtSource(uuid: string, a: { instance: NovaInstance }) {
-    return this.locked(uuid, () => live.rollbackLiveMigrationAtSource(this.core, this.md(), uuid, a));
+  rollbackLiveMigrationAtSource(uuid: string, a: C.LiveStepArgs) {
+    return this.method(uuid, a, (u) => live.rollbackLiveMigrationAtSource(this.core, this.md(), u, a));
   }
-  rollbackLiveMigrationAtDestination(uuid: string, a: { instance: NovaInstance }) {
-    return this.locked(uuid, () => live.rollbackLiveMigrationAtDestination(this.core, this.md(), uuid, a));
+  rollbackLiveMigrationAtDestination(uuid: string, a: C.LiveStepArgs) {
+    return this.method(uuid, a, (u) => live.rollbackLiveMigrationAtDestination(this.core, this.md(), u, a));
   }
-  /** Nova's `cleanup`: with a live-migration journal only a verified source copy goes; otherwise a destroy. */
-  cleanup(uuid: string, a: DestroyArgs) {
-    return this.locked(uuid, () =>
-      live.cleanup(this.core, this.md(), uuid, a, async () => {
-        await lifecycle.destroy(this.core, uuid, a);
-      }),
-    );
+  cleanup(uuid: string, a: C.CleanupArgs) {
+    return this.method(uuid, a, (u) => live.cleanup(this.core, this.md(), u, a, () => lifecycle.destroy(this.core, u, a)));
+  }
+
+  // ---- peer calls ----
+  peerStage(uuid: string, body: C.StageRequest) {
+    return this.locked(uuid, (u) => cold.stageNvram(this.core, this.md(), u, body));
   }
   peerState(uuid: string, withNvram: boolean) {
-    return this.locked(uuid, () => live.peerInstanceState(this.core, uuid, withNvram));
-  }
-  peerLiveArrive(uuid: string, body: Parameters<typeof live.peerLiveArrive>[3]) {
-    return this.locked(uuid, () => live.peerLiveArrive(this.core, this.md(), uuid, body));
+    return this.locked(uuid, (u) => live.peerInstanceState(this.core, u, withNvram));
   }
   peerNvramDigest(uuid: string, name: string) {
-    return this.locked(uuid, () => live.peerNvramDigest(this.core, this.md(), uuid, name));
+    return this.locked(uuid, (u) => live.peerNvramDigest(this.core, this.md(), u, name));
   }
 }

@@ -1,39 +1,23 @@
 /**
  * @module driver/lifecycle
  * Instance lifecycle flows: spawn, destroy, reboot, power off/on, rebuild, rescue/unrescue.
- * Each flow orchestrates firmware selection, the NVRAM store, the XML layer and the
- * hypervisor; the per-instance lock is taken by the caller (`driver/index`).
+ * Each decides what the guest boots with and hands the boot to `coldBoot`; the per-instance
+ * lock and the uuid check are the caller's (`driver/index`).
  *
  * NVRAM rules (Nova 2026.1 plus what Nova still lacks): created by us from the template
- * before the guest starts; byte-identical across soft/hard reboot, power off/on and rescue/unrescue
- * (every temporary undefine keeps NVRAM); deleted by `destroy(destroy_disks=true)`, kept by
- * `destroy_disks=false`; reset by rebuild unless `preserve_nvram`.
+ * before the guest starts; byte-identical across soft/hard reboot, power off/on and
+ * rescue/unrescue (every temporary undefine keeps NVRAM); deleted by `destroy(destroy_disks=true)`,
+ * kept by `destroy_disks=false`; reset by rebuild unless `preserve_nvram`.
  */
-import { promises as fsp, accessSync } from 'node:fs';
 import type { DriverCore } from './core';
-import type { DestroyArgs, InstanceArgs, InstanceView, PowerOffArgs, RebootArgs, RebuildArgs, RescueArgs, SpawnArgs } from './contract';
+import type { DestroyArgs, Done, InstanceView, PowerOffArgs, PowerOnArgs, RebootArgs, RebuildArgs, RescueArgs, SpawnArgs, UnrescueArgs } from './contract';
 import type { InstanceRecord } from '../state/records';
-import type { NvramInfo } from '../nvram/store';
 import type { BootRequest, FirmwareSelection } from '../firmware/types';
-import { resolveBootRequest, selectFirmware, reuseOrReselect } from '../firmware';
-import { PowerState } from '../hypervisor/types';
+import { coldBoot } from './coldBoot';
+import { resolveBootRequest, selectFirmware } from '../firmware';
+import { PowerState } from '../nova/powerState';
 import { InstanceInvalidState, InstanceNotFound, NovaError } from '../errors';
 import type { NovaImageMeta, NovaInstance } from '../nova/objects';
-
-function existsSync(p: string): boolean {
-  try {
-    accessSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function fileSize(p: string | null): Promise<number | null> {
-  if (!p) return null;
-  const st = await fsp.stat(p).catch(() => null);
-  return st ? st.size : null;
-}
 
 /** Resolve image + flavor + host into a boot request and a firmware selection (pure parts in firmware/). */
 export function chooseFirmware(core: DriverCore, image: NovaImageMeta | undefined, extraSpecs: Record<string, string>): { boot: BootRequest; firmware: FirmwareSelection | null } {
@@ -60,22 +44,20 @@ function systemMetadata(instance: NovaInstance, image: NovaImageMeta | undefined
 
 export async function spawn(core: DriverCore, uuid: string, a: SpawnArgs): Promise<InstanceView> {
   const { hv, deps } = core;
-  core.checkUuid(uuid, a.instance);
   const name = core.nameOf(a.instance);
   const existing = await deps.records.get(uuid);
   if (existing && existing.vmState !== 'deleted-kept') throw new NovaError('InstanceExists', 409, `Instance ${existing.name} already exists.`);
   if (!existing && (await hv.getInfo(name))) throw new NovaError('InstanceExists', 409, `Instance ${name} already exists.`);
   const sizing = core.sizing(a.instance, a.flavor);
   const { boot, firmware } = chooseFirmware(core, a.image_meta, sizing.extraSpecs);
-  const nvramPath = firmware && !firmware.stateless ? deps.nvram.pathFor(name) : null;
   const now = new Date().toISOString();
   const rec: InstanceRecord = {
     uuid,
     id: a.instance.id,
     name,
-    vmState: a.power_on === false ? 'stopped' : 'active',
+    vmState: 'stopped',
     firmware,
-    nvramPath,
+    nvramPath: core.storePathFor(firmware, name),
     boot,
     imageProps: { ...(a.image_meta?.properties ?? {}) },
     flavorExtraSpecs: sizing.extraSpecs,
@@ -86,46 +68,20 @@ export async function spawn(core: DriverCore, uuid: string, a: SpawnArgs): Promi
     createdAt: now,
     updatedAt: now,
   };
-  const warnings = [...boot.warnings];
   // A store kept by destroy(destroy_disks=False) is reused when it fits the new template
-  // (libvirt would use an existing file as is); anything else starts from the template.
-  let created: NvramInfo | null = null;
-  let defined = false;
-  const makeStore = async () => {
-    if (!nvramPath || !firmware?.nvram_template) return;
-    const keptSize = existing?.vmState === 'deleted-kept' ? await fileSize(nvramPath) : null;
-    if (keptSize === null || keptSize !== (await fileSize(firmware.nvram_template))) {
-      created = await deps.nvram.createFromTemplate(nvramPath, firmware.nvram_template);
-    } else {
-      warnings.push(`reused the variable store kept by an earlier destroy: ${nvramPath}`);
-    }
-  };
-  try {
-    // Store, definition and record do not depend on one another (libvirt does not open the
-    // store before start), so the three durable writes run at once and start waits for all
-    // of them. A crash before the answer leaves some of them: the instance never spawned for
-    // Nova, and destroy removes whatever exists (it works from the record, the domain name or
-    // a leftover store alike); a new spawn replaces a leftover store.
-    const steps = await Promise.allSettled([makeStore(), hv.define(core.xmlFor(rec)).then(() => (defined = true)), deps.records.put(rec)]);
-    for (const s of steps) if (s.status === 'rejected') throw s.reason;
-    if (a.power_on !== false) await hv.start(name);
-  } catch (e) {
-    deps.log.error('spawn failed, cleaning up', { instance_uuid: uuid, instance_name: name, error: (e as Error).message });
-    if (defined) {
-      await hv.destroy(name).catch(() => undefined);
-      await hv.undefine(name, { keepNvram: true }).catch(() => undefined);
-    }
-    if (created && nvramPath) await deps.nvram.remove(nvramPath).catch(() => undefined);
-    await deps.records.delete(uuid).catch(() => undefined);
-    throw e;
-  }
+  // (libvirt would use an existing file as is); anything else, a crash's leftover included,
+  // starts from the template.
+  const kept = existing?.vmState === 'deleted-kept';
+  const booted = await coldBoot(core, { rec, start: a.power_on !== false, teardown: false, store: kept ? 'keep' : 'fresh', undoOnFailure: true });
+  const warnings = [...boot.warnings, ...booted.warnings];
+  if (booted.store === 'kept') warnings.push(`reused the variable store kept by an earlier destroy: ${rec.nvramPath}`);
   deps.log.info('spawned', { instance_uuid: uuid, instance_name: name, firmware: firmware?.loader ?? 'bios', secure: firmware?.secure ?? false, source: firmware?.source });
   // The answer describes the store as this call wrote it; a guest already running may have
   // changed it since (get_info reads it as it is then).
-  return core.view(rec, warnings, created ?? undefined);
+  return core.view(rec, warnings, booted.nvram);
 }
 
-export async function destroy(core: DriverCore, uuid: string, a: DestroyArgs): Promise<Record<string, never>> {
+export async function destroy(core: DriverCore, uuid: string, a: DestroyArgs): Promise<Done> {
   const { hv, deps } = core;
   const destroyDisks = a.destroy_disks !== false;
   const rec = await deps.records.get(uuid);
@@ -138,55 +94,24 @@ export async function destroy(core: DriverCore, uuid: string, a: DestroyArgs): P
     deps.log.warning('destroy: instance not found on this host', { instance_uuid: uuid, removed_leftover_nvram: leftover });
     return {};
   }
-  await hv.destroy(name!);
-  await hv.undefine(name!, { keepNvram: !destroyDisks });
+  const domain = name as string;
+  await hv.destroy(domain);
+  await hv.undefine(domain, { keepNvram: !destroyDisks });
   if (destroyDisks) {
-    const p = rec?.nvramPath ?? deps.nvram.pathFor(name!);
-    await deps.nvram.remove(p);
+    await deps.nvram.remove(rec?.nvramPath ?? deps.nvram.pathFor(domain));
     if (rec) await deps.records.delete(uuid);
   } else if (rec) {
     rec.vmState = 'deleted-kept';
     await deps.records.put(rec);
   }
-  deps.log.info('destroyed', { instance_uuid: uuid, instance_name: name, destroy_disks: destroyDisks });
+  deps.log.info('destroyed', { instance_uuid: uuid, instance_name: domain, destroy_disks: destroyDisks });
   return {};
 }
 
-/**
- * libvirt's `_hard_reboot`: power off, undefine keeping NVRAM, regenerate the XML with the
- * pinned firmware (re-selected only by Nova's rules), define, start. Returns warnings.
- */
-export async function hardReboot(core: DriverCore, rec: InstanceRecord, opts: { start: boolean }): Promise<string[]> {
-  const { hv, deps } = core;
-  const warnings: string[] = [];
-  await hv.destroy(rec.name);
-  await hv.undefine(rec.name, { keepNvram: true });
-  if (rec.firmware) {
-    const fwHost = deps.firmware;
-    const r = reuseOrReselect(rec.firmware, rec.boot, fwHost.refresh(), fwHost.host(), existsSync);
-    let fw: FirmwareSelection = rec.firmware;
-    if (r.reselected) {
-      deps.log.warning('firmware re-selected', { instance_uuid: rec.uuid, reason: r.reason, old_loader: rec.firmware.loader, new_loader: r.selection.loader });
-      warnings.push(`firmware re-selected: ${r.reason ?? ''}`.trim());
-      fw = r.selection;
-      rec.firmware = fw;
-      rec.nvramPath = fw.stateless ? null : deps.nvram.pathFor(rec.name);
-    }
-    if (rec.nvramPath && fw.nvram_template) {
-      const have = await fileSize(rec.nvramPath);
-      const want = await fileSize(fw.nvram_template);
-      if (have === null || (want !== null && have !== want)) {
-        // A store that no longer fits the code build cannot be mapped; start from the template.
-        if (have !== null) warnings.push(`variable store reset: ${have} bytes does not fit the template (${want} bytes)`);
-        await deps.nvram.createFromTemplate(rec.nvramPath, fw.nvram_template);
-      }
-    }
-  }
-  await hv.define(core.xmlFor(rec));
-  if (opts.start) await hv.start(rec.name);
-  rec.vmState = opts.start ? 'active' : 'stopped';
-  await deps.records.put(rec);
-  return warnings;
+/** libvirt's `_hard_reboot`, through the cold-boot path: the pinned firmware, re-selected only by Nova's rules. */
+async function hardReboot(core: DriverCore, rec: InstanceRecord, warnings: string[] = []): Promise<InstanceView> {
+  const booted = await coldBoot(core, { rec, start: true, teardown: true, reselect: true, store: 'keep' });
+  return core.view(rec, [...warnings, ...booted.warnings], booted.nvram);
 }
 
 function requireNotRescued(rec: InstanceRecord, method: string): void {
@@ -194,30 +119,24 @@ function requireNotRescued(rec: InstanceRecord, method: string): void {
 }
 
 export async function reboot(core: DriverCore, uuid: string, a: RebootArgs): Promise<InstanceView> {
-  core.checkUuid(uuid, a.instance);
   const rec = await core.mustRecord(uuid);
   requireNotRescued(rec, 'reboot');
-  const info = await core.hv.getInfo(rec.name);
-  if (a.reboot_type === 'SOFT' && info?.state === PowerState.RUNNING) {
+  if (a.reboot_type === 'SOFT' && (await core.hv.getInfo(rec.name))?.state === PowerState.RUNNING) {
     // Nova's libvirt `_soft_reboot`: ACPI shutdown, wait up to wait_soft_reboot_seconds, then
-    // start the same definition again (store untouched). A guest that ignores ACPI (the UEFI
+    // boot the same definition again (store untouched). A guest that ignores ACPI (the UEFI
     // shell, a hung OS) gets a hard reboot, as in Nova.
     const wait = core.deps.config.libvirt.wait_soft_reboot_seconds;
     if (await core.hv.shutdown(rec.name, wait)) {
-      await core.hv.start(rec.name);
-      rec.vmState = 'active';
-      await core.deps.records.put(rec);
-      return core.view(rec);
+      const booted = await coldBoot(core, { rec, start: true, teardown: false, store: 'keep' });
+      return core.view(rec, booted.warnings);
     }
-    const hard = await hardReboot(core, rec, { start: true });
-    return core.view(rec, [`guest did not shut down within ${wait} s of the ACPI request: hard reboot performed`, ...hard]);
+    return hardReboot(core, rec, [`guest did not shut down within ${wait} s of the ACPI request: hard reboot performed`]);
   }
   // Nova's libvirt driver falls back to a hard reboot when a soft one cannot be done.
-  return core.view(rec, await hardReboot(core, rec, { start: true }));
+  return hardReboot(core, rec);
 }
 
 export async function powerOff(core: DriverCore, uuid: string, a: PowerOffArgs): Promise<InstanceView> {
-  core.checkUuid(uuid, a.instance);
   const rec = await core.mustRecord(uuid);
   const timeout = a.timeout ?? 0;
   const clean = timeout > 0 ? await core.hv.shutdown(rec.name, timeout) : false;
@@ -227,36 +146,24 @@ export async function powerOff(core: DriverCore, uuid: string, a: PowerOffArgs):
   return core.view(rec);
 }
 
-export async function powerOn(core: DriverCore, uuid: string, a: InstanceArgs): Promise<InstanceView> {
-  core.checkUuid(uuid, a.instance);
+export async function powerOn(core: DriverCore, uuid: string, _a: PowerOnArgs): Promise<InstanceView> {
   const rec = await core.mustRecord(uuid);
   requireNotRescued(rec, 'power_on');
-  return core.view(rec, await hardReboot(core, rec, { start: true }));
+  return hardReboot(core, rec);
 }
 
 export async function rebuild(core: DriverCore, uuid: string, a: RebuildArgs): Promise<InstanceView> {
   const { hv, deps } = core;
-  core.checkUuid(uuid, a.instance);
   const rec = await core.mustRecord(uuid);
   const wasRunning = (await hv.getInfo(rec.name))?.state === PowerState.RUNNING;
   const sizing = core.sizing(a.instance, a.flavor ?? { extra_specs: rec.flavorExtraSpecs, vcpus: rec.vcpus, memory_mb: rec.memoryMb });
   // Select before touching anything: a refused image leaves the guest as it was.
   const { boot, firmware } = chooseFirmware(core, a.image_meta, sizing.extraSpecs);
-  const warnings = [...boot.warnings];
-  await hv.destroy(rec.name);
-  await hv.undefine(rec.name, { keepNvram: true });
   const oldPath = rec.nvramPath;
-  const newPath = firmware && !firmware.stateless ? deps.nvram.pathFor(rec.name) : null;
-  if (newPath && firmware?.nvram_template) {
-    const keep = a.preserve_nvram === true && oldPath === newPath && (await fileSize(oldPath)) === (await fileSize(firmware.nvram_template));
-    if (keep) warnings.push('variable store preserved (preserve_nvram)');
-    else await deps.nvram.createFromTemplate(newPath, firmware.nvram_template);
-  }
-  if (oldPath && oldPath !== newPath) await deps.nvram.remove(oldPath);
   Object.assign(rec, {
     boot,
     firmware,
-    nvramPath: newPath,
+    nvramPath: core.storePathFor(firmware, rec.name),
     imageProps: { ...(a.image_meta?.properties ?? {}) },
     flavorExtraSpecs: sizing.extraSpecs,
     vcpus: sizing.vcpus,
@@ -265,11 +172,19 @@ export async function rebuild(core: DriverCore, uuid: string, a: RebuildArgs): P
     baseXml: a.domain_xml ?? rec.baseXml,
     unrescueXml: undefined,
   });
-  const start = a.power_on ?? wasRunning;
-  await hv.define(core.xmlFor(rec));
-  if (start) await hv.start(rec.name);
-  rec.vmState = start ? 'active' : 'stopped';
-  await deps.records.put(rec);
+  const preserve = a.preserve_nvram === true && oldPath === rec.nvramPath;
+  const booted = await coldBoot(core, {
+    rec,
+    start: a.power_on ?? wasRunning,
+    teardown: true,
+    store: preserve ? 'keep' : 'fresh',
+    // A store the new firmware does not use (BIOS or stateless now) goes with the old image.
+    prepareStore: async () => {
+      if (oldPath && oldPath !== rec.nvramPath) await deps.nvram.remove(oldPath);
+    },
+  });
+  const warnings = [...boot.warnings, ...booted.warnings];
+  if (booted.store === 'kept') warnings.push('variable store preserved (preserve_nvram)');
   return core.view(rec, warnings);
 }
 
@@ -279,36 +194,29 @@ export async function rebuild(core: DriverCore, uuid: string, a: RebuildArgs): P
  * domain follows the image (no loader, no <nvram>) and the store waits untouched on disk.
  */
 export async function rescue(core: DriverCore, uuid: string, a: RescueArgs): Promise<InstanceView> {
-  const { hv, deps } = core;
-  core.checkUuid(uuid, a.instance);
   const rec = await core.mustRecord(uuid);
   requireNotRescued(rec, 'rescue');
-  const original = await hv.getXml(rec.name);
+  const original = await core.hv.getXml(rec.name);
   if (!original) throw new InstanceNotFound(uuid);
   const props = a.image_meta?.properties ?? {};
   const legacyBios = props.hw_firmware_type === 'bios' && !props.hw_rescue_device && !props.hw_rescue_bus;
-  await hv.destroy(rec.name);
-  await hv.undefine(rec.name, { keepNvram: true });
   rec.unrescueXml = original;
-  const rescueRec: InstanceRecord = legacyBios ? { ...rec, firmware: null, nvramPath: null, baseXml: undefined } : rec;
-  await hv.define(core.xmlFor(rescueRec));
-  await hv.start(rec.name);
-  rec.vmState = 'rescued';
-  await deps.records.put(rec);
-  return core.view(rec, legacyBios ? ['legacy rescue: BIOS rescue image, variable store kept for unrescue'] : []);
+  const booted = await coldBoot(core, {
+    rec,
+    start: true,
+    vmState: 'rescued',
+    teardown: true,
+    store: legacyBios ? 'none' : 'keep',
+    xml: legacyBios ? core.xmlFor({ ...rec, firmware: null, nvramPath: null, baseXml: undefined }) : undefined,
+  });
+  return core.view(rec, legacyBios ? ['legacy rescue: BIOS rescue image, variable store kept for unrescue'] : booted.warnings);
 }
 
-export async function unrescue(core: DriverCore, uuid: string, a: InstanceArgs): Promise<InstanceView> {
-  const { hv, deps } = core;
-  core.checkUuid(uuid, a.instance);
+export async function unrescue(core: DriverCore, uuid: string, _a: UnrescueArgs): Promise<InstanceView> {
   const rec = await core.mustRecord(uuid);
-  if (rec.vmState !== 'rescued' || !rec.unrescueXml) throw new InstanceInvalidState(uuid, 'vm_state', rec.vmState, 'unrescue');
-  await hv.destroy(rec.name);
-  await hv.undefine(rec.name, { keepNvram: true });
-  await hv.define(rec.unrescueXml);
-  await hv.start(rec.name);
+  const original = rec.unrescueXml;
+  if (rec.vmState !== 'rescued' || !original) throw new InstanceInvalidState(uuid, 'vm_state', rec.vmState, 'unrescue');
   rec.unrescueXml = undefined;
-  rec.vmState = 'active';
-  await deps.records.put(rec);
-  return core.view(rec);
+  const booted = await coldBoot(core, { rec, start: true, teardown: true, store: 'keep', xml: original });
+  return core.view(rec, booted.warnings);
 }

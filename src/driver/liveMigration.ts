@@ -12,50 +12,34 @@
  * guest arrives); the source deletes its copy only after it has verified the destination's
  * digest equals its own.
  */
-import { promises as fsp } from 'node:fs';
-import type { DriverCore } from './core';
-import type { InstanceView } from './contract';
-import type { NovaInstance } from '../nova/objects';
+import type { DriverCore, MigrationDeps } from './core';
+import type {
+  CheckDestinationArgs,
+  CheckSourceArgs,
+  CleanupArgs,
+  Done,
+  InstanceView,
+  LiveMigrationArgs,
+  LiveMigrationResult,
+  LiveStepArgs,
+  MigrateData,
+  MigrateDataResult,
+  NvramDigest,
+  PeerInstanceState,
+  PreLiveMigrationArgs,
+} from './contract';
 import type { InstanceRecord } from '../state/records';
-import type { MigrationJournal } from '../state/journal';
-import type { FirmwareSelection } from '../firmware/types';
-import type { MigrationDeps } from './coldMigration';
-import { encodeNvram, decodeNvram, type NvramPayload } from '../peer/transfer';
-import { crashPoint } from './faults';
+import type { DestJournal, SourceJournal } from '../state/journal';
+import { isFinal } from '../state/journal';
+import { coldBoot } from './coldBoot';
+import { encodeNvram, decodeNvram } from '../peer/transfer';
 import { setNvramPath, setSerialSocketPath } from '../domainXml';
 import { InstanceInvalidState, InvalidInput, MigrationError, MigrationPreCheckError, NovaError } from '../errors';
-import { PowerState } from '../hypervisor/types';
+import { PowerState } from '../nova/powerState';
 
-type MigrateData = Record<string, unknown> & { uefi_shim?: ShimMigrateData; migration?: { uuid?: string } };
-
-/** What the sidecars add to Nova's migrate_data (Nova's LibvirtLiveMigrateData has no firmware field). */
-export interface ShimMigrateData {
-  dest_host: string;
-  /** libvirt URI the destination reported from its own config. */
-  migration_uri: string;
-  source_host?: string;
-  firmware?: FirmwareSelection | null;
-  nvram?: { size: number; sha256: string } | null;
-  dest_nvram_path?: string | null;
-  /** QEMU migration stream address on the destination (`[libvirt] live_migration_inbound_addr`). */
-  migrate_uri?: string | null;
-  /** Serial console socket the destination binds for this guest, when it has one. */
-  dest_serial_socket?: string | null;
-}
-
-export interface PeerInstanceState {
-  record: InstanceRecord;
-  domain_xml: string | null;
-  power_state: number;
-  nvram_size: number | null;
-  nvram: NvramPayload | null;
-}
-
-async function size(p: string | null | undefined): Promise<number | null> {
-  if (!p) return null;
-  const st = await fsp.stat(p).catch(() => null);
-  return st ? st.size : null;
-}
+/** Polls of the destination's store digest after the hand-over (QEMU writes it at the first resume). */
+const VERIFY_POLLS = 20;
+const VERIFY_POLL_MS = 250;
 
 function ownMigrationUri(core: DriverCore): string {
   const c = core.deps.config;
@@ -64,24 +48,6 @@ function ownMigrationUri(core: DriverCore): string {
 
 function keyOf(md: MigrateData | undefined, uuid: string): string {
   return md?.migration?.uuid ?? `live:${uuid}`;
-}
-
-/**
- * Can this host run `fw` with a store of `storeSize` bytes? It must list the same loader in
- * its own firmware (map or descriptors), with a template of the same size (same build).
- * Returns the reason when not.
- */
-export async function cannotRun(core: DriverCore, fw: FirmwareSelection | null | undefined, storeSize: number | null | undefined): Promise<string | null> {
-  if (!fw) return null;
-  const inv = core.deps.firmware.refresh();
-  const mine = inv.entries.filter((e) => e.executable === fw.loader && e.stateless === fw.stateless);
-  if (!mine.length) return `loader ${fw.loader} is not in this host's firmware map or descriptors`;
-  if (fw.stateless) return null;
-  const sizes = await Promise.all(mine.map((e) => size(e.nvramTemplate)));
-  if (storeSize !== null && storeSize !== undefined && !sizes.includes(storeSize)) {
-    return `this host pairs ${fw.loader} with ${sizes.filter((x) => x !== null).join('/') || 'no'}-byte templates, the guest's store is ${storeSize} bytes (different firmware build)`;
-  }
-  return null;
 }
 
 /** Peer endpoint: the source's record, XML, power state and (optionally) its live store. */
@@ -93,8 +59,7 @@ export async function peerInstanceState(core: DriverCore, uuid: string, withNvra
   return { record: rec, domain_xml: await core.hv.getXml(rec.name), power_state: info?.state ?? PowerState.NOSTATE, nvram_size: store?.size ?? null, nvram: data };
 }
 
-export async function checkCanLiveMigrateDestination(core: DriverCore, md: MigrationDeps, uuid: string, a: { instance: NovaInstance; block_migration?: boolean; disk_over_commit?: boolean }): Promise<{ migrate_data: MigrateData }> {
-  core.checkUuid(uuid, a.instance);
+export async function checkCanLiveMigrateDestination(core: DriverCore, md: MigrationDeps, uuid: string, a: CheckDestinationArgs): Promise<MigrateDataResult> {
   const src = a.instance.host;
   if (!src) throw new InvalidInput('instance.host', 'required (the source compute host)');
   if (md.peer.isSelf(String(src), md.selfUrl)) throw new MigrationPreCheckError('Attempt to migrate guest to the same host');
@@ -106,12 +71,13 @@ export async function checkCanLiveMigrateDestination(core: DriverCore, md: Migra
   }
   const fw = state.record.firmware;
   const storeSize = state.nvram_size;
-  const why = await cannotRun(core, fw, storeSize);
+  const why = await core.deps.firmware.whyCannotRun(fw, storeSize);
   if (why) throw new MigrationPreCheckError(`destination ${core.deps.config.DEFAULT.host} cannot run the same firmware build: ${why}`);
   const theirs = core.deps.nvram.pathFor(state.record.name);
   if ((await core.deps.nvram.exists(theirs)) && !(await md.journals.get(uuid, 'dest'))) {
     throw new MigrationPreCheckError(`a variable store ${theirs} already exists on the destination`);
   }
+  const inbound = core.deps.config.libvirt.live_migration_inbound_addr;
   return {
     migrate_data: {
       block_migration: a.block_migration ?? false,
@@ -119,16 +85,17 @@ export async function checkCanLiveMigrateDestination(core: DriverCore, md: Migra
       uefi_shim: {
         dest_host: core.deps.config.DEFAULT.host,
         migration_uri: ownMigrationUri(core),
-        migrate_uri: core.deps.config.libvirt.live_migration_inbound_addr ? `tcp://${core.deps.config.libvirt.live_migration_inbound_addr}` : null,
+        migrate_uri: inbound ? `tcp://${inbound}` : null,
         dest_serial_socket: core.serialSocket(state.record.name) ?? null,
         source_host: String(src),
-        firmware: fw, nvram: storeSize !== null ? { size: storeSize, sha256: '' } : null },
+        firmware: fw,
+        nvram: storeSize !== null ? { size: storeSize, sha256: '' } : null,
+      },
     },
   };
 }
 
-export async function checkCanLiveMigrateSource(core: DriverCore, _md: MigrationDeps, uuid: string, a: { instance: NovaInstance; dest_check_data?: MigrateData }): Promise<{ migrate_data: MigrateData }> {
-  core.checkUuid(uuid, a.instance);
+export async function checkCanLiveMigrateSource(core: DriverCore, _md: MigrationDeps, uuid: string, a: CheckSourceArgs): Promise<MigrateDataResult> {
   const rec = await core.mustRecord(uuid);
   const d = a.dest_check_data ?? {};
   const shim = d.uefi_shim;
@@ -152,138 +119,125 @@ export async function checkCanLiveMigrateSource(core: DriverCore, _md: Migration
   };
 }
 
-export async function preLiveMigration(core: DriverCore, md: MigrationDeps, uuid: string, a: { instance: NovaInstance; migrate_data?: MigrateData }): Promise<{ migrate_data: MigrateData }> {
+export async function preLiveMigration(core: DriverCore, md: MigrationDeps, uuid: string, a: PreLiveMigrationArgs): Promise<MigrateDataResult> {
   const { deps } = core;
-  core.checkUuid(uuid, a.instance);
   const mdata = a.migrate_data ?? {};
   const shim = mdata.uefi_shim;
   if (!shim?.source_host) throw new InvalidInput('migrate_data.uefi_shim.source_host', 'required (from check_can_live_migrate_source)');
   const key = keyOf(mdata, uuid);
-  let j = await md.journals.get(uuid, 'dest');
-  if (j && j.key === key && ['live-staged', 'live-active'].includes(j.status)) {
-    return { migrate_data: { ...mdata, uefi_shim: { ...shim, dest_nvram_path: j.staged_path ?? null } } };
+  const prepared = await md.journals.get(uuid, 'dest');
+  if (prepared && prepared.key === key && prepared.status === 'live-staged') {
+    return { migrate_data: { ...mdata, uefi_shim: { ...shim, dest_nvram_path: prepared.staged_path ?? null } } };
   }
   const state = await md.peer.call<PeerInstanceState>(shim.source_host, 'GET', `/v1/peer/instances/${uuid}/state?nvram=1`);
   const name = core.nameOf(a.instance);
   if (name !== state.record.name) throw new MigrationError(`domain name differs between hosts (${state.record.name} vs ${name}): check [DEFAULT] instance_name_template`, { code: 400 });
-  const why = await cannotRun(core, state.record.firmware, state.nvram?.size ?? null);
+  const why = await deps.firmware.whyCannotRun(state.record.firmware, state.nvram?.size ?? null);
   if (why) throw new MigrationPreCheckError(why);
-  let live: string | null = null;
-  if (state.nvram && state.record.nvramPath) {
-    const content = decodeNvram(state.nvram);
-    live = deps.nvram.pathFor(name);
-    j = {
-      instance_uuid: uuid, role: 'dest', kind: 'live', key, status: 'live-staging', name, same_host: false, peer: shim.source_host,
-      staged_path: live, nvram: { size: content.length, sha256: state.nvram.sha256 }, firmware: state.record.firmware, record: state.record, history: [],
-    } as MigrationJournal;
-    await md.journals.put(j, 'live-staging');
-    // The file must exist, with the right size, before the incoming QEMU maps it; QEMU
-    // rewrites it from the migration stream at the first resume.
-    await deps.nvram.writeBytes(live, content);
-  } else {
-    j = { instance_uuid: uuid, role: 'dest', kind: 'live', key, status: 'live-staging', name, same_host: false, peer: shim.source_host, staged_path: undefined, nvram: null, firmware: state.record.firmware, record: state.record, history: [] } as MigrationJournal;
-  }
-  crashPoint(core, 'pre_live:written-before-journal');
+  const content = state.nvram && state.record.nvramPath ? decodeNvram(state.nvram) : null;
+  const live = content ? deps.nvram.pathFor(name) : null;
+  const j: DestJournal = {
+    instance_uuid: uuid,
+    role: 'dest',
+    kind: 'live',
+    key,
+    status: 'live-staging',
+    name,
+    same_host: false,
+    peer: shim.source_host,
+    staged_path: live ?? undefined,
+    nvram: content && state.nvram ? { size: content.length, sha256: state.nvram.sha256 } : null,
+    firmware: state.record.firmware,
+    record: state.record,
+    history: [],
+  };
+  await md.journals.put(j, 'live-staging');
+  // The file must exist, with the right size, before the incoming QEMU maps it; QEMU
+  // rewrites it from the migration stream at the first resume.
+  if (content && live) await deps.nvram.writeBytes(live, content);
+  core.crashPoint('pre_live:written-before-journal');
   await md.journals.put(j, 'live-staged');
   return { migrate_data: { ...mdata, uefi_shim: { ...shim, dest_nvram_path: live } } };
 }
 
-/** Embedded backend's stand-in for QEMU: the destination defines and starts the arriving guest with the final store. */
-export async function peerLiveArrive(core: DriverCore, md: MigrationDeps, uuid: string, body: { key: string; domain_xml: string; nvram: NvramPayload | null }): Promise<{ arrived: boolean }> {
-  const j = await md.journals.get(uuid, 'dest');
-  if (!j || j.key !== body.key) throw new MigrationError(`no live migration of ${uuid} prepared here (pre_live_migration must run first)`, { code: 409 });
-  if (body.nvram && j.staged_path) {
-    await core.deps.nvram.writeBytes(j.staged_path, decodeNvram(body.nvram));
-  }
-  // The store lives in this host's nvram_dir (the same path on every host in production).
-  await core.hv.define(j.staged_path ? setNvramPath(body.domain_xml, j.staged_path) : body.domain_xml);
-  const info = await core.hv.getInfo(j.name);
-  if (info?.state !== PowerState.RUNNING) await core.hv.start(j.name);
-  if (j.status !== 'live-active') await md.journals.put(j, 'live-active');
-  return { arrived: true };
+/** The definition the destination persists: its own store path and serial socket. */
+async function destinationXml(core: DriverCore, rec: InstanceRecord, j: SourceJournal, mdata: MigrateData): Promise<string | undefined> {
+  const shim = mdata.uefi_shim;
+  const original = (await core.hv.getXml(rec.name)) ?? j.domain_xml ?? undefined;
+  let xml = original;
+  if (xml && shim?.dest_nvram_path && shim.dest_nvram_path !== rec.nvramPath) xml = setNvramPath(xml, shim.dest_nvram_path);
+  if (xml && shim?.dest_serial_socket) xml = setSerialSocketPath(xml, shim.dest_serial_socket);
+  return xml !== original ? xml : undefined;
 }
 
-export async function liveMigration(core: DriverCore, md: MigrationDeps, uuid: string, a: { instance: NovaInstance; dest: string; migrate_data?: MigrateData; block_migration?: boolean }): Promise<{ migrate_data: MigrateData; nvram: unknown }> {
+/** Source: does the destination's store equal ours? QEMU writes it at the first resume, so poll briefly. */
+async function verifyDestination(core: DriverCore, md: MigrationDeps, uuid: string, dest: string, rec: InstanceRecord, j: SourceJournal): Promise<void> {
+  const mine = rec.nvramPath ? await core.deps.nvram.info(rec.nvramPath) : null;
+  if (mine) {
+    let theirs: { sha256?: string | null } | null = null;
+    for (let i = 0; i < VERIFY_POLLS; i++) {
+      theirs = await md.peer.call<NvramDigest>(dest, 'GET', `/v1/peer/instances/${uuid}/nvram_digest?name=${encodeURIComponent(rec.name)}`).catch(() => null);
+      if (theirs?.sha256 === mine.sha256) break;
+      await new Promise((r) => setTimeout(r, VERIFY_POLL_MS));
+    }
+    j.nvram = { size: mine.size, sha256: mine.sha256 };
+    if (theirs?.sha256 !== mine.sha256) {
+      await md.journals.put(j, 'live-unverified');
+      throw new MigrationError(`destination store digest ${theirs?.sha256 ?? 'unavailable'} differs from the source's ${mine.sha256}; the source copy is kept`);
+    }
+  }
+  await md.journals.put(j, 'live-verified');
+}
+
+export async function liveMigration(core: DriverCore, md: MigrationDeps, uuid: string, a: LiveMigrationArgs): Promise<LiveMigrationResult> {
   const { hv, deps } = core;
-  core.checkUuid(uuid, a.instance);
   if (!a.dest) throw new InvalidInput('dest', 'required');
   const mdata = a.migrate_data ?? {};
   const shim = mdata.uefi_shim;
   if (!shim) throw new InvalidInput('migrate_data.uefi_shim', 'required (from the pre-checks)');
   const key = keyOf(mdata, uuid);
   let j = await md.journals.get(uuid, 'source');
-  if (j && j.key !== key && !['live-cleaned', 'rolled-back', 'confirmed', 'reverted'].includes(j.status)) {
+  if (j && j.key !== key && !isFinal('source', j.status)) {
     throw new InstanceInvalidState(uuid, 'migration', `${j.kind} ${j.status}`, 'live_migration');
   }
   if (!j || j.key !== key) {
     const rec = await core.mustRecord(uuid);
-    j = await md.journals.put(
+    j = await md.journals.put<SourceJournal>(
       { instance_uuid: uuid, role: 'source', kind: 'live', key, status: 'live-prepared', name: rec.name, same_host: false, peer: a.dest, record: rec, domain_xml: await hv.getXml(rec.name), firmware: rec.firmware, nvram: null, history: [] },
       'live-prepared',
     );
   }
-  const rec = j.record!;
-  crashPoint(core, 'live:prepared');
+  const rec = j.record;
+  if (!rec) throw new MigrationError(`the live-migration journal of ${uuid} has no record`);
+  core.crashPoint('live:prepared');
   if (j.status === 'live-prepared') {
-    if (hv.kind === 'libvirt') {
-      if (await hv.getInfo(rec.name)) {
-        // libvirt keeps the source's <nvram> path; rewrite it when the destination's differs.
-        const destPath = shim.dest_nvram_path;
-        let xml = (await hv.getXml(rec.name)) ?? j.domain_xml ?? undefined;
-        const original = xml;
-        if (xml && destPath && destPath !== rec.nvramPath) xml = setNvramPath(xml, destPath);
-        if (xml && shim.dest_serial_socket) xml = setSerialSocketPath(xml, shim.dest_serial_socket);
-        await hv.liveMigrate!(rec.name, {
-          destUri: shim.migration_uri,
-          migrateUri: shim.migrate_uri ?? undefined,
-          persistXml: xml !== original ? xml : undefined,
-          timeoutSec: deps.config.peer.timeout * 10,
-        });
-      }
-    } else {
-      // Simulated migration: the final store travels with the "RAM stream", the destination
-      // defines and starts the guest, then the source domain is undefined (--undefinesource).
-      const payload = rec.nvramPath && (await deps.nvram.exists(rec.nvramPath)) ? encodeNvram(await deps.nvram.read(rec.nvramPath)) : null;
-      if (await hv.getInfo(rec.name)) {
-        await md.peer.call(a.dest, 'POST', `/v1/peer/instances/${uuid}/live_arrive`, { key, domain_xml: j.domain_xml, nvram: payload });
-        crashPoint(core, 'live:arrived-before-undefine');
-        await hv.destroy(rec.name);
-        await hv.undefine(rec.name, { keepNvram: true });
-      }
+    // A domain already gone was handed over before a crash.
+    if (await hv.getInfo(rec.name)) {
+      await hv.liveMigrate(rec.name, {
+        destHost: a.dest,
+        destUri: shim.migration_uri,
+        migrateUri: shim.migrate_uri ?? undefined,
+        persistXml: await destinationXml(core, rec, j, mdata),
+        timeoutSec: deps.config.peer.timeout * 10,
+      });
     }
-    crashPoint(core, 'live:migrated-before-journal');
+    core.crashPoint('live:migrated-before-journal');
     await md.journals.put(j, 'live-migrated');
   }
-  if (j.status === 'live-migrated') {
-    const mine = rec.nvramPath ? await deps.nvram.info(rec.nvramPath) : null;
-    if (mine) {
-      // QEMU writes the destination file at the first resume; poll briefly for it.
-      let theirs: { sha256?: string } | null = null;
-      for (let i = 0; i < 20; i++) {
-        theirs = await md.peer.call<{ sha256?: string }>(a.dest, 'GET', `/v1/peer/instances/${uuid}/nvram_digest?name=${encodeURIComponent(rec.name)}`).catch(() => null);
-        if (theirs?.sha256 === mine.sha256) break;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-      j.nvram = { size: mine.size, sha256: mine.sha256 };
-      if (theirs?.sha256 !== mine.sha256) {
-        await md.journals.put(j, 'live-unverified');
-        throw new MigrationError(`destination store digest ${theirs?.sha256 ?? 'unavailable'} differs from the source's ${mine.sha256}; the source copy is kept`);
-      }
-    }
-    await md.journals.put(j, 'live-verified');
-  }
+  // A retry after an unverified hand-over verifies again.
+  if (j.status === 'live-migrated' || j.status === 'live-unverified') await verifyDestination(core, md, uuid, a.dest, rec, j);
   deps.log.info('live_migration done', { instance_uuid: uuid, dest: a.dest, nvram_sha256: j.nvram?.sha256 });
   return { migrate_data: mdata, nvram: j.nvram ?? null };
 }
 
 /** Source: remove the source copy once the destination's is verified; idempotent. */
-async function dropSourceCopy(core: DriverCore, md: MigrationDeps, uuid: string, j: MigrationJournal): Promise<boolean> {
-  if (!['live-verified', 'live-cleaned'].includes(j.status)) {
+async function dropSourceCopy(core: DriverCore, md: MigrationDeps, uuid: string, j: SourceJournal): Promise<boolean> {
+  if (j.status !== 'live-verified' && j.status !== 'live-cleaned') {
     core.deps.log.warning('source copy kept: the destination store was not verified', { instance_uuid: uuid, status: j.status });
     return false;
   }
   if (j.status !== 'live-cleaned') await md.journals.put(j, 'live-cleaned');
-  crashPoint(core, 'post_src:journalled');
+  core.crashPoint('post_src:journalled');
   await core.hv.undefine(j.name, { keepNvram: true });
   if (j.record?.nvramPath) await core.deps.nvram.remove(j.record.nvramPath);
   await core.deps.records.delete(uuid);
@@ -291,15 +245,13 @@ async function dropSourceCopy(core: DriverCore, md: MigrationDeps, uuid: string,
   return true;
 }
 
-export async function postLiveMigration(core: DriverCore, md: MigrationDeps, uuid: string, a: { instance: NovaInstance }): Promise<Record<string, never>> {
-  core.checkUuid(uuid, a.instance);
+export async function postLiveMigration(_core: DriverCore, md: MigrationDeps, uuid: string, _a: LiveStepArgs): Promise<Done> {
   const j = await md.journals.get(uuid, 'source');
   if (j && j.kind === 'live' && j.status === 'live-migrated') throw new MigrationError('live_migration did not finish verifying the destination store');
   return {};
 }
 
-export async function postLiveMigrationAtSource(core: DriverCore, md: MigrationDeps, uuid: string, a: { instance: NovaInstance }): Promise<Record<string, never>> {
-  core.checkUuid(uuid, a.instance);
+export async function postLiveMigrationAtSource(core: DriverCore, md: MigrationDeps, uuid: string, _a: LiveStepArgs): Promise<Done> {
   const j = await md.journals.get(uuid, 'source');
   if (!j || j.kind !== 'live') return {};
   await dropSourceCopy(core, md, uuid, j);
@@ -307,8 +259,7 @@ export async function postLiveMigrationAtSource(core: DriverCore, md: MigrationD
 }
 
 /** Nova's `cleanup`: after the domain is gone. With a live-migration journal it only removes a verified source copy. */
-export async function cleanup(core: DriverCore, md: MigrationDeps, uuid: string, a: { instance: NovaInstance; destroy_disks?: boolean }, destroy: () => Promise<unknown>): Promise<Record<string, never>> {
-  core.checkUuid(uuid, a.instance);
+export async function cleanup(core: DriverCore, md: MigrationDeps, uuid: string, _a: CleanupArgs, destroy: () => Promise<unknown>): Promise<Done> {
   const j = await md.journals.get(uuid, 'source');
   if (j && j.kind === 'live') {
     await dropSourceCopy(core, md, uuid, j);
@@ -320,9 +271,8 @@ export async function cleanup(core: DriverCore, md: MigrationDeps, uuid: string,
   return {};
 }
 
-export async function postLiveMigrationAtDestination(core: DriverCore, md: MigrationDeps, uuid: string, a: { instance: NovaInstance }): Promise<InstanceView> {
+export async function postLiveMigrationAtDestination(core: DriverCore, md: MigrationDeps, uuid: string, _a: LiveStepArgs): Promise<InstanceView> {
   const { deps } = core;
-  core.checkUuid(uuid, a.instance);
   const j = await md.journals.get(uuid, 'dest');
   if (!j || j.kind !== 'live' || !j.record) {
     const rec = await core.mustRecord(uuid);
@@ -336,8 +286,7 @@ export async function postLiveMigrationAtDestination(core: DriverCore, md: Migra
   return core.view(rec);
 }
 
-export async function rollbackLiveMigrationAtDestination(core: DriverCore, md: MigrationDeps, uuid: string, a: { instance: NovaInstance }): Promise<Record<string, never>> {
-  core.checkUuid(uuid, a.instance);
+export async function rollbackLiveMigrationAtDestination(core: DriverCore, md: MigrationDeps, uuid: string, _a: LiveStepArgs): Promise<Done> {
   const j = await md.journals.get(uuid, 'dest');
   if (!j || j.kind !== 'live') return {};
   if ((await core.hv.getInfo(j.name)) && !(await core.deps.records.get(uuid))) {
@@ -350,16 +299,13 @@ export async function rollbackLiveMigrationAtDestination(core: DriverCore, md: M
   return {};
 }
 
-export async function rollbackLiveMigrationAtSource(core: DriverCore, md: MigrationDeps, uuid: string, a: { instance: NovaInstance }): Promise<Record<string, never>> {
-  const { hv } = core;
-  core.checkUuid(uuid, a.instance);
+export async function rollbackLiveMigrationAtSource(core: DriverCore, md: MigrationDeps, uuid: string, _a: LiveStepArgs): Promise<Done> {
   const j = await md.journals.get(uuid, 'source');
   if (!j || j.kind !== 'live') return {};
   if (j.status === 'live-cleaned') throw new MigrationError('the source copy was already removed after a verified migration; roll forward instead');
-  // If the simulated hand-over got as far as undefining the source, put the guest back.
-  if (j.record && !(await hv.getInfo(j.name))) {
-    await hv.define(j.domain_xml ?? core.xmlFor(j.record));
-    await hv.start(j.name);
+  // A hand-over that got as far as undefining the source: the guest boots here again.
+  if (j.record && !(await core.hv.getInfo(j.name))) {
+    await coldBoot(core, { rec: { ...j.record }, start: true, teardown: false, store: 'keep', xml: j.domain_xml ?? undefined });
   }
   await md.journals.put(j, 'rolled-back');
   await md.journals.delete(uuid, 'source');
@@ -368,7 +314,7 @@ export async function rollbackLiveMigrationAtSource(core: DriverCore, md: Migrat
 }
 
 /** Destination peer endpoint: digest of the store the arriving guest uses. */
-export async function peerNvramDigest(core: DriverCore, md: MigrationDeps, uuid: string, name: string): Promise<{ sha256: string | null; size: number | null }> {
+export async function peerNvramDigest(core: DriverCore, md: MigrationDeps, uuid: string, name: string): Promise<NvramDigest> {
   const j = await md.journals.get(uuid, 'dest');
   const p = j?.staged_path ?? core.deps.nvram.pathFor(name);
   const info = await core.deps.nvram.info(p);

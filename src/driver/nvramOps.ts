@@ -11,9 +11,9 @@
  * Callers hold the instance lock (`ShimDriver.locked`). Parsing is `src/varstore`; its
  * `VarStoreError`s (`InvalidNVRAM`, 400/404/409/422 by reason) reach the caller unchanged.
  */
-import { existsSync } from 'node:fs';
 import { InstanceInvalidState, InstanceNotFound, InvalidInput, NovaError } from '../errors';
-import { PowerState } from '../hypervisor/types';
+import { PowerState } from '../nova/powerState';
+import type { NvramBootWrite, NvramEditResult, NvramVariables, NvramVariableWrite, VariableJson } from './contract';
 import type { NvramInfo } from '../nvram/store';
 import type { InstanceRecord } from '../state/records';
 import {
@@ -33,40 +33,11 @@ import {
   writeVarStore,
   type SecureBootSummary,
   type Variable,
-  type VarStoreJson,
 } from '../varstore';
 import type { DriverCore } from './core';
 
 /** EFI_VARIABLE_NON_VOLATILE | BOOTSERVICE_ACCESS | RUNTIME_ACCESS: the default for a new variable. */
 const DEFAULT_ATTR = 0x07;
-
-export interface VariableJson {
-  name: string;
-  guid: string;
-  attr: number;
-  attr_names: string[];
-  data: string;
-  time?: string;
-  decoded?: Record<string, unknown>;
-}
-
-export interface VariableWrite {
-  data: string;
-  attr?: number;
-  time?: string;
-}
-
-export interface BootWrite {
-  boot_order?: number[];
-  boot_next?: number | null;
-}
-
-export interface EditResult {
-  nvram: NvramInfo;
-  variable?: VariableJson;
-  boot_order?: number[];
-  boot_next?: number | null;
-}
 
 function noStore(uuid: string, why: string): NovaError {
   return new NovaError('NotFound', 404, `Instance ${uuid} has no UEFI variable store (${why}).`);
@@ -110,7 +81,7 @@ export async function writeRaw(core: DriverCore, uuid: string, data: Buffer, fie
   return (await core.deps.nvram.info(path)) as NvramInfo;
 }
 
-export async function listVariables(core: DriverCore, uuid: string, format: 'decoded' | 'v2'): Promise<{ format: string; variables: VariableJson[] } | VarStoreJson> {
+export async function listVariables(core: DriverCore, uuid: string, format: 'decoded' | 'v2'): Promise<NvramVariables> {
   const { data } = await readRaw(core, uuid);
   const store = parseVarStore(data);
   if (format === 'v2') return exportJson(store.variables);
@@ -139,7 +110,7 @@ function hexField(value: string, field: string): Buffer {
   return Buffer.from(value, 'hex');
 }
 
-export async function putVariable(core: DriverCore, uuid: string, guid: string, name: string, body: VariableWrite): Promise<EditResult> {
+export async function putVariable(core: DriverCore, uuid: string, guid: string, name: string, body: NvramVariableWrite): Promise<NvramEditResult> {
   const data = hexField(body.data, 'data');
   const time = body.time === undefined ? undefined : hexField(body.time, 'time');
   const { info, vars } = await edit(core, uuid, `write variable ${name}`, (vs) =>
@@ -148,12 +119,12 @@ export async function putVariable(core: DriverCore, uuid: string, guid: string, 
   return { nvram: info, variable: variableJson(findVariable(vars, name, guid) as Variable) };
 }
 
-export async function removeVariable(core: DriverCore, uuid: string, guid: string, name: string): Promise<EditResult> {
+export async function removeVariable(core: DriverCore, uuid: string, guid: string, name: string): Promise<NvramEditResult> {
   const { info } = await edit(core, uuid, `delete variable ${name}`, (vs) => deleteVariable(vs, name, guid));
   return { nvram: info };
 }
 
-export async function setBoot(core: DriverCore, uuid: string, body: BootWrite): Promise<EditResult> {
+export async function setBoot(core: DriverCore, uuid: string, body: NvramBootWrite): Promise<NvramEditResult> {
   const { info, vars } = await edit(core, uuid, 'set the boot order', (vs) => {
     let out = vs;
     if (body.boot_order !== undefined) out = setBootOrder(out, body.boot_order);
@@ -172,7 +143,7 @@ export async function reset(core: DriverCore, uuid: string): Promise<{ nvram: Nv
   await requireShutOff(core, rec, 'reset the variable store');
   const template = rec.firmware?.nvram_template;
   if (!template) throw noStore(uuid, 'no template pinned');
-  if (!existsSync(template)) throw new NovaError('Invalid', 409, `Cannot reset the variable store of ${uuid}: its pinned template ${template} no longer exists on this host (a hard reboot re-selects the firmware).`);
+  if (!core.deps.firmware.exists(template)) throw new NovaError('Invalid', 409, `Cannot reset the variable store of ${uuid}: its pinned template ${template} no longer exists on this host (a hard reboot re-selects the firmware).`);
   const nvram = await core.deps.nvram.createFromTemplate(path, template);
   core.deps.log.info('variable store reset', { instance_uuid: uuid, template });
   return { nvram, template };

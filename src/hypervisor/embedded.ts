@@ -13,14 +13,37 @@
  * is missing or the store's size does not fit the template (QEMU maps both as pflash), a
  * missing store is created from `<nvram template>` at start (qemuPrepareNVRAM), undefine
  * refuses to run without exactly one NVRAM flag, and `keepNvram: false` deletes the store.
+ *
+ * Live migration stands in for QEMU's stream: the source sends the destination definition
+ * and the flash contents through `EmbeddedStream` (a signed call to the destination
+ * sidecar), whose embedded backend writes the store, defines the domain and marks it
+ * running (`acceptIncoming`); then the source undefines its domain, keeping its store file,
+ * as `virsh migrate --undefinesource` does. Only a sidecar on this backend serves the
+ * receiving end.
  */
 import { promises as fsp, closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
-import { JsonDir } from '../state/jsonDir';
+import { JsonDir } from '../util/jsonDir';
 import { HypervisorError } from '../errors';
 import { domainNameOf, readDomainFirmware, type DomainFirmwareView } from '../domainXml';
 import type { NvramStore } from '../nvram/store';
-import { PowerState, type DomainInfo, type Hypervisor, type LiveMigrateOptions, type PowerStateCode, type StartOptions, type UndefineOptions } from './types';
+import type { FaultPoints } from '../util/faults';
+import { encodeNvram, decodeNvram, type NvramPayload } from '../peer/transfer';
+import type { DomainInfo, Hypervisor, LiveMigrateOptions, StartOptions, UndefineOptions } from './types';
+import { PowerState, type PowerStateCode } from '../nova/powerState';
+
+/** What the stand-in for QEMU's migration stream carries to the destination. */
+export interface IncomingGuest {
+  /** The destination's definition (its store path). */
+  domain_xml: string;
+  /** The flash contents at hand-over; null for a guest without a store. */
+  nvram: NvramPayload | null;
+}
+
+/** How the embedded backend reaches the embedded backend of another host. */
+export interface EmbeddedStream {
+  send(destHost: string, guest: IncomingGuest): Promise<void>;
+}
 
 interface StoredDomain {
   name: string;
@@ -41,6 +64,7 @@ function statOrNull(p: string): Stats | null {
 
 export class EmbeddedHypervisor implements Hypervisor {
   readonly kind = 'embedded' as const;
+  readonly hypervisorType = 'embedded';
   private readonly docs: JsonDir<StoredDomain>;
   private readonly runDir: string;
   /** name → power state, as in the state file (loaded on first use). */
@@ -48,7 +72,12 @@ export class EmbeddedHypervisor implements Hypervisor {
   /** name → the firmware facts of the XML they were read from (start reads them every time). */
   private readonly firmware = new Map<string, { xml: string; fw: DomainFirmwareView }>();
 
-  constructor(stateDir: string, private readonly nvram: NvramStore) {
+  constructor(
+    stateDir: string,
+    private readonly nvram: NvramStore,
+    private readonly stream?: EmbeddedStream,
+    private readonly faults?: FaultPoints,
+  ) {
     this.docs = new JsonDir(path.join(path.resolve(stateDir), 'domains'));
     this.runDir = path.join(path.resolve(stateDir), 'run', 'domains');
   }
@@ -222,8 +251,25 @@ export class EmbeddedHypervisor implements Hypervisor {
     return this.docs.keys();
   }
 
-  /** Embedded live migration is simulated by the driver through peer calls; nothing to do here. */
-  async liveMigrate(name: string, _opts: LiveMigrateOptions): Promise<void> {
-    await this.must(name);
+  /** Source: send the definition and the flash contents, then undefine here keeping the store file. */
+  async liveMigrate(name: string, opts: LiveMigrateOptions): Promise<void> {
+    const d = await this.must(name);
+    if (!this.stream) throw new HypervisorError('other', 'live migration is not configured: this embedded backend has no [peer] link');
+    const store = this.firmwareOf(d).nvram?.path;
+    const have = store ? statOrNull(this.nvram.checkPath(store)) : null;
+    const nvram = store && have ? encodeNvram(await this.nvram.read(store)) : null;
+    await this.stream.send(opts.destHost, { domain_xml: opts.persistXml ?? d.xml, nvram });
+    this.faults?.hit('live:arrived-before-undefine');
+    await this.destroy(name);
+    await this.undefine(name, { keepNvram: true });
+  }
+
+  /** Destination: the arriving guest's store written, its domain defined and running. */
+  async acceptIncoming(guest: IncomingGuest): Promise<void> {
+    const fw = readDomainFirmware(guest.domain_xml);
+    if (guest.nvram && fw.nvram?.path) await this.nvram.writeBytes(this.nvram.checkPath(fw.nvram.path), decodeNvram(guest.nvram));
+    await this.define(guest.domain_xml);
+    const name = fw.name || domainNameOf(guest.domain_xml);
+    if ((await this.getInfo(name))?.state !== PowerState.RUNNING) await this.start(name);
   }
 }

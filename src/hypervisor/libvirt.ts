@@ -14,7 +14,8 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { HypervisorError } from '../errors';
 import { virshRunner, type VirshRunner } from './virsh';
-import { PowerState, type DomainInfo, type Hypervisor, type LiveMigrateOptions, type PowerStateCode, type StartOptions, type UndefineOptions } from './types';
+import type { DomainInfo, Hypervisor, LiveMigrateOptions, StartOptions, UndefineOptions } from './types';
+import { PowerState, type PowerStateCode } from '../nova/powerState';
 
 /** `virsh domstate` words (virsh-domain-monitor.c) to Nova power states. virsh prints "idle" for VIR_DOMAIN_BLOCKED. */
 const STATES: Record<string, PowerStateCode> = {
@@ -51,6 +52,7 @@ export interface LibvirtHypervisorOptions {
 
 export class LibvirtHypervisor implements Hypervisor {
   readonly kind = 'libvirt' as const;
+  readonly hypervisorType = 'QEMU';
   readonly uri: string;
   private readonly virsh: VirshRunner;
   private readonly pollMs: number;

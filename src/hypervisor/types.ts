@@ -5,17 +5,7 @@
  * `keepNvram` flag that maps to exactly one of `--keep-nvram` / `--nvram` (libvirt refuses
  * both, and refuses neither for a domain with NVRAM).
  */
-
-/** Nova power-state codes (`nova/compute/power_state.py`). */
-export const PowerState = {
-  NOSTATE: 0,
-  RUNNING: 1,
-  PAUSED: 3,
-  SHUTDOWN: 4,
-  CRASHED: 6,
-  SUSPENDED: 7,
-} as const;
-export type PowerStateCode = (typeof PowerState)[keyof typeof PowerState];
+import type { PowerStateCode } from '../nova/powerState';
 
 export interface DomainInfo {
   name: string;
@@ -34,17 +24,22 @@ export interface StartOptions {
 }
 
 export interface LiveMigrateOptions {
+  /** Nova's name (or IP) of the destination host. */
+  destHost: string;
   /** libvirt URI of the destination daemon. */
   destUri: string;
   /** Optional QEMU migration URI (e.g. tcp://127.0.0.1). */
   migrateUri?: string;
-  /** Domain XML to persist on the destination (defaults to the source's). */
+  /** Domain XML for the destination (its store path and serial socket); defaults to the source's. */
   persistXml?: string;
   timeoutSec?: number;
 }
 
 export interface Hypervisor {
+  /** The backend's name, for logs and /healthz. Callers never branch on it. */
   readonly kind: 'embedded' | 'libvirt';
+  /** Nova's `hypervisor_type` for this backend (`QEMU` for libvirt). */
+  readonly hypervisorType: string;
   /** Connect / load state. Called once at start-up. */
   init(): Promise<void>;
   /** Define (or redefine) a persistent domain from XML. */
@@ -65,7 +60,12 @@ export interface Hypervisor {
   getXml(name: string): Promise<string | null>;
   /** Names of all defined domains. */
   list(): Promise<string[]>;
-  /** Live-migrate to another libvirt (libvirt backend only). */
-  liveMigrate?(name: string, opts: LiveMigrateOptions): Promise<void>;
+  /**
+   * Move the running domain to the destination host: afterwards it runs there from the
+   * persistent definition `persistXml`, its store rewritten with the flash contents the
+   * guest had, and it is no longer defined here. The store file here is left in place (the
+   * driver removes it once the destination's copy is verified).
+   */
+  liveMigrate(name: string, opts: LiveMigrateOptions): Promise<void>;
   close?(): Promise<void>;
 }

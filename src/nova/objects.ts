@@ -8,6 +8,8 @@
  * Does not validate fields: the OpenAPI schema (request validation) and the driver do.
  */
 
+import type { Schemas, Unwrapped } from '../wire';
+
 export const OBJ_SERIAL_NAMESPACE = 'nova_object';
 
 export function isPrimitive(v: unknown): v is Record<string, unknown> {
@@ -31,59 +33,14 @@ export function objectName(v: unknown): string | undefined {
   return isPrimitive(v) ? String(v[`${OBJ_SERIAL_NAMESPACE}.name`]) : undefined;
 }
 
-/** Nova's Instance as far as the sidecar reads it. */
-export interface NovaInstance {
-  uuid: string;
-  id?: number;
-  host?: string | null;
-  node?: string | null;
-  vcpus?: number;
-  memory_mb?: number;
-  flavor?: NovaFlavor;
-  system_metadata?: Record<string, string>;
-  image_ref?: string;
-  display_name?: string;
-  [k: string]: unknown;
-}
-
-export interface NovaFlavor {
-  name?: string;
-  flavorid?: string;
-  vcpus?: number;
-  memory_mb?: number;
-  root_gb?: number;
-  extra_specs?: Record<string, string>;
-  [k: string]: unknown;
-}
-
+/*
+ * Nova's objects as far as the sidecar reads them: the plain-JSON forms of the request
+ * schemas (`wire`), so the type a flow reads is the one the request was validated against.
+ * Fields Nova sends beyond these pass through at run time and are not typed.
+ */
+export type NovaInstance = Unwrapped<Schemas['Instance']>;
+export type NovaFlavor = Unwrapped<Schemas['Flavor']>;
 /** Image properties the sidecar reads (ImageMetaProps field names). */
-export interface ImageProps {
-  hw_firmware_type?: string;
-  os_secure_boot?: string;
-  hw_machine_type?: string;
-  hw_firmware_stateless?: boolean | string;
-  hw_architecture?: string;
-  hw_emulation_architecture?: string;
-  hw_rescue_device?: string;
-  hw_rescue_bus?: string;
-  [k: string]: unknown;
-}
-
-export interface NovaImageMeta {
-  id?: string;
-  name?: string;
-  properties?: ImageProps;
-  [k: string]: unknown;
-}
-
-export interface NovaMigration {
-  uuid?: string;
-  id?: number;
-  source_compute?: string;
-  dest_compute?: string;
-  source_node?: string;
-  dest_node?: string;
-  migration_type?: string;
-  status?: string;
-  [k: string]: unknown;
-}
+export type ImageProps = Unwrapped<Schemas['ImageMetaProps']>;
+export type NovaImageMeta = Unwrapped<Schemas['ImageMeta']>;
+export type NovaMigration = Unwrapped<Schemas['Migration']>;

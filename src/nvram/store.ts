@@ -18,6 +18,8 @@ import { StatCache } from '../util/fileIdentity';
 
 /** Templates kept in memory (a host has a handful: one per firmware build and variant). */
 const TEMPLATE_CACHE_ENTRIES = 32;
+/** Variable stores whose digest is remembered (most recently used). */
+const DIGEST_CACHE_ENTRIES = 4096;
 
 export interface NvramInfo {
   path: string;
@@ -45,6 +47,8 @@ export class NvramStore {
   private readonly gid?: number;
   /** template path → its bytes and digest. */
   private readonly templates = new StatCache<{ data: Buffer; sha256: string }>(TEMPLATE_CACHE_ENTRIES);
+  /** store path → its info as last hashed (see `cachedInfo`). */
+  private readonly digests = new StatCache<NvramInfo>(DIGEST_CACHE_ENTRIES);
 
   constructor(opts: NvramStoreOptions) {
     this.dir = path.resolve(opts.dir);
@@ -140,6 +144,37 @@ export class NvramStore {
   }
 
   /** Copy one store to another path in the directory, atomically (used for stashes). */
+  /**
+   * `info` without re-reading and re-hashing an unchanged store on every view: the digest is
+   * reused under the rule of util/fileIdentity (same stat identity, settled when hashed).
+   * Allocation always comes from the fresh stat.
+   */
+  async cachedInfo(p: string): Promise<NvramInfo | null> {
+    const full = this.checkPath(p);
+    let st;
+    try {
+      // One local stat: synchronously, a thread-pool round trip costs more than the call.
+      st = statSync(full);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      this.digests.forget(full);
+      return null;
+    }
+    const hit = this.digests.get(full, st);
+    if (hit) return { ...hit, allocated: st.blocks * 512 };
+    const readAt = Date.now();
+    const info = await this.info(full);
+    if (info) this.digests.remember(full, st, readAt, info.size, { ...info });
+    else this.digests.forget(full);
+    return info;
+  }
+
+  /** Size of a store in the NVRAM directory, or null when it does not exist. */
+  async sizeOf(p: string): Promise<number | null> {
+    const st = await fsp.stat(this.checkPath(p)).catch(() => null);
+    return st ? st.size : null;
+  }
+
   async copy(from: string, to: string): Promise<NvramInfo> {
     const data = await this.read(from);
     await this.writeBytes(to, data);

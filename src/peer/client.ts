@@ -11,7 +11,16 @@ import type { Config } from '../config';
 import { MigrationError, NovaError } from '../errors';
 import { signRequest } from './signing';
 
-export class PeerClient {
+/** A signed call to another host's sidecar: what the migration flows use (tests give an in-memory one). */
+export interface Peer {
+  call<T>(host: string, method: 'GET' | 'PUT' | 'POST' | 'DELETE', pathAndQuery: string, body?: unknown): Promise<T>;
+  /** True when `host` names this sidecar. */
+  isSelf(host: string, ownUrl?: string): boolean;
+  /** The same peer for calls made while serving request `requestId`. */
+  forRequest(requestId: string): Peer;
+}
+
+export class PeerClient implements Peer {
   /** `requestId`: sent as `X-OpenStack-Request-ID`, so the peer's log lines carry the caller's id. */
   constructor(
     private readonly config: Config,
@@ -54,7 +63,7 @@ export class PeerClient {
         timeout: this.config.peer.timeout * 1000,
         maxBodyLength: 512 * 1024 * 1024,
         maxContentLength: 512 * 1024 * 1024,
-        transformRequest: [(d) => d],
+        transformRequest: [(d: unknown) => d],
         proxy: false,
       });
       return r.data as T;
@@ -65,7 +74,8 @@ export class PeerClient {
         // Re-raise the peer's own typed error so the proxy sees the real Nova exception.
         throw new NovaError(remote.type, remote.code ?? ax.response?.status ?? 500, `peer ${host}: ${remote.message ?? ''}`, { cause: e });
       }
-      const why = ax.code === 'ECONNABORTED' || ax.code === 'ETIMEDOUT' ? 'timed out' : ax.code === 'ECONNREFUSED' ? 'unreachable (connection refused)' : ax.message;
+      const why =
+        ax.code === 'ECONNABORTED' || ax.code === 'ETIMEDOUT' ? 'timed out' : ax.code === 'ECONNREFUSED' ? 'unreachable (connection refused)' : ax.message;
       throw new MigrationError(`peer ${host} (${base}) ${why}`, { code: 502, cause: e });
     }
   }

@@ -4,40 +4,135 @@
  * written atomically *before* the side effect each status announces, so a sidecar killed at
  * any step finds, on the next Nova call, what was done and what remains.
  *
- * Source: stashing → stashed → sent → confirmed | reverted   (cold)
- *         live-prepared → live-migrated → live-verified → live-cleaned | rolled-back   (live)
- * Destination: staged → active → removed (cold);  live-staged → live-active → removed (live)
+ * The statuses and their order are `TRANSITIONS` below, enforced by `JournalStore.put`: a
+ * write that does not follow the table is a bug and throws `JournalTransitionError`. A new
+ * entry starts at its kind's `INITIAL` status; a status with no successor is final (the flow
+ * removes the entry next, and a later migration may replace it). Re-announcing the current
+ * status is allowed (a retried step). The lines below are `describeTransitions()`; a unit test
+ * keeps them equal.
+ *
+ * source: stashing → stashed | reverting
+ * source: stashed → sent | reverting
+ * source: sent → confirmed | reverting
+ * source: confirmed (final)
+ * source: reverting → reverted
+ * source: reverted (final)
+ * source: live-prepared → live-migrated | rolled-back
+ * source: live-migrated → live-verified | live-unverified | rolled-back
+ * source: live-unverified → live-verified | rolled-back
+ * source: live-verified → live-cleaned
+ * source: live-cleaned (final)
+ * source: rolled-back (final)
+ * dest: staged → installing
+ * dest: installing (final)
+ * dest: live-staging → live-staged
+ * dest: live-staged (final)
  */
 import * as path from 'node:path';
-import { JsonDir } from './jsonDir';
+import { JsonDir } from '../util/jsonDir';
 import type { FirmwareSelection } from '../firmware/types';
 import type { InstanceRecord } from './records';
-import { validateUuid } from './records';
+import { validateUuid } from '../nova/ids';
 
 export type Role = 'source' | 'dest';
+export type MigrationKind = 'cold' | 'live';
 
-export interface MigrationJournal {
+/** Every status a journal of each role can hold, with the statuses that may follow it. */
+export const TRANSITIONS = {
+  source: {
+    stashing: ['stashed', 'reverting'],
+    stashed: ['sent', 'reverting'],
+    sent: ['confirmed', 'reverting'],
+    confirmed: [],
+    reverting: ['reverted'],
+    reverted: [],
+    'live-prepared': ['live-migrated', 'rolled-back'],
+    'live-migrated': ['live-verified', 'live-unverified', 'rolled-back'],
+    'live-unverified': ['live-verified', 'rolled-back'],
+    'live-verified': ['live-cleaned'],
+    'live-cleaned': [],
+    'rolled-back': [],
+  },
+  dest: {
+    staged: ['installing'],
+    installing: [],
+    'live-staging': ['live-staged'],
+    'live-staged': [],
+  },
+} as const;
+
+export type SourceStatus = keyof (typeof TRANSITIONS)['source'];
+export type DestStatus = keyof (typeof TRANSITIONS)['dest'];
+export type StatusOf<R extends Role> = keyof (typeof TRANSITIONS)[R];
+
+/** The status a new entry starts with, per role and kind. */
+export const INITIAL: { readonly [R in Role]: { readonly [K in MigrationKind]: StatusOf<R> } } = {
+  source: { cold: 'stashing', live: 'live-prepared' },
+  dest: { cold: 'staged', live: 'live-staging' },
+};
+
+function successors(role: Role, status: string): readonly string[] | undefined {
+  return (TRANSITIONS[role] as Readonly<Record<string, readonly string[]>>)[status];
+}
+
+/** True for a status with no successor: the flow removes the entry next. */
+export function isFinal(role: Role, status: string): boolean {
+  return successors(role, status)?.length === 0;
+}
+
+/** The table as the module header shows it, one line per status. */
+export function describeTransitions(): string[] {
+  const lines: string[] = [];
+  for (const role of Object.keys(TRANSITIONS) as Role[]) {
+    for (const [from, to] of Object.entries(TRANSITIONS[role]) as [string, readonly string[]][]) {
+      lines.push(to.length ? `${role}: ${from} → ${to.join(' | ')}` : `${role}: ${from} (final)`);
+    }
+  }
+  return lines;
+}
+
+/** A journal write that the transition table does not allow: a bug in a flow, never bad input. */
+export class JournalTransitionError extends Error {
+  constructor(role: Role, from: string | null, to: string) {
+    super(from === null ? `a new ${role} migration journal cannot start at '${to}'` : `${role} migration journal: '${from}' → '${to}' is not a transition`);
+    this.name = 'JournalTransitionError';
+  }
+}
+
+interface JournalBase {
   instance_uuid: string;
-  role: Role;
-  kind: 'cold' | 'live';
+  kind: MigrationKind;
   /** migration.uuid, or `dest:<dest>` for migrate_disk_and_power_off (Nova passes no migration). */
   key: string;
-  status: string;
   name: string;
   same_host: boolean;
   /** Peer host name or IP as Nova gave it. */
   peer?: string;
-  stash_path?: string;
-  staged_path?: string;
   nvram?: { size: number; sha256: string } | null;
   firmware?: FirmwareSelection | null;
-  /** The source's instance record at stash time (restored on revert). */
+  /** Source: the instance record at stash time (restored on revert). Dest: the source's record, sent with the store. */
   record?: InstanceRecord;
+  history: { status: string; at: string }[];
+}
+
+export interface SourceJournal extends JournalBase {
+  role: 'source';
+  status: SourceStatus;
+  /** The copy of the store kept for a revert until confirm. */
+  stash_path?: string;
   /** The source domain XML at stash time. */
   domain_xml?: string | null;
-  history: { status: string; at: string }[];
-  [k: string]: unknown;
 }
+
+export interface DestJournal extends JournalBase {
+  role: 'dest';
+  status: DestStatus;
+  /** Where the received store waits (cold), or the live path it was written to (live). */
+  staged_path?: string;
+}
+
+export type MigrationJournal = SourceJournal | DestJournal;
+type JournalOf<R extends Role> = R extends 'source' ? SourceJournal : DestJournal;
 
 export class JournalStore {
   private readonly docs: JsonDir<MigrationJournal>;
@@ -53,16 +148,22 @@ export class JournalStore {
     return `${validateUuid(uuid)}.${role}`;
   }
 
-  async get(uuid: string, role: Role): Promise<MigrationJournal | null> {
-    return this.docs.read(this.key(uuid, role));
+  async get<R extends Role>(uuid: string, role: R): Promise<JournalOf<R> | null> {
+    return (await this.docs.read(this.key(uuid, role))) as JournalOf<R> | null;
   }
 
-  /** Record a new status (appended to history) atomically. */
-  async put(j: MigrationJournal, status?: string): Promise<MigrationJournal> {
-    if (status) {
-      j.status = status;
-      j.history = [...(j.history ?? []), { status, at: new Date().toISOString() }];
+  /**
+   * Record `status` (appended to history) atomically. A new entry (empty history) must start
+   * at its kind's initial status; an existing one must follow `TRANSITIONS` or repeat its
+   * current status. Anything else throws `JournalTransitionError` and writes nothing.
+   */
+  async put<J extends MigrationJournal>(j: J, status: J['status']): Promise<J> {
+    const fresh = !j.history?.length;
+    if (fresh ? INITIAL[j.role][j.kind] !== status : status !== j.status && !successors(j.role, j.status)?.includes(status)) {
+      throw new JournalTransitionError(j.role, fresh ? null : j.status, status);
     }
+    j.status = status;
+    j.history = [...(j.history ?? []), { status, at: new Date().toISOString() }];
     await this.docs.write(this.key(j.instance_uuid, j.role), j);
     return j;
   }

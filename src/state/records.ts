@@ -5,10 +5,10 @@
  * written atomically so they survive a sidecar restart or crash.
  */
 import * as path from 'node:path';
-import { JsonDir } from './jsonDir';
+import { JsonDir } from '../util/jsonDir';
 import type { FirmwareSelection, BootRequest } from '../firmware/types';
 import type { ImageProps } from '../nova/objects';
-import { InvalidInput } from '../errors';
+import { validateUuid } from '../nova/ids';
 
 export type VmState = 'active' | 'stopped' | 'rescued' | 'resized' | 'migrating' | 'deleted-kept';
 
@@ -31,19 +31,13 @@ export interface InstanceRecord {
   baseXml?: string;
   /** XML to restore on unrescue. */
   unrescueXml?: string;
+  /** The migration that brought the instance here (finish_migration, post_live_migration_at_destination). */
+  lastMigration?: string;
   createdAt: string;
   updatedAt: string;
-  [k: string]: unknown;
 }
 
 export type RecordSummary = Pick<InstanceRecord, 'uuid' | 'name' | 'vmState'>;
-
-const UUID_RE = /^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/;
-
-export function validateUuid(uuid: string, field = 'instance_uuid'): string {
-  if (typeof uuid !== 'string' || !UUID_RE.test(uuid)) throw new InvalidInput(field, `'${String(uuid)}' is not a UUID`);
-  return uuid.toLowerCase();
-}
 
 export class RecordStore {
   private readonly docs: JsonDir<InstanceRecord>;

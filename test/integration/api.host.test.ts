@@ -43,7 +43,10 @@ describe('host endpoints', function () {
       assert.equal(r.data.capabilities.supports_secure_boot, false);
       assert.deepEqual(r.data.traits, []);
       const inst = instance();
-      const sp = await s2.http.post(`/v1/instances/${inst.uuid}/spawn`, { instance: inst, image_meta: { properties: { ...UEFI_Q35.properties, os_secure_boot: 'optional' } } });
+      const sp = await s2.http.post(`/v1/instances/${inst.uuid}/spawn`, {
+        instance: inst,
+        image_meta: { properties: { ...UEFI_Q35.properties, os_secure_boot: 'optional' } },
+      });
       assert.equal(sp.status, 200);
       assert.equal(sp.data.firmware.secure, false);
     } finally {
@@ -69,9 +72,15 @@ describe('host endpoints', function () {
     try {
       const fw = await s2.http.get('/v1/host/firmware');
       const probs = fw.data.problems.filter((p: { severity: string; arch?: string }) => p.severity === 'error');
-      assert.ok(probs.some((p: { message: string }) => /size/i.test(p.message)), JSON.stringify(fw.data.problems));
+      assert.ok(
+        probs.some((p: { message: string }) => /size/i.test(p.message)),
+        JSON.stringify(fw.data.problems),
+      );
       const bad = instance();
-      const r1 = await s2.http.post(`/v1/instances/${bad.uuid}/spawn`, { instance: bad, image_meta: { properties: { hw_architecture: 'aarch64', hw_machine_type: 'virt' } } });
+      const r1 = await s2.http.post(`/v1/instances/${bad.uuid}/spawn`, {
+        instance: bad,
+        image_meta: { properties: { hw_architecture: 'aarch64', hw_machine_type: 'virt' } },
+      });
       assert.equal(r1.status, 400);
       assert.equal(r1.data.error.type, 'UEFINotSupported');
       const ok = instance();
@@ -109,7 +118,10 @@ describe('persistence and firmware pinning', function () {
       const hr2 = await s2.http.post(`/v1/instances/${inst.uuid}/reboot`, { instance: inst, reboot_type: 'HARD' });
       assert.equal(hr2.status, 200, JSON.stringify(hr2.data));
       assert.equal(hr2.data.firmware.loader, other);
-      assert.ok(hr2.data.warnings.some((w: string) => /re-selected/.test(w)), JSON.stringify(hr2.data.warnings));
+      assert.ok(
+        hr2.data.warnings.some((w: string) => /re-selected/.test(w)),
+        JSON.stringify(hr2.data.warnings),
+      );
       assert.ok(s2.lines.some((l) => l.msg === 'firmware re-selected'));
     } finally {
       await s2.stop();
@@ -124,7 +136,10 @@ describe('persistence and firmware pinning', function () {
     const r = await s1.http.post(`/v1/instances/${inst.uuid}/spawn`, { instance: inst, image_meta: img });
     assert.equal(r.data.firmware.secure, true);
     await s1.close();
-    const s2 = await startTestSidecar({ hypervisor: { state_dir: path.join(s1.root, 'state') }, nvram: { nvram_dir: s1.nvramDir }, firmware: { secure_boot: false } }, s1.fw);
+    const s2 = await startTestSidecar(
+      { hypervisor: { state_dir: path.join(s1.root, 'state') }, nvram: { nvram_dir: s1.nvramDir }, firmware: { secure_boot: false } },
+      s1.fw,
+    );
     try {
       const hr = await s2.http.post(`/v1/instances/${inst.uuid}/power_on`, { instance: inst });
       assert.equal(hr.status, 200, JSON.stringify(hr.data));
@@ -171,7 +186,8 @@ describe('per-instance serialization', function () {
     const peak = new Map<string, number>();
     let globalActive = 0;
     let globalPeak = 0;
-    const wrap = <A extends unknown[], R>(fn: (name: string, ...a: A) => Promise<R>) =>
+    const wrap =
+      <A extends unknown[], R>(fn: (name: string, ...a: A) => Promise<R>) =>
       async (name: string, ...a: A): Promise<R> => {
         active.set(name, (active.get(name) ?? 0) + 1);
         peak.set(name, Math.max(peak.get(name) ?? 0, active.get(name)!));
@@ -186,16 +202,18 @@ describe('per-instance serialization', function () {
       };
     const hv: Hypervisor = {
       kind: 'embedded',
+      hypervisorType: inner.hypervisorType,
       init: () => inner.init(),
       define: (xml) => inner.define(xml),
       start: wrap((n, o) => inner.start(n, o as never)),
-      shutdown: wrap((n, t) => inner.shutdown(n, t as number)),
+      shutdown: wrap((n, t) => inner.shutdown(n, t)),
       destroy: wrap((n) => inner.destroy(n)),
       reboot: wrap((n) => inner.reboot(n)),
       undefine: wrap((n, o) => inner.undefine(n, o as never)),
       getInfo: (n) => inner.getInfo(n),
       getXml: (n) => inner.getXml(n),
       list: () => inner.list(),
+      liveMigrate: wrap((n, o) => inner.liveMigrate(n, o as never)),
     };
     return { hv, peak, globalPeak: () => globalPeak };
   }
@@ -215,7 +233,10 @@ describe('per-instance serialization', function () {
         }
       }
       const res = await Promise.all(calls);
-      assert.ok(res.every((r) => r.status === 200), JSON.stringify(res.map((r) => r.data)));
+      assert.ok(
+        res.every((r) => r.status === 200),
+        JSON.stringify(res.map((r) => r.data)),
+      );
       for (const [name, p] of t.peak) assert.equal(p, 1, `calls on ${name} overlapped`);
       assert.ok(t.globalPeak() >= 2, 'different instances should run in parallel');
     } finally {
@@ -226,13 +247,15 @@ describe('per-instance serialization', function () {
 
 describe('spawn failure while its writes run at once', function () {
   /** Embedded backend whose define fails, either at once or after the other writes finished. */
-  const failingDefine = (when: 'at once' | 'late') => (inner: EmbeddedHypervisor): Hypervisor =>
-    Object.assign(Object.create(inner) as Hypervisor, {
-      define: async () => {
-        if (when === 'late') await new Promise((r) => setTimeout(r, 200));
-        throw new Error('simulated libvirt define failure');
-      },
-    });
+  const failingDefine =
+    (when: 'at once' | 'late') =>
+    (inner: EmbeddedHypervisor): Hypervisor =>
+      Object.assign(Object.create(inner) as Hypervisor, {
+        define: async () => {
+          if (when === 'late') await new Promise((r) => setTimeout(r, 200));
+          throw new Error('simulated libvirt define failure');
+        },
+      });
 
   for (const when of ['at once', 'late'] as const) {
     it(`leaves no store, domain or record when define fails ${when}`, async () => {
@@ -284,27 +307,32 @@ describe('soft reboot (Nova _soft_reboot)', function () {
   }
 
   for (const acpi of [true, false]) {
-    it(acpi ? 'shuts the guest down gracefully and starts it again, store untouched' : 'falls back to a hard reboot, with a warning, when the guest ignores ACPI', async () => {
-      await withGuest(acpi, async (http, calls, sc) => {
-        const i = instance();
-        const sp = await http.post(`/v1/instances/${i.uuid}/spawn`, { instance: i, image_meta: UEFI_Q35 });
-        assert.equal(sp.status, 200);
-        const before = fs.readFileSync(sp.data.nvram.path);
-        calls.length = 0;
-        const r = await http.post(`/v1/instances/${i.uuid}/reboot`, { instance: i, reboot_type: 'SOFT' });
-        assert.equal(r.status, 200, JSON.stringify(r.data));
-        assert.equal(r.data.power_state, 1);
-        assert.equal(calls[0], 'shutdown:7', 'waits [libvirt] wait_soft_reboot_seconds');
-        if (acpi) {
-          assert.deepEqual(calls, ['shutdown:7', 'start']);
-          assert.deepEqual(r.data.warnings, []);
-        } else {
-          assert.deepEqual(calls, ['shutdown:7', 'destroy', 'start']);
-          assert.match(r.data.warnings.join('\n'), /did not shut down within 7 s.*hard reboot performed/);
-        }
-        assert.ok(fs.readFileSync(path.join(sc.nvram, path.basename(sp.data.nvram.path))).equals(before));
-      });
-    });
+    it(
+      acpi
+        ? 'shuts the guest down gracefully and starts it again, store untouched'
+        : 'falls back to a hard reboot, with a warning, when the guest ignores ACPI',
+      async () => {
+        await withGuest(acpi, async (http, calls, sc) => {
+          const i = instance();
+          const sp = await http.post(`/v1/instances/${i.uuid}/spawn`, { instance: i, image_meta: UEFI_Q35 });
+          assert.equal(sp.status, 200);
+          const before = fs.readFileSync(sp.data.nvram.path);
+          calls.length = 0;
+          const r = await http.post(`/v1/instances/${i.uuid}/reboot`, { instance: i, reboot_type: 'SOFT' });
+          assert.equal(r.status, 200, JSON.stringify(r.data));
+          assert.equal(r.data.power_state, 1);
+          assert.equal(calls[0], 'shutdown:7', 'waits [libvirt] wait_soft_reboot_seconds');
+          if (acpi) {
+            assert.deepEqual(calls, ['shutdown:7', 'start']);
+            assert.deepEqual(r.data.warnings, []);
+          } else {
+            assert.deepEqual(calls, ['shutdown:7', 'destroy', 'start']);
+            assert.match(r.data.warnings.join('\n'), /did not shut down within 7 s.*hard reboot performed/);
+          }
+          assert.ok(fs.readFileSync(path.join(sc.nvram, path.basename(sp.data.nvram.path))).equals(before));
+        });
+      },
+    );
   }
 });
 

@@ -12,9 +12,21 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { LibvirtHypervisor } from '../../src/hypervisor/libvirt';
-import { PowerState } from '../../src/hypervisor/types';
+import { PowerState } from '../../src/nova/powerState';
 import { HypervisorError } from '../../src/errors';
-import { DAEMON_NVRAM_DIR, OVMF_CODE, OVMF_VARS, libvirtPrereqs, purgeDomain, skipOrFail, startHostA, startHostB, stopHostB, virshOn, type LibvirtHost } from '../support/libvirtd';
+import {
+  DAEMON_NVRAM_DIR,
+  OVMF_CODE,
+  OVMF_VARS,
+  libvirtPrereqs,
+  purgeDomain,
+  skipOrFail,
+  startHostA,
+  startHostB,
+  stopHostB,
+  virshOn,
+  type LibvirtHost,
+} from '../support/libvirtd';
 import { LibvirtSerial, dmpstoreCommand, setvarCommand } from '../support/libvirtSerial';
 
 const MARKER_GUID = '3a7b9c1e-1111-2222-3333-444455556666';
@@ -89,7 +101,10 @@ describe('libvirt backend against real libvirtd, QEMU TCG and OVMF', function ()
 
   it('fails init with a connect error naming the URI when no daemon listens', async () => {
     const uri = 'qemu+unix:///system?socket=/nonexistent/nus/libvirt-sock';
-    await assert.rejects(new LibvirtHypervisor({ uri }).init(), (e: unknown) => e instanceof HypervisorError && e.kind === 'connect' && e.message.includes(uri));
+    await assert.rejects(
+      new LibvirtHypervisor({ uri }).init(),
+      (e: unknown) => e instanceof HypervisorError && e.kind === 'connect' && e.message.includes(uri),
+    );
   });
 
   it('uses our NVRAM file as is, boots OVMF to the UEFI shell, and keeps or deletes the file with exactly one undefine flag', async () => {
@@ -183,7 +198,7 @@ describe('libvirt backend against real libvirtd, QEMU TCG and OVMF', function ()
         await b.start(name, { paused: true });
         assert.equal((await b.getInfo(name))!.state, PowerState.PAUSED);
         assert.equal(fs.statSync(hostFile).ino, ino, 'B used the file at the host-side path');
-        assert.equal(fs.existsSync(path.join(DAEMON_NVRAM_DIR, `${name}_VARS.fd`)), false, 'nothing appeared in host A\'s directory');
+        assert.equal(fs.existsSync(path.join(DAEMON_NVRAM_DIR, `${name}_VARS.fd`)), false, "nothing appeared in host A's directory");
         await b.destroy(name);
         await b.undefine(name, { keepNvram: false });
         assert.equal(fs.existsSync(hostFile), false);

@@ -11,8 +11,19 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { LibvirtHypervisor } from '../../src/hypervisor/libvirt';
-import { PowerState } from '../../src/hypervisor/types';
-import { DAEMON_NVRAM_DIR, OVMF_CODE, OVMF_VARS, libvirtPrereqs, purgeDomain, skipOrFail, startHostA, startHostB, stopHostB, type LibvirtHost } from '../support/libvirtd';
+import { PowerState } from '../../src/nova/powerState';
+import {
+  DAEMON_NVRAM_DIR,
+  OVMF_CODE,
+  OVMF_VARS,
+  libvirtPrereqs,
+  purgeDomain,
+  skipOrFail,
+  startHostA,
+  startHostB,
+  stopHostB,
+  type LibvirtHost,
+} from '../support/libvirtd';
 import { LibvirtSerial, dmpstoreCommand, setvarCommand } from '../support/libvirtSerial';
 
 const GUID = '3a7b9c1e-1111-2222-3333-444455556666';
@@ -54,7 +65,7 @@ describe('libvirt live migration between two real daemons', function () {
     if (sockDir) fs.rmSync(sockDir, { recursive: true, force: true });
   });
 
-  it('carries a UEFI variable written on A into B\'s store and moves the definition', async () => {
+  it("carries a UEFI variable written on A into B's store and moves the definition", async () => {
     const a = new LibvirtHypervisor({ uri: hostA.uri });
     const b = new LibvirtHypervisor({ uri: hostB.uri });
     const file = `${name}_VARS.fd`;
@@ -86,13 +97,13 @@ describe('libvirt live migration between two real daemons', function () {
     // B's definition names another serial socket: passed as --xml and --persistent-xml.
     const persist = (await a.getXml(name))!.replace(sockA, sockB);
     const t0 = Date.now();
-    await a.liveMigrate(name, { destUri: hostB.uri, migrateUri: 'tcp://127.0.0.1', persistXml: persist, timeoutSec: 120 });
+    await a.liveMigrate(name, { destHost: 'hostB', destUri: hostB.uri, migrateUri: 'tcp://127.0.0.1', persistXml: persist, timeoutSec: 120 });
     console.log(`      live migration A -> B: ${Date.now() - t0} ms`);
 
     assert.equal(await a.getInfo(name), null, 'undefined on the source');
     assert.equal((await b.getInfo(name))!.state, PowerState.RUNNING);
     assert.match((await b.getXml(name))!, new RegExp(sockB.replace(/[.]/g, '\\.')));
-    assert.ok(fs.readFileSync(path.join(hostB.nvramDir, file)).includes(Buffer.from(value, 'utf16le')), 'B\'s store holds the marker');
+    assert.ok(fs.readFileSync(path.join(hostB.nvramDir, file)).includes(Buffer.from(value, 'utf16le')), "B's store holds the marker");
 
     con = await LibvirtSerial.connect(sockB);
     try {

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EmbeddedHypervisor } from '../../../src/hypervisor/embedded';
 import { NvramStore } from '../../../src/nvram/store';
-import { PowerState } from '../../../src/hypervisor/types';
+import { PowerState } from '../../../src/nova/powerState';
 import { HypervisorError } from '../../../src/errors';
 import { firmwareTree, tmpDir, type FirmwareTree } from '../../support/firmwareFixture';
 
@@ -79,7 +79,10 @@ describe('hypervisor/embedded', () => {
   it('reads the state a definition written before the split carries, and moves it to a state file on redefine', async () => {
     fs.mkdirSync(path.join(state(), 'domains'), { recursive: true });
     const legacy = xml('instance-00000005');
-    fs.writeFileSync(path.join(state(), 'domains', 'instance-00000005.json'), JSON.stringify({ name: 'instance-00000005', xml: legacy, state: PowerState.RUNNING }));
+    fs.writeFileSync(
+      path.join(state(), 'domains', 'instance-00000005.json'),
+      JSON.stringify({ name: 'instance-00000005', xml: legacy, state: PowerState.RUNNING }),
+    );
     const hv = await backend();
     assert.equal((await hv.getInfo('instance-00000005'))?.state, PowerState.RUNNING);
     assert.equal(fs.existsSync(stateFile('instance-00000005')), false);

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LibvirtHypervisor, mapDomState, undefineFlag } from '../../../src/hypervisor/libvirt';
-import { PowerState, type PowerStateCode } from '../../../src/hypervisor/types';
+import { PowerState, type PowerStateCode } from '../../../src/nova/powerState';
 import { HypervisorError } from '../../../src/errors';
 import { FakeVirsh } from '../../support/fakeVirsh';
 
@@ -22,8 +22,7 @@ function setup() {
   return { fake, hv };
 }
 
-const rejectsKind = async (p: Promise<unknown>, kind: string) =>
-  assert.rejects(p, (e: unknown) => e instanceof HypervisorError && e.kind === kind);
+const rejectsKind = async (p: Promise<unknown>, kind: string) => assert.rejects(p, (e: unknown) => e instanceof HypervisorError && e.kind === kind);
 
 describe('hypervisor/libvirt', () => {
   describe('undefine NVRAM flags', () => {
@@ -47,7 +46,10 @@ describe('hypervisor/libvirt', () => {
       const { fake, hv } = setup();
       await rejectsKind(hv.undefine('d1', {} as never), 'nvram');
       assert.throws(() => undefineFlag(undefined as never), HypervisorError);
-      assert.equal(fake.argvs().some((a) => a[0] === 'undefine'), false);
+      assert.equal(
+        fake.argvs().some((a) => a[0] === 'undefine'),
+        false,
+      );
     });
 
     it('treats an undefined domain as already undefined', async () => {
@@ -111,7 +113,13 @@ describe('hypervisor/libvirt', () => {
       await hv.start('d1');
       await hv.destroy('d1');
       await hv.start('d1', { paused: true });
-      assert.deepEqual(fake.argvs().filter((a) => a[0] === 'start'), [['start', 'd1'], ['start', 'd1', '--paused']]);
+      assert.deepEqual(
+        fake.argvs().filter((a) => a[0] === 'start'),
+        [
+          ['start', 'd1'],
+          ['start', 'd1', '--paused'],
+        ],
+      );
       assert.equal((await hv.getInfo('d1'))!.state, PowerState.PAUSED);
     });
 
@@ -127,7 +135,13 @@ describe('hypervisor/libvirt', () => {
       await hv.define(XML('d1'));
       await hv.destroy('d1');
       await hv.destroy('gone');
-      assert.deepEqual(fake.argvs().filter((a) => a[0] === 'destroy'), [['destroy', 'd1'], ['destroy', 'gone']]);
+      assert.deepEqual(
+        fake.argvs().filter((a) => a[0] === 'destroy'),
+        [
+          ['destroy', 'd1'],
+          ['destroy', 'gone'],
+        ],
+      );
     });
 
     it('does not swallow other destroy failures', async () => {
@@ -151,7 +165,10 @@ describe('hypervisor/libvirt', () => {
       await hv.define(XML('d1'));
       await hv.start('d1');
       assert.equal(await hv.shutdown('d1', 5), true);
-      assert.deepEqual(fake.argvs().filter((a) => a[0] === 'shutdown'), [['shutdown', 'd1']]);
+      assert.deepEqual(
+        fake.argvs().filter((a) => a[0] === 'shutdown'),
+        [['shutdown', 'd1']],
+      );
     });
 
     it('returns false from shutdown when the guest ignores ACPI until the timeout, and leaves it running', async () => {
@@ -215,14 +232,14 @@ describe('hypervisor/libvirt', () => {
     const dest = 'qemu+unix:///system?socket=/tmp/b/run/libvirt-sock';
     it('migrates live, persistent, undefining the source, with the migrate URI after the positionals', async () => {
       const { fake, hv } = setup();
-      await hv.liveMigrate('d1', { destUri: dest, migrateUri: 'tcp://127.0.0.1', timeoutSec: 30 });
+      await hv.liveMigrate('d1', { destHost: 'b', destUri: dest, migrateUri: 'tcp://127.0.0.1', timeoutSec: 30 });
       assert.deepEqual(fake.calls[0].args, ['migrate', '--live', '--persistent', '--undefinesource', 'd1', dest, '--migrateuri', 'tcp://127.0.0.1']);
       assert.equal(fake.calls[0].timeoutMs, 30_000);
     });
 
     it('passes a persistent XML as one temp file for --xml and --persistent-xml, then deletes it', async () => {
       const { fake, hv } = setup();
-      await hv.liveMigrate('d1', { destUri: dest, persistXml: XML('d1') });
+      await hv.liveMigrate('d1', { destHost: 'b', destUri: dest, persistXml: XML('d1') });
       const a = fake.calls[0].args;
       const f = a[a.indexOf('--xml') + 1];
       assert.equal(a[a.indexOf('--persistent-xml') + 1], f);

@@ -674,6 +674,7 @@ export interface components {
         Instance: {
             /** Format: uuid */
             uuid: string;
+            /** @description Nova's database id (1 … 2^53-1: above that a JSON number loses precision, and two ids could name one domain and one NVRAM file). */
             id?: number;
             host?: string | null;
             node?: string | null;
@@ -746,7 +747,7 @@ export interface components {
             network_info?: unknown;
             block_device_info?: unknown;
             /** @default true */
-            power_on: boolean;
+            power_on?: boolean;
             accel_info?: unknown;
             /** @description Nova's own guest XML; when given it is patched (firmware elements only) instead of building a minimal domain. */
             domain_xml?: string;
@@ -756,9 +757,9 @@ export interface components {
             network_info?: unknown;
             block_device_info?: unknown;
             /** @default true */
-            destroy_disks: boolean;
+            destroy_disks?: boolean;
             /** @default true */
-            destroy_secrets: boolean;
+            destroy_secrets?: boolean;
         };
         RebootRequest: {
             instance: components["schemas"]["InstanceArg"];
@@ -770,9 +771,9 @@ export interface components {
         PowerOffRequest: {
             instance: components["schemas"]["InstanceArg"];
             /** @default 0 */
-            timeout: number;
+            timeout?: number;
             /** @default 0 */
-            retry_interval: number;
+            retry_interval?: number;
         };
         RebuildRequest: {
             instance: components["schemas"]["InstanceArg"];
@@ -787,7 +788,7 @@ export interface components {
              * @description Not in Nova: keep the variable store across the rebuild.
              * @default false
              */
-            preserve_nvram: boolean;
+            preserve_nvram?: boolean;
             domain_xml?: string;
         };
         RescueRequest: {
@@ -816,7 +817,30 @@ export interface components {
         /** @description Nova's LiveMigrateData fields pass through; `uefi_shim` is the sidecar's part (dest_host, migration_uri, firmware, nvram). */
         MigrateData: {
             migration?: components["schemas"]["MigrationArg"];
-            uefi_shim?: Record<string, never>;
+            block_migration?: boolean;
+            disk_over_commit?: boolean;
+            is_shared_block_storage?: boolean;
+            is_shared_instance_path?: boolean;
+            uefi_shim?: components["schemas"]["ShimMigrateData"];
+        };
+        /** @description What the two sidecars add to Nova's migrate_data during the live-migration pre-checks (Nova's LibvirtLiveMigrateData has no firmware field). */
+        ShimMigrateData: {
+            /** @description The destination's [DEFAULT] host. */
+            dest_host: string;
+            /** @description libvirt URI of the destination's daemon ([libvirt] migration_uri). */
+            migration_uri: string;
+            source_host?: string;
+            firmware?: components["schemas"]["FirmwareSelection"] | null;
+            nvram?: {
+                size: number;
+                sha256: string;
+            } | null;
+            /** @description Where pre_live_migration put the store on the destination. */
+            dest_nvram_path?: string | null;
+            /** @description QEMU migration stream address on the destination ([libvirt] live_migration_inbound_addr). */
+            migrate_uri?: string | null;
+            /** @description Serial console socket the destination binds for this guest. */
+            dest_serial_socket?: string | null;
         };
         MigrateDiskAndPowerOffRequest: {
             instance: components["schemas"]["InstanceArg"];
@@ -840,7 +864,7 @@ export interface components {
             allocations?: unknown;
             block_device_info?: unknown;
             /** @default true */
-            power_on: boolean;
+            power_on?: boolean;
         };
         ConfirmMigrationRequest: {
             migration: components["schemas"]["MigrationArg"];
@@ -853,7 +877,7 @@ export interface components {
             migration: components["schemas"]["MigrationArg"];
             block_device_info?: unknown;
             /** @default true */
-            power_on: boolean;
+            power_on?: boolean;
         };
         CheckDestRequest: {
             instance: components["schemas"]["InstanceArg"];
@@ -893,7 +917,7 @@ export interface components {
             network_info?: unknown;
             block_device_info?: unknown;
             /** @default true */
-            destroy_disks: boolean;
+            destroy_disks?: boolean;
             migrate_data?: components["schemas"]["MigrateData"];
             destroy_vifs?: boolean;
             destroy_secrets?: boolean;

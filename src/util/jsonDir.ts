@@ -1,5 +1,5 @@
 /**
- * @module state/jsonDir
+ * @module util/jsonDir
  * A directory of JSON documents, one file per key, each written atomically (temp, fsync,
  * rename, fsync dir) so it survives a crash or restart. Shared by instance records,
  * migration journals and the embedded backend's domains; callers choose and validate keys.
@@ -16,7 +16,7 @@
  */
 import { promises as fsp, existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic, unlinkDurable, sweepTempFiles } from '../util/atomicFile';
+import { writeFileAtomic, unlinkDurable, sweepTempFiles } from './atomicFile';
 
 /** Documents whose frozen parse is kept (most recently peeked). */
 export const FROZEN_ENTRIES = 1024;
@@ -140,13 +140,20 @@ export class JsonDir<T> {
 
   /** Remove a document; a missing one is fine. */
   async remove(key: string): Promise<void> {
-    await this.change(key, () => unlinkDurable(this.file(key)), () => undefined);
+    await this.change(
+      key,
+      () => unlinkDurable(this.file(key)),
+      () => undefined,
+    );
   }
 
   /** Keys present, sorted. */
   async keys(): Promise<string[]> {
     const names = await fsp.readdir(this.dir).catch(() => [] as string[]);
-    return names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)).sort();
+    return names
+      .filter((n) => n.endsWith('.json'))
+      .map((n) => n.slice(0, -5))
+      .sort();
   }
 
   /**

@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { FROZEN_ENTRIES, JsonDir } from '../../../src/state/jsonDir';
+import { FROZEN_ENTRIES, JsonDir } from '../../../src/util/jsonDir';
 
 type Doc = { v: number; tags: string[] };
 
@@ -30,7 +30,7 @@ describe('state/jsonDir cache', () => {
     await d.write('a', { v: 1, tags: ['x'] });
     const p1 = (await d.peek('a'))!;
     assert.ok(Object.isFrozen(p1) && Object.isFrozen(p1.tags), 'frozen to the leaves');
-    assert.throws(() => (p1.tags as string[]).push('y'), TypeError);
+    assert.throws(() => p1.tags.push('y'), TypeError);
     assert.equal(await d.peek('a'), p1, 'the same object while unchanged');
     const r = (await d.read('a'))!;
     r.tags.push('z');
