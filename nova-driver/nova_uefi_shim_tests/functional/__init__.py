@@ -1,0 +1,1 @@
+import nova.tests.functional  # noqa: F401 (nova's eventlet monkey patching)

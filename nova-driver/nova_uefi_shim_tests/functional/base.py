@@ -1,0 +1,189 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Nova's libvirt functional framework with UEFIShimDriver and sidecars.
+
+Real nova-api, conductor, scheduler, placement and compute services run in
+this process against Nova's fake libvirt; each compute host gets its own
+sidecar process (fixtures.SidecarFixture) and a driver pointed at it.
+"""
+
+import datetime
+import os
+import shutil
+import subprocess
+import tempfile
+
+from lxml import etree
+from oslo_utils.fixture import uuidsentinel as uuids
+
+from nova import conf
+from nova.tests.fixtures import libvirt as fakelibvirt
+from nova.tests.functional.libvirt import base
+from nova.virt.uefi_shim import conf as shim_conf
+
+from nova_uefi_shim_tests.functional import fixtures as shim_fixtures
+
+CONF = conf.CONF
+# the driver registers [uefi_shim] when nova-compute loads it; tests set
+# its options before that
+shim_conf.register_opts(CONF)
+
+#: Nova's functional API fixture needs api-paste.ini; Debian ships it in
+#: nova-common, which python3-nova does not pull in.
+API_PASTE_INI = next(
+    path for path in (
+        '/usr/share/nova-common/api-paste.ini',
+        os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                     'api-paste.ini'))
+    if os.path.exists(path))
+
+VIR_DOMAIN_UNDEFINE_NVRAM = 4
+VIR_DOMAIN_UNDEFINE_KEEP_NVRAM = 8
+
+
+class UEFIShimTestBase(base.ServersTestBase):
+    """ServersTestBase with compute_driver = uefi_shim.UEFIShimDriver."""
+
+    COMPUTE_DRIVER = 'uefi_shim.UEFIShimDriver'
+    ADMIN_API = True
+
+    def setUp(self):
+        reason = shim_fixtures.missing_prerequisites()
+        if reason:
+            self.skipTest(reason)
+        self.sidecars = {}
+        super(UEFIShimTestBase, self).setUp()
+
+        #: domain name -> every XML Nova defined for it, in order
+        self.defined_xml = {}
+        #: (domain name, undefineFlags flags) for every undefine
+        self.undefines = []
+
+        from nova.virt.libvirt import host as libvirt_host
+        orig_write = libvirt_host.Host.write_instance_config
+
+        def write_instance_config(host_self, xml):
+            name = etree.fromstring(xml).findtext('name')
+            self.defined_xml.setdefault(name, []).append(xml)
+            return orig_write(host_self, xml)
+
+        self.stub_out(
+            'nova.virt.libvirt.host.Host.write_instance_config',
+            write_instance_config)
+
+        orig_undefine_flags = fakelibvirt.Domain.undefineFlags
+
+        def undefine_flags(dom_self, flags):
+            self.undefines.append((dom_self.name(), flags))
+            return orig_undefine_flags(dom_self, flags)
+
+        self.stub_out(
+            'nova.tests.fixtures.libvirt.Domain.undefineFlags',
+            undefine_flags)
+
+    def _setup_compute_service(self):
+        # NOTE: called by _IntegratedTestBase.setUp before the API fixture
+        # loads api-paste.ini; computes are started by the tests.
+        self.flags(compute_driver=self.COMPUTE_DRIVER)
+        self.flags(api_paste_config=API_PASTE_INI, group='wsgi')
+
+    def start_sidecar(self, hostname, **kwargs):
+        sidecar = self.useFixture(
+            shim_fixtures.SidecarFixture(hostname, **kwargs))
+        self.sidecars[hostname] = sidecar
+        return sidecar
+
+    def start_compute(self, hostname='compute1', sidecar=True, **kwargs):
+        """Start a sidecar (unless one runs for hostname), then the compute.
+
+        The driver reads [uefi_shim] url when it is constructed, so every
+        compute service keeps its own sidecar although CONF is shared.
+        """
+        if sidecar and hostname not in self.sidecars:
+            self.start_sidecar(hostname)
+        if hostname in self.sidecars:
+            self.flags(url=self.sidecars[hostname].url, group='uefi_shim')
+        return super(UEFIShimTestBase, self).start_compute(
+            hostname=hostname, **kwargs)
+
+    # Helpers
+
+    def create_image(self, name, **properties):
+        timestamp = datetime.datetime(2026, 1, 2, 3, 4, 5)
+        image_id = getattr(uuids, name)
+        self.glance.create(None, {
+            'id': image_id,
+            'name': name,
+            'created_at': timestamp,
+            'updated_at': timestamp,
+            'deleted_at': None,
+            'deleted': False,
+            'status': 'active',
+            'is_public': False,
+            'container_format': 'bare',
+            'disk_format': 'qcow2',
+            'size': '74185822',
+            'min_ram': 0,
+            'min_disk': 0,
+            'protected': False,
+            'visibility': 'public',
+            'tags': [],
+            'properties': properties,
+        })
+        return image_id
+
+    def instance_name(self, server):
+        return server['OS-EXT-SRV-ATTR:instance_name']
+
+    def last_xml(self, server):
+        return etree.fromstring(
+            self.defined_xml[self.instance_name(server)][-1])
+
+    def undefine_flags_of(self, server):
+        name = self.instance_name(server)
+        return [flags for dom, flags in self.undefines if dom == name]
+
+    def assertGuestFirmware(self, xml, firmware, nvram_path):
+        """The domain XML carries exactly the sidecar's firmware choice."""
+        loader = xml.find('./os/loader')
+        self.assertIsNotNone(loader, 'no <loader> in the domain XML')
+        self.assertEqual(firmware['loader'], loader.text)
+        self.assertEqual('pflash', loader.get('type'))
+        self.assertEqual('yes', loader.get('readonly'))
+        self.assertEqual('yes' if firmware['secure'] else 'no',
+                         loader.get('secure'))
+        nvram = xml.find('./os/nvram')
+        self.assertIsNotNone(nvram, 'no <nvram> in the domain XML')
+        self.assertEqual(firmware['nvram_template'], nvram.get('template'))
+        self.assertEqual(nvram_path, nvram.text)
+        smm = xml.findall('./features/smm')
+        if firmware['requires_smm']:
+            self.assertEqual(1, len(smm))
+            self.assertEqual('on', smm[0].get('state'))
+            self.assertEqual(0, len(smm[0]), 'nested element in <smm>')
+        else:
+            self.assertEqual([], smm)
+
+    def assertDomainXmlValid(self, xml):
+        """libvirt's domain.rng accepts xml (virt-xml-validate + xmllint)."""
+        if not (shutil.which('virt-xml-validate') and shutil.which('xmllint')):
+            self.skipTest('virt-xml-validate (libvirt-clients) and xmllint '
+                          '(libxml2-utils) are needed')
+        with tempfile.NamedTemporaryFile('w', suffix='.xml') as f:
+            f.write(xml)
+            f.flush()
+            proc = subprocess.run(
+                ['virt-xml-validate', f.name, 'domain'],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                universal_newlines=True)
+        self.assertEqual(0, proc.returncode, proc.stdout)

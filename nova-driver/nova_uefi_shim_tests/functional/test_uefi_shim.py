@@ -1,0 +1,212 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""UEFIShimDriver through Nova's API, with a real sidecar per host."""
+
+import os
+
+from nova.tests.functional.libvirt import test_uefi
+from nova.virt.uefi_shim import driver as shim_driver
+
+from nova_uefi_shim_tests.functional import base
+
+#: A vendor GUID of our own for the marker variable.
+MARKER_GUID = '6c1e2a57-9b3d-4f0e-8a21-5d7c3b9e4f10'
+MARKER_NAME = 'NovaUefiShimMarker'
+
+
+class UEFIShimServersTest(base.UEFIShimTestBase):
+
+    microversion = 'latest'
+
+    def setUp(self):
+        super(UEFIShimServersTest, self).setUp()
+        self.uefi_image = self.create_image(
+            'uefi_image', hw_machine_type='q35', hw_firmware_type='uefi')
+        self.sb_image = self.create_image(
+            'sb_image', hw_machine_type='q35', hw_firmware_type='uefi',
+            os_secure_boot='required')
+
+    def test_spawn_defines_the_sidecars_firmware(self):
+        self.start_compute('compute1')
+        sidecar = self.sidecars['compute1']
+
+        server = self._create_server(
+            image_uuid=self.uefi_image, networks='none')
+
+        view = sidecar.get_instance(server['id'])
+        self.assertIsNotNone(view, 'the sidecar has no record of the server')
+        self.assertEqual(self.instance_name(server), view['instance_name'])
+        self.assertEqual(base.shim_fixtures.FIRMWARE['loader'],
+                         view['firmware']['loader'])
+        self.assertFalse(view['firmware']['secure'])
+        self.assertTrue(os.path.exists(view['nvram']['path']))
+        self.assertEqual(sidecar.nvram_dir,
+                         os.path.dirname(view['nvram']['path']))
+        self.assertGuestFirmware(
+            self.last_xml(server), view['firmware'], view['nvram']['path'])
+
+    def test_spawn_secure_boot(self):
+        self.start_compute('compute1')
+        sidecar = self.sidecars['compute1']
+        # the trait comes from the sidecar's /v1/host/capabilities
+        traits = self._get_provider_traits(self.compute_rp_uuids['compute1'])
+        self.assertIn('COMPUTE_SECURITY_UEFI_SECURE_BOOT', traits)
+
+        server = self._create_server(image_uuid=self.sb_image,
+                                     networks='none')
+
+        view = sidecar.get_instance(server['id'])
+        self.assertTrue(view['firmware']['secure'])
+        self.assertTrue(view['firmware']['requires_smm'])
+        self.assertEqual(base.shim_fixtures.FIRMWARE['secure_loader'],
+                         view['firmware']['loader'])
+        self.assertGuestFirmware(
+            self.last_xml(server), view['firmware'], view['nvram']['path'])
+
+    def test_defined_xml_validates_against_domain_rng(self):
+        self.start_compute('compute1')
+        for image in (self.uefi_image, self.sb_image):
+            server = self._create_server(image_uuid=image, networks='none')
+            for xml in self.defined_xml[self.instance_name(server)]:
+                self.assertDomainXmlValid(xml)
+
+    def test_secure_boot_trait_follows_the_sidecar(self):
+        self.start_sidecar('compute1', secure_boot=False)
+        self.start_compute('compute1')
+        traits = self._get_provider_traits(self.compute_rp_uuids['compute1'])
+        self.assertNotIn('COMPUTE_SECURITY_UEFI_SECURE_BOOT', traits)
+
+        server = self._create_server(image_uuid=self.sb_image,
+                                     networks='none', expected_state='ERROR')
+
+        self.assertIn('No valid host', server['fault']['message'])
+
+    def test_init_host_refuses_an_unchecked_nova_release(self):
+        self.stub_out('nova.version.version_info.version_string',
+                      lambda: '33.0.0')
+        ex = self.assertRaises(shim_driver.UEFIShimUnsupportedRelease,
+                               self.start_compute, 'compute1')
+        self.assertEqual('uefi_shim.UEFIShimDriver supports Nova 26.x; this '
+                         'is Nova 33.0.0.', str(ex))
+
+    def test_hard_reboot_and_stop_start_keep_nvram(self):
+        self.start_compute('compute1')
+        sidecar = self.sidecars['compute1']
+        server = self._create_server(image_uuid=self.sb_image,
+                                     networks='none')
+        view = sidecar.get_instance(server['id'])
+        path = view['nvram']['path']
+
+        server = self._stop_server(server)
+        sidecar.put_variable(server['id'], MARKER_GUID, MARKER_NAME, 'c0ffee')
+        server = self._start_server(server)
+        server = self._reboot_server(server, hard=True)
+
+        self.assertEqual('c0ffee', sidecar.get_variable(
+            server['id'], MARKER_GUID, MARKER_NAME))
+        flags = self.undefine_flags_of(server)
+        # one undefine for power on, one for the hard reboot
+        self.assertEqual(2, len(flags), flags)
+        for f in flags:
+            self.assertFalse(f & base.VIR_DOMAIN_UNDEFINE_NVRAM, flags)
+            self.assertTrue(f & base.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM, flags)
+        # every redefinition names the same pinned firmware and store
+        for xml in self.defined_xml[self.instance_name(server)]:
+            self.assertGuestFirmware(
+                base.etree.fromstring(xml), view['firmware'], path)
+        self.assertEqual(3, len(self.defined_xml[self.instance_name(server)]))
+
+    def test_delete_removes_the_store(self):
+        self.start_compute('compute1')
+        sidecar = self.sidecars['compute1']
+        server = self._create_server(image_uuid=self.uefi_image,
+                                     networks='none')
+        path = sidecar.get_instance(server['id'])['nvram']['path']
+        self.assertTrue(os.path.exists(path))
+
+        self._delete_server(server)
+
+        self.assertIsNone(sidecar.get_instance(server['id']))
+        self.assertFalse(os.path.exists(path))
+        self.assertEqual([], sidecar.store_files())
+        # libvirt itself was never asked to delete NVRAM
+        for f in self.undefine_flags_of(server):
+            self.assertFalse(f & base.VIR_DOMAIN_UNDEFINE_NVRAM)
+
+    def test_bios_guest_is_not_sent_to_the_sidecar(self):
+        self.start_compute('compute1')
+        sidecar = self.sidecars['compute1']
+        server = self._create_server(networks='none')
+
+        self.assertIsNone(sidecar.get_instance(server['id']))
+        self.assertIsNone(self.last_xml(server).find('./os/loader'))
+
+    def test_sidecar_error_is_raised_as_the_nova_exception(self):
+        self.start_compute('compute1')
+        # Secure Boot on x86_64 needs q35; the sidecar refuses i440fx. The
+        # trait is there, so only the driver can refuse.
+        image = self.create_image(
+            'sb_pc_image', hw_machine_type='pc', hw_firmware_type='uefi',
+            os_secure_boot='required')
+
+        server = self._create_server(image_uuid=image, networks='none',
+                                     expected_state='ERROR')
+
+        # As with LibvirtDriver: the build is rescheduled, then fails with
+        # MaxRetriesExceeded; the driver's exception is in the
+        # instance.create.error notification.
+        self.assertIn('Exceeded maximum number of retries',
+                      server['fault']['message'])
+        errors = [n['payload']['nova_object.data']['fault']['nova_object.data']
+                  for n in self.notifier.versioned_notifications
+                  if n['event_type'] == 'instance.create.error']
+        self.assertEqual(1, len(errors), errors)
+        self.assertEqual('SecureBootNotSupported', errors[0]['exception'])
+        self.assertIn("machine type 'pc' is not q35",
+                      errors[0]['exception_message'])
+        self.assertEqual([], self.sidecars['compute1'].store_files())
+
+    def test_unreachable_sidecar_is_a_clear_error(self):
+        self.start_compute('compute1')
+        self.sidecars['compute1'].stop()
+
+        server = self._create_server(image_uuid=self.uefi_image,
+                                     networks='none', expected_state='ERROR')
+
+        self.assertIn('nova-uefi-shim sidecar', server['fault']['message'])
+        self.assertIn('unreachable', server['fault']['message'])
+
+
+class StockNovaUEFITest(test_uefi.UEFIServersTest):
+    """Baseline: Nova's own test_uefi with the stock LibvirtDriver."""
+
+    def _setup_compute_service(self):
+        self.flags(api_paste_config=base.API_PASTE_INI, group='wsgi')
+        return super(StockNovaUEFITest, self)._setup_compute_service()
+
+
+class NovaUEFITestWithShimDriver(base.UEFIShimTestBase,
+                                 test_uefi.UEFIServersTest):
+    """Nova's own test_uefi.UEFIServersTest, with our driver and a sidecar.
+
+    TODO(uefi_shim): it cannot pass as written (see SIDECAR-API-NEEDS.md,
+    "Nova's test_uefi"): it expects Nova's fake descriptor paths
+    /usr/share/OVMF/OVMF_CODE.secboot.fd + OVMF_VARS.secboot.fd (the latter
+    is not in Debian's ovmf, so a sidecar map cannot serve it) and an
+    <nvram> element without a path.
+    """
+
+    def test_create_server(self):
+        self.skipTest('needs a sidecar firmware map with Nova\'s fake '
+                      'descriptor paths and an <nvram> without a path; see '
+                      'SIDECAR-API-NEEDS.md')
