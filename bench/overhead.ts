@@ -93,7 +93,11 @@ export async function benchOverhead(root: string, fw: BenchFirmware, sz: Overhea
         better: 'lower',
         target: 'median ≤ 1.3× baseline',
         met: null,
-        extra: { response_bytes: bytes, seconds_per_round: sz.seconds, sidecar_healthz_ms: { median: median(lat.h), p95: percentile(lat.h, 95), n: lat.h.length } },
+        extra: {
+          response_bytes: bytes,
+          seconds_per_round: sz.seconds,
+          sidecar_healthz_ms: { median: median(lat.h), p95: percentile(lat.h, 95), n: lat.h.length },
+        },
       }),
       result({
         id: 'overhead.throughput',
@@ -110,7 +114,9 @@ export async function benchOverhead(root: string, fw: BenchFirmware, sz: Overhea
       }),
     ];
     out[0].met = out[0].ratio <= 1.3;
-    log(`get_info: ${median(lat.s).toFixed(3)} ms vs bare ${median(lat.b).toFixed(3)} ms (sidecar /healthz ${median(lat.h).toFixed(3)} ms); ${median(rps.s).toFixed(0)} vs ${median(rps.b).toFixed(0)} req/s`);
+    log(
+      `get_info: ${median(lat.s).toFixed(3)} ms vs bare ${median(lat.b).toFixed(3)} ms (sidecar /healthz ${median(lat.h).toFixed(3)} ms); ${median(rps.s).toFixed(0)} vs ${median(rps.b).toFixed(0)} req/s`,
+    );
     return out;
   } finally {
     await bare.stop();

@@ -11,14 +11,15 @@
  *   5. 10,000 registered instances: start-up, resident memory, list_instances
  * Prints a table and writes JSON (median, p95, n per side, ratio, target, met, machine) to
  * `--out` (default bench/results/latest.json). `--quick`: every measurement, smaller sizes,
- * under two minutes. Uses the real Debian firmware and QEMU descriptors when present,
+ * under two minutes. Sidecars run the compiled build (dist/, rebuilt first when stale), as
+ * installed. Uses the real Debian firmware and QEMU descriptors when present,
  * synthetic files of the same sizes otherwise. Not a test: nothing here asserts a target.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { table, type Result } from './lib/stats';
-import { REPO, benchFirmware, killAll, machineInfo, tmpRoot } from './lib/env';
+import { REPO, benchFirmware, buildDist, killAll, machineInfo, tmpRoot } from './lib/env';
 import { benchSpawn } from './spawn';
 import { benchOverhead } from './overhead';
 import { benchTransfer } from './transfer';
@@ -35,7 +36,11 @@ function parseArgs(argv: string[]) {
     if (a === '--quick') o.quick = true;
     else if (a === '--keep') o.keep = true;
     else if (a === '--out' || a.startsWith('--out=')) o.out = path.resolve(val());
-    else if (a === '--only' || a.startsWith('--only=')) o.only = val().split(',').map((s) => s.trim()).filter(Boolean);
+    else if (a === '--only' || a.startsWith('--only='))
+      o.only = val()
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     else if (a === '-h' || a === '--help') {
       process.stdout.write('usage: npm run bench -- [--quick] [--out FILE] [--only spawn,overhead,transfer,footprint,scale] [--keep]\n');
       process.exit(0);
@@ -65,12 +70,15 @@ const SIZES = {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const sz = args.quick ? SIZES.quick : SIZES.full;
+  buildDist();
   const started = performance.now();
   const root = tmpRoot();
   const machine = machineInfo(root);
   const fw = benchFirmware(root);
   const log = (s: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${s}\n`);
-  log(`${args.quick ? 'quick' : 'full'} run in ${root} (${machine.bench_dir_fs}), ${machine.cpu_model} × ${machine.nproc}, node ${machine.node}, firmware: ${fw.real ? 'Debian files' : 'synthetic'}`);
+  log(
+    `${args.quick ? 'quick' : 'full'} run in ${root} (${machine.bench_dir_fs}), ${machine.cpu_model} × ${machine.nproc}, node ${machine.node}, firmware: ${fw.real ? 'Debian files' : 'synthetic'}`,
+  );
   const results: Result[] = [];
   const timings: Record<string, number> = {};
   const steps: Record<string, () => Promise<Result[]>> = {
@@ -97,7 +105,9 @@ async function main(): Promise<void> {
   }
   const duration = (performance.now() - started) / 1000;
   const md = table(results);
-  process.stdout.write(`\n${md}\n\n${args.quick ? 'quick' : 'full'} run: ${duration.toFixed(0)} s on ${machine.cpu_model} × ${machine.nproc}, ${machine.os}, kernel ${machine.kernel}, node ${machine.node}, ${machine.bench_dir_fs} on ${machine.bench_dir_device}\n`);
+  process.stdout.write(
+    `\n${md}\n\n${args.quick ? 'quick' : 'full'} run: ${duration.toFixed(0)} s on ${machine.cpu_model} × ${machine.nproc}, ${machine.os}, kernel ${machine.kernel}, node ${machine.node}, ${machine.bench_dir_fs} on ${machine.bench_dir_device}\n`,
+  );
   const doc = {
     schema: 1,
     generated_at: new Date().toISOString(),
@@ -107,7 +117,8 @@ async function main(): Promise<void> {
     step_seconds: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])),
     machine,
     firmware: { real: fw.real, descriptor_dirs: fw.descriptorDirs, templates: fw.templates },
-    method: 'subject and baseline alternate in ABBA rounds within one run; median and p95 are nearest-rank over all samples of a side; ratio = subject median / baseline median (footprint: total / total)',
+    method:
+      'subject and baseline alternate in ABBA rounds within one run; median and p95 are nearest-rank over all samples of a side; ratio = subject median / baseline median (footprint: total / total)',
     results,
     table_markdown: md,
   };

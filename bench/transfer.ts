@@ -55,8 +55,20 @@ export async function benchTransfer(root: string, fw: BenchFirmware, m: MachineI
   const [portA, portB] = [await freePort(), await freePort()];
   const proxy = new CountingProxy(portB);
   await proxy.listen();
-  const A = await SidecarProc.create({ name: 'hostA', dir: path.join(dir, 'A'), fw, port: portA, peers: { hostA: `http://127.0.0.1:${portA}`, hostB: `http://127.0.0.1:${proxy.port}` } });
-  const B = await SidecarProc.create({ name: 'hostB', dir: path.join(dir, 'B'), fw, port: portB, peers: { hostA: `http://127.0.0.1:${portA}`, hostB: `http://127.0.0.1:${portB}` } });
+  const A = await SidecarProc.create({
+    name: 'hostA',
+    dir: path.join(dir, 'A'),
+    fw,
+    port: portA,
+    peers: { hostA: `http://127.0.0.1:${portA}`, hostB: `http://127.0.0.1:${proxy.port}` },
+  });
+  const B = await SidecarProc.create({
+    name: 'hostB',
+    dir: path.join(dir, 'B'),
+    fw,
+    port: portB,
+    peers: { hostA: `http://127.0.0.1:${portA}`, hostB: `http://127.0.0.1:${portB}` },
+  });
   const recvDir = path.join(dir, 'received');
   fs.mkdirSync(recvDir, { recursive: true });
   const recvPort = await freePort();
@@ -66,10 +78,28 @@ export async function benchTransfer(root: string, fw: BenchFirmware, m: MachineI
   const sshWhy = sshUsable(m);
   const out: Result[] = [];
   try {
-    await Promise.all([A.startAndWait(), B.startAndWait(), waitHealthy(`http://127.0.0.1:${recvPort}/`, performance.now(), receiver.start(), receiver.logFile)]);
+    await Promise.all([
+      A.startAndWait(),
+      B.startAndWait(),
+      waitHealthy(`http://127.0.0.1:${recvPort}/`, performance.now(), receiver.start(), receiver.logFile),
+    ]);
     const kinds: Kind[] = [
-      { id: 'ovmf', label: '528 KiB OVMF store (x86_64 4M, enrolled keys)', image: IMAGES.x86Enrolled, template: fw.templates.ovmf4mEnrolled, iterations: sz.small, timeTarget: 20 },
-      { id: 'aavmf', label: '64 MiB AAVMF store (aarch64, enrolled keys)', image: IMAGES.aarch64Enrolled, template: fw.templates.aavmfEnrolled, iterations: sz.large, timeTarget: 1000 },
+      {
+        id: 'ovmf',
+        label: '528 KiB OVMF store (x86_64 4M, enrolled keys)',
+        image: IMAGES.x86Enrolled,
+        template: fw.templates.ovmf4mEnrolled,
+        iterations: sz.small,
+        timeTarget: 20,
+      },
+      {
+        id: 'aavmf',
+        label: '64 MiB AAVMF store (aarch64, enrolled keys)',
+        image: IMAGES.aarch64Enrolled,
+        template: fw.templates.aavmfEnrolled,
+        iterations: sz.large,
+        timeTarget: 1000,
+      },
     ];
     const cfgA = loadConfigFile(A.confFile);
     const peer = new PeerClient(cfgA);
@@ -173,11 +203,19 @@ export async function benchTransfer(root: string, fw: BenchFirmware, m: MachineI
         better: 'lower',
         target: k.id === 'aavmf' ? '< 1% of the store' : '',
         met: null,
-        extra: { store_bytes: size, fraction_of_store: median(s.bytes) / size, request_bytes: median(s.up), response_bytes: median(s.down), send_step_bytes: median(st.bytes) },
+        extra: {
+          store_bytes: size,
+          fraction_of_store: median(s.bytes) / size,
+          request_bytes: median(s.up),
+          response_bytes: median(s.down),
+          send_step_bytes: median(st.bytes),
+        },
       });
       if (k.id === 'aavmf') bytes.met = bytes.subject.median < 0.01 * size;
       out.push(transfer, whole, bytes);
-      log(`transfer ${k.id}: send ${transfer.subject.median.toFixed(1)} ms, whole call ${whole.subject.median.toFixed(1)} ms, ${bytes.subject.median} B on the wire; bare PUT ${transfer.baseline.median.toFixed(1)} ms, ${bytes.baseline.median} B`);
+      log(
+        `transfer ${k.id}: send ${transfer.subject.median.toFixed(1)} ms, whole call ${whole.subject.median.toFixed(1)} ms, ${bytes.subject.median} B on the wire; bare PUT ${transfer.baseline.median.toFixed(1)} ms, ${bytes.baseline.median} B`,
+      );
     }
     if (sshWhy) {
       for (const r of out) r.extra = { ...r.extra, scp_rsync: `skipped: ${sshWhy}` };

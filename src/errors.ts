@@ -51,12 +51,9 @@ export class SecureBootNotSupported extends NovaError {
 
 export class FlavorImageConflict extends NovaError {
   constructor(setting: string, flavorVal: string, imageVal: string) {
-    super(
-      'FlavorImageConflict',
-      400,
-      `Conflicting values for ${setting} found in the flavor (${flavorVal}) and the image (${imageVal}).`,
-      { details: { setting, flavor_val: flavorVal, image_val: imageVal } },
-    );
+    super('FlavorImageConflict', 400, `Conflicting values for ${setting} found in the flavor (${flavorVal}) and the image (${imageVal}).`, {
+      details: { setting, flavor_val: flavorVal, image_val: imageVal },
+    });
   }
 }
 

@@ -45,7 +45,10 @@ async function main(): Promise<void> {
     const sidecar = await startSidecar(config);
     const stop = (sig: string) => {
       sidecar.log.info('stopping', { signal: sig });
-      sidecar.close().then(() => process.exit(0), () => process.exit(1));
+      sidecar.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

@@ -66,7 +66,10 @@ export interface StartOptions {
   selfUrl?: string;
 }
 
-export async function buildDriver(config: Config, opts: StartOptions = {}): Promise<{ driver: ShimDriver; hypervisor: Hypervisor; log: Logger; embedded?: EmbeddedHypervisor }> {
+export async function buildDriver(
+  config: Config,
+  opts: StartOptions = {},
+): Promise<{ driver: ShimDriver; hypervisor: Hypervisor; log: Logger; embedded?: EmbeddedHypervisor }> {
   const log = opts.log ?? createLogger({ level: config.DEFAULT.debug ? 'debug' : 'info', host: config.DEFAULT.host });
   if (!isLoopback(config.api.host) && !config.api.auth_token) {
     throw new StartupError(`refusing to listen on ${config.api.host} without authentication: set [api] auth_token (or bind [api] host to 127.0.0.1)`);
@@ -87,7 +90,8 @@ export async function buildDriver(config: Config, opts: StartOptions = {}): Prom
   let embedded: EmbeddedHypervisor | undefined;
   let hypervisor: Hypervisor;
   if (opts.hypervisor) hypervisor = opts.hypervisor;
-  else if (config.hypervisor.backend === 'libvirt') hypervisor = new LibvirtHypervisor({ uri: config.libvirt.connection_uri, virshPath: config.libvirt.virsh_path });
+  else if (config.hypervisor.backend === 'libvirt')
+    hypervisor = new LibvirtHypervisor({ uri: config.libvirt.connection_uri, virshPath: config.libvirt.virsh_path });
   else {
     // The embedded backend's stand-in for QEMU's migration stream goes through the signed peer link.
     const stream = { send: async (destHost: string, guest: unknown) => void (await peer.call(destHost, 'POST', EMBEDDED_ARRIVE_PATH, guest)) };
@@ -115,7 +119,7 @@ export async function startSidecar(config: Config, opts: StartOptions = {}): Pro
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.api.port, config.api.host, () => resolve(s));
-    s.once('error', (e) => reject(new StartupError(`cannot listen on ${config.api.host}:${config.api.port}: ${(e as Error).message}; set [api] port`)));
+    s.once('error', (e) => reject(new StartupError(`cannot listen on ${config.api.host}:${config.api.port}: ${e.message}; set [api] port`)));
   });
   const port = (server.address() as AddressInfo).port;
   const hostPart = config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host;

@@ -39,18 +39,21 @@ export function checkUuids(root: string, fix: boolean, log: (s: string) => void 
     const lines = fs.readFileSync(file, 'utf8').split('\n');
     let changed = false;
     for (let i = 0; i < lines.length; i++) {
-      const m = TEST_DEF.exec(lines[i]!);
+      const m = TEST_DEF.exec(lines[i]);
       if (!m) continue;
       const [, indent, test] = m as unknown as [string, string, string];
       // decorator block directly above (comments allowed in between)
       let top = i;
-      while (top > 0 && /^\s*(@|\/\/)/.test(lines[top - 1]!)) top--;
-      const decoLines = lines.slice(top, i).map((l, k) => ({ l, n: top + k })).filter((x) => ID_DECO.test(x.l));
+      while (top > 0 && /^\s*(@|\/\/)/.test(lines[top - 1])) top--;
+      const decoLines = lines
+        .slice(top, i)
+        .map((l, k) => ({ l, n: top + k }))
+        .filter((x) => ID_DECO.test(x.l));
       const rel = path.relative(process.cwd(), file);
       if (decoLines.length === 0) {
         if (fix) {
           let at = top;
-          while (at < i && /^\s*\/\//.test(lines[at]!)) at++; // keep `// mirrors:` comments above
+          while (at < i && /^\s*\/\//.test(lines[at])) at++; // keep `// mirrors:` comments above
           const id = randomUUID();
           lines.splice(at, 0, `${indent}@idempotentId('${id}')`);
           seen.set(id, `${rel}:${test}`);
@@ -61,16 +64,19 @@ export function checkUuids(root: string, fix: boolean, log: (s: string) => void 
         continue;
       }
       if (decoLines.length > 1) problems.push({ file: rel, line: i + 1, test, message: 'more than one @idempotentId' });
-      const id = ID_DECO.exec(decoLines[0]!.l)![1]!;
-      if (!UUID4.test(id)) problems.push({ file: rel, line: decoLines[0]!.n + 1, test, message: `not a lower-case uuid4: ${id}` });
+      const id = ID_DECO.exec(decoLines[0].l)![1];
+      if (!UUID4.test(id)) problems.push({ file: rel, line: decoLines[0].n + 1, test, message: `not a lower-case uuid4: ${id}` });
       const prev = seen.get(id);
-      if (prev) problems.push({ file: rel, line: decoLines[0]!.n + 1, test, message: `duplicate idempotent id ${id} (also ${prev})` });
+      if (prev) problems.push({ file: rel, line: decoLines[0].n + 1, test, message: `duplicate idempotent id ${id} (also ${prev})` });
       else seen.set(id, `${rel}:${test}`);
     }
     if (changed) {
       let text = lines.join('\n');
       if (!/\bidempotentId\b[^;]*from ['"][./]*lib\/test['"]/.test(text)) {
-        text = text.replace(/import \{([^}]*)\} from (['"][./]*lib\/test['"]);/, (_a, names: string, from: string) => `import {${names.trimEnd()}, idempotentId } from ${from};`);
+        text = text.replace(
+          /import \{([^}]*)\} from (['"][./]*lib\/test['"]);/,
+          (_a, names: string, from: string) => `import {${names.trimEnd()}, idempotentId } from ${from};`,
+        );
       }
       fs.writeFileSync(file, text);
     }

@@ -34,7 +34,7 @@ interface Args {
 function parseArgs(argv: string[]): Args {
   const a: Args = { backend: 'embedded', subunit: false, list: false, keepTmp: false, enable: [] };
   for (let i = 0; i < argv.length; i++) {
-    const k = argv[i]!;
+    const k = argv[i];
     const val = () => {
       const v = argv[++i];
       if (v === undefined) throw new Error(`${k} needs a value`);
@@ -54,9 +54,20 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--regex' || k === '--filter') a.regex = new RegExp(val());
     else if (k === '--list') a.list = true;
     else if (k === '--keep-tmp') a.keepTmp = true;
-    else if (k === '--enable-feature') a.enable.push(...val().split(',').map((s) => s.trim()).filter(Boolean));
+    else if (k === '--enable-feature')
+      a.enable.push(
+        ...val()
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      );
     else if (k === '-h' || k === '--help') {
-      process.stderr.write(fs.readFileSync(__filename, 'utf8').split('*/')[0]!.replace(/^\/\*\*|^ \* ?/gm, '') + '\n');
+      process.stderr.write(
+        fs
+          .readFileSync(__filename, 'utf8')
+          .split('*/')[0]
+          .replace(/^\/\*\*|^ \* ?/gm, '') + '\n',
+      );
       process.exit(0);
     } else throw new Error(`unknown argument ${k}`);
   }
@@ -94,13 +105,19 @@ async function main(): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  let results: Result[] = [];
+  let results: Result[];
   try {
     if (args.configFile) {
       CONF.set(loadConfig(args.configFile));
       human(`tempest-compat: deployment from ${args.configFile}`);
     } else {
-      managed = new ManagedSidecars({ backend: args.backend, repoRoot: path.resolve(__dirname, '..'), keepTmp: args.keepTmp, log: human, enableFeatures: args.enable });
+      managed = new ManagedSidecars({
+        backend: args.backend,
+        repoRoot: path.resolve(__dirname, '..'),
+        keepTmp: args.keepTmp,
+        log: human,
+        enableFeatures: args.enable,
+      });
       human(`tempest-compat: starting 2 sidecars (${args.backend} backend) in ${managed.root}`);
       try {
         await managed.start();
@@ -123,7 +140,7 @@ async function main(): Promise<number> {
       done: (t, r) => reporters.forEach((x) => x.done(t, r)),
     };
     results = await runTests(refs, fanout);
-    if (results.some((r) => r.status === 'fail') && managed) human((managed as ManagedSidecars).logsTail(15));
+    if (results.some((r) => r.status === 'fail') && managed) human(managed.logsTail(15));
   } finally {
     await stopManaged();
   }

@@ -1,8 +1,9 @@
 /**
  * The bench environment: machine facts, the firmware the sidecars use (the real Debian files
  * and QEMU descriptors when present, synthetic files of the same sizes otherwise), sidecars as
- * real processes (the installed entry point, `bin/nova-uefi-shim`, stdout to a log file as a
- * service manager would take it), a keep-alive HTTP client and small file helpers.
+ * real processes (the installed entry point, `bin/nova-uefi-shim`, which runs the compiled
+ * build in dist/ that `buildDist` brings up to date; stdout to a log file as a service manager
+ * would take it), a keep-alive HTTP client and small file helpers.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -14,6 +15,17 @@ import { firmwareTree, makeFile, SIZES } from '../../test/support/firmwareFixtur
 
 export const REPO = path.resolve(__dirname, '..', '..');
 const BIN = path.join(REPO, 'bin', 'nova-uefi-shim');
+
+/**
+ * `npm run build` (incremental: quick when dist/ is current), so that every sidecar the bench
+ * starts runs the compiled JavaScript of the code being measured, as an installed one does.
+ */
+export function buildDist(): void {
+  execFileSync(process.execPath, [path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', path.join(REPO, 'tsconfig.build.json')], {
+    cwd: REPO,
+    stdio: 'inherit',
+  });
+}
 export const TOKEN = 'bench-token';
 export const SECRET = 'bench-shared-secret';
 
@@ -122,7 +134,12 @@ const REAL = {
 export function benchFirmware(root: string): BenchFirmware {
   const need = [...REAL.files, REAL.ovmf4m, REAL.ovmf4mEnrolled, REAL.aavmf, REAL.aavmfEnrolled];
   if (need.every((f) => fs.existsSync(f))) {
-    return { real: true, descriptorDirs: [REAL.descriptors], map: {}, templates: { ovmf4m: REAL.ovmf4m, ovmf4mEnrolled: REAL.ovmf4mEnrolled, aavmf: REAL.aavmf, aavmfEnrolled: REAL.aavmfEnrolled } };
+    return {
+      real: true,
+      descriptorDirs: [REAL.descriptors],
+      map: {},
+      templates: { ovmf4m: REAL.ovmf4m, ovmf4mEnrolled: REAL.ovmf4mEnrolled, aavmf: REAL.aavmf, aavmfEnrolled: REAL.aavmfEnrolled },
+    };
   }
   // Synthetic: same sizes; the enrolled aarch64 store gets 768 KiB of data like Debian's.
   const dir = path.join(root, 'fw');
@@ -133,10 +150,21 @@ export function benchFirmware(root: string): BenchFirmware {
   fs.writeSync(fd, Buffer.alloc(768 * 1024, 0xff), 0, 768 * 1024, 0);
   fs.closeSync(fd);
   const aaSecCode = makeFile(path.join(dir, 'AAVMF_CODE.ms.fd'), SIZES.aavmf, 0, 'AASECCODE');
-  tree.map['firmware:aarch64'] = { ...tree.map['firmware:aarch64'], secure_loader: aaSecCode, secure_nvram_template: aaSecVars, secure_requires_smm: false, secure_enrolled_keys: true };
+  tree.map['firmware:aarch64'] = {
+    ...tree.map['firmware:aarch64'],
+    secure_loader: aaSecCode,
+    secure_nvram_template: aaSecVars,
+    secure_requires_smm: false,
+    secure_enrolled_keys: true,
+  };
   const empty = path.join(root, 'no-descriptors');
   fs.mkdirSync(empty, { recursive: true });
-  return { real: false, descriptorDirs: [empty], map: tree.map, templates: { ovmf4m: tree.files.vars, ovmf4mEnrolled: tree.files.secVars, aavmf: tree.files.aaVars, aavmfEnrolled: aaSecVars } };
+  return {
+    real: false,
+    descriptorDirs: [empty],
+    map: tree.map,
+    templates: { ovmf4m: tree.files.vars, ovmf4mEnrolled: tree.files.secVars, aavmf: tree.files.aaVars, aavmfEnrolled: aaSecVars },
+  };
 }
 
 /** Image metadata for the four kinds of guest the bench spawns. */
@@ -273,7 +301,12 @@ export function procCpuMs(pid: number): { user: number; system: number } {
 /** A child process that ends with the bench (SIGKILL on stop). */
 export class Proc {
   child?: ChildProcess;
-  constructor(readonly name: string, readonly argv: string[], readonly logFile: string, readonly env: NodeJS.ProcessEnv = process.env) {}
+  constructor(
+    readonly name: string,
+    readonly argv: string[],
+    readonly logFile: string,
+    readonly env: NodeJS.ProcessEnv = process.env,
+  ) {}
 
   start(): ChildProcess {
     const out = fs.openSync(this.logFile, 'a');
@@ -323,7 +356,10 @@ export class SidecarProc extends Proc {
   readonly nvramDir: string;
   readonly confFile: string;
 
-  private constructor(readonly spec: SidecarSpec, port: number) {
+  private constructor(
+    readonly spec: SidecarSpec,
+    port: number,
+  ) {
     const conf = path.join(spec.dir, 'shim.conf');
     super(spec.name, [process.execPath, BIN, '--config-file', conf], path.join(spec.dir, 'sidecar.log'));
     this.port = port;
@@ -346,9 +382,19 @@ export class SidecarProc extends Proc {
   private writeConf(): void {
     const s = this.spec;
     const map = Object.entries(s.fw.map)
-      .map(([sec, kv]) => `[${sec}]\n` + Object.entries(kv).map(([k, v]) => `${k} = ${v}`).join('\n'))
+      .map(
+        ([sec, kv]) =>
+          `[${sec}]\n` +
+          Object.entries(kv)
+            .map(([k, v]) => `${k} = ${v}`)
+            .join('\n'),
+      )
       .join('\n');
-    const peers = s.peers ? Object.entries(s.peers).map(([n, u]) => `${n}=${u}`).join(',') : '';
+    const peers = s.peers
+      ? Object.entries(s.peers)
+          .map(([n, u]) => `${n}=${u}`)
+          .join(',')
+      : '';
     fs.writeFileSync(
       this.confFile,
       `[DEFAULT]
@@ -384,7 +430,8 @@ ${map}
   }
 
   /** POST /v1/instances/<uuid>/<method>, throwing unless 200. */
-  async nova(uuid: string, method: string, body: object): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- callers read the answer's fields freely
+  async nova(uuid: string, method: string, body: object): Promise<any> {
     const r = await this.call('POST', `/v1/instances/${uuid}/${method}`, body);
     if (r.status !== 200) throw new Error(`${this.name} ${method} ${uuid}: ${r.status} ${r.body.toString().slice(0, 500)}`);
     return r.json();

@@ -16,7 +16,10 @@ export class CountingProxy {
   private readonly sockets = new Set<net.Socket>();
   port = 0;
 
-  constructor(private readonly targetPort: number, private readonly targetHost = '127.0.0.1') {}
+  constructor(
+    private readonly targetPort: number,
+    private readonly targetHost = '127.0.0.1',
+  ) {}
 
   async listen(): Promise<number> {
     this.server = net.createServer((client) => {
@@ -51,7 +54,7 @@ export class CountingProxy {
       upstream.on('close', close);
     });
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', () => r()));
-    this.port = (this.server!.address() as net.AddressInfo).port;
+    this.port = (this.server.address() as net.AddressInfo).port;
     return this.port;
   }
 

@@ -77,7 +77,7 @@ export function createApp(opts: AppOptions): express.Express {
     sendJson(res, d.capabilities() satisfies CapabilitiesBody);
   });
   app.get('/v1/host/firmware', (_req, res) => {
-    sendJson(res, d.firmwareView() as FirmwareInventoryBody);
+    sendJson(res, d.firmwareView() satisfies FirmwareInventoryBody);
   });
   app.get('/v1/instances', async (_req, res) => {
     sendJson(res, (await d.listInstances()) satisfies InstanceListBody);
@@ -98,7 +98,6 @@ export function createApp(opts: AppOptions): express.Express {
 
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new NovaError('NotFound', 404, 'No such resource.')));
 
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const rid = String(res.locals.requestId ?? '');
     let e: NovaError;
@@ -109,7 +108,8 @@ export function createApp(opts: AppOptions): express.Express {
       opts.log.error('unexpected error', { request_id: rid, error: String((err as Error)?.message ?? err), stack: (err as Error)?.stack });
       e = new NovaError('InternalError', 500, `Unexpected error; see the sidecar log for request ${rid}.`);
     }
-    if (e.code >= 500 && isNovaError(err)) opts.log.error('request failed', { request_id: rid, type: e.type, error: e.message, cause: String((e.cause as Error)?.message ?? '') });
+    if (e.code >= 500 && isNovaError(err))
+      opts.log.error('request failed', { request_id: rid, type: e.type, error: e.message, cause: String((e.cause as Error)?.message ?? '') });
     sendJson(res, { error: { type: e.type, code: e.code, message: e.message, request_id: rid, ...(e.details ? { details: e.details } : {}) } }, e.code);
   });
 

@@ -44,7 +44,7 @@ export function nvramRouter(driverOf: DriverOf, validator: RequestValidator): Ro
   });
 
   r.get('/v1/instances/:uuid/nvram/variables', async (req, res) => {
-    const format = req.query.format === undefined ? 'decoded' : String(req.query.format);
+    const format = req.query.format ?? 'decoded';
     if (format !== 'decoded' && format !== 'v2') throw new InvalidInput('format', "must be 'decoded' or 'v2'");
     sendJson(res, await driverOf(res).listNvramVariables(uuidOf(req), format));
   });

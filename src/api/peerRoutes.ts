@@ -83,7 +83,9 @@ export function peerRouter(verifier: SignatureVerifier): (driverOf: DriverOf) =>
       sendJson(res, await driverOf(res).peerState(uuidOf(req), req.query.nvram === '1'));
     });
     r.get('/v1/peer/instances/:uuid/nvram_digest', async (req, res) => {
-      sendJson(res, await driverOf(res).peerNvramDigest(uuidOf(req), String(req.query.name ?? '')));
+      const name = req.query.name;
+      if (typeof name !== 'string') throw new InvalidInput('name', 'required once, as a string');
+      sendJson(res, await driverOf(res).peerNvramDigest(uuidOf(req), name));
     });
     return r;
   };

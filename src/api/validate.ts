@@ -21,7 +21,14 @@ function packageRoot(from: string): string {
     if (path.dirname(d) === d) throw new Error(`no package.json above ${from}`);
   }
 }
+/** The document as written (YAML): the source of the types, the JSON copy and the docs. */
 export const OPENAPI_PATH = path.join(packageRoot(__dirname), 'openapi', 'nova-uefi-shim.yaml');
+/**
+ * The same document as JSON, generated from the YAML (`npm run gen:types`; `npm run
+ * check:types` fails when it is stale). The sidecar reads this one: JSON.parse takes about a
+ * millisecond where parsing the YAML took about 120 ms of every start-up.
+ */
+export const OPENAPI_JSON_PATH = path.join(packageRoot(__dirname), 'openapi', 'nova-uefi-shim.json');
 
 export interface OpenApiDoc {
   paths: Record<string, Record<string, { operationId?: string; requestBody?: { content?: Record<string, { schema?: { $ref?: string } }> } }>>;
@@ -30,7 +37,9 @@ export interface OpenApiDoc {
 
 let cachedDoc: OpenApiDoc | undefined;
 export function loadOpenApi(): OpenApiDoc {
-  cachedDoc ??= parseYaml(readFileSync(OPENAPI_PATH, 'utf8')) as OpenApiDoc;
+  cachedDoc ??= (
+    existsSync(OPENAPI_JSON_PATH) ? JSON.parse(readFileSync(OPENAPI_JSON_PATH, 'utf8')) : parseYaml(readFileSync(OPENAPI_PATH, 'utf8'))
+  ) as OpenApiDoc;
   return cachedDoc;
 }
 
@@ -60,7 +69,7 @@ function dataAt(body: unknown, pointer: string): unknown {
   return cur;
 }
 
-const isEnvelope = (v: unknown) => !!v && typeof v === 'object' && 'nova_object.name' in (v as object);
+const isEnvelope = (v: unknown) => !!v && typeof v === 'object' && 'nova_object.name' in v;
 
 /**
  * The most useful error: drop the umbrella anyOf/allOf entries and the errors of the branch
@@ -71,7 +80,8 @@ function bestError(errors: ErrorObject[], body: unknown): ErrorObject {
   const fits = (e: ErrorObject) => {
     if (['anyOf', 'allOf', 'oneOf', 'if'].includes(e.keyword)) return false;
     const here = dataAt(body, e.instancePath);
-    const envelopeBranch = /\/allOf\//.test(e.schemaPath) || String((e.params as { missingProperty?: string }).missingProperty ?? '').startsWith('nova_object.');
+    const envelopeBranch =
+      /\/allOf\//.test(e.schemaPath) || String((e.params as { missingProperty?: string }).missingProperty ?? '').startsWith('nova_object.');
     if (e.keyword === 'required') return envelopeBranch ? isEnvelope(here) : !isEnvelope(here);
     if (e.keyword === 'const' && e.instancePath.endsWith('nova_object.name')) return true;
     return true;
@@ -82,26 +92,40 @@ function bestError(errors: ErrorObject[], body: unknown): ErrorObject {
 }
 
 export class RequestValidator {
+  private readonly ajv: Ajv2020;
+  /** operationId → its request schema's `$ref`. */
+  private readonly refs = new Map<string, string>();
+  /** Validators compiled so far: each on first use (compiling all of them took ~130 ms at start-up). */
   private readonly byOperation = new Map<string, ValidateFunction>();
 
   constructor(doc: OpenApiDoc = loadOpenApi()) {
-    const ajv = new Ajv2020({ strict: false, allErrors: true, useDefaults: false });
-    addFormats(ajv);
-    ajv.addSchema(doc as object, 'openapi');
+    this.ajv = new Ajv2020({ strict: false, allErrors: true, useDefaults: false });
+    addFormats(this.ajv);
+    this.ajv.addSchema(doc, 'openapi');
     for (const item of Object.values(doc.paths)) {
       for (const op of Object.values(item)) {
         const ref = op?.requestBody?.content?.['application/json']?.schema?.$ref;
-        if (op?.operationId && ref) this.byOperation.set(op.operationId, ajv.compile({ $ref: `openapi${ref}` }));
+        if (op?.operationId && ref) this.refs.set(op.operationId, ref);
       }
     }
   }
 
   operations(): string[] {
-    return [...this.byOperation.keys()];
+    return [...this.refs.keys()];
   }
 
   has(operationId: string): boolean {
-    return this.byOperation.has(operationId);
+    return this.refs.has(operationId);
+  }
+
+  private validator(operationId: string): ValidateFunction | undefined {
+    let fn = this.byOperation.get(operationId);
+    const ref = this.refs.get(operationId);
+    if (!fn && ref) {
+      fn = this.ajv.compile({ $ref: `openapi${ref}` });
+      this.byOperation.set(operationId, fn);
+    }
+    return fn;
   }
 
   /**
@@ -117,7 +141,7 @@ export class RequestValidator {
 
   /** Throw InvalidInput naming the field when `body` does not match the operation's schema. */
   validate(operationId: string, body: unknown): void {
-    const fn = this.byOperation.get(operationId);
+    const fn = this.validator(operationId);
     if (!fn) throw new InvalidInput('method', `'${operationId}' has no request schema`);
     if (!fn(body)) {
       const e = bestError(fn.errors ?? [], body);

@@ -166,7 +166,9 @@ const diff: Command = async (argv, io) => {
   const d = diffVariables(parseStore(a, await readInput(a)).variables, parseStore(b, await readInput(b)).variables);
   if (args.flags.has('json')) {
     const brief = (v: Variable) => ({ name: v.name, guid: v.guid.toLowerCase() });
-    io.stdout.write(json({ added: d.added.map(brief), removed: d.removed.map(brief), changed: d.changed.map((c) => ({ name: c.name, guid: c.guid, fields: c.fields })) }));
+    io.stdout.write(
+      json({ added: d.added.map(brief), removed: d.removed.map(brief), changed: d.changed.map((c) => ({ name: c.name, guid: c.guid, fields: c.fields })) }),
+    );
   } else if (!isEmptyDiff(d)) {
     io.stdout.write(`${diffText(d)}\n`);
   }
@@ -174,7 +176,11 @@ const diff: Command = async (argv, io) => {
 };
 
 /** Read FILE, apply `edit` to its live variables, write the result to --output or FILE. */
-async function editStore(file: string, output: string | undefined, edit: (vars: Variable[]) => Variable[]): Promise<{ before: number; after: number; target: string }> {
+async function editStore(
+  file: string,
+  output: string | undefined,
+  edit: (vars: Variable[]) => Variable[],
+): Promise<{ before: number; after: number; target: string }> {
   const buf = await readInput(file);
   const vars = parseStore(file, buf).variables;
   let next: Buffer;

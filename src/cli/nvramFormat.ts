@@ -94,7 +94,14 @@ export function variablesText(vars: readonly StoredVariable[], withState: boolea
   const head = [...(withState ? ['STATE'] : []), 'NAME', 'VENDOR', 'ATTR', 'SIZE', 'VALUE'];
   const all = [head, ...rows];
   const widths = head.map((_, i) => (i === head.length - 1 ? 0 : Math.max(...all.map((r) => r[i].length))));
-  return all.map((r) => r.map((c, i) => (widths[i] ? c.padEnd(widths[i]) : c)).join('  ').trimEnd()).join('\n');
+  return all
+    .map((r) =>
+      r
+        .map((c, i) => (widths[i] ? c.padEnd(widths[i]) : c))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function showJson(file: string, s: VarStore): unknown {
@@ -165,7 +172,11 @@ export function diffText(d: VariableDiff): string {
   for (const v of d.added) lines.push(`+ ${id(v)}: ${v.data.length} bytes, attr ${hex(v.attr)}`);
   for (const c of d.changed) {
     const parts = c.fields.map((f) =>
-      f === 'attr' ? `attr ${hex(c.before.attr)} -> ${hex(c.after.attr)}` : f === 'data' ? `data ${c.before.data.length} -> ${c.after.data.length} bytes` : 'timestamp',
+      f === 'attr'
+        ? `attr ${hex(c.before.attr)} -> ${hex(c.after.attr)}`
+        : f === 'data'
+          ? `data ${c.before.data.length} -> ${c.after.data.length} bytes`
+          : 'timestamp',
     );
     lines.push(`~ ${id(c.after)}: ${parts.join(', ')}`);
   }

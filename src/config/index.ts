@@ -58,7 +58,7 @@ type Raw = Record<string, unknown>;
 function convert(def: OptDef, raw: unknown, problems: string[]): unknown {
   const where = `[${def.section}] ${def.key}`;
   if (raw === undefined) return def.default;
-  const s = typeof raw === 'string' ? raw.trim() : raw;
+  const s: unknown = typeof raw === 'string' ? raw.trim() : raw;
   switch (def.type) {
     case 'string': {
       const v = String(s);
@@ -99,7 +99,10 @@ function convert(def: OptDef, raw: unknown, problems: string[]): unknown {
         .filter((x) => x.length > 0);
     case 'dict': {
       const out: Record<string, string> = {};
-      for (const part of String(s).split(',').map((x) => x.trim()).filter(Boolean)) {
+      for (const part of String(s)
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)) {
         const eq = part.indexOf('=');
         if (eq <= 0) {
           problems.push(`${where}: '${part}' is not a key=value pair`);
@@ -150,7 +153,7 @@ export function buildConfig(raw: Raw, source: string): Config {
       }
       const sec: Record<string, unknown> = { arch };
       const keys = new Set(FIRMWARE_MAP_OPTIONS.map((d) => d.key));
-      for (const k of Object.keys(value as Raw)) if (!keys.has(k)) problems.push(`[${name}] ${k}: unknown option`);
+      for (const k of Object.keys(value)) if (!keys.has(k)) problems.push(`[${name}] ${k}: unknown option`);
       for (const def of FIRMWARE_MAP_OPTIONS) {
         sec[def.key] = convert({ ...def, section: name }, (value as Raw)[def.key], problems);
       }
@@ -162,10 +165,10 @@ export function buildConfig(raw: Raw, source: string): Config {
       problems.push(`[${name}]: unknown section`);
       continue;
     }
-    for (const k of Object.keys(value as Raw)) if (!keys.has(k)) problems.push(`[${name}] ${k}: unknown option`);
+    for (const k of Object.keys(value)) if (!keys.has(k)) problems.push(`[${name}] ${k}: unknown option`);
   }
   if (problems.length) throw new ConfigError(problems);
-  const cfg = { ...(out as unknown as Omit<Config, 'firmwareMap' | 'source'>), firmwareMap, source } as Config;
+  const cfg = { ...(out as unknown as Omit<Config, 'firmwareMap' | 'source'>), firmwareMap, source };
   return deepFreeze(cfg);
 }
 
@@ -177,7 +180,7 @@ export function loadConfigFile(file: string): Config {
   } catch (e) {
     throw new ConfigError([`--config-file ${file}: ${(e as Error).message}`]);
   }
-  return buildConfig(ini.parse(text) as Raw, file);
+  return buildConfig(ini.parse(text), file);
 }
 
 /** Defaults, optionally overridden section by section (tests and embedded runs). */
@@ -187,7 +190,10 @@ export function testConfig(overrides: Partial<Record<string, Record<string, unkn
     const conv: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(vals ?? {})) {
       if (Array.isArray(v)) conv[k] = v.join(',');
-      else if (v && typeof v === 'object') conv[k] = Object.entries(v as Record<string, string>).map(([a, b]) => `${a}=${b}`).join(',');
+      else if (v && typeof v === 'object')
+        conv[k] = Object.entries(v as Record<string, string>)
+          .map(([a, b]) => `${a}=${b}`)
+          .join(',');
       else if (typeof v === 'number' && sec === 'nvram' && k === 'mode') conv[k] = v.toString(8).padStart(4, '0');
       else conv[k] = v;
     }

@@ -21,7 +21,10 @@ export function buildDomainXml(spec: DomainSpec): string {
     // sidecar's instance_name_template disagree. Refuse rather than rename silently.
     const baseName = textOf(child(dom, 'name'));
     if (baseName !== undefined && baseName !== spec.name) {
-      throw new InvalidInput('domain_xml', `<name>${baseName}</name> does not match the instance name ${spec.name} (check [DEFAULT] instance_name_template on both sides)`);
+      throw new InvalidInput(
+        'domain_xml',
+        `<name>${baseName}</name> does not match the instance name ${spec.name} (check [DEFAULT] instance_name_template on both sides)`,
+      );
     }
     steps = PATCH;
   } else {

@@ -52,7 +52,7 @@ export const OS_CHILD_ORDER = ['type', 'loader', 'nvram'] as const;
 
 export function loaderToXml(m: LoaderModel): XmlElement {
   const attrs: Record<string, string> = {};
-  for (const k of LOADER_ATTRS) if (m[k] !== undefined) attrs[k] = m[k] as string;
+  for (const k of LOADER_ATTRS) if (m[k] !== undefined) attrs[k] = m[k];
   return el('loader', attrs, [m.path]);
 }
 
@@ -64,7 +64,7 @@ export function loaderFromXml(e: XmlElement): LoaderModel {
 
 export function nvramToXml(m: NvramModel): XmlElement {
   const attrs: Record<string, string> = {};
-  for (const k of NVRAM_ATTRS) if (m[k] !== undefined) attrs[k] = m[k] as string;
+  for (const k of NVRAM_ATTRS) if (m[k] !== undefined) attrs[k] = m[k];
   return el('nvram', attrs, m.path ? [m.path] : []);
 }
 

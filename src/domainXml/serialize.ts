@@ -80,7 +80,7 @@ function fromX2J(name: string, n: X2JNode): XmlElement {
   // Whitespace between elements is layout, not content: drop it where elements are present
   // (the writer re-indents). A text-only element keeps its text exactly, even blanks.
   if (el.children.some(isElement)) el.children = el.children.filter((c) => isElement(c) || c.trim() !== '');
-  else el.children = el.children.length ? [el.children.join('')] : [];
+  else el.children = el.children.length ? [(el.children as string[]).join('')] : []; // text runs only
   return el;
 }
 
@@ -122,7 +122,7 @@ export function parseXml(xml: string, field = 'domain_xml'): XmlElement {
   } catch (e) {
     error ??= e instanceof Error ? e : new Error(String(e));
   }
-  if (error) throw new InvalidInput(field, `not well-formed XML: ${firstLine((error as Error).message)}`);
+  if (error) throw new InvalidInput(field, `not well-formed XML: ${firstLine(error.message)}`);
   if (trailing) throw new InvalidInput(field, 'not well-formed XML: content after the root element');
   if (!result) throw new InvalidInput(field, 'no root element');
   const rootName = Object.keys(result)[0];
@@ -135,8 +135,7 @@ function firstLine(s: string): string {
 
 const escText = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r/g, '&#13;');
 /** Attribute values also keep tab/LF/CR as references: a parser normalises literal ones to spaces (XML 1.0 §3.3.3). */
-const escAttr = (s: string): string =>
-  escText(s).replace(/'/g, '&apos;').replace(/"/g, '&quot;').replace(/\t/g, '&#9;').replace(/\n/g, '&#10;');
+const escAttr = (s: string): string => escText(s).replace(/'/g, '&apos;').replace(/"/g, '&quot;').replace(/\t/g, '&#9;').replace(/\n/g, '&#10;');
 
 /** Write a tree as indented XML (two spaces, single-quoted attributes, trailing newline). */
 export function serializeXml(root: XmlElement): string {
@@ -148,7 +147,7 @@ function write(el: XmlElement, indent: string): string {
     .map(([k, v]) => ` ${k}='${escAttr(v)}'`)
     .join('');
   if (el.children.length === 0) return `${indent}<${el.name}${attrs}/>`;
-  if (!el.children.some(isElement)) return `${indent}<${el.name}${attrs}>${escText(el.children.join(''))}</${el.name}>`;
+  if (!el.children.some(isElement)) return `${indent}<${el.name}${attrs}>${escText((el.children as string[]).join(''))}</${el.name}>`;
   const inner = el.children.map((c) => (isElement(c) ? write(c, indent + '  ') : `${indent}  ${escText(c.trim())}`)).join('\n');
   return `${indent}<${el.name}${attrs}>\n${inner}\n${indent}</${el.name}>`;
 }

@@ -25,5 +25,8 @@ export const CAPABILITY_TRAITS: Readonly<Record<FirmwareCapability, string>> = {
 };
 
 export function traitsFor(caps: Record<string, boolean>): string[] {
-  return (Object.keys(CAPABILITY_TRAITS) as FirmwareCapability[]).filter((k) => caps[k]).map((k) => CAPABILITY_TRAITS[k]).sort();
+  return (Object.keys(CAPABILITY_TRAITS) as FirmwareCapability[])
+    .filter((k) => caps[k])
+    .map((k) => CAPABILITY_TRAITS[k])
+    .sort();
 }

@@ -42,12 +42,6 @@ export type StorePlan = 'fresh' | 'keep' | 'none';
 /** What happened to the store: kept as it was, created from the template, or reset because it no longer fit. */
 export type StoreOutcome = 'kept' | 'created' | 'reset' | null;
 
-/**
- * A change queued for an instance's store, applied on the cold-boot path before the guest
- * starts (the only moment no QEMU holds the store). Returns warnings for the answer.
- */
-export type StoreChangeHook = (rec: Readonly<InstanceRecord>, storePath: string) => Promise<string[]>;
-
 export interface ColdBootPlan {
   /** The instance as it will boot: its firmware, store path and inputs. Written as the record. */
   rec: InstanceRecord;

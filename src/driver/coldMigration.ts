@@ -12,7 +12,17 @@
  * keeps the live file in place and only stashes.
  */
 import type { DriverCore, MigrationDeps } from './core';
-import type { ConfirmMigrationArgs, Done, FinishMigrationArgs, FinishRevertArgs, InstanceView, MigrateDiskArgs, MigrateDiskResult, StageRequest, StageResult } from './contract';
+import type {
+  ConfirmMigrationArgs,
+  Done,
+  FinishMigrationArgs,
+  FinishRevertArgs,
+  InstanceView,
+  MigrateDiskArgs,
+  MigrateDiskResult,
+  StageRequest,
+  StageResult,
+} from './contract';
 import type { NovaImageMeta, NovaMigration } from '../nova/objects';
 import type { InstanceRecord } from '../state/records';
 import { isFinal, type DestJournal, type SourceJournal } from '../state/journal';
@@ -149,7 +159,13 @@ export async function stageNvram(core: DriverCore, md: MigrationDeps, uuid: stri
  * when its files exist here and the template size equals the store's; otherwise a fresh
  * selection, which must use a template of the same size (same code build).
  */
-export async function firmwareForIncoming(core: DriverCore, pinned: FirmwareSelection | null | undefined, image: NovaImageMeta | undefined, extraSpecs: Record<string, string>, storeSize: number | null) {
+export async function firmwareForIncoming(
+  core: DriverCore,
+  pinned: FirmwareSelection | null | undefined,
+  image: NovaImageMeta | undefined,
+  extraSpecs: Record<string, string>,
+  storeSize: number | null,
+) {
   const fwHost = core.deps.firmware;
   const { boot, firmware } = chooseFirmware(core, image, extraSpecs);
   if (!pinned) return { boot, firmware, reselected: false, reason: undefined as string | undefined };
@@ -158,7 +174,10 @@ export async function firmwareForIncoming(core: DriverCore, pinned: FirmwareSele
   if (!firmware) throw new MigrationError('the image asks for BIOS on this host but the guest has UEFI variables', { code: 400 });
   const newSize = await fwHost.fileSize(firmware.nvram_template);
   if (storeSize !== null && newSize !== storeSize) {
-    throw new MigrationError(`no firmware build on this host matches the guest's variable store (${storeSize} bytes; selected template ${firmware.nvram_template} is ${newSize} bytes)`, { code: 400 });
+    throw new MigrationError(
+      `no firmware build on this host matches the guest's variable store (${storeSize} bytes; selected template ${firmware.nvram_template} is ${newSize} bytes)`,
+      { code: 400 },
+    );
   }
   return { boot, firmware, reselected: true, reason: why };
 }
@@ -185,7 +204,8 @@ export async function finishMigration(core: DriverCore, md: MigrationDeps, uuid:
   const live = deps.nvram.pathFor(name);
   const { boot, firmware, reselected, reason } = await firmwareForIncoming(core, j?.firmware, a.image_meta, sizing.extraSpecs, j?.nvram?.size ?? null);
   const nvramPath = core.storePathFor(firmware, name);
-  if (nvramPath && !j) throw new MigrationError(`no variable store was received for instance ${uuid}; migrate_disk_and_power_off must run first`, { code: 409 });
+  if (nvramPath && !j)
+    throw new MigrationError(`no variable store was received for instance ${uuid}; migrate_disk_and_power_off must run first`, { code: 409 });
   const now = new Date().toISOString();
   const source = j?.record;
   const rec: InstanceRecord = {
@@ -214,7 +234,8 @@ export async function finishMigration(core: DriverCore, md: MigrationDeps, uuid:
       await deps.nvram.rename(j.staged_path, live);
     } else {
       const cur = await deps.nvram.info(live);
-      if (!cur || cur.sha256 !== j.nvram?.sha256) throw new MigrationError(`staged variable store for ${uuid} is missing and the live one does not match`, { code: 409 });
+      if (!cur || cur.sha256 !== j.nvram?.sha256)
+        throw new MigrationError(`staged variable store for ${uuid} is missing and the live one does not match`, { code: 409 });
     }
     core.crashPoint('finish:installed-before-define');
   };
@@ -271,7 +292,14 @@ export async function finishRevertMigration(core: DriverCore, md: MigrationDeps,
     if (stash && rec.nvramPath && (await deps.nvram.exists(stash))) await deps.nvram.copy(stash, rec.nvramPath);
     core.crashPoint('revert:restored-before-define');
   };
-  const booted = await coldBoot(core, { rec, start: a.power_on !== false, teardown: true, store: 'keep', prepareStore: restore, xml: j.domain_xml ?? undefined });
+  const booted = await coldBoot(core, {
+    rec,
+    start: a.power_on !== false,
+    teardown: true,
+    store: 'keep',
+    prepareStore: restore,
+    xml: j.domain_xml ?? undefined,
+  });
   await md.journals.put(j, 'reverted');
   if (stash) await deps.nvram.remove(stash);
   await md.journals.delete(uuid, 'source');

@@ -15,6 +15,7 @@
  */
 import type { ArgsOf, Schemas, Unwrapped } from '../wire';
 import type { FirmwareSelection } from '../firmware/types';
+import type { FirmwareInventoryView } from '../firmware';
 import type { NvramInfo } from '../nvram/store';
 import type { PowerStateCode } from '../nova/powerState';
 import type { InstanceRecord } from '../state/records';
@@ -105,6 +106,7 @@ export type InstanceMethodName = keyof InstanceMethods;
 export type ArgsFor<M extends InstanceMethodName> = InstanceMethods[M]['args'];
 export type ResultFor<M extends InstanceMethodName> = InstanceMethods[M]['result'];
 
+export type { FirmwareInventoryView };
 export type NvramVariableWrite = Schemas['NvramVariableWrite'];
 export type NvramBootWrite = Schemas['NvramBootWrite'];
 
@@ -272,7 +274,11 @@ export interface ComputeDriver {
   postLiveMigrationAtSource(uuid: string, a: LiveStepArgs): Promise<Done>;
   /** Destination. Records the arrived guest; `InstanceNotFound` when it did not arrive. */
   postLiveMigrationAtDestination(uuid: string, a: LiveStepArgs): Promise<InstanceView>;
-  /** Source. The guest keeps (or is given back) its domain and store here. `MigrationError` after the source copy was removed. */
+  /**
+   * Source. The guest keeps (or is given back) its domain and store here. `MigrationError`
+   * (409) once the destination's store was verified: the guest runs there, and nothing is
+   * booted here.
+   */
   rollbackLiveMigrationAtSource(uuid: string, a: LiveStepArgs): Promise<Done>;
   /** Destination. Nothing is left here. */
   rollbackLiveMigrationAtDestination(uuid: string, a: LiveStepArgs): Promise<Done>;
@@ -303,7 +309,7 @@ export interface ComputeDriver {
   /** Nova's capabilities map, placement traits and per-architecture firmware support. */
   capabilities(): HostCapabilities;
   /** The firmware map and descriptors as discovered now (re-read on every call). */
-  firmwareView(): unknown;
+  firmwareView(): FirmwareInventoryView;
 
   // ---- peer calls (sidecar to sidecar, signed) ----
 

@@ -19,7 +19,6 @@ import type { FirmwareSelection } from '../firmware/types';
 import type { Peer } from '../peer/client';
 import type { InstanceView } from './contract';
 import type { NovaFlavor, NovaInstance } from '../nova/objects';
-import type { StoreChangeHook } from './coldBoot';
 import { instanceName } from '../nova/naming';
 import { validateInstanceId } from '../nova/ids';
 import { validateDomainName } from '../nvram/paths';
@@ -44,6 +43,12 @@ export interface MigrationDeps {
   /** This sidecar's own base URL (to recognise itself in [peer] hosts). */
   selfUrl?: string;
 }
+
+/**
+ * A change queued for an instance's store, applied on the cold-boot path (`coldBoot`) before
+ * the guest starts (the only moment no QEMU holds the store). Returns warnings for the answer.
+ */
+export type StoreChangeHook = (rec: Readonly<InstanceRecord>, storePath: string) => Promise<string[]>;
 
 /** Domain state queries in flight at once when listing (files, or virsh processes). */
 const STATE_QUERY_CONCURRENCY = 8;

@@ -55,7 +55,7 @@ export class ShimDriver implements C.ComputeDriver {
   }
 
   /** Run under the instance's lock. */
-  protected locked<T>(uuid: string, fn: (uuid: string) => Promise<T>): Promise<T> {
+  protected async locked<T>(uuid: string, fn: (uuid: string) => Promise<T>): Promise<T> {
     const id = validateUuid(uuid);
     return this.core.locks.run(id, () => fn(id));
   }
@@ -156,7 +156,7 @@ export class ShimDriver implements C.ComputeDriver {
     };
   }
 
-  firmwareView(): unknown {
+  firmwareView(): C.FirmwareInventoryView {
     return describeInventory(this.core.deps.firmware.refresh());
   }
 

@@ -20,7 +20,11 @@ import { InstanceInvalidState, InstanceNotFound, NovaError } from '../errors';
 import type { NovaImageMeta, NovaInstance } from '../nova/objects';
 
 /** Resolve image + flavor + host into a boot request and a firmware selection (pure parts in firmware/). */
-export function chooseFirmware(core: DriverCore, image: NovaImageMeta | undefined, extraSpecs: Record<string, string>): { boot: BootRequest; firmware: FirmwareSelection | null } {
+export function chooseFirmware(
+  core: DriverCore,
+  image: NovaImageMeta | undefined,
+  extraSpecs: Record<string, string>,
+): { boot: BootRequest; firmware: FirmwareSelection | null } {
   const fwHost = core.deps.firmware;
   const boot = resolveBootRequest({
     imageProps: { ...(image?.properties ?? {}) },
@@ -75,7 +79,13 @@ export async function spawn(core: DriverCore, uuid: string, a: SpawnArgs): Promi
   const booted = await coldBoot(core, { rec, start: a.power_on !== false, teardown: false, store: kept ? 'keep' : 'fresh', undoOnFailure: true });
   const warnings = [...boot.warnings, ...booted.warnings];
   if (booted.store === 'kept') warnings.push(`reused the variable store kept by an earlier destroy: ${rec.nvramPath}`);
-  deps.log.info('spawned', { instance_uuid: uuid, instance_name: name, firmware: firmware?.loader ?? 'bios', secure: firmware?.secure ?? false, source: firmware?.source });
+  deps.log.info('spawned', {
+    instance_uuid: uuid,
+    instance_name: name,
+    firmware: firmware?.loader ?? 'bios',
+    secure: firmware?.secure ?? false,
+    source: firmware?.source,
+  });
   // The answer describes the store as this call wrote it; a guest already running may have
   // changed it since (get_info reads it as it is then).
   return core.view(rec, warnings, booted.nvram);

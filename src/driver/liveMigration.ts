@@ -56,7 +56,13 @@ export async function peerInstanceState(core: DriverCore, uuid: string, withNvra
   const info = await core.hv.getInfo(rec.name);
   const store = rec.nvramPath ? await core.deps.nvram.info(rec.nvramPath) : null;
   const data = withNvram && store ? encodeNvram(await core.deps.nvram.read(store.path)) : null;
-  return { record: rec, domain_xml: await core.hv.getXml(rec.name), power_state: info?.state ?? PowerState.NOSTATE, nvram_size: store?.size ?? null, nvram: data };
+  return {
+    record: rec,
+    domain_xml: await core.hv.getXml(rec.name),
+    power_state: info?.state ?? PowerState.NOSTATE,
+    nvram_size: store?.size ?? null,
+    nvram: data,
+  };
 }
 
 export async function checkCanLiveMigrateDestination(core: DriverCore, md: MigrationDeps, uuid: string, a: CheckDestinationArgs): Promise<MigrateDataResult> {
@@ -99,7 +105,8 @@ export async function checkCanLiveMigrateSource(core: DriverCore, _md: Migration
   const rec = await core.mustRecord(uuid);
   const d = a.dest_check_data ?? {};
   const shim = d.uefi_shim;
-  if (!shim) throw new MigrationPreCheckError('the destination did not report nova-uefi-shim data (check_can_live_migrate_destination must run on a shim host)');
+  if (!shim)
+    throw new MigrationPreCheckError('the destination did not report nova-uefi-shim data (check_can_live_migrate_destination must run on a shim host)');
   const mine = rec.firmware;
   const theirs = shim.firmware;
   if (mine && (!theirs || theirs.loader !== mine.loader || theirs.nvram_template !== mine.nvram_template)) {
@@ -131,7 +138,8 @@ export async function preLiveMigration(core: DriverCore, md: MigrationDeps, uuid
   }
   const state = await md.peer.call<PeerInstanceState>(shim.source_host, 'GET', `/v1/peer/instances/${uuid}/state?nvram=1`);
   const name = core.nameOf(a.instance);
-  if (name !== state.record.name) throw new MigrationError(`domain name differs between hosts (${state.record.name} vs ${name}): check [DEFAULT] instance_name_template`, { code: 400 });
+  if (name !== state.record.name)
+    throw new MigrationError(`domain name differs between hosts (${state.record.name} vs ${name}): check [DEFAULT] instance_name_template`, { code: 400 });
   const why = await deps.firmware.whyCannotRun(state.record.firmware, state.nvram?.size ?? null);
   if (why) throw new MigrationPreCheckError(why);
   const content = state.nvram && state.record.nvramPath ? decodeNvram(state.nvram) : null;
@@ -203,7 +211,21 @@ export async function liveMigration(core: DriverCore, md: MigrationDeps, uuid: s
   if (!j || j.key !== key) {
     const rec = await core.mustRecord(uuid);
     j = await md.journals.put<SourceJournal>(
-      { instance_uuid: uuid, role: 'source', kind: 'live', key, status: 'live-prepared', name: rec.name, same_host: false, peer: a.dest, record: rec, domain_xml: await hv.getXml(rec.name), firmware: rec.firmware, nvram: null, history: [] },
+      {
+        instance_uuid: uuid,
+        role: 'source',
+        kind: 'live',
+        key,
+        status: 'live-prepared',
+        name: rec.name,
+        same_host: false,
+        peer: a.dest,
+        record: rec,
+        domain_xml: await hv.getXml(rec.name),
+        firmware: rec.firmware,
+        nvram: null,
+        history: [],
+      },
       'live-prepared',
     );
   }
@@ -302,7 +324,14 @@ export async function rollbackLiveMigrationAtDestination(core: DriverCore, md: M
 export async function rollbackLiveMigrationAtSource(core: DriverCore, md: MigrationDeps, uuid: string, _a: LiveStepArgs): Promise<Done> {
   const j = await md.journals.get(uuid, 'source');
   if (!j || j.kind !== 'live') return {};
-  if (j.status === 'live-cleaned') throw new MigrationError('the source copy was already removed after a verified migration; roll forward instead');
+  // Once the destination's store is verified the guest runs there: booting it here too would
+  // run it twice, and a later clean-up would delete the store it uses. Refuse before booting.
+  if (j.status === 'live-verified' || j.status === 'live-cleaned') {
+    throw new MigrationError(
+      `the guest was handed over and its store verified on the destination (${j.status}); roll forward (post_live_migration_at_source) instead`,
+      { code: 409 },
+    );
+  }
   // A hand-over that got as far as undefining the source: the guest boots here again.
   if (j.record && !(await core.hv.getInfo(j.name))) {
     await coldBoot(core, { rec: { ...j.record }, start: true, teardown: false, store: 'keep', xml: j.domain_xml ?? undefined });

@@ -20,7 +20,7 @@ export class KeyedMutex {
     try {
       result = fn();
     } catch (e) {
-      result = Promise.reject(e);
+      result = Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
     const done = () => {
       release();

@@ -143,7 +143,12 @@ export async function reset(core: DriverCore, uuid: string): Promise<{ nvram: Nv
   await requireShutOff(core, rec, 'reset the variable store');
   const template = rec.firmware?.nvram_template;
   if (!template) throw noStore(uuid, 'no template pinned');
-  if (!core.deps.firmware.exists(template)) throw new NovaError('Invalid', 409, `Cannot reset the variable store of ${uuid}: its pinned template ${template} no longer exists on this host (a hard reboot re-selects the firmware).`);
+  if (!core.deps.firmware.exists(template))
+    throw new NovaError(
+      'Invalid',
+      409,
+      `Cannot reset the variable store of ${uuid}: its pinned template ${template} no longer exists on this host (a hard reboot re-selects the firmware).`,
+    );
   const nvram = await core.deps.nvram.createFromTemplate(path, template);
   core.deps.log.info('variable store reset', { instance_uuid: uuid, template });
   return { nvram, template };

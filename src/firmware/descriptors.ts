@@ -78,7 +78,10 @@ export function descriptorEntries(name: string, file: string, rank: number, prob
   const mode = m.mode ?? 'split';
   if (mode !== 'split' && mode !== 'stateless') return skip(`flash mode '${String(mode)}' is not supported`);
   const template = mode === 'split' ? m['nvram-template'] : undefined;
-  for (const [what, f] of [['executable', m.executable], ['nvram-template', template]] as const) {
+  for (const [what, f] of [
+    ['executable', m.executable],
+    ['nvram-template', template],
+  ] as const) {
     if (f && f.format !== undefined && f.format !== 'raw') return skip(`${what} format '${String(f.format)}' (libvirt 9.0 maps raw flash only)`);
   }
   const exe = m.executable?.filename;

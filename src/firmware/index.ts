@@ -13,6 +13,13 @@ export { validateEntry, checkTemplateConsistency, CODE_BUILDS, KNOWN_VARS_SIZES,
 export { resolveBootRequest, type RequestInput } from './request';
 export { selectFirmware, candidatesFor, secureBootBlocker, type HostFirmwareOptions } from './select';
 export { reuseOrReselect, type PinningOutcome } from './pinning';
-export { hostFirmwareCapabilities, describeInventory, type HostFirmwareCapabilities, type ArchFirmwareCapabilities, type FirmwareEntryView, type FirmwareInventoryView } from './capabilities';
+export {
+  hostFirmwareCapabilities,
+  describeInventory,
+  type HostFirmwareCapabilities,
+  type ArchFirmwareCapabilities,
+  type FirmwareEntryView,
+  type FirmwareInventoryView,
+} from './capabilities';
 export { hostArch, globMatch, machineMatches, MACHINE_ALIASES, isX86 } from './machine';
 export type * from './types';

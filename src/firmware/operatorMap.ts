@@ -36,7 +36,17 @@ export function operatorMapEntries(map: Record<string, FirmwareMapSection>, prob
     } else if (!s.loader && !s.stateless_loader) {
       problems.push({ severity: 'error', source: src, arch, message: 'loader and nvram_template are not set (and there is no stateless_loader)' });
     } else if (s.loader) {
-      out.push({ ...base, source: src, machines, executable: s.loader, nvramTemplate: s.nvram_template, secureBoot: false, requiresSmm: s.requires_smm, stateless: false, rank: rank++ });
+      out.push({
+        ...base,
+        source: src,
+        machines,
+        executable: s.loader,
+        nvramTemplate: s.nvram_template,
+        secureBoot: false,
+        requiresSmm: s.requires_smm,
+        stateless: false,
+        rank: rank++,
+      });
     }
 
     if (s.secure_loader || s.secure_nvram_template) {
@@ -59,7 +69,17 @@ export function operatorMapEntries(map: Record<string, FirmwareMapSection>, prob
     }
 
     if (s.stateless_loader) {
-      out.push({ ...base, source: `${src} stateless`, machines, executable: s.stateless_loader, nvramTemplate: null, secureBoot: false, requiresSmm: s.requires_smm, stateless: true, rank: rank++ });
+      out.push({
+        ...base,
+        source: `${src} stateless`,
+        machines,
+        executable: s.stateless_loader,
+        nvramTemplate: null,
+        secureBoot: false,
+        requiresSmm: s.requires_smm,
+        stateless: true,
+        rank: rank++,
+      });
     }
   }
   return out;

@@ -48,15 +48,22 @@ export function resolveBootRequest(input: RequestInput): BootRequest {
   let firmwareType: 'bios' | 'uefi';
   if (p.hw_firmware_type === undefined || p.hw_firmware_type === null) firmwareType = arch === 'aarch64' ? 'uefi' : 'bios';
   else if (p.hw_firmware_type === 'bios' || p.hw_firmware_type === 'uefi') firmwareType = p.hw_firmware_type;
-  else throw new Invalid(`Invalid hw_firmware_type '${String(p.hw_firmware_type)}': image_meta.properties.hw_firmware_type must be bios or uefi`, { field: 'image_meta.properties.hw_firmware_type' });
+  else
+    throw new Invalid(`Invalid hw_firmware_type '${String(p.hw_firmware_type)}': image_meta.properties.hw_firmware_type must be bios or uefi`, {
+      field: 'image_meta.properties.hw_firmware_type',
+    });
 
   const img = p.os_secure_boot;
   if (img !== undefined && img !== null && !['required', 'optional', 'disabled'].includes(String(img))) {
-    throw new Invalid(`Invalid os_secure_boot '${String(img)}': image_meta.properties.os_secure_boot must be required, optional or disabled`, { field: 'image_meta.properties.os_secure_boot' });
+    throw new Invalid(`Invalid os_secure_boot '${String(img)}': image_meta.properties.os_secure_boot must be required, optional or disabled`, {
+      field: 'image_meta.properties.os_secure_boot',
+    });
   }
   const flv = input.flavorExtraSpecs?.['os:secure_boot'];
   if (flv !== undefined && flv !== null && !['required', 'disabled'].includes(String(flv))) {
-    throw new Invalid(`Invalid os:secure_boot '${String(flv)}': flavor.extra_specs.os:secure_boot must be required or disabled`, { field: 'flavor.extra_specs.os:secure_boot' });
+    throw new Invalid(`Invalid os:secure_boot '${String(flv)}': flavor.extra_specs.os:secure_boot must be required or disabled`, {
+      field: 'flavor.extra_specs.os:secure_boot',
+    });
   }
   if (img && flv && img !== flv) throw new FlavorImageConflict('os_secure_boot', String(flv), String(img));
   let secureBoot = (img ?? flv ?? 'disabled') as BootRequest['secureBoot'];

@@ -70,7 +70,9 @@ export function selectFirmware(inv: FirmwareInventory, req: BootRequest, host: H
   const secure = wantsSecure(req, blocker);
   const hit = cands.find((e) => e.secureBoot === secure);
   if (!hit) {
-    throw new UEFINotSupported(`no ${req.stateless ? 'stateless ' : ''}${secure ? 'Secure Boot ' : 'non-Secure Boot '}firmware for ${req.arch} machine ${req.machine}`);
+    throw new UEFINotSupported(
+      `no ${req.stateless ? 'stateless ' : ''}${secure ? 'Secure Boot ' : 'non-Secure Boot '}firmware for ${req.arch} machine ${req.machine}`,
+    );
   }
   return toSelection(hit, req);
 }

@@ -64,9 +64,15 @@ export function validateEntry(e: FirmwareEntry, size: (p: string) => number | nu
   if (code !== null && vars !== null) {
     const rule = CODE_BUILDS.get(code);
     if (rule === undefined) {
-      problems.push({ severity: 'warning', ...where, message: `unknown code size: ${e.executable} is ${code} bytes, not a known edk2 build; template size (${vars} bytes) not checked against it` });
+      problems.push({
+        severity: 'warning',
+        ...where,
+        message: `unknown code size: ${e.executable} is ${code} bytes, not a known edk2 build; template size (${vars} bytes) not checked against it`,
+      });
     } else if (rule.vars !== vars) {
-      error(`template size mismatch: ${e.executable} is a ${rule.build} build (${code} bytes) that needs a ${rule.vars}-byte varstore, but ${e.nvramTemplate} is ${vars} bytes`);
+      error(
+        `template size mismatch: ${e.executable} is a ${rule.build} build (${code} bytes) that needs a ${rule.vars}-byte varstore, but ${e.nvramTemplate} is ${vars} bytes`,
+      );
     }
   }
   if (e.secureBoot && !e.requiresSmm && isX86(e.arch)) {

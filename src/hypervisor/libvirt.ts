@@ -157,7 +157,11 @@ export class LibvirtHypervisor implements Hypervisor {
 
   async list(): Promise<string[]> {
     const out = await this.virsh(['list', '--all', '--name']);
-    return out.split('\n').map((s) => s.trim()).filter(Boolean).sort();
+    return out
+      .split('\n')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .sort();
   }
 
   /**

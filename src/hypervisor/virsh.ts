@@ -33,7 +33,9 @@ export function virshRunner(uri: string, virshPath = 'virsh'): VirshRunner {
           if (!err) return resolve(String(stdout));
           const e = err as NodeJS.ErrnoException & { killed?: boolean };
           if (e.code === 'ENOENT') {
-            return reject(new HypervisorError('connect', `virsh not found at '${virshPath}' (install libvirt-clients or set [libvirt] virsh_path)`, { cause: err }));
+            return reject(
+              new HypervisorError('connect', `virsh not found at '${virshPath}' (install libvirt-clients or set [libvirt] virsh_path)`, { cause: err }),
+            );
           }
           if (e.killed) {
             return reject(new HypervisorError('other', `virsh ${args.join(' ')}: no answer within ${timeoutMs} ms (killed)`, { cause: err }));

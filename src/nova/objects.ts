@@ -13,7 +13,7 @@ import type { Schemas, Unwrapped } from '../wire';
 export const OBJ_SERIAL_NAMESPACE = 'nova_object';
 
 export function isPrimitive(v: unknown): v is Record<string, unknown> {
-  return !!v && typeof v === 'object' && !Array.isArray(v) && `${OBJ_SERIAL_NAMESPACE}.name` in (v as object) && `${OBJ_SERIAL_NAMESPACE}.data` in (v as object);
+  return !!v && typeof v === 'object' && !Array.isArray(v) && `${OBJ_SERIAL_NAMESPACE}.name` in v && `${OBJ_SERIAL_NAMESPACE}.data` in v;
 }
 
 /** Recursively replace versioned-object primitives by their `data`. */

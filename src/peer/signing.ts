@@ -39,7 +39,10 @@ export function signRequest(secret: string, method: string, pathAndQuery: string
 
 export class SignatureVerifier {
   private readonly seen = new Map<string, number>();
-  constructor(private readonly secret: string, private readonly maxSkewSec: number) {}
+  constructor(
+    private readonly secret: string,
+    private readonly maxSkewSec: number,
+  ) {}
 
   /** Throws PeerAuthError unless the request is signed by a peer, fresh and not replayed. */
   verify(method: string, pathAndQuery: string, headers: Record<string, string | string[] | undefined>, body: Buffer, now = Date.now()): void {

@@ -10,14 +10,7 @@
  * Never throws: a node whose length is below 4 or past the buffer ends the text with
  * `Malformed(hex of the rest)`. Instances are separated by `,` (End Instance node).
  */
-import {
-  EFI_PC_ANSI,
-  EFI_UART_DEVICE_PATH,
-  EFI_VT100,
-  EFI_VT100_PLUS,
-  EFI_VT_UTF8,
-  guidFromBytes,
-} from './guids';
+import { EFI_PC_ANSI, EFI_UART_DEVICE_PATH, EFI_VT100, EFI_VT100_PLUS, EFI_VT_UTF8, guidFromBytes } from './guids';
 
 const HARDWARE = 0x01;
 const ACPI = 0x02;
@@ -66,7 +59,14 @@ function acpi(n: Buffer): string {
   const uid = u32(n, 8);
   if ((hid & 0xffff) === 0x41d0) {
     const num = hid >>> 16;
-    const named: Record<number, string> = { 0x0a03: 'PciRoot', 0x0a08: 'PcieRoot', 0x0604: 'Floppy', 0x0301: 'Keyboard', 0x0501: 'Serial', 0x0401: 'ParallelPort' };
+    const named: Record<number, string> = {
+      0x0a03: 'PciRoot',
+      0x0a08: 'PcieRoot',
+      0x0604: 'Floppy',
+      0x0301: 'Keyboard',
+      0x0501: 'Serial',
+      0x0401: 'ParallelPort',
+    };
     if (named[num]) return `${named[num]}(${h(uid)})`;
     return `Acpi(PNP${num.toString(16).toUpperCase().padStart(4, '0')},${h(uid)})`;
   }
@@ -122,37 +122,53 @@ const NODES: ReadonlyMap<number, NodeRenderer> = new Map<number, NodeRenderer>([
   [(MESSAGING << 8) | 5, { min: 6, text: (n) => `USB(${h(u8(n, 4))},${h(u8(n, 5))})` }],
   [(MESSAGING << 8) | 10, { min: 20, text: messagingVendor }],
   [(MESSAGING << 8) | 15, { min: 11, text: (n) => `UsbClass(${h(u16(n, 4))},${h(u16(n, 6))},${h(u8(n, 8))},${h(u8(n, 9))},${h(u8(n, 10))})` }],
-  [(MESSAGING << 8) | 11, {
-    min: 37,
-    text: (n) => {
-      const ifType = u8(n, 36);
-      const len = ifType === 0 || ifType === 1 ? 6 : 32;
-      return `MAC(${hexBytes(n.subarray(4, 4 + len))},${h(ifType)})`;
+  [
+    (MESSAGING << 8) | 11,
+    {
+      min: 37,
+      text: (n) => {
+        const ifType = u8(n, 36);
+        const len = ifType === 0 || ifType === 1 ? 6 : 32;
+        return `MAC(${hexBytes(n.subarray(4, 4 + len))},${h(ifType)})`;
+      },
     },
-  }],
-  [(MESSAGING << 8) | 12, {
-    min: 19,
-    text: (n) => {
-      let s = `IPv4(${ipv4(n, 8)},${proto(u16(n, 16))},${u8(n, 18) ? 'Static' : 'DHCP'},${ipv4(n, 4)}`;
-      if (n.length >= 27) s += `,${ipv4(n, 19)},${ipv4(n, 23)}`;
-      return `${s})`;
+  ],
+  [
+    (MESSAGING << 8) | 12,
+    {
+      min: 19,
+      text: (n) => {
+        let s = `IPv4(${ipv4(n, 8)},${proto(u16(n, 16))},${u8(n, 18) ? 'Static' : 'DHCP'},${ipv4(n, 4)}`;
+        if (n.length >= 27) s += `,${ipv4(n, 19)},${ipv4(n, 23)}`;
+        return `${s})`;
+      },
     },
-  }],
-  [(MESSAGING << 8) | 13, {
-    min: 43,
-    text: (n) => {
-      const origin = ['Static', 'StatelessAutoConfigure', 'StatefulAutoConfigure'][u8(n, 42)] ?? h(u8(n, 42));
-      let s = `IPv6(${ipv6(n, 20)},${proto(u16(n, 40))},${origin},${ipv6(n, 4)}`;
-      if (n.length >= 60) s += `,${h(u8(n, 43))},${ipv6(n, 44)}`;
-      return `${s})`;
+  ],
+  [
+    (MESSAGING << 8) | 13,
+    {
+      min: 43,
+      text: (n) => {
+        const origin = ['Static', 'StatelessAutoConfigure', 'StatefulAutoConfigure'][u8(n, 42)] ?? h(u8(n, 42));
+        let s = `IPv6(${ipv6(n, 20)},${proto(u16(n, 40))},${origin},${ipv6(n, 4)}`;
+        if (n.length >= 60) s += `,${h(u8(n, 43))},${ipv6(n, 44)}`;
+        return `${s})`;
+      },
     },
-  }],
+  ],
   [(MESSAGING << 8) | 14, { min: 19, text: uart }],
   [(MESSAGING << 8) | 18, { min: 10, text: (n) => `Sata(${h(u16(n, 4))},${h(u16(n, 6))},${h(u16(n, 8))})` }],
-  [(MESSAGING << 8) | 23, {
-    min: 16,
-    text: (n) => `NVMe(${h(u32(n, 4))},${Array.from(n.subarray(8, 16)).reverse().map((b) => b.toString(16).toUpperCase().padStart(2, '0')).join('-')})`,
-  }],
+  [
+    (MESSAGING << 8) | 23,
+    {
+      min: 16,
+      text: (n) =>
+        `NVMe(${h(u32(n, 4))},${Array.from(n.subarray(8, 16))
+          .reverse()
+          .map((b) => b.toString(16).toUpperCase().padStart(2, '0'))
+          .join('-')})`,
+    },
+  ],
   [(MESSAGING << 8) | 24, { min: 4, text: (n) => `Uri(${n.toString('latin1', 4)})` }],
   [(MEDIA << 8) | 1, { min: 42, text: hardDrive }],
   [(MEDIA << 8) | 2, { min: 24, text: (n) => `CDROM(${h(u32(n, 4))},${h(u64(n, 8))},${h(u64(n, 16))})` }],

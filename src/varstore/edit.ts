@@ -48,7 +48,19 @@ export function setVariable(vars: readonly Variable[], update: VariableUpdate): 
   const guid = update.guid.toLowerCase();
   const key = variableKey(candidate);
   const idx = vars.findIndex((v) => variableKey(v) === key);
-  if (idx < 0) return [...vars, { name: update.name, guid, attr: update.attr, data: Buffer.from(update.data), timestamp: update.time ? Buffer.from(update.time) : Buffer.alloc(16), monotonicCount: 0n, pubKeyIndex: 0 }];
+  if (idx < 0)
+    return [
+      ...vars,
+      {
+        name: update.name,
+        guid,
+        attr: update.attr,
+        data: Buffer.from(update.data),
+        timestamp: update.time ? Buffer.from(update.time) : Buffer.alloc(16),
+        monotonicCount: 0n,
+        pubKeyIndex: 0,
+      },
+    ];
   const old = vars[idx];
   const next: Variable = {
     name: old.name,
@@ -88,7 +100,10 @@ function u16List(ns: readonly number[]): Buffer {
 
 /** Set BootOrder; every entry must exist as Boot#### and appear once. */
 export function setBootOrder(vars: readonly Variable[], order: readonly number[]): Variable[] {
-  if (!Array.isArray(order) || order.length === 0) {
+  // Checked through an `unknown` alias (callers from JavaScript): Array.isArray on the readonly
+  // array itself would narrow it to any[].
+  const given: unknown = order;
+  if (!Array.isArray(given) || order.length === 0) {
     throw new VarStoreError('invalid-variable', 'BootOrder: must list at least one boot option', { field: 'BootOrder' });
   }
   const seen = new Set<number>();

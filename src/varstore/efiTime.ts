@@ -56,7 +56,7 @@ export function formatEfiTime(t: Buffer): string | undefined {
   if (isZeroTime(t)) return undefined;
   const d = decodeEfiTime(t);
   const p2 = (n: number) => String(n).padStart(2, '0');
-  let s = `${String(d.year).padStart(4, '0')}-${p2(d.month)}-${p2(d.day)}T${p2(d.hour)}:${p2(d.minute)}:${p2(d.second)}`;
+  const s = `${String(d.year).padStart(4, '0')}-${p2(d.month)}-${p2(d.day)}T${p2(d.hour)}:${p2(d.minute)}:${p2(d.second)}`;
   if (d.time_zone === EFI_UNSPECIFIED_TIMEZONE) return s;
   return d.time_zone === 0 ? `${s}Z` : `${s} (TimeZone ${d.time_zone} min)`;
 }

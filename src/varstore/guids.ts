@@ -126,7 +126,7 @@ export function resolveGuid(s: string): string | undefined {
 
 /** Canonical string → 16 on-disk bytes. Throws a TypeError on a malformed GUID (callers validate first). */
 export function guidToBytes(guid: string): Buffer {
-  if (!isGuid(guid)) throw new TypeError(`not a GUID: ${guid}`);
+  if (!isGuid(guid)) throw new TypeError(`not a GUID: ${String(guid)}`); // guid is `never` here for the type checker
   const hex = guid.replace(/-/g, '');
   const out = Buffer.from(hex, 'hex');
   // Swap the first three fields to little-endian.
@@ -139,8 +139,14 @@ export function guidToBytes(guid: string): Buffer {
 /** 16 on-disk bytes at `offset` → canonical lower-case string. The caller checks bounds. */
 export function guidFromBytes(buf: Buffer, offset = 0): string {
   const d1 = buf.readUInt32LE(offset).toString(16).padStart(8, '0');
-  const d2 = buf.readUInt16LE(offset + 4).toString(16).padStart(4, '0');
-  const d3 = buf.readUInt16LE(offset + 6).toString(16).padStart(4, '0');
+  const d2 = buf
+    .readUInt16LE(offset + 4)
+    .toString(16)
+    .padStart(4, '0');
+  const d3 = buf
+    .readUInt16LE(offset + 6)
+    .toString(16)
+    .padStart(4, '0');
   const d4 = buf.subarray(offset + 8, offset + 10).toString('hex');
   const d5 = buf.subarray(offset + 10, offset + 16).toString('hex');
   return `${d1}-${d2}-${d3}-${d4}-${d5}`;

@@ -16,7 +16,14 @@ export { setVariable, deleteVariable, setBootOrder, setBootNext, findVariable, b
 export { diffVariables, isEmptyDiff, type VariableDiff, type VariableChange, type ChangedField } from './diff';
 export { devicePathToText } from './devicePath';
 export { decodeLoadOption, type LoadOption } from './loadOption';
-export { parseSignatureLists, summariseSignatureLists, type SignatureList, type SignatureEntry, type CertificateInfo, type SignatureDbSummary } from './signatureList';
+export {
+  parseSignatureLists,
+  summariseSignatureLists,
+  type SignatureList,
+  type SignatureEntry,
+  type CertificateInfo,
+  type SignatureDbSummary,
+} from './signatureList';
 export { decodeVariable, decodeBootOrder, type DecodedVariable } from './decode';
 export { secureBootSummary, type SecureBootSummary, type KeyDatabase } from './secureBoot';
 export { exportJson, importJson, JSON_VERSION, type VarStoreJson, type JsonVariable } from './json';

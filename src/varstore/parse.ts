@@ -16,13 +16,7 @@
  * Every bound is checked: any malformed input is a `VarStoreError` (never a RangeError), and
  * each step advances by at least a header, so the walk terminates.
  */
-import {
-  EFI_AUTHENTICATED_VARIABLE,
-  EFI_SYSTEM_NV_DATA_FV,
-  EFI_VARIABLE,
-  guidAt,
-  guidFromBytes,
-} from './guids';
+import { EFI_AUTHENTICATED_VARIABLE, EFI_SYSTEM_NV_DATA_FV, EFI_VARIABLE, guidAt, guidFromBytes } from './guids';
 import { VarStoreError, hex } from './errors';
 import {
   AUTH,
@@ -56,18 +50,29 @@ function readFvHeader(buf: Buffer): FvHeaderInfo {
   const off = findNvDataFv(buf);
   if (off === undefined) {
     if (buf.length > 0 && (isUniform(buf, 0x00) || isUniform(buf, 0xff))) {
-      throw new VarStoreError('unformatted', `the store is unformatted (all ${buf[0] === 0 ? '0x00' : '0xFF'}, ${buf.length} bytes): the firmware formats it on first boot`);
+      throw new VarStoreError(
+        'unformatted',
+        `the store is unformatted (all ${buf[0] === 0 ? '0x00' : '0xFF'}, ${buf.length} bytes): the firmware formats it on first boot`,
+      );
     }
     throw new VarStoreError('not-edk2', `no edk2 NvData firmware volume (_FVH with ${EFI_SYSTEM_NV_DATA_FV}) found in ${buf.length} bytes`);
   }
   const fvLengthBig = buf.readBigUInt64LE(off + FV.fvLength);
   const headerLength = buf.readUInt16LE(off + FV.headerLength);
   if (fvLengthBig > BigInt(buf.length - off)) {
-    throw new VarStoreError('corrupt', `FvLength 0x${fvLengthBig.toString(16)} runs past the end of the file (${hex(buf.length - off)} bytes from the volume at ${hex(off)})`, { offset: off + FV.fvLength });
+    throw new VarStoreError(
+      'corrupt',
+      `FvLength 0x${fvLengthBig.toString(16)} runs past the end of the file (${hex(buf.length - off)} bytes from the volume at ${hex(off)})`,
+      { offset: off + FV.fvLength },
+    );
   }
   const length = Number(fvLengthBig);
   if (headerLength < FV_MIN_HEADER_LENGTH || headerLength % 2 !== 0 || headerLength > length) {
-    throw new VarStoreError('corrupt', `firmware volume HeaderLength ${hex(headerLength)} is invalid (even, >= ${hex(FV_MIN_HEADER_LENGTH)}, <= FvLength ${hex(length)})`, { offset: off + FV.headerLength });
+    throw new VarStoreError(
+      'corrupt',
+      `firmware volume HeaderLength ${hex(headerLength)} is invalid (even, >= ${hex(FV_MIN_HEADER_LENGTH)}, <= FvLength ${hex(length)})`,
+      { offset: off + FV.headerLength },
+    );
   }
   let sum = 0;
   for (let p = off; p < off + headerLength; p += 2) sum = (sum + buf.readUInt16LE(p)) & 0xffff;
@@ -106,16 +111,26 @@ function readStoreHeader(buf: Buffer, fv: FvHeaderInfo): StoreHeaderInfo {
   else if (isUniform(header, 0xff)) {
     throw new VarStoreError('unformatted', 'the variable store header is erased (all 0xFF): the firmware formats it on first boot', { offset });
   } else {
-    throw new VarStoreError('unsupported', `unknown variable store signature ${guidFromBytes(buf, offset)} (want ${EFI_AUTHENTICATED_VARIABLE} or ${EFI_VARIABLE})`, { offset });
+    throw new VarStoreError(
+      'unsupported',
+      `unknown variable store signature ${guidFromBytes(buf, offset)} (want ${EFI_AUTHENTICATED_VARIABLE} or ${EFI_VARIABLE})`,
+      { offset },
+    );
   }
   const size = buf.readUInt32LE(offset + STORE.size);
   const formatByte = buf[offset + STORE.format];
   const stateByte = buf[offset + STORE.state];
   if (formatByte !== STORE_FORMATTED || stateByte !== STORE_HEALTHY) {
-    throw new VarStoreError('corrupt', `variable store header Format ${hex(formatByte)} State ${hex(stateByte)} (want ${hex(STORE_FORMATTED)} formatted, ${hex(STORE_HEALTHY)} healthy)`, { offset: offset + STORE.format });
+    throw new VarStoreError(
+      'corrupt',
+      `variable store header Format ${hex(formatByte)} State ${hex(stateByte)} (want ${hex(STORE_FORMATTED)} formatted, ${hex(STORE_HEALTHY)} healthy)`,
+      { offset: offset + STORE.format },
+    );
   }
   if (size < STORE_HEADER_SIZE || size > fvEnd - offset) {
-    throw new VarStoreError('corrupt', `variable store Size ${hex(size)} does not fit the volume (${hex(fvEnd - offset)} bytes after the volume header)`, { offset: offset + STORE.size });
+    throw new VarStoreError('corrupt', `variable store Size ${hex(size)} does not fit the volume (${hex(fvEnd - offset)} bytes after the volume header)`, {
+      offset: offset + STORE.size,
+    });
   }
   return {
     format,
@@ -147,7 +162,11 @@ function readRecord(buf: Buffer, pos: number, store: StoreHeaderInfo): StoredVar
   }
   const recordSize = hdr + nameSize + dataSize;
   if (pos + recordSize > store.end) {
-    throw new VarStoreError('corrupt', `variable record at ${hex(pos)} (NameSize ${nameSize}, DataSize ${dataSize}) runs past the store end ${hex(store.end)}`, { offset: pos });
+    throw new VarStoreError(
+      'corrupt',
+      `variable record at ${hex(pos)} (NameSize ${nameSize}, DataSize ${dataSize}) runs past the store end ${hex(store.end)}`,
+      { offset: pos },
+    );
   }
   const live = state === STATE_LIVE || state === STATE_LIVE_IN_DELETED_TRANSITION;
   const nameOff = pos + hdr;

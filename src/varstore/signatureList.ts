@@ -8,14 +8,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { DecodeError } from './loadOption';
-import {
-  EFI_CERT_RSA2048,
-  EFI_CERT_SHA1,
-  EFI_CERT_SHA256,
-  EFI_CERT_X509,
-  EFI_CERT_X509_SHA256,
-  guidFromBytes,
-} from './guids';
+import { EFI_CERT_RSA2048, EFI_CERT_SHA1, EFI_CERT_SHA256, EFI_CERT_X509, EFI_CERT_X509_SHA256, guidFromBytes } from './guids';
 
 const LIST_HEADER = 28;
 const OWNER = 16;
@@ -85,7 +78,9 @@ export function parseSignatureLists(data: Buffer): SignatureList[] {
     if (listSize < LIST_HEADER || listSize > data.length - pos) throw new DecodeError(`signature list at ${pos}: SignatureListSize ${listSize} out of bounds`);
     const body = listSize - LIST_HEADER - headerSize;
     if (headerSize > listSize - LIST_HEADER || sigSize < OWNER || body % sigSize !== 0) {
-      throw new DecodeError(`signature list at ${pos}: SignatureHeaderSize ${headerSize} / SignatureSize ${sigSize} do not divide SignatureListSize ${listSize}`);
+      throw new DecodeError(
+        `signature list at ${pos}: SignatureHeaderSize ${headerSize} / SignatureSize ${sigSize} do not divide SignatureListSize ${listSize}`,
+      );
     }
     const typeName = TYPE_NAMES[type] ?? 'unknown';
     const entries: SignatureEntry[] = [];

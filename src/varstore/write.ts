@@ -28,7 +28,17 @@
  */
 import { VarStoreError } from './errors';
 import { guidToBytes } from './guids';
-import { AUTH, AUTH_HEADER_SIZE, PLAIN, PLAIN_HEADER_SIZE, STATE_DELETED_MASK, STATE_LIVE, STATE_LIVE_IN_DELETED_TRANSITION, VARIABLE_START_ID, align4 } from './layout';
+import {
+  AUTH,
+  AUTH_HEADER_SIZE,
+  PLAIN,
+  PLAIN_HEADER_SIZE,
+  STATE_DELETED_MASK,
+  STATE_LIVE,
+  STATE_LIVE_IN_DELETED_TRANSITION,
+  VARIABLE_START_ID,
+  align4,
+} from './layout';
 import { parseVarStore } from './parse';
 import { encodeName } from './ucs2';
 import { keyProblem, variableKey, variableProblem } from './validate';
@@ -80,7 +90,9 @@ function checkDesired(variables: readonly Variable[]): Map<string, Variable> {
     if (p) throw new VarStoreError('invalid-variable', `variables[${i}].${p.field}: ${p.message}`, { field: `variables[${i}].${p.field}` });
     const state = (v as Partial<StoredVariable>).state;
     if (state !== undefined && state !== STATE_LIVE && state !== STATE_LIVE_IN_DELETED_TRANSITION) {
-      throw new VarStoreError('invalid-variable', `variables[${i}] (${v.name}): record state 0x${state.toString(16)} is not live; pass live variables only`, { field: `variables[${i}].state` });
+      throw new VarStoreError('invalid-variable', `variables[${i}] (${v.name}): record state 0x${state.toString(16)} is not live; pass live variables only`, {
+        field: `variables[${i}].state`,
+      });
     }
     const key = variableKey(v);
     if (byKey.has(key)) throw new VarStoreError('invalid-variable', `variables[${i}]: duplicate variable ${v.name} (${v.guid})`, { field: `variables[${i}]` });
@@ -152,7 +164,10 @@ export function writeVarStore(original: Buffer, variables: readonly Variable[]):
   compacted.fill(0xff, store.start, store.end);
   if (layout(compacted, store.start, store.end, all) === undefined) {
     const need = totalAligned(all);
-    throw new VarStoreError('full', `the variables need ${need} bytes but the store holds ${store.end - store.start} bytes of records (${variables.length} variables)`);
+    throw new VarStoreError(
+      'full',
+      `the variables need ${need} bytes but the store holds ${store.end - store.start} bytes of records (${variables.length} variables)`,
+    );
   }
   return compacted;
 }

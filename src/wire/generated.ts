@@ -1049,7 +1049,26 @@ export interface components {
             };
         };
         FirmwareInventory: {
-            entries: Record<string, never>[];
+            /** @description Usable entries in rank order (the operator's map first, then descriptors). */
+            entries: {
+                source: string;
+                arch: string;
+                machines: string[];
+                executable: string;
+                nvram_template: string | null;
+                secure_boot: boolean;
+                requires_smm: boolean;
+                enrolled_keys: boolean;
+                stateless: boolean;
+                sizes: {
+                    executable: number | null;
+                    nvram_template: number | null;
+                };
+                /** @description Same as sizes.executable (kept for existing clients). */
+                executable_size: number | null;
+                /** @description Same as sizes.nvram_template (kept for existing clients). */
+                nvram_template_size: number | null;
+            }[];
             problems: {
                 /** @enum {string} */
                 severity: "warning" | "error";

@@ -70,7 +70,7 @@ export interface TempestConfig {
   };
 }
 
-type RawIni = Record<string, Record<string, unknown> | unknown>;
+type RawIni = Record<string, unknown>;
 
 function section(raw: RawIni, name: string): Record<string, unknown> {
   const s = raw[name];
@@ -100,7 +100,7 @@ function parseJsonObj(v: unknown, dflt: Record<string, string>, where: string): 
     if (!o || typeof o !== 'object' || Array.isArray(o)) throw new Error('not an object');
     return Object.fromEntries(Object.entries(o as Record<string, unknown>).map(([k, x]) => [k, String(x)]));
   } catch (e) {
-    throw new Error(`${where}: expected a JSON object: ${(e as Error).message}`);
+    throw new Error(`${where}: expected a JSON object: ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -119,7 +119,7 @@ export function parseFlavor(v: unknown, dflt: FlavorRef, where: string): FlavorR
       extra_specs: Object.fromEntries(Object.entries(o.extra_specs ?? {}).map(([k, x]) => [k, String(x)])),
     };
   } catch (e) {
-    throw new Error(`${where}: bad flavor JSON: ${(e as Error).message}`);
+    throw new Error(`${where}: bad flavor JSON: ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -133,12 +133,18 @@ export function parseHosts(v: unknown, where: string): Array<{ name: string; url
     .map((p) => {
       const i = p.indexOf('=');
       if (i <= 0) throw new Error(`${where}: expected name=url, got ${p}`);
-      return { name: p.slice(0, i).trim(), url: p.slice(i + 1).trim().replace(/\/+$/, '') };
+      return {
+        name: p.slice(0, i).trim(),
+        url: p
+          .slice(i + 1)
+          .trim()
+          .replace(/\/+$/, ''),
+      };
     });
 }
 
 export function parseConfig(text: string, source: string): TempestConfig {
-  const raw = ini.parse(text) as RawIni;
+  const raw = ini.parse(text);
   const c = section(raw, 'compute');
   const f = section(raw, 'compute-feature-enabled');
   const u = section(raw, 'uefi');
@@ -167,10 +173,22 @@ export function parseConfig(text: string, source: string): TempestConfig {
       shared_secret: String(u.shared_secret ?? ''),
       arch: String(u.arch ?? 'x86_64'),
       image_properties: uefiProps,
-      secure_boot_image_properties: parseJsonObj(u.secure_boot_image_properties, { ...uefiProps, os_secure_boot: 'required' }, '[uefi] secure_boot_image_properties'),
+      secure_boot_image_properties: parseJsonObj(
+        u.secure_boot_image_properties,
+        { ...uefiProps, os_secure_boot: 'required' },
+        '[uefi] secure_boot_image_properties',
+      ),
       bios_image_properties: parseJsonObj(u.bios_image_properties, {}, '[uefi] bios_image_properties'),
-      aarch64_image_properties: parseJsonObj(u.aarch64_image_properties, { hw_architecture: 'aarch64', hw_machine_type: 'virt' }, '[uefi] aarch64_image_properties'),
-      stateless_image_properties: parseJsonObj(u.stateless_image_properties, { ...uefiProps, hw_firmware_stateless: 'true' }, '[uefi] stateless_image_properties'),
+      aarch64_image_properties: parseJsonObj(
+        u.aarch64_image_properties,
+        { hw_architecture: 'aarch64', hw_machine_type: 'virt' },
+        '[uefi] aarch64_image_properties',
+      ),
+      stateless_image_properties: parseJsonObj(
+        u.stateless_image_properties,
+        { ...uefiProps, hw_firmware_stateless: 'true' },
+        '[uefi] stateless_image_properties',
+      ),
       expected_machine: String(u.expected_machine ?? 'q35'),
       expected_loader: String(u.expected_loader ?? ''),
       expected_nvram_template: String(u.expected_nvram_template ?? ''),

@@ -57,7 +57,7 @@ export class RestClientException extends Error {
 
 function extractError(body: unknown): ServerErrorBody | null {
   if (body && typeof body === 'object' && 'error' in body) {
-    const e = (body as { error: unknown }).error;
+    const e = body.error;
     if (e && typeof e === 'object') return e as ServerErrorBody;
   }
   return null;
@@ -65,12 +65,18 @@ function extractError(body: unknown): ServerErrorBody | null {
 
 function classNameFor(status: number): string {
   switch (status) {
-    case 400: return 'BadRequest';
-    case 401: return 'Unauthorized';
-    case 403: return 'Forbidden';
-    case 404: return 'NotFound';
-    case 409: return 'Conflict';
-    default: return status >= 500 ? 'ServerFault' : 'UnexpectedResponseCode';
+    case 400:
+      return 'BadRequest';
+    case 401:
+      return 'Unauthorized';
+    case 403:
+      return 'Forbidden';
+    case 404:
+      return 'NotFound';
+    case 409:
+      return 'Conflict';
+    default:
+      return status >= 500 ? 'ServerFault' : 'UnexpectedResponseCode';
   }
 }
 

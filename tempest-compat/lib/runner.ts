@@ -51,7 +51,7 @@ export async function discover(files = findTestFiles()): Promise<TestCaseRef[]> 
       if (typeof exp !== 'function' || !(exp.prototype instanceof BaseTestCase)) continue;
       const cls = exp as new () => BaseTestCase;
       for (const method of testMethodsOf(cls)) {
-        const fn = (cls.prototype as unknown as Record<string, Function>)[method]!;
+        const fn = (cls.prototype as Record<string, object>)[method];
         const meta = getTestMeta(fn);
         refs.push({ id: testId(module, name, method, meta), module, cls, method, meta });
       }
@@ -100,10 +100,10 @@ function withTimeout<T>(p: Promise<T>, seconds: number, what: string): Promise<T
 export async function runTests(refs: TestCaseRef[], reporter: Reporter): Promise<Result[]> {
   const results: Result[] = [];
   const conf = CONF.get();
-  const byClass = new Map<Function, TestCaseRef[]>();
+  const byClass = new Map<TestCaseRef['cls'], TestCaseRef[]>();
   for (const r of refs) byClass.set(r.cls, [...(byClass.get(r.cls) ?? []), r]);
   for (const [cls, tests] of byClass) {
-    const classObj = new (cls as new () => BaseTestCase)();
+    const classObj = new cls();
     const t0 = Date.now();
     let classSkip: string | null = null;
     let classError: unknown = null;
@@ -158,7 +158,7 @@ export async function runTests(refs: TestCaseRef[], reporter: Reporter): Promise
         await withTimeout(
           (async () => {
             await test.setUp();
-            await (test as unknown as Record<string, () => Promise<void>>)[t.method]!.call(test);
+            await (test as unknown as Record<string, () => Promise<void>>)[t.method].call(test);
           })(),
           conf.uefi.test_timeout,
           t.id,
@@ -186,8 +186,8 @@ export async function runTests(refs: TestCaseRef[], reporter: Reporter): Promise
       }
       if (errs.length) {
         // tempest reports tearDownClass errors as a separate failed id.
-        const id = `${tests[0]!.module}.${cls.name}.tearDownClass`;
-        const fake = { ...tests[0]!, id, method: 'tearDownClass' };
+        const id = `${tests[0].module}.${cls.name}.tearDownClass`;
+        const fake = { ...tests[0], id, method: 'tearDownClass' };
         reporter.start(fake);
         const res: Result = { id, status: 'fail', details: errs.map(describeError).join('\n\n'), seconds: (Date.now() - t0) / 1000 };
         results.push(res);
@@ -210,7 +210,10 @@ export class HumanReporter implements Reporter {
 }
 
 function indent(s: string): string {
-  return s.split('\n').map((l) => `    ${l}`).join('\n');
+  return s
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
 }
 
 export class SubunitReporter implements Reporter {

@@ -47,7 +47,12 @@ export function freePort(): Promise<number> {
 
 function toIni(sections: Record<string, Record<string, string>>): string {
   return Object.entries(sections)
-    .map(([name, kv]) => `[${name}]\n${Object.entries(kv).map(([k, v]) => `${k} = ${v}`).join('\n')}\n`)
+    .map(
+      ([name, kv]) =>
+        `[${name}]\n${Object.entries(kv)
+          .map(([k, v]) => `${k} = ${v}`)
+          .join('\n')}\n`,
+    )
     .join('\n');
 }
 
@@ -106,10 +111,31 @@ export class ManagedSidecars implements HostControl {
     const q35 = ['pc-q35-*'];
     const files: Record<string, string> = {
       // A stateless entry ranked first: must never be chosen for a stateful guest (bug 2122288).
-      '30-edk2-x86_64-stateless.json': descriptor('stateless OVMF', flash('OVMF_CODE_4M.stateless.fd', null, 'stateless'), 'x86_64', q35, ['acpi-s3', 'verbose-dynamic']),
-      '40-edk2-x86_64-secure-enrolled.json': descriptor('OVMF SB+SMM, MS keys', flash('OVMF_CODE_4M.secboot.fd', 'OVMF_VARS_4M.ms.fd'), 'x86_64', q35, ['acpi-s3', 'enrolled-keys', 'requires-smm', 'secure-boot', 'verbose-dynamic']),
-      '60-edk2-x86_64.json': descriptor('OVMF', flash('OVMF_CODE_4M.fd', 'OVMF_VARS_4M.fd'), 'x86_64', ['pc-i440fx-*', 'pc-q35-*'], ['acpi-s3', 'verbose-dynamic']),
-      '70-edk2-x86_64-alt.json': descriptor('OVMF (alternative build)', flash('OVMF_CODE_4M.alt.fd', 'OVMF_VARS_4M.fd'), 'x86_64', ['pc-i440fx-*', 'pc-q35-*'], ['acpi-s3', 'verbose-dynamic']),
+      '30-edk2-x86_64-stateless.json': descriptor('stateless OVMF', flash('OVMF_CODE_4M.stateless.fd', null, 'stateless'), 'x86_64', q35, [
+        'acpi-s3',
+        'verbose-dynamic',
+      ]),
+      '40-edk2-x86_64-secure-enrolled.json': descriptor('OVMF SB+SMM, MS keys', flash('OVMF_CODE_4M.secboot.fd', 'OVMF_VARS_4M.ms.fd'), 'x86_64', q35, [
+        'acpi-s3',
+        'enrolled-keys',
+        'requires-smm',
+        'secure-boot',
+        'verbose-dynamic',
+      ]),
+      '60-edk2-x86_64.json': descriptor(
+        'OVMF',
+        flash('OVMF_CODE_4M.fd', 'OVMF_VARS_4M.fd'),
+        'x86_64',
+        ['pc-i440fx-*', 'pc-q35-*'],
+        ['acpi-s3', 'verbose-dynamic'],
+      ),
+      '70-edk2-x86_64-alt.json': descriptor(
+        'OVMF (alternative build)',
+        flash('OVMF_CODE_4M.alt.fd', 'OVMF_VARS_4M.fd'),
+        'x86_64',
+        ['pc-i440fx-*', 'pc-q35-*'],
+        ['acpi-s3', 'verbose-dynamic'],
+      ),
     };
     for (const [n, c] of Object.entries(files)) fs.writeFileSync(path.join(this.descriptorDir, n), c);
   }
@@ -135,7 +161,7 @@ export class ManagedSidecars implements HostControl {
         'firmware:aarch64': { loader: fw('AAVMF_CODE.fd'), nvram_template: fw('AAVMF_VARS.fd'), machines: 'virt-*,virt' },
         peer: { hosts: peerHosts, shared_secret: this.secret },
       };
-      this.hosts.push({ name, port: ports[i]!, confFile: path.join(dir, 'sidecar.conf'), logFile: path.join(dir, 'sidecar.log'), base, proc: null });
+      this.hosts.push({ name, port: ports[i], confFile: path.join(dir, 'sidecar.conf'), logFile: path.join(dir, 'sidecar.log'), base, proc: null });
     }
     await Promise.all(this.hosts.map((h) => this.launch(h, {})));
   }
@@ -281,7 +307,11 @@ export class ManagedSidecars implements HostControl {
 
 function tail(file: string, n: number): string {
   try {
-    return fs.readFileSync(file, 'utf8').split('\n').slice(-n - 1).join('\n');
+    return fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .slice(-n - 1)
+      .join('\n');
   } catch {
     return '(no log)';
   }

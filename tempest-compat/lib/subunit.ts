@@ -70,7 +70,7 @@ export function crc32(buf: Buffer): number {
   const native = (zlib as unknown as { crc32?: (b: Buffer) => number }).crc32;
   if (native) return native(buf) >>> 0;
   let c = 0xffffffff;
-  for (const byte of buf) c = CRC_TABLE[(c ^ byte) & 0xff]! ^ (c >>> 8);
+  for (const byte of buf) c = CRC_TABLE[(c ^ byte) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
 
@@ -127,7 +127,7 @@ export function encodePacket(p: PacketFields): Buffer {
   // The length field counts itself: pick the smallest varint size that still fits.
   let total = -1;
   for (const size of [1, 2, 3, 4]) {
-    const limit = [0x3f, 0x3fff, 0x3fffff, 0x3fffffff][size - 1]!;
+    const limit = [0x3f, 0x3fff, 0x3fffff, 0x3fffffff][size - 1];
     if (base + size <= limit) {
       total = base + size;
       break;
@@ -169,10 +169,10 @@ export function decodePackets(buf: Buffer): Array<PacketFields & { flags: number
   const out: Array<PacketFields & { flags: number }> = [];
   let off = 0;
   const readVarint = (): number => {
-    const b0 = buf[off]!;
+    const b0 = buf[off];
     const size = (b0 >> 6) + 1;
     let v = b0 & 0x3f;
-    for (let i = 1; i < size; i++) v = v * 256 + buf[off + i]!;
+    for (let i = 1; i < size; i++) v = v * 256 + buf[off + i];
     off += size;
     return v;
   };

@@ -22,9 +22,9 @@ export interface TestMeta {
   minComputeNodes?: number;
 }
 
-const META = new WeakMap<Function, TestMeta>();
+const META = new WeakMap<object, TestMeta>();
 
-function metaOf(fn: Function): TestMeta {
+function metaOf(fn: object): TestMeta {
   let m = META.get(fn);
   if (!m) {
     m = { attrs: new Set(), features: [] };
@@ -33,11 +33,11 @@ function metaOf(fn: Function): TestMeta {
   return m;
 }
 
-export function getTestMeta(fn: Function): TestMeta {
+export function getTestMeta(fn: object): TestMeta {
   return META.get(fn) ?? { attrs: new Set(), features: [] };
 }
 
-type TestMethod = (this: any) => Promise<void> | void;
+type TestMethod = (this: unknown) => Promise<void> | void;
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -81,7 +81,7 @@ export function methodSkipReason(meta: TestMeta, conf: TempestConfig): string | 
   return null;
 }
 
-type Cleanup = { fn: (...a: any[]) => unknown; args: unknown[]; label: string };
+type Cleanup = { fn: (...a: unknown[]) => unknown; args: unknown[]; label: string };
 
 /**
  * `tempest.test.BaseTestCase`. One object per class runs the class stages; each test runs on
@@ -180,7 +180,7 @@ export abstract class BaseTestCase {
   assertIn(needle: string, hay: string | string[], msg?: string): void {
     assert.ok(hay.includes(needle), msg ?? `${JSON.stringify(needle)} not in ${JSON.stringify(hay)}`);
   }
-  async assertRaises<E extends Error>(cls: abstract new (...a: any[]) => E, fn: () => Promise<unknown>, msg?: string): Promise<E> {
+  async assertRaises<E extends Error>(cls: abstract new (...a: never[]) => E, fn: () => Promise<unknown>, msg?: string): Promise<E> {
     try {
       await fn();
     } catch (e) {
@@ -194,7 +194,7 @@ export abstract class BaseTestCase {
 export type TestClass = (abstract new () => BaseTestCase) & { services?: string[] };
 
 /** True for concrete subclasses that define at least one `test_*` method. */
-export function testMethodsOf(cls: Function): string[] {
+export function testMethodsOf(cls: abstract new (...a: never[]) => unknown): string[] {
   const names = new Set<string>();
   for (let p = cls.prototype; p && p !== BaseTestCase.prototype; p = Object.getPrototypeOf(p)) {
     for (const n of Object.getOwnPropertyNames(p)) if (n.startsWith('test_') && typeof p[n] === 'function') names.add(n);

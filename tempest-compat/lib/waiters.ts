@@ -58,7 +58,9 @@ export async function waitForServerTermination(client: ServersClient, serverId: 
       throw new DeleteErrorException(`Server ${serverId} failed to delete and is in ERROR status. Fault: ${JSON.stringify(body.fault ?? null)}`);
     }
     if ((Date.now() - start) / 1000 > build_timeout) {
-      throw new TimeoutException(`Server ${serverId} failed to delete in the required time (${build_timeout} s). Current status: ${body.status}. Current task state: ${body['OS-EXT-STS:task_state']}.`);
+      throw new TimeoutException(
+        `Server ${serverId} failed to delete in the required time (${build_timeout} s). Current status: ${body.status}. Current task state: ${body['OS-EXT-STS:task_state']}.`,
+      );
     }
     await sleep(build_interval);
   }

@@ -26,7 +26,7 @@ function convert(tag: string, node: unknown): XmlElement {
 
 export async function parseDomainXml(xml: string): Promise<XmlElement> {
   const doc = (await parseStringPromise(xml, { explicitArray: true, attrkey: '$', charkey: '_', trim: true })) as Record<string, unknown>;
-  const [tag, root] = Object.entries(doc)[0]!;
+  const [tag, root] = Object.entries(doc)[0];
   return convert(tag, root);
 }
 

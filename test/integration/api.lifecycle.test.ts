@@ -73,9 +73,30 @@ describe('lifecycle API (embedded backend)', function () {
   });
 
   const refusals: [string, object, object, number, string, string | undefined][] = [
-    ['secure boot required on a pc machine', { hw_firmware_type: 'uefi', hw_machine_type: 'pc', os_secure_boot: 'required' }, {}, 400, 'SecureBootNotSupported', undefined],
-    ['an architecture without UEFI firmware', { hw_firmware_type: 'uefi', hw_architecture: 'ppc64le', hw_machine_type: 'pseries' }, {}, 400, 'UEFINotSupported', undefined],
-    ['flavor and image disagreeing on secure boot', { hw_firmware_type: 'uefi', hw_machine_type: 'q35', os_secure_boot: 'required' }, { flavor: { vcpus: 1, memory_mb: 256, extra_specs: { 'os:secure_boot': 'disabled' } } }, 400, 'FlavorImageConflict', undefined],
+    [
+      'secure boot required on a pc machine',
+      { hw_firmware_type: 'uefi', hw_machine_type: 'pc', os_secure_boot: 'required' },
+      {},
+      400,
+      'SecureBootNotSupported',
+      undefined,
+    ],
+    [
+      'an architecture without UEFI firmware',
+      { hw_firmware_type: 'uefi', hw_architecture: 'ppc64le', hw_machine_type: 'pseries' },
+      {},
+      400,
+      'UEFINotSupported',
+      undefined,
+    ],
+    [
+      'flavor and image disagreeing on secure boot',
+      { hw_firmware_type: 'uefi', hw_machine_type: 'q35', os_secure_boot: 'required' },
+      { flavor: { vcpus: 1, memory_mb: 256, extra_specs: { 'os:secure_boot': 'disabled' } } },
+      400,
+      'FlavorImageConflict',
+      undefined,
+    ],
     ['an unknown hw_firmware_type', { hw_firmware_type: 'coreboot' }, {}, 400, 'InvalidInput', 'image_meta.properties.hw_firmware_type'],
   ];
   for (const [what, props, extra, status, type, field] of refusals) {

@@ -84,7 +84,10 @@ describe('NVRAM API: variables, Secure Boot, boot order, reset', function () {
     const r = await sc.http.get(`${base}/variables`);
     assert.equal(r.status, 200, JSON.stringify(r.data));
     assert.equal(r.data.format, 'authenticated');
-    assert.deepEqual(r.data.variables.map((v: { name: string }) => v.name), ['Boot0000', 'Boot0001', 'BootOrder', 'Timeout']);
+    assert.deepEqual(
+      r.data.variables.map((v: { name: string }) => v.name),
+      ['Boot0000', 'Boot0001', 'BootOrder', 'Timeout'],
+    );
     const shell = r.data.variables[1];
     assert.equal(shell.guid, EFI_GLOBAL_VARIABLE);
     assert.equal(shell.attr, 7);
@@ -119,13 +122,20 @@ describe('NVRAM API: variables, Secure Boot, boot order, reset', function () {
     assert.equal((await sc.http.post(`/v1/instances/${inst.uuid}/power_off`, { instance: inst })).status, 200);
     const ok = await sc.http.put(url, body);
     assert.equal(ok.status, 200, JSON.stringify(ok.data));
-    assert.deepEqual({ name: ok.data.variable.name, guid: ok.data.variable.guid, attr: ok.data.variable.attr, data: ok.data.variable.data }, { name: 'NusMarker', guid: MARK_GUID, attr: 3, ...{ data: body.data } });
+    assert.deepEqual(
+      { name: ok.data.variable.name, guid: ok.data.variable.guid, attr: ok.data.variable.attr, data: ok.data.variable.data },
+      { name: 'NusMarker', guid: MARK_GUID, attr: 3, ...{ data: body.data } },
+    );
     const now = fs.readFileSync(file);
     assert.equal(now.length, tpl.length, 'size unchanged');
     assert.equal(ok.data.nvram.sha256, sha(now));
     const v = parseVarStore(now).variables.find((x) => x.name === 'NusMarker');
     assert.equal(v?.data.toString('utf16le'), 'hello\0');
-    assert.deepEqual(fs.readdirSync(sc.nvramDir).filter((f) => f.includes('.tmp')), [], 'no temp file left');
+    assert.deepEqual(
+      fs.readdirSync(sc.nvramDir).filter((f) => f.includes('.tmp')),
+      [],
+      'no temp file left',
+    );
   });
 
   it('refuses bad input naming the field, and leaves the file as it was', async () => {
@@ -161,7 +171,10 @@ describe('NVRAM API: variables, Secure Boot, boot order, reset', function () {
     const url = `${base}/variables/${EFI_GLOBAL_VARIABLE}/Timeout`;
     const r = await sc.http.delete(url);
     assert.equal(r.status, 200, JSON.stringify(r.data));
-    assert.deepEqual(parseVarStore(fs.readFileSync(file)).variables.map((v) => v.name), ['Boot0000', 'Boot0001', 'BootOrder']);
+    assert.deepEqual(
+      parseVarStore(fs.readFileSync(file)).variables.map((v) => v.name),
+      ['Boot0000', 'Boot0001', 'BootOrder'],
+    );
     const again = await sc.http.delete(url);
     assert.equal(again.status, 404);
     assert.match(again.data.error.message, /Timeout/);
@@ -181,7 +194,10 @@ describe('NVRAM API: variables, Secure Boot, boot order, reset', function () {
     const cleared = await sc.http.put(`${base}/boot`, { boot_next: null });
     assert.equal(cleared.status, 200);
     assert.equal(cleared.data.boot_next, null);
-    assert.equal(parseVarStore(fs.readFileSync(file)).variables.some((v) => v.name === 'BootNext'), false);
+    assert.equal(
+      parseVarStore(fs.readFileSync(file)).variables.some((v) => v.name === 'BootNext'),
+      false,
+    );
     const empty = await sc.http.put(`${base}/boot`, {});
     assert.equal(empty.status, 400);
   });
@@ -212,7 +228,11 @@ describe('NVRAM API: variables, Secure Boot, boot order, reset', function () {
 
   it('an unformatted store (AAVMF template of zeros) is reported with its reason, not a crash', async () => {
     const inst = instance();
-    const sp = await sc.http.post(`/v1/instances/${inst.uuid}/spawn`, { instance: inst, image_meta: { properties: { hw_architecture: 'aarch64', hw_machine_type: 'virt', hw_firmware_type: 'uefi' } }, power_on: false });
+    const sp = await sc.http.post(`/v1/instances/${inst.uuid}/spawn`, {
+      instance: inst,
+      image_meta: { properties: { hw_architecture: 'aarch64', hw_machine_type: 'virt', hw_firmware_type: 'uefi' } },
+      power_on: false,
+    });
     assert.equal(sp.status, 200, JSON.stringify(sp.data));
     const r = await sc.http.get(`/v1/instances/${inst.uuid}/nvram/variables`);
     assert.equal(r.status, 422);
@@ -257,8 +277,14 @@ describe('NVRAM API: variables, Secure Boot, boot order, reset', function () {
     assert.equal(r.status, 200, JSON.stringify(r.data));
     assert.equal(r.data.enabled, true);
     assert.equal(r.data.setup_mode, false);
-    assert.ok(r.data.kek.certificates.some((s: string) => /Microsoft/.test(s)), JSON.stringify(r.data.kek));
-    assert.ok(r.data.db.certificates.some((s: string) => /Microsoft Windows Production PCA 2011/.test(s)), JSON.stringify(r.data.db));
+    assert.ok(
+      r.data.kek.certificates.some((s: string) => /Microsoft/.test(s)),
+      JSON.stringify(r.data.kek),
+    );
+    assert.ok(
+      r.data.db.certificates.some((s: string) => /Microsoft Windows Production PCA 2011/.test(s)),
+      JSON.stringify(r.data.db),
+    );
     assert.ok(r.data.dbx.hash_count > 0 || r.data.dbx.present);
     assert.ok(inst);
   });

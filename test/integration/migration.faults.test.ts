@@ -7,7 +7,7 @@
 import { strict as assert } from 'node:assert';
 import axios from 'axios';
 import { makeHosts, SECRET, type SidecarProcess } from '../support/processes';
-import { call, coldMove, fileSha, liveFinish, liveMove, migration, newInstance, nvramPath, spawnWithMarker, storesFor, UEFI, type Inst } from '../support/novaFlows';
+import { call, fileSha, liveFinish, liveMove, migration, newInstance, nvramPath, spawnWithMarker, storesFor, UEFI, type Inst } from '../support/novaFlows';
 import { signRequest } from '../../src/peer/signing';
 import { encodeNvram } from '../../src/peer/transfer';
 
@@ -56,15 +56,27 @@ describe('migration fault tolerance', function () {
       const mig = migration('compute1', 'compute2');
       const moved = { ...inst, host: 'compute2' };
       const mdpo = () => call(A, inst.uuid, 'migrate_disk_and_power_off', { instance: inst, dest: 'compute2', flavor: inst.flavor });
-      const finish = () => call(B, inst.uuid, 'finish_migration', { migration: mig, instance: moved, disk_info: '[]', image_meta: UEFI, resize_instance: true });
+      const finish = () =>
+        call(B, inst.uuid, 'finish_migration', { migration: mig, instance: moved, disk_info: '[]', image_meta: UEFI, resize_instance: true });
       const confirm = () => call(A, inst.uuid, 'confirm_migration', { migration: mig, instance: moved });
       const revert = async () => {
         await call(B, inst.uuid, 'destroy', { instance: moved, destroy_disks: true });
         await call(A, inst.uuid, 'finish_revert_migration', { instance: inst, migration: mig });
       };
       const host = who === 'A' ? A : B;
-      const steps: [string, () => Promise<unknown>][] = [['mdpo', mdpo], ['finish', finish], ['confirm', confirm]];
-      const crashStep = point.startsWith('mdpo') || point.startsWith('stage') ? 'mdpo' : point.startsWith('finish') ? 'finish' : point.startsWith('confirm') ? 'confirm' : 'revert';
+      const steps: [string, () => Promise<unknown>][] = [
+        ['mdpo', mdpo],
+        ['finish', finish],
+        ['confirm', confirm],
+      ];
+      const crashStep =
+        point.startsWith('mdpo') || point.startsWith('stage')
+          ? 'mdpo'
+          : point.startsWith('finish')
+            ? 'finish'
+            : point.startsWith('confirm')
+              ? 'confirm'
+              : 'revert';
       if (crashStep === 'revert') {
         await mdpo();
         await finish();
@@ -145,7 +157,11 @@ describe('migration fault tolerance', function () {
       const p = `/v1/peer/instances/${uuid}/nvram`;
       const raw = Buffer.from(JSON.stringify(body));
       const headers = reuse ?? signRequest(secret, 'PUT', p, raw);
-      const r = await axios.put(host.url + p, raw, { headers: { ...headers, 'content-type': 'application/json' }, validateStatus: () => true, transformRequest: [(d) => d] });
+      const r = await axios.put(host.url + p, raw, {
+        headers: { ...headers, 'content-type': 'application/json' },
+        validateStatus: () => true,
+        transformRequest: [(d) => d],
+      });
       return { r, headers };
     }
     const content = Buffer.alloc(540_672, 0xff);
@@ -158,7 +174,10 @@ describe('migration fault tolerance', function () {
       assert.equal(r.status, 400, JSON.stringify(r.data));
       assert.equal(r.data.error.type, 'MigrationError');
       assert.match(r.data.error.message, /digest mismatch/);
-      assert.deepEqual(B.nvramFiles().filter((f) => f.includes('0000ffff')), []);
+      assert.deepEqual(
+        B.nvramFiles().filter((f) => f.includes('0000ffff')),
+        [],
+      );
     });
 
     it('refuses a wrong signature and a replayed one', async () => {
@@ -173,7 +192,10 @@ describe('migration fault tolerance', function () {
       assert.equal(again.r.status, 401);
       assert.match(again.r.data.error.message, /replayed/);
       await call(B, inst.uuid, 'destroy', { instance: inst }); // drops the staged copy
-      assert.deepEqual(B.nvramFiles().filter((f) => f.includes('0000fffe')), []);
+      assert.deepEqual(
+        B.nvramFiles().filter((f) => f.includes('0000fffe')),
+        [],
+      );
     });
 
     it('reports an unreachable peer as MigrationError and keeps the source copy and domain; revert restores it', async () => {

@@ -25,7 +25,12 @@ describe('migrations between sidecar processes', function () {
       nvram_template: makeFile(path.join(made.root, 'fw-2m', 'OVMF_VARS.fd'), SIZES.ovmf2mVars, 0xff, 'VARS2M'),
     };
     (C as { fw: unknown }).fw = other;
-    const conf = fs.readFileSync(C.confFile, 'utf8').replace(/\[firmware:x86_64\][^[]*/s, `[firmware:x86_64]\nloader = ${other.map['firmware:x86_64'].loader}\nnvram_template = ${other.map['firmware:x86_64'].nvram_template}\n`);
+    const conf = fs
+      .readFileSync(C.confFile, 'utf8')
+      .replace(
+        /\[firmware:x86_64\][^[]*/s,
+        `[firmware:x86_64]\nloader = ${other.map['firmware:x86_64'].loader}\nnvram_template = ${other.map['firmware:x86_64'].nvram_template}\n`,
+      );
     fs.writeFileSync(C.confFile, conf);
     cleanup = made.cleanup;
     await Promise.all([A.start(), B.start(), C.start()]);
@@ -52,14 +57,30 @@ describe('migrations between sidecar processes', function () {
     const inst = newInstance('compute1');
     await spawnWithMarker(A, inst);
     const rid = `req-${randomUUID()}`;
-    const r = await A.http.post(`/v1/instances/${inst.uuid}/migrate_disk_and_power_off`, { instance: inst, dest: B.name, flavor: inst.flavor, network_info: [] }, { headers: { 'X-OpenStack-Request-ID': rid } });
+    const r = await A.http.post(
+      `/v1/instances/${inst.uuid}/migrate_disk_and_power_off`,
+      { instance: inst, dest: B.name, flavor: inst.flavor, network_info: [] },
+      { headers: { 'X-OpenStack-Request-ID': rid } },
+    );
     assert.equal(r.status, 200, JSON.stringify(r.data));
-    const lines = (h: SidecarProcess) => h.log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = (h: SidecarProcess) =>
+      h.log
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.ok(lines(A).some((l) => l.msg === 'migrate_disk_and_power_off done' && l.instance_uuid === inst.uuid && l.request_id === rid));
     assert.ok(lines(B).some((l) => l.msg === 'NVRAM staged' && l.instance_uuid === inst.uuid && l.request_id === rid));
     const mig = migration(A.name, B.name);
     const moved = { ...inst, host: B.name };
-    await call(B, inst.uuid, 'finish_migration', { migration: mig, instance: moved, disk_info: r.data.disk_info, image_meta: UEFI, resize_instance: true, power_on: true, network_info: [] });
+    await call(B, inst.uuid, 'finish_migration', {
+      migration: mig,
+      instance: moved,
+      disk_info: r.data.disk_info,
+      image_meta: UEFI,
+      resize_instance: true,
+      power_on: true,
+      network_info: [],
+    });
     await call(A, inst.uuid, 'confirm_migration', { migration: mig, instance: moved, network_info: [] });
   });
 
@@ -130,7 +151,11 @@ describe('migrations between sidecar processes', function () {
   it('refuses live migration to a host with a different firmware build before anything moves', async () => {
     const inst = newInstance('compute1');
     const want = await spawnWithMarker(A, inst);
-    const r = await C.http.post(`/v1/instances/${inst.uuid}/check_can_live_migrate_destination`, { instance: inst, src_compute_info: {}, dst_compute_info: {} });
+    const r = await C.http.post(`/v1/instances/${inst.uuid}/check_can_live_migrate_destination`, {
+      instance: inst,
+      src_compute_info: {},
+      dst_compute_info: {},
+    });
     assert.equal(r.status, 400, JSON.stringify(r.data));
     assert.equal(r.data.error.type, 'MigrationPreCheckError');
     assert.deepEqual(storesFor(C, inst), []);
@@ -142,7 +167,13 @@ describe('migrations between sidecar processes', function () {
     const want = await spawnWithMarker(A, inst);
     const { migrate_data } = await liveMove(A, B, inst);
     assert.equal(storesFor(B, inst).length, 1, 'pre_live_migration put a copy in place');
-    await call(B, inst.uuid, 'rollback_live_migration_at_destination', { instance: inst, network_info: [], block_device_info: {}, destroy_disks: true, migrate_data });
+    await call(B, inst.uuid, 'rollback_live_migration_at_destination', {
+      instance: inst,
+      network_info: [],
+      block_device_info: {},
+      destroy_disks: true,
+      migrate_data,
+    });
     await call(A, inst.uuid, 'rollback_live_migration_at_source', { instance: inst, migrate_data });
     assert.deepEqual(storesFor(B, inst), []);
     assert.equal(fileSha(nvramPath(A, inst)), want);

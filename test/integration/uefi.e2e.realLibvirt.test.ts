@@ -161,14 +161,28 @@ describe('UEFI variables through every operation on two real libvirt hosts (e2e)
     get host(): SidecarProcess {
       return this.owner ?? A;
     }
-    inst: { uuid: string; id: number; host: string; vcpus: number; memory_mb: number; flavor: { name: string; vcpus: number; memory_mb: number; extra_specs: Record<string, string> } };
+    inst: {
+      uuid: string;
+      id: number;
+      host: string;
+      vcpus: number;
+      memory_mb: number;
+      flavor: { name: string; vcpus: number; memory_mb: number; extra_specs: Record<string, string> };
+    };
     readonly name: string;
     value = '';
     constructor() {
       const id = 0x6000 + Math.floor(Math.random() * 0xfff);
       this.name = `nus-e2e-${id.toString(16).padStart(8, '0')}`;
       names.push(this.name);
-      this.inst = { uuid: randomUUID(), id, host: 'compute-a', vcpus: 1, memory_mb: 256, flavor: { name: 'uefi.small', vcpus: 1, memory_mb: 256, extra_specs: {} } };
+      this.inst = {
+        uuid: randomUUID(),
+        id,
+        host: 'compute-a',
+        vcpus: 1,
+        memory_mb: 256,
+        flavor: { name: 'uefi.small', vcpus: 1, memory_mb: 256, extra_specs: {} },
+      };
     }
 
     moveTo(h: SidecarProcess): void {
@@ -252,12 +266,19 @@ describe('UEFI variables through every operation on two real libvirt hosts (e2e)
     const order = vars.find((v) => v.name === 'BootOrder');
     assert.ok(order?.decoded?.order?.length, `BootOrder written by OVMF: ${JSON.stringify(order)}`);
     const boots = vars.filter((v) => /^Boot[0-9A-F]{4}$/.test(v.name));
-    for (const e of order!.decoded!.entries!) assert.ok(boots.some((b) => b.name === e), `${e} listed`);
-    assert.ok(boots.some((b) => b.decoded?.description === 'EFI Internal Shell'), JSON.stringify(boots.map((b) => b.decoded?.description)));
+    for (const e of order.decoded.entries!)
+      assert.ok(
+        boots.some((b) => b.name === e),
+        `${e} listed`,
+      );
+    assert.ok(
+      boots.some((b) => b.decoded?.description === 'EFI Internal Shell'),
+      JSON.stringify(boots.map((b) => b.decoded?.description)),
+    );
     const api = vars.find((v) => v.name === MARKER && v.guid === GUID);
     assert.ok(api, 'the guest-written marker is listed by the API');
     assert.equal(Buffer.from(api.data, 'hex').toString('utf16le').replace(/\0+$/, ''), g.value);
-    firstBoot = boots.map((b) => `${b.name} ${b.decoded?.description}`).join(', ') + `; BootOrder ${order!.decoded!.entries!.join(',')}`;
+    firstBoot = boots.map((b) => `${b.name} ${b.decoded?.description}`).join(', ') + `; BootOrder ${order.decoded.entries!.join(',')}`;
     rows.push({ op: 'spawn + first boot', host: 'compute-a', marker: g.value, guest: g.value, file: g.value, ms: Date.now() - t0 });
     rows.push({ op: 'API lists what OVMF wrote', host: 'compute-a', marker: '-', guest: '-', file: firstBoot, ms: 0 });
   });
@@ -285,7 +306,10 @@ describe('UEFI variables through every operation on two real libvirt hosts (e2e)
     assert.equal(virshOn(hostA.uri, 'domstate', g.name).trim(), 'shut off');
     // While off, write a variable through the API; the guest must see it after power on.
     const apiValue = `api-${randomUUID().slice(0, 8)}`;
-    const put = await A.http.put(`/v1/instances/${g.inst.uuid}/nvram/variables/${GUID}/NusApiVar`, { data: Buffer.from(apiValue, 'utf16le').toString('hex'), attr: 3 });
+    const put = await A.http.put(`/v1/instances/${g.inst.uuid}/nvram/variables/${GUID}/NusApiVar`, {
+      data: Buffer.from(apiValue, 'utf16le').toString('hex'),
+      attr: 3,
+    });
     assert.equal(put.status, 200, JSON.stringify(put.data));
     await call(A, g.inst.uuid, 'power_on', { instance: g.inst });
     const running = await A.http.put(`/v1/instances/${g.inst.uuid}/nvram/variables/${GUID}/NusApiVar`, { data: '00', attr: 3 });
@@ -318,7 +342,15 @@ describe('UEFI variables through every operation on two real libvirt hosts (e2e)
     g.moveTo(B);
     g.inst.flavor = flavor;
     g.inst.memory_mb = 320;
-    const fin = await call(B, g.inst.uuid, 'finish_migration', { migration: mig, instance: g.inst, disk_info: out.disk_info, image_meta: UEFI, resize_instance: true, power_on: true, network_info: [] });
+    const fin = await call(B, g.inst.uuid, 'finish_migration', {
+      migration: mig,
+      instance: g.inst,
+      disk_info: out.disk_info,
+      image_meta: UEFI,
+      resize_instance: true,
+      power_on: true,
+      network_info: [],
+    });
     assert.equal(fin.nvram.sha256, out.nvram.sha256, 'installed byte for byte');
     assert.match(virshOn(hostB.uri, 'dumpxml', g.name), /<memory unit='KiB'>327680<\/memory>/);
     await call(A, g.inst.uuid, 'confirm_migration', { migration: mig, instance: g.inst, network_info: [] });
@@ -334,7 +366,15 @@ describe('UEFI variables through every operation on two real libvirt hosts (e2e)
     const out = await call(B, g.inst.uuid, 'migrate_disk_and_power_off', { instance: g.inst, dest: 'compute-a', flavor, network_info: [] });
     const onB = g.inst;
     g.moveTo(A);
-    await call(A, g.inst.uuid, 'finish_migration', { migration: mig, instance: { ...g.inst, flavor, memory_mb: 256 }, disk_info: out.disk_info, image_meta: UEFI, resize_instance: true, power_on: true, network_info: [] });
+    await call(A, g.inst.uuid, 'finish_migration', {
+      migration: mig,
+      instance: { ...g.inst, flavor, memory_mb: 256 },
+      disk_info: out.disk_info,
+      image_meta: UEFI,
+      resize_instance: true,
+      power_on: true,
+      network_info: [],
+    });
     const onA = await g.writeMarker('written-on-dest', true);
     // Nova's revert: the destination destroys its guest and disks, the source finishes the revert.
     await call(A, g.inst.uuid, 'destroy', { instance: g.inst, network_info: [], destroy_disks: true });
@@ -353,7 +393,15 @@ describe('UEFI variables through every operation on two real libvirt hosts (e2e)
     const out = await call(B, g.inst.uuid, 'migrate_disk_and_power_off', { instance: g.inst, dest: 'compute-a', flavor: g.inst.flavor, network_info: [] });
     assert.equal(virshOn(hostB.uri, 'domstate', g.name).trim(), 'shut off');
     g.moveTo(A);
-    const fin = await call(A, g.inst.uuid, 'finish_migration', { migration: mig, instance: g.inst, disk_info: out.disk_info, image_meta: UEFI, resize_instance: false, power_on: true, network_info: [] });
+    const fin = await call(A, g.inst.uuid, 'finish_migration', {
+      migration: mig,
+      instance: g.inst,
+      disk_info: out.disk_info,
+      image_meta: UEFI,
+      resize_instance: false,
+      power_on: true,
+      network_info: [],
+    });
     assert.equal(fin.nvram.sha256, out.nvram.sha256);
     await call(B, g.inst.uuid, 'confirm_migration', { migration: mig, instance: g.inst, network_info: [] });
     assert.throws(() => virshOn(hostB.uri, 'domstate', g.name), 'no domain left on B');
@@ -364,9 +412,20 @@ describe('UEFI variables through every operation on two real libvirt hosts (e2e)
     await g.writeMarker('live', false);
     const t0 = Date.now();
     const mig = migration('compute-a', 'compute-b', 'live-migration');
-    const d = await call(B, g.inst.uuid, 'check_can_live_migrate_destination', { instance: g.inst, src_compute_info: {}, dst_compute_info: {}, block_migration: false });
+    const d = await call(B, g.inst.uuid, 'check_can_live_migrate_destination', {
+      instance: g.inst,
+      src_compute_info: {},
+      dst_compute_info: {},
+      block_migration: false,
+    });
     const s = await call(A, g.inst.uuid, 'check_can_live_migrate_source', { instance: g.inst, dest_check_data: { ...d.migrate_data, migration: mig } });
-    const p = await call(B, g.inst.uuid, 'pre_live_migration', { instance: g.inst, block_device_info: {}, network_info: [], disk_info: null, migrate_data: s.migrate_data });
+    const p = await call(B, g.inst.uuid, 'pre_live_migration', {
+      instance: g.inst,
+      block_device_info: {},
+      network_info: [],
+      disk_info: null,
+      migrate_data: s.migrate_data,
+    });
     const lm = await call(A, g.inst.uuid, 'live_migration', { instance: g.inst, dest: 'compute-b', migrate_data: p.migrate_data, block_migration: false });
     assert.ok(lm.nvram?.sha256, 'the source checked the destination digest before dropping its copy');
     await call(A, g.inst.uuid, 'post_live_migration', { instance: g.inst, block_device_info: {}, migrate_data: p.migrate_data });
@@ -392,7 +451,12 @@ describe('UEFI variables through every operation on two real libvirt hosts (e2e)
     const t0 = Date.now();
     await call(B, g.inst.uuid, 'destroy', { instance: g.inst, network_info: [], destroy_disks: true });
     assert.throws(() => virshOn(hostB.uri, 'domstate', g.name));
-    const left = [A, B].flatMap((h) => fs.readdirSync(h.nvramDir).filter((f) => f.includes(g.name)).map((f) => `${h.name}:${f}`));
+    const left = [A, B].flatMap((h) =>
+      fs
+        .readdirSync(h.nvramDir)
+        .filter((f) => f.includes(g.name))
+        .map((f) => `${h.name}:${f}`),
+    );
     rows.push({ op: 'delete', host: 'compute-b', marker: '-', guest: '-', file: left.length ? left.join(',') : '(no file on A or B)', ms: Date.now() - t0 });
     assert.deepEqual(left, []);
     assert.equal((await B.http.get(`/v1/instances/${g.inst.uuid}`)).status, 404);
@@ -431,7 +495,14 @@ describe('UEFI variables through every operation on two real libvirt hosts (e2e)
       assert.equal(s.enabled, true);
       assert.equal(s.setup_mode, false);
       for (const k of ['pk', 'kek', 'db'] as const) assert.ok(s[k].certificates.length > 0, `${k} enrolled`);
-      rows.push({ op: 'secure boot: boot', host: 'compute-a', marker: 'PK/KEK/db', guest: 'firmware ran (no shell under SB)', file: `SecureBoot enabled, ${s.db.certificates.length} db certs`, ms: Date.now() - t0 });
+      rows.push({
+        op: 'secure boot: boot',
+        host: 'compute-a',
+        marker: 'PK/KEK/db',
+        guest: 'firmware ran (no shell under SB)',
+        file: `SecureBoot enabled, ${s.db.certificates.length} db certs`,
+        ms: Date.now() - t0,
+      });
     });
 
     it('keeps the keys byte for byte across hard reboot, and the whole store across cold migration A -> B', async () => {
@@ -440,14 +511,29 @@ describe('UEFI variables through every operation on two real libvirt hosts (e2e)
       await call(A, sb.inst.uuid, 'reboot', { instance: sb.inst, reboot_type: 'HARD' });
       await firmwareRan(A);
       assert.deepEqual(keys(), k0, 'PK, KEK, db, dbx, SecureBootEnable unchanged');
-      rows.push({ op: 'secure boot: hard reboot', host: 'compute-a', marker: 'keys sha256', guest: 'firmware ran', file: 'keys identical', ms: Date.now() - t0 });
+      rows.push({
+        op: 'secure boot: hard reboot',
+        host: 'compute-a',
+        marker: 'keys sha256',
+        guest: 'firmware ran',
+        file: 'keys identical',
+        ms: Date.now() - t0,
+      });
       const t1 = Date.now();
       const mig = migration('compute-a', 'compute-b', 'migration');
       const out = await call(A, sb.inst.uuid, 'migrate_disk_and_power_off', { instance: sb.inst, dest: 'compute-b', flavor: sb.inst.flavor, network_info: [] });
       const before = sha(fs.readFileSync(storeFile(A, sb.name)));
       assert.equal(out.nvram.sha256, before);
       sb.moveTo(B);
-      await call(B, sb.inst.uuid, 'finish_migration', { migration: mig, instance: sb.inst, disk_info: out.disk_info, image_meta: UEFI_SB, resize_instance: false, power_on: false, network_info: [] });
+      await call(B, sb.inst.uuid, 'finish_migration', {
+        migration: mig,
+        instance: sb.inst,
+        disk_info: out.disk_info,
+        image_meta: UEFI_SB,
+        resize_instance: false,
+        power_on: false,
+        network_info: [],
+      });
       assert.equal(sha(fs.readFileSync(storeFile(B, sb.name))), before, 'the whole store arrived byte for byte');
       await call(B, sb.inst.uuid, 'power_on', { instance: sb.inst });
       assert.match(virshOn(hostB.uri, 'dumpxml', sb.name), /secure='yes'/);
@@ -455,7 +541,14 @@ describe('UEFI variables through every operation on two real libvirt hosts (e2e)
       await call(A, sb.inst.uuid, 'confirm_migration', { migration: mig, instance: sb.inst, network_info: [] });
       assert.deepEqual(keys(), k0);
       assert.equal(summary().enabled, true);
-      rows.push({ op: 'secure boot: cold migration', host: 'compute-b', marker: 'store sha256', guest: 'firmware ran', file: 'byte-identical; keys identical', ms: Date.now() - t1 });
+      rows.push({
+        op: 'secure boot: cold migration',
+        host: 'compute-b',
+        marker: 'store sha256',
+        guest: 'firmware ran',
+        file: 'byte-identical; keys identical',
+        ms: Date.now() - t1,
+      });
       await call(B, sb.inst.uuid, 'destroy', { instance: sb.inst, network_info: [], destroy_disks: true });
       assert.equal(fs.existsSync(storeFile(B, sb.name)), false);
     });

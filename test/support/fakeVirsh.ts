@@ -62,7 +62,10 @@ export class FakeVirsh {
 
   private answer(args: string[]): string {
     if (this.down) {
-      this.fail("error: failed to connect to the hypervisor\nerror: Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory\n", args);
+      this.fail(
+        "error: failed to connect to the hypervisor\nerror: Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory\n",
+        args,
+      );
     }
     const forced = this.failNext.get(args[0]);
     if (forced !== undefined) {

@@ -26,7 +26,10 @@ export class LibvirtSerial {
   /** Output of every console opened in this process, by socket path (newest connection last). */
   static readonly transcripts = new Map<string, string>();
 
-  private constructor(private readonly sock: net.Socket, readonly path: string) {
+  private constructor(
+    private readonly sock: net.Socket,
+    readonly path: string,
+  ) {
     LibvirtSerial.transcripts.delete(path);
     sock.on('data', (d: Buffer) => {
       this.raw += d.toString('latin1');
@@ -54,7 +57,7 @@ export class LibvirtSerial {
         });
         return new LibvirtSerial(s, sockPath);
       } catch (e) {
-        if (Date.now() > deadline) throw new Error(`serial: cannot connect to ${sockPath} within ${timeoutMs} ms: ${(e as Error).message}`);
+        if (Date.now() > deadline) throw new Error(`serial: cannot connect to ${sockPath} within ${timeoutMs} ms: ${(e as Error).message}`, { cause: e });
         await sleep(200);
       }
     }
@@ -62,8 +65,12 @@ export class LibvirtSerial {
 
   /** Output with ANSI escape sequences and NULs removed. */
   static clean(raw: string): string {
-    // eslint-disable-next-line no-control-regex
-    return raw.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\x1b[()][0-9A-Za-z]/g, '').replace(/\0/g, '');
+    /* eslint-disable no-control-regex -- ANSI escape sequences start with ESC (0x1b) */
+    return raw
+      .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
+      .replace(/\x1b[()][0-9A-Za-z]/g, '')
+      .replace(/\0/g, '');
+    /* eslint-enable no-control-regex */
   }
 
   /** What the last console on `sockPath` received, cleaned, for failure reports ('' when none). */
@@ -141,7 +148,10 @@ export class LibvirtSerial {
       await this.type(cmd, 20, false);
       const echoed = await this.waitEcho(cmd, at, 3000);
       if (!echoed) {
-        if (attempt >= attempts) throw new Error(`serial: the shell did not echo ${JSON.stringify(cmd)} after ${attempts} attempts; last output: ${JSON.stringify(this.text().slice(-400))}`);
+        if (attempt >= attempts)
+          throw new Error(
+            `serial: the shell did not echo ${JSON.stringify(cmd)} after ${attempts} attempts; last output: ${JSON.stringify(this.text().slice(-400))}`,
+          );
         this.sock.write('\x1b');
         await sleep(300);
         continue;
@@ -174,7 +184,9 @@ export class LibvirtSerial {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       // The shell redraws with backspaces/cursor moves at times; compare the visible tail.
-      const tail = this.text().slice(from).replace(/[\b\r]/g, '');
+      const tail = this.text()
+        .slice(from)
+        .replace(/[\b\r]/g, '');
       if (tail.endsWith(cmd)) return true;
       if (tail.length > cmd.length + 40 || Date.now() > deadline) return false;
       await sleep(50);
@@ -215,7 +227,8 @@ export function parseDmpstore(out: string): DumpedVariable[] {
   const vars: DumpedVariable[] = [];
   let cur: (DumpedVariable & { size: number; bytes: number[] }) | null = null;
   const flush = () => {
-    if (cur) vars.push({ name: cur.name, guid: cur.guid, attrs: cur.attrs, data: Buffer.from(cur.bytes.slice(0, cur.size)), complete: cur.bytes.length >= cur.size });
+    if (cur)
+      vars.push({ name: cur.name, guid: cur.guid, attrs: cur.attrs, data: Buffer.from(cur.bytes.slice(0, cur.size)), complete: cur.bytes.length >= cur.size });
     cur = null;
   };
   for (const line of out.split(/\r?\n/)) {

@@ -118,7 +118,10 @@ export function virsh(...args: string[]): string {
 
 /** Best-effort removal of a test domain (destroy, then undefine deleting its NVRAM). */
 export function purgeDomain(uri: string, name: string): void {
-  for (const args of [['destroy', name], ['undefine', name, '--nvram']]) {
+  for (const args of [
+    ['destroy', name],
+    ['undefine', name, '--nvram'],
+  ]) {
     try {
       virshOn(uri, ...args);
     } catch {

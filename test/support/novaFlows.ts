@@ -58,15 +58,34 @@ export function fileSha(p: string): string | null {
 export async function coldMove(src: SidecarProcess, dst: SidecarProcess, inst: Inst, mig = migration(src.name, dst.name)) {
   const out = await call(src, inst.uuid, 'migrate_disk_and_power_off', { instance: inst, dest: dst.name, flavor: inst.flavor, network_info: [] });
   const moved = { ...inst, host: dst.name };
-  await call(dst, inst.uuid, 'finish_migration', { migration: mig, instance: moved, disk_info: out.disk_info, image_meta: UEFI, resize_instance: true, power_on: true, network_info: [] });
+  await call(dst, inst.uuid, 'finish_migration', {
+    migration: mig,
+    instance: moved,
+    disk_info: out.disk_info,
+    image_meta: UEFI,
+    resize_instance: true,
+    power_on: true,
+    network_info: [],
+  });
   return { mig, moved, out };
 }
 
 export async function liveMove(src: SidecarProcess, dst: SidecarProcess, inst: Inst) {
   const mig = migration(src.name, dst.name, 'live-migration');
-  const d = await call(dst, inst.uuid, 'check_can_live_migrate_destination', { instance: inst, src_compute_info: {}, dst_compute_info: {}, block_migration: false });
+  const d = await call(dst, inst.uuid, 'check_can_live_migrate_destination', {
+    instance: inst,
+    src_compute_info: {},
+    dst_compute_info: {},
+    block_migration: false,
+  });
   const s = await call(src, inst.uuid, 'check_can_live_migrate_source', { instance: inst, dest_check_data: { ...d.migrate_data, migration: mig } });
-  const p = await call(dst, inst.uuid, 'pre_live_migration', { instance: inst, block_device_info: {}, network_info: [], disk_info: null, migrate_data: s.migrate_data });
+  const p = await call(dst, inst.uuid, 'pre_live_migration', {
+    instance: inst,
+    block_device_info: {},
+    network_info: [],
+    disk_info: null,
+    migrate_data: s.migrate_data,
+  });
   return { mig, migrate_data: p.migrate_data };
 }
 

@@ -37,8 +37,20 @@ export class SidecarProcess {
   wrap: string[] = [];
   readonly http: AxiosInstance;
   log = '';
-  constructor(readonly name: string, readonly port: number, readonly root: string, readonly confFile: string, readonly nvramDir: string, readonly fw: FirmwareTree) {
-    this.http = axios.create({ baseURL: `http://127.0.0.1:${port}`, headers: { Authorization: `Bearer ${TOKEN}` }, validateStatus: () => true, timeout: 60000 });
+  constructor(
+    readonly name: string,
+    readonly port: number,
+    readonly root: string,
+    readonly confFile: string,
+    readonly nvramDir: string,
+    readonly fw: FirmwareTree,
+  ) {
+    this.http = axios.create({
+      baseURL: `http://127.0.0.1:${port}`,
+      headers: { Authorization: `Bearer ${TOKEN}` },
+      validateStatus: () => true,
+      timeout: 60000,
+    });
   }
 
   get url(): string {
@@ -47,7 +59,9 @@ export class SidecarProcess {
 
   /** Start (or restart) the process; `crashPoints` arms SIGKILL fault injection for this run. */
   async start(crashPoints: string[] = []): Promise<void> {
-    const conf = fs.readFileSync(this.confFile, 'utf8').replace(/\n\[debug\][^[]*/s, '\n') + (crashPoints.length ? `\n[debug]\ncrash_points = ${crashPoints.join(',')}\n` : '');
+    const conf =
+      fs.readFileSync(this.confFile, 'utf8').replace(/\n\[debug\][^[]*/s, '\n') +
+      (crashPoints.length ? `\n[debug]\ncrash_points = ${crashPoints.join(',')}\n` : '');
     fs.writeFileSync(this.confFile, conf);
     this.log = '';
     const argv = [process.execPath, '--import', 'tsx', MAIN, '--config-file', this.confFile];
@@ -108,7 +122,13 @@ export async function makeHosts(specs: HostSpec[]): Promise<{ hosts: SidecarProc
     const fw = s.fw ?? sharedFw;
     const nvramDir = path.join(dir, 'nvram');
     const map = Object.entries(fw.map)
-      .map(([sec, kv]) => `[${sec}]\n` + Object.entries(kv).map(([k, v]) => `${k} = ${v}`).join('\n'))
+      .map(
+        ([sec, kv]) =>
+          `[${sec}]\n` +
+          Object.entries(kv)
+            .map(([k, v]) => `${k} = ${v}`)
+            .join('\n'),
+      )
       .join('\n');
     const conf = `[DEFAULT]
 host = ${s.name}

@@ -2,6 +2,7 @@
  * Start an in-process sidecar on loopback with its own temp state and NVRAM directories, a
  * synthetic firmware map and no descriptors (unless given), plus an axios client for it.
  */
+import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import axios, { type AxiosInstance } from 'axios';
@@ -56,7 +57,6 @@ export async function startTestSidecar(over: Partial<Record<string, Record<strin
 let counter = 0x2a;
 /** A plain-JSON Nova Instance with a fresh uuid and id. */
 export function instance(extra: Record<string, unknown> = {}): { uuid: string; id: number; [k: string]: unknown } {
-  const { randomUUID } = require('node:crypto') as typeof import('node:crypto');
   return { uuid: randomUUID(), id: counter++, host: 'compute1', vcpus: 1, memory_mb: 256, ...extra };
 }
 

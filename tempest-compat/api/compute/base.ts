@@ -20,14 +20,19 @@ export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex'
 
 /** fnmatch-style glob used by descriptors' machine lists. */
 export function globMatch(glob: string, s: string): boolean {
-  const re = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const re = new RegExp(
+    `^${glob
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
   return re.test(s);
 }
 
 /** Concrete names an alias may stand for, so `q35` matches `pc-q35-*`. */
 function machineCandidates(m: string): string[] {
   const alias: Record<string, string> = { q35: 'pc-q35-99.0', pc: 'pc-i440fx-99.0', virt: 'virt-99.0' };
-  return alias[m] ? [m, alias[m]!] : [m];
+  return alias[m] ? [m, alias[m]] : [m];
 }
 
 export abstract class BaseUEFIComputeTest extends BaseTestCase {
@@ -61,7 +66,12 @@ export abstract class BaseUEFIComputeTest extends BaseTestCase {
 
   /** tempest `create_test_server(wait_until=...)`; registers wait-for-termination then delete (LIFO: delete first). */
   async createTestServer(o: { image: ImageProps; flavor?: FlavorRef; host?: string; waitUntil?: string | null; name?: string }): Promise<ServerView> {
-    const server = this.serversClient.createServer({ image: o.image, flavor: o.flavor ?? this.flavorRef, host: o.host, name: o.name ?? `tempest-${this.testName ?? 'class'}` });
+    const server = this.serversClient.createServer({
+      image: o.image,
+      flavor: o.flavor ?? this.flavorRef,
+      host: o.host,
+      name: o.name ?? `tempest-${this.testName ?? 'class'}`,
+    });
     this.addCleanup(waitForServerTermination, this.serversClient, server.id, { ignoreError: true });
     this.addCleanup(this.deleteServerIfExists.bind(this), server.id);
     if (o.waitUntil !== null) await waitForServerStatus(this.serversClient, server.id, o.waitUntil ?? 'ACTIVE');

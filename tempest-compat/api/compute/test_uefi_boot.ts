@@ -46,7 +46,11 @@ export class UEFIBootTest extends BaseUEFIComputeTest {
     this.assertEqual(nvram.text, view.nvram.path);
     this.assertEqual(path.basename(nvram.text), `${view.instance_name}_VARS.fd`, 'NVRAM named after the domain, not the UUID');
     this.assertEqual(server['OS-EXT-SRV-ATTR:instance_name'], view.instance_name);
-    const want = await this.expectedFirmware(this.getHostForServer(server.id), { arch: this.conf.uefi.arch, machine: this.conf.uefi.expected_machine, secure: false });
+    const want = await this.expectedFirmware(this.getHostForServer(server.id), {
+      arch: this.conf.uefi.arch,
+      machine: this.conf.uefi.expected_machine,
+      secure: false,
+    });
     this.assertEqual(nvram.attrs.template, want.nvram_template);
     if (this.conf.uefi.expected_nvram_template) this.assertEqual(nvram.attrs.template, this.conf.uefi.expected_nvram_template);
   }
@@ -57,7 +61,7 @@ export class UEFIBootTest extends BaseUEFIComputeTest {
     const server = await this.createTestServer({ image: this.conf.uefi.image_properties });
     const view = await this.instanceView(server.id);
     this.assertIsNotNone(view.firmware?.nvram_template);
-    const template = this.readHostFile(view.firmware.nvram_template!);
+    const template = this.readHostFile(view.firmware.nvram_template);
     const nv = await this.getNvram(server.id);
     this.assertEqual(nv.bytes.length, template.length, 'NVRAM size equals template size');
     this.assertEqual(view.nvram?.size, template.length);
@@ -112,7 +116,11 @@ export class UEFIBootTest extends BaseUEFIComputeTest {
     this.validateUefiOsXml(dom, false);
     const type = find(dom, './os/type');
     this.assertEqual(type?.attrs.arch, 'aarch64');
-    const want = await this.expectedFirmware(this.getHostForServer(server.id), { arch: 'aarch64', machine: this.conf.uefi.aarch64_image_properties.hw_machine_type ?? 'virt', secure: false });
+    const want = await this.expectedFirmware(this.getHostForServer(server.id), {
+      arch: 'aarch64',
+      machine: this.conf.uefi.aarch64_image_properties.hw_machine_type ?? 'virt',
+      secure: false,
+    });
     this.assertEqual(find(dom, './os/loader')?.text, want.executable);
     this.assertEqual(find(dom, './os/nvram')?.attrs.template, want.nvram_template);
   }

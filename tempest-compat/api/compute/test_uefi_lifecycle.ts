@@ -83,7 +83,11 @@ export class UEFILifecycleTest extends BaseUEFIComputeTest {
     await this.writeNvramMarker(server.id);
     this.serversClient.rebuildServer(server.id, this.conf.uefi.image_properties);
     await waitForServerStatus(this.serversClient, server.id, 'ACTIVE');
-    const want = await this.expectedFirmware(this.getHostForServer(server.id), { arch: this.conf.uefi.arch, machine: this.conf.uefi.expected_machine, secure: false });
+    const want = await this.expectedFirmware(this.getHostForServer(server.id), {
+      arch: this.conf.uefi.arch,
+      machine: this.conf.uefi.expected_machine,
+      secure: false,
+    });
     this.assertEqual(find(await this.getServerXml(server.id), './os/loader')?.text, want.executable);
     this.assertEqual((await this.getNvram(server.id)).sha, templateSha, 'policy: rebuild resets NVRAM to the template (as upstream)');
     const marked2 = await this.writeNvramMarker(server.id);

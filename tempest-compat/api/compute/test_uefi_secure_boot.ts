@@ -25,7 +25,11 @@ export class UEFISecureBootTest extends BaseUEFIComputeTest {
     const dom = await this.getServerXml(server.id);
     this.validateUefiOsXml(dom, true);
     this.assertEqual(find(dom, './features/smm')?.attrs.state, 'on', "<smm state='on'/> with Secure Boot");
-    const want = await this.expectedFirmware(this.getHostForServer(server.id), { arch: this.conf.uefi.arch, machine: this.conf.uefi.expected_machine, secure: true });
+    const want = await this.expectedFirmware(this.getHostForServer(server.id), {
+      arch: this.conf.uefi.arch,
+      machine: this.conf.uefi.expected_machine,
+      secure: true,
+    });
     this.assertEqual(find(dom, './os/loader')?.text, want.executable);
     this.assertEqual(find(dom, './os/nvram')?.attrs.template, want.nvram_template);
     if (this.conf.uefi.expected_secure_loader) this.assertEqual(find(dom, './os/loader')?.text, this.conf.uefi.expected_secure_loader);
@@ -53,7 +57,7 @@ export class UEFISecureBootTest extends BaseUEFIComputeTest {
   @attr('negative')
   @requiresFeature('firmware_reconfiguration')
   async test_secure_boot_required_unsupported_host(): Promise<void> {
-    const host = this.hosts[this.hosts.length - 1]!;
+    const host = this.hosts[this.hosts.length - 1];
     const hc = getHostControl();
     this.addCleanup(() => hc.restart(host, {}));
     await hc.restart(host, { firmware: { secure_boot: 'false' } });
@@ -69,7 +73,7 @@ export class UEFISecureBootTest extends BaseUEFIComputeTest {
   @attr('negative')
   async test_secure_boot_flavor_image_conflict(): Promise<void> {
     const uuid = randomUUID();
-    const driver = this.drivers.get(this.hosts[0]!)!;
+    const driver = this.drivers.get(this.hosts[0])!;
     this.addCleanup(async () => {
       await driver.call(uuid, 'destroy', { instance: { uuid, id: 1 }, network_info: [], destroy_disks: true });
     });

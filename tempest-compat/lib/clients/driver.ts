@@ -72,11 +72,26 @@ export class DriverClient {
   /** Every request made, for tests that assert Nova's call order and for failure reports. */
   readonly calls: CallRecord[] = [];
 
-  constructor(readonly host: string, readonly baseUrl: string, private readonly token: string, timeoutMs = 120_000) {
-    this.http = axios.create({ baseURL: baseUrl, timeout: timeoutMs, validateStatus: () => true, maxContentLength: 256 * 1024 * 1024, maxBodyLength: 256 * 1024 * 1024 });
+  constructor(
+    readonly host: string,
+    readonly baseUrl: string,
+    private readonly token: string,
+    timeoutMs = 120_000,
+  ) {
+    this.http = axios.create({
+      baseURL: baseUrl,
+      timeout: timeoutMs,
+      validateStatus: () => true,
+      maxContentLength: 256 * 1024 * 1024,
+      maxBodyLength: 256 * 1024 * 1024,
+    });
   }
 
-  private async request(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, opts: { body?: unknown; raw?: boolean; expect?: number[]; contentType?: string; auth?: boolean } = {}): Promise<AxiosResponse> {
+  private async request(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    opts: { body?: unknown; raw?: boolean; expect?: number[]; contentType?: string; auth?: boolean } = {},
+  ): Promise<AxiosResponse> {
     const headers: Record<string, string> = { 'X-OpenStack-Request-ID': `req-${randomUUID()}` };
     if (opts.auth !== false && this.token) headers.Authorization = `Bearer ${this.token}`;
     if (opts.contentType) headers['Content-Type'] = opts.contentType;
@@ -110,7 +125,11 @@ export class DriverClient {
   }
 
   private async json<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, expect?: number[]): Promise<T> {
-    const r = await this.request(method, path, { body: body === undefined ? undefined : JSON.stringify(body), contentType: body === undefined ? undefined : 'application/json', expect });
+    const r = await this.request(method, path, {
+      body: body === undefined ? undefined : JSON.stringify(body),
+      contentType: body === undefined ? undefined : 'application/json',
+      expect,
+    });
     const text = String(r.data ?? '');
     if (text === '') return {} as T;
     try {

@@ -81,27 +81,42 @@ export function apiStatus(vm: VmState, task: string | null): string {
     building: { default: 'BUILD' },
     active: {
       default: 'ACTIVE',
-      rebooting: 'REBOOT', reboot_pending: 'REBOOT', reboot_started: 'REBOOT',
-      rebooting_hard: 'HARD_REBOOT', reboot_pending_hard: 'HARD_REBOOT', reboot_started_hard: 'HARD_REBOOT',
-      rebuilding: 'REBUILD', rebuild_block_device_mapping: 'REBUILD', rebuild_spawning: 'REBUILD',
+      rebooting: 'REBOOT',
+      reboot_pending: 'REBOOT',
+      reboot_started: 'REBOOT',
+      rebooting_hard: 'HARD_REBOOT',
+      reboot_pending_hard: 'HARD_REBOOT',
+      reboot_started_hard: 'HARD_REBOOT',
+      rebuilding: 'REBUILD',
+      rebuild_block_device_mapping: 'REBUILD',
+      rebuild_spawning: 'REBUILD',
       migrating: 'MIGRATING',
-      resize_prep: 'RESIZE', resize_migrating: 'RESIZE', resize_migrated: 'RESIZE', resize_finish: 'RESIZE',
-      resize_reverting: 'REVERT_RESIZE', resize_confirming: 'ACTIVE',
+      resize_prep: 'RESIZE',
+      resize_migrating: 'RESIZE',
+      resize_migrated: 'RESIZE',
+      resize_finish: 'RESIZE',
+      resize_reverting: 'REVERT_RESIZE',
+      resize_confirming: 'ACTIVE',
     },
     stopped: {
       default: 'SHUTOFF',
-      resize_prep: 'RESIZE', resize_migrating: 'RESIZE', resize_migrated: 'RESIZE', resize_finish: 'RESIZE',
-      resize_reverting: 'REVERT_RESIZE', rebuilding: 'REBUILD', rebuild_spawning: 'REBUILD',
+      resize_prep: 'RESIZE',
+      resize_migrating: 'RESIZE',
+      resize_migrated: 'RESIZE',
+      resize_finish: 'RESIZE',
+      resize_reverting: 'REVERT_RESIZE',
+      rebuilding: 'REBUILD',
+      rebuild_spawning: 'REBUILD',
     },
     resized: { default: 'VERIFY_RESIZE', resize_reverting: 'REVERT_RESIZE' },
     rescued: { default: 'RESCUE' },
     error: { default: 'ERROR', rebuilding: 'REBUILD' },
     deleted: { default: 'DELETED' },
   };
-  return map[vm][t] ?? map[vm].default!;
+  return map[vm][t] ?? map[vm].default;
 }
 
-let nextInstanceId = Math.floor(Date.now() / 1000) % 100000 * 100;
+let nextInstanceId = (Math.floor(Date.now() / 1000) % 100000) * 100;
 let nextMigrationId = 1;
 
 export interface CreateServerOptions {
@@ -134,7 +149,7 @@ export class ServersClient {
   // ---------------- API surface ----------------
 
   createServer(o: CreateServerOptions): ServerView {
-    const host = o.host ?? this.hosts()[0]!;
+    const host = o.host ?? this.hosts()[0];
     this.driver(host);
     const rec: ServerRecord = {
       id: randomUUID(),
@@ -202,26 +217,38 @@ export class ServersClient {
     const prev = rec.busy ?? Promise.resolve();
     rec.taskState = 'deleting';
     this.note(rec);
-    rec.busy = prev.then(async () => {
-      rec.taskState = 'deleting';
-      try {
-        await this.driver(rec.host).call(rec.id, 'destroy', { instance: this.instanceObj(rec), network_info: [], block_device_info: null, destroy_disks: true });
-        rec.deleted = true;
-        rec.vmState = 'deleted';
-        rec.taskState = null;
-        this.note(rec);
-      } catch (e) {
-        this.fail(rec, e);
-      }
-    }).finally(() => {
-      rec.busy = null;
-    });
+    rec.busy = prev
+      .then(async () => {
+        rec.taskState = 'deleting';
+        try {
+          await this.driver(rec.host).call(rec.id, 'destroy', {
+            instance: this.instanceObj(rec),
+            network_info: [],
+            block_device_info: null,
+            destroy_disks: true,
+          });
+          rec.deleted = true;
+          rec.vmState = 'deleted';
+          rec.taskState = null;
+          this.note(rec);
+        } catch (e) {
+          this.fail(rec, e);
+        }
+      })
+      .finally(() => {
+        rec.busy = null;
+      });
   }
 
   rebootServer(id: string, type: 'SOFT' | 'HARD'): void {
     const rec = this.acting(id, type === 'HARD' ? ['active', 'stopped', 'error'] : ['active']);
     this.action(rec, type === 'HARD' ? 'reboot_started_hard' : 'reboot_started', async () => {
-      const v = await this.driver(rec.host).call(rec.id, 'reboot', { instance: this.instanceObj(rec), network_info: [], reboot_type: type, block_device_info: null });
+      const v = await this.driver(rec.host).call(rec.id, 'reboot', {
+        instance: this.instanceObj(rec),
+        network_info: [],
+        reboot_type: type,
+        block_device_info: null,
+      });
       this.absorb(rec, v);
       this.setState(rec, 'active', null);
     });
@@ -230,7 +257,11 @@ export class ServersClient {
   stopServer(id: string): void {
     const rec = this.acting(id, ['active', 'rescued', 'error']);
     this.action(rec, 'powering-off', async () => {
-      const v = await this.driver(rec.host).call(rec.id, 'power_off', { instance: this.instanceObj(rec), timeout: this.opts.shutdownTimeout, retry_interval: 1 });
+      const v = await this.driver(rec.host).call(rec.id, 'power_off', {
+        instance: this.instanceObj(rec),
+        timeout: this.opts.shutdownTimeout,
+        retry_interval: 1,
+      });
       this.absorb(rec, v);
       this.setState(rec, 'stopped', null);
     });
@@ -319,10 +350,17 @@ export class ServersClient {
     const wasStopped = rec.vmState === 'stopped';
     const src = rec.host;
     const mig: MigrationRecord = {
-      id: nextMigrationId++, uuid: randomUUID(), instance_uuid: rec.id,
-      source_compute: src, dest_compute: dest, source_node: src, dest_node: dest,
-      migration_type: type, status: 'pre-migrating',
-      old_instance_type_id: rec.flavor.name, new_instance_type_id: (newFlavor ?? rec.flavor).name,
+      id: nextMigrationId++,
+      uuid: randomUUID(),
+      instance_uuid: rec.id,
+      source_compute: src,
+      dest_compute: dest,
+      source_node: src,
+      dest_node: dest,
+      migration_type: type,
+      status: 'pre-migrating',
+      old_instance_type_id: rec.flavor.name,
+      new_instance_type_id: (newFlavor ?? rec.flavor).name,
     };
     rec.migrations.push(mig);
     const targetFlavor = newFlavor ?? rec.flavor;
@@ -333,8 +371,14 @@ export class ServersClient {
       let disk_info: unknown = '[]';
       try {
         const r = await this.driver(src).call<Record<string, unknown>>(rec.id, 'migrate_disk_and_power_off', {
-          instance: this.instanceObj(rec), dest, flavor: this.flavorObj(targetFlavor), network_info: [],
-          block_device_info: null, timeout: this.opts.shutdownTimeout, retry_interval: 1, migration: { ...mig },
+          instance: this.instanceObj(rec),
+          dest,
+          flavor: this.flavorObj(targetFlavor),
+          network_info: [],
+          block_device_info: null,
+          timeout: this.opts.shutdownTimeout,
+          retry_interval: 1,
+          migration: { ...mig },
         });
         if (r && typeof r === 'object' && 'disk_info' in r) disk_info = r.disk_info;
       } catch (e) {
@@ -351,9 +395,16 @@ export class ServersClient {
       this.setTask(rec, 'resize_finish');
       try {
         const v = await this.driver(dest).call(rec.id, 'finish_migration', {
-          context: null, migration: { ...mig }, instance: this.instanceObj(rec), disk_info,
-          network_info: [], image_meta: { properties: rec.image }, resize_instance: type === 'resize',
-          allocations: {}, block_device_info: null, power_on: !wasStopped,
+          context: null,
+          migration: { ...mig },
+          instance: this.instanceObj(rec),
+          disk_info,
+          network_info: [],
+          image_meta: { properties: rec.image },
+          resize_instance: type === 'resize',
+          allocations: {},
+          block_device_info: null,
+          power_on: !wasStopped,
         });
         this.absorb(rec, v);
       } catch (e) {
@@ -385,13 +436,24 @@ export class ServersClient {
     this.action(rec, 'resize_reverting', async () => {
       mig.status = 'reverting';
       // destination: revert_resize -> driver.destroy (instance still on the destination)
-      await this.driver(mig.dest_compute).call(rec.id, 'destroy', { instance: this.instanceObj(rec), network_info: [], block_device_info: null, destroy_disks: true, migrate_data: null });
+      await this.driver(mig.dest_compute).call(rec.id, 'destroy', {
+        instance: this.instanceObj(rec),
+        network_info: [],
+        block_device_info: null,
+        destroy_disks: true,
+        migrate_data: null,
+      });
       // source: finish_revert_resize (flavor and host back first, as Nova does)
       if (rec.oldFlavor) rec.flavor = rec.oldFlavor;
       rec.oldFlavor = null;
       rec.host = mig.source_compute;
       const v = await this.driver(mig.source_compute).call(rec.id, 'finish_revert_migration', {
-        context: null, instance: this.instanceObj(rec), network_info: [], migration: { ...mig }, block_device_info: null, power_on: powerOn,
+        context: null,
+        instance: this.instanceObj(rec),
+        network_info: [],
+        migration: { ...mig },
+        block_device_info: null,
+        power_on: powerOn,
       });
       this.absorb(rec, v);
       mig.status = 'reverted';
@@ -408,10 +470,17 @@ export class ServersClient {
     this.driver(dest);
     const block = o.blockMigration ?? true;
     const mig: MigrationRecord = {
-      id: nextMigrationId++, uuid: randomUUID(), instance_uuid: rec.id,
-      source_compute: src, dest_compute: dest, source_node: src, dest_node: dest,
-      migration_type: 'live-migration', status: 'accepted',
-      old_instance_type_id: rec.flavor.name, new_instance_type_id: rec.flavor.name,
+      id: nextMigrationId++,
+      uuid: randomUUID(),
+      instance_uuid: rec.id,
+      source_compute: src,
+      dest_compute: dest,
+      source_node: src,
+      dest_node: dest,
+      migration_type: 'live-migration',
+      status: 'accepted',
+      old_instance_type_id: rec.flavor.name,
+      new_instance_type_id: rec.flavor.name,
     };
     rec.migrations.push(mig);
     this.action(rec, 'migrating', async () => {
@@ -419,12 +488,18 @@ export class ServersClient {
       const d = this.driver(dest);
       let md: unknown = null;
       const take = (r: unknown) => {
-        if (r && typeof r === 'object' && 'migrate_data' in r) md = (r as { migrate_data: unknown }).migrate_data;
+        if (r && typeof r === 'object' && 'migrate_data' in r) md = r.migrate_data;
       };
       try {
-        take(await d.call(rec.id, 'check_can_live_migrate_destination', {
-          instance: this.instanceObj(rec), src_compute_info: { host: src }, dst_compute_info: { host: dest }, block_migration: block, disk_over_commit: false,
-        }));
+        take(
+          await d.call(rec.id, 'check_can_live_migrate_destination', {
+            instance: this.instanceObj(rec),
+            src_compute_info: { host: src },
+            dst_compute_info: { host: dest },
+            block_migration: block,
+            disk_over_commit: false,
+          }),
+        );
         take(await s.call(rec.id, 'check_can_live_migrate_source', { instance: this.instanceObj(rec), dest_check_data: md, block_device_info: null }));
       } catch (e) {
         mig.status = 'error';
@@ -435,7 +510,15 @@ export class ServersClient {
       }
       mig.status = 'preparing';
       try {
-        take(await d.call(rec.id, 'pre_live_migration', { instance: this.instanceObj(rec), block_device_info: null, network_info: [], disk_info: null, migrate_data: md }));
+        take(
+          await d.call(rec.id, 'pre_live_migration', {
+            instance: this.instanceObj(rec),
+            block_device_info: null,
+            network_info: [],
+            disk_info: null,
+            migrate_data: md,
+          }),
+        );
         mig.status = 'running';
         await s.call(rec.id, 'live_migration', { instance: this.instanceObj(rec), dest, block_migration: block, migrate_data: md });
       } catch (e) {
@@ -446,8 +529,20 @@ export class ServersClient {
       mig.status = 'post-migrating';
       await s.call(rec.id, 'post_live_migration', { instance: this.instanceObj(rec), block_device_info: null, migrate_data: md });
       await s.call(rec.id, 'post_live_migration_at_source', { instance: this.instanceObj(rec), network_info: [] });
-      await s.call(rec.id, 'cleanup', { instance: this.instanceObj(rec), network_info: [], block_device_info: null, destroy_disks: block, migrate_data: md, destroy_vifs: true });
-      const v = await d.call(rec.id, 'post_live_migration_at_destination', { instance: this.instanceObj(rec), network_info: [], block_migration: block, block_device_info: null });
+      await s.call(rec.id, 'cleanup', {
+        instance: this.instanceObj(rec),
+        network_info: [],
+        block_device_info: null,
+        destroy_disks: block,
+        migrate_data: md,
+        destroy_vifs: true,
+      });
+      const v = await d.call(rec.id, 'post_live_migration_at_destination', {
+        instance: this.instanceObj(rec),
+        network_info: [],
+        block_migration: block,
+        block_device_info: null,
+      });
       rec.host = dest;
       this.absorb(rec, v);
       mig.status = 'completed';
@@ -463,7 +558,15 @@ export class ServersClient {
         /* best effort, as Nova's _rollback_live_migration logs and continues */
       }
     };
-    await tolerate(this.driver(dest).call(rec.id, 'rollback_live_migration_at_destination', { instance: this.instanceObj(rec), network_info: [], block_device_info: null, destroy_disks: true, migrate_data: md }));
+    await tolerate(
+      this.driver(dest).call(rec.id, 'rollback_live_migration_at_destination', {
+        instance: this.instanceObj(rec),
+        network_info: [],
+        block_device_info: null,
+        destroy_disks: true,
+        migrate_data: md,
+      }),
+    );
     await tolerate(this.driver(src).call(rec.id, 'rollback_live_migration_at_source', { instance: this.instanceObj(rec), migrate_data: md }));
     rec.taskState = null;
     this.note(rec);
@@ -556,7 +659,16 @@ export class ServersClient {
   }
 
   private flavorObj(f: FlavorRef): Record<string, unknown> {
-    return { name: f.name, flavorid: f.name, vcpus: f.vcpus, memory_mb: f.memory_mb, root_gb: f.root_gb, ephemeral_gb: 0, swap: 0, extra_specs: { ...f.extra_specs } };
+    return {
+      name: f.name,
+      flavorid: f.name,
+      vcpus: f.vcpus,
+      memory_mb: f.memory_mb,
+      root_gb: f.root_gb,
+      ephemeral_gb: 0,
+      swap: 0,
+      extra_specs: { ...f.extra_specs },
+    };
   }
 
   /** The `instance` kwarg: Nova Instance fields the driver reads. */
@@ -601,7 +713,7 @@ function toFault(e: unknown): Fault {
   if (e instanceof RestClientException) {
     return {
       code: e.status,
-      message: e.error?.message ? `${e.error.type ?? 'Error'}: ${e.error.message}` : e.message.split('\n')[0]!,
+      message: e.error?.message ? `${e.error.type ?? 'Error'}: ${e.error.message}` : e.message.split('\n')[0],
       details: `request ${e.requestId ?? '(none)'}: ${e.method} ${e.url} -> ${e.status}\n${JSON.stringify(e.body)}`,
       created: new Date().toISOString(),
     };

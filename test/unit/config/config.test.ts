@@ -74,7 +74,8 @@ loadr = /x
     } catch (e) {
       assert.ok(e instanceof ConfigError);
       const msg = e.problems.join('\n');
-      for (const want of ['[api] port', '[api] bogus', '[hypervisor] backend', '[nvram] mode', '[nosuch]', '[firmware:x86_64] loadr']) assert.ok(msg.includes(want), `missing ${want} in\n${msg}`);
+      for (const want of ['[api] port', '[api] bogus', '[hypervisor] backend', '[nvram] mode', '[nosuch]', '[firmware:x86_64] loadr'])
+        assert.ok(msg.includes(want), `missing ${want} in\n${msg}`);
     }
   });
 

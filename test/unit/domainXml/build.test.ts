@@ -27,7 +27,10 @@ describe('domainXml/build: patching Nova base XML', () => {
     const c = cases['nova-efi-base'];
     const os = osOf(parseXml(buildDomainXml(c.spec)));
     assert.deepEqual(os.attrs, {});
-    assert.deepEqual(os.children.filter(isEl).map((e) => e.name), ['type', 'loader', 'nvram', 'boot', 'smbios']);
+    assert.deepEqual(
+      os.children.filter(isEl).map((e) => e.name),
+      ['type', 'loader', 'nvram', 'boot', 'smbios'],
+    );
     const [, loader, nvram] = os.children.filter(isEl);
     assert.deepEqual(loader.attrs, { readonly: 'yes', type: 'pflash', secure: 'yes' });
     assert.deepEqual(loader.children, ['/usr/share/OVMF/OVMF_CODE_4M.ms.fd']);
@@ -42,7 +45,10 @@ describe('domainXml/build: patching Nova base XML', () => {
     assertXmlEqual(without(out, ['os'], true), without(base, ['os'], false), 'non-os parts');
     // The base has no <smm>; the secure build adds exactly one, switched on, at the end of <features>.
     const feats = out.children.find((e): e is XmlElement => isEl(e) && e.name === 'features')!;
-    assert.deepEqual(feats.children.filter(isEl).map((e) => `${e.name}${e.attrs.state ? `=${e.attrs.state}` : ''}`), ['acpi', 'apic', 'vmcoreinfo', 'smm=on']);
+    assert.deepEqual(
+      feats.children.filter(isEl).map((e) => `${e.name}${e.attrs.state ? `=${e.attrs.state}` : ''}`),
+      ['acpi', 'apic', 'vmcoreinfo', 'smm=on'],
+    );
   });
 
   it('keeps the nova: namespace prefix, its xmlns and escaped text in <metadata>', () => {
@@ -65,23 +71,37 @@ describe('domainXml/build: patching Nova base XML', () => {
     const out = parseXml(buildDomainXml(c.spec));
     const os = osOf(out);
     assert.deepEqual(os.attrs, {});
-    assert.deepEqual(os.children.filter(isEl).map((e) => e.name), ['type', 'boot']);
+    assert.deepEqual(
+      os.children.filter(isEl).map((e) => e.name),
+      ['type', 'boot'],
+    );
     assertXmlEqual(without(out, ['os'], false), without(base, ['os'], false), 'non-os parts');
   });
 
   it('turns an existing <smm state="off"> on in place, keeping its <tseg>, and drops <nvram> for stateless firmware', () => {
     const out = parseXml(buildDomainXml(cases['nova-stateless-smm-base'].spec));
     const os = osOf(out);
-    assert.deepEqual(os.children.filter(isEl).map((e) => e.name), ['type', 'loader', 'bootmenu']);
+    assert.deepEqual(
+      os.children.filter(isEl).map((e) => e.name),
+      ['type', 'loader', 'bootmenu'],
+    );
     assert.equal(os.children.filter(isEl)[1].attrs.stateless, 'yes');
-    const smm = (out.children.find((e): e is XmlElement => isEl(e) && e.name === 'features')!).children.filter(isEl).find((e) => e.name === 'smm')!;
+    const smm = out.children
+      .find((e): e is XmlElement => isEl(e) && e.name === 'features')!
+      .children.filter(isEl)
+      .find((e) => e.name === 'smm')!;
     assert.deepEqual(smm.attrs, { state: 'on' });
-    assert.deepEqual(smm.children.filter(isEl).map((e) => e.name), ['tseg']);
+    assert.deepEqual(
+      smm.children.filter(isEl).map((e) => e.name),
+      ['tseg'],
+    );
   });
 
   it('adds <uuid> after <name> when the base has none', () => {
     const spec: DomainSpec = { ...cases['pc-bios'].spec, baseXml: "<domain type='qemu'><name>instance-0000002d</name><os><type>hvm</type></os></domain>" };
-    const names = parseXml(buildDomainXml(spec)).children.filter(isEl).map((e) => e.name);
+    const names = parseXml(buildDomainXml(spec))
+      .children.filter(isEl)
+      .map((e) => e.name);
     assert.deepEqual(names, ['name', 'uuid', 'os']);
   });
 
@@ -91,16 +111,22 @@ describe('domainXml/build: patching Nova base XML', () => {
   it('refuses a base XML whose <name> differs from spec.name with InvalidInput', () => {
     const c = cases['nova-efi-base'];
     const spec: DomainSpec = { ...c.spec, baseXml: c.spec.baseXml!.replace('<name>instance-0000003a</name>', '<name>instance-000000ff</name>') };
-    assert.throws(() => buildDomainXml(spec), (e: Error & { type?: string; details?: Record<string, unknown> }) => {
-      assert.equal(e.type, 'InvalidInput');
-      assert.match(e.message, /name/);
-      return true;
-    });
+    assert.throws(
+      () => buildDomainXml(spec),
+      (e: Error & { type?: string; details?: Record<string, unknown> }) => {
+        assert.equal(e.type, 'InvalidInput');
+        assert.match(e.message, /name/);
+        return true;
+      },
+    );
   });
 
   it('refuses a base XML whose root is not <domain> with InvalidInput', () => {
     const spec: DomainSpec = { ...cases['pc-bios'].spec, baseXml: '<network><name>x</name></network>' };
-    assert.throws(() => buildDomainXml(spec), (e: Error & { type?: string }) => e.type === 'InvalidInput' && /root element is <network>/.test(e.message));
+    assert.throws(
+      () => buildDomainXml(spec),
+      (e: Error & { type?: string }) => e.type === 'InvalidInput' && /root element is <network>/.test(e.message),
+    );
   });
 
   const malformed: [string, string][] = [
@@ -114,15 +140,18 @@ describe('domainXml/build: patching Nova base XML', () => {
   for (const [what, xml] of malformed) {
     it(`refuses ${what} with a one-line InvalidInput for domain_xml and no parser stack`, () => {
       const spec: DomainSpec = { ...cases['pc-bios'].spec, baseXml: xml };
-      assert.throws(() => buildDomainXml(spec), (e: Error & { type?: string; code?: number; details?: Record<string, unknown>; cause?: unknown }) => {
-        assert.equal(e.type, 'InvalidInput');
-        assert.equal(e.code, 400);
-        assert.deepEqual(e.details, { field: 'domain_xml' });
-        assert.match(e.message, /^Invalid input received: domain_xml: /);
-        assert.doesNotMatch(e.message, /\n|Line:|Column:|at .*\.js/);
-        assert.equal(e.cause, undefined);
-        return true;
-      });
+      assert.throws(
+        () => buildDomainXml(spec),
+        (e: Error & { type?: string; code?: number; details?: Record<string, unknown>; cause?: unknown }) => {
+          assert.equal(e.type, 'InvalidInput');
+          assert.equal(e.code, 400);
+          assert.deepEqual(e.details, { field: 'domain_xml' });
+          assert.match(e.message, /^Invalid input received: domain_xml: /);
+          assert.doesNotMatch(e.message, /\n|Line:|Column:|at .*\.js/);
+          assert.equal(e.cause, undefined);
+          return true;
+        },
+      );
     });
   }
 
@@ -130,8 +159,11 @@ describe('domainXml/build: patching Nova base XML', () => {
   // ('<domain>…</domain> trailing'), which is not well-formed XML (XML 1.0 §2.1 document
   // production); only a trailing element is detected. The text is silently dropped.
   it('refuses text after the root element with InvalidInput', () => {
-    const spec: DomainSpec = { ...cases['pc-bios'].spec, baseXml: "<domain><name>instance-0000002d</name></domain> trailing" };
-    assert.throws(() => buildDomainXml(spec), (e: Error & { type?: string }) => e.type === 'InvalidInput');
+    const spec: DomainSpec = { ...cases['pc-bios'].spec, baseXml: '<domain><name>instance-0000002d</name></domain> trailing' };
+    assert.throws(
+      () => buildDomainXml(spec),
+      (e: Error & { type?: string }) => e.type === 'InvalidInput',
+    );
   });
 });
 
@@ -159,7 +191,7 @@ describe('domainXml/build: output invariants over every golden case', () => {
 });
 
 describe('domainXml/serialize: escaping', () => {
-  it("escapes &, <, > in text and ', \" in attribute values and reads them back", () => {
+  it('escapes &, <, > in text and \', " in attribute values and reads them back', () => {
     const dom = parseXml(`<domain><description a="it's &quot;q&quot; &lt;x&gt; &amp;">a &lt; b &amp;&amp; c &gt; d</description></domain>`);
     const out = serializeXml(dom);
     assert.match(out, /a='it&apos;s &quot;q&quot; &lt;x&gt; &amp;'/);

@@ -59,7 +59,7 @@ function specPerturbations(c: GoldenCase, field: keyof DomainSpec): DomainSpec[]
     case 'uuid':
       return [{ ...s, uuid: '00000000-0000-4000-8000-000000000000' }];
     default:
-      return s[field] === undefined || s[field] === null ? [] : [{ ...s, [field]: perturb(s[field]) } as DomainSpec];
+      return s[field] === undefined || s[field] === null ? [] : [{ ...s, [field]: perturb(s[field]) }];
   }
 }
 
@@ -95,14 +95,17 @@ describe('domainXml fixtures: every output field is exercised (meta-test)', () =
     const withFw = cases.filter((c) => c.spec.firmware !== null);
     const mutate = (c: GoldenCase): DomainSpec => {
       const fw = c.spec.firmware!;
-      const next = { ...fw, [field]: field === 'nvram_template' && fw.nvram_template === null ? '/usr/share/OVMF/OVMF_VARS_4M.fd' : perturb(fw[field]) } as FirmwareSelection;
+      const next = { ...fw, [field]: field === 'nvram_template' && fw.nvram_template === null ? '/usr/share/OVMF/OVMF_VARS_4M.fd' : perturb(fw[field]) };
       // Turning stateless off needs an NVRAM path; turning it on drops the need.
       const nvramPath = field === 'stateless' && !next.stateless ? (c.spec.nvramPath ?? `/nvram/${c.spec.name}_VARS.fd`) : c.spec.nvramPath;
       return { ...c.spec, firmware: next, nvramPath };
     };
     if (role === 'output') {
       it(`FirmwareSelection.${field} appears in a fixture and changes the XML there`, () => {
-        assert.ok(withFw.some((c) => changes(c.spec, mutate(c))), `${field} never changes the output`);
+        assert.ok(
+          withFw.some((c) => changes(c.spec, mutate(c))),
+          `${field} never changes the output`,
+        );
         if (typeof withFw[0].spec.firmware![field] === 'boolean') {
           const seen = new Set(withFw.map((c) => c.spec.firmware![field]));
           assert.deepEqual([...seen].sort(), [false, true], `${field} is not covered with both values`);

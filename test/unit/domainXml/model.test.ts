@@ -34,8 +34,16 @@ describe('domainXml/model', () => {
   });
 
   const loaders: [string, LoaderModel, string][] = [
-    ['a stateful pflash loader', { path: '/c.fd', readonly: 'yes', type: 'pflash', secure: 'no' }, "<loader readonly='yes' type='pflash' secure='no'>/c.fd</loader>"],
-    ['a stateless secure loader', { path: '/c.fd', readonly: 'yes', type: 'pflash', secure: 'yes', stateless: 'yes' }, "<loader readonly='yes' type='pflash' secure='yes' stateless='yes'>/c.fd</loader>"],
+    [
+      'a stateful pflash loader',
+      { path: '/c.fd', readonly: 'yes', type: 'pflash', secure: 'no' },
+      "<loader readonly='yes' type='pflash' secure='no'>/c.fd</loader>",
+    ],
+    [
+      'a stateless secure loader',
+      { path: '/c.fd', readonly: 'yes', type: 'pflash', secure: 'yes', stateless: 'yes' },
+      "<loader readonly='yes' type='pflash' secure='yes' stateless='yes'>/c.fd</loader>",
+    ],
     ['a bare loader (Nova Pike)', { path: '/c.fd' }, '<loader>/c.fd</loader>'],
   ];
   for (const [what, model, xml] of loaders) {
@@ -56,7 +64,7 @@ describe('domainXml/model', () => {
     });
   }
 
-  it("nvramFromXml reads the <source file> and <source dev> forms", () => {
+  it('nvramFromXml reads the <source file> and <source dev> forms', () => {
     assert.equal(nvramFromXml(parseXml("<nvram type='file'><source file='/f'/></nvram>")).path, '/f');
     assert.equal(nvramFromXml(parseXml("<nvram type='block'><source dev='/dev/b'/></nvram>")).path, '/dev/b');
   });
@@ -81,7 +89,11 @@ describe('domainXml/model', () => {
       'stateful plain UEFI gives loader and nvram',
       plain,
       '/n/a_VARS.fd',
-      { loader: { path: plain.loader, readonly: 'yes', type: 'pflash', secure: 'no' }, nvram: { path: '/n/a_VARS.fd', template: plain.nvram_template }, smm: false },
+      {
+        loader: { path: plain.loader, readonly: 'yes', type: 'pflash', secure: 'no' },
+        nvram: { path: '/n/a_VARS.fd', template: plain.nvram_template },
+        smm: false,
+      },
     ],
     [
       'secure with SMM',
@@ -107,8 +119,14 @@ describe('domainXml/model', () => {
   }
 
   it('osFirmwareFromSelection refuses stateful firmware without an NVRAM path, and an empty loader', () => {
-    assert.throws(() => osFirmwareFromSelection(plain, null), (e: Error & { type?: string }) => e.type === 'InvalidInput' && /nvram_path/.test(e.message));
-    assert.throws(() => osFirmwareFromSelection({ ...plain, loader: '' }, '/n'), (e: Error & { type?: string }) => e.type === 'InvalidInput');
+    assert.throws(
+      () => osFirmwareFromSelection(plain, null),
+      (e: Error & { type?: string }) => e.type === 'InvalidInput' && /nvram_path/.test(e.message),
+    );
+    assert.throws(
+      () => osFirmwareFromSelection({ ...plain, loader: '' }, '/n'),
+      (e: Error & { type?: string }) => e.type === 'InvalidInput',
+    );
   });
 
   it('orderOsChildren puts type, loader, nvram first and keeps the others in their order', () => {

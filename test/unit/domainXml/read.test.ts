@@ -17,31 +17,77 @@ describe('domainXml/read: readDomainFirmware', () => {
     {
       name: 'reads a stateful q35 domain',
       xml: () => read('q35-uefi-out.xml'),
-      expect: { name: 'instance-0000002a', uuid: '6f3c1a2e-4b5d-4e6f-8a9b-0c1d2e3f4a5b', type: 'qemu', arch: 'x86_64', machine: 'q35', smm: false, osAttributes: {}, loader: { path: '/usr/share/OVMF/OVMF_CODE_4M.fd', readonly: 'yes', type: 'pflash', secure: 'no' }, nvram: { path: '/var/lib/libvirt/qemu/nvram/instance-0000002a_VARS.fd', template: '/usr/share/OVMF/OVMF_VARS_4M.fd' } },
+      expect: {
+        name: 'instance-0000002a',
+        uuid: '6f3c1a2e-4b5d-4e6f-8a9b-0c1d2e3f4a5b',
+        type: 'qemu',
+        arch: 'x86_64',
+        machine: 'q35',
+        smm: false,
+        osAttributes: {},
+        loader: { path: '/usr/share/OVMF/OVMF_CODE_4M.fd', readonly: 'yes', type: 'pflash', secure: 'no' },
+        nvram: { path: '/var/lib/libvirt/qemu/nvram/instance-0000002a_VARS.fd', template: '/usr/share/OVMF/OVMF_VARS_4M.fd' },
+      },
     },
     {
       name: 'reads Secure Boot with SMM on',
       xml: () => read('q35-secure-smm-out.xml'),
-      expect: { name: 'instance-0000002b', uuid: '0a1b2c3d-0000-4000-8000-00000000002b', type: 'kvm', arch: 'x86_64', machine: 'pc-q35-7.2', smm: true, osAttributes: {}, loader: { path: '/usr/share/OVMF/OVMF_CODE_4M.ms.fd', readonly: 'yes', type: 'pflash', secure: 'yes' }, nvram: { path: '/var/lib/libvirt/qemu/nvram/instance-0000002b_VARS.fd', template: '/usr/share/OVMF/OVMF_VARS_4M.ms.fd' } },
+      expect: {
+        name: 'instance-0000002b',
+        uuid: '0a1b2c3d-0000-4000-8000-00000000002b',
+        type: 'kvm',
+        arch: 'x86_64',
+        machine: 'pc-q35-7.2',
+        smm: true,
+        osAttributes: {},
+        loader: { path: '/usr/share/OVMF/OVMF_CODE_4M.ms.fd', readonly: 'yes', type: 'pflash', secure: 'yes' },
+        nvram: { path: '/var/lib/libvirt/qemu/nvram/instance-0000002b_VARS.fd', template: '/usr/share/OVMF/OVMF_VARS_4M.ms.fd' },
+      },
     },
     {
       name: 'reads a stateless loader and no nvram',
       xml: () => read('q35-stateless-out.xml'),
-      expect: { name: 'instance-0000002c', uuid: '0a1b2c3d-0000-4000-8000-00000000002c', type: 'qemu', arch: 'x86_64', machine: 'q35', smm: false, osAttributes: {}, loader: { path: '/usr/share/OVMF/OVMF_CODE_4M.fd', readonly: 'yes', type: 'pflash', secure: 'no', stateless: 'yes' } },
+      expect: {
+        name: 'instance-0000002c',
+        uuid: '0a1b2c3d-0000-4000-8000-00000000002c',
+        type: 'qemu',
+        arch: 'x86_64',
+        machine: 'q35',
+        smm: false,
+        osAttributes: {},
+        loader: { path: '/usr/share/OVMF/OVMF_CODE_4M.fd', readonly: 'yes', type: 'pflash', secure: 'no', stateless: 'yes' },
+      },
     },
     {
       name: 'reads a BIOS domain as no loader and no nvram',
       xml: () => read('pc-bios-out.xml'),
-      expect: { name: 'instance-0000002d', uuid: '0a1b2c3d-0000-4000-8000-00000000002d', type: 'qemu', arch: 'x86_64', machine: 'pc', smm: false, osAttributes: {} },
+      expect: {
+        name: 'instance-0000002d',
+        uuid: '0a1b2c3d-0000-4000-8000-00000000002d',
+        type: 'qemu',
+        arch: 'x86_64',
+        machine: 'pc',
+        smm: false,
+        osAttributes: {},
+      },
     },
     {
       name: "reports firmware='efi' and attributes as written in Nova's base XML",
       xml: () => read('nova-efi-base-base.xml'),
-      expect: { name: 'instance-0000003a', uuid: '5b0c8b7e-1c39-4a3e-9a4f-7c2d9e1f3a10', type: 'kvm', machine: 'q35', smm: false, osFirmware: 'efi', osAttributes: { firmware: 'efi' }, loader: { path: '', secure: 'yes' } },
+      expect: {
+        name: 'instance-0000003a',
+        uuid: '5b0c8b7e-1c39-4a3e-9a4f-7c2d9e1f3a10',
+        type: 'kvm',
+        machine: 'q35',
+        smm: false,
+        osFirmware: 'efi',
+        osAttributes: { firmware: 'efi' },
+        loader: { path: '', secure: 'yes' },
+      },
     },
     {
       name: "treats <smm> without state as on and state='off' as off",
-      xml: () => "<domain><name>a</name><features><smm/></features></domain>",
+      xml: () => '<domain><name>a</name><features><smm/></features></domain>',
       expect: { name: 'a', smm: true, osAttributes: {} },
     },
   ];
@@ -69,7 +115,10 @@ describe('domainXml/read: readDomainFirmware', () => {
 
   it('refuses a non-domain root and malformed XML with InvalidInput', () => {
     for (const xml of ['<network/>', '<domain>', '']) {
-      assert.throws(() => readDomainFirmware(xml), (e: Error & { type?: string; details?: Record<string, unknown> }) => e.type === 'InvalidInput' && e.details?.field === 'domain_xml');
+      assert.throws(
+        () => readDomainFirmware(xml),
+        (e: Error & { type?: string; details?: Record<string, unknown> }) => e.type === 'InvalidInput' && e.details?.field === 'domain_xml',
+      );
     }
   });
 
@@ -89,9 +138,15 @@ describe('domainXml/read: readDomainFirmware', () => {
 describe('domainXml/read: domainNameOf', () => {
   it('returns the <name> text', () => assert.equal(domainNameOf(read('nova-efi-base-base.xml')), 'instance-0000003a'));
   it('trims surrounding whitespace', () => assert.equal(domainNameOf('<domain><name>\n  vm-1 \n</name></domain>'), 'vm-1'));
-  for (const [what, xml] of [['a missing', '<domain/>'], ['a blank', '<domain><name>  </name></domain>']] as const) {
+  for (const [what, xml] of [
+    ['a missing', '<domain/>'],
+    ['a blank', '<domain><name>  </name></domain>'],
+  ] as const) {
     it(`refuses ${what} <name> with InvalidInput`, () => {
-      assert.throws(() => domainNameOf(xml), (e: Error & { type?: string }) => e.type === 'InvalidInput' && e.message.includes('no <name> element'));
+      assert.throws(
+        () => domainNameOf(xml),
+        (e: Error & { type?: string }) => e.type === 'InvalidInput' && e.message.includes('no <name> element'),
+      );
     });
   }
 });
@@ -109,7 +164,7 @@ describe('domainXml/read: setNvramPath', () => {
       assert.equal(view.nvram?.path, '/srv/nvram/moved_VARS.fd');
       assert.equal(view.nvram?.template, cases[name].spec.firmware?.nvram_template);
       // and back again: the original document, structurally
-      assert.equal(xmlDiff(setNvramPath(after, cases[name].spec.nvramPath!), before), null);
+      assert.equal(xmlDiff(setNvramPath(after, cases[name].spec.nvramPath), before), null);
     });
   }
 

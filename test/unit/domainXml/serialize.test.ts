@@ -37,7 +37,11 @@ describe('domainXml/serialize: round trips', () => {
     assertXmlEqual(serializeXml(once), novaXml);
     // Sanity: the inventory really covers the interesting parts.
     const inv = inventory(once).join('\n');
-    for (const needle of ['/domain/metadata/nova:instance/@xmlns:nova=http://openstack.org/xmlns/libvirt/nova/1.1', '/domain/devices/rng/backend/text()=/dev/urandom', '/domain/os/firmware/feature/@name=secure-boot']) {
+    for (const needle of [
+      '/domain/metadata/nova:instance/@xmlns:nova=http://openstack.org/xmlns/libvirt/nova/1.1',
+      '/domain/devices/rng/backend/text()=/dev/urandom',
+      '/domain/os/firmware/feature/@name=secure-boot',
+    ]) {
       assert.ok(inv.includes(needle), needle);
     }
   });
@@ -51,7 +55,10 @@ describe('domainXml/serialize: round trips', () => {
     const devices = child(parseXml(serializeXml(parseXml(novaXml))), 'devices')!;
     const names = devices.children.filter((c): c is XmlElement => typeof c !== 'string').map((c) => c.name);
     assert.deepEqual(names.slice(0, 4), ['disk', 'controller', 'interface', 'disk']);
-    assert.deepEqual(childrenNamed(devices, 'disk').map((d) => d.attrs.device), ['disk', 'cdrom']);
+    assert.deepEqual(
+      childrenNamed(devices, 'disk').map((d) => d.attrs.device),
+      ['disk', 'cdrom'],
+    );
   });
 
   const texts: [string, string, string][] = [
@@ -112,12 +119,15 @@ describe('domainXml/serialize: malformed input', () => {
   }
 
   it('names domain_xml by default', () => {
-    assert.throws(() => parseXml('<x>'), (e: Error & { details?: Record<string, unknown> }) => e.details?.field === 'domain_xml');
+    assert.throws(
+      () => parseXml('<x>'),
+      (e: Error & { details?: Record<string, unknown> }) => e.details?.field === 'domain_xml',
+    );
   });
 });
 
 describe('domainXml/serialize: tree helpers', () => {
-  const tree = (): XmlElement => parseXml("<domain><name>n</name><memory>1</memory><os><type>hvm</type></os><devices/></domain>");
+  const tree = (): XmlElement => parseXml('<domain><name>n</name><memory>1</memory><os><type>hvm</type></os><devices/></domain>');
 
   it('child finds the first element by name, undefined when absent or parent undefined', () => {
     const d = tree();
@@ -135,14 +145,20 @@ describe('domainXml/serialize: tree helpers', () => {
     it(`ensureChild ${what}`, () => {
       const d = tree();
       ensureChild(d, name, after);
-      assert.deepEqual(d.children.map((c) => (typeof c === 'string' ? '#text' : c.name)), want);
+      assert.deepEqual(
+        d.children.map((c) => (typeof c === 'string' ? '#text' : c.name)),
+        want,
+      );
     });
   }
 
   it('insertAfter goes after the last sibling of the anchor name', () => {
     const d = parseXml('<devices><disk/><disk/><serial/></devices>');
     insertAfter(d, el('interface'), ['disk']);
-    assert.deepEqual(d.children.map((c) => (typeof c === 'string' ? '#text' : c.name)), ['disk', 'disk', 'interface', 'serial']);
+    assert.deepEqual(
+      d.children.map((c) => (typeof c === 'string' ? '#text' : c.name)),
+      ['disk', 'disk', 'interface', 'serial'],
+    );
   });
 
   it('removeChildren removes all of a name and reports how many', () => {

@@ -70,13 +70,23 @@ describe('driver/locks KeyedMutex', () => {
   });
   it('releases the key when fn throws synchronously', async () => {
     const m = new KeyedMutex();
-    await assert.rejects(m.run('a', () => { throw new Error('sync boom'); }), /sync boom/);
+    await assert.rejects(
+      m.run('a', () => {
+        throw new Error('sync boom');
+      }),
+      /sync boom/,
+    );
     assert.deepEqual(m.busyKeys(), []);
     assert.equal(await m.run('a', async () => 8), 8);
   });
   it('releases the key when the call throws', async () => {
     const m = new KeyedMutex();
-    await assert.rejects(m.run('a', async () => { throw new Error('boom'); }), /boom/);
+    await assert.rejects(
+      m.run('a', async () => {
+        throw new Error('boom');
+      }),
+      /boom/,
+    );
     assert.equal(await m.run('a', async () => 7), 7);
   });
 });

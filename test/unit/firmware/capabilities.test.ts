@@ -52,7 +52,10 @@ describe('firmware/capabilities: host capabilities and the API view', () => {
 
   it('describes a stateless entry with a null template size and passes problems through', () => {
     const inv = synthInventory(tree, true);
-    const withProblem = { ...inv, problems: [{ severity: 'warning' as const, source: 'descriptor:/x/50-a.json', message: 'skipped: /x/A.fd does not exist or is not readable' }] };
+    const withProblem = {
+      ...inv,
+      problems: [{ severity: 'warning' as const, source: 'descriptor:/x/50-a.json', message: 'skipped: /x/A.fd does not exist or is not readable' }],
+    };
     const d = describeInventory(withProblem);
     const sl = d.entries.find((e) => e.source === 'config:[firmware:x86_64] stateless');
     assert.equal(sl?.nvram_template, null);

@@ -154,7 +154,10 @@ describe('firmware/discover: descriptor precedence', () => {
     const d = tmpDir('nus-distro-');
     writeDescriptor(d, '10-first.json', descriptor({ exe: p.A.code, tpl: p.A.vars }));
     const inv = discoverFirmware({ firmwareMap: firmwareMap({ x86_64: { loader: p.B.code, nvram_template: p.B.vars } }), descriptorDirs: [d] });
-    assert.deepEqual(inv.entries.map((e) => e.source), ['config:[firmware:x86_64]', `descriptor:${path.join(d, '10-first.json')}`]);
+    assert.deepEqual(
+      inv.entries.map((e) => e.source),
+      ['config:[firmware:x86_64]', `descriptor:${path.join(d, '10-first.json')}`],
+    );
     assert.ok(inv.entries[0].rank < inv.entries[1].rank);
     assert.equal(selectFirmware(inv, q35(), HOST)?.loader, p.B.code);
   });
@@ -162,7 +165,11 @@ describe('firmware/discover: descriptor precedence', () => {
   it('falls through to a descriptor for a request the map cannot serve (Secure Boot)', () => {
     const p = pairs();
     const d = tmpDir('nus-distro-');
-    writeDescriptor(d, '40-sec.json', descriptor({ exe: p.A.code, tpl: p.A.vars, machines: ['pc-q35-*'], features: ['secure-boot', 'requires-smm', 'enrolled-keys'] }));
+    writeDescriptor(
+      d,
+      '40-sec.json',
+      descriptor({ exe: p.A.code, tpl: p.A.vars, machines: ['pc-q35-*'], features: ['secure-boot', 'requires-smm', 'enrolled-keys'] }),
+    );
     const inv = discoverFirmware({ firmwareMap: firmwareMap({ x86_64: { loader: p.B.code, nvram_template: p.B.vars } }), descriptorDirs: [d] });
     const sel = selectFirmware(inv, q35secure(), HOST);
     assert.equal(sel?.loader, p.A.code);
@@ -178,7 +185,10 @@ describe('firmware/discover: descriptor precedence', () => {
     writeDescriptor(d, '50-x.json', { ...descriptor({ exe: p.A.code, tpl: p.A.vars }), targets: [] });
     const inv = discoverFirmware({ firmwareMap: {}, descriptorDirs: [d] });
     assert.equal(inv.entries.length, 0);
-    assert.deepEqual(problemsFor(inv, '50-x.json').map((x) => x.message), ['skipped: no targets with an architecture']);
+    assert.deepEqual(
+      problemsFor(inv, '50-x.json').map((x) => x.message),
+      ['skipped: no targets with an architecture'],
+    );
   });
 
   it("reads an explicit 'split' mode like an absent mode", () => {
@@ -187,7 +197,10 @@ describe('firmware/discover: descriptor precedence', () => {
     writeDescriptor(d, '50-x.json', descriptor({ exe: p.A.code, tpl: p.A.vars, mode: 'split' }));
     const inv = discoverFirmware({ firmwareMap: {}, descriptorDirs: [d] });
     assert.deepEqual(inv.problems, []);
-    assert.deepEqual(inv.entries.map((e) => [e.executable, e.nvramTemplate, e.stateless]), [[p.A.code, p.A.vars, false]]);
+    assert.deepEqual(
+      inv.entries.map((e) => [e.executable, e.nvramTemplate, e.stateless]),
+      [[p.A.code, p.A.vars, false]],
+    );
   });
 
   it('emits one entry per descriptor target', () => {
@@ -197,7 +210,10 @@ describe('firmware/discover: descriptor precedence', () => {
     (desc.targets as unknown[]).push({ architecture: 'i686', machines: ['pc-q35-*'] });
     writeDescriptor(d, '50-x.json', desc);
     const inv = discoverFirmware({ firmwareMap: {}, descriptorDirs: [d] });
-    assert.deepEqual(inv.entries.map((e) => e.arch), ['x86_64', 'i686']);
+    assert.deepEqual(
+      inv.entries.map((e) => e.arch),
+      ['x86_64', 'i686'],
+    );
   });
 });
 
@@ -211,12 +227,18 @@ describe('firmware/discover: operator map and size rules', () => {
       firmwareMap: firmwareMap({ x86_64: { loader: code2m, nvram_template: vars4m }, aarch64: { loader: t.f.aaCode, nvram_template: t.f.aaVars } }),
       descriptorDirs: [],
     });
-    assert.deepEqual(inv.entries.map((e) => e.arch), ['aarch64']);
+    assert.deepEqual(
+      inv.entries.map((e) => e.arch),
+      ['aarch64'],
+    );
     const errs = inv.problems.filter((p) => p.severity === 'error');
     assert.equal(errs.length, 1);
     assert.equal(errs[0].source, 'config:[firmware:x86_64]');
     assert.equal(errs[0].arch, 'x86_64');
-    assert.match(errs[0].message, /template size mismatch: .*OVMF_CODE\.fd is a OVMF 2M build \(1966080 bytes\) that needs a 131072-byte varstore, but .*OVMF_VARS_4M\.fd is 540672 bytes/);
+    assert.match(
+      errs[0].message,
+      /template size mismatch: .*OVMF_CODE\.fd is a OVMF 2M build \(1966080 bytes\) that needs a 131072-byte varstore, but .*OVMF_VARS_4M\.fd is 540672 bytes/,
+    );
     assert.equal(inv.sizes[code2m], SIZES.ovmf2mCode);
     assert.throws(() => selectFirmware(inv, q35(), HOST), novaError('UEFINotSupported', 'x86_64'));
     assert.equal(selectFirmware(inv, request({}, { hostArch: 'aarch64' }), HOST)?.loader, t.f.aaCode);
@@ -234,10 +256,15 @@ describe('firmware/discover: operator map and size rules', () => {
   it('rejects an x86 secure map entry without SMM with an error', () => {
     const t = synthFiles();
     const inv = discoverFirmware({
-      firmwareMap: firmwareMap({ x86_64: { loader: t.f.code, nvram_template: t.f.vars, secure_loader: t.f.secCode, secure_nvram_template: t.f.secVars, secure_requires_smm: false } }),
+      firmwareMap: firmwareMap({
+        x86_64: { loader: t.f.code, nvram_template: t.f.vars, secure_loader: t.f.secCode, secure_nvram_template: t.f.secVars, secure_requires_smm: false },
+      }),
       descriptorDirs: [],
     });
-    assert.deepEqual(inv.entries.map((e) => e.source), ['config:[firmware:x86_64]']);
+    assert.deepEqual(
+      inv.entries.map((e) => e.source),
+      ['config:[firmware:x86_64]'],
+    );
     const errs = inv.problems.filter((p) => p.severity === 'error');
     assert.equal(errs.length, 1);
     assert.equal(errs[0].source, 'config:[firmware:x86_64] secure');
@@ -269,22 +296,60 @@ describe('firmware/discover: operator map and size rules', () => {
     const absent = path.join(t.dir, 'missing.fd');
     const inv = discoverFirmware({ firmwareMap: firmwareMap({ x86_64: { loader: absent, nvram_template: t.f.vars } }), descriptorDirs: [] });
     assert.equal(inv.entries.length, 0);
-    assert.deepEqual(inv.problems, [{ severity: 'error', source: 'config:[firmware:x86_64]', arch: 'x86_64', message: `skipped: ${absent} does not exist or is not readable` }]);
+    assert.deepEqual(inv.problems, [
+      { severity: 'error', source: 'config:[firmware:x86_64]', arch: 'x86_64', message: `skipped: ${absent} does not exist or is not readable` },
+    ]);
   });
 
-  const incomplete: { name: string; section: (t: ReturnType<typeof synthFiles>) => Record<string, unknown>; problems: { source: string; message: string }[]; served: string[] }[] = [
-    { name: 'a section without any loader', section: () => ({ requires_smm: true }), problems: [{ source: 'config:[firmware:x86_64]', message: 'loader and nvram_template are not set (and there is no stateless_loader)' }], served: [] },
-    { name: 'a loader without nvram_template', section: () => ({ loader: '/x/CODE.fd' }), problems: [{ source: 'config:[firmware:x86_64]', message: 'loader and nvram_template must be set together' }], served: [] },
-    { name: 'an nvram_template without loader (the stateless loader is still served)', section: (t) => ({ nvram_template: t.f.vars, stateless_loader: t.f.statelessCode }), problems: [{ source: 'config:[firmware:x86_64]', message: 'loader and nvram_template must be set together' }], served: ['config:[firmware:x86_64] stateless'] },
-    { name: 'a secure_loader without secure_nvram_template (the plain pair is still served)', section: (t) => ({ loader: t.f.code, nvram_template: t.f.vars, secure_loader: '/x/CODE.fd' }), problems: [{ source: 'config:[firmware:x86_64] secure', message: 'secure_loader and secure_nvram_template must be set together' }], served: ['config:[firmware:x86_64]'] },
-    { name: 'a secure-only section without loader/nvram_template (the secure pair is still served)', section: (t) => ({ secure_loader: t.f.secCode, secure_nvram_template: t.f.secVars }), problems: [{ source: 'config:[firmware:x86_64]', message: 'loader and nvram_template are not set (and there is no stateless_loader)' }], served: ['config:[firmware:x86_64] secure'] },
+  const incomplete: {
+    name: string;
+    section: (t: ReturnType<typeof synthFiles>) => Record<string, unknown>;
+    problems: { source: string; message: string }[];
+    served: string[];
+  }[] = [
+    {
+      name: 'a section without any loader',
+      section: () => ({ requires_smm: true }),
+      problems: [{ source: 'config:[firmware:x86_64]', message: 'loader and nvram_template are not set (and there is no stateless_loader)' }],
+      served: [],
+    },
+    {
+      name: 'a loader without nvram_template',
+      section: () => ({ loader: '/x/CODE.fd' }),
+      problems: [{ source: 'config:[firmware:x86_64]', message: 'loader and nvram_template must be set together' }],
+      served: [],
+    },
+    {
+      name: 'an nvram_template without loader (the stateless loader is still served)',
+      section: (t) => ({ nvram_template: t.f.vars, stateless_loader: t.f.statelessCode }),
+      problems: [{ source: 'config:[firmware:x86_64]', message: 'loader and nvram_template must be set together' }],
+      served: ['config:[firmware:x86_64] stateless'],
+    },
+    {
+      name: 'a secure_loader without secure_nvram_template (the plain pair is still served)',
+      section: (t) => ({ loader: t.f.code, nvram_template: t.f.vars, secure_loader: '/x/CODE.fd' }),
+      problems: [{ source: 'config:[firmware:x86_64] secure', message: 'secure_loader and secure_nvram_template must be set together' }],
+      served: ['config:[firmware:x86_64]'],
+    },
+    {
+      name: 'a secure-only section without loader/nvram_template (the secure pair is still served)',
+      section: (t) => ({ secure_loader: t.f.secCode, secure_nvram_template: t.f.secVars }),
+      problems: [{ source: 'config:[firmware:x86_64]', message: 'loader and nvram_template are not set (and there is no stateless_loader)' }],
+      served: ['config:[firmware:x86_64] secure'],
+    },
   ];
   for (const c of incomplete) {
     it(`reports ${c.name} as an error for that arch`, () => {
       const t = synthFiles();
       const inv = discoverFirmware({ firmwareMap: firmwareMap({ x86_64: c.section(t) }), descriptorDirs: [] });
-      assert.deepEqual(inv.entries.map((e) => e.source), c.served);
-      assert.deepEqual(inv.problems, c.problems.map((p) => ({ severity: 'error', arch: 'x86_64', ...p })));
+      assert.deepEqual(
+        inv.entries.map((e) => e.source),
+        c.served,
+      );
+      assert.deepEqual(
+        inv.problems,
+        c.problems.map((p) => ({ severity: 'error', arch: 'x86_64', ...p })),
+      );
     });
   }
 
@@ -292,19 +357,38 @@ describe('firmware/discover: operator map and size rules', () => {
     const t = synthFiles();
     const inv = discoverFirmware({ firmwareMap: firmwareMap({ x86_64: { stateless_loader: t.f.statelessCode } }), descriptorDirs: [] });
     assert.deepEqual(inv.problems, []);
-    assert.deepEqual(inv.entries.map((e) => [e.source, e.executable, e.nvramTemplate, e.stateless]), [['config:[firmware:x86_64] stateless', t.f.statelessCode, null, true]]);
+    assert.deepEqual(
+      inv.entries.map((e) => [e.source, e.executable, e.nvramTemplate, e.stateless]),
+      [['config:[firmware:x86_64] stateless', t.f.statelessCode, null, true]],
+    );
   });
 
   it('builds plain, secure and stateless map entries with their machines, features and ranks', () => {
     const t = synthFiles();
     const inv = discoverFirmware({
       firmwareMap: firmwareMap({
-        x86_64: { loader: t.f.code, nvram_template: t.f.vars, secure_loader: t.f.secCode, secure_nvram_template: t.f.secVars, secure_enrolled_keys: true, stateless_loader: t.f.statelessCode, machines: ['pc-q35-8.*'] },
+        x86_64: {
+          loader: t.f.code,
+          nvram_template: t.f.vars,
+          secure_loader: t.f.secCode,
+          secure_nvram_template: t.f.secVars,
+          secure_enrolled_keys: true,
+          stateless_loader: t.f.statelessCode,
+          machines: ['pc-q35-8.*'],
+        },
       }),
       descriptorDirs: [],
     });
     assert.deepEqual(
-      inv.entries.map((e) => ({ source: e.source, machines: e.machines, secure: e.secureBoot, smm: e.requiresSmm, enrolled: e.enrolledKeys, stateless: e.stateless, rank: e.rank })),
+      inv.entries.map((e) => ({
+        source: e.source,
+        machines: e.machines,
+        secure: e.secureBoot,
+        smm: e.requiresSmm,
+        enrolled: e.enrolledKeys,
+        stateless: e.stateless,
+        rank: e.rank,
+      })),
       [
         { source: 'config:[firmware:x86_64]', machines: ['pc-q35-8.*'], secure: false, smm: false, enrolled: false, stateless: false, rank: 0 },
         { source: 'config:[firmware:x86_64] secure', machines: ['pc-q35-*'], secure: true, smm: true, enrolled: true, stateless: false, rank: 1 },
@@ -314,15 +398,29 @@ describe('firmware/discover: operator map and size rules', () => {
   });
 
   const pairsTable: { name: string; code: number; vars: number; error: RegExp | null }[] = [
-    { name: 'OVMF 4M code with a 2M varstore', code: SIZES.ovmf4mCode, vars: SIZES.ovmf2mVars, error: /OVMF 4M build \(3653632 bytes\) that needs a 540672-byte varstore, but .* is 131072 bytes/ },
-    { name: 'AAVMF 64 MiB code with a 4M OVMF varstore', code: SIZES.aavmf, vars: SIZES.ovmf4mVars, error: /AAVMF 64M build \(67108864 bytes\) that needs a 67108864-byte varstore/ },
+    {
+      name: 'OVMF 4M code with a 2M varstore',
+      code: SIZES.ovmf4mCode,
+      vars: SIZES.ovmf2mVars,
+      error: /OVMF 4M build \(3653632 bytes\) that needs a 540672-byte varstore, but .* is 131072 bytes/,
+    },
+    {
+      name: 'AAVMF 64 MiB code with a 4M OVMF varstore',
+      code: SIZES.aavmf,
+      vars: SIZES.ovmf4mVars,
+      error: /AAVMF 64M build \(67108864 bytes\) that needs a 67108864-byte varstore/,
+    },
     { name: 'OVMF 4M code with a 4M varstore', code: SIZES.ovmf4mCode, vars: SIZES.ovmf4mVars, error: null },
     { name: 'AAVMF 64 MiB code with a 64 MiB varstore', code: SIZES.aavmf, vars: SIZES.aavmf, error: null },
   ];
   for (const c of pairsTable) {
     it(`${c.error ? 'rejects' : 'accepts'} ${c.name} (size rule table)`, () => {
       const sizes: Record<string, number> = { '/fw/CODE.fd': c.code, '/fw/VARS.fd': c.vars };
-      const inv = discoverFirmware({ firmwareMap: firmwareMap({ x86_64: { loader: '/fw/CODE.fd', nvram_template: '/fw/VARS.fd' } }), descriptorDirs: [], statFile: (p) => sizes[p] ?? null });
+      const inv = discoverFirmware({
+        firmwareMap: firmwareMap({ x86_64: { loader: '/fw/CODE.fd', nvram_template: '/fw/VARS.fd' } }),
+        descriptorDirs: [],
+        statFile: (p) => sizes[p] ?? null,
+      });
       assert.deepEqual(inv.sizes, sizes);
       if (c.error) {
         assert.equal(inv.entries.length, 0);
@@ -337,35 +435,76 @@ describe('firmware/discover: operator map and size rules', () => {
   }
 
   it('keys the size rule table by code size with the three known edk2 builds', () => {
-    assert.deepEqual([...CODE_BUILDS.entries()].map(([code, r]) => [code, r.vars]), [
-      [1_966_080, 131_072],
-      [3_653_632, 540_672],
-      [67_108_864, 67_108_864],
-    ]);
+    assert.deepEqual(
+      [...CODE_BUILDS.entries()].map(([code, r]) => [code, r.vars]),
+      [
+        [1_966_080, 131_072],
+        [3_653_632, 540_672],
+        [67_108_864, 67_108_864],
+      ],
+    );
   });
 
   it('keeps an entry of unknown code size with an "unknown code size" warning', () => {
-    const e: FirmwareEntry = { source: 'config:[firmware:x86_64]', name: 'x', arch: 'x86_64', machines: ['*'], executable: '/c', nvramTemplate: '/v', secureBoot: false, requiresSmm: false, enrolledKeys: false, stateless: false, rank: 0 };
+    const e: FirmwareEntry = {
+      source: 'config:[firmware:x86_64]',
+      name: 'x',
+      arch: 'x86_64',
+      machines: ['*'],
+      executable: '/c',
+      nvramTemplate: '/v',
+      secureBoot: false,
+      requiresSmm: false,
+      enrolledKeys: false,
+      stateless: false,
+      rank: 0,
+    };
     const check = validateEntry(e, (p: string) => (p === '/c' ? 1_000_000 : 12_345));
     assert.equal(check.usable, true);
     assert.equal(check.varsSize, 12_345);
-    assert.deepEqual(check.problems, [{ severity: 'warning', source: 'config:[firmware:x86_64]', arch: 'x86_64', message: 'unknown code size: /c is 1000000 bytes, not a known edk2 build; template size (12345 bytes) not checked against it' }]);
-    const inv = discoverFirmware({ firmwareMap: firmwareMap({ x86_64: { loader: '/c', nvram_template: '/v' } }), descriptorDirs: [], statFile: (p) => (p === '/c' ? 1_000_000 : 12_345) });
+    assert.deepEqual(check.problems, [
+      {
+        severity: 'warning',
+        source: 'config:[firmware:x86_64]',
+        arch: 'x86_64',
+        message: 'unknown code size: /c is 1000000 bytes, not a known edk2 build; template size (12345 bytes) not checked against it',
+      },
+    ]);
+    const inv = discoverFirmware({
+      firmwareMap: firmwareMap({ x86_64: { loader: '/c', nvram_template: '/v' } }),
+      descriptorDirs: [],
+      statFile: (p) => (p === '/c' ? 1_000_000 : 12_345),
+    });
     assert.equal(inv.entries.length, 1);
-    assert.deepEqual(inv.problems.map((p) => p.severity), ['warning']);
+    assert.deepEqual(
+      inv.problems.map((p) => p.severity),
+      ['warning'],
+    );
   });
 
   it('rejects unknown-size templates that differ across entries of the same executable, keeping known-size ones', () => {
     const sizes: Record<string, number> = { '/c': 1_000_000, '/v1': 12_345, '/v2': 23_456, '/v3': SIZES.ovmf4mVars };
     const inv = discoverFirmware({
-      firmwareMap: firmwareMap({ x86_64: { loader: '/c', nvram_template: '/v1', secure_loader: '/c', secure_nvram_template: '/v2' }, i686: { loader: '/c', nvram_template: '/v3' } }),
+      firmwareMap: firmwareMap({
+        x86_64: { loader: '/c', nvram_template: '/v1', secure_loader: '/c', secure_nvram_template: '/v2' },
+        i686: { loader: '/c', nvram_template: '/v3' },
+      }),
       descriptorDirs: [],
       statFile: (p) => sizes[p] ?? null,
     });
-    assert.deepEqual(inv.entries.map((e) => e.source), ['config:[firmware:i686]']);
+    assert.deepEqual(
+      inv.entries.map((e) => e.source),
+      ['config:[firmware:i686]'],
+    );
     const errs = inv.problems.filter((p) => p.severity === 'error');
-    assert.deepEqual(errs.map((p) => p.source), ['config:[firmware:x86_64]', 'config:[firmware:x86_64] secure']);
-    assert.match(errs[0].message, /^template \/v1 is 12345 bytes, not a known edk2 varstore size, and templates used with \/c differ in size \(12345, 23456, 540672 bytes\)$/);
+    assert.deepEqual(
+      errs.map((p) => p.source),
+      ['config:[firmware:x86_64]', 'config:[firmware:x86_64] secure'],
+    );
+    assert.match(
+      errs[0].message,
+      /^template \/v1 is 12345 bytes, not a known edk2 varstore size, and templates used with \/c differ in size \(12345, 23456, 540672 bytes\)$/,
+    );
   });
 
   it('accepts unknown-size templates that agree across entries of the same executable', () => {
@@ -376,7 +515,10 @@ describe('firmware/discover: operator map and size rules', () => {
       statFile: (p) => sizes[p] ?? null,
     });
     assert.equal(inv.entries.length, 2);
-    assert.deepEqual(inv.problems.map((p) => p.severity), ['warning', 'warning']);
+    assert.deepEqual(
+      inv.problems.map((p) => p.severity),
+      ['warning', 'warning'],
+    );
   });
 
   it('uses default machine globs per architecture, q35-only for x86 Secure Boot', () => {
@@ -388,7 +530,10 @@ describe('firmware/discover: operator map and size rules', () => {
 
   it('honours explicit machine globs from the map', () => {
     const t = synthFiles();
-    const inv = discoverFirmware({ firmwareMap: firmwareMap({ x86_64: { loader: t.f.code, nvram_template: t.f.vars, machines: ['pc-q35-*'] } }), descriptorDirs: [] });
+    const inv = discoverFirmware({
+      firmwareMap: firmwareMap({ x86_64: { loader: t.f.code, nvram_template: t.f.vars, machines: ['pc-q35-*'] } }),
+      descriptorDirs: [],
+    });
     assert.deepEqual(inv.entries[0].machines, ['pc-q35-*']);
     assert.throws(() => selectFirmware(inv, request({ hw_firmware_type: 'uefi', hw_machine_type: 'pc' }), HOST), novaError('UEFINotSupported', 'machine pc'));
   });

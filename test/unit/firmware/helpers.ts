@@ -69,7 +69,10 @@ export function synthInventory(t: SynthTree, withStateless: boolean): FirmwareIn
   return discoverFirmware({ firmwareMap: map, descriptorDirs: [] });
 }
 
-export function request(props: Record<string, unknown>, opts: { hostArch?: string; flavor?: Record<string, string>; defaults?: Record<string, string> } = {}): BootRequest {
+export function request(
+  props: Record<string, unknown>,
+  opts: { hostArch?: string; flavor?: Record<string, string>; defaults?: Record<string, string> } = {},
+): BootRequest {
   return resolveBootRequest({
     imageProps: props,
     flavorExtraSpecs: opts.flavor,

@@ -23,12 +23,56 @@ interface Row {
 
 const rows: Row[] = [
   { name: 'reuses the pinned firmware when nothing changed', pinnedWith: { hw_firmware_type: 'uefi' }, inventory: 'same', expect: { reselected: false } },
-  { name: 'reuses the pinned firmware when the map now points elsewhere (Nova keeps the original)', pinnedWith: { hw_firmware_type: 'uefi' }, inventory: 'changed', expect: { reselected: false } },
-  { name: 'reuses pinned Secure Boot firmware when the map changed but Secure Boot is still possible', pinnedWith: { hw_firmware_type: 'uefi', os_secure_boot: 'required' }, inventory: 'changed', expect: { reselected: false } },
-  { name: 'reselects and says why when the pinned loader vanished', pinnedWith: { hw_firmware_type: 'uefi' }, inventory: 'changed', vanished: ['loader'], expect: { reselected: true, reason: /^loader .*OVMF_CODE_4M\.fd vanished$/, loader: 'newCode', secure: false } },
-  { name: 'reselects and says why when the pinned NVRAM template vanished', pinnedWith: { hw_firmware_type: 'uefi' }, inventory: 'changed', vanished: ['template'], expect: { reselected: true, reason: /^NVRAM template .*OVMF_VARS_4M\.fd vanished$/, loader: 'newCode', secure: false } },
-  { name: 'reselects non-secure firmware when optional Secure Boot is no longer offered by the host', pinnedWith: { hw_firmware_type: 'uefi', os_secure_boot: 'optional' }, host: { secureBootEnabled: false }, inventory: 'same', expect: { reselected: true, reason: /^Secure boot support was changed \(pinned on, now off\)\. Re-selecting the firmware files$/, loader: 'code', secure: false } },
-  { name: 'reselects secure firmware when optional Secure Boot becomes possible', pinnedWith: { hw_firmware_type: 'uefi', os_secure_boot: 'optional', hw_machine_type: 'pc' }, now: { hw_firmware_type: 'uefi', os_secure_boot: 'optional', hw_machine_type: 'q35' }, inventory: 'same', expect: { reselected: true, reason: /^Secure boot support was changed \(pinned off, now on\)\. Re-selecting the firmware files$/, loader: 'secCode', secure: true } },
+  {
+    name: 'reuses the pinned firmware when the map now points elsewhere (Nova keeps the original)',
+    pinnedWith: { hw_firmware_type: 'uefi' },
+    inventory: 'changed',
+    expect: { reselected: false },
+  },
+  {
+    name: 'reuses pinned Secure Boot firmware when the map changed but Secure Boot is still possible',
+    pinnedWith: { hw_firmware_type: 'uefi', os_secure_boot: 'required' },
+    inventory: 'changed',
+    expect: { reselected: false },
+  },
+  {
+    name: 'reselects and says why when the pinned loader vanished',
+    pinnedWith: { hw_firmware_type: 'uefi' },
+    inventory: 'changed',
+    vanished: ['loader'],
+    expect: { reselected: true, reason: /^loader .*OVMF_CODE_4M\.fd vanished$/, loader: 'newCode', secure: false },
+  },
+  {
+    name: 'reselects and says why when the pinned NVRAM template vanished',
+    pinnedWith: { hw_firmware_type: 'uefi' },
+    inventory: 'changed',
+    vanished: ['template'],
+    expect: { reselected: true, reason: /^NVRAM template .*OVMF_VARS_4M\.fd vanished$/, loader: 'newCode', secure: false },
+  },
+  {
+    name: 'reselects non-secure firmware when optional Secure Boot is no longer offered by the host',
+    pinnedWith: { hw_firmware_type: 'uefi', os_secure_boot: 'optional' },
+    host: { secureBootEnabled: false },
+    inventory: 'same',
+    expect: {
+      reselected: true,
+      reason: /^Secure boot support was changed \(pinned on, now off\)\. Re-selecting the firmware files$/,
+      loader: 'code',
+      secure: false,
+    },
+  },
+  {
+    name: 'reselects secure firmware when optional Secure Boot becomes possible',
+    pinnedWith: { hw_firmware_type: 'uefi', os_secure_boot: 'optional', hw_machine_type: 'pc' },
+    now: { hw_firmware_type: 'uefi', os_secure_boot: 'optional', hw_machine_type: 'q35' },
+    inventory: 'same',
+    expect: {
+      reselected: true,
+      reason: /^Secure boot support was changed \(pinned off, now on\)\. Re-selecting the firmware files$/,
+      loader: 'secCode',
+      secure: true,
+    },
+  },
 ];
 
 describe('firmware/select: reuseOrReselect (pinned firmware)', () => {
@@ -77,14 +121,20 @@ describe('firmware/select: reuseOrReselect (pinned firmware)', () => {
     assert.equal(out.selection.secure, false);
     assert.match(out.reason ?? '', /pinned on, now off/);
     const required = request({ hw_firmware_type: 'uefi', os_secure_boot: 'required' });
-    assert.throws(() => reuseOrReselect(pinned, required, noSecure, { secureBootEnabled: true }, () => true), novaError('SecureBootNotSupported', 'no Secure Boot capable firmware'));
+    assert.throws(
+      () => reuseOrReselect(pinned, required, noSecure, { secureBootEnabled: true }, () => true),
+      novaError('SecureBootNotSupported', 'no Secure Boot capable firmware'),
+    );
   });
 
   it('raises SecureBootNotSupported when Secure Boot is required but the host no longer offers it', () => {
     const req = request({ hw_firmware_type: 'uefi', os_secure_boot: 'required' });
     const pinned = selectFirmware(same, req, { secureBootEnabled: true }) as FirmwareSelection;
     assert.equal(pinned.secure, true);
-    assert.throws(() => reuseOrReselect(pinned, req, same, { secureBootEnabled: false }, () => true), novaError('SecureBootNotSupported', 'secure_boot = false'));
+    assert.throws(
+      () => reuseOrReselect(pinned, req, same, { secureBootEnabled: false }, () => true),
+      novaError('SecureBootNotSupported', 'secure_boot = false'),
+    );
   });
 
   it('keeps a pinned stateless selection without a template when the loader is still there', () => {
@@ -101,12 +151,18 @@ describe('firmware/select: reuseOrReselect (pinned firmware)', () => {
 
   it('refuses to re-select for a BIOS boot request with InternalError', () => {
     const pinned = selectFirmware(same, request({ hw_firmware_type: 'uefi' }), { secureBootEnabled: true }) as FirmwareSelection;
-    assert.throws(() => reuseOrReselect(pinned, request({ hw_firmware_type: 'bios' }), same, { secureBootEnabled: true }, () => false), novaError('InternalError', 'BIOS'));
+    assert.throws(
+      () => reuseOrReselect(pinned, request({ hw_firmware_type: 'bios' }), same, { secureBootEnabled: true }, () => false),
+      novaError('InternalError', 'BIOS'),
+    );
   });
 
   it('propagates UEFINotSupported when the loader vanished and nothing else fits', () => {
     const pinned = selectFirmware(same, request({ hw_firmware_type: 'uefi' }), { secureBootEnabled: true }) as FirmwareSelection;
     const empty: FirmwareInventory = { entries: [], problems: [], sizes: {} };
-    assert.throws(() => reuseOrReselect(pinned, request({ hw_firmware_type: 'uefi' }), empty, { secureBootEnabled: true }, () => false), novaError('UEFINotSupported', 'x86_64'));
+    assert.throws(
+      () => reuseOrReselect(pinned, request({ hw_firmware_type: 'uefi' }), empty, { secureBootEnabled: true }, () => false),
+      novaError('UEFINotSupported', 'x86_64'),
+    );
   });
 });

@@ -4,9 +4,18 @@ import { novaError, request } from './helpers';
 
 describe('firmware/request: resolveBootRequest', () => {
   const invalid: { name: string; props: Record<string, unknown>; flavor?: Record<string, string>; field: string }[] = [
-    { name: "rejects hw_firmware_type 'efi' with Invalid naming the field", props: { hw_firmware_type: 'efi' }, field: 'image_meta.properties.hw_firmware_type' },
+    {
+      name: "rejects hw_firmware_type 'efi' with Invalid naming the field",
+      props: { hw_firmware_type: 'efi' },
+      field: 'image_meta.properties.hw_firmware_type',
+    },
     { name: "rejects os_secure_boot 'maybe' with Invalid naming the field", props: { os_secure_boot: 'maybe' }, field: 'image_meta.properties.os_secure_boot' },
-    { name: "rejects flavor os:secure_boot 'optional' (flavors only take required/disabled) with Invalid naming the field", props: {}, flavor: { 'os:secure_boot': 'optional' }, field: 'flavor.extra_specs.os:secure_boot' },
+    {
+      name: "rejects flavor os:secure_boot 'optional' (flavors only take required/disabled) with Invalid naming the field",
+      props: {},
+      flavor: { 'os:secure_boot': 'optional' },
+      field: 'flavor.extra_specs.os:secure_boot',
+    },
   ];
   for (const c of invalid) {
     it(c.name, () => {
@@ -24,19 +33,57 @@ describe('firmware/request: resolveBootRequest', () => {
   }
 
   it('rejects a non-boolean hw_firmware_stateless with InvalidInput naming the field', () => {
-    assert.throws(() => request({ hw_firmware_type: 'uefi', hw_firmware_stateless: 'sometimes' }), novaError('InvalidInput', 'image_meta.properties.hw_firmware_stateless'));
+    assert.throws(
+      () => request({ hw_firmware_type: 'uefi', hw_firmware_stateless: 'sometimes' }),
+      novaError('InvalidInput', 'image_meta.properties.hw_firmware_stateless'),
+    );
   });
 
   it('rejects an architecture with illegal characters with InvalidInput', () => {
     assert.throws(() => request({ hw_architecture: 'x86 64' }), novaError('InvalidInput', 'hw_architecture'));
   });
 
-  const defaults: { name: string; hostArch: string; props: Record<string, unknown>; type: 'bios' | 'uefi'; machine: string; defaults?: Record<string, string> }[] = [
-    { name: 'defaults aarch64 to UEFI on the virt machine when hw_firmware_type is unset', hostArch: 'aarch64', props: {}, type: 'uefi', machine: 'virt', defaults: {} },
+  const defaults: {
+    name: string;
+    hostArch: string;
+    props: Record<string, unknown>;
+    type: 'bios' | 'uefi';
+    machine: string;
+    defaults?: Record<string, string>;
+  }[] = [
+    {
+      name: 'defaults aarch64 to UEFI on the virt machine when hw_firmware_type is unset',
+      hostArch: 'aarch64',
+      props: {},
+      type: 'uefi',
+      machine: 'virt',
+      defaults: {},
+    },
     { name: 'defaults x86_64 to BIOS on the pc machine when nothing is configured', hostArch: 'x86_64', props: {}, type: 'bios', machine: 'pc', defaults: {} },
-    { name: 'takes the machine from [libvirt] hw_machine_type when the image has none', hostArch: 'x86_64', props: { hw_firmware_type: 'uefi' }, type: 'uefi', machine: 'q35', defaults: { x86_64: 'q35' } },
-    { name: 'prefers the image hw_machine_type over the configured default', hostArch: 'x86_64', props: { hw_machine_type: 'pc-q35-7.2' }, type: 'bios', machine: 'pc-q35-7.2', defaults: { x86_64: 'q35' } },
-    { name: 'uses hw_architecture over the host architecture', hostArch: 'x86_64', props: { hw_architecture: 'AArch64' }, type: 'uefi', machine: 'virt', defaults: {} },
+    {
+      name: 'takes the machine from [libvirt] hw_machine_type when the image has none',
+      hostArch: 'x86_64',
+      props: { hw_firmware_type: 'uefi' },
+      type: 'uefi',
+      machine: 'q35',
+      defaults: { x86_64: 'q35' },
+    },
+    {
+      name: 'prefers the image hw_machine_type over the configured default',
+      hostArch: 'x86_64',
+      props: { hw_machine_type: 'pc-q35-7.2' },
+      type: 'bios',
+      machine: 'pc-q35-7.2',
+      defaults: { x86_64: 'q35' },
+    },
+    {
+      name: 'uses hw_architecture over the host architecture',
+      hostArch: 'x86_64',
+      props: { hw_architecture: 'AArch64' },
+      type: 'uefi',
+      machine: 'virt',
+      defaults: {},
+    },
   ];
   for (const c of defaults) {
     it(c.name, () => {
@@ -74,7 +121,15 @@ describe('firmware/request: resolveBootRequest', () => {
     );
   });
 
-  const stateless: [unknown, boolean][] = [[true, true], [false, false], ['true', true], ['false', false], ['yes', true], ['no', false], [undefined, false]];
+  const stateless: [unknown, boolean][] = [
+    [true, true],
+    [false, false],
+    ['true', true],
+    ['false', false],
+    ['yes', true],
+    ['no', false],
+    [undefined, false],
+  ];
   for (const [v, want] of stateless) {
     it(`reads hw_firmware_stateless ${JSON.stringify(v)} as ${want}`, () => {
       assert.equal(request({ hw_firmware_type: 'uefi', hw_firmware_stateless: v }).stateless, want);
@@ -86,12 +141,20 @@ describe('firmware/request: resolveBootRequest', () => {
     { name: 'takes optional Secure Boot from the image alone', image: 'optional', want: 'optional' },
     { name: 'accepts flavor and image that agree on required', image: 'required', flavor: 'required', want: 'required' },
     { name: 'takes disabled from the flavor alone', flavor: 'disabled', want: 'disabled' },
-    { name: 'refuses flavor required with image optional as FlavorImageConflict', image: 'optional', flavor: 'required', want: { conflict: ['required', 'optional'] } },
+    {
+      name: 'refuses flavor required with image optional as FlavorImageConflict',
+      image: 'optional',
+      flavor: 'required',
+      want: { conflict: ['required', 'optional'] },
+    },
   ];
   for (const c of secure) {
     it(c.name, () => {
       const run = () =>
-        request({ hw_firmware_type: 'uefi', ...(c.image ? { os_secure_boot: c.image } : {}) }, { flavor: c.flavor ? { 'os:secure_boot': c.flavor } : undefined });
+        request(
+          { hw_firmware_type: 'uefi', ...(c.image ? { os_secure_boot: c.image } : {}) },
+          { flavor: c.flavor ? { 'os:secure_boot': c.flavor } : undefined },
+        );
       if (typeof c.want === 'string') assert.equal(run().secureBoot, c.want);
       else {
         const [flavorVal, imageVal] = c.want.conflict;

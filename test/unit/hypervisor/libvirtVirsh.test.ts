@@ -43,17 +43,26 @@ else process.stdout.write(JSON.stringify(a));
   });
 
   it('turns a failure into a classified HypervisorError', async () => {
-    await assert.rejects(virshRunner('qemu:///system', bin)(['domstate', 'fail']), (e: unknown) => e instanceof HypervisorError && e.kind === 'no-domain' && /virsh domstate fail: failed to get domain 'x'/.test(e.message));
+    await assert.rejects(
+      virshRunner('qemu:///system', bin)(['domstate', 'fail']),
+      (e: unknown) => e instanceof HypervisorError && e.kind === 'no-domain' && /virsh domstate fail: failed to get domain 'x'/.test(e.message),
+    );
   });
 
   it('kills a virsh that does not answer within the timeout', async () => {
     const t0 = Date.now();
-    await assert.rejects(virshRunner('qemu:///system', bin)(['hang'], 300), (e: unknown) => e instanceof HypervisorError && /no answer within 300 ms/.test(e.message));
+    await assert.rejects(
+      virshRunner('qemu:///system', bin)(['hang'], 300),
+      (e: unknown) => e instanceof HypervisorError && /no answer within 300 ms/.test(e.message),
+    );
     assert.ok(Date.now() - t0 < 5000);
   });
 
   it('reports a missing virsh binary as a connect error', async () => {
-    await assert.rejects(virshRunner('qemu:///system', path.join(dir, 'nope'))(['version']), (e: unknown) => e instanceof HypervisorError && e.kind === 'connect');
+    await assert.rejects(
+      virshRunner('qemu:///system', path.join(dir, 'nope'))(['version']),
+      (e: unknown) => e instanceof HypervisorError && e.kind === 'connect',
+    );
   });
 
   it('is built on execFile, never exec or a shell option', () => {

@@ -18,7 +18,10 @@ describe('nova/ids', () => {
     for (const [name, text] of refused) {
       it(`refuses ${name} with InvalidInput naming instance.id, in the driver's check and in every method's request schema`, () => {
         const id: unknown = JSON.parse(text);
-        assert.throws(() => validateInstanceId(id), (e: Error & { type?: string; details?: { field?: string } }) => e.type === 'InvalidInput' && e.details?.field === 'instance.id');
+        assert.throws(
+          () => validateInstanceId(id),
+          (e: Error & { type?: string; details?: { field?: string } }) => e.type === 'InvalidInput' && e.details?.field === 'instance.id',
+        );
         for (const method of Object.keys(INSTANCE_METHODS)) {
           const body = JSON.parse(`{"instance": {"uuid": "${randomUUID()}", "id": ${text}}}`) as unknown;
           assert.throws(

@@ -7,8 +7,18 @@ describe('nova/objects unwrap', () => {
     assert.deepEqual(unwrap(v), v);
   });
   it('replaces nested primitives by their data at any depth, including lists', () => {
-    const p = (name: string, data: unknown) => ({ 'nova_object.name': name, 'nova_object.namespace': 'nova', 'nova_object.version': '1.0', 'nova_object.data': data, 'nova_object.changes': ['x'] });
-    const v = p('Instance', { uuid: 'u', flavor: p('Flavor', { extra_specs: { k: 'v' } }), pci: p('PciDeviceList', { objects: [p('PciDevice', { address: 'a' })] }) });
+    const p = (name: string, data: unknown) => ({
+      'nova_object.name': name,
+      'nova_object.namespace': 'nova',
+      'nova_object.version': '1.0',
+      'nova_object.data': data,
+      'nova_object.changes': ['x'],
+    });
+    const v = p('Instance', {
+      uuid: 'u',
+      flavor: p('Flavor', { extra_specs: { k: 'v' } }),
+      pci: p('PciDeviceList', { objects: [p('PciDevice', { address: 'a' })] }),
+    });
     assert.deepEqual(unwrap(v), { uuid: 'u', flavor: { extra_specs: { k: 'v' } }, pci: { objects: [{ address: 'a' }] } });
     assert.equal(objectName(v), 'Instance');
     assert.equal(objectName({ uuid: 'u' }), undefined);

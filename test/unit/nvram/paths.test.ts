@@ -8,7 +8,10 @@ describe('nvram/paths', () => {
   const bad = ['../etc/passwd', 'a/b', '/abs', '..', '.hidden', 'a\0b', '', 'x'.repeat(300), 'a..b', 'name with space'];
   for (const name of bad) {
     it(`rejects the domain name ${JSON.stringify(name.slice(0, 20))} with InvalidInput`, () => {
-      assert.throws(() => nvramPathFor('/nv', name), (e: Error & { type?: string }) => e.type === 'InvalidInput');
+      assert.throws(
+        () => nvramPathFor('/nv', name),
+        (e: Error & { type?: string }) => e.type === 'InvalidInput',
+      );
     });
   }
   it('accepts the characters Nova templates produce', () => {

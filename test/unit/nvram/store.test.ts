@@ -62,7 +62,10 @@ describe('nvram/store templates', () => {
   });
 
   it('names the template when it cannot be read, and creates nothing', async () => {
-    await assert.rejects(nv.createFromTemplate(nv.pathFor('instance-00000007'), path.join(root, 'missing.fd')), (e: Error & { type?: string }) => e.type === 'InternalError' && /cannot read NVRAM template .*missing\.fd/.test(e.message));
+    await assert.rejects(
+      nv.createFromTemplate(nv.pathFor('instance-00000007'), path.join(root, 'missing.fd')),
+      (e: Error & { type?: string }) => e.type === 'InternalError' && /cannot read NVRAM template .*missing\.fd/.test(e.message),
+    );
     assert.equal(fs.existsSync(nv.pathFor('instance-00000007')), false);
   });
 });

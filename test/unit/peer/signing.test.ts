@@ -9,11 +9,17 @@ describe('peer/signing', () => {
     const v = new SignatureVerifier('s3cret', 300);
     const h = signRequest('s3cret', 'PUT', '/v1/peer/x', body, now);
     v.verify('PUT', '/v1/peer/x', h, body, now + 1000);
-    assert.throws(() => v.verify('PUT', '/v1/peer/x', h, body, now + 2000), (e: Error) => e instanceof PeerAuthError && /replayed/.test(e.message));
+    assert.throws(
+      () => v.verify('PUT', '/v1/peer/x', h, body, now + 2000),
+      (e: Error) => e instanceof PeerAuthError && /replayed/.test(e.message),
+    );
   });
 
   const tampered: [string, (h: Record<string, string>) => [string, string, Record<string, string>, Buffer, number]][] = [
-    ['a different secret', (h) => ['PUT', '/v1/peer/x', { ...h, 'x-shim-signature': signRequest('other', 'PUT', '/v1/peer/x', body, now)['x-shim-signature'] }, body, now]],
+    [
+      'a different secret',
+      (h) => ['PUT', '/v1/peer/x', { ...h, 'x-shim-signature': signRequest('other', 'PUT', '/v1/peer/x', body, now)['x-shim-signature'] }, body, now],
+    ],
     ['a changed body', (h) => ['PUT', '/v1/peer/x', h, Buffer.from('{"a":2}'), now]],
     ['a changed path', (h) => ['PUT', '/v1/peer/y', h, body, now]],
     ['a changed method', (h) => ['POST', '/v1/peer/x', h, body, now]],

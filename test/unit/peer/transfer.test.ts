@@ -24,7 +24,10 @@ describe('peer/transfer', () => {
   for (const [what, mutate, re] of bad) {
     it(`refuses ${what} with MigrationError`, () => {
       const p = encodeNvram(Buffer.alloc(131_072, 0xff));
-      assert.throws(() => decodeNvram(mutate(p) as never), (e: Error & { type?: string }) => e.type === 'MigrationError' && re.test(e.message));
+      assert.throws(
+        () => decodeNvram(mutate(p) as never),
+        (e: Error & { type?: string }) => e.type === 'MigrationError' && re.test(e.message),
+      );
     });
   }
 });

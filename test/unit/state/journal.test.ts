@@ -25,8 +25,26 @@ describe('state/journal', () => {
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  const source = (uuid: string): SourceJournal => ({ instance_uuid: uuid, role: 'source', kind: 'cold', key: 'm', status: 'stashing', name: 'instance-1', same_host: true, history: [] });
-  const dest = (uuid: string): DestJournal => ({ instance_uuid: uuid, role: 'dest', kind: 'cold', key: 'm', status: 'staged', name: 'instance-1', same_host: false, history: [] });
+  const source = (uuid: string): SourceJournal => ({
+    instance_uuid: uuid,
+    role: 'source',
+    kind: 'cold',
+    key: 'm',
+    status: 'stashing',
+    name: 'instance-1',
+    same_host: true,
+    history: [],
+  });
+  const dest = (uuid: string): DestJournal => ({
+    instance_uuid: uuid,
+    role: 'dest',
+    kind: 'cold',
+    key: 'm',
+    status: 'staged',
+    name: 'instance-1',
+    same_host: false,
+    history: [],
+  });
 
   it('keeps source and destination journals of one instance apart and records history', async () => {
     const uuid = randomUUID();
@@ -34,7 +52,10 @@ describe('state/journal', () => {
     const j = (await store.get(uuid, 'source'))!;
     await store.put(j, 'stashed');
     await store.put(dest(uuid), 'staged');
-    assert.deepEqual((await store.get(uuid, 'source'))!.history.map((h) => h.status), ['stashing', 'stashed']);
+    assert.deepEqual(
+      (await store.get(uuid, 'source'))!.history.map((h) => h.status),
+      ['stashing', 'stashed'],
+    );
     assert.equal((await store.get(uuid, 'dest'))!.status, 'staged');
     assert.equal((await store.list()).length, 2);
     await store.delete(uuid, 'source');
@@ -47,12 +68,15 @@ describe('state/journal', () => {
   });
 
   describe('transitions', () => {
-    it('walks every path of the table from its kind\'s initial status', async () => {
+    it("walks every path of the table from its kind's initial status", async () => {
       const walk = async (role: Role, kind: 'cold' | 'live', path: string[]) => {
         const uuid = randomUUID();
         const j = role === 'source' ? { ...source(uuid), kind } : { ...dest(uuid), kind };
         for (const status of path) await store.put(j, status as never);
-        assert.deepEqual((await store.get(uuid, role))!.history.map((h) => h.status), path);
+        assert.deepEqual(
+          (await store.get(uuid, role))!.history.map((h) => h.status),
+          path,
+        );
       };
       await walk('source', 'cold', ['stashing', 'stashed', 'sent', 'confirmed']);
       await walk('source', 'cold', ['stashing', 'stashed', 'reverting', 'reverted']);
@@ -87,7 +111,10 @@ describe('state/journal', () => {
       const j = source(uuid);
       await store.put(j, 'stashing');
       await store.put(j, 'stashing');
-      assert.deepEqual((await store.get(uuid, 'source'))!.history.map((h) => h.status), ['stashing', 'stashing']);
+      assert.deepEqual(
+        (await store.get(uuid, 'source'))!.history.map((h) => h.status),
+        ['stashing', 'stashing'],
+      );
     });
 
     it('names only known statuses as successors, and every initial status is in the table', () => {

@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import { LibvirtSerial, dumpedString, parseDmpstore } from '../../support/libvirtSerial';
 
 const CAPTURED =
-  "\x1b[13;01H\x1b[1m\x1b[33m\x1b[40mShell> \x1b[0m\x1b[37m\x1b[40mdmpstore NusMarker -guid 3a7b9c1e-1111-2222-3333-444455556666\r\n" +
+  '\x1b[13;01H\x1b[1m\x1b[33m\x1b[40mShell> \x1b[0m\x1b[37m\x1b[40mdmpstore NusMarker -guid 3a7b9c1e-1111-2222-3333-444455556666\r\n' +
   "Variable \x1b[1m\x1b[37m\x1b[40mNV+BS\x1b[0m\x1b[37m\x1b[40m '\x1b[1m\x1b[37m\x1b[40m3A7B9C1E-1111-2222-3333-444455556666\x1b[0m\x1b[37m\x1b[40m:\x1b[1m\x1b[37m\x1b[40mNusMarker\x1b[0m\x1b[37m\x1b[40m' DataSize = 0x1A\r\n" +
   '  00000000: 68 00 61 00 72 00 64 00-2D 00 33 00 37 00 65 00  *h.a.r.d.-.3.7.e.*\r\n' +
   '  00000010: 63 00 37 00 62 00 36 00-36 00                    *c.7.b.6.6.*\r\n';
@@ -14,14 +14,24 @@ describe('parseDmpstore (UEFI shell output)', () => {
       'one variable over two hex rows, ANSI colours removed first',
       {
         given: LibvirtSerial.clean(CAPTURED),
-        want: [{ name: 'NusMarker', guid: '3a7b9c1e-1111-2222-3333-444455556666', attrs: 'NV+BS', data: Buffer.from('hard-37ec7b66', 'utf16le'), complete: true }],
+        want: [
+          { name: 'NusMarker', guid: '3a7b9c1e-1111-2222-3333-444455556666', attrs: 'NV+BS', data: Buffer.from('hard-37ec7b66', 'utf16le'), complete: true },
+        ],
       },
     ],
-    ['no variable', { given: "dmpstore X -guid 3a7b9c1e-1111-2222-3333-444455556666\r\ndmpstore: No matching variables found. Guid 3A7B9C1E-1111-2222-3333-444455556666, Name X\r\n", want: [] }],
+    [
+      'no variable',
+      {
+        given:
+          'dmpstore X -guid 3a7b9c1e-1111-2222-3333-444455556666\r\ndmpstore: No matching variables found. Guid 3A7B9C1E-1111-2222-3333-444455556666, Name X\r\n',
+        want: [],
+      },
+    ],
     [
       'DataSize bounds the bytes taken from the rows',
       {
-        given: "Variable NV+BS+RT '8BE4DF61-93CA-11D2-AA0D-00E098032B8C:Timeout' DataSize = 0x2\r\n  00000000: 00 00                                            *..*\r\nVariable NV+BS+RT '8BE4DF61-93CA-11D2-AA0D-00E098032B8C:BootOrder' DataSize = 0x4\r\n  00000000: 01 00 00 00                                      *....*\r\n",
+        given:
+          "Variable NV+BS+RT '8BE4DF61-93CA-11D2-AA0D-00E098032B8C:Timeout' DataSize = 0x2\r\n  00000000: 00 00                                            *..*\r\nVariable NV+BS+RT '8BE4DF61-93CA-11D2-AA0D-00E098032B8C:BootOrder' DataSize = 0x4\r\n  00000000: 01 00 00 00                                      *....*\r\n",
         want: [
           { name: 'Timeout', guid: '8be4df61-93ca-11d2-aa0d-00e098032b8c', attrs: 'NV+BS+RT', data: Buffer.from([0, 0]), complete: true },
           { name: 'BootOrder', guid: '8be4df61-93ca-11d2-aa0d-00e098032b8c', attrs: 'NV+BS+RT', data: Buffer.from([1, 0, 0, 0]), complete: true },
@@ -32,7 +42,8 @@ describe('parseDmpstore (UEFI shell output)', () => {
   for (const [name, { given, want }] of cases) it(name, () => assert.deepEqual(parseDmpstore(given), want));
 
   it('marks a dump with lost serial bytes incomplete, and dumpedString refuses it', () => {
-    const lost = "Variable NV+BS '3A7B9C1E-1111-2222-3333-444455556666:NusMarker' DataSize = 0x1A\r\n  00000000: 63 00 6F 00 6C 00 64 00-2D 00 65 00 64 00 35 00  *c.o.l.d.-.e.d.5.*\r\n  00000010: 38 00 39 00 66 00 39 00-Shell> ";
+    const lost =
+      "Variable NV+BS '3A7B9C1E-1111-2222-3333-444455556666:NusMarker' DataSize = 0x1A\r\n  00000000: 63 00 6F 00 6C 00 64 00-2D 00 65 00 64 00 35 00  *c.o.l.d.-.e.d.5.*\r\n  00000010: 38 00 39 00 66 00 39 00-Shell> ";
     assert.equal(parseDmpstore(lost)[0].complete, false);
     assert.throws(() => dumpedString(lost, 'NusMarker'), /fewer bytes than its DataSize/);
   });

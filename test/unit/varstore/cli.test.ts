@@ -81,7 +81,10 @@ describe('cli/nvram', () => {
     assert.match(d.out, /^deleted\s+Timeout\s/m);
     const j = JSON.parse((await run('show', '--json', file)).out);
     assert.equal(j.store.deleted_records, 1);
-    assert.deepEqual(j.variables.map((v: { name: string }) => v.name), ['Timeout', 'BootOrder', 'PK', 'SecureBootEnable']);
+    assert.deepEqual(
+      j.variables.map((v: { name: string }) => v.name),
+      ['Timeout', 'BootOrder', 'PK', 'SecureBootEnable'],
+    );
     assert.deepEqual(j.variables[0].decoded, { kind: 'u16', value: 5 });
     assert.equal(j.variables[0].data, '0500');
   });
@@ -96,7 +99,10 @@ describe('cli/nvram', () => {
     assert.equal(after.size, before.size);
     assert.notEqual(after.ino, before.ino, 'replaced by rename, not rewritten in place');
     assert.deepEqual(await fsp.readdir(dir), ['vm_VARS.fd'], 'no temp files left');
-    assert.deepEqual((await live(file)).sort(), ['BootOrder=0000', `PK=${sigList(EFI_CERT_X509, [[G, TEST_CERT_DER]]).toString('hex')}`, 'SecureBootEnable=01', 'Timeout=0a00'].sort());
+    assert.deepEqual(
+      (await live(file)).sort(),
+      ['BootOrder=0000', `PK=${sigList(EFI_CERT_X509, [[G, TEST_CERT_DER]]).toString('hex')}`, 'SecureBootEnable=01', 'Timeout=0a00'].sort(),
+    );
   });
 
   it('writes to --output and leaves the input untouched', async () => {
@@ -164,7 +170,7 @@ describe('cli/nvram', () => {
     const r = await run('secure-boot', file);
     assert.equal(r.code, 0);
     assert.match(r.out, /^Secure Boot: enabled \(user mode, SecureBootEnable = 1\)$/m);
-    assert.match(r.out, /^PK:  1 certificate\n {7}O=Nova Test, CN=Nova Test PK$/m);
+    assert.match(r.out, /^PK: {2}1 certificate\n {7}O=Nova Test, CN=Nova Test PK$/m);
     assert.match(r.out, /^KEK: not enrolled$/m);
     const j = JSON.parse((await run('secure-boot', file, '--json')).out);
     assert.deepEqual([j.enabled, j.setup_mode, j.pk.certificates], [true, false, ['O=Nova Test, CN=Nova Test PK']]);
@@ -187,19 +193,34 @@ describe('cli/nvram', () => {
     ['a bad --attr', async () => ['set', file, '--name', 'X', '--guid', G, '--attr', 'QQ', '--data', '00'], 2, /--attr: unknown attribute 'QQ'/],
     ['a bad --data', async () => ['set', file, '--name', 'X', '--guid', G, '--attr', '7', '--data', 'abc'], 2, /--data: must be a non-empty hex string/],
     ['attributes the store refuses', async () => ['set', file, '--name', 'X', '--guid', G, '--attr', '6', '--data', '00'], 1, /attr: 0x6 lacks NON_VOLATILE/],
-    ['a variable that does not fit', async () => ['set', file, '--name', 'X', '--guid', G, '--attr', '7', '--data', 'ab'.repeat(0x4000)], 1, /need \d+ bytes but the store holds/],
+    [
+      'a variable that does not fit',
+      async () => ['set', file, '--name', 'X', '--guid', G, '--attr', '7', '--data', 'ab'.repeat(0x4000)],
+      1,
+      /need \d+ bytes but the store holds/,
+    ],
     ['a missing file', async () => ['show', path.join(dir, 'missing.fd')], 1, /missing\.fd: no such file/],
     ['a directory', async () => ['show', dir], 1, /is a directory/],
-    ['an unformatted store', async () => {
-      const f = path.join(dir, 'zero.fd');
-      await fsp.writeFile(f, Buffer.alloc(0x10000));
-      return ['show', f];
-    }, 1, /zero\.fd: the store is unformatted/],
-    ['a qcow2 file', async () => {
-      const f = path.join(dir, 'q.qcow2');
-      await fsp.writeFile(f, Buffer.concat([Buffer.from('QFI\xfb', 'latin1'), Buffer.alloc(100)]));
-      return ['secure-boot', f];
-    }, 1, /qcow2 image/],
+    [
+      'an unformatted store',
+      async () => {
+        const f = path.join(dir, 'zero.fd');
+        await fsp.writeFile(f, Buffer.alloc(0x10000));
+        return ['show', f];
+      },
+      1,
+      /zero\.fd: the store is unformatted/,
+    ],
+    [
+      'a qcow2 file',
+      async () => {
+        const f = path.join(dir, 'q.qcow2');
+        await fsp.writeFile(f, Buffer.concat([Buffer.from('QFI\xfb', 'latin1'), Buffer.alloc(100)]));
+        return ['secure-boot', f];
+      },
+      1,
+      /qcow2 image/,
+    ],
   ];
   for (const [name, argv, code, re] of failures) {
     it(`fails with exit ${code} and one line for ${name}`, async () => {
@@ -209,15 +230,22 @@ describe('cli/nvram', () => {
     });
   }
 
-  const attrs: Array<[string, number]> = [['7', 7], ['0x27', 0x27], ['NV,BS,RT', 7], ['nv,bs,rt,at', 0x27]];
+  const attrs: Array<[string, number]> = [
+    ['7', 7],
+    ['0x27', 0x27],
+    ['NV,BS,RT', 7],
+    ['nv,bs,rt,at', 0x27],
+  ];
   for (const [s, n] of attrs) it(`parses --attr ${s} as ${n}`, () => assert.equal(parseAttr(s), n));
 
   it('is reachable as `nova-uefi-shim nvram` through src/main.ts', function (done) {
     this.timeout(20000);
-    execFile(process.execPath, [path.join(__dirname, '../../../bin/nova-uefi-shim'), 'nvram', 'show', file], (err, stdout, stderr) => {
+    // The sources under tsx: unit tests need no build (test/integration/pack.test.ts runs the installed bin).
+    const main = ['--import', 'tsx', path.join(__dirname, '../../../src/main.ts')];
+    execFile(process.execPath, [...main, 'nvram', 'show', file], (err, stdout, stderr) => {
       assert.equal(err, null, stderr);
       assert.match(stdout, /4 variables, 1 deleted records/);
-      execFile(process.execPath, [path.join(__dirname, '../../../bin/nova-uefi-shim'), 'nvram', 'show'], (err2, _o, stderr2) => {
+      execFile(process.execPath, [...main, 'nvram', 'show'], (err2, _o, stderr2) => {
         assert.equal((err2 as { code?: number } | null)?.code, 2);
         assert.match(stderr2, /missing FILE/);
         done();

@@ -24,7 +24,13 @@ describe('varstore/edit', () => {
     const time = Buffer.alloc(16, 1);
     const vars = [v('A', '01', { timestamp: time, monotonicCount: 4n, pubKeyIndex: 2 }), v('B', '02')];
     const out = setVariable(vars, { name: 'A', guid: G.toUpperCase(), attr: 0x27, data: Buffer.from('ff', 'hex') });
-    assert.deepEqual(out.map((x) => [x.name, x.attr, x.data.toString('hex')]), [['A', 0x27, 'ff'], ['B', 7, '02']]);
+    assert.deepEqual(
+      out.map((x) => [x.name, x.attr, x.data.toString('hex')]),
+      [
+        ['A', 0x27, 'ff'],
+        ['B', 7, '02'],
+      ],
+    );
     assert.ok(out[0].timestamp?.equals(time));
     assert.equal(out[0].monotonicCount, 4n);
     assert.equal(out[0].pubKeyIndex, 2);
@@ -40,7 +46,10 @@ describe('varstore/edit', () => {
   });
 
   it('deletes a variable and reports not-found for a missing one', () => {
-    assert.deepEqual(deleteVariable(base, 'Timeout', G).map((x) => x.name), ['Boot0000', 'Boot000A']);
+    assert.deepEqual(
+      deleteVariable(base, 'Timeout', G).map((x) => x.name),
+      ['Boot0000', 'Boot000A'],
+    );
     expectReason(() => deleteVariable(base, 'Nope', G), 'not-found', /Nope .* does not exist/);
   });
 
@@ -59,10 +68,30 @@ describe('varstore/edit', () => {
     ['a BootOrder entry above 0xFFFF', () => setBootOrder(base, [0x10000]), 'invalid-variable', /BootOrder\[0\]/],
     ['a BootNext without Boot####', () => setBootNext(base, 7), 'not-found', /Boot0007/],
     ['a negative BootNext', () => setBootNext(base, -1), 'invalid-variable', /BootNext/],
-    ['a variable with a bad GUID', () => setVariable(base, { name: 'X', guid: 'g', attr: 7, data: Buffer.from('00', 'hex') }), 'invalid-variable', /^guid: not a GUID/],
-    ['a variable with bad attributes', () => setVariable(base, { name: 'X', guid: G, attr: 2, data: Buffer.from('00', 'hex') }), 'invalid-variable', /^attr: .*NON_VOLATILE/],
-    ['a variable with empty data', () => setVariable(base, { name: 'X', guid: G, attr: 7, data: Buffer.alloc(0) }), 'invalid-variable', /^data: must not be empty/],
-    ['a variable with an empty name', () => setVariable(base, { name: '', guid: G, attr: 7, data: Buffer.from('00', 'hex') }), 'invalid-variable', /^name: must not be empty/],
+    [
+      'a variable with a bad GUID',
+      () => setVariable(base, { name: 'X', guid: 'g', attr: 7, data: Buffer.from('00', 'hex') }),
+      'invalid-variable',
+      /^guid: not a GUID/,
+    ],
+    [
+      'a variable with bad attributes',
+      () => setVariable(base, { name: 'X', guid: G, attr: 2, data: Buffer.from('00', 'hex') }),
+      'invalid-variable',
+      /^attr: .*NON_VOLATILE/,
+    ],
+    [
+      'a variable with empty data',
+      () => setVariable(base, { name: 'X', guid: G, attr: 7, data: Buffer.alloc(0) }),
+      'invalid-variable',
+      /^data: must not be empty/,
+    ],
+    [
+      'a variable with an empty name',
+      () => setVariable(base, { name: '', guid: G, attr: 7, data: Buffer.from('00', 'hex') }),
+      'invalid-variable',
+      /^name: must not be empty/,
+    ],
   ];
   for (const [name, fn, reason, re] of bad) it(`refuses ${name} (${reason})`, () => expectReason(fn, reason, re));
 });
@@ -72,9 +101,21 @@ describe('varstore/diff', () => {
     const a = [v('A', '01'), v('B', '02'), v('C', '03')];
     const b = [v('D', '04'), v('C', '03', { attr: 3 }), v('B', '22')];
     const d = diffVariables(a, b);
-    assert.deepEqual(d.added.map((x) => x.name), ['D']);
-    assert.deepEqual(d.removed.map((x) => x.name), ['A']);
-    assert.deepEqual(d.changed.map((c) => [c.name, c.fields]), [['C', ['attr']], ['B', ['data']]]);
+    assert.deepEqual(
+      d.added.map((x) => x.name),
+      ['D'],
+    );
+    assert.deepEqual(
+      d.removed.map((x) => x.name),
+      ['A'],
+    );
+    assert.deepEqual(
+      d.changed.map((c) => [c.name, c.fields]),
+      [
+        ['C', ['attr']],
+        ['B', ['data']],
+      ],
+    );
     assert.equal(isEmptyDiff(diffVariables(a, [...a].reverse())), true);
   });
   it('sees a timestamp change', () => {

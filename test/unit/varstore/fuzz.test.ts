@@ -36,7 +36,14 @@ function parseOrTypedError(buf: Buffer): void {
 const rec = (name: string, data: string, extra: Partial<BuildRecord> = {}): BuildRecord => ({ name, guid: G, data: Buffer.from(data, 'hex'), ...extra });
 const BUILT = buildStore({
   fvLength: 0x2000,
-  records: [rec('Gone', 'aa', { state: 0x3c }), rec('Boot0000', '0100000004007fff0400'), rec('Timeout', '0500', { state: 0x3d }), rec('Timeout', '0a00'), rec('Shadow', '01', { state: 0x3e }), { name: 'db', guid: DB, attr: 0x27, data: Buffer.alloc(40, 7) }],
+  records: [
+    rec('Gone', 'aa', { state: 0x3c }),
+    rec('Boot0000', '0100000004007fff0400'),
+    rec('Timeout', '0500', { state: 0x3d }),
+    rec('Timeout', '0a00'),
+    rec('Shadow', '01', { state: 0x3e }),
+    { name: 'db', guid: DB, attr: 0x27, data: Buffer.alloc(40, 7) },
+  ],
 });
 const MS_4M = '/usr/share/OVMF/OVMF_VARS_4M.ms.fd';
 
@@ -62,7 +69,10 @@ describe('varstore fuzz', function () {
   this.timeout(60000);
 
   it('random buffers parse or throw VarStoreError', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 4096 }), (a) => parseOrTypedError(Buffer.from(a))), { numRuns: RUNS });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 4096 }), (a) => parseOrTypedError(Buffer.from(a))),
+      { numRuns: RUNS },
+    );
   });
 
   it('a valid header followed by random record bytes parses or throws VarStoreError', () => {
@@ -71,7 +81,9 @@ describe('varstore fuzz', function () {
     fc.assert(
       fc.property(records, (chunks) => {
         const b = Buffer.from(base);
-        Buffer.concat(chunks.map((c) => Buffer.from(c))).subarray(0, 0x1000 - 0x64).copy(b, 0x64);
+        Buffer.concat(chunks.map((c) => Buffer.from(c)))
+          .subarray(0, 0x1000 - 0x64)
+          .copy(b, 0x64);
         parseOrTypedError(b);
       }),
       { numRuns: RUNS },
@@ -79,17 +91,35 @@ describe('varstore fuzz', function () {
   });
 
   it('mutated built stores (flipped bytes, truncation, overwritten sizes) parse or throw VarStoreError', () => {
-    fc.assert(fc.property(fc.array(mutation(BUILT.length, 0x200), { minLength: 1, maxLength: 4 }), (ms) => parseOrTypedError(applyMutations(BUILT, ms))), { numRuns: RUNS });
+    fc.assert(
+      fc.property(fc.array(mutation(BUILT.length, 0x200), { minLength: 1, maxLength: 4 }), (ms) => parseOrTypedError(applyMutations(BUILT, ms))),
+      { numRuns: RUNS },
+    );
   });
 
   it('mutated OVMF_VARS_4M.ms.fd parses or throws VarStoreError', function () {
     if (!existsSync(MS_4M)) this.skip(); // Debian ovmf template not installed
     const real = readFileSync(MS_4M);
-    fc.assert(fc.property(fc.array(mutation(real.length, 0x5a00), { minLength: 1, maxLength: 3 }), (ms) => parseOrTypedError(applyMutations(real, ms))), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.array(mutation(real.length, 0x5a00), { minLength: 1, maxLength: 3 }), (ms) => parseOrTypedError(applyMutations(real, ms))),
+      { numRuns: 300 },
+    );
   });
 
   it('decoders never throw on random data for any well-known variable', () => {
-    const names: Array<[string, string]> = [['BootOrder', G], ['Boot0001', G], ['BootNext', G], ['Timeout', G], ['Lang', G], ['ConOut', G], ['PK', G], ['KEK', G], ['db', DB], ['dbx', DB], ['SecureBootEnable', SBE]];
+    const names: Array<[string, string]> = [
+      ['BootOrder', G],
+      ['Boot0001', G],
+      ['BootNext', G],
+      ['Timeout', G],
+      ['Lang', G],
+      ['ConOut', G],
+      ['PK', G],
+      ['KEK', G],
+      ['db', DB],
+      ['dbx', DB],
+      ['SecureBootEnable', SBE],
+    ];
     fc.assert(
       fc.property(fc.constantFrom(...names), fc.uint8Array({ maxLength: 300 }), ([name, guid], a) => {
         const data = Buffer.from(a);
@@ -116,7 +146,17 @@ describe('varstore fuzz', function () {
     });
   const setArb = (format: 'authenticated' | 'plain') => fc.uniqueArray(varArb(format), { maxLength: 24, selector: (v) => variableKey(v) });
   const norm = (vs: readonly Variable[]) =>
-    vs.map((v) => [v.name, v.guid, v.attr, v.data.toString('hex'), (v.timestamp ?? Buffer.alloc(16)).toString('hex'), v.monotonicCount ?? 0n, v.pubKeyIndex ?? 0]).sort((a, b) => (`${a[1]}${a[0]}` < `${b[1]}${b[0]}` ? -1 : 1));
+    vs
+      .map((v) => [
+        v.name,
+        v.guid,
+        v.attr,
+        v.data.toString('hex'),
+        (v.timestamp ?? Buffer.alloc(16)).toString('hex'),
+        v.monotonicCount ?? 0n,
+        v.pubKeyIndex ?? 0,
+      ])
+      .sort((a, b) => (`${a[1]}${a[0]}` < `${b[1]}${b[0]}` ? -1 : 1));
 
   for (const format of ['authenticated', 'plain'] as const) {
     it(`write then parse returns the same set (${format}), also when rewriting over a previous set`, () => {
@@ -126,7 +166,11 @@ describe('varstore fuzz', function () {
           const one = writeVarStore(empty, s1);
           assert.equal(one.length, empty.length);
           const p1 = parseVarStore(one).variables;
-          assert.deepEqual(p1.map((v) => v.name), s1.map((v) => v.name), 'first write keeps the order');
+          assert.deepEqual(
+            p1.map((v) => v.name),
+            s1.map((v) => v.name),
+            'first write keeps the order',
+          );
           assert.deepEqual(norm(p1), norm(s1));
           let two: Buffer;
           try {

@@ -16,7 +16,15 @@ describe('varstore/guids', () => {
   it('accepts upper case and returns lower case', () => {
     assert.equal(guidFromBytes(guidToBytes(EFI_GLOBAL_VARIABLE.toUpperCase())), EFI_GLOBAL_VARIABLE);
   });
-  const notGuids: unknown[] = ['', 'x', '8be4df61-93ca-11d2-aa0d-00e098032b8', '8be4df6193ca11d2aa0d00e098032b8c', '{8be4df61-93ca-11d2-aa0d-00e098032b8c}', 42, null];
+  const notGuids: unknown[] = [
+    '',
+    'x',
+    '8be4df61-93ca-11d2-aa0d-00e098032b8',
+    '8be4df6193ca11d2aa0d00e098032b8c',
+    '{8be4df61-93ca-11d2-aa0d-00e098032b8c}',
+    42,
+    null,
+  ];
   for (const g of notGuids) {
     it(`rejects ${JSON.stringify(g)} as a GUID`, () => assert.equal(isGuid(g), false));
   }

@@ -58,7 +58,13 @@ describe('varstore/json', () => {
     it(`refuses ${name}, naming ${field}`, () => {
       assert.throws(
         () => importJson(doc),
-        (e: unknown) => e instanceof VarStoreError && e.reason === 'invalid-json' && e.field === field && e.message.startsWith(`${field}: `) && re.test(e.message) && e.code === 400,
+        (e: unknown) =>
+          e instanceof VarStoreError &&
+          e.reason === 'invalid-json' &&
+          e.field === field &&
+          e.message.startsWith(`${field}: `) &&
+          re.test(e.message) &&
+          e.code === 400,
       );
     });
   }

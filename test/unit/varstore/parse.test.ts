@@ -41,7 +41,9 @@ describe('varstore/parse', () => {
   it('reads every field of an authenticated record', () => {
     const ts = Buffer.from('e907030a02352700000000000000000', 'hex');
     const time = Buffer.concat([ts, Buffer.alloc(16 - ts.length)]);
-    const s = parseVarStore(buildStore({ records: [{ name: 'db', guid: DB, attr: 0x27, data: Buffer.from('abcdef', 'hex'), timestamp: time, monotonicCount: 5n, pubKeyIndex: 3 }] }));
+    const s = parseVarStore(
+      buildStore({ records: [{ name: 'db', guid: DB, attr: 0x27, data: Buffer.from('abcdef', 'hex'), timestamp: time, monotonicCount: 5n, pubKeyIndex: 3 }] }),
+    );
     const [v] = s.variables;
     assert.equal(v.name, 'db');
     assert.equal(v.guid, DB);
@@ -60,19 +62,28 @@ describe('varstore/parse', () => {
   it('applies 4-byte alignment between records whatever the name and data sizes', () => {
     const records = [rec('A', '01'), rec('BB', '0102'), rec('CCC', '010203'), rec('DDDD', '01020304'), rec('E', '0102030405')];
     const s = parseVarStore(buildStore({ records }));
-    assert.deepEqual(s.variables.map((v) => v.name), ['A', 'BB', 'CCC', 'DDDD', 'E']);
+    assert.deepEqual(
+      s.variables.map((v) => v.name),
+      ['A', 'BB', 'CCC', 'DDDD', 'E'],
+    );
     for (const v of s.variables) assert.equal(v.offset % 4, 0);
-    assert.deepEqual(s.variables.map((v) => v.data.length), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      s.variables.map((v) => v.data.length),
+      [1, 2, 3, 4, 5],
+    );
   });
 
   it('reads the plain (non-authenticated) format with 32-byte headers', () => {
     const s = parseVarStore(buildStore({ format: 'plain', records: [rec('Timeout', '0500'), rec('Lang', '656e6700')] }));
     assert.equal(s.store.format, 'plain');
     assert.equal(s.store.recordHeaderSize, 32);
-    assert.deepEqual(s.variables.map((v) => [v.name, v.data.toString('hex'), v.monotonicCount, v.pubKeyIndex]), [
-      ['Timeout', '0500', 0n, 0],
-      ['Lang', '656e6700', 0n, 0],
-    ]);
+    assert.deepEqual(
+      s.variables.map((v) => [v.name, v.data.toString('hex'), v.monotonicCount, v.pubKeyIndex]),
+      [
+        ['Timeout', '0500', 0n, 0],
+        ['Lang', '656e6700', 0n, 0],
+      ],
+    );
     assert.equal(s.variables[1].offset, FIRST_RECORD + 52); // 32 + 16 + 2, aligned
   });
 
@@ -89,18 +100,32 @@ describe('varstore/parse', () => {
     it(`${name}`, () => {
       const records = states.map((state, i) => rec('Same', `0${i}`, { state }));
       const s = parseVarStore(buildStore({ records }));
-      assert.deepEqual(s.variables.map((v) => v.data[0]), live);
+      assert.deepEqual(
+        s.variables.map((v) => v.data[0]),
+        live,
+      );
       assert.equal(s.deletedCount, deleted);
       const all = parseVarStore(buildStore({ records }), { includeDeleted: true });
       assert.equal(all.variables.length, states.length);
-      assert.deepEqual(all.variables.map((v) => v.state), states);
-      assert.deepEqual(all.variables.filter((v) => v.live).map((v) => v.data[0]), live);
+      assert.deepEqual(
+        all.variables.map((v) => v.state),
+        states,
+      );
+      assert.deepEqual(
+        all.variables.filter((v) => v.live).map((v) => v.data[0]),
+        live,
+      );
     });
   }
 
   it('treats a header whose size fields are still erased as empty and keeps walking', () => {
-    const s = parseVarStore(buildStore({ records: [rec('Half', '', { state: 0x7f, nameSize: 0xffffffff, dataSize: 0xffffffff, rawName: Buffer.alloc(0) }), rec('Next', '01')] }));
-    assert.deepEqual(s.variables.map((v) => v.name), ['Next']);
+    const s = parseVarStore(
+      buildStore({ records: [rec('Half', '', { state: 0x7f, nameSize: 0xffffffff, dataSize: 0xffffffff, rawName: Buffer.alloc(0) }), rec('Next', '01')] }),
+    );
+    assert.deepEqual(
+      s.variables.map((v) => v.name),
+      ['Next'],
+    );
   });
 
   it('finds the NvData volume behind 1 KiB-aligned leading bytes (combined OVMF.fd layout)', () => {
@@ -154,10 +179,20 @@ describe('varstore/parse', () => {
       ['a store Size smaller than its header', () => mutate((b) => b.writeUInt32LE(4, 0x48 + 16)), 'corrupt', /Size/],
       ['a huge DataSize', () => buildStore({ records: [rec('X', '00', { dataSize: 0xfffffff0 })] }), 'corrupt', /runs past the store end/],
       ['a huge NameSize', () => buildStore({ records: [rec('X', '00', { nameSize: 0x7fffffff })] }), 'corrupt', /runs past the store end/],
-      ['a huge DataSize in a deleted record', () => buildStore({ records: [rec('X', '00', { state: 0x3c, dataSize: 0x10000 })] }), 'corrupt', /runs past the store end/],
+      [
+        'a huge DataSize in a deleted record',
+        () => buildStore({ records: [rec('X', '00', { state: 0x3c, dataSize: 0x10000 })] }),
+        'corrupt',
+        /runs past the store end/,
+      ],
       ['an odd NameSize', () => buildStore({ records: [rec('X', '00', { rawName: Buffer.from('580000', 'hex') })] }), 'corrupt', /odd/],
       ['a name without NUL', () => buildStore({ records: [rec('X', '00', { rawName: Buffer.from('5800', 'hex') })] }), 'corrupt', /not NUL-terminated/],
-      ['a name with an early NUL', () => buildStore({ records: [rec('X', '00', { rawName: Buffer.from('5800000059000000', 'hex') })] }), 'corrupt', /NUL before its end/],
+      [
+        'a name with an early NUL',
+        () => buildStore({ records: [rec('X', '00', { rawName: Buffer.from('5800000059000000', 'hex') })] }),
+        'corrupt',
+        /NUL before its end/,
+      ],
       ['an empty name', () => buildStore({ records: [rec('X', '00', { rawName: Buffer.from('0000', 'hex') })] }), 'corrupt', /empty/],
       ['a zero NameSize on a live record', () => buildStore({ records: [rec('X', '00', { rawName: Buffer.alloc(0) })] }), 'corrupt', /too small/],
     ];
@@ -174,7 +209,10 @@ describe('varstore/parse', () => {
     });
     it('tolerates malformed names in deleted records', () => {
       const s = parseVarStore(buildStore({ records: [rec('X', '00', { state: 0x3c, rawName: Buffer.from('5800', 'hex') }), rec('Ok', '01')] }));
-      assert.deepEqual(s.variables.map((v) => v.name), ['Ok']);
+      assert.deepEqual(
+        s.variables.map((v) => v.name),
+        ['Ok'],
+      );
     });
     it('does not read a name in the utf16z helper wrongly (builder sanity)', () => {
       assert.equal(utf16z('AB').toString('hex'), '410042000000');

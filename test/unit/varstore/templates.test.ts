@@ -53,7 +53,10 @@ describe('varstore on Debian templates', function () {
   it('reports AAVMF_VARS.fd (64 MiB of zeros) as unformatted', function () {
     const buf = load(this, '/usr/share/AAVMF/AAVMF_VARS.fd');
     assert.equal(probeVarStore(buf), 'unformatted');
-    assert.throws(() => parseVarStore(buf), (e: unknown) => e instanceof VarStoreError && e.reason === 'unformatted');
+    assert.throws(
+      () => parseVarStore(buf),
+      (e: unknown) => e instanceof VarStoreError && e.reason === 'unformatted',
+    );
   });
 
   for (const file of ['/usr/share/OVMF/OVMF_VARS.fd', '/usr/share/OVMF/OVMF_VARS_4M.fd']) {
@@ -61,9 +64,19 @@ describe('varstore on Debian templates', function () {
       const s = parseVarStore(load(this, file));
       assert.equal(s.variables.length, 0);
       assert.equal(s.listEnd, 0x64);
-      assert.deepEqual({ ...secureBootSummary(s.variables), pk: undefined, kek: undefined, db: undefined, dbx: undefined }, {
-        enabled: false, setup_mode: true, secure_boot_enable: null, custom_mode: false, pk: undefined, kek: undefined, db: undefined, dbx: undefined,
-      });
+      assert.deepEqual(
+        { ...secureBootSummary(s.variables), pk: undefined, kek: undefined, db: undefined, dbx: undefined },
+        {
+          enabled: false,
+          setup_mode: true,
+          secure_boot_enable: null,
+          custom_mode: false,
+          pk: undefined,
+          kek: undefined,
+          db: undefined,
+          dbx: undefined,
+        },
+      );
     });
   }
 
@@ -85,7 +98,10 @@ describe('varstore on Debian templates', function () {
     assert.equal(sb.setup_mode, false);
     assert.equal(sb.secure_boot_enable, 1);
     assert.equal(sb.pk.certificates.length, 1);
-    assert.ok(sb.kek.certificates.some((c) => c.includes('CN=Microsoft Corporation KEK CA 2011')), sb.kek.certificates.join('|'));
+    assert.ok(
+      sb.kek.certificates.some((c) => c.includes('CN=Microsoft Corporation KEK CA 2011')),
+      sb.kek.certificates.join('|'),
+    );
     assert.ok(sb.db.certificates.some((c) => c.includes('CN=Microsoft Windows Production PCA 2011')));
     assert.ok(sb.db.certificates.some((c) => c.includes('CN=Microsoft Corporation UEFI CA 2011')));
     assert.deepEqual({ certs: sb.dbx.certificates.length, hashes: sb.dbx.hash_count }, { certs: 0, hashes: 1 });
@@ -106,7 +122,10 @@ describe('varstore on Debian templates', function () {
   it('refuses a variable that does not fit in OVMF_VARS.ms.fd (2M) with reason full', function () {
     const buf = load(this, '/usr/share/OVMF/OVMF_VARS.ms.fd');
     const vars = setVariable(parseVarStore(buf).variables, { name: 'Huge', guid: G, attr: 3, data: Buffer.alloc(0xe000) });
-    assert.throws(() => writeVarStore(buf, vars), (e: unknown) => e instanceof VarStoreError && e.reason === 'full');
+    assert.throws(
+      () => writeVarStore(buf, vars),
+      (e: unknown) => e instanceof VarStoreError && e.reason === 'full',
+    );
   });
 
   it('shows AAVMF_VARS.ms.fd with 22 live and 7 deleted records and Secure Boot enabled', function () {

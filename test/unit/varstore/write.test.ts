@@ -80,7 +80,11 @@ describe('varstore/write', () => {
     const listEnd = parseVarStore(buf).listEnd;
     for (let i = 0; i < listEnd; i++) if (out[i] !== buf[i]) diffAt.push(i);
     assert.deepEqual(diffAt, [timeout.offset + 2], 'only the state byte changes inside the old list');
-    assert.deepEqual(live(out), [['Lang', '656e6700'], ['PlatformLang', '656e00'], ['Timeout', '0a00']]);
+    assert.deepEqual(live(out), [
+      ['Lang', '656e6700'],
+      ['PlatformLang', '656e00'],
+      ['Timeout', '0a00'],
+    ]);
   });
 
   it('marks a deleted variable 0x3D and a shadow 0x3E twin 0x3C so it cannot come back', () => {
@@ -88,7 +92,10 @@ describe('varstore/write', () => {
     const vars = parseVarStore(buf).variables;
     const out = writeVarStore(buf, deleteVariable(vars, 'X', G));
     const all = parseVarStore(out, { includeDeleted: true }).variables;
-    assert.deepEqual(all.map((r) => r.state), [0x3c, 0x3d, 0x3f]);
+    assert.deepEqual(
+      all.map((r) => r.state),
+      [0x3c, 0x3d, 0x3f],
+    );
     assert.deepEqual(live(out), [['Y', '03']]);
   });
 
@@ -105,13 +112,26 @@ describe('varstore/write', () => {
     // 0x120 record bytes: a deleted record (64) + 3 live ones (68 each) leave 20 bytes free.
     const storeSize = 28 + 0x120;
     const pad = (n: number) => 'ab'.repeat(n);
-    const buf = buildStore({ storeSize, records: [rec('A', pad(0), { data: Buffer.alloc(0) , state: 0x3d, dataSize: 0 }), rec('B', pad(1)), rec('C', pad(1)), rec('D', pad(1))] });
+    const buf = buildStore({
+      storeSize,
+      records: [rec('A', pad(0), { data: Buffer.alloc(0), state: 0x3d, dataSize: 0 }), rec('B', pad(1)), rec('C', pad(1)), rec('D', pad(1))],
+    });
     const vars = parseVarStore(buf).variables;
-    assert.deepEqual(vars.map((x) => x.name), ['B', 'C', 'D']);
+    assert.deepEqual(
+      vars.map((x) => x.name),
+      ['B', 'C', 'D'],
+    );
     assert.equal(parseVarStore(buf).freeBytes, 20);
     const out = writeVarStore(buf, setVariable(vars, { name: 'B', guid: G, attr: 7, data: Buffer.from(pad(40), 'hex') }));
     const all = parseVarStore(out, { includeDeleted: true }).variables;
-    assert.deepEqual(all.map((r) => [r.name, r.state]), [['C', 0x3f], ['D', 0x3f], ['B', 0x3f]]);
+    assert.deepEqual(
+      all.map((r) => [r.name, r.state]),
+      [
+        ['C', 0x3f],
+        ['D', 0x3f],
+        ['B', 0x3f],
+      ],
+    );
     assert.equal(all[0].offset, FIRST_RECORD);
     const s = parseVarStore(out);
     assert.ok(out.subarray(s.listEnd, s.store.end).every((x) => x === 0xff));
@@ -124,7 +144,10 @@ describe('varstore/write', () => {
     buf[end + 10] = 0x00; // garbage after the list (no StartId there)
     const out = writeVarStore(buf, [...parseVarStore(buf).variables, v('B', '03')]);
     const all = parseVarStore(out, { includeDeleted: true }).variables;
-    assert.deepEqual(all.map((r) => r.name), ['A', 'B']);
+    assert.deepEqual(
+      all.map((r) => r.name),
+      ['A', 'B'],
+    );
     assert.equal(parseVarStore(out).freeSpaceErased, true);
   });
 
@@ -147,7 +170,13 @@ describe('varstore/write', () => {
     const buf = buildStore({ format: 'plain', records: [rec('A', '01')] });
     const out = writeVarStore(buf, [v('A', '01'), v('B', '0203')]);
     const s = parseVarStore(out);
-    assert.deepEqual(s.variables.map((x) => [x.name, x.data.toString('hex')]), [['A', '01'], ['B', '0203']]);
+    assert.deepEqual(
+      s.variables.map((x) => [x.name, x.data.toString('hex')]),
+      [
+        ['A', '01'],
+        ['B', '0203'],
+      ],
+    );
     assert.equal(s.variables[1].offset, FIRST_RECORD + 40);
   });
 
