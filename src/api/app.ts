@@ -12,7 +12,7 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { ShimDriver } from '../driver';
 import { InvalidInput, NovaError, Unauthorized, isNovaError } from '../errors';
 import type { Logger } from '../util/log';
-import { RequestValidator } from './validate';
+import { RequestValidator } from './requestValidator';
 import { nvramRouter } from './nvramRoutes';
 import { callInstanceMethod, isInstanceMethod } from './methods';
 import { validateUuid } from '../nova/ids';

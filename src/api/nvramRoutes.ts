@@ -11,7 +11,7 @@ import express, { type Request, type Router } from 'express';
 import type { DriverOf } from './context';
 import { InvalidInput } from '../errors';
 import { validateUuid } from '../nova/ids';
-import type { RequestValidator } from './validate';
+import type { RequestValidator } from './requestValidator';
 import type { NvramBootWriteBody, NvramEditResultBody, NvramVariableWriteBody, SecureBootSummaryBody } from '../wire';
 import { sendJson } from './json';
 

@@ -10,7 +10,7 @@
  * non-`raw` `format` are skipped with a warning (libvirt 9.0 rejects non-raw flash, and a
  * combined image cannot be paired with a template). Unparseable files are skipped with a
  * warning. One entry per `targets[]` architecture. File existence and sizes are checked in
- * `validate.ts`, not here.
+ * `entryChecks.ts`, not here.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

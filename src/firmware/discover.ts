@@ -10,7 +10,7 @@
  *  2. QEMU firmware descriptors (`descriptors.ts`), in base-name order across
  *     `descriptor_dirs` with same-name shadowing and empty-file masking (QEMU
  *     `docs/interop/firmware.json`).
- * Every entry is then validated (`validate.ts`): entries with an `error` problem, and
+ * Every entry is then validated (`entryChecks.ts`): entries with an `error` problem, and
  * descriptors whose files are missing, are left out; the rest is still served.
  */
 import * as fs from 'node:fs';
@@ -18,7 +18,7 @@ import type { FirmwareMapSection } from '../config';
 import type { FirmwareEntry, FirmwareInventory, FirmwareProblem } from './types';
 import { operatorMapEntries } from './operatorMap';
 import { descriptorEntries, listDescriptors } from './descriptors';
-import { checkTemplateConsistency, validateEntry } from './validate';
+import { checkTemplateConsistency, validateEntry } from './entryChecks';
 
 export interface DiscoverOptions {
   firmwareMap: Record<string, FirmwareMapSection>;

@@ -3,7 +3,7 @@
  * Entries from the operator's `[firmware:<arch>]` sections (config `firmwareMap`). Each section
  * yields up to three entries: plain (`loader` + `nvram_template`), secure (`secure_loader` +
  * `secure_nvram_template`) and stateless (`stateless_loader`, no template). Pure: file checks
- * happen in `validate.ts`. Map entries rank before every QEMU descriptor (see `discover.ts`).
+ * happen in `entryChecks.ts`. Map entries rank before every QEMU descriptor (see `discover.ts`).
  */
 import type { FirmwareMapSection } from '../config';
 import type { FirmwareEntry, FirmwareProblem } from './types';

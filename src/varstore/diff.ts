@@ -3,7 +3,7 @@
  * Compare two variable sets by name+GUID: added, removed, and changed (which of attributes,
  * data, timestamp differ). Order within a set is ignored.
  */
-import { variableKey } from './validate';
+import { variableKey } from './storable';
 import type { Variable } from './types';
 
 export type ChangedField = 'attr' | 'data' | 'time';

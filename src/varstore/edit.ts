@@ -10,7 +10,7 @@
 import { VarStoreError } from './errors';
 import { EFI_GLOBAL_VARIABLE } from './guids';
 import { ATTR_NV_BS_RT } from './layout';
-import { variableKey, variableProblem } from './validate';
+import { variableKey, variableProblem } from './storable';
 import type { Variable } from './types';
 
 export interface VariableUpdate {

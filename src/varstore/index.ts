@@ -27,4 +27,4 @@ export {
 export { decodeVariable, decodeBootOrder, type DecodedVariable } from './decode';
 export { secureBootSummary, type SecureBootSummary, type KeyDatabase } from './secureBoot';
 export { exportJson, importJson, JSON_VERSION, type VarStoreJson, type JsonVariable } from './json';
-export { variableKey } from './validate';
+export { variableKey } from './storable';

@@ -10,7 +10,7 @@
  */
 import { VarStoreError } from './errors';
 import { isZeroTime } from './efiTime';
-import { variableKey, variableProblem } from './validate';
+import { variableKey, variableProblem } from './storable';
 import type { Variable } from './types';
 
 export const JSON_VERSION = 2;

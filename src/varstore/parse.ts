@@ -36,7 +36,7 @@ import {
 } from './layout';
 import { findNvDataFv, isQcow2, isUniform } from './probe';
 import { decodeName, decodeNameLenient } from './ucs2';
-import { variableKey } from './validate';
+import { variableKey } from './storable';
 import type { BlockMapEntry, FvHeaderInfo, StoreHeaderInfo, StoredVariable, VarStore } from './types';
 
 export interface ParseOptions {

@@ -41,7 +41,7 @@ import {
 } from './layout';
 import { parseVarStore } from './parse';
 import { encodeName } from './ucs2';
-import { keyProblem, variableKey, variableProblem } from './validate';
+import { keyProblem, variableKey, variableProblem } from './storable';
 import type { StoreFormat, StoredVariable, Variable } from './types';
 
 /** Serialise one live record (header + name + data, unaligned). */

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { discoverFirmware } from '../../../src/firmware/discover';
 import { listDescriptors } from '../../../src/firmware/descriptors';
 import { defaultMachines } from '../../../src/firmware/operatorMap';
-import { CODE_BUILDS, validateEntry } from '../../../src/firmware/validate';
+import { CODE_BUILDS, validateEntry } from '../../../src/firmware/entryChecks';
 import { selectFirmware } from '../../../src/firmware/select';
 import type { FirmwareEntry, FirmwareInventory, FirmwareProblem } from '../../../src/firmware/types';
 import { SIZES, makeFile, tmpDir } from '../../support/firmwareFixture';

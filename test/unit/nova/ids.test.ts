@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
 import { MAX_INSTANCE_ID, validateInstanceId, validateUuid } from '../../../src/nova/ids';
-import { RequestValidator } from '../../../src/api/validate';
+import { RequestValidator } from '../../../src/api/requestValidator';
 import { INSTANCE_METHODS } from '../../../src/api/methods';
 
 describe('nova/ids', () => {

@@ -12,7 +12,7 @@ import { decodeVariable } from '../../../src/varstore/decode';
 import { devicePathToText } from '../../../src/varstore/devicePath';
 import { secureBootSummary } from '../../../src/varstore/secureBoot';
 import { VarStoreError } from '../../../src/varstore/errors';
-import { variableKey } from '../../../src/varstore/validate';
+import { variableKey } from '../../../src/varstore/storable';
 import { EFI_GLOBAL_VARIABLE as G, EFI_IMAGE_SECURITY_DATABASE as DB, EFI_SECURE_BOOT_ENABLE_DISABLE as SBE } from '../../../src/varstore/guids';
 import type { Variable } from '../../../src/varstore/types';
 import { buildStore, type BuildRecord } from './builder';

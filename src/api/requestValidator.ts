@@ -1,5 +1,5 @@
 /**
- * @module api/validate
+ * @module api/requestValidator
  * Runtime request validation against the same OpenAPI document the types are generated
  * from (`openapi/nova-uefi-shim.yaml`), with Ajv (JSON Schema 2020-12, as OpenAPI 3.1).
  * Failures become `InvalidInput` naming the offending field in Nova's dotted form

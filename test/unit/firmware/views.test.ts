@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { describeInventory, hostFirmwareCapabilities } from '../../../src/firmware/capabilities';
+import { describeInventory, hostFirmwareCapabilities } from '../../../src/firmware/views';
 import { synthFiles, synthInventory } from './helpers';
 
 describe('firmware/capabilities: host capabilities and the API view', () => {

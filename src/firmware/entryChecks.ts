@@ -1,5 +1,5 @@
 /**
- * @module firmware/validate
+ * @module firmware/entryChecks
  * File checks for firmware entries: files exist and are readable, the VARS template fits the
  * CODE build, and x86 Secure Boot entries need SMM. Works through an injected `size` function,
  * so it does no I/O of its own. `error` problems make an entry unusable; a descriptor whose

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
-import { RequestValidator } from '../../../src/api/validate';
+import { RequestValidator } from '../../../src/api/requestValidator';
 
 const prim = (name: string, data: object) => ({
   'nova_object.name': name,

@@ -1,5 +1,5 @@
 /**
- * @module firmware/capabilities
+ * @module firmware/views
  * Read-only views of an inventory: the host capabilities Nova turns into traits
  * (`supports_secure_boot` ⇒ COMPUTE_SECURITY_UEFI_SECURE_BOOT, per host, so it refers to the
  * host architecture) and the JSON served by `GET /v1/host/firmware`. Pure.

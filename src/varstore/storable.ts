@@ -1,5 +1,5 @@
 /**
- * @module varstore/validate
+ * @module varstore/storable
  * What makes a variable storable, checked before the writer lays out a new record and by the
  * edit helpers and the JSON importer. Returns a problem naming the field instead of throwing,
  * so each caller can prefix its own path (`variables[3].guid`).
