@@ -55,8 +55,13 @@ export class ShimDriver implements C.ComputeDriver {
   }
 
   /** Run under the instance's lock. */
-  protected async locked<T>(uuid: string, fn: (uuid: string) => Promise<T>): Promise<T> {
-    const id = validateUuid(uuid);
+  protected locked<T>(uuid: string, fn: (uuid: string) => Promise<T>): Promise<T> {
+    let id: string;
+    try {
+      id = validateUuid(uuid);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
     return this.core.locks.run(id, () => fn(id));
   }
 
