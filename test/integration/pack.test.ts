@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import axios from 'axios';
-import { firmwareTree, tmpDir } from '../support/firmwareFixture';
+import { firmwareMapIni, firmwareTree, tmpDir } from '../support/firmwareFixture';
 import { freePort } from '../support/processes';
 import { buildStore } from '../unit/varstore/builder';
 import { EFI_GLOBAL_VARIABLE } from '../../src/varstore/guids';
@@ -77,15 +77,7 @@ describe('npm pack tarball installed into an empty directory', function () {
     const noDescriptors = path.join(dir, 'no-descriptors');
     fs.mkdirSync(noDescriptors, { recursive: true });
     const port = await freePort();
-    const map = Object.entries(fw.map)
-      .map(
-        ([sec, kv]) =>
-          `[${sec}]\n` +
-          Object.entries(kv)
-            .map(([k, v]) => `${k} = ${v}`)
-            .join('\n'),
-      )
-      .join('\n');
+    const map = firmwareMapIni(fw.map);
     const conf = path.join(dir, 'shim.conf');
     fs.writeFileSync(
       conf,

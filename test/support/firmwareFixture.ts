@@ -70,3 +70,15 @@ export function firmwareTree(root = tmpDir('nus-fw-')): FirmwareTree {
     },
   };
 }
+
+/** A firmware map as the `[firmware:<arch>]` sections of a sidecar config file. */
+export function firmwareMapIni(map: Record<string, Record<string, string | boolean>>): string {
+  return Object.entries(map)
+    .map(
+      ([section, kv]) =>
+        `[${section}]\n${Object.entries(kv)
+          .map(([k, v]) => `${k} = ${v}`)
+          .join('\n')}`,
+    )
+    .join('\n');
+}

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import axios, { type AxiosInstance } from 'axios';
-import { tmpDir, firmwareTree, type FirmwareTree } from './firmwareFixture';
+import { firmwareMapIni, tmpDir, firmwareTree, type FirmwareTree } from './firmwareFixture';
 
 const MAIN = path.join(__dirname, '..', '..', 'src', 'main.ts');
 export const TOKEN = 'proc-token';
@@ -121,15 +121,7 @@ export async function makeHosts(specs: HostSpec[]): Promise<{ hosts: SidecarProc
     fs.mkdirSync(dir, { mode: 0o755 });
     const fw = s.fw ?? sharedFw;
     const nvramDir = path.join(dir, 'nvram');
-    const map = Object.entries(fw.map)
-      .map(
-        ([sec, kv]) =>
-          `[${sec}]\n` +
-          Object.entries(kv)
-            .map(([k, v]) => `${k} = ${v}`)
-            .join('\n'),
-      )
-      .join('\n');
+    const map = firmwareMapIni(fw.map);
     const conf = `[DEFAULT]
 host = ${s.name}
 [api]
