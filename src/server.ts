@@ -23,6 +23,8 @@ import { JournalStore } from './state/journal';
 import { PeerClient } from './peer/client';
 import { SignatureVerifier } from './peer/signing';
 import { peerRouter } from './api/peerRoutes';
+import { Metrics } from './metrics';
+import { readinessChecks } from './service/readiness';
 
 export class StartupError extends Error {
   constructor(message: string) {
@@ -51,6 +53,8 @@ export interface Sidecar {
   driver: ShimDriver;
   hypervisor: Hypervisor;
   log: Logger;
+  /** Present unless `[api] metrics_enabled = false`. */
+  metrics?: Metrics;
   server: Server;
   port: number;
   url: string;
@@ -64,12 +68,21 @@ export interface StartOptions {
   hypervisor?: Hypervisor;
   /** This sidecar's own base URL if known before listening. */
   selfUrl?: string;
+  /** Where to record metrics (default: a new registry unless `[api] metrics_enabled = false`). */
+  metrics?: Metrics;
 }
 
-export async function buildDriver(
-  config: Config,
-  opts: StartOptions = {},
-): Promise<{ driver: ShimDriver; hypervisor: Hypervisor; log: Logger; embedded?: EmbeddedHypervisor }> {
+export interface BuiltDriver {
+  driver: ShimDriver;
+  hypervisor: Hypervisor;
+  log: Logger;
+  firmware: FirmwareHost;
+  journals: JournalStore;
+  embedded?: EmbeddedHypervisor;
+}
+
+export async function buildDriver(config: Config, opts: StartOptions = {}): Promise<BuiltDriver> {
+  const metrics = opts.metrics;
   const log = opts.log ?? createLogger({ level: config.DEFAULT.debug ? 'debug' : 'info', host: config.DEFAULT.host });
   if (!isLoopback(config.api.host) && !config.api.auth_token) {
     throw new StartupError(`refusing to listen on ${config.api.host} without authentication: set [api] auth_token (or bind [api] host to 127.0.0.1)`);
@@ -81,12 +94,13 @@ export async function buildDriver(
     mode: config.nvram.mode,
     uid: await resolveId('user', config.nvram.owner),
     gid: await resolveId('group', config.nvram.group),
+    metrics,
   });
   await nvram.init();
   const records = new RecordStore(config.hypervisor.state_dir);
   await records.init();
   const faults = new FaultPoints(config.debug.crash_points, log);
-  const peer = new PeerClient(config);
+  const peer = new PeerClient(config, undefined, metrics);
   let embedded: EmbeddedHypervisor | undefined;
   let hypervisor: Hypervisor;
   if (opts.hypervisor) hypervisor = opts.hypervisor;
@@ -100,22 +114,29 @@ export async function buildDriver(
   await hypervisor.init();
   const firmware = new FirmwareHost(config, log, opts.hostArch);
   firmware.logProblems();
-  const journals = new JournalStore(config.hypervisor.state_dir);
+  const journals = new JournalStore(config.hypervisor.state_dir, metrics);
   await journals.init();
-  const driver = new ShimDriver({ config, hypervisor, nvram, records, firmware, log, faults }, { journals, peer, selfUrl: opts.selfUrl });
-  return { driver, hypervisor, log, embedded };
+  metrics?.setSources({ journals: () => journals.summaries(), firmwareProblems: () => firmware.inventory().problems });
+  const driver = new ShimDriver({ config, hypervisor, nvram, records, firmware, log, faults, metrics }, { journals, peer, selfUrl: opts.selfUrl });
+  return { driver, hypervisor, log, firmware, journals, embedded };
 }
 
 export async function startSidecar(config: Config, opts: StartOptions = {}): Promise<Sidecar> {
-  const { driver, hypervisor, log, embedded } = await buildDriver(config, opts);
+  const metrics = opts.metrics ?? (config.api.metrics_enabled ? new Metrics() : undefined);
+  const { driver, hypervisor, log, firmware, journals, embedded } = await buildDriver(config, { ...opts, metrics });
   const verifier = new SignatureVerifier(config.peer.shared_secret, config.peer.max_clock_skew);
+  // TODO(issue-17): start-up recovery of open journals; until then they wait for Nova's next call.
+  const open = (await journals.summaries()).length;
+  const recovery = `nothing is recovered at start: ${open} open migration journal(s) complete on Nova's next call for their instance`;
   const app = createApp({
     driver,
     log,
-    authToken: config.api.auth_token,
+    settings: () => config.api,
     host: config.DEFAULT.host,
     backend: hypervisor.kind,
-    extraRouters: [peerRouter(verifier), ...(embedded ? [embeddedStreamRouter(embedded)] : [])],
+    metrics,
+    readiness: () => readinessChecks({ config: () => config, firmware, hypervisor, recovery: () => recovery, stopping: () => false }),
+    extraRouters: [peerRouter(verifier, metrics), ...(embedded ? [embeddedStreamRouter(embedded)] : [])],
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.api.port, config.api.host, () => resolve(s));
@@ -129,6 +150,7 @@ export async function startSidecar(config: Config, opts: StartOptions = {}): Pro
     driver,
     hypervisor,
     log,
+    metrics,
     server,
     port,
     url: `http://${hostPart}:${port}`,

@@ -12,7 +12,8 @@ import { validateUuid } from '../nova/ids';
 import { sendJson } from './json';
 import type { StageRequest } from '../driver/contract';
 import type { FirmwareSelection } from '../firmware/types';
-import type { NvramPayload } from '../peer/transfer';
+import { storeBytesIn, type NvramPayload } from '../peer/transfer';
+import type { Metrics } from '../metrics';
 import type { InstanceRecord } from '../state/records';
 
 const MAX_PEER_BODY = 256 * 1024 * 1024;
@@ -57,7 +58,8 @@ function stageRequest(body: unknown): StageRequest {
   };
 }
 
-export function peerRouter(verifier: SignatureVerifier): (driverOf: DriverOf) => express.Router {
+/** `metrics`: a state answer that carries the store counts as store bytes sent. */
+export function peerRouter(verifier: SignatureVerifier, metrics?: Metrics): (driverOf: DriverOf) => express.Router {
   return (driverOf) => {
     const r = express.Router();
     r.use('/v1/peer', express.raw({ type: () => true, limit: MAX_PEER_BODY }), (req: Request, _res, next) => {
@@ -80,7 +82,9 @@ export function peerRouter(verifier: SignatureVerifier): (driverOf: DriverOf) =>
       sendJson(res, await driverOf(res).peerStage(uuidOf(req), stageRequest(peerBody(req))));
     });
     r.get('/v1/peer/instances/:uuid/state', async (req, res) => {
-      sendJson(res, await driverOf(res).peerState(uuidOf(req), req.query.nvram === '1'));
+      const state = await driverOf(res).peerState(uuidOf(req), req.query.nvram === '1');
+      sendJson(res, state);
+      metrics?.nvramBytesSent.inc(storeBytesIn(state));
     });
     r.get('/v1/peer/instances/:uuid/nvram_digest', async (req, res) => {
       const name = req.query.name;

@@ -25,6 +25,7 @@ import { validateDomainName } from '../nvram/paths';
 import { buildDomainXml } from '../domainXml';
 import { InstanceNotFound } from '../errors';
 import { KeyedMutex } from './locks';
+import type { Metrics } from '../metrics';
 
 export interface DriverDeps {
   config: Config;
@@ -34,6 +35,8 @@ export interface DriverDeps {
   firmware: FirmwareHost;
   log: Logger;
   faults: FaultPoints;
+  /** Where operations and lock waits are counted; none in unit tests or with metrics off. */
+  metrics?: Metrics;
 }
 
 /** What the migration flows need beyond the driver's own dependencies. */
@@ -54,10 +57,12 @@ export type StoreChangeHook = (rec: Readonly<InstanceRecord>, storePath: string)
 const STATE_QUERY_CONCURRENCY = 8;
 
 export class DriverCore {
-  readonly locks = new KeyedMutex();
+  readonly locks: KeyedMutex;
   /** Changes queued for stores, applied on the cold-boot path (see `coldBoot`). */
   readonly storeHooks: StoreChangeHook[] = [];
-  constructor(readonly deps: DriverDeps) {}
+  constructor(readonly deps: DriverDeps) {
+    this.locks = new KeyedMutex(deps.metrics?.lockWait);
+  }
 
   /**
    * This core with `deps.log` replaced (a request's child logger): a view that shares the

@@ -4,12 +4,15 @@
  * `[peer] hosts` (name or IP → URL) first, then `[peer] url_template` with `{host}`; Nova
  * passes `dest` as an IP to migrate_disk_and_power_off and as a host name to
  * live_migration, so both kinds of key work. Failures become a `MigrationError` that says
- * which peer and why (unreachable, timeout, refused, the peer's own typed error).
+ * which peer and why (unreachable, timeout, refused, the peer's own typed error). Each call is
+ * timed by peer and outcome, and the store bytes a successful call carried are counted.
  */
 import axios, { type AxiosError } from 'axios';
 import type { Config } from '../config';
 import { MigrationError, NovaError } from '../errors';
+import type { Metrics } from '../metrics';
 import { signRequest } from './signing';
+import { storeBytesIn } from './transfer';
 
 /** A signed call to another host's sidecar: what the migration flows use (tests give an in-memory one). */
 export interface Peer {
@@ -25,11 +28,12 @@ export class PeerClient implements Peer {
   constructor(
     private readonly config: Config,
     readonly requestId?: string,
+    private readonly metrics?: Metrics,
   ) {}
 
   /** The same client for calls made while serving request `requestId`. */
   forRequest(requestId: string): PeerClient {
-    return new PeerClient(this.config, requestId);
+    return new PeerClient(this.config, requestId, this.metrics);
   }
 
   /** Base URL of the sidecar serving `host`, or a MigrationError naming the options to set. */
@@ -54,6 +58,8 @@ export class PeerClient implements Peer {
     const headers: Record<string, string> = { ...signRequest(this.config.peer.shared_secret, method, pathAndQuery, raw) };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.requestId) headers['x-openstack-request-id'] = this.requestId;
+    const started = performance.now();
+    const done = (outcome: string) => this.metrics?.peerDuration.observe({ peer: host, method, outcome }, (performance.now() - started) / 1000);
     try {
       const r = await axios.request({
         url: base + pathAndQuery,
@@ -66,16 +72,24 @@ export class PeerClient implements Peer {
         transformRequest: [(d: unknown) => d],
         proxy: false,
       });
+      done('success');
+      this.metrics?.nvramBytesSent.inc(storeBytesIn(body));
       return r.data as T;
     } catch (e) {
       const ax = e as AxiosError<{ error?: { type?: string; code?: number; message?: string } }>;
       const remote = ax.response?.data?.error;
+      const fail = (reason: string) => {
+        done(reason);
+        this.metrics?.peerFailures.inc({ peer: host, reason });
+      };
       if (remote?.type) {
+        fail(/^[A-Za-z]{1,64}$/.test(remote.type) ? remote.type : 'http');
         // Re-raise the peer's own typed error so the proxy sees the real Nova exception.
         throw new NovaError(remote.type, remote.code ?? ax.response?.status ?? 500, `peer ${host}: ${remote.message ?? ''}`, { cause: e });
       }
-      const why =
-        ax.code === 'ECONNABORTED' || ax.code === 'ETIMEDOUT' ? 'timed out' : ax.code === 'ECONNREFUSED' ? 'unreachable (connection refused)' : ax.message;
+      const timedOut = ax.code === 'ECONNABORTED' || ax.code === 'ETIMEDOUT';
+      fail(timedOut ? 'timeout' : ax.response ? 'http' : 'unreachable');
+      const why = timedOut ? 'timed out' : ax.code === 'ECONNREFUSED' ? 'unreachable (connection refused)' : ax.message;
       throw new MigrationError(`peer ${host} (${base}) ${why}`, { code: 502, cause: e });
     }
   }
