@@ -1,15 +1,17 @@
 /**
  * @module server
  * Wire a configuration into a running sidecar: check directories, build the NVRAM store,
- * records, firmware host, hypervisor backend, driver and HTTP app, and listen. Used by
- * `main.ts` and by tests that run the sidecar in-process.
+ * records, firmware host, hypervisor backend, driver and HTTP app, listen, then recover open
+ * migration journals. The running sidecar reloads its configuration (`reload`, SIGHUP) and
+ * stops gracefully (`shutdown`, SIGTERM). Used by `main.ts` and by tests that run the sidecar
+ * in-process.
  */
 import { promises as fsp, constants as fsc } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Config } from './config';
 import { createApp } from './api/app';
-import { ShimDriver } from './driver';
+import { ShimDriver, type RecoveryOutcome } from './driver';
 import { FirmwareHost } from './firmware/host';
 import { FaultPoints } from './util/faults';
 import { embeddedStreamRouter, EMBEDDED_ARRIVE_PATH } from './api/embeddedStream';
@@ -25,6 +27,7 @@ import { SignatureVerifier } from './peer/signing';
 import { peerRouter } from './api/peerRoutes';
 import { Metrics } from './metrics';
 import { readinessChecks } from './service/readiness';
+import { reloadConfig, type ReloadResult, type ReloadTarget } from './service/reload';
 
 export class StartupError extends Error {
   constructor(message: string) {
@@ -49,7 +52,8 @@ async function ensureWritableDir(dir: string, option: string, mode: number): Pro
 }
 
 export interface Sidecar {
-  config: Config;
+  /** The configuration in force (a reload replaces it). */
+  readonly config: Config;
   driver: ShimDriver;
   hypervisor: Hypervisor;
   log: Logger;
@@ -58,6 +62,17 @@ export interface Sidecar {
   server: Server;
   port: number;
   url: string;
+  /** Settles when start-up recovery of open migration journals has finished. */
+  recovered: Promise<void>;
+  /** Re-read `file` and put it in force, or refuse it (SIGHUP). */
+  reload(file: string): Promise<ReloadResult>;
+  /**
+   * Graceful stop (SIGTERM): stop accepting, answer 503 to requests on kept-alive
+   * connections, wait up to `timeoutSec` for the requests and flows in flight; resolves true
+   * when everything finished, false when the bound cut something.
+   */
+  shutdown(timeoutSec: number): Promise<boolean>;
+  /** Stop at once (tests). */
   close(): Promise<void>;
 }
 
@@ -78,6 +93,7 @@ export interface BuiltDriver {
   log: Logger;
   firmware: FirmwareHost;
   journals: JournalStore;
+  peer: PeerClient;
   embedded?: EmbeddedHypervisor;
 }
 
@@ -118,16 +134,17 @@ export async function buildDriver(config: Config, opts: StartOptions = {}): Prom
   await journals.init();
   metrics?.setSources({ journals: () => journals.summaries(), firmwareProblems: () => firmware.inventory().problems });
   const driver = new ShimDriver({ config, hypervisor, nvram, records, firmware, log, faults, metrics }, { journals, peer, selfUrl: opts.selfUrl });
-  return { driver, hypervisor, log, firmware, journals, embedded };
+  return { driver, hypervisor, log, firmware, journals, peer, embedded };
 }
 
-export async function startSidecar(config: Config, opts: StartOptions = {}): Promise<Sidecar> {
+export async function startSidecar(initial: Config, opts: StartOptions = {}): Promise<Sidecar> {
+  let config = initial;
   const metrics = opts.metrics ?? (config.api.metrics_enabled ? new Metrics() : undefined);
-  const { driver, hypervisor, log, firmware, journals, embedded } = await buildDriver(config, { ...opts, metrics });
+  const { driver, hypervisor, log, firmware, peer, embedded } = await buildDriver(config, { ...opts, metrics });
   const verifier = new SignatureVerifier(config.peer.shared_secret, config.peer.max_clock_skew);
-  // TODO(issue-17): start-up recovery of open journals; until then they wait for Nova's next call.
-  const open = (await journals.summaries()).length;
-  const recovery = `nothing is recovered at start: ${open} open migration journal(s) complete on Nova's next call for their instance`;
+  let lastReloadError: string | null = null;
+  let recovery: string | null = null;
+  let stopping = false;
   const app = createApp({
     driver,
     log,
@@ -135,18 +152,60 @@ export async function startSidecar(config: Config, opts: StartOptions = {}): Pro
     host: config.DEFAULT.host,
     backend: hypervisor.kind,
     metrics,
-    readiness: () => readinessChecks({ config: () => config, firmware, hypervisor, recovery: () => recovery, stopping: () => false }),
+    stopping: () => stopping,
+    readiness: () =>
+      readinessChecks({
+        config: () => config,
+        lastReloadError: () => lastReloadError,
+        firmware,
+        hypervisor,
+        recovery: () => recovery,
+        stopping: () => stopping,
+      }),
     extraRouters: [peerRouter(verifier, metrics), ...(embedded ? [embeddedStreamRouter(embedded)] : [])],
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.api.port, config.api.host, () => resolve(s));
     s.once('error', (e) => reject(new StartupError(`cannot listen on ${config.api.host}:${config.api.port}: ${e.message}; set [api] port`)));
   });
+  const inFlight = new InFlight(server);
   const port = (server.address() as AddressInfo).port;
   const hostPart = config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host;
   log.info('listening', { address: config.api.host, port, backend: hypervisor.kind, config: config.source });
+
+  // Start-up recovery runs while the API already answers (liveness), under each instance's
+  // lock (a Nova call for the instance waits for it); /readyz says 503 until it is done.
+  const recovered = driver.recoverJournals().then(
+    (outcomes) => {
+      recovery = describeRecovery(outcomes);
+    },
+    (e: unknown) => {
+      log.error('start-up recovery failed; open journals wait for Nova', { error: (e as Error).message });
+      recovery = `failed (${(e as Error).message}); open journals complete on Nova's next call`;
+    },
+  );
+
+  const reloadTarget: ReloadTarget = {
+    log,
+    metrics,
+    current: () => config,
+    firmwareNow: () => firmware.inventory(),
+    firmwareFor: (next) => firmware.discoverFor(next),
+    apply: (next, inv) => {
+      config = next;
+      driver.core.reconfigure(next);
+      firmware.reconfigure(next, inv);
+      peer.reconfigure(next);
+      verifier.reconfigure(next.peer.shared_secret, next.peer.max_clock_skew);
+      log.setLevel(next.DEFAULT.debug ? 'debug' : 'info');
+    },
+  };
+  let reloading: Promise<unknown> = Promise.resolve();
+
   return {
-    config,
+    get config() {
+      return config;
+    },
     driver,
     hypervisor,
     log,
@@ -154,10 +213,84 @@ export async function startSidecar(config: Config, opts: StartOptions = {}): Pro
     server,
     port,
     url: `http://${hostPart}:${port}`,
+    recovered,
+    reload: (file: string) => {
+      // One reload at a time (two SIGHUPs in a row apply in order).
+      const run = reloading.then(() => reloadConfig(file, reloadTarget));
+      reloading = run.catch(() => undefined);
+      return run.then((r) => {
+        lastReloadError = r.ok ? null : r.problems.join('; ');
+        return r;
+      });
+    },
+    shutdown: async (timeoutSec: number) => {
+      stopping = true;
+      server.close();
+      server.closeIdleConnections();
+      const busy = () => driver.core.locks.busyKeys();
+      const drained = await settleWithin(Promise.all([inFlight.idle(), driver.core.locks.idle(), recovered]), timeoutSec * 1000);
+      const cut = drained ? [] : busy();
+      if (cut.length || !drained) {
+        log.error('shutdown timeout reached: stopping with calls in flight; their journals are completed at the next start', {
+          shutdown_timeout: timeoutSec,
+          requests_in_flight: inFlight.count,
+          instances: cut,
+        });
+      }
+      server.closeAllConnections();
+      await hypervisor.close?.();
+      log.info('stopped', { drained });
+      return drained;
+    },
     close: async () => {
+      stopping = true;
+      await recovered;
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections?.();
       await hypervisor.close?.();
     },
   };
+}
+
+/** Requests the server is answering (an `http.Server` 'request' until its response closes). */
+class InFlight {
+  count = 0;
+  private waiters: (() => void)[] = [];
+  constructor(server: Server) {
+    server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+      this.count++;
+      res.once('close', () => {
+        this.count--;
+        if (this.count === 0) for (const w of this.waiters.splice(0)) w();
+      });
+    });
+  }
+  idle(): Promise<void> {
+    return this.count === 0 ? Promise.resolve() : new Promise((r) => this.waiters.push(r));
+  }
+}
+
+/** True when `p` settled within `ms`. */
+async function settleWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The recovery check's detail: what was done, what waits for Nova. */
+function describeRecovery(outcomes: readonly RecoveryOutcome[]): string {
+  if (!outcomes.length) return 'done: no open migration journals';
+  const by = (a: RecoveryOutcome['action']) => outcomes.filter((o) => o.action === a);
+  const parts = (['reverted', 'confirmed', 'closed'] as const).map((a) => [a, by(a).length] as const).filter(([, n]) => n);
+  const left = [...by('left'), ...by('failed')];
+  return (
+    `done: ${parts.map(([a, n]) => `${n} ${a}`).join(', ') || 'nothing completed'}` +
+    (left.length
+      ? `; waiting for Nova: ${left.map((o) => `${o.instance_uuid} (${o.kind} ${o.role} ${o.status}${o.action === 'failed' ? `, failed: ${o.detail}` : ''})`).join(', ')}`
+      : '')
+  );
 }

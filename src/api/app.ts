@@ -49,6 +49,8 @@ export interface AppOptions {
   backend: string;
   /** Records requests and serves GET /metrics; without it neither exists (metrics_enabled = false). */
   metrics?: Metrics;
+  /** True once the sidecar is stopping: requests other than /healthz and /readyz get 503. */
+  stopping?: () => boolean;
   /** The readiness checks behind GET /readyz (all pass: 200). */
   readiness?: () => Promise<ReadinessCheck[]>;
   /** Extra routers mounted before the error handler (peer endpoints), given the request's driver. */
@@ -97,6 +99,16 @@ export function createApp(opts: AppOptions): express.Express {
   app.get('/healthz', (_req, res) => {
     sendJson(res, { status: 'ok', host: opts.host, backend: opts.backend });
   });
+
+  const stopping = opts.stopping;
+  if (stopping) {
+    app.use((req: Request, res: Response, next: NextFunction) => {
+      if (!stopping() || req.path === '/readyz') return next();
+      // A request on a kept-alive connection after SIGTERM: refused, and the connection closed.
+      res.setHeader('Connection', 'close');
+      next(new NovaError('ServiceUnavailable', 503, 'The sidecar is shutting down; retry once it is back.'));
+    });
+  }
 
   const readiness = opts.readiness;
   if (readiness) {

@@ -25,7 +25,7 @@ export interface FirmwareMapSection {
 
 export interface Config {
   DEFAULT: { host: string; instance_name_template: string; debug: boolean };
-  api: { host: string; port: number; auth_token: string; metrics_enabled: boolean; metrics_open: boolean };
+  api: { host: string; port: number; auth_token: string; metrics_enabled: boolean; metrics_open: boolean; shutdown_timeout: number };
   hypervisor: { backend: 'embedded' | 'libvirt'; state_dir: string };
   nvram: { nvram_dir: string; owner: string; group: string; mode: number };
   libvirt: {

@@ -57,11 +57,22 @@ export type StoreChangeHook = (rec: Readonly<InstanceRecord>, storePath: string)
 const STATE_QUERY_CONCURRENCY = 8;
 
 export class DriverCore {
+  /**
+   * Replaced as a whole by `reconfigure` on reload; a request's view (`withLog`) holds the
+   * dependencies of the moment it began, so one call never sees two configurations.
+   */
+  deps: DriverDeps;
   readonly locks: KeyedMutex;
   /** Changes queued for stores, applied on the cold-boot path (see `coldBoot`). */
   readonly storeHooks: StoreChangeHook[] = [];
-  constructor(readonly deps: DriverDeps) {
+  constructor(deps: DriverDeps) {
+    this.deps = deps;
     this.locks = new KeyedMutex(deps.metrics?.lockWait);
+  }
+
+  /** Calls that begin from now on read `config` (a reload's; restart-only options unchanged). */
+  reconfigure(config: Config): void {
+    this.deps = { ...this.deps, config };
   }
 
   /**

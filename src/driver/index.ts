@@ -12,6 +12,7 @@ import * as lifecycle from './lifecycle';
 import * as cold from './coldMigration';
 import * as live from './liveMigration';
 import * as nvramOps from './nvramOps';
+import { recoverJournal, type RecoveryOutcome } from './recovery';
 import type * as C from './contract';
 import type { NovaInstance } from '../nova/objects';
 import { InvalidInput } from '../errors';
@@ -21,6 +22,7 @@ import { validateUuid } from '../nova/ids';
 import { outcomeOf } from '../metrics';
 
 export type { DriverDeps, MigrationDeps } from './core';
+export type { RecoveryOutcome } from './recovery';
 export type { ComputeDriver } from './contract';
 
 /** The path's uuid and `instance.uuid` must agree. */
@@ -239,6 +241,32 @@ export class ShimDriver implements C.ComputeDriver {
   }
   cleanup(uuid: string, a: C.CleanupArgs) {
     return this.method('cleanup', uuid, a, (u) => live.cleanup(this.core, this.md(), u, a, () => lifecycle.destroy(this.core, u, a)));
+  }
+
+  // ---- start-up ----
+  /**
+   * Start-up recovery (driver/recovery): every open migration journal, one at a time, each
+   * under its instance's lock (a Nova call for the instance waits for it). A journal that
+   * cannot be recovered is logged and reported as `failed`; the others go on.
+   */
+  async recoverJournals(): Promise<RecoveryOutcome[]> {
+    const md = this.migration;
+    if (!md) return [];
+    const out: RecoveryOutcome[] = [];
+    for (const s of await md.journals.summaries()) {
+      try {
+        const r = await this.locked('recover_journal', s.instance_uuid, (u) => recoverJournal(this.core, md, u, s.role));
+        if (r) out.push(r);
+      } catch (e) {
+        out.push({ ...s, action: 'failed', detail: (e as Error).message });
+      }
+    }
+    for (const r of out) {
+      const fields = { instance_uuid: r.instance_uuid, role: r.role, kind: r.kind, status: r.status, action: r.action, detail: r.detail };
+      if (r.action === 'failed') this.core.deps.log.error('migration journal not recovered', fields);
+      else this.core.deps.log[r.action === 'left' ? 'warning' : 'info']('migration journal recovered at start', fields);
+    }
+    return out;
   }
 
   // ---- peer calls ----

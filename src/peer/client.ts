@@ -26,10 +26,15 @@ export interface Peer {
 export class PeerClient implements Peer {
   /** `requestId`: sent as `X-OpenStack-Request-ID`, so the peer's log lines carry the caller's id. */
   constructor(
-    private readonly config: Config,
+    private config: Config,
     readonly requestId?: string,
     private readonly metrics?: Metrics,
   ) {}
+
+  /** Use a reloaded configuration ([peer] hosts, secret, timeout) for calls from now on. */
+  reconfigure(config: Config): void {
+    this.config = config;
+  }
 
   /** The same client for calls made while serving request `requestId`. */
   forRequest(requestId: string): PeerClient {
