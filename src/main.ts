@@ -5,38 +5,23 @@
  * SIGTERM/SIGINT stop gracefully within `[api] shutdown_timeout` (a second one exits at
  * once). Exit code 0 after a stop that finished every call, 1 when the bound cut one (its
  * journal is completed at the next start). Start-up problems are one line on stderr and exit
- * code 1, never a stack trace. `nova-uefi-shim nvram ...` runs the offline variable store
- * tool (`cli/nvram`) instead of the sidecar.
+ * code 1, never a stack trace. The command line is `cli/program`: `nova-uefi-shim doctor`
+ * checks the host and `nova-uefi-shim nvram ...` runs the offline variable store tool
+ * instead of the sidecar.
  */
 import { ConfigError, loadConfigFile, buildConfig, type Config } from './config';
 import { startSidecar, StartupError } from './server';
 import { NovaError } from './errors';
-import { runNvramCli } from './cli/nvram';
-
-function parseArgs(argv: string[]): { configFile?: string } {
-  const out: { configFile?: string } = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--config-file') out.configFile = argv[++i];
-    else if (a.startsWith('--config-file=')) out.configFile = a.slice('--config-file='.length);
-    else if (a === '-h' || a === '--help') {
-      process.stdout.write('usage: nova-uefi-shim [--config-file PATH]\n');
-      process.exit(0);
-    } else {
-      process.stderr.write(`nova-uefi-shim: unknown argument '${a}' (usage: nova-uefi-shim [--config-file PATH])\n`);
-      process.exit(2);
-    }
-  }
-  return out;
-}
+import { runCli } from './cli/program';
 
 async function main(): Promise<void> {
-  // `nova-uefi-shim nvram ...`: offline varstore tool (src/cli/nvram.ts), not the sidecar.
-  if (process.argv[2] === 'nvram') {
-    process.exitCode = await runNvramCli(process.argv.slice(3));
+  // `doctor` and `nvram ...` run and end here; `serve` (the default) is the sidecar.
+  const cli = await runCli(process.argv.slice(2));
+  if ('exit' in cli) {
+    process.exitCode = cli.exit;
     return;
   }
-  const args = parseArgs(process.argv.slice(2));
+  const args = cli.serve;
   // SIGHUP's default action ends the process: ignore it until the sidecar can reload.
   const early = () => process.stderr.write('nova-uefi-shim: SIGHUP during start-up ignored\n');
   process.on('SIGHUP', early);

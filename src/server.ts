@@ -162,7 +162,7 @@ export async function startSidecar(initial: Config, opts: StartOptions = {}): Pr
         recovery: () => recovery,
         stopping: () => stopping,
       }),
-    extraRouters: [peerRouter(verifier, metrics), ...(embedded ? [embeddedStreamRouter(embedded)] : [])],
+    extraRouters: [peerRouter({ verifier, host: config.DEFAULT.host, metrics }), ...(embedded ? [embeddedStreamRouter(embedded)] : [])],
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.api.port, config.api.host, () => resolve(s));

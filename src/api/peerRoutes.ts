@@ -1,7 +1,7 @@
 /**
  * @module api/peerRoutes
  * Sidecar-to-sidecar endpoints under `/v1/peer/`, authenticated by HMAC signature
- * (`peer/signing`) instead of the operator's bearer token. The raw body is read once so the
+ * (`peer/signing`) instead of the operator's bearer token, plus a signed ping (`doctor`). The raw body is read once so the
  * signature covers exactly the bytes that were sent.
  */
 import express, { type Request } from 'express';
@@ -58,8 +58,15 @@ function stageRequest(body: unknown): StageRequest {
   };
 }
 
-/** `metrics`: a state answer that carries the store counts as store bytes sent. */
-export function peerRouter(verifier: SignatureVerifier, metrics?: Metrics): (driverOf: DriverOf) => express.Router {
+export interface PeerRouterOptions {
+  verifier: SignatureVerifier;
+  /** This host's name ([DEFAULT] host), for the ping answer. */
+  host: string;
+  /** A state answer that carries the store counts as store bytes sent. */
+  metrics?: Metrics;
+}
+
+export function peerRouter({ verifier, host, metrics }: PeerRouterOptions): (driverOf: DriverOf) => express.Router {
   return (driverOf) => {
     const r = express.Router();
     r.use('/v1/peer', express.raw({ type: () => true, limit: MAX_PEER_BODY }), (req: Request, _res, next) => {
@@ -77,6 +84,11 @@ export function peerRouter(verifier: SignatureVerifier, metrics?: Metrics): (dri
       next();
     });
     const uuidOf = (req: Request) => validateUuid(String(req.params.uuid));
+
+    // A signed no-op: `doctor` checks that a peer answers, shares the secret, and its clock.
+    r.get('/v1/peer/ping', (_req, res) => {
+      sendJson(res, { host, time: Date.now() / 1000 });
+    });
 
     r.put('/v1/peer/instances/:uuid/nvram', async (req, res) => {
       sendJson(res, await driverOf(res).peerStage(uuidOf(req), stageRequest(peerBody(req))));
