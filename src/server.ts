@@ -8,7 +8,10 @@
  */
 import { promises as fsp, constants as fsc } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import type { Config } from './config';
 import { createApp } from './api/app';
 import { ShimDriver, type RecoveryOutcome } from './driver';
@@ -22,7 +25,7 @@ import { NvramStore, resolveId } from './nvram/store';
 import { RecordStore } from './state/records';
 import { createLogger, type Logger } from './util/log';
 import { JournalStore } from './state/journal';
-import { PeerClient } from './peer/client';
+import { PeerClient, peerHttpsAgent } from './peer/client';
 import { SignatureVerifier } from './peer/signing';
 import { peerRouter } from './api/peerRoutes';
 import { Metrics } from './metrics';
@@ -59,7 +62,7 @@ export interface Sidecar {
   log: Logger;
   /** Present unless `[api] metrics_enabled = false`. */
   metrics?: Metrics;
-  server: Server;
+  server: Server | HttpsServer;
   port: number;
   url: string;
   /** Settles when start-up recovery of open migration journals has finished. */
@@ -116,7 +119,12 @@ export async function buildDriver(config: Config, opts: StartOptions = {}): Prom
   const records = new RecordStore(config.hypervisor.state_dir);
   await records.init();
   const faults = new FaultPoints(config.debug.crash_points, log);
-  const peer = new PeerClient(config, undefined, metrics);
+  let peer: PeerClient;
+  try {
+    peer = new PeerClient(config, undefined, metrics);
+  } catch (e) {
+    throw new StartupError((e as Error).message);
+  }
   let embedded: EmbeddedHypervisor | undefined;
   let hypervisor: Hypervisor;
   if (opts.hypervisor) hypervisor = opts.hypervisor;
@@ -164,14 +172,17 @@ export async function startSidecar(initial: Config, opts: StartOptions = {}): Pr
       }),
     extraRouters: [peerRouter({ verifier, host: config.DEFAULT.host, metrics }), ...(embedded ? [embeddedStreamRouter(embedded)] : [])],
   });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.api.port, config.api.host, () => resolve(s));
-    s.once('error', (e) => reject(new StartupError(`cannot listen on ${config.api.host}:${config.api.port}: ${e.message}; set [api] port`)));
+  const tls = config.api.tls_cert_file ? loadTls(config) : undefined;
+  const server: Server | HttpsServer = tls ? createHttpsServer(tls, app) : createHttpServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e) => reject(new StartupError(`cannot listen on ${config.api.host}:${config.api.port}: ${e.message}; set [api] port`)));
+    server.listen(config.api.port, config.api.host, () => resolve());
   });
   const inFlight = new InFlight(server);
   const port = (server.address() as AddressInfo).port;
   const hostPart = config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host;
-  log.info('listening', { address: config.api.host, port, backend: hypervisor.kind, config: config.source });
+  const scheme = tls ? 'https' : 'http';
+  log.info('listening', { address: config.api.host, port, scheme, backend: hypervisor.kind, config: config.source });
 
   // Start-up recovery runs while the API already answers (liveness), under each instance's
   // lock (a Nova call for the instance waits for it); /readyz says 503 until it is done.
@@ -185,17 +196,36 @@ export async function startSidecar(initial: Config, opts: StartOptions = {}): Pr
     },
   );
 
+  let renewed: SecureContextOptions | undefined;
+  let peerAgent: ReturnType<typeof peerHttpsAgent>;
   const reloadTarget: ReloadTarget = {
     log,
     metrics,
     current: () => config,
     firmwareNow: () => firmware.inventory(),
     firmwareFor: (next) => firmware.discoverFor(next),
+    // TLS material is read before anything changes: a renewed certificate at the running
+    // path (the API's paths are restart-only) and the peers' CA, both must load.
+    check: (next) => {
+      const problems: string[] = [];
+      try {
+        if (tls) renewed = loadTls(next);
+      } catch (e) {
+        problems.push((e as Error).message);
+      }
+      try {
+        peerAgent = peerHttpsAgent(next);
+      } catch (e) {
+        problems.push((e as Error).message);
+      }
+      return Promise.resolve(problems);
+    },
     apply: (next, inv) => {
       config = next;
       driver.core.reconfigure(next);
       firmware.reconfigure(next, inv);
-      peer.reconfigure(next);
+      peer.reconfigure(next, peerAgent);
+      if (renewed) (server as HttpsServer).setSecureContext(renewed);
       verifier.reconfigure(next.peer.shared_secret, next.peer.max_clock_skew);
       log.setLevel(next.DEFAULT.debug ? 'debug' : 'info');
     },
@@ -212,7 +242,7 @@ export async function startSidecar(initial: Config, opts: StartOptions = {}): Pr
     metrics,
     server,
     port,
-    url: `http://${hostPart}:${port}`,
+    url: `${scheme}://${hostPart}:${port}`,
     recovered,
     reload: (file: string) => {
       // One reload at a time (two SIGHUPs in a row apply in order).
@@ -250,6 +280,27 @@ export async function startSidecar(initial: Config, opts: StartOptions = {}): Pr
       await hypervisor.close?.();
     },
   };
+}
+
+/**
+ * The API's certificate and key (`[api] tls_cert_file`, `tls_key_file`), checked as a pair by
+ * building a TLS context from them; a StartupError naming the option otherwise.
+ */
+function loadTls(config: Config): SecureContextOptions {
+  const read = (file: string, option: string) => {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new StartupError(`cannot read ${option} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
+  const opts = { cert: read(config.api.tls_cert_file, '[api] tls_cert_file'), key: read(config.api.tls_key_file, '[api] tls_key_file') };
+  try {
+    createSecureContext(opts);
+  } catch (e) {
+    throw new StartupError(`[api] tls_cert_file / tls_key_file: ${(e as Error).message} (${config.api.tls_cert_file}, ${config.api.tls_key_file})`);
+  }
+  return opts;
 }
 
 /** Requests the server is answering (an `http.Server` 'request' until its response closes). */

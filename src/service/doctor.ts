@@ -6,6 +6,8 @@
  *
  *   config       the file parses and validates (every problem, one result each);
  *   api          a non-loopback listener has a token;
+ *   tls          the API's certificate loads, pairs with its key, names this host and has
+ *                not expired; `[peer] ca_file` loads; plain HTTP off loopback is a warning;
  *   firmware     each map entry's and descriptor's files exist and code and vars sizes pair
  *                up (one result per usable entry, one per problem), descriptors parse, and at
  *                least one UEFI entry serves this host's architecture;
@@ -17,14 +19,15 @@
  * Nothing here changes anything on the host (directories are probed with a temp file that is
  * removed at once). A replica store check joins when replicas exist.
  */
-import { promises as fsp, constants as fsc, type Stats } from 'node:fs';
+import { promises as fsp, constants as fsc, readFileSync, type Stats } from 'node:fs';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError, buildConfig, loadConfigFile, type Config } from '../config';
 import { discoverFirmware, listDescriptors, CODE_BUILDS, hostArch } from '../firmware';
 import type { FirmwareEntry, FirmwareProblem } from '../firmware/types';
 import { LibvirtHypervisor } from '../hypervisor/libvirt';
-import { PeerClient } from '../peer/client';
+import { PeerClient, peerHttpsAgent } from '../peer/client';
 import { isNovaError } from '../errors';
 import { probeWritable } from '../util/atomicFile';
 import { isLoopback } from '../server';
@@ -64,7 +67,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorCheck[]
     return e.problems.map((p) => fail('config', p, /^(\[[^\]]+\](?: \w+)?)/.exec(p)?.[1] ?? '--config-file'));
   }
   const out: DoctorCheck[] = [ok('config', `${config.source} is valid`)];
-  out.push(apiCheck(config));
+  out.push(apiCheck(config), ...tlsChecks(config));
   out.push(...firmwareChecks(config, opts.hostArch ?? hostArch()));
   const [nvram, state, hv, peers] = await Promise.all([nvramDirChecks(config), stateDirCheck(config), hypervisorCheck(config), peerChecks(config)]);
   out.push(...nvram, state, hv, ...peers);
@@ -75,6 +78,58 @@ function apiCheck(config: Config): DoctorCheck {
   const { host, port, auth_token: token } = config.api;
   if (!isLoopback(host) && !token) return fail('api', `listens on ${host}:${port} without a token: the sidecar refuses to start so`, '[api] auth_token');
   return ok('api', `listens on ${host}:${port}${token ? ', bearer token set' : ' (loopback, no token)'}`);
+}
+
+/** Certificates expiring sooner than this are a warning (renewal is due). */
+const RENEW_DAYS = 14;
+
+function tlsChecks(config: Config): DoctorCheck[] {
+  const out: DoctorCheck[] = [];
+  const { tls_cert_file: certFile, tls_key_file: keyFile, host } = config.api;
+  if (!certFile) {
+    out.push(
+      isLoopback(host)
+        ? ok('tls', 'the API is plain HTTP on loopback')
+        : warn(
+            'tls',
+            `the API on ${host} is plain HTTP: the bearer token and the variable stores peers send cross the network unencrypted`,
+            '[api] tls_cert_file and tls_key_file',
+          ),
+    );
+  } else {
+    try {
+      const cert = new X509Certificate(readFileSync(certFile));
+      const key = createPrivateKey(readFileSync(keyFile));
+      const name = (dn: string) => dn.split('\n').join(', ');
+      const line = `${certFile}: ${name(cert.subject)}, signed by ${name(cert.issuer)}, valid until ${cert.validTo}; names ${cert.subjectAltName ?? 'no subject alternative name'}`;
+      const left = (Date.parse(cert.validTo) - Date.now()) / 86_400_000;
+      if (!cert.checkPrivateKey(key)) out.push(fail('tls', `${certFile} and ${keyFile} are not a pair`, '[api] tls_key_file'));
+      else if (left < 0) out.push(fail('tls', `${line}: expired`, '[api] tls_cert_file (renew it, then SIGHUP)'));
+      else if (left < RENEW_DAYS) out.push(warn('tls', `${line}: expires in ${Math.floor(left)} days`, '[api] tls_cert_file (renew it, then SIGHUP)'));
+      else out.push(ok('tls', line));
+    } catch (e) {
+      out.push(fail('tls', `cannot load the API's certificate and key (${errText(e)})`, '[api] tls_cert_file and tls_key_file'));
+    }
+  }
+  if (config.peer.ca_file) {
+    try {
+      peerHttpsAgent(config);
+      out.push(ok('tls', `peers' certificates are verified against ${config.peer.ca_file}`));
+    } catch (e) {
+      out.push(fail('tls', errText(e), '[peer] ca_file'));
+    }
+  }
+  const clear = Object.entries(config.peer.hosts).filter(([, url]) => url.startsWith('http://') && !isLoopback(new URL(url).hostname));
+  if (clear.length) {
+    out.push(
+      warn(
+        'tls',
+        `peers reached over plain HTTP: ${clear.map(([n]) => n).join(', ')}; variable stores would cross the network unencrypted`,
+        '[peer] hosts (https URLs)',
+      ),
+    );
+  }
+  return out;
 }
 
 /** The map key whose value (a path) a problem names, e.g. `[firmware:x86_64] nvram_template`. */
@@ -313,7 +368,7 @@ async function peerChecks(config: Config): Promise<DoctorCheck[]> {
           );
         }
         if (isNovaError(e) && e.type === 'NotFound') return warn('peer', `${who}: answers but has no ping (an older sidecar)`, 'upgrade the peer');
-        return fail('peer', `${who}: ${msg}`, '[peer] hosts');
+        return fail('peer', `${who}: ${msg}`, /TLS certificate/.test(msg) ? '[peer] ca_file' : '[peer] hosts');
       }
     }),
   );

@@ -96,7 +96,7 @@ ${map}
       [],
     );
     const by = (name: string) => r.checks.filter((c) => c.check === name).map((c) => c.message);
-    assert.deepEqual([...new Set(r.checks.map((c) => c.check))], ['config', 'api', 'firmware', 'nvram_dir', 'state_dir', 'hypervisor', 'peer']);
+    assert.deepEqual([...new Set(r.checks.map((c) => c.check))], ['config', 'api', 'tls', 'firmware', 'nvram_dir', 'state_dir', 'hypervisor', 'peer']);
     assert.ok(by('firmware').some((m) => m.startsWith('x86_64 plain OVMF 4M from [firmware:x86_64]: ') && m.includes('(540672 bytes)')));
     assert.ok(by('firmware').some((m) => m.startsWith('x86_64 Secure Boot, keys enrolled OVMF 4M')));
     assert.match(by('nvram_dir')[0], /is writable and QEMU's user nobody \(uid 65534\) can reach it/);
