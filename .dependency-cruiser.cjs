@@ -2,22 +2,23 @@
  * Which module of src/ may import which: the layers of ../shared/DESIGN.md, checked by
  * `npm run depcheck` (part of `npm test`). Each layer imports only the layers below it:
  *
- *   main / cli / server      start-up, config file, signals, offline nvram tool
+ *   main / cli / server /    start-up, config file, signals (reload, graceful stop), readiness,
+ *   service                  doctor, offline nvram tool
  *   api                      express app, routes, validation, error mapping
  *   driver                   the ComputeDriver contract and its flows
  *   firmware hypervisor replica
- *   config nvram domainXml peer state varstore util errors nova wire (+ firmware/types.ts)
+ *   config metrics nvram domainXml peer state varstore util errors nova wire (+ firmware/types.ts)
  *
  * Modules of one layer may import each other (but never in a cycle). Type-only imports count
  * (`tsPreCompilationDeps`): a type borrowed from an upper layer couples the layers all the same.
  */
 
 // Path patterns of each layer, top to bottom.
-const TOP = '^src/(main|server)\\.ts$|^src/cli/';
+const TOP = '^src/(main|server)\\.ts$|^src/(cli|service)/';
 const API = '^src/api/';
 const DRIVER = '^src/driver/';
 const MIDDLE = '^src/(firmware|hypervisor|replica)/';
-const BOTTOM = '^src/((config|nvram|domainXml|peer|state|varstore|util|nova|wire)/|errors\\.ts$)';
+const BOTTOM = '^src/((config|metrics|nvram|domainXml|peer|state|varstore|util|nova|wire)/|errors\\.ts$)';
 // The firmware vocabulary (BootRequest, FirmwareSelection, ...): types only, no imports and no
 // code. A pinned selection is stored in records and journals and rendered by the XML model, so
 // the bottom layer may name these types; the rest of firmware/ stays in the middle.
@@ -46,7 +47,7 @@ module.exports = {
       name: 'bottom-layer-imports-upward',
       severity: 'error',
       comment:
-        'config, nvram, domainXml, peer, state, varstore, util, errors and nova are the building blocks: they know ' +
+        'config, metrics, nvram, domainXml, peer, state, varstore, util, errors and nova are the building blocks: they know ' +
         'nothing of firmware selection, hypervisors, the driver, the API or start-up (DESIGN.md layers).',
       from: { path: BOTTOM },
       to: { path: [MIDDLE, DRIVER, API, TOP], pathNot: VOCABULARY },

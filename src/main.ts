@@ -1,39 +1,30 @@
 /**
  * @module main
  * `nova-uefi-shim [--config-file PATH]`: load the config (built-in defaults without one),
- * start the sidecar, stop cleanly on SIGTERM/SIGINT. Start-up problems are one line on
- * stderr and exit code 1, never a stack trace. `nova-uefi-shim nvram ...` runs the offline
- * variable store tool (`cli/nvram`) instead of the sidecar.
+ * start the sidecar, and handle signals: SIGHUP reloads the config file (`Sidecar.reload`),
+ * SIGTERM/SIGINT stop gracefully within `[api] shutdown_timeout` (a second one exits at
+ * once). Exit code 0 after a stop that finished every call, 1 when the bound cut one (its
+ * journal is completed at the next start). Start-up problems are one line on stderr and exit
+ * code 1, never a stack trace. The command line is `cli/program`: `nova-uefi-shim doctor`
+ * checks the host and `nova-uefi-shim nvram ...` runs the offline variable store tool
+ * instead of the sidecar.
  */
 import { ConfigError, loadConfigFile, buildConfig, type Config } from './config';
 import { startSidecar, StartupError } from './server';
 import { NovaError } from './errors';
-import { runNvramCli } from './cli/nvram';
-
-function parseArgs(argv: string[]): { configFile?: string } {
-  const out: { configFile?: string } = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--config-file') out.configFile = argv[++i];
-    else if (a.startsWith('--config-file=')) out.configFile = a.slice('--config-file='.length);
-    else if (a === '-h' || a === '--help') {
-      process.stdout.write('usage: nova-uefi-shim [--config-file PATH]\n');
-      process.exit(0);
-    } else {
-      process.stderr.write(`nova-uefi-shim: unknown argument '${a}' (usage: nova-uefi-shim [--config-file PATH])\n`);
-      process.exit(2);
-    }
-  }
-  return out;
-}
+import { runCli } from './cli/program';
 
 async function main(): Promise<void> {
-  // `nova-uefi-shim nvram ...`: offline varstore tool (src/cli/nvram.ts), not the sidecar.
-  if (process.argv[2] === 'nvram') {
-    process.exitCode = await runNvramCli(process.argv.slice(3));
+  // `doctor` and `nvram ...` run and end here; `serve` (the default) is the sidecar.
+  const cli = await runCli(process.argv.slice(2));
+  if ('exit' in cli) {
+    process.exitCode = cli.exit;
     return;
   }
-  const args = parseArgs(process.argv.slice(2));
+  const args = cli.serve;
+  // SIGHUP's default action ends the process: ignore it until the sidecar can reload.
+  const early = () => process.stderr.write('nova-uefi-shim: SIGHUP during start-up ignored\n');
+  process.on('SIGHUP', early);
   let config: Config;
   try {
     config = args.configFile ? loadConfigFile(args.configFile) : buildConfig({}, 'defaults');
@@ -43,15 +34,34 @@ async function main(): Promise<void> {
   }
   try {
     const sidecar = await startSidecar(config);
-    const stop = (sig: string) => {
-      sidecar.log.info('stopping', { signal: sig });
-      sidecar.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
+    const log = sidecar.log;
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        log.warning('second stop signal: exiting now', { signal });
+        process.exit(1);
+      }
+      stopping = true;
+      const timeout = sidecar.config.api.shutdown_timeout;
+      log.info('stopping', { signal, shutdown_timeout: timeout });
+      sidecar.shutdown(timeout).then(
+        (drained) => process.exit(drained ? 0 : 1),
+        (e: unknown) => {
+          log.error('stop failed', { error: (e as Error).message });
+          process.exit(1);
+        },
       );
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    const file = args.configFile;
+    process.off('SIGHUP', early);
+    process.on('SIGHUP', () => {
+      if (!file) return log.warning('SIGHUP: started without --config-file, nothing to reload');
+      if (stopping) return log.warning('SIGHUP while stopping: not reloaded');
+      log.info('reloading', { signal: 'SIGHUP', config: file });
+      sidecar.reload(file).catch((e: unknown) => log.error('reload failed', { config: file, error: (e as Error).message }));
+    });
   } catch (e) {
     if (e instanceof StartupError || e instanceof ConfigError || e instanceof NovaError) {
       process.stderr.write(`nova-uefi-shim: ${e.message}\n`);

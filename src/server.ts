@@ -1,15 +1,20 @@
 /**
  * @module server
  * Wire a configuration into a running sidecar: check directories, build the NVRAM store,
- * records, firmware host, hypervisor backend, driver and HTTP app, and listen. Used by
- * `main.ts` and by tests that run the sidecar in-process.
+ * records, firmware host, hypervisor backend, driver and HTTP app, listen, then recover open
+ * migration journals. The running sidecar reloads its configuration (`reload`, SIGHUP) and
+ * stops gracefully (`shutdown`, SIGTERM). Used by `main.ts` and by tests that run the sidecar
+ * in-process.
  */
 import { promises as fsp, constants as fsc } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import type { Config } from './config';
 import { createApp } from './api/app';
-import { ShimDriver } from './driver';
+import { ShimDriver, type RecoveryOutcome } from './driver';
 import { FirmwareHost } from './firmware/host';
 import { FaultPoints } from './util/faults';
 import { embeddedStreamRouter, EMBEDDED_ARRIVE_PATH } from './api/embeddedStream';
@@ -20,9 +25,12 @@ import { NvramStore, resolveId } from './nvram/store';
 import { RecordStore } from './state/records';
 import { createLogger, type Logger } from './util/log';
 import { JournalStore } from './state/journal';
-import { PeerClient } from './peer/client';
+import { PeerClient, peerHttpsAgent } from './peer/client';
 import { SignatureVerifier } from './peer/signing';
 import { peerRouter } from './api/peerRoutes';
+import { Metrics } from './metrics';
+import { readinessChecks } from './service/readiness';
+import { reloadConfig, type ReloadResult, type ReloadTarget } from './service/reload';
 
 export class StartupError extends Error {
   constructor(message: string) {
@@ -47,13 +55,27 @@ async function ensureWritableDir(dir: string, option: string, mode: number): Pro
 }
 
 export interface Sidecar {
-  config: Config;
+  /** The configuration in force (a reload replaces it). */
+  readonly config: Config;
   driver: ShimDriver;
   hypervisor: Hypervisor;
   log: Logger;
-  server: Server;
+  /** Present unless `[api] metrics_enabled = false`. */
+  metrics?: Metrics;
+  server: Server | HttpsServer;
   port: number;
   url: string;
+  /** Settles when start-up recovery of open migration journals has finished. */
+  recovered: Promise<void>;
+  /** Re-read `file` and put it in force, or refuse it (SIGHUP). */
+  reload(file: string): Promise<ReloadResult>;
+  /**
+   * Graceful stop (SIGTERM): stop accepting, answer 503 to requests on kept-alive
+   * connections, wait up to `timeoutSec` for the requests and flows in flight; resolves true
+   * when everything finished, false when the bound cut something.
+   */
+  shutdown(timeoutSec: number): Promise<boolean>;
+  /** Stop at once (tests). */
   close(): Promise<void>;
 }
 
@@ -64,12 +86,22 @@ export interface StartOptions {
   hypervisor?: Hypervisor;
   /** This sidecar's own base URL if known before listening. */
   selfUrl?: string;
+  /** Where to record metrics (default: a new registry unless `[api] metrics_enabled = false`). */
+  metrics?: Metrics;
 }
 
-export async function buildDriver(
-  config: Config,
-  opts: StartOptions = {},
-): Promise<{ driver: ShimDriver; hypervisor: Hypervisor; log: Logger; embedded?: EmbeddedHypervisor }> {
+export interface BuiltDriver {
+  driver: ShimDriver;
+  hypervisor: Hypervisor;
+  log: Logger;
+  firmware: FirmwareHost;
+  journals: JournalStore;
+  peer: PeerClient;
+  embedded?: EmbeddedHypervisor;
+}
+
+export async function buildDriver(config: Config, opts: StartOptions = {}): Promise<BuiltDriver> {
+  const metrics = opts.metrics;
   const log = opts.log ?? createLogger({ level: config.DEFAULT.debug ? 'debug' : 'info', host: config.DEFAULT.host });
   if (!isLoopback(config.api.host) && !config.api.auth_token) {
     throw new StartupError(`refusing to listen on ${config.api.host} without authentication: set [api] auth_token (or bind [api] host to 127.0.0.1)`);
@@ -81,12 +113,18 @@ export async function buildDriver(
     mode: config.nvram.mode,
     uid: await resolveId('user', config.nvram.owner),
     gid: await resolveId('group', config.nvram.group),
+    metrics,
   });
   await nvram.init();
   const records = new RecordStore(config.hypervisor.state_dir);
   await records.init();
   const faults = new FaultPoints(config.debug.crash_points, log);
-  const peer = new PeerClient(config);
+  let peer: PeerClient;
+  try {
+    peer = new PeerClient(config, undefined, metrics);
+  } catch (e) {
+    throw new StartupError((e as Error).message);
+  }
   let embedded: EmbeddedHypervisor | undefined;
   let hypervisor: Hypervisor;
   if (opts.hypervisor) hypervisor = opts.hypervisor;
@@ -100,42 +138,210 @@ export async function buildDriver(
   await hypervisor.init();
   const firmware = new FirmwareHost(config, log, opts.hostArch);
   firmware.logProblems();
-  const journals = new JournalStore(config.hypervisor.state_dir);
+  const journals = new JournalStore(config.hypervisor.state_dir, metrics);
   await journals.init();
-  const driver = new ShimDriver({ config, hypervisor, nvram, records, firmware, log, faults }, { journals, peer, selfUrl: opts.selfUrl });
-  return { driver, hypervisor, log, embedded };
+  metrics?.setSources({ journals: () => journals.summaries(), firmwareProblems: () => firmware.inventory().problems });
+  const driver = new ShimDriver({ config, hypervisor, nvram, records, firmware, log, faults, metrics }, { journals, peer, selfUrl: opts.selfUrl });
+  return { driver, hypervisor, log, firmware, journals, peer, embedded };
 }
 
-export async function startSidecar(config: Config, opts: StartOptions = {}): Promise<Sidecar> {
-  const { driver, hypervisor, log, embedded } = await buildDriver(config, opts);
+export async function startSidecar(initial: Config, opts: StartOptions = {}): Promise<Sidecar> {
+  let config = initial;
+  const metrics = opts.metrics ?? (config.api.metrics_enabled ? new Metrics() : undefined);
+  const { driver, hypervisor, log, firmware, peer, embedded } = await buildDriver(config, { ...opts, metrics });
   const verifier = new SignatureVerifier(config.peer.shared_secret, config.peer.max_clock_skew);
+  let lastReloadError: string | null = null;
+  let recovery: string | null = null;
+  let stopping = false;
   const app = createApp({
     driver,
     log,
-    authToken: config.api.auth_token,
+    settings: () => config.api,
     host: config.DEFAULT.host,
     backend: hypervisor.kind,
-    extraRouters: [peerRouter(verifier), ...(embedded ? [embeddedStreamRouter(embedded)] : [])],
+    metrics,
+    stopping: () => stopping,
+    readiness: () =>
+      readinessChecks({
+        config: () => config,
+        lastReloadError: () => lastReloadError,
+        firmware,
+        hypervisor,
+        recovery: () => recovery,
+        stopping: () => stopping,
+      }),
+    extraRouters: [peerRouter({ verifier, host: config.DEFAULT.host, metrics }), ...(embedded ? [embeddedStreamRouter(embedded)] : [])],
   });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.api.port, config.api.host, () => resolve(s));
-    s.once('error', (e) => reject(new StartupError(`cannot listen on ${config.api.host}:${config.api.port}: ${e.message}; set [api] port`)));
+  const tls = config.api.tls_cert_file ? loadTls(config) : undefined;
+  const server: Server | HttpsServer = tls ? createHttpsServer(tls, app) : createHttpServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e) => reject(new StartupError(`cannot listen on ${config.api.host}:${config.api.port}: ${e.message}; set [api] port`)));
+    server.listen(config.api.port, config.api.host, () => resolve());
   });
+  const inFlight = new InFlight(server);
   const port = (server.address() as AddressInfo).port;
   const hostPart = config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host;
-  log.info('listening', { address: config.api.host, port, backend: hypervisor.kind, config: config.source });
+  const scheme = tls ? 'https' : 'http';
+  log.info('listening', { address: config.api.host, port, scheme, backend: hypervisor.kind, config: config.source });
+
+  // Start-up recovery runs while the API already answers (liveness), under each instance's
+  // lock (a Nova call for the instance waits for it); /readyz says 503 until it is done.
+  const recovered = driver.recoverJournals().then(
+    (outcomes) => {
+      recovery = describeRecovery(outcomes);
+    },
+    (e: unknown) => {
+      log.error('start-up recovery failed; open journals wait for Nova', { error: (e as Error).message });
+      recovery = `failed (${(e as Error).message}); open journals complete on Nova's next call`;
+    },
+  );
+
+  let renewed: SecureContextOptions | undefined;
+  let peerAgent: ReturnType<typeof peerHttpsAgent>;
+  const reloadTarget: ReloadTarget = {
+    log,
+    metrics,
+    current: () => config,
+    firmwareNow: () => firmware.inventory(),
+    firmwareFor: (next) => firmware.discoverFor(next),
+    // TLS material is read before anything changes: a renewed certificate at the running
+    // path (the API's paths are restart-only) and the peers' CA, both must load.
+    check: (next) => {
+      const problems: string[] = [];
+      try {
+        if (tls) renewed = loadTls(next);
+      } catch (e) {
+        problems.push((e as Error).message);
+      }
+      try {
+        peerAgent = peerHttpsAgent(next);
+      } catch (e) {
+        problems.push((e as Error).message);
+      }
+      return Promise.resolve(problems);
+    },
+    apply: (next, inv) => {
+      config = next;
+      driver.core.reconfigure(next);
+      firmware.reconfigure(next, inv);
+      peer.reconfigure(next, peerAgent);
+      if (renewed) (server as HttpsServer).setSecureContext(renewed);
+      verifier.reconfigure(next.peer.shared_secret, next.peer.max_clock_skew);
+      log.setLevel(next.DEFAULT.debug ? 'debug' : 'info');
+    },
+  };
+  let reloading: Promise<unknown> = Promise.resolve();
+
   return {
-    config,
+    get config() {
+      return config;
+    },
     driver,
     hypervisor,
     log,
+    metrics,
     server,
     port,
-    url: `http://${hostPart}:${port}`,
+    url: `${scheme}://${hostPart}:${port}`,
+    recovered,
+    reload: (file: string) => {
+      // One reload at a time (two SIGHUPs in a row apply in order).
+      const run = reloading.then(() => reloadConfig(file, reloadTarget));
+      reloading = run.catch(() => undefined);
+      return run.then((r) => {
+        lastReloadError = r.ok ? null : r.problems.join('; ');
+        return r;
+      });
+    },
+    shutdown: async (timeoutSec: number) => {
+      stopping = true;
+      server.close();
+      server.closeIdleConnections();
+      const busy = () => driver.core.locks.busyKeys();
+      const drained = await settleWithin(Promise.all([inFlight.idle(), driver.core.locks.idle(), recovered]), timeoutSec * 1000);
+      const cut = drained ? [] : busy();
+      if (cut.length || !drained) {
+        log.error('shutdown timeout reached: stopping with calls in flight; their journals are completed at the next start', {
+          shutdown_timeout: timeoutSec,
+          requests_in_flight: inFlight.count,
+          instances: cut,
+        });
+      }
+      server.closeAllConnections();
+      await hypervisor.close?.();
+      log.info('stopped', { drained });
+      return drained;
+    },
     close: async () => {
+      stopping = true;
+      await recovered;
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections?.();
       await hypervisor.close?.();
     },
   };
+}
+
+/**
+ * The API's certificate and key (`[api] tls_cert_file`, `tls_key_file`), checked as a pair by
+ * building a TLS context from them; a StartupError naming the option otherwise.
+ */
+function loadTls(config: Config): SecureContextOptions {
+  const read = (file: string, option: string) => {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new StartupError(`cannot read ${option} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
+  const opts = { cert: read(config.api.tls_cert_file, '[api] tls_cert_file'), key: read(config.api.tls_key_file, '[api] tls_key_file') };
+  try {
+    createSecureContext(opts);
+  } catch (e) {
+    throw new StartupError(`[api] tls_cert_file / tls_key_file: ${(e as Error).message} (${config.api.tls_cert_file}, ${config.api.tls_key_file})`);
+  }
+  return opts;
+}
+
+/** Requests the server is answering (an `http.Server` 'request' until its response closes). */
+class InFlight {
+  count = 0;
+  private waiters: (() => void)[] = [];
+  constructor(server: Server) {
+    server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+      this.count++;
+      res.once('close', () => {
+        this.count--;
+        if (this.count === 0) for (const w of this.waiters.splice(0)) w();
+      });
+    });
+  }
+  idle(): Promise<void> {
+    return this.count === 0 ? Promise.resolve() : new Promise((r) => this.waiters.push(r));
+  }
+}
+
+/** True when `p` settled within `ms`. */
+async function settleWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The recovery check's detail: what was done, what waits for Nova. */
+function describeRecovery(outcomes: readonly RecoveryOutcome[]): string {
+  if (!outcomes.length) return 'done: no open migration journals';
+  const by = (a: RecoveryOutcome['action']) => outcomes.filter((o) => o.action === a);
+  const parts = (['reverted', 'confirmed', 'closed'] as const).map((a) => [a, by(a).length] as const).filter(([, n]) => n);
+  const left = [...by('left'), ...by('failed')];
+  return (
+    `done: ${parts.map(([a, n]) => `${n} ${a}`).join(', ') || 'nothing completed'}` +
+    (left.length
+      ? `; waiting for Nova: ${left.map((o) => `${o.instance_uuid} (${o.kind} ${o.role} ${o.status}${o.action === 'failed' ? `, failed: ${o.detail}` : ''})`).join(', ')}`
+      : '')
+  );
 }

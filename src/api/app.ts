@@ -2,10 +2,16 @@
  * @module api/app
  * The express application: request ids (`X-OpenStack-Request-ID`, generated as
  * `req-<uuid>` when absent, echoed, carried by every log line the request causes through
- * `ShimDriver.forRequest`), bearer-token auth (all but /healthz), request validation
- * against the OpenAPI document, versioned-object unwrapping, one route per Nova method, JSON
- * answers through `sendJson`, and one error middleware that maps `NovaError`s to
- * `{"error": {"type", "code", "message"}}` and anything else to a 500 without a stack.
+ * `ShimDriver.forRequest`), bearer-token auth (all but /healthz, /readyz and, when
+ * `[api] metrics_open`, /metrics), request validation against the OpenAPI document,
+ * versioned-object unwrapping, one route per Nova method, JSON answers through `sendJson`,
+ * and one error middleware that maps `NovaError`s to `{"error": {"type", "code", "message"}}`
+ * and anything else to a 500 without a stack.
+ *
+ * Every answer is counted and timed by HTTP method, route template (never the raw path: one
+ * series per instance would grow without bound) and status, when `metrics` is given.
+ * `/healthz` is liveness (the process answers); `/readyz` runs the readiness checks it is
+ * given and answers 200 or 503 with what is not ready.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
@@ -19,13 +25,34 @@ import { validateUuid } from '../nova/ids';
 import type { CapabilitiesBody, FirmwareInventoryBody, InstanceListBody, InstanceViewBody } from '../wire';
 import { sendJson } from './json';
 import { requestDriver, type DriverOf } from './context';
+import type { Metrics } from '../metrics';
+
+/** The `[api]` options a reload may change while the app serves (read on every request). */
+export interface ApiSettings {
+  auth_token: string;
+  metrics_open: boolean;
+}
+
+/** One readiness check's result. */
+export interface ReadinessCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
 
 export interface AppOptions {
   driver: ShimDriver;
   log: Logger;
-  authToken: string;
+  /** The current `[api]` settings (a reload swaps what this returns). */
+  settings: () => ApiSettings;
   host: string;
   backend: string;
+  /** Records requests and serves GET /metrics; without it neither exists (metrics_enabled = false). */
+  metrics?: Metrics;
+  /** True once the sidecar is stopping: requests other than /healthz and /readyz get 503. */
+  stopping?: () => boolean;
+  /** The readiness checks behind GET /readyz (all pass: 200). */
+  readiness?: () => Promise<ReadinessCheck[]>;
   /** Extra routers mounted before the error handler (peer endpoints), given the request's driver. */
   extraRouters?: ((driverOf: DriverOf) => express.Router)[];
 }
@@ -36,6 +63,12 @@ function tokenMatches(given: string, want: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(want);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The route template that answered (`/v1/instances/:uuid`), or `unmatched`. */
+function routeOf(req: Request): string {
+  const p = (req.route as { path?: unknown } | undefined)?.path;
+  return typeof p === 'string' ? p : 'unmatched';
 }
 
 export function createApp(opts: AppOptions): express.Express {
@@ -50,8 +83,15 @@ export function createApp(opts: AppOptions): express.Express {
     res.locals.requestId = rid;
     res.setHeader('X-OpenStack-Request-ID', rid);
     const started = performance.now();
+    const metrics = opts.metrics;
     res.on('finish', () => {
-      opts.log.info('request', { request_id: rid, method: req.method, path: req.path, status: res.statusCode, ms: Math.round(performance.now() - started) });
+      const ms = performance.now() - started;
+      opts.log.info('request', { request_id: rid, method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms) });
+      if (metrics) {
+        const labels = { method: req.method, route: routeOf(req), status: String(res.statusCode) };
+        metrics.httpRequests.inc(labels);
+        metrics.httpDuration.observe(labels, ms / 1000);
+      }
     });
     next();
   });
@@ -60,14 +100,51 @@ export function createApp(opts: AppOptions): express.Express {
     sendJson(res, { status: 'ok', host: opts.host, backend: opts.backend });
   });
 
+  const stopping = opts.stopping;
+  if (stopping) {
+    app.use((req: Request, res: Response, next: NextFunction) => {
+      if (!stopping() || req.path === '/readyz') return next();
+      // A request on a kept-alive connection after SIGTERM: refused, and the connection closed.
+      res.setHeader('Connection', 'close');
+      next(new NovaError('ServiceUnavailable', 503, 'The sidecar is shutting down; retry once it is back.'));
+    });
+  }
+
+  const readiness = opts.readiness;
+  if (readiness) {
+    app.get('/readyz', async (_req, res) => {
+      const checks = await readiness();
+      const failing = checks.filter((c) => !c.ok);
+      const body = {
+        status: failing.length ? 'not ready' : 'ready',
+        host: opts.host,
+        not_ready: failing.map((c) => `${c.name}: ${c.detail}`),
+        checks,
+      };
+      sendJson(res, body, failing.length ? 503 : 200);
+    });
+  }
+
   app.use((req: Request, _res: Response, next: NextFunction) => {
-    if (!opts.authToken || req.path.startsWith('/v1/peer/')) return next();
+    const { auth_token: token, metrics_open: metricsOpen } = opts.settings();
+    if (!token || req.path.startsWith('/v1/peer/') || (metricsOpen && req.path === '/metrics')) return next();
     const h = req.header('authorization') ?? '';
     const m = /^Bearer\s+(.+)$/i.exec(h);
     if (!m) return next(new Unauthorized('missing bearer token'));
-    if (!tokenMatches(m[1].trim(), opts.authToken)) return next(new Unauthorized('wrong bearer token'));
+    if (!tokenMatches(m[1].trim(), token)) return next(new Unauthorized('wrong bearer token'));
     next();
   });
+
+  const metrics = opts.metrics;
+  if (metrics) {
+    app.get('/metrics', async (_req, res) => {
+      const { contentType, text } = await metrics.exposition();
+      res.statusCode = 200;
+      res.setHeader('Content-Type', contentType);
+      res.setHeader('Content-Length', Buffer.byteLength(text));
+      res.end(text);
+    });
+  }
 
   const json = express.json({ limit: '16mb', strict: false });
   const d = opts.driver;

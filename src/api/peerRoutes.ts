@@ -1,7 +1,7 @@
 /**
  * @module api/peerRoutes
  * Sidecar-to-sidecar endpoints under `/v1/peer/`, authenticated by HMAC signature
- * (`peer/signing`) instead of the operator's bearer token. The raw body is read once so the
+ * (`peer/signing`) instead of the operator's bearer token, plus a signed ping (`doctor`). The raw body is read once so the
  * signature covers exactly the bytes that were sent.
  */
 import express, { type Request } from 'express';
@@ -12,7 +12,8 @@ import { validateUuid } from '../nova/ids';
 import { sendJson } from './json';
 import type { StageRequest } from '../driver/contract';
 import type { FirmwareSelection } from '../firmware/types';
-import type { NvramPayload } from '../peer/transfer';
+import { storeBytesIn, type NvramPayload } from '../peer/transfer';
+import type { Metrics } from '../metrics';
 import type { InstanceRecord } from '../state/records';
 
 const MAX_PEER_BODY = 256 * 1024 * 1024;
@@ -57,7 +58,15 @@ function stageRequest(body: unknown): StageRequest {
   };
 }
 
-export function peerRouter(verifier: SignatureVerifier): (driverOf: DriverOf) => express.Router {
+export interface PeerRouterOptions {
+  verifier: SignatureVerifier;
+  /** This host's name ([DEFAULT] host), for the ping answer. */
+  host: string;
+  /** A state answer that carries the store counts as store bytes sent. */
+  metrics?: Metrics;
+}
+
+export function peerRouter({ verifier, host, metrics }: PeerRouterOptions): (driverOf: DriverOf) => express.Router {
   return (driverOf) => {
     const r = express.Router();
     r.use('/v1/peer', express.raw({ type: () => true, limit: MAX_PEER_BODY }), (req: Request, _res, next) => {
@@ -76,11 +85,18 @@ export function peerRouter(verifier: SignatureVerifier): (driverOf: DriverOf) =>
     });
     const uuidOf = (req: Request) => validateUuid(String(req.params.uuid));
 
+    // A signed no-op: `doctor` checks that a peer answers, shares the secret, and its clock.
+    r.get('/v1/peer/ping', (_req, res) => {
+      sendJson(res, { host, time: Date.now() / 1000 });
+    });
+
     r.put('/v1/peer/instances/:uuid/nvram', async (req, res) => {
       sendJson(res, await driverOf(res).peerStage(uuidOf(req), stageRequest(peerBody(req))));
     });
     r.get('/v1/peer/instances/:uuid/state', async (req, res) => {
-      sendJson(res, await driverOf(res).peerState(uuidOf(req), req.query.nvram === '1'));
+      const state = await driverOf(res).peerState(uuidOf(req), req.query.nvram === '1');
+      sendJson(res, state);
+      metrics?.nvramBytesSent.inc(storeBytesIn(state));
     });
     r.get('/v1/peer/instances/:uuid/nvram_digest', async (req, res) => {
       const name = req.query.name;

@@ -1,69 +1,79 @@
 /**
  * @module cli/args
- * A tiny argv parser for subcommands: positionals plus `--flag`, `--opt VALUE` and
- * `--opt=VALUE`, checked against a declared option set. Problems are `UsageError`s (exit 2).
+ * The command line through commander: every command and subcommand is set up here to write
+ * to injected streams (tests run the CLI in-process), never to exit the process, and to
+ * report a usage problem as one line in the sidecar's words (`missing FILE`, `unknown option
+ * --nope`, `unexpected argument 'x'`) with exit code 2. `--help` works on every command.
  */
+import { Command, CommanderError, type OutputConfiguration } from 'commander';
 
+/** A usage problem found after parsing (a value of the wrong form): exit code 2. */
 export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export interface ArgSpec {
-  /** Options that take a value. */
-  values?: readonly string[];
-  /** Boolean flags. */
-  flags?: readonly string[];
+export interface CliIo {
+  stdout: { write(s: string): unknown };
+  stderr: { write(s: string): unknown };
 }
 
-export interface ParsedArgs {
-  positionals: string[];
-  values: Map<string, string>;
-  flags: Set<string>;
+/** Exit code of a usage problem (commander's own is 1, which `diff` and `doctor` use for results). */
+export const USAGE_EXIT = 2;
+
+/**
+ * Set up `cmd` and its subcommands (including ones added later with `addCommand`, when
+ * called again): output to `io`, errors thrown as `CommanderError` instead of exiting,
+ * commander's own error line suppressed (the caller prints ours), `usage:` in lower case as
+ * in the rest of the sidecar's messages.
+ */
+export function prepare(cmd: Command, io: CliIo): Command {
+  const output: OutputConfiguration = {
+    writeOut: (s) => void io.stdout.write(s),
+    writeErr: (s) => void io.stderr.write(s),
+    outputError: () => undefined,
+  };
+  cmd
+    .exitOverride()
+    .configureOutput(output)
+    .configureHelp({ styleTitle: (s) => (s === 'Usage:' ? 'usage:' : s), showGlobalOptions: false });
+  for (const sub of cmd.commands) prepare(sub, io);
+  return cmd;
 }
 
-export function parseArgs(argv: readonly string[], spec: ArgSpec): ParsedArgs {
-  const out: ParsedArgs = { positionals: [], values: new Map(), flags: new Set() };
-  const values = new Set(spec.values ?? []);
-  const flags = new Set(spec.flags ?? []);
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--') {
-      out.positionals.push(...argv.slice(i + 1));
-      break;
+/** Is this a commander outcome that only displayed help or a version (exit 0)? */
+export function isHelpShown(e: unknown): boolean {
+  return e instanceof CommanderError && (e.code === 'commander.helpDisplayed' || e.code === 'commander.version');
+}
+
+/**
+ * One line for a commander parse error, in the words the sidecar always used. `cmd` is the
+ * (sub)command that was parsing, for the argument it did not expect.
+ */
+export function usageMessage(e: CommanderError, cmd?: Command): string {
+  const quoted = /'([^']*)'/.exec(e.message)?.[1] ?? '';
+  const flag = quoted.split(/[ ,]/)[0];
+  switch (e.code) {
+    case 'commander.missingArgument':
+      return `missing ${quoted}`;
+    case 'commander.missingMandatoryOptionValue':
+      return `missing ${flag}`;
+    case 'commander.optionMissingArgument':
+      return `option ${flag} needs a value`;
+    case 'commander.unknownOption':
+      return `unknown option ${quoted}`;
+    case 'commander.unknownCommand':
+      return `unknown command '${quoted}'`;
+    case 'commander.excessArguments': {
+      const extra = cmd?.args[cmd.registeredArguments.length];
+      return extra === undefined ? 'too many arguments' : `unexpected argument '${extra}'`;
     }
-    if (!a.startsWith('--') || a === '-') {
-      out.positionals.push(a);
-      continue;
-    }
-    const eq = a.indexOf('=');
-    const name = a.slice(2, eq < 0 ? undefined : eq);
-    if (flags.has(name)) {
-      if (eq >= 0) throw new UsageError(`option --${name} takes no value`);
-      out.flags.add(name);
-    } else if (values.has(name)) {
-      let v: string | undefined;
-      if (eq >= 0) v = a.slice(eq + 1);
-      else if (i + 1 < argv.length) v = argv[++i];
-      if (v === undefined) throw new UsageError(`option --${name} needs a value`);
-      if (out.values.has(name)) throw new UsageError(`option --${name} given twice`);
-      out.values.set(name, v);
-    } else {
-      throw new UsageError(`unknown option --${name}`);
-    }
+    default:
+      return e.message.replace(/^error: /, '');
   }
-  return out;
 }
 
-/** The value of a required option. */
-export function required(args: ParsedArgs, name: string): string {
-  const v = args.values.get(name);
-  if (v === undefined) throw new UsageError(`missing --${name}`);
-  return v;
-}
-
-/** Exactly `names.length` positionals, named in the error. */
-export function positionals(args: ParsedArgs, names: readonly string[]): string[] {
-  if (args.positionals.length < names.length) throw new UsageError(`missing ${names.slice(args.positionals.length).join(' ')}`);
-  if (args.positionals.length > names.length) throw new UsageError(`unexpected argument '${args.positionals[names.length]}'`);
-  return args.positionals;
+/** The subcommand of `parent` named by the first non-option word of `argv`, if any. */
+export function subcommandIn(parent: Command, argv: readonly string[]): Command | undefined {
+  const name = argv.find((a) => !a.startsWith('-'));
+  return parent.commands.find((c) => c.name() === name || c.aliases().includes(name ?? ''));
 }

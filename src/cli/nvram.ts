@@ -17,6 +17,8 @@
  * Exit codes: 0 success; 1 failure (one line on stderr naming the problem, never a stack
  * trace); 2 usage error. `diff` follows diff(1): 0 same, 1 different, 2 trouble. The I/O
  * streams are injected so tests run the CLI in-process; nothing here calls process.exit.
+ * Arguments are parsed by commander (`nvramCommand`, also mounted by the main program);
+ * `--help` works on every subcommand.
  */
 import { promises as fsp } from 'node:fs';
 import { writeFileAtomic } from '../util/atomicFile';
@@ -35,24 +37,16 @@ import {
   VarStoreError,
   type Variable,
 } from '../varstore';
-import { parseArgs, positionals, required, UsageError } from './args';
+import { Command, CommanderError } from 'commander';
+import { isHelpShown, prepare, subcommandIn, usageMessage, USAGE_EXIT, UsageError, type CliIo } from './args';
 import { diffText, secureBootText, showJson, storeHeaderText, variablesText } from './nvramFormat';
 
-export interface CliIo {
-  stdout: { write(s: string): unknown };
-  stderr: { write(s: string): unknown };
-}
+export type { CliIo } from './args';
 
-export const NVRAM_USAGE = `usage: nova-uefi-shim nvram <command> ...
-  show FILE [--json] [--deleted]
-  diff A B [--json]
-  set FILE --name NAME --guid GUID --attr ATTR --data HEX [--output OUT]
-  delete FILE --name NAME --guid GUID [--output OUT]
-  export FILE [--output JSON]
-  import FILE JSON [--output OUT]
-  secure-boot FILE [--json]
+const NVRAM_NOTES = `
 GUID: canonical form or a well-known name (EfiGlobalVariable, EfiImageSecurityDatabase, ...)
 ATTR: a number (7, 0x27) or names joined by commas (NV,BS,RT,AT)
+Edits replace FILE atomically unless --output is given. Only edit stores of VMs that are shut off.
 `;
 
 /** A failure that is already worded for the user (exit 1). */
@@ -149,22 +143,20 @@ function json(x: unknown): string {
   return `${JSON.stringify(x, null, 2)}\n`;
 }
 
-type Command = (argv: string[], io: CliIo) => Promise<number>;
+interface Outcome {
+  code: number;
+}
 
-const show: Command = async (argv, io) => {
-  const args = parseArgs(argv, { flags: ['json', 'deleted'] });
-  const [file] = positionals(args, ['FILE']);
-  const s = parseStore(file, await readInput(file), args.flags.has('deleted'));
-  if (args.flags.has('json')) io.stdout.write(json(showJson(file, s)));
-  else io.stdout.write(`${storeHeaderText(file, s)}\n\n${variablesText(s.variables, args.flags.has('deleted'))}\n`);
+async function show(file: string, o: { json?: boolean; deleted?: boolean }, io: CliIo): Promise<number> {
+  const s = parseStore(file, await readInput(file), o.deleted === true);
+  if (o.json) io.stdout.write(json(showJson(file, s)));
+  else io.stdout.write(`${storeHeaderText(file, s)}\n\n${variablesText(s.variables, o.deleted === true)}\n`);
   return 0;
-};
+}
 
-const diff: Command = async (argv, io) => {
-  const args = parseArgs(argv, { flags: ['json'] });
-  const [a, b] = positionals(args, ['A', 'B']);
+async function diff(a: string, b: string, o: { json?: boolean }, io: CliIo): Promise<number> {
   const d = diffVariables(parseStore(a, await readInput(a)).variables, parseStore(b, await readInput(b)).variables);
-  if (args.flags.has('json')) {
+  if (o.json) {
     const brief = (v: Variable) => ({ name: v.name, guid: v.guid.toLowerCase() });
     io.stdout.write(
       json({ added: d.added.map(brief), removed: d.removed.map(brief), changed: d.changed.map((c) => ({ name: c.name, guid: c.guid, fields: c.fields })) }),
@@ -173,7 +165,7 @@ const diff: Command = async (argv, io) => {
     io.stdout.write(`${diffText(d)}\n`);
   }
   return isEmptyDiff(d) ? 0 : 1;
-};
+}
 
 /** Read FILE, apply `edit` to its live variables, write the result to --output or FILE. */
 async function editStore(
@@ -198,41 +190,30 @@ async function editStore(
   return { before: vars.length, after, target };
 }
 
-const set: Command = async (argv, io) => {
-  const args = parseArgs(argv, { values: ['name', 'guid', 'attr', 'data', 'output'] });
-  const [file] = positionals(args, ['FILE']);
-  const name = required(args, 'name');
-  const guid = parseGuidOption(required(args, 'guid'));
-  const attr = parseAttr(required(args, 'attr'));
-  const data = parseHex(required(args, 'data'));
-  const r = await editStore(file, args.values.get('output'), (vars) => setVariable(vars, { name, guid, attr, data }));
-  io.stdout.write(`${r.target}: set ${name} (${guid}), ${data.length} bytes; ${r.before} -> ${r.after} variables\n`);
+async function set(file: string, o: { name: string; guid: string; attr: string; data: string; output?: string }, io: CliIo): Promise<number> {
+  const guid = parseGuidOption(o.guid);
+  const attr = parseAttr(o.attr);
+  const data = parseHex(o.data);
+  const r = await editStore(file, o.output, (vars) => setVariable(vars, { name: o.name, guid, attr, data }));
+  io.stdout.write(`${r.target}: set ${o.name} (${guid}), ${data.length} bytes; ${r.before} -> ${r.after} variables\n`);
   return 0;
-};
+}
 
-const del: Command = async (argv, io) => {
-  const args = parseArgs(argv, { values: ['name', 'guid', 'output'] });
-  const [file] = positionals(args, ['FILE']);
-  const name = required(args, 'name');
-  const guid = parseGuidOption(required(args, 'guid'));
-  const r = await editStore(file, args.values.get('output'), (vars) => deleteVariable(vars, name, guid));
-  io.stdout.write(`${r.target}: deleted ${name} (${guid}); ${r.before} -> ${r.after} variables\n`);
+async function del(file: string, o: { name: string; guid: string; output?: string }, io: CliIo): Promise<number> {
+  const guid = parseGuidOption(o.guid);
+  const r = await editStore(file, o.output, (vars) => deleteVariable(vars, o.name, guid));
+  io.stdout.write(`${r.target}: deleted ${o.name} (${guid}); ${r.before} -> ${r.after} variables\n`);
   return 0;
-};
+}
 
-const exportCmd: Command = async (argv, io) => {
-  const args = parseArgs(argv, { values: ['output'] });
-  const [file] = positionals(args, ['FILE']);
+async function exportCmd(file: string, o: { output?: string }, io: CliIo): Promise<number> {
   const text = json(exportJson(parseStore(file, await readInput(file)).variables));
-  const out = args.values.get('output');
-  if (out === undefined) io.stdout.write(text);
-  else await writeOutput(out, out, text, 0o644);
+  if (o.output === undefined) io.stdout.write(text);
+  else await writeOutput(o.output, o.output, text, 0o644);
   return 0;
-};
+}
 
-const importCmd: Command = async (argv, io) => {
-  const args = parseArgs(argv, { values: ['output'] });
-  const [file, jsonFile] = positionals(args, ['FILE', 'JSON']);
+async function importCmd(file: string, jsonFile: string, o: { output?: string }, io: CliIo): Promise<number> {
   const text = await readInput(jsonFile);
   let vars: Variable[];
   try {
@@ -241,50 +222,117 @@ const importCmd: Command = async (argv, io) => {
     if (e instanceof VarStoreError) throw new CliFailure(`${jsonFile}: ${e.message}`);
     throw e;
   }
-  const r = await editStore(file, args.values.get('output'), () => vars);
+  const r = await editStore(file, o.output, () => vars);
   io.stdout.write(`${r.target}: imported ${r.after} variables from ${jsonFile} (was ${r.before})\n`);
   return 0;
-};
+}
 
-const secureBoot: Command = async (argv, io) => {
-  const args = parseArgs(argv, { flags: ['json'] });
-  const [file] = positionals(args, ['FILE']);
+async function secureBoot(file: string, o: { json?: boolean }, io: CliIo): Promise<number> {
   const s = secureBootSummary(parseStore(file, await readInput(file)).variables);
-  io.stdout.write(args.flags.has('json') ? json(s) : `${secureBootText(s)}\n`);
+  io.stdout.write(o.json ? json(s) : `${secureBootText(s)}\n`);
   return 0;
-};
+}
 
-const COMMANDS: Readonly<Record<string, Command>> = {
-  show,
-  diff,
-  set,
-  delete: del,
-  export: exportCmd,
-  import: importCmd,
-  'secure-boot': secureBoot,
-};
+/**
+ * `nvram` and its subcommands as a commander command (for `runNvramCli` and the main
+ * program); each action leaves its exit code in `out`.
+ */
+export function nvramCommand(io: CliIo, out: Outcome = { code: 0 }): Command {
+  const nvram = new Command('nvram')
+    .description('inspect and edit edk2 variable store files offline')
+    .usage('<command> [options]')
+    .addHelpText('after', NVRAM_NOTES);
+  const done = (p: Promise<number>) => p.then((code) => void (out.code = code));
+  nvram
+    .command('show')
+    .description('list the variables, decoded')
+    .argument('<FILE>')
+    .option('--json', 'JSON output')
+    .option('--deleted', 'include deleted records')
+    .action((file: string, o: { json?: boolean; deleted?: boolean }) => done(show(file, o, io)));
+  nvram
+    .command('diff')
+    .description('added, removed and changed variables (exit 1 when the stores differ, as diff(1))')
+    .argument('<A>')
+    .argument('<B>')
+    .option('--json', 'JSON output')
+    .action((a: string, b: string, o: { json?: boolean }) => done(diff(a, b, o, io)));
+  nvram
+    .command('set')
+    .description('set (add or replace) one variable')
+    .argument('<FILE>')
+    .requiredOption('--name <NAME>', 'variable name')
+    .requiredOption('--guid <GUID>', 'vendor GUID or a well-known name')
+    .requiredOption('--attr <ATTR>', 'attributes')
+    .requiredOption('--data <HEX>', 'the value, hex')
+    .option('--output <OUT>', 'write here instead of FILE')
+    .action((file: string, o: { name: string; guid: string; attr: string; data: string; output?: string }) => done(set(file, o, io)));
+  nvram
+    .command('delete')
+    .description('delete one variable')
+    .argument('<FILE>')
+    .requiredOption('--name <NAME>', 'variable name')
+    .requiredOption('--guid <GUID>', 'vendor GUID or a well-known name')
+    .option('--output <OUT>', 'write here instead of FILE')
+    .action((file: string, o: { name: string; guid: string; output?: string }) => done(del(file, o, io)));
+  nvram
+    .command('export')
+    .description('the variables as version-2 JSON (virt-fw-vars / QEMU uefi-vars format)')
+    .argument('<FILE>')
+    .option('--output <JSON>', 'write here instead of stdout')
+    .action((file: string, o: { output?: string }) => done(exportCmd(file, o, io)));
+  nvram
+    .command('import')
+    .description("replace the store's variables with a version-2 JSON file's")
+    .argument('<FILE>')
+    .argument('<JSON>')
+    .option('--output <OUT>', 'write here instead of FILE')
+    .action((file: string, jsonFile: string, o: { output?: string }) => done(importCmd(file, jsonFile, o, io)));
+  nvram
+    .command('secure-boot')
+    .description('the Secure Boot state the variables give, and the enrolled keys')
+    .argument('<FILE>')
+    .option('--json', 'JSON output')
+    .action((file: string, o: { json?: boolean }) => done(secureBoot(file, o, io)));
+  return nvram;
+}
+
+/**
+ * After `nvram <argv...>` failed: one line on stderr, and the exit code (2 usage, 1 failure;
+ * `diff` 2 for any trouble). Never throws.
+ */
+export function nvramFailure(e: unknown, nvram: Command, argv: readonly string[], io: CliIo): number {
+  if (isHelpShown(e)) return 0;
+  const sub = subcommandIn(nvram, argv);
+  const where = sub ? `nvram ${sub.name()}` : 'nvram';
+  const see = ' (see: nova-uefi-shim nvram --help)';
+  if (e instanceof CommanderError) {
+    if (e.code === 'commander.help') return USAGE_EXIT;
+    io.stderr.write(`${where}: ${usageMessage(e, sub ?? nvram)}${see}\n`);
+    return USAGE_EXIT;
+  }
+  if (e instanceof UsageError) {
+    io.stderr.write(`${where}: ${e.message}${see}\n`);
+    return USAGE_EXIT;
+  }
+  const msg = e instanceof CliFailure ? e.message : `internal error: ${e instanceof Error ? e.message : String(e)}`;
+  io.stderr.write(`${where}: ${msg.replace(/\s*\n\s*/g, ' ')}\n`);
+  return sub?.name() === 'diff' ? 2 : 1;
+}
 
 /** Run `nvram <argv...>`; resolves to the exit code. Never throws, never exits. */
 export async function runNvramCli(argv: readonly string[], io: CliIo = process): Promise<number> {
-  const [cmd, ...rest] = argv;
-  if (cmd === undefined || cmd === 'help' || cmd === '-h' || cmd === '--help') {
-    (cmd === undefined ? io.stderr : io.stdout).write(NVRAM_USAGE);
-    return cmd === undefined ? 2 : 0;
-  }
-  const run = COMMANDS[cmd];
-  if (!run) {
-    io.stderr.write(`nvram: unknown command '${cmd}' (see: nova-uefi-shim nvram --help)\n`);
-    return 2;
+  const out = { code: 0 };
+  const nvram = nvramCommand(io, out);
+  const program = prepare(new Command('nova-uefi-shim').addCommand(nvram), io);
+  if (argv.length === 0) {
+    io.stderr.write(nvram.helpInformation());
+    return USAGE_EXIT;
   }
   try {
-    return await run(rest, io);
+    await program.parseAsync(['nvram', ...argv], { from: 'user' });
+    return out.code;
   } catch (e) {
-    if (e instanceof UsageError) {
-      io.stderr.write(`nvram ${cmd}: ${e.message} (see: nova-uefi-shim nvram --help)\n`);
-      return 2;
-    }
-    const msg = e instanceof CliFailure ? e.message : `internal error: ${e instanceof Error ? e.message : String(e)}`;
-    io.stderr.write(`nvram ${cmd}: ${msg.replace(/\s*\n\s*/g, ' ')}\n`);
-    return cmd === 'diff' ? 2 : 1;
+    return nvramFailure(e, nvram, argv, io);
   }
 }

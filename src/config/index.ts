@@ -25,7 +25,16 @@ export interface FirmwareMapSection {
 
 export interface Config {
   DEFAULT: { host: string; instance_name_template: string; debug: boolean };
-  api: { host: string; port: number; auth_token: string };
+  api: {
+    host: string;
+    port: number;
+    auth_token: string;
+    metrics_enabled: boolean;
+    metrics_open: boolean;
+    tls_cert_file: string;
+    tls_key_file: string;
+    shutdown_timeout: number;
+  };
   hypervisor: { backend: 'embedded' | 'libvirt'; state_dir: string };
   nvram: { nvram_dir: string; owner: string; group: string; mode: number };
   libvirt: {
@@ -40,7 +49,7 @@ export interface Config {
   };
   firmware: { descriptor_dirs: string[]; secure_boot: boolean };
   firmwareMap: Record<string, FirmwareMapSection>;
-  peer: { url_template: string; hosts: Record<string, string>; shared_secret: string; timeout: number; max_clock_skew: number };
+  peer: { url_template: string; hosts: Record<string, string>; shared_secret: string; ca_file: string; timeout: number; max_clock_skew: number };
   debug: { crash_points: string[] };
   /** Where the values came from (file path or 'defaults'). */
   source: string;
@@ -167,9 +176,22 @@ export function buildConfig(raw: Raw, source: string): Config {
     }
     for (const k of Object.keys(value)) if (!keys.has(k)) problems.push(`[${name}] ${k}: unknown option`);
   }
+  problems.push(...crossChecks(out));
   if (problems.length) throw new ConfigError(problems);
   const cfg = { ...(out as unknown as Omit<Config, 'firmwareMap' | 'source'>), firmwareMap, source };
   return deepFreeze(cfg);
+}
+
+/** Rules between options (each option alone is valid by then). */
+function crossChecks(c: Record<string, Record<string, unknown>>): string[] {
+  const problems: string[] = [];
+  if (Boolean(c.api.tls_cert_file) !== Boolean(c.api.tls_key_file)) problems.push('[api] tls_cert_file and tls_key_file must be set together');
+  for (const [name, url] of Object.entries(c.peer.hosts as Record<string, string>)) {
+    if (!/^https?:\/\/[^/]/.test(url)) problems.push(`[peer] hosts: '${name}=${url}' is not an http:// or https:// URL`);
+  }
+  const tpl = String(c.peer.url_template);
+  if (tpl && !/^https?:\/\/[^/]/.test(tpl)) problems.push(`[peer] url_template: '${tpl}' is not an http:// or https:// URL`);
+  return problems;
 }
 
 /** Read and validate an INI file. */

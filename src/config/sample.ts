@@ -33,7 +33,7 @@ function wrap(text: string, width = 76): string[] {
 function block(def: OptDef): string[] {
   const lines = wrap(def.help).map((l) => `# ${l}`);
   if (def.choices) lines.push(`# Allowed values: ${def.choices.join(', ')}`);
-  lines.push(`# (${def.type}) default: ${fmt(def)}`);
+  lines.push(`# (${def.type}) default: ${fmt(def)}; ${def.mutable ? 'applied on reload (SIGHUP)' : 'takes effect at restart'}`);
   lines.push(`#${def.key} = ${fmt(def)}`, '');
   return lines;
 }

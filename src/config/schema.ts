@@ -5,7 +5,8 @@
  * (`npm run gen:sample-config`) and a test fails when it is stale.
  *
  * `[firmware:<arch>]` sections are the operator's firmware map and are described by
- * `FIRMWARE_MAP_OPTIONS`; any number of them may appear.
+ * `FIRMWARE_MAP_OPTIONS`; any number of them may appear. `mutable` marks what a reload
+ * (SIGHUP) changes at run time (oslo.config's `mutable=True`).
  */
 import * as os from 'node:os';
 
@@ -22,6 +23,12 @@ export interface OptDef {
   related?: string[];
   min?: number;
   max?: number;
+  /**
+   * Applied by a reload (SIGHUP) while the sidecar runs. Every other option keeps its value
+   * until a restart (listen address, directories, backend, identity): a reload that changes
+   * one logs it and keeps the running value.
+   */
+  mutable?: boolean;
   /** Shown in the sample config instead of the runtime default (e.g. the host name). */
   sampleDefault?: string;
   secret?: boolean;
@@ -43,7 +50,7 @@ export const OPTIONS: readonly OptDef[] = [
     default: 'instance-%08x',
     help: "Template for libvirt domain names, as Nova's [DEFAULT] instance_name_template; applied to instance.id (or to the instance fields with %(name)s keys). The NVRAM file is <nvram_dir>/<name>_VARS.fd.",
   },
-  { section: 'DEFAULT', key: 'debug', type: 'bool', default: false, help: 'Log at debug level.' },
+  { section: 'DEFAULT', key: 'debug', mutable: true, type: 'bool', default: false, help: 'Log at debug level.' },
   {
     section: 'api',
     key: 'host',
@@ -56,10 +63,53 @@ export const OPTIONS: readonly OptDef[] = [
   {
     section: 'api',
     key: 'auth_token',
+    mutable: true,
     type: 'string',
     default: '',
     secret: true,
-    help: 'Bearer token every request except GET /healthz must carry. Empty disables auth, which is allowed only on loopback.',
+    help: 'Bearer token every request except GET /healthz and GET /readyz must carry (and GET /metrics unless [api] metrics_open). Empty disables auth, which is allowed only on loopback.',
+  },
+  {
+    section: 'api',
+    key: 'metrics_enabled',
+    type: 'bool',
+    default: true,
+    help: 'Serve Prometheus metrics at GET /metrics and record them. false records nothing (no request, operation or lock-wait timing at all).',
+    related: ['api.metrics_open'],
+  },
+  {
+    section: 'api',
+    key: 'metrics_open',
+    mutable: true,
+    type: 'bool',
+    default: false,
+    help: "Serve GET /metrics without the bearer token. Off by default: the metrics name no secrets (store sizes, operation counts, peer host names), but they show the pattern of Nova's calls to this host, and Prometheus can send the token (scrape_config authorization: credentials_file). Turn it on only where the listen address is reachable by the monitoring network alone.",
+    related: ['api.auth_token', 'api.metrics_enabled'],
+  },
+  {
+    section: 'api',
+    key: 'tls_cert_file',
+    type: 'string',
+    default: '',
+    help: 'PEM certificate (with its chain) for serving the API over HTTPS; with tls_key_file. Empty serves plain HTTP, fit only for loopback: the bearer token and, between sidecars, variable stores (OVMF keeps iSCSI CHAP secrets among its variables) cross the network. SIGHUP re-reads the files at these paths (certificate renewal); another path takes effect at restart.',
+    related: ['api.tls_key_file', 'peer.ca_file'],
+  },
+  {
+    section: 'api',
+    key: 'tls_key_file',
+    type: 'string',
+    default: '',
+    help: 'PEM private key of tls_cert_file. Keep it readable by the sidecar only.',
+    related: ['api.tls_cert_file'],
+  },
+  {
+    section: 'api',
+    key: 'shutdown_timeout',
+    mutable: true,
+    type: 'int',
+    default: 30,
+    min: 0,
+    help: "Seconds SIGTERM waits for calls in flight to finish after it stops accepting new ones; then the sidecar exits anyway. A migration step cut this way leaves its journal, which the next start completes or reverts (or Nova's next call does). Keep systemd's TimeoutStopSec above it.",
   },
   {
     section: 'hypervisor',
@@ -110,6 +160,7 @@ export const OPTIONS: readonly OptDef[] = [
   {
     section: 'libvirt',
     key: 'hw_machine_type',
+    mutable: true,
     type: 'dict',
     default: {},
     help: "Default machine type per architecture, Nova's format: 'x86_64=q35,aarch64=virt'. Without an entry x86_64 uses 'pc' and aarch64 'virt' (Nova's defaults).",
@@ -117,6 +168,7 @@ export const OPTIONS: readonly OptDef[] = [
   {
     section: 'libvirt',
     key: 'migration_uri',
+    mutable: true,
     type: 'string',
     default: '',
     help: 'libvirt URI that peers use to live-migrate guests to this host (reported in migrate_data). Empty: qemu+tcp://<[DEFAULT] host>/system.',
@@ -124,6 +176,7 @@ export const OPTIONS: readonly OptDef[] = [
   {
     section: 'libvirt',
     key: 'live_migration_inbound_addr',
+    mutable: true,
     type: 'string',
     default: '',
     help: "Address peers' QEMU sends live-migration traffic to on this host (Nova's option of the same name); reported in migrate_data and passed as virsh --migrateuri tcp://ADDR. Empty: libvirt's default (the host name).",
@@ -131,6 +184,7 @@ export const OPTIONS: readonly OptDef[] = [
   {
     section: 'libvirt',
     key: 'wait_soft_reboot_seconds',
+    mutable: true,
     type: 'int',
     default: 120,
     min: 1,
@@ -147,6 +201,7 @@ export const OPTIONS: readonly OptDef[] = [
   {
     section: 'firmware',
     key: 'descriptor_dirs',
+    mutable: true,
     type: 'list',
     default: ['/usr/share/qemu/firmware', '/etc/qemu/firmware'],
     help: 'QEMU firmware descriptor directories, least specific first (QEMU docs/interop/firmware.json). A same-named file in a later directory shadows an earlier one; an empty file masks it.',
@@ -154,6 +209,7 @@ export const OPTIONS: readonly OptDef[] = [
   {
     section: 'firmware',
     key: 'secure_boot',
+    mutable: true,
     type: 'bool',
     default: true,
     help: 'Offer Secure Boot on this host. false makes the host report no Secure Boot capability (as a host without SB-capable firmware would).',
@@ -161,22 +217,40 @@ export const OPTIONS: readonly OptDef[] = [
   {
     section: 'peer',
     key: 'url_template',
+    mutable: true,
     type: 'string',
     default: '',
-    help: "URL of a peer sidecar built from a host name or IP, e.g. 'http://{host}:7780'. [peer] hosts entries win.",
-    related: ['peer.hosts'],
+    help: "URL of a peer sidecar built from a host name or IP, e.g. 'https://{host}:7780'. [peer] hosts entries win. Use https when the peers serve TLS ([api] tls_cert_file): their certificates are verified against [peer] ca_file.",
+    related: ['peer.hosts', 'peer.ca_file'],
   },
-  { section: 'peer', key: 'hosts', type: 'dict', default: {}, help: "Peer sidecars as 'name=url' pairs, comma-separated; names may be host names or IPs." },
+  {
+    section: 'peer',
+    key: 'hosts',
+    mutable: true,
+    type: 'dict',
+    default: {},
+    help: "Peer sidecars as 'name=url' pairs, comma-separated; names may be host names or IPs. https URLs are verified against [peer] ca_file.",
+  },
+  {
+    section: 'peer',
+    key: 'ca_file',
+    mutable: true,
+    type: 'string',
+    default: '',
+    help: "PEM CA certificates that sign the peers' API certificates (https peer URLs). Empty: the system's trusted CAs. Verification is always on: a peer whose certificate does not verify (or names another host) is refused.",
+    related: ['peer.hosts', 'api.tls_cert_file'],
+  },
   {
     section: 'peer',
     key: 'shared_secret',
+    mutable: true,
     type: 'string',
     default: '',
     secret: true,
     help: 'HMAC secret shared by all sidecars of a deployment; required for migrations.',
   },
-  { section: 'peer', key: 'timeout', type: 'int', default: 60, min: 1, help: 'Seconds before a peer call times out.' },
-  { section: 'peer', key: 'max_clock_skew', type: 'int', default: 300, min: 1, help: 'Seconds a signed peer request stays valid.' },
+  { section: 'peer', key: 'timeout', mutable: true, type: 'int', default: 60, min: 1, help: 'Seconds before a peer call times out.' },
+  { section: 'peer', key: 'max_clock_skew', mutable: true, type: 'int', default: 300, min: 1, help: 'Seconds a signed peer request stays valid.' },
   {
     section: 'debug',
     key: 'crash_points',
@@ -188,26 +262,29 @@ export const OPTIONS: readonly OptDef[] = [
 
 /** Keys of one `[firmware:<arch>]` section (the operator's firmware map). */
 export const FIRMWARE_MAP_OPTIONS: readonly OptDef[] = [
-  { section: 'firmware:<arch>', key: 'loader', type: 'string', default: '', help: 'CODE image for non-secure UEFI boot.' },
+  { section: 'firmware:<arch>', key: 'loader', mutable: true, type: 'string', default: '', help: 'CODE image for non-secure UEFI boot.' },
   {
     section: 'firmware:<arch>',
     key: 'nvram_template',
+    mutable: true,
     type: 'string',
     default: '',
     help: 'VARS template paired with loader (same build: 2M and 4M do not mix).',
   },
-  { section: 'firmware:<arch>', key: 'requires_smm', type: 'bool', default: false, help: 'loader needs <smm state="on"/>.' },
+  { section: 'firmware:<arch>', key: 'requires_smm', mutable: true, type: 'bool', default: false, help: 'loader needs <smm state="on"/>.' },
   {
     section: 'firmware:<arch>',
     key: 'machines',
+    mutable: true,
     type: 'list',
     default: [],
     help: 'Machine-type globs this entry serves (default: pc-q35-*,pc-i440fx-* on x86_64, virt-* on aarch64).',
   },
-  { section: 'firmware:<arch>', key: 'secure_loader', type: 'string', default: '', help: 'CODE image for Secure Boot.' },
+  { section: 'firmware:<arch>', key: 'secure_loader', mutable: true, type: 'string', default: '', help: 'CODE image for Secure Boot.' },
   {
     section: 'firmware:<arch>',
     key: 'secure_nvram_template',
+    mutable: true,
     type: 'string',
     default: '',
     help: 'VARS template for Secure Boot (with enrolled keys if secure_enrolled_keys).',
@@ -215,6 +292,7 @@ export const FIRMWARE_MAP_OPTIONS: readonly OptDef[] = [
   {
     section: 'firmware:<arch>',
     key: 'secure_requires_smm',
+    mutable: true,
     type: 'bool',
     default: true,
     help: 'secure_loader needs SMM (required for Secure Boot on x86_64).',
@@ -222,14 +300,23 @@ export const FIRMWARE_MAP_OPTIONS: readonly OptDef[] = [
   {
     section: 'firmware:<arch>',
     key: 'secure_machines',
+    mutable: true,
     type: 'list',
     default: [],
     help: 'Machine globs for the secure variant (default: pc-q35-* on x86_64, virt-* on aarch64).',
   },
-  { section: 'firmware:<arch>', key: 'secure_enrolled_keys', type: 'bool', default: false, help: 'secure_nvram_template has PK/KEK/db enrolled.' },
+  {
+    section: 'firmware:<arch>',
+    key: 'secure_enrolled_keys',
+    mutable: true,
+    type: 'bool',
+    default: false,
+    help: 'secure_nvram_template has PK/KEK/db enrolled.',
+  },
   {
     section: 'firmware:<arch>',
     key: 'stateless_loader',
+    mutable: true,
     type: 'string',
     default: '',
     help: 'CODE image for stateless firmware (hw_firmware_stateless=true); no NVRAM.',

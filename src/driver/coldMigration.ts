@@ -248,7 +248,7 @@ export async function finishMigration(core: DriverCore, md: MigrationDeps, uuid:
 }
 
 export async function confirmMigration(core: DriverCore, md: MigrationDeps, uuid: string, a: ConfirmMigrationArgs): Promise<Done> {
-  const { hv, deps } = core;
+  const { deps } = core;
   const j = await md.journals.get(uuid, 'source');
   if (!j || j.kind !== 'cold') {
     deps.log.warning('confirm_migration: no migration in progress here, nothing to do', { instance_uuid: uuid });
@@ -258,7 +258,26 @@ export async function confirmMigration(core: DriverCore, md: MigrationDeps, uuid
     // Confirming before the destination has the store would drop the only copy.
     throw new InstanceInvalidState(uuid, 'migration', `${j.kind} ${j.status}`, 'confirm_migration');
   }
-  const same = sameHost(a.migration) ?? j.same_host;
+  await completeConfirm(core, md, uuid, j, a.migration?.uuid, sameHost(a.migration) ?? j.same_host);
+  return {};
+}
+
+/**
+ * The source's side of a confirmed migration (confirm_migration, and start-up recovery of a
+ * confirm that was cut): journalled, then the source domain, record, live store and stash
+ * go. `migrationUuid` tells the destination's record apart when both roles share this
+ * host's state; without it the record is dropped only while it is still the one saved at
+ * stash time.
+ */
+export async function completeConfirm(
+  core: DriverCore,
+  md: MigrationDeps,
+  uuid: string,
+  j: SourceJournal,
+  migrationUuid: string | undefined,
+  same: boolean,
+): Promise<void> {
+  const { hv, deps } = core;
   if (j.status !== 'confirmed') await md.journals.put(j, 'confirmed');
   core.crashPoint('confirm:journalled');
   if (!same) {
@@ -267,13 +286,13 @@ export async function confirmMigration(core: DriverCore, md: MigrationDeps, uuid
     const rec = await deps.records.get(uuid);
     // The source record may already be the destination's if both roles share a host via
     // a [peer] alias; only drop it when it is still the pre-migration one.
-    if (rec && rec.lastMigration !== a.migration?.uuid) await deps.records.delete(uuid);
+    const stillSource = rec && (migrationUuid !== undefined ? rec.lastMigration !== migrationUuid : rec.lastMigration === j.record?.lastMigration);
+    if (stillSource) await deps.records.delete(uuid);
     if (j.record?.nvramPath) await deps.nvram.remove(j.record.nvramPath);
   }
   if (j.stash_path) await deps.nvram.remove(j.stash_path);
   await md.journals.delete(uuid, 'source');
   deps.log.info('confirm_migration done', { instance_uuid: uuid, same_host: same });
-  return {};
 }
 
 export async function finishRevertMigration(core: DriverCore, md: MigrationDeps, uuid: string, a: FinishRevertArgs): Promise<InstanceView> {
@@ -284,8 +303,27 @@ export async function finishRevertMigration(core: DriverCore, md: MigrationDeps,
     deps.log.warning('finish_revert_migration: no migration journal, instance already reverted', { instance_uuid: uuid });
     return core.view(rec);
   }
+  const { rec, warnings } = await revertSource(core, md, uuid, j, j.record, a.power_on !== false);
+  return core.view(rec, warnings);
+}
+
+/**
+ * The source back as it was when the store was stashed (finish_revert_migration, and
+ * start-up recovery of a migration cut on the source): journalled, the stash restored over
+ * the live store through the cold-boot path with the saved definition, then the stash and
+ * the journal removed. `record` is `j.record`.
+ */
+export async function revertSource(
+  core: DriverCore,
+  md: MigrationDeps,
+  uuid: string,
+  j: SourceJournal,
+  record: InstanceRecord,
+  powerOn: boolean,
+): Promise<{ rec: InstanceRecord; warnings: string[] }> {
+  const { deps } = core;
   if (j.status !== 'reverted') await md.journals.put(j, 'reverting');
-  const rec: InstanceRecord = { ...j.record };
+  const rec: InstanceRecord = { ...record };
   const stash = j.stash_path;
   /** Byte-identical to the store at power-off, whatever ran on a same-host "destination". */
   const restore = async () => {
@@ -294,7 +332,7 @@ export async function finishRevertMigration(core: DriverCore, md: MigrationDeps,
   };
   const booted = await coldBoot(core, {
     rec,
-    start: a.power_on !== false,
+    start: powerOn,
     teardown: true,
     store: 'keep',
     prepareStore: restore,
@@ -304,7 +342,7 @@ export async function finishRevertMigration(core: DriverCore, md: MigrationDeps,
   if (stash) await deps.nvram.remove(stash);
   await md.journals.delete(uuid, 'source');
   deps.log.info('finish_revert_migration done', { instance_uuid: uuid });
-  return core.view(rec, booted.warnings);
+  return { rec, warnings: booted.warnings };
 }
 
 /** Called from destroy(): drop anything staged for this instance on this (destination) host, journalled or not. */

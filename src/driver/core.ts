@@ -25,6 +25,7 @@ import { validateDomainName } from '../nvram/paths';
 import { buildDomainXml } from '../domainXml';
 import { InstanceNotFound } from '../errors';
 import { KeyedMutex } from './locks';
+import type { Metrics } from '../metrics';
 
 export interface DriverDeps {
   config: Config;
@@ -34,6 +35,8 @@ export interface DriverDeps {
   firmware: FirmwareHost;
   log: Logger;
   faults: FaultPoints;
+  /** Where operations and lock waits are counted; none in unit tests or with metrics off. */
+  metrics?: Metrics;
 }
 
 /** What the migration flows need beyond the driver's own dependencies. */
@@ -54,10 +57,23 @@ export type StoreChangeHook = (rec: Readonly<InstanceRecord>, storePath: string)
 const STATE_QUERY_CONCURRENCY = 8;
 
 export class DriverCore {
-  readonly locks = new KeyedMutex();
+  /**
+   * Replaced as a whole by `reconfigure` on reload; a request's view (`withLog`) holds the
+   * dependencies of the moment it began, so one call never sees two configurations.
+   */
+  deps: DriverDeps;
+  readonly locks: KeyedMutex;
   /** Changes queued for stores, applied on the cold-boot path (see `coldBoot`). */
   readonly storeHooks: StoreChangeHook[] = [];
-  constructor(readonly deps: DriverDeps) {}
+  constructor(deps: DriverDeps) {
+    this.deps = deps;
+    this.locks = new KeyedMutex(deps.metrics?.lockWait);
+  }
+
+  /** Calls that begin from now on read `config` (a reload's; restart-only options unchanged). */
+  reconfigure(config: Config): void {
+    this.deps = { ...this.deps, config };
+  }
 
   /**
    * This core with `deps.log` replaced (a request's child logger): a view that shares the

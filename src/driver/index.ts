@@ -4,21 +4,25 @@
  * instance (calls for different instances run in parallel), checks that an instance
  * method's `instance.uuid` is the path's, delegates each Nova method to its flow module, and
  * answers host queries (capabilities, firmware). It never touches files or XML itself, and
- * never asks which hypervisor backend it has.
+ * never asks which hypervisor backend it has. Every operation is counted and timed here, once,
+ * by its OpenAPI operationId and outcome (`deps.metrics`), not inside the flows.
  */
 import { DriverCore, type DriverDeps, type MigrationDeps } from './core';
 import * as lifecycle from './lifecycle';
 import * as cold from './coldMigration';
 import * as live from './liveMigration';
 import * as nvramOps from './nvramOps';
+import { recoverJournal, type RecoveryOutcome } from './recovery';
 import type * as C from './contract';
 import type { NovaInstance } from '../nova/objects';
 import { InvalidInput } from '../errors';
 import { hostFirmwareCapabilities, describeInventory } from '../firmware';
 import { STATIC_CAPABILITIES, traitsFor } from './capabilities';
 import { validateUuid } from '../nova/ids';
+import { outcomeOf } from '../metrics';
 
 export type { DriverDeps, MigrationDeps } from './core';
+export type { RecoveryOutcome } from './recovery';
 export type { ComputeDriver } from './contract';
 
 /** The path's uuid and `instance.uuid` must agree. */
@@ -54,20 +58,44 @@ export class ShimDriver implements C.ComputeDriver {
     return this.migration;
   }
 
-  /** Run under the instance's lock. */
-  protected locked<T>(uuid: string, fn: (uuid: string) => Promise<T>): Promise<T> {
-    let id: string;
+  /** Count and time operation `op` (its OpenAPI operationId, or `peer_*`) by outcome. */
+  protected measured<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    const m = this.core.deps.metrics;
+    if (!m) return fn();
+    const started = performance.now();
+    const record = (outcome: string) => {
+      m.driverOperations.inc({ operation: op, outcome });
+      m.driverDuration.observe({ operation: op, outcome }, (performance.now() - started) / 1000);
+    };
+    let p: Promise<T>;
     try {
-      id = validateUuid(uuid);
+      p = fn();
     } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      p = Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
-    return this.core.locks.run(id, () => fn(id));
+    return p.then(
+      (v) => {
+        record('success');
+        return v;
+      },
+      (e: unknown) => {
+        record(outcomeOf(e));
+        throw e;
+      },
+    );
+  }
+
+  /** Run operation `op` under the instance's lock. */
+  protected locked<T>(op: string, uuid: string, fn: (uuid: string) => Promise<T>): Promise<T> {
+    return this.measured(op, async () => {
+      const id = validateUuid(uuid);
+      return this.core.locks.run(id, () => fn(id));
+    });
   }
 
   /** An instance method: under the lock, with `a.instance` checked against the path. */
-  protected method<A extends { instance: NovaInstance }, T>(uuid: string, a: A, fn: (uuid: string, a: A) => Promise<T>): Promise<T> {
-    return this.locked(uuid, (id) => {
+  protected method<A extends { instance: NovaInstance }, T>(op: C.InstanceMethodName, uuid: string, a: A, fn: (uuid: string, a: A) => Promise<T>): Promise<T> {
+    return this.locked(op, uuid, (id) => {
       checkInstance(id, a?.instance);
       return fn(id, a);
     });
@@ -75,10 +103,10 @@ export class ShimDriver implements C.ComputeDriver {
 
   // ---- lifecycle ----
   spawn(uuid: string, a: C.SpawnArgs) {
-    return this.method(uuid, a, (u) => lifecycle.spawn(this.core, u, a));
+    return this.method('spawn', uuid, a, (u) => lifecycle.spawn(this.core, u, a));
   }
   destroy(uuid: string, a: C.DestroyArgs) {
-    return this.method(uuid, a, async (u) => {
+    return this.method('destroy', uuid, a, async (u) => {
       const r = await lifecycle.destroy(this.core, u, a);
       // A revert destroys the destination: anything staged here for the instance goes too.
       if (this.migration) await cold.dropStaged(this.core, this.migration, u, a.instance);
@@ -86,29 +114,33 @@ export class ShimDriver implements C.ComputeDriver {
     });
   }
   reboot(uuid: string, a: C.RebootArgs) {
-    return this.method(uuid, a, (u) => lifecycle.reboot(this.core, u, a));
+    return this.method('reboot', uuid, a, (u) => lifecycle.reboot(this.core, u, a));
   }
   powerOff(uuid: string, a: C.PowerOffArgs) {
-    return this.method(uuid, a, (u) => lifecycle.powerOff(this.core, u, a));
+    return this.method('power_off', uuid, a, (u) => lifecycle.powerOff(this.core, u, a));
   }
   powerOn(uuid: string, a: C.PowerOnArgs) {
-    return this.method(uuid, a, (u) => lifecycle.powerOn(this.core, u, a));
+    return this.method('power_on', uuid, a, (u) => lifecycle.powerOn(this.core, u, a));
   }
   rebuild(uuid: string, a: C.RebuildArgs) {
-    return this.method(uuid, a, (u) => lifecycle.rebuild(this.core, u, a));
+    return this.method('rebuild', uuid, a, (u) => lifecycle.rebuild(this.core, u, a));
   }
   rescue(uuid: string, a: C.RescueArgs) {
-    return this.method(uuid, a, (u) => lifecycle.rescue(this.core, u, a));
+    return this.method('rescue', uuid, a, (u) => lifecycle.rescue(this.core, u, a));
   }
   unrescue(uuid: string, a: C.UnrescueArgs) {
-    return this.method(uuid, a, (u) => lifecycle.unrescue(this.core, u, a));
+    return this.method('unrescue', uuid, a, (u) => lifecycle.unrescue(this.core, u, a));
   }
 
   getInfo(uuid: string): Promise<C.InstanceView> {
-    return this.locked(uuid, async (u) => this.core.view(await this.core.peekRecord(u)));
+    return this.locked('get_info', uuid, async (u) => this.core.view(await this.core.peekRecord(u)));
   }
 
-  async listInstances(): Promise<C.InstanceList> {
+  listInstances(): Promise<C.InstanceList> {
+    return this.measured('list_instances', () => this.instancesNow());
+  }
+
+  private async instancesNow(): Promise<C.InstanceList> {
     const records = await this.core.deps.records.summaries();
     const byName = new Map(records.filter((r) => r.vmState !== 'deleted-kept').map((r) => [r.name, r.uuid]));
     const names = await this.core.hv.list();
@@ -119,28 +151,28 @@ export class ShimDriver implements C.ComputeDriver {
 
   // ---- the variable store ----
   getNvram(uuid: string) {
-    return this.locked(uuid, (u) => nvramOps.readRaw(this.core, u));
+    return this.locked('get_nvram', uuid, (u) => nvramOps.readRaw(this.core, u));
   }
   putNvram(uuid: string, data: Buffer) {
-    return this.locked(uuid, (u) => nvramOps.writeRaw(this.core, u, data));
+    return this.locked('put_nvram', uuid, (u) => nvramOps.writeRaw(this.core, u, data));
   }
   listNvramVariables(uuid: string, format: 'decoded' | 'v2') {
-    return this.locked(uuid, (u) => nvramOps.listVariables(this.core, u, format));
+    return this.locked('list_nvram_variables', uuid, (u) => nvramOps.listVariables(this.core, u, format));
   }
   nvramSecureBoot(uuid: string) {
-    return this.locked(uuid, (u) => nvramOps.secureBoot(this.core, u));
+    return this.locked('get_nvram_secure_boot', uuid, (u) => nvramOps.secureBoot(this.core, u));
   }
   putNvramVariable(uuid: string, guid: string, name: string, body: C.NvramVariableWrite) {
-    return this.locked(uuid, (u) => nvramOps.putVariable(this.core, u, guid, name, body));
+    return this.locked('put_nvram_variable', uuid, (u) => nvramOps.putVariable(this.core, u, guid, name, body));
   }
   deleteNvramVariable(uuid: string, guid: string, name: string) {
-    return this.locked(uuid, (u) => nvramOps.removeVariable(this.core, u, guid, name));
+    return this.locked('delete_nvram_variable', uuid, (u) => nvramOps.removeVariable(this.core, u, guid, name));
   }
   setNvramBoot(uuid: string, body: C.NvramBootWrite) {
-    return this.locked(uuid, (u) => nvramOps.setBoot(this.core, u, body));
+    return this.locked('put_nvram_boot', uuid, (u) => nvramOps.setBoot(this.core, u, body));
   }
   resetNvram(uuid: string) {
-    return this.locked(uuid, (u) => nvramOps.reset(this.core, u));
+    return this.locked('reset_nvram', uuid, (u) => nvramOps.reset(this.core, u));
   }
 
   // ---- host ----
@@ -167,58 +199,84 @@ export class ShimDriver implements C.ComputeDriver {
 
   // ---- cold migration and resize ----
   migrateDiskAndPowerOff(uuid: string, a: C.MigrateDiskArgs) {
-    return this.method(uuid, a, (u) => cold.migrateDiskAndPowerOff(this.core, this.md(), u, a));
+    return this.method('migrate_disk_and_power_off', uuid, a, (u) => cold.migrateDiskAndPowerOff(this.core, this.md(), u, a));
   }
   finishMigration(uuid: string, a: C.FinishMigrationArgs) {
-    return this.method(uuid, a, (u) => cold.finishMigration(this.core, this.md(), u, a));
+    return this.method('finish_migration', uuid, a, (u) => cold.finishMigration(this.core, this.md(), u, a));
   }
   confirmMigration(uuid: string, a: C.ConfirmMigrationArgs) {
-    return this.method(uuid, a, (u) => cold.confirmMigration(this.core, this.md(), u, a));
+    return this.method('confirm_migration', uuid, a, (u) => cold.confirmMigration(this.core, this.md(), u, a));
   }
   finishRevertMigration(uuid: string, a: C.FinishRevertArgs) {
-    return this.method(uuid, a, (u) => cold.finishRevertMigration(this.core, this.md(), u, a));
+    return this.method('finish_revert_migration', uuid, a, (u) => cold.finishRevertMigration(this.core, this.md(), u, a));
   }
 
   // ---- live migration ----
   checkCanLiveMigrateDestination(uuid: string, a: C.CheckDestinationArgs) {
-    return this.method(uuid, a, (u) => live.checkCanLiveMigrateDestination(this.core, this.md(), u, a));
+    return this.method('check_can_live_migrate_destination', uuid, a, (u) => live.checkCanLiveMigrateDestination(this.core, this.md(), u, a));
   }
   checkCanLiveMigrateSource(uuid: string, a: C.CheckSourceArgs) {
-    return this.method(uuid, a, (u) => live.checkCanLiveMigrateSource(this.core, this.md(), u, a));
+    return this.method('check_can_live_migrate_source', uuid, a, (u) => live.checkCanLiveMigrateSource(this.core, this.md(), u, a));
   }
   preLiveMigration(uuid: string, a: C.PreLiveMigrationArgs) {
-    return this.method(uuid, a, (u) => live.preLiveMigration(this.core, this.md(), u, a));
+    return this.method('pre_live_migration', uuid, a, (u) => live.preLiveMigration(this.core, this.md(), u, a));
   }
   liveMigration(uuid: string, a: C.LiveMigrationArgs) {
-    return this.method(uuid, a, (u) => live.liveMigration(this.core, this.md(), u, a));
+    return this.method('live_migration', uuid, a, (u) => live.liveMigration(this.core, this.md(), u, a));
   }
   postLiveMigration(uuid: string, a: C.LiveStepArgs) {
-    return this.method(uuid, a, (u) => live.postLiveMigration(this.core, this.md(), u, a));
+    return this.method('post_live_migration', uuid, a, (u) => live.postLiveMigration(this.core, this.md(), u, a));
   }
   postLiveMigrationAtSource(uuid: string, a: C.LiveStepArgs) {
-    return this.method(uuid, a, (u) => live.postLiveMigrationAtSource(this.core, this.md(), u, a));
+    return this.method('post_live_migration_at_source', uuid, a, (u) => live.postLiveMigrationAtSource(this.core, this.md(), u, a));
   }
   postLiveMigrationAtDestination(uuid: string, a: C.LiveStepArgs) {
-    return this.method(uuid, a, (u) => live.postLiveMigrationAtDestination(this.core, this.md(), u, a));
+    return this.method('post_live_migration_at_destination', uuid, a, (u) => live.postLiveMigrationAtDestination(this.core, this.md(), u, a));
   }
   rollbackLiveMigrationAtSource(uuid: string, a: C.LiveStepArgs) {
-    return this.method(uuid, a, (u) => live.rollbackLiveMigrationAtSource(this.core, this.md(), u, a));
+    return this.method('rollback_live_migration_at_source', uuid, a, (u) => live.rollbackLiveMigrationAtSource(this.core, this.md(), u, a));
   }
   rollbackLiveMigrationAtDestination(uuid: string, a: C.LiveStepArgs) {
-    return this.method(uuid, a, (u) => live.rollbackLiveMigrationAtDestination(this.core, this.md(), u, a));
+    return this.method('rollback_live_migration_at_destination', uuid, a, (u) => live.rollbackLiveMigrationAtDestination(this.core, this.md(), u, a));
   }
   cleanup(uuid: string, a: C.CleanupArgs) {
-    return this.method(uuid, a, (u) => live.cleanup(this.core, this.md(), u, a, () => lifecycle.destroy(this.core, u, a)));
+    return this.method('cleanup', uuid, a, (u) => live.cleanup(this.core, this.md(), u, a, () => lifecycle.destroy(this.core, u, a)));
+  }
+
+  // ---- start-up ----
+  /**
+   * Start-up recovery (driver/recovery): every open migration journal, one at a time, each
+   * under its instance's lock (a Nova call for the instance waits for it). A journal that
+   * cannot be recovered is logged and reported as `failed`; the others go on.
+   */
+  async recoverJournals(): Promise<RecoveryOutcome[]> {
+    const md = this.migration;
+    if (!md) return [];
+    const out: RecoveryOutcome[] = [];
+    for (const s of await md.journals.summaries()) {
+      try {
+        const r = await this.locked('recover_journal', s.instance_uuid, (u) => recoverJournal(this.core, md, u, s.role));
+        if (r) out.push(r);
+      } catch (e) {
+        out.push({ ...s, action: 'failed', detail: (e as Error).message });
+      }
+    }
+    for (const r of out) {
+      const fields = { instance_uuid: r.instance_uuid, role: r.role, kind: r.kind, status: r.status, action: r.action, detail: r.detail };
+      if (r.action === 'failed') this.core.deps.log.error('migration journal not recovered', fields);
+      else this.core.deps.log[r.action === 'left' ? 'warning' : 'info']('migration journal recovered at start', fields);
+    }
+    return out;
   }
 
   // ---- peer calls ----
   peerStage(uuid: string, body: C.StageRequest) {
-    return this.locked(uuid, (u) => cold.stageNvram(this.core, this.md(), u, body));
+    return this.locked('peer_stage', uuid, (u) => cold.stageNvram(this.core, this.md(), u, body));
   }
   peerState(uuid: string, withNvram: boolean) {
-    return this.locked(uuid, (u) => live.peerInstanceState(this.core, u, withNvram));
+    return this.locked('peer_state', uuid, (u) => live.peerInstanceState(this.core, u, withNvram));
   }
   peerNvramDigest(uuid: string, name: string) {
-    return this.locked(uuid, (u) => live.peerNvramDigest(this.core, this.md(), u, name));
+    return this.locked('peer_nvram_digest', uuid, (u) => live.peerNvramDigest(this.core, this.md(), u, name));
   }
 }

@@ -2,10 +2,20 @@
  * @module driver/locks
  * Per-key serialization: calls for the same instance never interleave (Nova takes a lock
  * per instance uuid in the compute manager; the sidecar must not rely on that), calls for
- * different instances run in parallel.
+ * different instances run in parallel. How long each call waited for its key is reported to
+ * an optional observer (the lock wait metric).
  */
+
+/** Receives each call's wait for its key, in seconds (0 for an idle key). */
+export interface LockWaitObserver {
+  observe(seconds: number): void;
+}
+
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<void>>();
+  private readonly idleWaiters = new Set<() => void>();
+
+  constructor(private readonly waits?: LockWaitObserver) {}
 
   /**
    * Run `fn` after every earlier call with the same key has settled. An idle key (the common
@@ -13,6 +23,7 @@ export class KeyedMutex {
    */
   run<T>(key: string, fn: () => Promise<T>): Promise<T> {
     if (this.tails.has(key)) return this.queue(key, fn);
+    this.waits?.observe(0);
     let release!: () => void;
     const tail = new Promise<void>((r) => (release = r));
     this.tails.set(key, tail); // before fn: a call fn makes for the same key queues behind it
@@ -25,6 +36,7 @@ export class KeyedMutex {
     const done = () => {
       release();
       if (this.tails.get(key) === tail) this.tails.delete(key);
+      this.notifyIdle();
     };
     result.then(done, done);
     return result;
@@ -37,13 +49,28 @@ export class KeyedMutex {
     const mine = new Promise<void>((r) => (release = r));
     const tail = prev.then(() => mine);
     this.tails.set(key, tail);
+    const queued = this.waits ? performance.now() : 0;
     await prev;
+    this.waits?.observe((performance.now() - queued) / 1000);
     try {
       return await fn();
     } finally {
       release();
       if (this.tails.get(key) === tail) this.tails.delete(key);
+      this.notifyIdle();
     }
+  }
+
+  /** Resolves once no call holds or waits for any key (graceful stop). */
+  idle(): Promise<void> {
+    if (this.tails.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.add(resolve));
+  }
+
+  private notifyIdle(): void {
+    if (this.tails.size !== 0 || this.idleWaiters.size === 0) return;
+    for (const w of this.idleWaiters) w();
+    this.idleWaiters.clear();
   }
 
   /** Keys with a call running or queued (for tests and health). */

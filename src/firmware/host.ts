@@ -1,9 +1,11 @@
 /**
  * @module firmware/host
  * This host's firmware: discovered once at start-up, re-read on GET /v1/host/firmware and
- * before a re-selection (a vanished loader must not be chosen again), plus the few file facts
- * the decisions need (does a pinned file still exist, how large is a template). Selection
- * itself is pure and lives in `select.ts` and `pinning.ts`.
+ * before a re-selection (a vanished loader must not be chosen again), and again for a new
+ * configuration on reload (`discoverFor`, then `reconfigure`: the inventory is replaced in one
+ * step, so a call sees the old map or the new one, never a mix), plus the few file facts the
+ * decisions need (does a pinned file still exist, how large is a template). Selection itself
+ * is pure and lives in `select.ts` and `pinning.ts`.
  */
 import { accessSync, promises as fsp } from 'node:fs';
 import type { Config } from '../config';
@@ -15,20 +17,37 @@ import type { Logger } from '../util/log';
 export class FirmwareHost {
   private inv: FirmwareInventory;
   readonly arch: string;
-  readonly secureBootEnabled: boolean;
+  private config: Config;
 
   constructor(
-    private readonly config: Config,
+    config: Config,
     private readonly log: Logger,
     arch?: string,
   ) {
     this.arch = arch ?? hostArch();
-    this.secureBootEnabled = config.firmware.secure_boot;
+    this.config = config;
     this.inv = this.discover();
   }
 
+  /** `[firmware] secure_boot` of the configuration in force. */
+  get secureBootEnabled(): boolean {
+    return this.config.firmware.secure_boot;
+  }
+
   private discover(): FirmwareInventory {
-    return discoverFirmware({ firmwareMap: this.config.firmwareMap, descriptorDirs: [...this.config.firmware.descriptor_dirs] });
+    return this.discoverFor(this.config);
+  }
+
+  /** What `config`'s map and descriptor directories would give, without adopting it. */
+  discoverFor(config: Config): FirmwareInventory {
+    return discoverFirmware({ firmwareMap: config.firmwareMap, descriptorDirs: [...config.firmware.descriptor_dirs] });
+  }
+
+  /** Adopt a reloaded configuration and the inventory `discoverFor` found for it, and log its problems. */
+  reconfigure(config: Config, inv: FirmwareInventory): void {
+    this.config = config;
+    this.inv = inv;
+    this.logProblems();
   }
 
   inventory(): FirmwareInventory {

@@ -87,6 +87,12 @@ export class EmbeddedHypervisor implements Hypervisor {
     mkdirSync(this.runDir, { recursive: true, mode: 0o700 });
   }
 
+  /** No daemon to ask: answers while its domain directory is there. */
+  async probe(): Promise<string> {
+    await fsp.access(this.docs.dir);
+    return 'embedded backend (domains are records; no libvirt)';
+  }
+
   /** Definitions are only read here, never changed in place: the shared frozen copy. */
   private load(name: string): Promise<Readonly<StoredDomain> | null> {
     return this.docs.peek(name);

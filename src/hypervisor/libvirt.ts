@@ -39,6 +39,16 @@ export function undefineFlag(opts: UndefineOptions): '--keep-nvram' | '--nvram' 
   return opts.keepNvram ? '--keep-nvram' : '--nvram';
 }
 
+/** A probe is a liveness question: a daemon that needs longer than this is not ready. */
+const PROBE_TIMEOUT_MS = 10_000;
+
+/** `virsh version` output ("Using library: libvirt 9.0.0", "Running hypervisor: QEMU 7.2.0") in one line. */
+export function describeVersion(out: string, uri: string): string {
+  const lib = /Using library:\s*(.+)/.exec(out)?.[1]?.trim();
+  const hv = /Running hypervisor:\s*(.+)/.exec(out)?.[1]?.trim();
+  return [lib, hv].filter(Boolean).join(', ') + ` at ${uri}`;
+}
+
 export interface LibvirtHypervisorOptions {
   /** libvirt connection URI, e.g. `qemu:///system`. */
   uri: string;
@@ -71,6 +81,18 @@ export class LibvirtHypervisor implements Hypervisor {
       const why = e instanceof Error ? e.message : String(e);
       throw new HypervisorError('connect', `libvirt at ${this.uri} is unreachable (is libvirtd running?): ${why}`, { cause: e });
     }
+  }
+
+  /** `virsh version`: the library and hypervisor versions, or a `connect` HypervisorError. */
+  async probe(): Promise<string> {
+    let out: string;
+    try {
+      out = await this.virsh(['version'], PROBE_TIMEOUT_MS);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new HypervisorError('connect', `libvirt at ${this.uri} does not answer: ${why}`, { cause: e });
+    }
+    return describeVersion(out, this.uri);
   }
 
   private async withXmlFile<T>(xml: string, fn: (file: string) => Promise<T>): Promise<T> {

@@ -42,6 +42,11 @@ export interface Hypervisor {
   readonly hypervisorType: string;
   /** Connect / load state. Called once at start-up. */
   init(): Promise<void>;
+  /**
+   * Does the hypervisor answer now? Resolves to what answered (versions) or rejects with why
+   * not, within a few seconds. For readiness and `doctor`; never changes anything.
+   */
+  probe(): Promise<string>;
   /** Define (or redefine) a persistent domain from XML. */
   define(xml: string): Promise<void>;
   /** Start a defined domain. */

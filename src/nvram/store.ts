@@ -15,6 +15,7 @@ import { writeFileAtomic, unlinkDurable, sweepTempFiles, allocatedBytes, type At
 import { nvramPathFor, assertInside, validateDomainName } from './paths';
 import { InternalError, InvalidInput } from '../errors';
 import { StatCache } from '../util/fileIdentity';
+import type { Metrics } from '../metrics';
 
 /** Templates kept in memory (a host has a handful: one per firmware build and variant). */
 const TEMPLATE_CACHE_ENTRIES = 32;
@@ -34,6 +35,8 @@ export interface NvramStoreOptions {
   mode: number;
   uid?: number;
   gid?: number;
+  /** Counts the bytes written (`nvram_bytes_written_total`). */
+  metrics?: Metrics;
 }
 
 export function sha256(buf: Buffer): string {
@@ -45,6 +48,7 @@ export class NvramStore {
   private readonly mode: number;
   private readonly uid?: number;
   private readonly gid?: number;
+  private readonly metrics?: Metrics;
   /** template path → its bytes and digest. */
   private readonly templates = new StatCache<{ data: Buffer; sha256: string }>(TEMPLATE_CACHE_ENTRIES);
   /** store path → its info as last hashed (see `cachedInfo`). */
@@ -55,6 +59,7 @@ export class NvramStore {
     this.mode = opts.mode;
     this.uid = opts.uid;
     this.gid = opts.gid;
+    this.metrics = opts.metrics;
   }
 
   /** Create the directory 0755 when missing (libvirt does not, and QEMU needs to traverse it), and sweep crash leftovers. */
@@ -124,6 +129,7 @@ export class NvramStore {
   async writeBytes(target: string, data: Buffer, onStep?: AtomicWriteOptions['onStep']): Promise<void> {
     this.checkPath(target);
     await writeFileAtomic(target, data, { mode: this.mode, uid: this.uid, gid: this.gid, sparse: true, onStep });
+    this.metrics?.nvramBytesWritten.inc(data.length);
   }
 
   async read(p: string): Promise<Buffer> {

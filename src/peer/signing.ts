@@ -40,9 +40,15 @@ export function signRequest(secret: string, method: string, pathAndQuery: string
 export class SignatureVerifier {
   private readonly seen = new Map<string, number>();
   constructor(
-    private readonly secret: string,
-    private readonly maxSkewSec: number,
+    private secret: string,
+    private maxSkewSec: number,
   ) {}
+
+  /** A reloaded `[peer] shared_secret` / `max_clock_skew`, for requests from now on. */
+  reconfigure(secret: string, maxSkewSec: number): void {
+    this.secret = secret;
+    this.maxSkewSec = maxSkewSec;
+  }
 
   /** Throws PeerAuthError unless the request is signed by a peer, fresh and not replayed. */
   verify(method: string, pathAndQuery: string, headers: Record<string, string | string[] | undefined>, body: Buffer, now = Date.now()): void {

@@ -47,3 +47,13 @@ export function decodeNvram(p: NvramPayload, maxSize = 256 * 1024 * 1024): Buffe
   if (digest !== p.sha256) throw new MigrationError(`NVRAM digest mismatch: got ${digest}, expected ${p.sha256}`, { code: 400 });
   return content;
 }
+
+/**
+ * Bytes of store a message to or from a peer carries: the uncompressed size of the payload
+ * at its `nvram` field (a stage request, a state answer with the store), else 0. For the
+ * `nvram_bytes_sent_total` metric.
+ */
+export function storeBytesIn(body: unknown): number {
+  const p = (body as { nvram?: Partial<NvramPayload> | null } | null | undefined)?.nvram;
+  return p && typeof p === 'object' && p.encoding === 'br' && typeof p.data === 'string' && Number.isInteger(p.size) ? Number(p.size) : 0;
+}

@@ -33,6 +33,7 @@ import { JsonDir } from '../util/jsonDir';
 import type { FirmwareSelection } from '../firmware/types';
 import type { InstanceRecord } from './records';
 import { validateUuid } from '../nova/ids';
+import type { Metrics } from '../metrics';
 
 export type Role = 'source' | 'dest';
 export type MigrationKind = 'cold' | 'live';
@@ -91,6 +92,16 @@ export function describeTransitions(): string[] {
   return lines;
 }
 
+/** What a final status means for the migration on this side (the `migrations_finished_total` outcome). */
+const FINAL_OUTCOME: Readonly<Record<string, string>> = {
+  confirmed: 'completed',
+  reverted: 'reverted',
+  'live-cleaned': 'completed',
+  'rolled-back': 'rolled-back',
+  installing: 'completed',
+  'live-staged': 'completed',
+};
+
 /** A journal write that the transition table does not allow: a bug in a flow, never bad input. */
 export class JournalTransitionError extends Error {
   constructor(role: Role, from: string | null, to: string) {
@@ -136,7 +147,15 @@ type JournalOf<R extends Role> = R extends 'source' ? SourceJournal : DestJourna
 
 export class JournalStore {
   private readonly docs: JsonDir<MigrationJournal>;
-  constructor(stateDir: string) {
+  /**
+   * `metrics`: every status written is a migration step, and a final one (or the removal of
+   * an entry that never reached one) closes the migration on this side. This is the one place
+   * statuses change, so the counts cannot miss a flow.
+   */
+  constructor(
+    stateDir: string,
+    private readonly metrics?: Metrics,
+  ) {
     this.docs = new JsonDir(path.join(path.resolve(stateDir), 'migrations'));
   }
 
@@ -165,11 +184,24 @@ export class JournalStore {
     j.status = status;
     j.history = [...(j.history ?? []), { status, at: new Date().toISOString() }];
     await this.docs.write(this.key(j.instance_uuid, j.role), j);
+    if (this.metrics) {
+      this.metrics.migrationSteps.inc({ kind: j.kind, role: j.role, step: status });
+      if (isFinal(j.role, status)) this.metrics.migrationsFinished.inc({ kind: j.kind, role: j.role, outcome: FINAL_OUTCOME[status] ?? status });
+    }
     return j;
   }
 
   async delete(uuid: string, role: Role): Promise<void> {
-    await this.docs.remove(this.key(uuid, role));
+    const key = this.key(uuid, role);
+    const closing = this.metrics ? await this.docs.peek(key).catch(() => null) : null;
+    await this.docs.remove(key);
+    if (closing && !isFinal(closing.role, closing.status)) this.metrics?.migrationsFinished.inc({ kind: closing.kind, role: closing.role, outcome: 'dropped' });
+  }
+
+  /** Who, what and where of every open entry, without copying the documents (metrics, readiness, recovery). */
+  async summaries(): Promise<{ instance_uuid: string; role: Role; kind: MigrationKind; status: string }[]> {
+    const docs = await this.docs.readMany(await this.docs.keys(), (j) => ({ instance_uuid: j.instance_uuid, role: j.role, kind: j.kind, status: j.status }));
+    return docs.filter((d) => d !== null);
   }
 
   async list(): Promise<MigrationJournal[]> {

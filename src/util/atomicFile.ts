@@ -140,3 +140,16 @@ export async function allocatedBytes(file: string): Promise<number> {
   const st = await fsp.stat(file);
   return st.blocks * 512;
 }
+
+/**
+ * Prove `dir` takes new files now: create and remove an empty temp file (a name
+ * `sweepTempFiles` removes if a crash leaves it). Catches what access(2) cannot: root passes
+ * every permission check, but not a read-only mount, a full inode table, or a missing or
+ * replaced directory. Rejects with the system error.
+ */
+export async function probeWritable(dir: string): Promise<void> {
+  const probe = path.join(dir, `.probe${TEMP_MARKER}${tempSuffix()}`);
+  const fh = await fsp.open(probe, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+  await fh.close();
+  await fsp.unlink(probe);
+}

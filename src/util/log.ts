@@ -16,6 +16,8 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
   /** A logger writing to the same place whose lines carry `context.request_id`. */
   child(context: LogContext): Logger;
+  /** Change the level of this logger and every logger sharing its output (reload of `[DEFAULT] debug`). */
+  setLevel(level: Level): void;
 }
 
 export interface LogContext {
@@ -59,6 +61,9 @@ class JsonLogger implements Logger {
   }
   child(context: LogContext): Logger {
     return new JsonLogger(this.out, { ...this.context, ...context });
+  }
+  setLevel(level: Level): void {
+    this.out.min = ORDER[level];
   }
 }
 

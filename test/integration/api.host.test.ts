@@ -204,6 +204,7 @@ describe('per-instance serialization', function () {
       kind: 'embedded',
       hypervisorType: inner.hypervisorType,
       init: () => inner.init(),
+      probe: () => inner.probe(),
       define: (xml) => inner.define(xml),
       start: wrap((n, o) => inner.start(n, o as never)),
       shutdown: wrap((n, t) => inner.shutdown(n, t)),

@@ -49,13 +49,14 @@ describe('npm pack tarball installed into an empty directory', function () {
     if (root) fs.rmSync(root, { recursive: true, force: true });
   });
 
-  it('holds the compiled sidecar, the entry point, the OpenAPI document and the sample config, and no tests or sources', () => {
+  it('holds the compiled sidecar, the entry point, the OpenAPI document, the sample config and the systemd unit, and no tests or sources', () => {
     for (const f of [
       'package/dist/main.js',
       'package/dist/cli/nvram.js',
       'package/bin/nova-uefi-shim',
       'package/openapi/nova-uefi-shim.yaml',
       'package/etc/nova-uefi-shim.conf.sample',
+      'package/etc/nova-uefi-shim.service',
       'package/README.md',
     ]) {
       assert.ok(files.includes(f), `${f} not in the tarball`);

@@ -66,6 +66,10 @@ export class MemoryHypervisor implements Hypervisor {
   private readonly nvram: NvramStore;
   private readonly fabric?: HypervisorFabric;
 
+  async probe(): Promise<string> {
+    return 'memory hypervisor';
+  }
+
   constructor(opts: MemoryHypervisorOptions) {
     this.nvram = opts.nvram;
     this.fabric = opts.fabric;

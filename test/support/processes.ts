@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { Agent as HttpsAgent } from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
 import { firmwareMapIni, tmpDir, firmwareTree, type FirmwareTree } from './firmwareFixture';
 
@@ -35,7 +36,9 @@ export class SidecarProcess {
   proc?: ChildProcess;
   /** Command prefix, e.g. `nsenter -t PID -m --` to run inside a libvirt host's mount namespace. */
   wrap: string[] = [];
-  readonly http: AxiosInstance;
+  http: AxiosInstance;
+  /** 'https' after `useTls`. */
+  scheme = 'http';
   log = '';
   constructor(
     readonly name: string,
@@ -45,16 +48,27 @@ export class SidecarProcess {
     readonly nvramDir: string,
     readonly fw: FirmwareTree,
   ) {
-    this.http = axios.create({
-      baseURL: `http://127.0.0.1:${port}`,
+    this.http = this.client();
+  }
+
+  private client(httpsAgent?: HttpsAgent): AxiosInstance {
+    return axios.create({
+      baseURL: this.url,
       headers: { Authorization: `Bearer ${TOKEN}` },
       validateStatus: () => true,
       timeout: 60000,
+      ...(httpsAgent ? { httpsAgent } : {}),
     });
   }
 
+  /** This host serves HTTPS (its config has [api] tls_cert_file): talk to it trusting `caFile`. */
+  useTls(caFile: string): void {
+    this.scheme = 'https';
+    this.http = this.client(new HttpsAgent({ ca: fs.readFileSync(caFile) }));
+  }
+
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.scheme}://127.0.0.1:${this.port}`;
   }
 
   /** Start (or restart) the process; `crashPoints` arms SIGKILL fault injection for this run. */

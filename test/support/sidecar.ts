@@ -40,6 +40,7 @@ export async function startTestSidecar(over: Partial<Record<string, Record<strin
   const config: Config = testConfig(sections);
   const log = memoryLogger();
   const sc = await startSidecar(config, { log, hostArch: 'x86_64' });
+  await sc.recovered;
   const http = axios.create({ baseURL: sc.url, headers: { Authorization: `Bearer ${TOKEN}` }, validateStatus: () => true });
   return Object.assign(sc, {
     http,

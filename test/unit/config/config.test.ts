@@ -79,6 +79,30 @@ loadr = /x
     }
   });
 
+  const crossProblems: [string, Record<string, Record<string, string>>, string][] = [
+    ['a certificate without its key', { api: { tls_cert_file: '/etc/x.pem' } }, '[api] tls_cert_file and tls_key_file must be set together'],
+    ['a key without its certificate', { api: { tls_key_file: '/etc/x.key' } }, '[api] tls_cert_file and tls_key_file must be set together'],
+    ['a peer URL that is not http(s)', { peer: { hosts: 'compute2=ftp://x' } }, "[peer] hosts: 'compute2=ftp://x' is not an http:// or https:// URL"],
+    ['a URL template without a scheme', { peer: { url_template: '{host}:7780' } }, "[peer] url_template: '{host}:7780' is not an http:// or https:// URL"],
+  ];
+  for (const [name, raw, problem] of crossProblems) {
+    it(`refuses ${name}`, () => {
+      assert.throws(
+        () => buildConfig(raw, 't'),
+        (e: unknown) => e instanceof ConfigError && e.problems.includes(problem),
+      );
+    });
+  }
+
+  it('accepts https peers with a CA file and an API certificate with its key', () => {
+    const c = buildConfig(
+      { api: { tls_cert_file: '/etc/c.pem', tls_key_file: '/etc/c.key' }, peer: { hosts: 'compute2=https://compute2:7780', ca_file: '/etc/ca.pem' } },
+      't',
+    );
+    assert.equal(c.peer.ca_file, '/etc/ca.pem');
+    assert.equal(c.api.tls_key_file, '/etc/c.key');
+  });
+
   it('builds test configs from objects', () => {
     const c = testConfig({ libvirt: { hw_machine_type: { x86_64: 'q35' } }, nvram: { mode: 0o644 } });
     assert.deepEqual(c.libvirt.hw_machine_type, { x86_64: 'q35' });

@@ -89,4 +89,34 @@ describe('driver/locks KeyedMutex', () => {
     );
     assert.equal(await m.run('a', async () => 7), 7);
   });
+  it("reports each call's wait for its key: zero on an idle key, the queue time behind a busy one", async () => {
+    const waits: number[] = [];
+    const m = new KeyedMutex({ observe: (s) => waits.push(s) });
+    let release!: () => void;
+    const first = m.run('a', () => new Promise<void>((r) => (release = r)));
+    const second = m.run('a', async () => undefined);
+    await new Promise((r) => setTimeout(r, 30));
+    release();
+    await Promise.all([first, second]);
+    await m.run('b', async () => undefined);
+    assert.equal(waits.length, 3);
+    assert.equal(waits[0], 0);
+    assert.ok(waits[1] >= 0.02, `queued wait ${waits[1]} s`);
+    assert.equal(waits[2], 0);
+  });
+  it('idle() resolves once no key is held or queued', async () => {
+    const m = new KeyedMutex();
+    await m.idle();
+    let release!: () => void;
+    const held = m.run('a', () => new Promise<void>((r) => (release = r)));
+    const queued = m.run('a', async () => undefined);
+    let idle = false;
+    const waiting = m.idle().then(() => (idle = true));
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(idle, false);
+    release();
+    await Promise.all([held, queued, waiting]);
+    assert.equal(idle, true);
+    assert.deepEqual(m.busyKeys(), []);
+  });
 });

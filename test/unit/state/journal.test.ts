@@ -14,6 +14,7 @@ import {
   type Role,
   type SourceJournal,
 } from '../../../src/state/journal';
+import { Metrics } from '../../../src/metrics';
 
 describe('state/journal', () => {
   let dir: string;
@@ -61,6 +62,28 @@ describe('state/journal', () => {
     await store.delete(uuid, 'source');
     assert.equal(await store.get(uuid, 'source'), null);
     assert.equal((await store.get(uuid, 'dest'))!.status, 'staged');
+  });
+
+  it('counts every status written as a step and closes the migration at a final status or on removal', async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    const counted = new JournalStore(dir, metrics);
+    const value = async (c: { get(): Promise<{ values: { labels: Record<string, unknown>; value: number }[] }> }, labels: Record<string, string>) =>
+      (await c.get()).values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((a, v) => a + v.value, 0);
+    const a = randomUUID();
+    const j = await counted.put(source(a), 'stashing');
+    await counted.put(j, 'stashed');
+    await counted.put(j, 'stashed'); // a retried step is written, and counted, again
+    await counted.put(j, 'reverting');
+    await counted.put(j, 'reverted');
+    await counted.delete(a, 'source');
+    const b = randomUUID();
+    await counted.put(dest(b), 'staged');
+    await counted.delete(b, 'dest'); // a revert drops the staged copy before it was installed
+    assert.equal(await value(metrics.migrationSteps, { kind: 'cold', role: 'source', step: 'stashed' }), 2);
+    assert.equal(await value(metrics.migrationSteps, { role: 'source' }), 5);
+    assert.equal(await value(metrics.migrationsFinished, { role: 'source', outcome: 'reverted' }), 1);
+    assert.equal(await value(metrics.migrationsFinished, { role: 'dest', outcome: 'dropped' }), 1);
+    assert.equal(await value(metrics.migrationsFinished, {}), 2, 'removing a closed entry does not count it twice');
   });
 
   it('refuses a key that is not a UUID (no path tricks in file names)', async () => {

@@ -1,0 +1,126 @@
+/**
+ * @module service/reload
+ * SIGHUP: read the config file again and put it in force without dropping a request. The new
+ * file is validated as a whole (every problem reported at once, as at start-up); an invalid
+ * one is refused and the running configuration keeps serving. So is one whose operator
+ * firmware map has an error the running map does not have (a missing file, a template that
+ * does not fit its code build): a typo must not take away a working map.
+ *
+ * Options marked `mutable` in the schema take effect at once (firmware map and descriptors,
+ * peers, tokens, timeouts, log level); the rest keep their running value until a restart and
+ * are named in the log when the file changed them (listen address, directories, backend,
+ * host name, libvirt connection). Nova's rules for pinned firmware are untouched: instances
+ * keep the firmware they were spawned with, new spawns select from the new map.
+ *
+ * Deliberately not here: what each module does with the new configuration (`server.ts` hands
+ * it to them in one synchronous step, so no call sees half of it).
+ */
+import { ConfigError, OPTIONS, deepFreeze, loadConfigFile, type Config } from '../config';
+import type { FirmwareInventory, FirmwareProblem } from '../firmware/types';
+import type { Logger } from '../util/log';
+import type { Metrics } from '../metrics';
+
+export interface RestartOnlyChange {
+  option: string;
+  running: string;
+  file: string;
+}
+
+export interface ReloadPlan {
+  /** The configuration to put in force: the file's, with restart-only options at their running values. */
+  next: Config;
+  /** Restart-only options the file changed (kept at the running value). */
+  restartOnly: RestartOnlyChange[];
+  /** Options (and firmware map sections) whose new value takes effect now. */
+  changed: string[];
+}
+
+const MASK = '<secret>';
+
+function shown(v: unknown, secret: boolean | undefined): string {
+  if (secret) return MASK;
+  return Array.isArray(v) ? v.join(',') : v && typeof v === 'object' ? JSON.stringify(v) : String(v);
+}
+
+/** Compare the running configuration with the file's and build what a reload puts in force. */
+export function planReload(running: Config, fromFile: Config): ReloadPlan {
+  const restartOnly: RestartOnlyChange[] = [];
+  const changed: string[] = [];
+  const sections: Record<string, Record<string, unknown>> = {};
+  for (const def of OPTIONS) {
+    const was = (running as unknown as Record<string, Record<string, unknown>>)[def.section][def.key];
+    const now = (fromFile as unknown as Record<string, Record<string, unknown>>)[def.section][def.key];
+    const same = JSON.stringify(was) === JSON.stringify(now);
+    const keep = !same && !def.mutable;
+    (sections[def.section] ??= {})[def.key] = keep ? was : now;
+    if (same) continue;
+    const option = `[${def.section}] ${def.key}`;
+    if (keep) restartOnly.push({ option, running: shown(was, def.secret), file: shown(now, def.secret) });
+    else changed.push(option);
+  }
+  const arches = new Set([...Object.keys(running.firmwareMap), ...Object.keys(fromFile.firmwareMap)]);
+  for (const arch of [...arches].sort()) {
+    if (JSON.stringify(running.firmwareMap[arch]) !== JSON.stringify(fromFile.firmwareMap[arch])) changed.push(`[firmware:${arch}]`);
+  }
+  const next = deepFreeze({ ...(sections as unknown as Omit<Config, 'firmwareMap' | 'source'>), firmwareMap: fromFile.firmwareMap, source: fromFile.source });
+  return { next, restartOnly, changed };
+}
+
+const problemKey = (p: FirmwareProblem) => `${p.source}\n${p.message}`;
+
+/** Errors of the new operator map that the running inventory does not already have. */
+export function newMapErrors(now: FirmwareInventory, next: FirmwareInventory): string[] {
+  const known = new Set(now.problems.map(problemKey));
+  return next.problems
+    .filter((p) => p.severity === 'error' && p.source.startsWith('config:') && !known.has(problemKey(p)))
+    .map((p) => `${p.source.slice('config:'.length)}: ${p.message}`);
+}
+
+/** What the reloader needs from the running sidecar. */
+export interface ReloadTarget {
+  log: Logger;
+  metrics?: Metrics;
+  /** The configuration in force. */
+  current(): Config;
+  /** The running firmware inventory, and what a configuration's map and descriptors would give. */
+  firmwareNow(): FirmwareInventory;
+  firmwareFor(config: Config): FirmwareInventory;
+  /**
+   * More checks of a candidate (e.g. TLS files load): the problems, none when it may go in.
+   * Runs before anything changes.
+   */
+  check?(next: Config): Promise<string[]>;
+  /** Put `next` in force, with the inventory found for it; synchronous, so no call sees half of it. */
+  apply(next: Config, inv: FirmwareInventory): void;
+}
+
+export type ReloadResult = { ok: true; plan: ReloadPlan } | { ok: false; problems: string[] };
+
+/** Re-read `file` and put it in force, or refuse it as a whole; logs and counts either way. */
+export async function reloadConfig(file: string, t: ReloadTarget): Promise<ReloadResult> {
+  const refuse = (problems: string[]): ReloadResult => {
+    t.log.error('configuration reload refused, the running configuration keeps serving', { config: file, problems });
+    t.metrics?.reloads.inc({ outcome: 'failed' });
+    t.metrics?.lastReloadSuccessful.set(0);
+    return { ok: false, problems };
+  };
+  let fromFile: Config;
+  try {
+    fromFile = loadConfigFile(file);
+  } catch (e) {
+    if (e instanceof ConfigError) return refuse(e.problems);
+    throw e;
+  }
+  const plan = planReload(t.current(), fromFile);
+  const inv = t.firmwareFor(plan.next);
+  const problems = [...newMapErrors(t.firmwareNow(), inv), ...((await t.check?.(plan.next)) ?? [])];
+  if (problems.length) return refuse(problems);
+  for (const c of plan.restartOnly) {
+    t.log.warning('option changed in the file takes effect at restart; the running value is kept', c as unknown as Record<string, unknown>);
+  }
+  t.apply(plan.next, inv);
+  t.metrics?.reloads.inc({ outcome: 'success' });
+  t.metrics?.lastReloadSuccessful.set(1);
+  t.log.info('configuration reloaded', { config: file, changed: plan.changed, restart_only: plan.restartOnly.map((c) => c.option) });
+  return { ok: true, plan };
+}
