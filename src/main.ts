@@ -1,7 +1,7 @@
 /**
  * @module main
  * `nova-uefi-shim [--config-file PATH]`: load the config (built-in defaults without one),
- * start the sidecar, stop cleanly on SIGTERM/SIGINT. Start-up problems are one line on
+ * start the sidecar, stop cleanly on SIGTERM/SIGINT, re-read the Secure Boot key sets on SIGHUP. Start-up problems are one line on
  * stderr and exit code 1, never a stack trace. `nova-uefi-shim nvram ...` runs the offline
  * variable store tool (`cli/nvram`) instead of the sidecar.
  */
@@ -50,6 +50,14 @@ async function main(): Promise<void> {
         () => process.exit(1),
       );
     };
+    // SIGHUP: re-read the Secure Boot key sets from the same file (a broken file keeps the old ones).
+    process.on('SIGHUP', () => {
+      try {
+        sidecar.reloadKeysets(args.configFile ? loadConfigFile(args.configFile) : buildConfig({}, 'defaults'));
+      } catch (e) {
+        sidecar.log.error('key sets not reloaded: configuration file invalid', { error: (e as Error).message });
+      }
+    });
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   } catch (e) {

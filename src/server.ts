@@ -11,6 +11,7 @@ import type { Config } from './config';
 import { createApp } from './api/app';
 import { ShimDriver } from './driver';
 import { FirmwareHost } from './firmware/host';
+import { KeysetRegistry, enrolledTemplate, loadKeysets } from './firmware/keysets';
 import { FaultPoints } from './util/faults';
 import { embeddedStreamRouter, EMBEDDED_ARRIVE_PATH } from './api/embeddedStream';
 import { EmbeddedHypervisor } from './hypervisor/embedded';
@@ -54,6 +55,12 @@ export interface Sidecar {
   server: Server;
   port: number;
   url: string;
+  /**
+   * Re-read the Secure Boot key sets from `next` (SIGHUP): adopted when every file checks out,
+   * else the key sets in force stay and the problems are returned (and logged). Other options
+   * need a restart.
+   */
+  reloadKeysets(next: Config): string[];
   close(): Promise<void>;
 }
 
@@ -64,6 +71,13 @@ export interface StartOptions {
   hypervisor?: Hypervisor;
   /** This sidecar's own base URL if known before listening. */
   selfUrl?: string;
+}
+
+/** Read and check the key sets of `config` (and the built-in one from this host's enrolled template). */
+function loadKeysetsFor(config: Config, firmware: FirmwareHost, log: Logger) {
+  const load = loadKeysets(config.secureBootKeysets, { now: new Date(), template: enrolledTemplate(firmware.inventory(), firmware.arch) });
+  for (const note of load.notes) log.info(note);
+  return load;
 }
 
 export async function buildDriver(
@@ -100,9 +114,12 @@ export async function buildDriver(
   await hypervisor.init();
   const firmware = new FirmwareHost(config, log, opts.hostArch);
   firmware.logProblems();
+  const keysets = new KeysetRegistry();
+  const problems = keysets.replace(loadKeysetsFor(config, firmware, log));
+  if (problems.length) throw new StartupError(`invalid Secure Boot key sets:\n  - ${problems.join('\n  - ')}`);
   const journals = new JournalStore(config.hypervisor.state_dir);
   await journals.init();
-  const driver = new ShimDriver({ config, hypervisor, nvram, records, firmware, log, faults }, { journals, peer, selfUrl: opts.selfUrl });
+  const driver = new ShimDriver({ config, hypervisor, nvram, records, firmware, keysets, log, faults }, { journals, peer, selfUrl: opts.selfUrl });
   return { driver, hypervisor, log, embedded };
 }
 
@@ -132,6 +149,13 @@ export async function startSidecar(config: Config, opts: StartOptions = {}): Pro
     server,
     port,
     url: `http://${hostPart}:${port}`,
+    reloadKeysets: (next) => {
+      const { keysets, firmware } = driver.core.deps;
+      const problems = keysets.replace(loadKeysetsFor(next, firmware, log));
+      if (problems.length) log.error('key sets not reloaded, the previous ones stay in force', { problems });
+      else log.info('key sets reloaded', { keysets: keysets.names() });
+      return problems;
+    },
     close: async () => {
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections?.();

@@ -15,6 +15,7 @@ import type { JournalStore } from '../state/journal';
 import type { Logger } from '../util/log';
 import type { FaultPoints } from '../util/faults';
 import type { FirmwareHost } from '../firmware/host';
+import type { KeysetRegistry } from '../firmware/keysets';
 import type { FirmwareSelection } from '../firmware/types';
 import type { Peer } from '../peer/client';
 import type { InstanceView } from './contract';
@@ -32,6 +33,8 @@ export interface DriverDeps {
   nvram: NvramStore;
   records: RecordStore;
   firmware: FirmwareHost;
+  /** Secure Boot key sets in force (replaced on reload). */
+  keysets: KeysetRegistry;
   log: Logger;
   faults: FaultPoints;
 }

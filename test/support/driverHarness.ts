@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { testConfig, type Config } from '../../src/config';
 import { ShimDriver } from '../../src/driver';
 import { FirmwareHost } from '../../src/firmware/host';
+import { KeysetRegistry, loadKeysets } from '../../src/firmware/keysets';
 import { NvramStore } from '../../src/nvram/store';
 import { RecordStore } from '../../src/state/records';
 import { JournalStore } from '../../src/state/journal';
@@ -114,6 +115,8 @@ export interface WorldOptions {
   /** Extra descriptor directories (searched after an empty one). */
   descriptorDirs?: string[];
   delayMs?: number;
+  /** Enrolled template the built-in key set is read from (none by default). */
+  keysetTemplate?: string;
   /** Config sections merged over the defaults (every host). */
   config?: Partial<Record<string, Record<string, unknown>>>;
 }
@@ -148,8 +151,11 @@ export async function makeWorld(opts: WorldOptions = {}): Promise<World> {
     await journals.init();
     const hv = new MemoryHypervisor({ nvram, fabric, host: name, delayMs: opts.delayMs });
     const firmware = new FirmwareHost(config, log, 'x86_64');
+    const keysets = new KeysetRegistry();
+    const problems = keysets.replace(loadKeysets(config.secureBootKeysets, { now: new Date(), template: opts.keysetTemplate }));
+    assert.deepEqual(problems, []);
     const driver = new ShimDriver(
-      { config, hypervisor: hv, nvram, records, firmware, log, faults: new FaultPoints([], log) },
+      { config, hypervisor: hv, nvram, records, firmware, keysets, log, faults: new FaultPoints([], log) },
       { journals, peer: new MemoryPeer(net, name), selfUrl: `memory://${name}` },
     );
     net.register(name, driver);
