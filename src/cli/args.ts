@@ -13,18 +13,23 @@ export interface ArgSpec {
   values?: readonly string[];
   /** Boolean flags. */
   flags?: readonly string[];
+  /** Options that take a value and may be given several times (`--db A --db B`). */
+  multi?: readonly string[];
 }
 
 export interface ParsedArgs {
   positionals: string[];
   values: Map<string, string>;
   flags: Set<string>;
+  /** Values of `multi` options, in order (absent: none given). */
+  lists: Map<string, string[]>;
 }
 
 export function parseArgs(argv: readonly string[], spec: ArgSpec): ParsedArgs {
-  const out: ParsedArgs = { positionals: [], values: new Map(), flags: new Set() };
+  const out: ParsedArgs = { positionals: [], values: new Map(), flags: new Set(), lists: new Map() };
   const values = new Set(spec.values ?? []);
   const flags = new Set(spec.flags ?? []);
+  const multi = new Set(spec.multi ?? []);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--') {
@@ -40,11 +45,15 @@ export function parseArgs(argv: readonly string[], spec: ArgSpec): ParsedArgs {
     if (flags.has(name)) {
       if (eq >= 0) throw new UsageError(`option --${name} takes no value`);
       out.flags.add(name);
-    } else if (values.has(name)) {
+    } else if (values.has(name) || multi.has(name)) {
       let v: string | undefined;
       if (eq >= 0) v = a.slice(eq + 1);
       else if (i + 1 < argv.length) v = argv[++i];
       if (v === undefined) throw new UsageError(`option --${name} needs a value`);
+      if (multi.has(name)) {
+        out.lists.set(name, [...(out.lists.get(name) ?? []), v]);
+        continue;
+      }
       if (out.values.has(name)) throw new UsageError(`option --${name} given twice`);
       out.values.set(name, v);
     } else {

@@ -9,6 +9,9 @@
  *   export FILE [--output JSON]           version-2 JSON (stdout by default)
  *   import FILE JSON [--output OUT]       replace the variable set with the JSON's
  *   secure-boot FILE [--json]             derived Secure Boot state and enrolled keys
+ *   enroll FILE [key options] [--output OUT]
+ *                                         set/add/remove PK, KEK, db, dbx entries or enroll a
+ *                                         key set, as edk2 leaves an authenticated write
  *
  * Edits go to FILE in place unless --output is given, through `writeFileAtomic` (temp file,
  * fsync, rename), keeping the file mode (and owner, when run as root). Only edit stores of VMs
@@ -35,7 +38,12 @@ import {
   VarStoreError,
   type Variable,
 } from '../varstore';
-import { parseArgs, positionals, required, UsageError } from './args';
+import { parseArgs, positionals, required, UsageError, type ParsedArgs } from './args';
+import { loadConfigFile, ConfigError } from '../config';
+import { discoverFirmware } from '../firmware/discover';
+import { enrolledTemplate, keyChangesFor, loadKeysets } from '../firmware/keysets';
+import { hostArch } from '../firmware/machine';
+import { applyKeyChanges, parseKeyMaterial, type KeyChange, type KeyChangeReport, type KeyDbName, type SignatureItem } from '../varstore';
 import { diffText, secureBootText, showJson, storeHeaderText, variablesText } from './nvramFormat';
 
 export interface CliIo {
@@ -51,6 +59,10 @@ export const NVRAM_USAGE = `usage: nova-uefi-shim nvram <command> ...
   export FILE [--output JSON]
   import FILE JSON [--output OUT]
   secure-boot FILE [--json]
+  enroll FILE [--keyset NAME [--config-file CONF]] [--pk CERT] [--kek CERT]... [--db CERT|HASH]...
+         [--dbx CERT|HASH]... [--add-kek CERT]... [--add-db CERT|HASH]... [--add-dbx CERT|HASH]...
+         [--remove-kek CERT]... [--remove-db CERT|HASH]... [--remove-dbx CERT|HASH]... [--clear-pk]
+         [--owner GUID] [--allow-expired] [--output OUT]
 GUID: canonical form or a well-known name (EfiGlobalVariable, EfiImageSecurityDatabase, ...)
 ATTR: a number (7, 0x27) or names joined by commas (NV,BS,RT,AT)
 `;
@@ -254,6 +266,104 @@ const secureBoot: Command = async (argv, io) => {
   return 0;
 };
 
+/** Marks items that took the owner from the command line (none given): those need --owner. */
+const NO_OWNER = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+
+/** Items from a certificate file (PEM, DER, EFI signature list) or a SHA-256 hex hash. */
+async function keyItems(spec: string, db: KeyDbName, option: string, owner: string | undefined, allowExpired: boolean): Promise<SignatureItem[]> {
+  const input = /^[0-9a-fA-F]{64}$/.test(spec) ? spec : await readInput(spec);
+  const r = parseKeyMaterial(input, db, owner ?? NO_OWNER, { now: new Date(), allowExpired });
+  if ('problem' in r) throw new CliFailure(`--${option} ${spec}: ${r.problem}`);
+  if (r.items.some((i) => i.owner === NO_OWNER)) {
+    throw new UsageError(`--${option} ${spec}: --owner GUID is required for certificates and hashes (the SignatureOwner written with them)`);
+  }
+  return r.items;
+}
+
+const DB_OPTIONS: ReadonlyArray<[string, KeyDbName]> = [
+  ['kek', 'KEK'],
+  ['db', 'db'],
+  ['dbx', 'dbx'],
+];
+
+/** The changes the enroll options ask for, in the order: key set, set, add, remove, clear PK. */
+async function enrollChanges(args: ParsedArgs): Promise<KeyChange[]> {
+  const owner = args.values.get('owner');
+  if (owner !== undefined && !resolveGuid(owner)) throw new UsageError(`--owner: '${owner}' is not a GUID`);
+  const ownerGuid = owner === undefined ? undefined : resolveGuid(owner);
+  const allowExpired = args.flags.has('allow-expired');
+  const changes: KeyChange[] = [];
+  const keyset = args.values.get('keyset');
+  if (keyset !== undefined) {
+    const confFile = args.values.get('config-file') ?? '/etc/nova-uefi-shim/nova-uefi-shim.conf';
+    let config;
+    try {
+      config = loadConfigFile(confFile);
+    } catch (e) {
+      throw new CliFailure(e instanceof ConfigError ? e.problems.join('; ') : (e as Error).message);
+    }
+    const inv = discoverFirmware({ firmwareMap: config.firmwareMap, descriptorDirs: [...config.firmware.descriptor_dirs] });
+    const load = loadKeysets(config.secureBootKeysets, { now: new Date(), template: enrolledTemplate(inv, hostArch()) });
+    if (load.problems.length) throw new CliFailure(`${confFile}: ${load.problems.join('; ')}`);
+    const ks = load.keysets.get(keyset);
+    if (!ks) throw new CliFailure(`--keyset: no key set '${keyset}' in ${confFile} (known: ${[...load.keysets.keys()].join(', ') || 'none'})`);
+    changes.push(...keyChangesFor(ks));
+  }
+  const pk = args.values.get('pk');
+  if (pk !== undefined) changes.push({ op: 'set', db: 'PK', items: await keyItems(pk, 'PK', 'pk', ownerGuid, allowExpired) });
+  for (const [opt, db] of DB_OPTIONS) {
+    const set = args.lists.get(opt);
+    if (set) changes.push({ op: 'set', db, items: (await Promise.all(set.map((f) => keyItems(f, db, opt, ownerGuid, allowExpired)))).flat() });
+  }
+  for (const [opt, db] of DB_OPTIONS) {
+    const add = args.lists.get(`add-${opt}`);
+    if (add) changes.push({ op: 'add', db, items: (await Promise.all(add.map((f) => keyItems(f, db, `add-${opt}`, ownerGuid, allowExpired)))).flat() });
+  }
+  for (const [opt, db] of DB_OPTIONS) {
+    const rm = args.lists.get(`remove-${opt}`);
+    // What to remove is matched by content only: any owner, expired certificates too.
+    if (rm)
+      changes.push({
+        op: 'remove',
+        db,
+        items: (await Promise.all(rm.map((f) => keyItems(f, db, `remove-${opt}`, ownerGuid ?? '00000000-0000-0000-0000-000000000000', true)))).flat(),
+      });
+  }
+  if (args.flags.has('clear-pk')) changes.push({ op: 'set', db: 'PK', items: [] });
+  if (changes.length === 0) throw new UsageError('nothing to enroll: give --keyset, --pk, --kek, --db, --dbx, --add-*, --remove-* or --clear-pk');
+  return changes;
+}
+
+function reportText(r: KeyChangeReport): string {
+  const parts = [`${r.added} added`, `${r.removed} removed`];
+  if (r.duplicates) parts.push(`${r.duplicates} already present (no-op)`);
+  if (r.missing) parts.push(`${r.missing} not present (no-op)`);
+  return `  ${r.db.padEnd(4)} ${r.op.padEnd(6)} ${parts.join(', ')}`;
+}
+
+const enroll: Command = async (argv, io) => {
+  const args = parseArgs(argv, {
+    values: ['pk', 'owner', 'output', 'keyset', 'config-file'],
+    flags: ['clear-pk', 'allow-expired'],
+    multi: ['kek', 'db', 'dbx', 'add-kek', 'add-db', 'add-dbx', 'remove-kek', 'remove-db', 'remove-dbx'],
+  });
+  const [file] = positionals(args, ['FILE']);
+  const changes = await enrollChanges(args);
+  let reports: KeyChangeReport[] = [];
+  let changed = false;
+  const r = await editStore(file, args.values.get('output'), (vars) => {
+    const res = applyKeyChanges(vars, changes, { now: new Date() });
+    reports = res.reports;
+    changed = res.changed;
+    return res.variables;
+  });
+  const s = secureBootSummary(parseStore(r.target, await readInput(r.target)).variables);
+  io.stdout.write(
+    `${r.target}: ${changed ? 'keys changed' : 'no change (every entry already as asked)'}\n${reports.map(reportText).join('\n')}\n${secureBootText(s)}\n`,
+  );
+  return 0;
+};
+
 const COMMANDS: Readonly<Record<string, Command>> = {
   show,
   diff,
@@ -262,6 +372,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   export: exportCmd,
   import: importCmd,
   'secure-boot': secureBoot,
+  enroll,
 };
 
 /** Run `nvram <argv...>`; resolves to the exit code. Never throws, never exits. */
