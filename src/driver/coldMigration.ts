@@ -221,6 +221,8 @@ export async function finishMigration(core: DriverCore, md: MigrationDeps, uuid:
     vcpus: sizing.vcpus,
     memoryMb: sizing.memoryMb,
     systemMetadata: source?.systemMetadata ?? {},
+    // Queued Secure Boot changes travel with the instance; the cold-boot hook applies them here.
+    ...(source?.secureBoot ? { secureBoot: source.secureBoot } : {}),
     lastMigration: mig,
     createdAt: source?.createdAt ?? now,
     updatedAt: now,

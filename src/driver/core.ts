@@ -50,8 +50,10 @@ export interface MigrationDeps {
 /**
  * A change queued for an instance's store, applied on the cold-boot path (`coldBoot`) before
  * the guest starts (the only moment no QEMU holds the store). Returns warnings for the answer.
+ * A hook may update the record's own fields (e.g. empty the queue it applied): `coldBoot`
+ * writes the record again after the hooks when they changed it, after the store write.
  */
-export type StoreChangeHook = (rec: Readonly<InstanceRecord>, storePath: string) => Promise<string[]>;
+export type StoreChangeHook = (rec: InstanceRecord, storePath: string) => Promise<string[]>;
 
 /** Domain state queries in flight at once when listing (files, or virsh processes). */
 const STATE_QUERY_CONCURRENCY = 8;

@@ -11,6 +11,7 @@ import * as lifecycle from './lifecycle';
 import * as cold from './coldMigration';
 import * as live from './liveMigration';
 import * as nvramOps from './nvramOps';
+import * as secureBootOps from './secureBootOps';
 import type * as C from './contract';
 import type { NovaInstance } from '../nova/objects';
 import { InvalidInput } from '../errors';
@@ -35,6 +36,7 @@ export class ShimDriver implements C.ComputeDriver {
   readonly migration?: MigrationDeps;
   constructor(deps: DriverDeps, migration?: MigrationDeps) {
     this.core = new DriverCore(deps);
+    this.core.storeHooks.push(secureBootOps.storeHook(this.core));
     this.migration = migration;
   }
 
@@ -123,7 +125,13 @@ export class ShimDriver implements C.ComputeDriver {
     return this.locked(uuid, (u) => nvramOps.listVariables(this.core, u, format));
   }
   nvramSecureBoot(uuid: string) {
-    return this.locked(uuid, (u) => nvramOps.secureBoot(this.core, u));
+    return this.locked(uuid, (u) => secureBootOps.getSecureBoot(this.core, u));
+  }
+  putNvramSecureBoot(uuid: string, body: C.SecureBootWrite, queue: boolean) {
+    return this.locked(uuid, (u) => secureBootOps.putSecureBoot(this.core, u, body, queue));
+  }
+  cancelSecureBootChange(uuid: string, changeId: string) {
+    return this.locked(uuid, (u) => secureBootOps.cancelChange(this.core, u, changeId));
   }
   putNvramVariable(uuid: string, guid: string, name: string, body: C.NvramVariableWrite) {
     return this.locked(uuid, (u) => nvramOps.putVariable(this.core, u, guid, name, body));

@@ -39,7 +39,7 @@ import type { DriverCore } from './core';
 /** EFI_VARIABLE_NON_VOLATILE | BOOTSERVICE_ACCESS | RUNTIME_ACCESS: the default for a new variable. */
 const DEFAULT_ATTR = 0x07;
 
-function noStore(uuid: string, why: string): NovaError {
+export function noStore(uuid: string, why: string): NovaError {
   return new NovaError('NotFound', 404, `Instance ${uuid} has no UEFI variable store (${why}).`);
 }
 

@@ -31,7 +31,7 @@ import { compareEfiTime, efiTimeFromDate } from './efiTime';
 import { ATTR } from './layout';
 import { deleteVariable, findVariable, setVariable } from './edit';
 import { encodeSignatureLists, readSignatureLists, type RawSignatureList } from './signatureList';
-import { itemTypeGuid, sameItem, typeProblem, type KeyDbName, type SignatureItem } from './secureBootKeys';
+import { certificateInfo, itemTypeGuid, sameItem, typeProblem, type KeyDbName, type SignatureItem } from './secureBootKeys';
 import type { Variable } from './types';
 
 /** NV|BS|RT|AT: PK, KEK, db, dbx, certdb. */
@@ -48,7 +48,9 @@ export type KeyChange =
   /** Add entries not already present (same type and data). */
   | { op: 'add'; db: KeyDbName; items: SignatureItem[] }
   /** Remove entries with the same type and data (the owner is not compared). */
-  | { op: 'remove'; db: KeyDbName; items: Array<Pick<SignatureItem, 'type' | 'data'>> };
+  | { op: 'remove'; db: KeyDbName; items: Array<Pick<SignatureItem, 'type' | 'data'>> }
+  /** Remove every certificate whose subject contains `subject_contains` (fleet rotations: "drop the 2011 CA"). */
+  | { op: 'remove-where'; db: KeyDbName; subject_contains: string };
 
 export interface KeyChangeReport {
   db: KeyDbName;
@@ -139,6 +141,17 @@ function applyOne(lists: RawSignatureList[], c: KeyChange): { lists: RawSignatur
     }
     return { lists: next, report };
   }
+  if (c.op === 'remove-where') {
+    const out = next.map((l) => {
+      if (l.type !== itemTypeGuid('x509')) return l;
+      const entries = l.entries.filter(
+        (e) => !certificateInfo({ type: 'x509', owner: e.owner, data: e.data.toString('hex') })?.subject.includes(c.subject_contains),
+      );
+      report.removed += l.entries.length - entries.length;
+      return { ...l, entries };
+    });
+    return { lists: out.filter((l) => l.entries.length > 0), report };
+  }
   for (const it of c.items) {
     const guid = itemTypeGuid(it.type);
     let hit = false;
@@ -163,7 +176,7 @@ export function applyKeyChanges(vars: readonly Variable[], changes: readonly Key
   const work = new Map<KeyDbName, RawSignatureList[]>();
   const reports: KeyChangeReport[] = [];
   for (const c of changes) {
-    if (c.op !== 'remove') {
+    if (c.op === 'set' || c.op === 'add') {
       // Types only: validity and key checks belong to whoever accepted the material.
       const p = typeProblem(c.items, c.db);
       if (p) throw new VarStoreError('invalid-variable', `${c.db}: ${p}`, { field: c.db });

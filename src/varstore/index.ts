@@ -30,7 +30,7 @@ export {
   type SignatureDbSummary,
 } from './signatureList';
 export { decodeVariable, decodeBootOrder, type DecodedVariable } from './decode';
-export { secureBootSummary, type SecureBootSummary, type KeyDatabase } from './secureBoot';
+export { secureBootSummary, type SecureBootSummary, type KeyDatabase, type CertificateDetail } from './secureBoot';
 export { exportJson, importJson, JSON_VERSION, type VarStoreJson, type JsonVariable } from './json';
 export { variableKey } from './storable';
 export {

@@ -47,7 +47,7 @@ describe('firmware/keysets', () => {
     );
     assert.deepEqual(ks.dbx, [{ type: 'sha256', owner: OWNER, data: HASH }]);
     assert.deepEqual(
-      keyChangesFor(ks).map((c) => `${c.op} ${c.db} ${c.items.length}`),
+      keyChangesFor(ks).map((c) => `${c.op} ${c.db} ${'items' in c ? c.items.length : 0}`),
       ['set PK 1', 'set KEK 1', 'set db 2', 'set dbx 1'],
     );
   });
