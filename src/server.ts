@@ -21,6 +21,7 @@ import { NvramStore, resolveId } from './nvram/store';
 import { RecordStore } from './state/records';
 import { createLogger, type Logger } from './util/log';
 import { JournalStore } from './state/journal';
+import { RotationStore } from './state/rotations';
 import { PeerClient } from './peer/client';
 import { SignatureVerifier } from './peer/signing';
 import { peerRouter } from './api/peerRoutes';
@@ -119,7 +120,9 @@ export async function buildDriver(
   if (problems.length) throw new StartupError(`invalid Secure Boot key sets:\n  - ${problems.join('\n  - ')}`);
   const journals = new JournalStore(config.hypervisor.state_dir);
   await journals.init();
-  const driver = new ShimDriver({ config, hypervisor, nvram, records, firmware, keysets, log, faults }, { journals, peer, selfUrl: opts.selfUrl });
+  const rotations = new RotationStore(config.hypervisor.state_dir);
+  await rotations.init();
+  const driver = new ShimDriver({ config, hypervisor, nvram, records, firmware, keysets, rotations, log, faults }, { journals, peer, selfUrl: opts.selfUrl });
   return { driver, hypervisor, log, embedded };
 }
 

@@ -79,8 +79,7 @@ export function nvramRouter(driverOf: DriverOf, validator: RequestValidator): Ro
     if (q !== undefined && q !== 'true' && q !== 'false') throw new InvalidInput('queue', "must be 'true' or 'false'");
     validator.validate('put_nvram_secure_boot', req.body);
     const result = await driverOf(res).putNvramSecureBoot(uuid, req.body as SecureBootWriteBody, q === 'true');
-    res.status(result.queued ? 202 : 200);
-    sendJson(res, result satisfies SecureBootWriteResultBody);
+    sendJson(res, result satisfies SecureBootWriteResultBody, result.queued ? 202 : 200);
   });
   r.delete('/v1/instances/:uuid/nvram/secure-boot/pending/:changeId', async (req, res) => {
     const id = String(req.params.changeId);

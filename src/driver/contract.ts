@@ -23,6 +23,9 @@ import type { NvramPayload } from '../peer/transfer';
 import type { KeyChangeReport, SecureBootSummary, VarStoreJson } from '../varstore';
 
 export type SecureBootWrite = Schemas['SecureBootWrite'];
+export type SecureBootInventory = Schemas['SecureBootInventory'];
+export type SecureBootRotation = Schemas['SecureBootRotation'];
+export type RotationRequest = Schemas['SecureBootRotationRequest'];
 export type PendingKeyChangeView = Schemas['PendingKeyChange'];
 /** The Secure Boot summary of a store plus what the sidecar keeps for the instance. */
 export type InstanceSecureBoot = SecureBootSummary & { keyset: string | null; pending: PendingKeyChangeView[] };
@@ -329,6 +332,20 @@ export interface ComputeDriver {
   setNvramBoot(uuid: string, body: NvramBootWrite): Promise<NvramEditResult>;
   /** Back to a fresh copy of the pinned template; shut off only; `Invalid` (409) when the template is gone. */
   resetNvram(uuid: string): Promise<{ nvram: NvramInfo; template: string }>;
+
+  // ---- Secure Boot across the host (driver/secureBootFleet) ----
+
+  /** Every instance's Secure Boot state, keys with expiry, key set and queued changes, plus a host summary. */
+  secureBootInventory(): Promise<SecureBootInventory>;
+  /**
+   * Start a fleet rotation (or answer the one with the same `rotation_id`): shut-off instances
+   * changed at once, running ones queued; setup-mode and Secure-Boot-off stores skipped unless
+   * asked; idempotent per instance. `InvalidInput` for an unknown key set or an empty change.
+   */
+  startSecureBootRotation(req: RotationRequest): Promise<SecureBootRotation>;
+  /** A rotation's progress and per-instance outcomes; `NotFound` when unknown. */
+  getSecureBootRotation(id: string): Promise<SecureBootRotation>;
+  listSecureBootRotations(): Promise<{ rotations: SecureBootRotation[] }>;
 
   // ---- host ----
 

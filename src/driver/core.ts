@@ -12,6 +12,7 @@ import { PowerState, type PowerStateCode } from '../nova/powerState';
 import type { NvramInfo, NvramStore } from '../nvram/store';
 import type { RecordStore, InstanceRecord } from '../state/records';
 import type { JournalStore } from '../state/journal';
+import type { RotationStore } from '../state/rotations';
 import type { Logger } from '../util/log';
 import type { FaultPoints } from '../util/faults';
 import type { FirmwareHost } from '../firmware/host';
@@ -35,6 +36,8 @@ export interface DriverDeps {
   firmware: FirmwareHost;
   /** Secure Boot key sets in force (replaced on reload). */
   keysets: KeysetRegistry;
+  /** Fleet Secure Boot rotations (driver/secureBootFleet). */
+  rotations: RotationStore;
   log: Logger;
   faults: FaultPoints;
 }

@@ -12,6 +12,7 @@ import * as cold from './coldMigration';
 import * as live from './liveMigration';
 import * as nvramOps from './nvramOps';
 import * as secureBootOps from './secureBootOps';
+import { SecureBootFleet } from './secureBootFleet';
 import type * as C from './contract';
 import type { NovaInstance } from '../nova/objects';
 import { InvalidInput } from '../errors';
@@ -32,11 +33,14 @@ function checkInstance(uuid: string, instance: NovaInstance | undefined): void {
 
 export class ShimDriver implements C.ComputeDriver {
   readonly core: DriverCore;
+  /** Inventory and rotations of every instance's Secure Boot keys. */
+  readonly secureBootFleet: SecureBootFleet;
   /** Present when peers can be reached (journals + signed peer client). */
   readonly migration?: MigrationDeps;
   constructor(deps: DriverDeps, migration?: MigrationDeps) {
     this.core = new DriverCore(deps);
     this.core.storeHooks.push(secureBootOps.storeHook(this.core));
+    this.secureBootFleet = new SecureBootFleet(this.core, deps.rotations);
     this.migration = migration;
   }
 
@@ -144,6 +148,20 @@ export class ShimDriver implements C.ComputeDriver {
   }
   resetNvram(uuid: string) {
     return this.locked(uuid, (u) => nvramOps.reset(this.core, u));
+  }
+
+  // ---- Secure Boot across the host (driver/secureBootFleet) ----
+  secureBootInventory(): Promise<C.SecureBootInventory> {
+    return this.secureBootFleet.inventory();
+  }
+  startSecureBootRotation(req: C.RotationRequest): Promise<C.SecureBootRotation> {
+    return this.secureBootFleet.start(req);
+  }
+  getSecureBootRotation(id: string): Promise<C.SecureBootRotation> {
+    return this.secureBootFleet.get(id);
+  }
+  listSecureBootRotations(): Promise<{ rotations: C.SecureBootRotation[] }> {
+    return this.secureBootFleet.list();
   }
 
   // ---- host ----

@@ -72,6 +72,7 @@ export interface SecureBootState {
 }
 
 export type RecordSummary = Pick<InstanceRecord, 'uuid' | 'name' | 'vmState'>;
+export type SecureBootRecordSummary = RecordSummary & { nvramPath: string | null; secure: boolean; keyset: string | null; pending: number };
 
 export class RecordStore {
   private readonly docs: JsonDir<InstanceRecord>;
@@ -105,6 +106,20 @@ export class RecordStore {
   async list(): Promise<InstanceRecord[]> {
     const docs = await this.docs.readMany(await this.docs.keys());
     return docs.filter((r): r is InstanceRecord => r !== null);
+  }
+
+  /** What the Secure Boot inventory needs of every readable record, in key order. */
+  async secureBootSummaries(): Promise<SecureBootRecordSummary[]> {
+    const docs = await this.docs.readMany(await this.docs.keys(), (r): SecureBootRecordSummary => ({
+      uuid: r.uuid,
+      name: r.name,
+      vmState: r.vmState,
+      nvramPath: r.nvramPath,
+      secure: r.firmware?.secure ?? false,
+      keyset: r.secureBoot?.keyset ?? null,
+      pending: r.secureBoot?.pending.length ?? 0,
+    }));
+    return docs.filter((r): r is SecureBootRecordSummary => r !== null && r.vmState !== 'deleted-kept');
   }
 
   /** uuid, name and vm state of every readable record, in key order: `list` without holding whole records. */

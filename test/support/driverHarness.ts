@@ -20,6 +20,7 @@ import { KeysetRegistry, loadKeysets } from '../../src/firmware/keysets';
 import { NvramStore } from '../../src/nvram/store';
 import { RecordStore } from '../../src/state/records';
 import { JournalStore } from '../../src/state/journal';
+import { RotationStore } from '../../src/state/rotations';
 import { FaultPoints } from '../../src/util/faults';
 import { memoryLogger, type Logger } from '../../src/util/log';
 import { NovaError } from '../../src/errors';
@@ -149,13 +150,15 @@ export async function makeWorld(opts: WorldOptions = {}): Promise<World> {
     await records.init();
     const journals = new JournalStore(config.hypervisor.state_dir);
     await journals.init();
+    const rotations = new RotationStore(config.hypervisor.state_dir);
+    await rotations.init();
     const hv = new MemoryHypervisor({ nvram, fabric, host: name, delayMs: opts.delayMs });
     const firmware = new FirmwareHost(config, log, 'x86_64');
     const keysets = new KeysetRegistry();
     const problems = keysets.replace(loadKeysets(config.secureBootKeysets, { now: new Date(), template: opts.keysetTemplate }));
     assert.deepEqual(problems, []);
     const driver = new ShimDriver(
-      { config, hypervisor: hv, nvram, records, firmware, keysets, log, faults: new FaultPoints([], log) },
+      { config, hypervisor: hv, nvram, records, firmware, keysets, rotations, log, faults: new FaultPoints([], log) },
       { journals, peer: new MemoryPeer(net, name), selfUrl: `memory://${name}` },
     );
     net.register(name, driver);
