@@ -271,7 +271,14 @@ const NO_OWNER = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
 
 /** Items from a certificate file (PEM, DER, EFI signature list) or a SHA-256 hex hash. */
 async function keyItems(spec: string, db: KeyDbName, option: string, owner: string | undefined, allowExpired: boolean): Promise<SignatureItem[]> {
-  const input = /^[0-9a-fA-F]{64}$/.test(spec) ? spec : await readInput(spec);
+  let input: string | Buffer = spec;
+  if (!/^[0-9a-fA-F]{64}$/.test(spec)) {
+    try {
+      input = await readInput(spec);
+    } catch (e) {
+      throw e instanceof CliFailure ? new CliFailure(`--${option} ${e.message}`) : e;
+    }
+  }
   const r = parseKeyMaterial(input, db, owner ?? NO_OWNER, { now: new Date(), allowExpired });
   if ('problem' in r) throw new CliFailure(`--${option} ${spec}: ${r.problem}`);
   if (r.items.some((i) => i.owner === NO_OWNER)) {
