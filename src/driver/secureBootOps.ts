@@ -163,12 +163,18 @@ function notesFor(reports: readonly KeyChangeReport[]): string[] {
  * size; `InvalidNVRAM` and nothing written when it does not fit). The store must not be held
  * by a QEMU (callers: a shut-off guest, the cold-boot hook).
  */
-export async function applyToStore(core: DriverCore, path: string, changes: readonly KeyChange[]): Promise<EnrollResult & { info?: NvramInfo }> {
+export async function applyToStore(
+  core: DriverCore,
+  path: string,
+  changes: readonly KeyChange[],
+  opts: { info?: boolean } = {},
+): Promise<EnrollResult & { info?: NvramInfo }> {
   const before = await core.deps.nvram.read(path);
   const r = applyKeyChanges(parseVarStore(before).variables, changes, { now: new Date() });
   if (!r.changed) return r;
   await core.deps.nvram.writeBytes(path, writeVarStore(before, r.variables));
-  return { ...r, info: (await core.deps.nvram.info(path)) ?? undefined };
+  // The new file's digest only when the answer shows it (a rotation over 1,000 stores does not).
+  return opts.info ? { ...r, info: (await core.deps.nvram.info(path)) ?? undefined } : r;
 }
 
 async function summaryOf(core: DriverCore, rec: Readonly<InstanceRecord>, path: string): Promise<InstanceSecureBoot> {
@@ -202,7 +208,7 @@ export async function changeKeys(
   core: DriverCore,
   rec: InstanceRecord,
   changes: KeyChange[],
-  opts: { keyset: string | null; queue: boolean; source: PendingKeyChange['source']; rotation?: string },
+  opts: { keyset: string | null; queue: boolean; source: PendingKeyChange['source']; rotation?: string; info?: boolean },
 ): Promise<{ applied: boolean; queued: boolean; changed: boolean; change?: PendingKeyChange; reports: KeyChangeReport[]; info?: NvramInfo }> {
   if (!rec.nvramPath) throw noStoreFor(rec);
   const state = rec.secureBoot ?? emptyState();
@@ -222,12 +228,16 @@ export async function changeKeys(
     core,
     rec.nvramPath,
     all.flatMap((p) => p.changes),
+    { info: opts.info },
   );
   const next: SecureBootState = { ...state, pending: [] };
   for (const p of all) if (p.keyset) next.keyset = p.keyset;
   if (state.pending.length) remember(next, state.pending, 'applied');
-  rec.secureBoot = next;
-  await core.deps.records.put(rec);
+  // Nothing to record when nothing changed (a rotation's second run over a host).
+  if (r.changed || state.pending.length || next.keyset !== state.keyset) {
+    rec.secureBoot = next;
+    await core.deps.records.put(rec);
+  }
   core.deps.log.info('Secure Boot keys written', { instance_uuid: rec.uuid, changed: r.changed, databases: r.changedDbs, with_queued: state.pending.length });
   const own = r.reports.slice(r.reports.length - changes.length);
   return { applied: true, queued: false, changed: r.changed, reports: own, info: r.info };
@@ -237,7 +247,7 @@ export async function putSecureBoot(core: DriverCore, uuid: string, body: Secure
   const rec = await core.mustRecord(uuid);
   if (!rec.nvramPath) throw noStoreFor(rec);
   const { changes, keyset } = changesFromBody(core, body);
-  const r = await changeKeys(core, rec, changes, { keyset, queue, source: 'api' });
+  const r = await changeKeys(core, rec, changes, { keyset, queue, source: 'api', info: true });
   return {
     applied: r.applied,
     queued: r.queued,
