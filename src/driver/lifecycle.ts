@@ -18,7 +18,7 @@ import { resolveBootRequest, selectFirmware } from '../firmware';
 import { PowerState } from '../nova/powerState';
 import { InstanceInvalidState, InstanceNotFound, NovaError } from '../errors';
 import type { NovaImageMeta, NovaInstance } from '../nova/objects';
-import { queueKeysetAtSpawn, requestedKeyset } from './secureBootOps';
+import { keysForFreshStore, queueKeysetAtSpawn, requestedKeyset } from './secureBootOps';
 
 /** Resolve image + flavor + host into a boot request and a firmware selection (pure parts in firmware/). */
 export function chooseFirmware(
@@ -174,6 +174,7 @@ export async function rebuild(core: DriverCore, uuid: string, a: RebuildArgs): P
   const sizing = core.sizing(a.instance, a.flavor ?? { extra_specs: rec.flavorExtraSpecs, vcpus: rec.vcpus, memory_mb: rec.memoryMb });
   // Select before touching anything: a refused image leaves the guest as it was.
   const { boot, firmware } = chooseFirmware(core, a.image_meta, sizing.extraSpecs);
+  const keyset = requestedKeyset(core, a.image_meta, sizing.extraSpecs, a.instance);
   const oldPath = rec.nvramPath;
   Object.assign(rec, {
     boot,
@@ -188,6 +189,7 @@ export async function rebuild(core: DriverCore, uuid: string, a: RebuildArgs): P
     unrescueXml: undefined,
   });
   const preserve = a.preserve_nvram === true && oldPath === rec.nvramPath;
+  if (!preserve) keysForFreshStore(core, rec, keyset);
   const booted = await coldBoot(core, {
     rec,
     start: a.power_on ?? wasRunning,

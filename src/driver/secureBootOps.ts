@@ -74,6 +74,19 @@ export function queueKeysetAtSpawn(core: DriverCore, rec: InstanceRecord, keyset
   rec.secureBoot = { ...emptyState(), pending: [pending('spawn', keyChangesFor(ks), keyset)] };
 }
 
+/**
+ * Rebuild with a fresh store: the keys it had are gone with the old store, so the key set
+ * recorded is dropped and the one the new image/flavor names is queued (before any change still
+ * waiting, which then applies to the fresh store as it would have to the old one).
+ */
+export function keysForFreshStore(core: DriverCore, rec: InstanceRecord, keyset: string | null): void {
+  const old = rec.secureBoot ?? emptyState();
+  const ks = keyset && rec.firmware?.secure && rec.nvramPath ? core.deps.keysets.get(keyset) : undefined;
+  const first = ks ? [pending('spawn', keyChangesFor(ks), ks.name)] : [];
+  if (!rec.secureBoot && !first.length) return;
+  rec.secureBoot = { keyset: null, pending: [...first, ...old.pending], applied: old.applied };
+}
+
 /** The request body as changes, each bad entry a 400 naming its field. */
 export function changesFromBody(core: DriverCore, body: SecureBootWrite): { changes: KeyChange[]; keyset: string | null } {
   const now = new Date();

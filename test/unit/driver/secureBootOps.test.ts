@@ -182,6 +182,18 @@ describe('driver/secureBootOps', () => {
     });
   }
 
+  it('a rebuild with a fresh store enrolls the key set the new image names, and drops the old one', async () => {
+    const inst = await spawnSecure({ props: { os_secure_boot_keyset: 'lab' } });
+    await A.driver.rebuild(inst.uuid, { instance: inst, image_meta: { properties: { ...SECURE.properties, os_secure_boot_keyset: 'lab2' } } });
+    const s = await sb(A, inst);
+    assert.equal(s.keyset, 'lab2');
+    assert.deepEqual([s.pk.present, s.db.certificates], [false, ['CN=dr-db2']], "lab's PK went with the old store");
+    const plain = await spawnSecure({ props: { os_secure_boot_keyset: 'lab' } });
+    await A.driver.rebuild(plain.uuid, { instance: plain, image_meta: SECURE });
+    assert.equal((await sb(A, plain)).keyset, null);
+    assert.equal((await sb(A, plain)).pk.present, false, 'the fresh template, in setup mode');
+  });
+
   it('clears PK with pk: null (setup mode)', async () => {
     const inst = await spawnSecure({ extra: { 'os:secure_boot_keyset': 'lab' }, powerOn: false });
     const r = await A.driver.putNvramSecureBoot(inst.uuid, { pk: null }, false);
