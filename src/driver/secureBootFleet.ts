@@ -35,7 +35,8 @@ const PROGRESS_EVERY = 50;
 /** Store summaries kept for the inventory (most recently used). */
 const INVENTORY_CACHE_ENTRIES = 65536;
 
-type StoreSummary = SecureBootSummary | { error: string };
+/** What the inventory keeps per store: the summary and each KEK/db certificate's notAfter in ms. */
+type StoreSummary = { s: SecureBootSummary; kekAfter: number[]; dbAfter: number[] } | { error: string };
 
 export class SecureBootFleet {
   private readonly summaries = new StatCache<StoreSummary>(INVENTORY_CACHE_ENTRIES);
@@ -52,7 +53,9 @@ export class SecureBootFleet {
   private async summaryOf(path: string): Promise<StoreSummary | null> {
     return this.core.deps.nvram.cachedDerived(path, this.summaries, (data) => {
       try {
-        return secureBootSummary(parseVarStore(data).variables);
+        const s = secureBootSummary(parseVarStore(data).variables);
+        const after = (ds: CertificateDetail[]) => ds.map((d) => Date.parse(d.not_after));
+        return { s, kekAfter: after(s.kek.details), dbAfter: after(s.db.details) };
       } catch (e) {
         return { error: (e as Error).message };
       }
@@ -62,7 +65,10 @@ export class SecureBootFleet {
   async inventory(): Promise<SecureBootInventory> {
     const now = new Date();
     const recs = await this.core.deps.records.secureBootSummaries();
-    const expiredNow = (d: CertificateDetail): CertificateDetail => ({ ...d, expired: new Date(d.not_after) < now });
+    const nowMs = now.getTime();
+    // The cached details keep the flag of the moment they were read: copy only those that changed since.
+    const expiredNow = (ds: CertificateDetail[], after: number[]) =>
+      ds.map((d, i) => (d.expired === after[i] < nowMs ? d : { ...d, expired: after[i] < nowMs }));
     const summary = {
       instances: 0,
       secure_boot_on: 0,
@@ -76,17 +82,18 @@ export class SecureBootFleet {
     const instances: InventoryEntry[] = [];
     for (const r of recs) {
       if (!r.nvramPath) continue;
-      const s = await this.summaryOf(r.nvramPath);
+      const cached = await this.summaryOf(r.nvramPath);
       const base = { instance_uuid: r.uuid, instance_name: r.name, keyset: r.keyset, pending: r.pending };
       summary.instances++;
       if (r.pending) summary.pending_changes++;
       if (r.keyset) summary.keysets[r.keyset] = (summary.keysets[r.keyset] ?? 0) + 1;
-      if (!s || 'error' in s) {
-        instances.push({ ...base, secure_boot: false, setup_mode: false, error: s ? s.error : 'the variable store is missing' });
+      if (!cached || 'error' in cached) {
+        instances.push({ ...base, secure_boot: false, setup_mode: false, error: cached ? cached.error : 'the variable store is missing' });
         continue;
       }
-      const kek = s.kek.details.map(expiredNow);
-      const db = s.db.details.map(expiredNow);
+      const s = cached.s;
+      const kek = expiredNow(s.kek.details, cached.kekAfter);
+      const db = expiredNow(s.db.details, cached.dbAfter);
       if (s.enabled) summary.secure_boot_on++;
       if (s.setup_mode) summary.setup_mode++;
       if (s.enabled && kek.length && kek.every((c) => c.expired)) summary.expired_kek_only++;

@@ -74,6 +74,18 @@ export interface SecureBootState {
 export type RecordSummary = Pick<InstanceRecord, 'uuid' | 'name' | 'vmState'>;
 export type SecureBootRecordSummary = RecordSummary & { nvramPath: string | null; secure: boolean; keyset: string | null; pending: number };
 
+function secureBootSummaryOf(r: InstanceRecord): SecureBootRecordSummary {
+  return Object.freeze({
+    uuid: r.uuid,
+    name: r.name,
+    vmState: r.vmState,
+    nvramPath: r.nvramPath,
+    secure: r.firmware?.secure ?? false,
+    keyset: r.secureBoot?.keyset ?? null,
+    pending: r.secureBoot?.pending.length ?? 0,
+  });
+}
+
 export class RecordStore {
   private readonly docs: JsonDir<InstanceRecord>;
   constructor(stateDir: string) {
@@ -108,17 +120,9 @@ export class RecordStore {
     return docs.filter((r): r is InstanceRecord => r !== null);
   }
 
-  /** What the Secure Boot inventory needs of every readable record, in key order. */
+  /** What the Secure Boot inventory needs of every readable record, in key order (remembered per unchanged record). */
   async secureBootSummaries(): Promise<SecureBootRecordSummary[]> {
-    const docs = await this.docs.readMany(await this.docs.keys(), (r): SecureBootRecordSummary => ({
-      uuid: r.uuid,
-      name: r.name,
-      vmState: r.vmState,
-      nvramPath: r.nvramPath,
-      secure: r.firmware?.secure ?? false,
-      keyset: r.secureBoot?.keyset ?? null,
-      pending: r.secureBoot?.pending.length ?? 0,
-    }));
+    const docs = await this.docs.readManyPicked(await this.docs.keys(), secureBootSummaryOf);
     return docs.filter((r): r is SecureBootRecordSummary => r !== null && r.vmState !== 'deleted-kept');
   }
 
