@@ -142,11 +142,13 @@ export class SecureBootFleet {
   }
 
   /** Start a rotation (or answer the one with the same id); runs in the background. */
-  async start(req: RotationRequest): Promise<SecureBootRotation> {
-    const changes = this.changesFor(req);
-    const id = req.rotation_id ?? randomUUID();
+  async start(body: RotationRequest): Promise<SecureBootRotation> {
+    const id = body.rotation_id ?? randomUUID();
     const known = await this.rotations.get(id);
     if (known && (known.status === 'done' || this.running.has(id))) return this.view(known);
+    // A rotation cut short resumes with the request it was started with.
+    const req = known?.request ?? body;
+    const changes = this.changesFor(req);
     const sel = req.selection;
     let targets: string[];
     if (sel.instances) targets = [...new Set(sel.instances.map((u) => u.toLowerCase()))];

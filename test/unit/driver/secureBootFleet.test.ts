@@ -75,6 +75,32 @@ describe('driver/secureBootFleet', () => {
     assert.deepEqual((await A.driver.nvramSecureBoot(b.uuid)).db.certificates, ['CN=fl-db', 'CN=fl-db23']);
   });
 
+  it('shows a rotation cut short by a restart as interrupted, and resumes it for the instances it had not reached', async () => {
+    const a = await spawn('old', false);
+    const b = await spawn('old', false);
+    const request = { rotation_id: 'cut', add: { keyset: 'new' }, selection: { all: true as const } };
+    const targets = [a.uuid, b.uuid].sort();
+    // What a sidecar killed after the first instance left on disk.
+    await A.driver.core.deps.rotations.put({
+      rotation_id: 'cut',
+      status: 'running',
+      created_at: new Date().toISOString(),
+      finished_at: null,
+      request,
+      targets,
+      instances: [{ instance_uuid: targets[0], outcome: 'applied', at: new Date().toISOString() }],
+    });
+    assert.equal((await A.driver.getSecureBootRotation('cut')).status, 'interrupted');
+    await A.driver.startSecureBootRotation({ ...request, remove: { db: ['x'] } });
+    await A.driver.secureBootFleet.settled('cut');
+    const r = await A.driver.getSecureBootRotation('cut');
+    assert.equal(r.status, 'done');
+    assert.deepEqual(r.counts, { applied: 2 });
+    assert.equal(r.request.remove, undefined, 'resumed with the request it was started with');
+    assert.deepEqual((await A.driver.nvramSecureBoot(targets[0])).db.certificates, ['CN=fl-db'], 'the first instance is not touched again');
+    assert.deepEqual((await A.driver.nvramSecureBoot(targets[1])).db.certificates, ['CN=fl-db', 'CN=fl-db23']);
+  });
+
   it('refuses an unknown key set and an empty change', async () => {
     await assert.rejects(
       A.driver.startSecureBootRotation({ add: { keyset: 'nope' }, selection: { all: true } }),
