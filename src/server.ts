@@ -16,6 +16,7 @@ import type { Config } from './config';
 import { createApp } from './api/app';
 import { ShimDriver, type RecoveryOutcome } from './driver';
 import { FirmwareHost } from './firmware/host';
+import { KeysetRegistry, enrolledTemplate, loadKeysets } from './firmware/keysets';
 import { FaultPoints } from './util/faults';
 import { embeddedStreamRouter, EMBEDDED_ARRIVE_PATH } from './api/embeddedStream';
 import { EmbeddedHypervisor } from './hypervisor/embedded';
@@ -25,6 +26,7 @@ import { NvramStore, resolveId } from './nvram/store';
 import { RecordStore } from './state/records';
 import { createLogger, type Logger } from './util/log';
 import { JournalStore } from './state/journal';
+import { RotationStore } from './state/rotations';
 import { PeerClient, peerHttpsAgent } from './peer/client';
 import { SignatureVerifier } from './peer/signing';
 import { peerRouter } from './api/peerRoutes';
@@ -90,6 +92,13 @@ export interface StartOptions {
   metrics?: Metrics;
 }
 
+/** Read and check the key sets of `config` (and the built-in one from this host's enrolled template). */
+function loadKeysetsFor(config: Config, firmware: FirmwareHost, log: Logger) {
+  const load = loadKeysets(config.secureBootKeysets, { now: new Date(), template: enrolledTemplate(firmware.inventory(), firmware.arch) });
+  for (const note of load.notes) log.info(note);
+  return load;
+}
+
 export interface BuiltDriver {
   driver: ShimDriver;
   hypervisor: Hypervisor;
@@ -138,10 +147,18 @@ export async function buildDriver(config: Config, opts: StartOptions = {}): Prom
   await hypervisor.init();
   const firmware = new FirmwareHost(config, log, opts.hostArch);
   firmware.logProblems();
+  const keysets = new KeysetRegistry();
+  const problems = keysets.replace(loadKeysetsFor(config, firmware, log));
+  if (problems.length) throw new StartupError(`invalid Secure Boot key sets:\n  - ${problems.join('\n  - ')}`);
   const journals = new JournalStore(config.hypervisor.state_dir, metrics);
   await journals.init();
+  const rotations = new RotationStore(config.hypervisor.state_dir);
+  await rotations.init();
   metrics?.setSources({ journals: () => journals.summaries(), firmwareProblems: () => firmware.inventory().problems });
-  const driver = new ShimDriver({ config, hypervisor, nvram, records, firmware, log, faults, metrics }, { journals, peer, selfUrl: opts.selfUrl });
+  const driver = new ShimDriver(
+    { config, hypervisor, nvram, records, firmware, keysets, rotations, log, faults, metrics },
+    { journals, peer, selfUrl: opts.selfUrl },
+  );
   return { driver, hypervisor, log, firmware, journals, peer, embedded };
 }
 
@@ -197,6 +214,7 @@ export async function startSidecar(initial: Config, opts: StartOptions = {}): Pr
   );
 
   let renewed: SecureContextOptions | undefined;
+  let keysetLoad: ReturnType<typeof loadKeysetsFor> | undefined;
   let peerAgent: ReturnType<typeof peerHttpsAgent>;
   const reloadTarget: ReloadTarget = {
     log,
@@ -218,6 +236,9 @@ export async function startSidecar(initial: Config, opts: StartOptions = {}): Pr
       } catch (e) {
         problems.push((e as Error).message);
       }
+      // Secure Boot key sets: every file must check out, or the reload is refused as a whole.
+      keysetLoad = loadKeysetsFor(next, firmware, log);
+      problems.push(...keysetLoad.problems);
       return Promise.resolve(problems);
     },
     apply: (next, inv) => {
@@ -227,6 +248,7 @@ export async function startSidecar(initial: Config, opts: StartOptions = {}): Pr
       peer.reconfigure(next, peerAgent);
       if (renewed) (server as HttpsServer).setSecureContext(renewed);
       verifier.reconfigure(next.peer.shared_secret, next.peer.max_clock_skew);
+      if (keysetLoad) driver.core.deps.keysets.replace(keysetLoad);
       log.setLevel(next.DEFAULT.debug ? 'debug' : 'info');
     },
   };

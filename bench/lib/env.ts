@@ -347,6 +347,8 @@ export interface SidecarSpec {
   fw: BenchFirmware;
   port?: number;
   peers?: Record<string, string>;
+  /** Appended to the generated conf file (e.g. `[secure_boot_keyset:<name>]` sections). */
+  extraConf?: string;
 }
 
 /** A sidecar as a real process with its own conf file, state_dir and nvram_dir. */
@@ -414,6 +416,7 @@ hw_machine_type = x86_64=q35,aarch64=virt
 descriptor_dirs = ${s.fw.descriptorDirs.join(',')}
 ${peers ? `[peer]\nhosts = ${peers}\nshared_secret = ${SECRET}\ntimeout = 120\n` : ''}
 ${map}
+${s.extraConf ?? ''}
 `,
     );
   }

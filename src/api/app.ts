@@ -22,7 +22,15 @@ import { RequestValidator } from './requestValidator';
 import { nvramRouter } from './nvramRoutes';
 import { callInstanceMethod, isInstanceMethod } from './methods';
 import { validateUuid } from '../nova/ids';
-import type { CapabilitiesBody, FirmwareInventoryBody, InstanceListBody, InstanceViewBody } from '../wire';
+import type {
+  CapabilitiesBody,
+  FirmwareInventoryBody,
+  InstanceListBody,
+  InstanceViewBody,
+  SecureBootInventoryBody,
+  SecureBootRotationBody,
+  SecureBootRotationRequestBody,
+} from '../wire';
 import { sendJson } from './json';
 import { requestDriver, type DriverOf } from './context';
 import type { Metrics } from '../metrics';
@@ -155,6 +163,21 @@ export function createApp(opts: AppOptions): express.Express {
   });
   app.get('/v1/host/firmware', (_req, res) => {
     sendJson(res, d.firmwareView() satisfies FirmwareInventoryBody);
+  });
+  app.get('/v1/host/secure-boot', async (_req, res) => {
+    sendJson(res, (await d.secureBootInventory()) satisfies SecureBootInventoryBody);
+  });
+  app.get('/v1/host/secure-boot/rotations', async (_req, res) => {
+    sendJson(res, await d.listSecureBootRotations());
+  });
+  app.post('/v1/host/secure-boot/rotations', json, async (req, res) => {
+    validator.validate('create_secure_boot_rotation', req.body);
+    sendJson(res, (await driverOf(res).startSecureBootRotation(req.body as SecureBootRotationRequestBody)) satisfies SecureBootRotationBody, 202);
+  });
+  app.get('/v1/host/secure-boot/rotations/:id', async (req, res) => {
+    const id = String(req.params.id);
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new InvalidInput('rotation_id', `'${id}' is not a rotation id`);
+    sendJson(res, (await d.getSecureBootRotation(id)) satisfies SecureBootRotationBody);
   });
   app.get('/v1/instances', async (_req, res) => {
     sendJson(res, (await d.listInstances()) satisfies InstanceListBody);

@@ -3,7 +3,8 @@
  * `/v1/instances/{uuid}/nvram[...]`: the raw store (GET with `X-NVRAM-Size`/`X-NVRAM-SHA256`,
  * PUT of a whole same-size store), its variables (`?format=v2` for the virt-fw-vars / QEMU
  * uefi-vars interchange format), one variable (PUT/DELETE by GUID and name), BootOrder/BootNext,
- * the Secure Boot summary, and a reset to the pinned template. Writes are refused with 409
+ * the Secure Boot summary and key changes (PUT, `?queue=true` for a running guest: 202; DELETE of a
+ * queued change), and a reset to the pinned template. Writes are refused with 409
  * `InstanceInvalidState` while the guest runs (see driver/nvramOps). Bodies are validated
  * against the OpenAPI document; path parameters here.
  */
@@ -12,7 +13,14 @@ import type { DriverOf } from './context';
 import { InvalidInput } from '../errors';
 import { validateUuid } from '../nova/ids';
 import type { RequestValidator } from './requestValidator';
-import type { NvramBootWriteBody, NvramEditResultBody, NvramVariableWriteBody, SecureBootSummaryBody } from '../wire';
+import type {
+  NvramBootWriteBody,
+  NvramEditResultBody,
+  NvramVariableWriteBody,
+  SecureBootSummaryBody,
+  SecureBootWriteBody,
+  SecureBootWriteResultBody,
+} from '../wire';
 import { sendJson } from './json';
 
 const GUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -64,6 +72,19 @@ export function nvramRouter(driverOf: DriverOf, validator: RequestValidator): Ro
   });
   r.get('/v1/instances/:uuid/nvram/secure-boot', async (req, res) => {
     sendJson(res, (await driverOf(res).nvramSecureBoot(uuidOf(req))) satisfies SecureBootSummaryBody);
+  });
+  r.put('/v1/instances/:uuid/nvram/secure-boot', json, async (req, res) => {
+    const uuid = uuidOf(req);
+    const q = req.query.queue;
+    if (q !== undefined && q !== 'true' && q !== 'false') throw new InvalidInput('queue', "must be 'true' or 'false'");
+    validator.validate('put_nvram_secure_boot', req.body);
+    const result = await driverOf(res).putNvramSecureBoot(uuid, req.body as SecureBootWriteBody, q === 'true');
+    sendJson(res, result satisfies SecureBootWriteResultBody, result.queued ? 202 : 200);
+  });
+  r.delete('/v1/instances/:uuid/nvram/secure-boot/pending/:changeId', async (req, res) => {
+    const id = String(req.params.changeId);
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw new InvalidInput('change_id', `'${id}' is not a change id`);
+    sendJson(res, await driverOf(res).cancelSecureBootChange(uuidOf(req), id.toLowerCase()));
   });
   r.post('/v1/instances/:uuid/nvram/reset', async (req, res) => {
     sendJson(res, await driverOf(res).resetNvram(uuidOf(req)));

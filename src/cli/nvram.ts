@@ -9,6 +9,9 @@
  *   export FILE [--output JSON]           version-2 JSON (stdout by default)
  *   import FILE JSON [--output OUT]       replace the variable set with the JSON's
  *   secure-boot FILE [--json]             derived Secure Boot state and enrolled keys
+ *   enroll FILE [key options] [--output OUT]
+ *                                         set/add/remove PK, KEK, db, dbx entries or enroll a
+ *                                         key set, as edk2 leaves an authenticated write
  *
  * Edits go to FILE in place unless --output is given, through `writeFileAtomic` (temp file,
  * fsync, rename), keeping the file mode (and owner, when run as root). Only edit stores of VMs
@@ -40,6 +43,11 @@ import {
 import { Command, CommanderError } from 'commander';
 import { isHelpShown, prepare, subcommandIn, usageMessage, USAGE_EXIT, UsageError, type CliIo } from './args';
 import { diffText, secureBootText, showJson, storeHeaderText, variablesText } from './nvramFormat';
+import { loadConfigFile, ConfigError } from '../config';
+import { discoverFirmware } from '../firmware/discover';
+import { enrolledTemplate, keyChangesFor, loadKeysets } from '../firmware/keysets';
+import { hostArch } from '../firmware/machine';
+import { applyKeyChanges, parseKeyMaterial, type KeyChange, type KeyChangeReport, type KeyDbName, type SignatureItem } from '../varstore';
 
 export type { CliIo } from './args';
 
@@ -233,6 +241,122 @@ async function secureBoot(file: string, o: { json?: boolean }, io: CliIo): Promi
   return 0;
 }
 
+/** Marks items that took the owner from the command line (none given): those need --owner. */
+const NO_OWNER = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+
+/** Items from a certificate file (PEM, DER, EFI signature list) or a SHA-256 hex hash. */
+async function keyItems(spec: string, db: KeyDbName, option: string, owner: string | undefined, allowExpired: boolean): Promise<SignatureItem[]> {
+  let input: string | Buffer = spec;
+  if (!/^[0-9a-fA-F]{64}$/.test(spec)) {
+    try {
+      input = await readInput(spec);
+    } catch (e) {
+      throw e instanceof CliFailure ? new CliFailure(`--${option} ${e.message}`) : e;
+    }
+  }
+  const r = parseKeyMaterial(input, db, owner ?? NO_OWNER, { now: new Date(), allowExpired });
+  if ('problem' in r) throw new CliFailure(`--${option} ${spec}: ${r.problem}`);
+  if (r.items.some((i) => i.owner === NO_OWNER)) {
+    throw new UsageError(`--${option} ${spec}: --owner GUID is required for certificates and hashes (the SignatureOwner written with them)`);
+  }
+  return r.items;
+}
+
+/** `nvram enroll` options as commander gives them (repeatable ones as lists). */
+interface EnrollOptions {
+  keyset?: string;
+  configFile: string;
+  pk?: string;
+  kek: string[];
+  db: string[];
+  dbx: string[];
+  addKek: string[];
+  addDb: string[];
+  addDbx: string[];
+  removeKek: string[];
+  removeDb: string[];
+  removeDbx: string[];
+  clearPk?: boolean;
+  owner?: string;
+  allowExpired?: boolean;
+  output?: string;
+}
+
+/** Per database: its option name, and the set / add / remove lists of the options. */
+const DB_OPTIONS: ReadonlyArray<[string, KeyDbName, (o: EnrollOptions) => [string[], string[], string[]]]> = [
+  ['kek', 'KEK', (o) => [o.kek, o.addKek, o.removeKek]],
+  ['db', 'db', (o) => [o.db, o.addDb, o.removeDb]],
+  ['dbx', 'dbx', (o) => [o.dbx, o.addDbx, o.removeDbx]],
+];
+
+/** The changes the enroll options ask for, in the order: key set, set, add, remove, clear PK. */
+async function enrollChanges(o: EnrollOptions): Promise<KeyChange[]> {
+  if (o.owner !== undefined && !resolveGuid(o.owner)) throw new UsageError(`--owner: '${o.owner}' is not a GUID`);
+  const ownerGuid = o.owner === undefined ? undefined : resolveGuid(o.owner);
+  const allowExpired = o.allowExpired === true;
+  const changes: KeyChange[] = [];
+  if (o.keyset !== undefined) {
+    let config;
+    try {
+      config = loadConfigFile(o.configFile);
+    } catch (e) {
+      throw new CliFailure(e instanceof ConfigError ? e.problems.join('; ') : (e as Error).message);
+    }
+    const inv = discoverFirmware({ firmwareMap: config.firmwareMap, descriptorDirs: [...config.firmware.descriptor_dirs] });
+    const load = loadKeysets(config.secureBootKeysets, { now: new Date(), template: enrolledTemplate(inv, hostArch()) });
+    if (load.problems.length) throw new CliFailure(`${o.configFile}: ${load.problems.join('; ')}`);
+    const ks = load.keysets.get(o.keyset);
+    if (!ks) throw new CliFailure(`--keyset: no key set '${o.keyset}' in ${o.configFile} (known: ${[...load.keysets.keys()].join(', ') || 'none'})`);
+    changes.push(...keyChangesFor(ks));
+  }
+  if (o.pk !== undefined) changes.push({ op: 'set', db: 'PK', items: await keyItems(o.pk, 'PK', 'pk', ownerGuid, allowExpired) });
+  const items = async (files: string[], db: KeyDbName, option: string, owner: string | undefined, expiredOk: boolean) =>
+    (await Promise.all(files.map((f) => keyItems(f, db, option, owner, expiredOk)))).flat();
+  for (const [opt, db, lists] of DB_OPTIONS) {
+    const [set] = lists(o);
+    if (set.length) changes.push({ op: 'set', db, items: await items(set, db, opt, ownerGuid, allowExpired) });
+  }
+  for (const [opt, db, lists] of DB_OPTIONS) {
+    const [, add] = lists(o);
+    if (add.length) changes.push({ op: 'add', db, items: await items(add, db, `add-${opt}`, ownerGuid, allowExpired) });
+  }
+  for (const [opt, db, lists] of DB_OPTIONS) {
+    const [, , rm] = lists(o);
+    // What to remove is matched by content only: any owner, expired certificates too.
+    if (rm.length) changes.push({ op: 'remove', db, items: await items(rm, db, `remove-${opt}`, ownerGuid ?? '00000000-0000-0000-0000-000000000000', true) });
+  }
+  if (o.clearPk) changes.push({ op: 'set', db: 'PK', items: [] });
+  if (changes.length === 0) throw new UsageError('nothing to enroll: give --keyset, --pk, --kek, --db, --dbx, --add-*, --remove-* or --clear-pk');
+  return changes;
+}
+
+function reportText(r: KeyChangeReport): string {
+  const parts = [`${r.added} added`, `${r.removed} removed`];
+  if (r.duplicates) parts.push(`${r.duplicates} already present (no-op)`);
+  if (r.missing) parts.push(`${r.missing} not present (no-op)`);
+  return `  ${r.db.padEnd(4)} ${r.op.padEnd(6)} ${parts.join(', ')}`;
+}
+
+async function enroll(file: string, o: EnrollOptions, io: CliIo): Promise<number> {
+  const changes = await enrollChanges(o);
+  let reports: KeyChangeReport[] = [];
+  let changed = false;
+  const r = await editStore(file, o.output, (vars) => {
+    const res = applyKeyChanges(vars, changes, { now: new Date() });
+    reports = res.reports;
+    changed = res.changed;
+    return res.variables;
+  });
+  const s = secureBootSummary(parseStore(r.target, await readInput(r.target)).variables);
+  io.stdout.write(
+    `${r.target}: ${changed ? 'keys changed' : 'no change (every entry already as asked)'}\n${reports.map(reportText).join('\n')}\n${secureBootText(s)}\n`,
+  );
+  return 0;
+}
+
+/** A repeatable commander option's accumulator. */
+const collect = (v: string, prev: string[]) => [...prev, v];
+
 /**
  * `nvram` and its subcommands as a commander command (for `runNvramCli` and the main
  * program); each action leaves its exit code in `out`.
@@ -294,6 +418,27 @@ export function nvramCommand(io: CliIo, out: Outcome = { code: 0 }): Command {
     .argument('<FILE>')
     .option('--json', 'JSON output')
     .action((file: string, o: { json?: boolean }) => done(secureBoot(file, o, io)));
+  nvram
+    .command('enroll')
+    .description('set, add or remove PK, KEK, db and dbx entries, as edk2 leaves an authenticated write')
+    .argument('<FILE>')
+    .option('--keyset <NAME>', 'enroll the key set of this name')
+    .option('--config-file <CONF>', 'the sidecar configuration that defines --keyset', '/etc/nova-uefi-shim/nova-uefi-shim.conf')
+    .option('--pk <CERT>', 'set PK (one certificate)')
+    .option('--kek <CERT>', 'set KEK (repeatable)', collect, [])
+    .option('--db <CERT|HASH>', 'set db (repeatable)', collect, [])
+    .option('--dbx <CERT|HASH>', 'set dbx (repeatable)', collect, [])
+    .option('--add-kek <CERT>', 'add to KEK (repeatable)', collect, [])
+    .option('--add-db <CERT|HASH>', 'add to db (repeatable)', collect, [])
+    .option('--add-dbx <CERT|HASH>', 'add to dbx (repeatable)', collect, [])
+    .option('--remove-kek <CERT>', 'remove from KEK (repeatable)', collect, [])
+    .option('--remove-db <CERT|HASH>', 'remove from db (repeatable)', collect, [])
+    .option('--remove-dbx <CERT|HASH>', 'remove from dbx (repeatable)', collect, [])
+    .option('--clear-pk', 'remove PK (back to setup mode)')
+    .option('--owner <GUID>', 'SignatureOwner of the certificates and hashes given here')
+    .option('--allow-expired', 'accept certificates that are expired or not yet valid')
+    .option('--output <OUT>', 'write here instead of FILE')
+    .action((file: string, o: EnrollOptions) => done(enroll(file, o, io)));
   return nvram;
 }
 

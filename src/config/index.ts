@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as ini from 'ini';
-import { OPTIONS, FIRMWARE_MAP_OPTIONS, type OptDef } from './schema';
+import { OPTIONS, FIRMWARE_MAP_OPTIONS, SECURE_BOOT_KEYSET_OPTIONS, type OptDef } from './schema';
 
 export interface FirmwareMapSection {
   arch: string;
@@ -21,6 +21,17 @@ export interface FirmwareMapSection {
   secure_machines: string[];
   secure_enrolled_keys: boolean;
   stateless_loader: string;
+}
+
+/** One `[secure_boot_keyset:<name>]` section as written (file names and hashes; firmware/keysets reads the files). */
+export interface KeysetSection {
+  name: string;
+  pk: string;
+  kek: string[];
+  db: string[];
+  dbx: string[];
+  owner_guid: string;
+  allow_expired: boolean;
 }
 
 export interface Config {
@@ -49,6 +60,8 @@ export interface Config {
   };
   firmware: { descriptor_dirs: string[]; secure_boot: boolean };
   firmwareMap: Record<string, FirmwareMapSection>;
+  /** `[secure_boot_keyset:<name>]` sections by name. */
+  secureBootKeysets: Record<string, KeysetSection>;
   peer: { url_template: string; hosts: Record<string, string>; shared_secret: string; ca_file: string; timeout: number; max_clock_skew: number };
   debug: { crash_points: string[] };
   /** Where the values came from (file path or 'defaults'). */
@@ -136,6 +149,18 @@ function sectionOf(raw: Raw, name: string): Raw {
 }
 
 const ARCH_RE = /^[a-z0-9_]+$/;
+/** Key set names: what flavors, images and API bodies name. */
+export const KEYSET_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const GUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+/** Convert one prefixed section (`[firmware:x86_64]`) with its option table; unknown keys are problems. */
+function prefixedSection(name: string, value: Raw, defs: readonly OptDef[], problems: string[]): Record<string, unknown> {
+  const sec: Record<string, unknown> = {};
+  const keys = new Set(defs.map((d) => d.key));
+  for (const k of Object.keys(value)) if (!keys.has(k)) problems.push(`[${name}] ${k}: unknown option`);
+  for (const def of defs) sec[def.key] = convert({ ...def, section: name }, value[def.key], problems);
+  return sec;
+}
 
 /** Build a frozen Config from parsed INI data (`ini.parse` output). */
 export function buildConfig(raw: Raw, source: string): Config {
@@ -149,6 +174,7 @@ export function buildConfig(raw: Raw, source: string): Config {
     known.get(def.section)!.add(def.key);
   }
   const firmwareMap: Record<string, FirmwareMapSection> = {};
+  const secureBootKeysets: Record<string, KeysetSection> = {};
   for (const [name, value] of Object.entries(raw)) {
     if (typeof value !== 'object' || value === null) {
       if (!known.get('DEFAULT')!.has(name)) problems.push(`[DEFAULT] ${name}: unknown option`);
@@ -160,13 +186,20 @@ export function buildConfig(raw: Raw, source: string): Config {
         problems.push(`[${name}]: '${arch}' is not an architecture name`);
         continue;
       }
-      const sec: Record<string, unknown> = { arch };
-      const keys = new Set(FIRMWARE_MAP_OPTIONS.map((d) => d.key));
-      for (const k of Object.keys(value)) if (!keys.has(k)) problems.push(`[${name}] ${k}: unknown option`);
-      for (const def of FIRMWARE_MAP_OPTIONS) {
-        sec[def.key] = convert({ ...def, section: name }, (value as Raw)[def.key], problems);
+      firmwareMap[arch] = { arch, ...prefixedSection(name, value as Raw, FIRMWARE_MAP_OPTIONS, problems) } as unknown as FirmwareMapSection;
+      continue;
+    }
+    if (name.startsWith('secure_boot_keyset:')) {
+      const ks = name.slice('secure_boot_keyset:'.length);
+      if (!KEYSET_NAME_RE.test(ks)) {
+        problems.push(`[${name}]: '${ks}' is not a key set name (letters, digits, '_', '.', '-'; at most 64)`);
+        continue;
       }
-      firmwareMap[arch] = sec as unknown as FirmwareMapSection;
+      const sec = prefixedSection(name, value as Raw, SECURE_BOOT_KEYSET_OPTIONS, problems) as unknown as Omit<KeysetSection, 'name'>;
+      if (!sec.owner_guid) problems.push(`[${name}] owner_guid: required (the SignatureOwner GUID of the key set's entries)`);
+      else if (!GUID_RE.test(sec.owner_guid)) problems.push(`[${name}] owner_guid: '${sec.owner_guid}' is not a GUID`);
+      if (!sec.pk && !sec.kek.length && !sec.db.length && !sec.dbx.length) problems.push(`[${name}]: holds no keys (set pk, kek, db or dbx)`);
+      secureBootKeysets[ks] = { name: ks, ...sec, owner_guid: sec.owner_guid.toLowerCase() };
       continue;
     }
     const keys = known.get(name);
@@ -178,7 +211,7 @@ export function buildConfig(raw: Raw, source: string): Config {
   }
   problems.push(...crossChecks(out));
   if (problems.length) throw new ConfigError(problems);
-  const cfg = { ...(out as unknown as Omit<Config, 'firmwareMap' | 'source'>), firmwareMap, source };
+  const cfg = { ...(out as unknown as Omit<Config, 'firmwareMap' | 'secureBootKeysets' | 'source'>), firmwareMap, secureBootKeysets, source };
   return deepFreeze(cfg);
 }
 
@@ -206,8 +239,9 @@ export function loadConfigFile(file: string): Config {
 }
 
 /** Defaults, optionally overridden section by section (tests and embedded runs). */
-export function testConfig(overrides: Partial<Record<string, Record<string, unknown>>> = {}): Config {
-  const raw: Raw = {};
+/** Sections given as values (lists, maps, numbers) in the text form a config file holds. */
+export function rawSections(overrides: Partial<Record<string, Record<string, unknown>>> = {}): Record<string, Record<string, unknown>> {
+  const raw: Record<string, Record<string, unknown>> = {};
   for (const [sec, vals] of Object.entries(overrides)) {
     const conv: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(vals ?? {})) {
@@ -221,7 +255,11 @@ export function testConfig(overrides: Partial<Record<string, Record<string, unkn
     }
     raw[sec] = conv;
   }
-  return buildConfig(raw, 'test');
+  return raw;
+}
+
+export function testConfig(overrides: Partial<Record<string, Record<string, unknown>>> = {}): Config {
+  return buildConfig(rawSections(overrides), 'test');
 }
 
 export function deepFreeze<T>(o: T): T {
@@ -232,4 +270,4 @@ export function deepFreeze<T>(o: T): T {
   return o;
 }
 
-export { OPTIONS, FIRMWARE_MAP_OPTIONS };
+export { OPTIONS, FIRMWARE_MAP_OPTIONS, SECURE_BOOT_KEYSET_OPTIONS };

@@ -3,7 +3,7 @@
  * Render the sample configuration (`etc/nova-uefi-shim.conf.sample`) from the option table,
  * so the sample and the code cannot drift (a unit test compares them).
  */
-import { OPTIONS, FIRMWARE_MAP_OPTIONS, type OptDef } from './schema';
+import { OPTIONS, FIRMWARE_MAP_OPTIONS, SECURE_BOOT_KEYSET_OPTIONS, type OptDef } from './schema';
 
 function fmt(def: OptDef): string {
   if (def.sampleDefault !== undefined) return def.sampleDefault;
@@ -66,6 +66,20 @@ export function renderSampleConfig(): string {
     '#secure_loader = /usr/share/OVMF/OVMF_CODE_4M.ms.fd',
     '#secure_nvram_template = /usr/share/OVMF/OVMF_VARS_4M.ms.fd',
     '#secure_enrolled_keys = true',
+    '',
+    '# Any number of [secure_boot_keyset:<name>] sections: Secure Boot keys enrolled into',
+    '# instances by name (flavor extra spec os:secure_boot_keyset, image property',
+    '# os_secure_boot_keyset, the API, fleet rotations). Checked at start and on SIGHUP.',
+    "# 'debian' is built in: the keys of this host's enrolled Secure Boot template.",
+    '#[secure_boot_keyset:<name>]',
+  );
+  for (const def of SECURE_BOOT_KEYSET_OPTIONS) out.push(...block(def));
+  out.push(
+    '# Example:',
+    '#[secure_boot_keyset:ms-2023]',
+    '#kek = /etc/nova-uefi-shim/keys/microsoft-kek-2k-ca-2023.pem',
+    '#db = /etc/nova-uefi-shim/keys/windows-uefi-ca-2023.pem,/etc/nova-uefi-shim/keys/microsoft-uefi-ca-2023.pem',
+    '#owner_guid = 77fa9abd-0359-4d32-bd60-28f4e78f784b',
     '',
   );
   return out.join('\n');

@@ -322,3 +322,54 @@ export const FIRMWARE_MAP_OPTIONS: readonly OptDef[] = [
     help: 'CODE image for stateless firmware (hw_firmware_stateless=true); no NVRAM.',
   },
 ];
+
+/**
+ * Keys of one `[secure_boot_keyset:<name>]` section: Secure Boot keys an operator defines once
+ * and enrolls into instances (flavor extra spec `os:secure_boot_keyset`, image property
+ * `os_secure_boot_keyset`, the API, fleet rotations). The files are read and checked at start
+ * and on reload (SIGHUP) by firmware/keysets; every problem names its option.
+ */
+export const SECURE_BOOT_KEYSET_OPTIONS: readonly OptDef[] = [
+  {
+    section: 'secure_boot_keyset:<name>',
+    key: 'pk',
+    type: 'string',
+    default: '',
+    help: 'Platform Key: one X.509 certificate file (PEM or DER) or an EFI signature list holding one. Empty: the key set leaves PK as the instance has it.',
+  },
+  {
+    section: 'secure_boot_keyset:<name>',
+    key: 'kek',
+    type: 'list',
+    default: [],
+    help: 'Key Exchange Keys: certificate files (PEM, several per file allowed, or DER) or EFI signature lists, comma-separated.',
+  },
+  {
+    section: 'secure_boot_keyset:<name>',
+    key: 'db',
+    type: 'list',
+    default: [],
+    help: 'Allowed signatures (db): certificate files, EFI signature lists or SHA-256 image hashes (64 hex digits), comma-separated.',
+  },
+  {
+    section: 'secure_boot_keyset:<name>',
+    key: 'dbx',
+    type: 'list',
+    default: [],
+    help: "Forbidden signatures (dbx): SHA-256 hashes (64 hex digits), certificate files or EFI signature lists. Empty: enrolling the key set keeps the instance's dbx (revocations are never dropped by omission).",
+  },
+  {
+    section: 'secure_boot_keyset:<name>',
+    key: 'owner_guid',
+    type: 'string',
+    default: '',
+    help: 'SignatureOwner GUID written with the certificates and hashes of this key set (entries of EFI signature list files keep their own). Required.',
+  },
+  {
+    section: 'secure_boot_keyset:<name>',
+    key: 'allow_expired',
+    type: 'bool',
+    default: false,
+    help: 'Accept expired and not-yet-valid certificates (the firmware ignores validity dates when it verifies images; the inventory flags them).',
+  },
+];

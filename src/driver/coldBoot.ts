@@ -17,7 +17,8 @@
  *    template, or the existing one kept, created when missing and reset (with a warning)
  *    when its size no longer fits the code build;
  * 5. the queued store changes (`StoreChangeHook`s, e.g. Secure Boot key changes), applied
- *    while no QEMU holds the store, every time the path runs;
+ *    while no QEMU holds the store, every time the path runs; a hook that empties its queue
+ *    in the record gets the record written again after the store;
  * 6. the definition and the record written (at once with steps 4–5: libvirt opens the store
  *    only at start), then the domain started when asked.
  *
@@ -102,10 +103,15 @@ async function readyStore(core: DriverCore, rec: InstanceRecord, plan: StorePlan
   out.store = have === null ? 'created' : 'reset';
 }
 
-/** Step 5: the queued changes, in registration order. */
-async function applyQueued(core: DriverCore, rec: InstanceRecord, plan: StorePlan, out: ColdBootResult): Promise<void> {
-  if (plan === 'none' || !rec.nvramPath) return;
+/**
+ * Step 5: the queued changes, in registration order. Answers whether a hook changed the
+ * record (it then has to be written again, after the store).
+ */
+async function applyQueued(core: DriverCore, rec: InstanceRecord, plan: StorePlan, out: ColdBootResult): Promise<boolean> {
+  if (plan === 'none' || !rec.nvramPath || core.storeHooks.length === 0) return false;
+  const before = JSON.stringify(rec);
   for (const hook of core.storeHooks) out.warnings.push(...(await hook(rec, rec.nvramPath)));
+  return JSON.stringify(rec) !== before;
 }
 
 export async function coldBoot(core: DriverCore, plan: ColdBootPlan): Promise<ColdBootResult> {
@@ -126,12 +132,18 @@ export async function coldBoot(core: DriverCore, plan: ColdBootPlan): Promise<Co
     const xml = plan.xml ?? core.xmlFor(rec);
     // Store, definition and record do not depend on one another (libvirt opens the store only
     // at start), so the durable writes run at once and start waits for all of them.
+    // The record is serialised when put() is called: the first write still holds what the
+    // hooks are about to apply, so a crash before the second write re-applies (idempotent).
+    let hooksChangedRecord = false;
     const steps = await Promise.allSettled([
-      readyStore(core, rec, plan.store, out).then(() => applyQueued(core, rec, plan.store, out)),
+      readyStore(core, rec, plan.store, out)
+        .then(() => applyQueued(core, rec, plan.store, out))
+        .then((changed) => (hooksChangedRecord = changed)),
       hv.define(xml).then(() => (defined = true)),
       deps.records.put(rec).then(() => (recorded = true)),
     ]);
     for (const s of steps) if (s.status === 'rejected') throw s.reason;
+    if (hooksChangedRecord) await deps.records.put(rec);
     if (plan.start) await hv.start(rec.name);
   } catch (e) {
     if (plan.undoOnFailure) {

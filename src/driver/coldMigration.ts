@@ -221,6 +221,10 @@ export async function finishMigration(core: DriverCore, md: MigrationDeps, uuid:
     vcpus: sizing.vcpus,
     memoryMb: sizing.memoryMb,
     systemMetadata: source?.systemMetadata ?? {},
+    // Queued Secure Boot changes travel with the instance; the cold-boot hook applies them here.
+    ...(source?.secureBoot ? { secureBoot: source.secureBoot } : {}),
+    // Nova's base guest XML given at spawn describes the guest's devices (disks): it moves too.
+    ...(source?.baseXml ? { baseXml: source.baseXml } : {}),
     lastMigration: mig,
     createdAt: source?.createdAt ?? now,
     updatedAt: now,

@@ -20,7 +20,25 @@ import type { NvramInfo } from '../nvram/store';
 import type { PowerStateCode } from '../nova/powerState';
 import type { InstanceRecord } from '../state/records';
 import type { NvramPayload } from '../peer/transfer';
-import type { SecureBootSummary, VarStoreJson } from '../varstore';
+import type { KeyChangeReport, SecureBootSummary, VarStoreJson } from '../varstore';
+
+export type SecureBootWrite = Schemas['SecureBootWrite'];
+export type SecureBootInventory = Schemas['SecureBootInventory'];
+export type SecureBootRotation = Schemas['SecureBootRotation'];
+export type RotationRequest = Schemas['SecureBootRotationRequest'];
+export type PendingKeyChangeView = Schemas['PendingKeyChange'];
+/** The Secure Boot summary of a store plus what the sidecar keeps for the instance. */
+export type InstanceSecureBoot = SecureBootSummary & { keyset: string | null; pending: PendingKeyChangeView[] };
+export interface SecureBootWriteResult {
+  applied: boolean;
+  queued: boolean;
+  changed: boolean;
+  change?: PendingKeyChangeView;
+  reports: KeyChangeReport[];
+  notes: string[];
+  secure_boot: InstanceSecureBoot;
+  nvram?: NvramInfo;
+}
 
 /** The instance as the API shows it (`get_info` and most answers). */
 export interface InstanceView {
@@ -293,8 +311,19 @@ export interface ComputeDriver {
   putNvram(uuid: string, data: Buffer): Promise<NvramInfo>;
   /** Variables decoded, or in the v2 interchange format. `InvalidNVRAM` when the store does not parse. */
   listNvramVariables(uuid: string, format: 'decoded' | 'v2'): Promise<NvramVariables>;
-  /** Secure Boot state and keys as the store holds them. */
-  nvramSecureBoot(uuid: string): Promise<SecureBootSummary>;
+  /** Secure Boot state and keys as the store holds them, the instance's key set and its queued changes. */
+  nvramSecureBoot(uuid: string): Promise<InstanceSecureBoot>;
+  /**
+   * Change PK/KEK/db/dbx (key set, set, add, remove, in that order). Shut off: written at once
+   * (with changes still queued before it), atomic and same size, `InvalidNVRAM` reason `full`
+   * and nothing written when it does not fit. Running: `InstanceInvalidState` (409) unless
+   * `queue`, then queued in the record (survives restarts, travels with cold migrations) and
+   * applied by the cold-boot path before QEMU opens the store. Each bad entry is
+   * `InvalidInput` naming its field; an entry already present is a no-op named in `notes`.
+   */
+  putNvramSecureBoot(uuid: string, body: SecureBootWrite, queue: boolean): Promise<SecureBootWriteResult>;
+  /** Cancel a queued change; `NotFound` when it is not queued (unknown or already applied). */
+  cancelSecureBootChange(uuid: string, changeId: string): Promise<{ pending: PendingKeyChangeView[] }>;
   /** Set one variable; shut off only; the store's size is unchanged (`InvalidNVRAM` reason `full` when it does not fit). */
   putNvramVariable(uuid: string, guid: string, name: string, body: NvramVariableWrite): Promise<NvramEditResult>;
   /** Delete one variable; shut off only. */
@@ -303,6 +332,20 @@ export interface ComputeDriver {
   setNvramBoot(uuid: string, body: NvramBootWrite): Promise<NvramEditResult>;
   /** Back to a fresh copy of the pinned template; shut off only; `Invalid` (409) when the template is gone. */
   resetNvram(uuid: string): Promise<{ nvram: NvramInfo; template: string }>;
+
+  // ---- Secure Boot across the host (driver/secureBootFleet) ----
+
+  /** Every instance's Secure Boot state, keys with expiry, key set and queued changes, plus a host summary. */
+  secureBootInventory(): Promise<SecureBootInventory>;
+  /**
+   * Start a fleet rotation (or answer the one with the same `rotation_id`): shut-off instances
+   * changed at once, running ones queued; setup-mode and Secure-Boot-off stores skipped unless
+   * asked; idempotent per instance. `InvalidInput` for an unknown key set or an empty change.
+   */
+  startSecureBootRotation(req: RotationRequest): Promise<SecureBootRotation>;
+  /** A rotation's progress and per-instance outcomes; `NotFound` when unknown. */
+  getSecureBootRotation(id: string): Promise<SecureBootRotation>;
+  listSecureBootRotations(): Promise<{ rotations: SecureBootRotation[] }>;
 
   // ---- host ----
 

@@ -12,9 +12,11 @@ import { PowerState, type PowerStateCode } from '../nova/powerState';
 import type { NvramInfo, NvramStore } from '../nvram/store';
 import type { RecordStore, InstanceRecord } from '../state/records';
 import type { JournalStore } from '../state/journal';
+import type { RotationStore } from '../state/rotations';
 import type { Logger } from '../util/log';
 import type { FaultPoints } from '../util/faults';
 import type { FirmwareHost } from '../firmware/host';
+import type { KeysetRegistry } from '../firmware/keysets';
 import type { FirmwareSelection } from '../firmware/types';
 import type { Peer } from '../peer/client';
 import type { InstanceView } from './contract';
@@ -33,6 +35,10 @@ export interface DriverDeps {
   nvram: NvramStore;
   records: RecordStore;
   firmware: FirmwareHost;
+  /** Secure Boot key sets in force (replaced on reload). */
+  keysets: KeysetRegistry;
+  /** Fleet Secure Boot rotations (driver/secureBootFleet). */
+  rotations: RotationStore;
   log: Logger;
   faults: FaultPoints;
   /** Where operations and lock waits are counted; none in unit tests or with metrics off. */
@@ -50,8 +56,10 @@ export interface MigrationDeps {
 /**
  * A change queued for an instance's store, applied on the cold-boot path (`coldBoot`) before
  * the guest starts (the only moment no QEMU holds the store). Returns warnings for the answer.
+ * A hook may update the record's own fields (e.g. empty the queue it applied): `coldBoot`
+ * writes the record again after the hooks when they changed it, after the store write.
  */
-export type StoreChangeHook = (rec: Readonly<InstanceRecord>, storePath: string) => Promise<string[]>;
+export type StoreChangeHook = (rec: InstanceRecord, storePath: string) => Promise<string[]>;
 
 /** Domain state queries in flight at once when listing (files, or virsh processes). */
 const STATE_QUERY_CONCURRENCY = 8;

@@ -13,6 +13,8 @@ import * as cold from './coldMigration';
 import * as live from './liveMigration';
 import * as nvramOps from './nvramOps';
 import { recoverJournal, type RecoveryOutcome } from './recovery';
+import * as secureBootOps from './secureBootOps';
+import { SecureBootFleet } from './secureBootFleet';
 import type * as C from './contract';
 import type { NovaInstance } from '../nova/objects';
 import { InvalidInput } from '../errors';
@@ -35,10 +37,14 @@ function checkInstance(uuid: string, instance: NovaInstance | undefined): void {
 
 export class ShimDriver implements C.ComputeDriver {
   readonly core: DriverCore;
+  /** Inventory and rotations of every instance's Secure Boot keys. */
+  readonly secureBootFleet: SecureBootFleet;
   /** Present when peers can be reached (journals + signed peer client). */
   readonly migration?: MigrationDeps;
   constructor(deps: DriverDeps, migration?: MigrationDeps) {
     this.core = new DriverCore(deps);
+    this.core.storeHooks.push(secureBootOps.storeHook(this.core));
+    this.secureBootFleet = new SecureBootFleet(this.core, deps.rotations);
     this.migration = migration;
   }
 
@@ -160,7 +166,13 @@ export class ShimDriver implements C.ComputeDriver {
     return this.locked('list_nvram_variables', uuid, (u) => nvramOps.listVariables(this.core, u, format));
   }
   nvramSecureBoot(uuid: string) {
-    return this.locked('get_nvram_secure_boot', uuid, (u) => nvramOps.secureBoot(this.core, u));
+    return this.locked('get_nvram_secure_boot', uuid, (u) => secureBootOps.getSecureBoot(this.core, u));
+  }
+  putNvramSecureBoot(uuid: string, body: C.SecureBootWrite, queue: boolean) {
+    return this.locked('put_nvram_secure_boot', uuid, (u) => secureBootOps.putSecureBoot(this.core, u, body, queue));
+  }
+  cancelSecureBootChange(uuid: string, changeId: string) {
+    return this.locked('cancel_secure_boot_change', uuid, (u) => secureBootOps.cancelChange(this.core, u, changeId));
   }
   putNvramVariable(uuid: string, guid: string, name: string, body: C.NvramVariableWrite) {
     return this.locked('put_nvram_variable', uuid, (u) => nvramOps.putVariable(this.core, u, guid, name, body));
@@ -173,6 +185,20 @@ export class ShimDriver implements C.ComputeDriver {
   }
   resetNvram(uuid: string) {
     return this.locked('reset_nvram', uuid, (u) => nvramOps.reset(this.core, u));
+  }
+
+  // ---- Secure Boot across the host (driver/secureBootFleet) ----
+  secureBootInventory(): Promise<C.SecureBootInventory> {
+    return this.secureBootFleet.inventory();
+  }
+  startSecureBootRotation(req: C.RotationRequest): Promise<C.SecureBootRotation> {
+    return this.secureBootFleet.start(req);
+  }
+  getSecureBootRotation(id: string): Promise<C.SecureBootRotation> {
+    return this.secureBootFleet.get(id);
+  }
+  listSecureBootRotations(): Promise<{ rotations: C.SecureBootRotation[] }> {
+    return this.secureBootFleet.list();
   }
 
   // ---- host ----

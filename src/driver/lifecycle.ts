@@ -18,6 +18,7 @@ import { resolveBootRequest, selectFirmware } from '../firmware';
 import { PowerState } from '../nova/powerState';
 import { InstanceInvalidState, InstanceNotFound, NovaError } from '../errors';
 import type { NovaImageMeta, NovaInstance } from '../nova/objects';
+import { keysForFreshStore, queueKeysetAtSpawn, requestedKeyset } from './secureBootOps';
 
 /** Resolve image + flavor + host into a boot request and a firmware selection (pure parts in firmware/). */
 export function chooseFirmware(
@@ -54,6 +55,7 @@ export async function spawn(core: DriverCore, uuid: string, a: SpawnArgs): Promi
   if (!existing && (await hv.getInfo(name))) throw new NovaError('InstanceExists', 409, `Instance ${name} already exists.`);
   const sizing = core.sizing(a.instance, a.flavor);
   const { boot, firmware } = chooseFirmware(core, a.image_meta, sizing.extraSpecs);
+  const keyset = requestedKeyset(core, a.image_meta, sizing.extraSpecs, a.instance);
   const now = new Date().toISOString();
   const rec: InstanceRecord = {
     uuid,
@@ -76,8 +78,11 @@ export async function spawn(core: DriverCore, uuid: string, a: SpawnArgs): Promi
   // (libvirt would use an existing file as is); anything else, a crash's leftover included,
   // starts from the template.
   const kept = existing?.vmState === 'deleted-kept';
+  // The key set is enrolled by the cold-boot path's store hook, into the store before it boots.
+  queueKeysetAtSpawn(core, rec, keyset);
   const booted = await coldBoot(core, { rec, start: a.power_on !== false, teardown: false, store: kept ? 'keep' : 'fresh', undoOnFailure: true });
   const warnings = [...boot.warnings, ...booted.warnings];
+  if (keyset && !firmware?.secure) warnings.push(`Secure Boot key set '${keyset}' ignored: the instance does not boot with Secure Boot firmware`);
   if (booted.store === 'kept') warnings.push(`reused the variable store kept by an earlier destroy: ${rec.nvramPath}`);
   deps.log.info('spawned', {
     instance_uuid: uuid,
@@ -169,6 +174,7 @@ export async function rebuild(core: DriverCore, uuid: string, a: RebuildArgs): P
   const sizing = core.sizing(a.instance, a.flavor ?? { extra_specs: rec.flavorExtraSpecs, vcpus: rec.vcpus, memory_mb: rec.memoryMb });
   // Select before touching anything: a refused image leaves the guest as it was.
   const { boot, firmware } = chooseFirmware(core, a.image_meta, sizing.extraSpecs);
+  const keyset = requestedKeyset(core, a.image_meta, sizing.extraSpecs, a.instance);
   const oldPath = rec.nvramPath;
   Object.assign(rec, {
     boot,
@@ -183,6 +189,7 @@ export async function rebuild(core: DriverCore, uuid: string, a: RebuildArgs): P
     unrescueXml: undefined,
   });
   const preserve = a.preserve_nvram === true && oldPath === rec.nvramPath;
+  if (!preserve) keysForFreshStore(core, rec, keyset);
   const booted = await coldBoot(core, {
     rec,
     start: a.power_on ?? wasRunning,

@@ -1,8 +1,9 @@
 /**
  * @module driver/nvramOps
  * Operators' view into an instance's UEFI variable store: the raw file, its variables
- * (decoded, or in the v2 interchange format), the Secure Boot summary, and edits: one
- * variable, BootOrder/BootNext, a reset to the pinned template, a whole-file replace.
+ * (decoded, or in the v2 interchange format), and edits: one variable, BootOrder/BootNext,
+ * a reset to the pinned template, a whole-file replace. Secure Boot keys are
+ * driver/secureBootOps (the same rules, plus a queue for running guests).
  *
  * Reads are snapshots and allowed while the guest runs. Every write requires the guest to be
  * shut off (QEMU maps the file as flash and rewrites it: a concurrent edit would be lost or
@@ -26,12 +27,10 @@ import {
   findVariable,
   isZeroTime,
   parseVarStore,
-  secureBootSummary,
   setBootNext,
   setBootOrder,
   setVariable,
   writeVarStore,
-  type SecureBootSummary,
   type Variable,
 } from '../varstore';
 import type { DriverCore } from './core';
@@ -39,7 +38,7 @@ import type { DriverCore } from './core';
 /** EFI_VARIABLE_NON_VOLATILE | BOOTSERVICE_ACCESS | RUNTIME_ACCESS: the default for a new variable. */
 const DEFAULT_ATTR = 0x07;
 
-function noStore(uuid: string, why: string): NovaError {
+export function noStore(uuid: string, why: string): NovaError {
   return new NovaError('NotFound', 404, `Instance ${uuid} has no UEFI variable store (${why}).`);
 }
 
@@ -86,11 +85,6 @@ export async function listVariables(core: DriverCore, uuid: string, format: 'dec
   const store = parseVarStore(data);
   if (format === 'v2') return exportJson(store.variables);
   return { format: store.store.format, variables: store.variables.map(variableJson) };
-}
-
-export async function secureBoot(core: DriverCore, uuid: string): Promise<SecureBootSummary> {
-  const { data } = await readRaw(core, uuid);
-  return secureBootSummary(parseVarStore(data).variables);
 }
 
 /** Parse, apply `edit` to the live variables, write the rebuilt store atomically. */

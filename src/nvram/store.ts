@@ -175,6 +175,34 @@ export class NvramStore {
     return info;
   }
 
+  /**
+   * `derive(bytes)` of a store, reused from `cache` while the file keeps the stat identity it
+   * had when read (util/fileIdentity's rule, as `cachedInfo`); null when the file is missing.
+   * The caller owns the cache (one per kind of derived value).
+   */
+  async cachedDerived<T>(p: string, cache: StatCache<T>, derive: (data: Buffer) => T): Promise<T | null> {
+    const full = this.checkPath(p);
+    let st;
+    try {
+      st = statSync(full);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      cache.forget(full);
+      return null;
+    }
+    const hit = cache.get(full, st);
+    if (hit !== undefined) return hit;
+    const readAt = Date.now();
+    const data = await fsp.readFile(full).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return null;
+      throw e;
+    });
+    if (!data) return null;
+    const value = derive(data);
+    cache.remember(full, st, readAt, data.length, value);
+    return value;
+  }
+
   /** Size of a store in the NVRAM directory, or null when it does not exist. */
   async sizeOf(p: string): Promise<number | null> {
     const st = await fsp.stat(this.checkPath(p)).catch(() => null);

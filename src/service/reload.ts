@@ -62,7 +62,13 @@ export function planReload(running: Config, fromFile: Config): ReloadPlan {
   for (const arch of [...arches].sort()) {
     if (JSON.stringify(running.firmwareMap[arch]) !== JSON.stringify(fromFile.firmwareMap[arch])) changed.push(`[firmware:${arch}]`);
   }
-  const next = deepFreeze({ ...(sections as unknown as Omit<Config, 'firmwareMap' | 'source'>), firmwareMap: fromFile.firmwareMap, source: fromFile.source });
+  if (JSON.stringify(running.secureBootKeysets) !== JSON.stringify(fromFile.secureBootKeysets)) changed.push('[secure_boot_keyset:*]');
+  const next = deepFreeze({
+    ...(sections as unknown as Omit<Config, 'firmwareMap' | 'secureBootKeysets' | 'source'>),
+    firmwareMap: fromFile.firmwareMap,
+    secureBootKeysets: fromFile.secureBootKeysets,
+    source: fromFile.source,
+  });
   return { next, restartOnly, changed };
 }
 

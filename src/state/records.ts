@@ -9,6 +9,7 @@ import { JsonDir } from '../util/jsonDir';
 import type { FirmwareSelection, BootRequest } from '../firmware/types';
 import type { ImageProps } from '../nova/objects';
 import { validateUuid } from '../nova/ids';
+import type { KeyChange } from '../varstore';
 
 export type VmState = 'active' | 'stopped' | 'rescued' | 'resized' | 'migrating' | 'deleted-kept';
 
@@ -33,11 +34,57 @@ export interface InstanceRecord {
   unrescueXml?: string;
   /** The migration that brought the instance here (finish_migration, post_live_migration_at_destination). */
   lastMigration?: string;
+  /** Secure Boot key set and queued key changes (driver/secureBootOps). */
+  secureBoot?: SecureBootState;
   createdAt: string;
   updatedAt: string;
 }
 
+/** A Secure Boot key change waiting for the instance's next cold boot (queued while it ran). */
+export interface PendingKeyChange {
+  id: string;
+  queued_at: string;
+  /** Who asked: the API, spawn (the flavor's or image's key set), or a fleet rotation. */
+  source: 'api' | 'spawn' | 'rotation';
+  /** The key set this change enrolls, if it does. */
+  keyset: string | null;
+  rotation: string | null;
+  changes: KeyChange[];
+}
+
+/** What happened to a queued change (kept for rotations' progress; the newest few). */
+export interface AppliedKeyChange {
+  id: string;
+  rotation: string | null;
+  at: string;
+  outcome: 'applied' | 'unchanged' | 'failed';
+  detail?: string;
+}
+
+/** The instance's Secure Boot keys as the sidecar manages them. Travels with the record. */
+export interface SecureBootState {
+  /** The key set last enrolled; null when keys were set otherwise. */
+  keyset: string | null;
+  /** Changes for the next cold boot, in order. */
+  pending: PendingKeyChange[];
+  /** The latest applied (or failed) queued changes, newest last. */
+  applied: AppliedKeyChange[];
+}
+
 export type RecordSummary = Pick<InstanceRecord, 'uuid' | 'name' | 'vmState'>;
+export type SecureBootRecordSummary = RecordSummary & { nvramPath: string | null; secure: boolean; keyset: string | null; pending: number };
+
+function secureBootSummaryOf(r: InstanceRecord): SecureBootRecordSummary {
+  return Object.freeze({
+    uuid: r.uuid,
+    name: r.name,
+    vmState: r.vmState,
+    nvramPath: r.nvramPath,
+    secure: r.firmware?.secure ?? false,
+    keyset: r.secureBoot?.keyset ?? null,
+    pending: r.secureBoot?.pending.length ?? 0,
+  });
+}
 
 export class RecordStore {
   private readonly docs: JsonDir<InstanceRecord>;
@@ -71,6 +118,12 @@ export class RecordStore {
   async list(): Promise<InstanceRecord[]> {
     const docs = await this.docs.readMany(await this.docs.keys());
     return docs.filter((r): r is InstanceRecord => r !== null);
+  }
+
+  /** What the Secure Boot inventory needs of every readable record, in key order (remembered per unchanged record). */
+  async secureBootSummaries(): Promise<SecureBootRecordSummary[]> {
+    const docs = await this.docs.readManyPicked(await this.docs.keys(), secureBootSummaryOf);
+    return docs.filter((r): r is SecureBootRecordSummary => r !== null && r.vmState !== 'deleted-kept');
   }
 
   /** uuid, name and vm state of every readable record, in key order: `list` without holding whole records. */

@@ -147,6 +147,39 @@ export class JsonDir<T> {
     );
   }
 
+  /** Per pick function: what it returned for a cache entry (dropped with the entry when the document changes). */
+  private readonly picked = new Map<(doc: T) => unknown, WeakMap<{ text: string }, unknown>>();
+
+  /**
+   * `readMany` that remembers `pick(doc)` per cached document until the document changes, so
+   * listing many unchanged documents again parses none of them. `pick` must be one function
+   * (a module-level constant) and its result must not be mutated by callers.
+   */
+  async readManyPicked<R>(keys: readonly string[], pick: (doc: T) => R): Promise<(R | null)[]> {
+    let memo = this.picked.get(pick) as WeakMap<{ text: string }, R> | undefined;
+    if (!memo) this.picked.set(pick, (memo = new WeakMap()));
+    const out = new Array<R | null>(keys.length).fill(null);
+    const misses: string[] = [];
+    const at: number[] = [];
+    keys.forEach((k, i) => {
+      const hit = this.cache.get(k);
+      const r = hit && memo.get(hit);
+      if (r !== undefined) out[i] = r;
+      else {
+        misses.push(k);
+        at.push(i);
+      }
+    });
+    const read = await this.readMany(misses, pick);
+    read.forEach((r, j) => {
+      out[at[j]] = r;
+      const entry = this.cache.get(misses[j]);
+      // Remember only what was picked from the entry now cached (a racing write dropped it).
+      if (r !== null && entry) memo.set(entry, r);
+    });
+    return out;
+  }
+
   /** Keys present, sorted. */
   async keys(): Promise<string[]> {
     const names = await fsp.readdir(this.dir).catch(() => [] as string[]);

@@ -60,3 +60,28 @@ export function formatEfiTime(t: Buffer): string | undefined {
   if (d.time_zone === EFI_UNSPECIFIED_TIMEZONE) return s;
   return d.time_zone === 0 ? `${s}Z` : `${s} (TimeZone ${d.time_zone} min)`;
 }
+
+/**
+ * The EFI_TIME of an authenticated write at `d` (UTC, whole seconds). UEFI 2.10 §8.2.2
+ * (EFI_VARIABLE_AUTHENTICATION_2): Pad1, Nanosecond, TimeZone, Daylight and Pad2 are 0; edk2
+ * VerifyTimeBasedPayload refuses a descriptor otherwise.
+ */
+export function efiTimeFromDate(d: Date): Buffer {
+  const t = Buffer.alloc(EFI_TIME_SIZE);
+  t.writeUInt16LE(d.getUTCFullYear(), 0);
+  t[2] = d.getUTCMonth() + 1;
+  t[3] = d.getUTCDate();
+  t[4] = d.getUTCHours();
+  t[5] = d.getUTCMinutes();
+  t[6] = d.getUTCSeconds();
+  return t;
+}
+
+/** Order of two EFI_TIMEs by Year, Month, Day, Hour, Minute, Second, Nanosecond (edk2 AuthServiceInternalCompareTimeStamp). */
+export function compareEfiTime(a: Buffer, b: Buffer): number {
+  const key = (t: Buffer) => [t.readUInt16LE(0), t[2], t[3], t[4], t[5], t[6], t.readUInt32LE(8)];
+  const ka = key(a);
+  const kb = key(b);
+  for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i] < kb[i] ? -1 : 1;
+  return 0;
+}

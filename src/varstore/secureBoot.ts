@@ -17,11 +17,25 @@ import { findVariable } from './edit';
 import { EFI_CUSTOM_MODE_ENABLE, EFI_GLOBAL_VARIABLE, EFI_IMAGE_SECURITY_DATABASE, EFI_SECURE_BOOT_ENABLE_DISABLE } from './guids';
 import type { Variable } from './types';
 
+/** One certificate of a database, with its expiry judged at the summary's moment. */
+export interface CertificateDetail {
+  subject: string;
+  issuer: string;
+  /** ISO 8601 notAfter. */
+  not_after: string;
+  expired: boolean;
+  /** SHA-256 fingerprint of the DER. */
+  sha256: string;
+  owner: string;
+}
+
 export interface KeyDatabase {
   /** Whether the variable exists. */
   present: boolean;
   /** Certificate subjects in store order. */
   certificates: string[];
+  /** The certificates with issuer, expiry and fingerprint, in store order. */
+  details: CertificateDetail[];
   /** Number of SHA-256 hash entries. */
   hash_count: number;
   /** Set when the signature lists are malformed. */
@@ -42,17 +56,26 @@ export interface SecureBootSummary {
   dbx: KeyDatabase;
 }
 
-function keyDatabase(vars: readonly Variable[], name: string, guid: string): KeyDatabase {
+function keyDatabase(vars: readonly Variable[], name: string, guid: string, now: Date): KeyDatabase {
   const v = findVariable(vars, name, guid);
-  if (!v) return { present: false, certificates: [], hash_count: 0 };
+  if (!v) return { present: false, certificates: [], details: [], hash_count: 0 };
   const d = decodeVariable(v);
   if (!d || !('certificates' in d)) {
-    return { present: true, certificates: [], hash_count: 0, error: d && 'error' in d ? d.error : 'not a signature database' };
+    return { present: true, certificates: [], details: [], hash_count: 0, error: d && 'error' in d ? d.error : 'not a signature database' };
   }
-  return { present: true, certificates: d.certificates.map((c) => c.subject), hash_count: d.sha256_count };
+  const details = d.certificates.map((c) => ({
+    subject: c.subject,
+    issuer: c.issuer,
+    not_after: c.not_after,
+    expired: new Date(c.not_after) < now,
+    sha256: c.sha256,
+    owner: c.owner,
+  }));
+  return { present: true, certificates: d.certificates.map((c) => c.subject), details, hash_count: d.sha256_count };
 }
 
-export function secureBootSummary(vars: readonly Variable[]): SecureBootSummary {
+/** The summary; certificates count as expired when their notAfter is before `now`. */
+export function secureBootSummary(vars: readonly Variable[], now: Date = new Date()): SecureBootSummary {
   const pk = findVariable(vars, 'PK', EFI_GLOBAL_VARIABLE);
   const pkEnrolled = pk !== undefined && pk.data.length > 0;
   const sbe = findVariable(vars, 'SecureBootEnable', EFI_SECURE_BOOT_ENABLE_DISABLE);
@@ -63,9 +86,9 @@ export function secureBootSummary(vars: readonly Variable[]): SecureBootSummary 
     setup_mode: !pkEnrolled,
     secure_boot_enable: sbeValue,
     custom_mode: custom !== undefined && custom.data.length > 0 && custom.data[0] === 1,
-    pk: keyDatabase(vars, 'PK', EFI_GLOBAL_VARIABLE),
-    kek: keyDatabase(vars, 'KEK', EFI_GLOBAL_VARIABLE),
-    db: keyDatabase(vars, 'db', EFI_IMAGE_SECURITY_DATABASE),
-    dbx: keyDatabase(vars, 'dbx', EFI_IMAGE_SECURITY_DATABASE),
+    pk: keyDatabase(vars, 'PK', EFI_GLOBAL_VARIABLE, now),
+    kek: keyDatabase(vars, 'KEK', EFI_GLOBAL_VARIABLE, now),
+    db: keyDatabase(vars, 'db', EFI_IMAGE_SECURITY_DATABASE, now),
+    dbx: keyDatabase(vars, 'dbx', EFI_IMAGE_SECURITY_DATABASE, now),
   };
 }

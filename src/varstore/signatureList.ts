@@ -4,11 +4,12 @@
  * lists, each SignatureType GUID (16), SignatureListSize u32, SignatureHeaderSize u32,
  * SignatureSize u32, a header, then (ListSize - 28 - HeaderSize) / SignatureSize entries of
  * SignatureOwner GUID (16) + signature data. X.509 entries are read with node:crypto for
- * subject, issuer and expiry. Throws `DecodeError` on malformed lists.
+ * subject, issuer and expiry. Throws `DecodeError` on malformed lists. `readSignatureLists` /
+ * `encodeSignatureLists` keep the raw bytes for edits (varstore/secureBootKeys).
  */
 import { X509Certificate } from 'node:crypto';
 import { DecodeError } from './loadOption';
-import { EFI_CERT_RSA2048, EFI_CERT_SHA1, EFI_CERT_SHA256, EFI_CERT_X509, EFI_CERT_X509_SHA256, guidFromBytes } from './guids';
+import { EFI_CERT_RSA2048, EFI_CERT_SHA1, EFI_CERT_SHA256, EFI_CERT_X509, EFI_CERT_X509_SHA256, guidFromBytes, guidToBytes } from './guids';
 
 const LIST_HEADER = 28;
 const OWNER = 16;
@@ -66,8 +67,19 @@ export function describeCertificate(der: Buffer): CertificateInfo {
   };
 }
 
-export function parseSignatureLists(data: Buffer): SignatureList[] {
-  const lists: SignatureList[] = [];
+/** One EFI_SIGNATURE_LIST as stored: its type, header bytes, entry size and raw entries. */
+export interface RawSignatureList {
+  type: string;
+  /** SignatureHeader bytes (empty for every type UEFI defines today). */
+  header: Buffer;
+  /** SignatureSize: 16 (owner) + the size of each entry's data. */
+  signatureSize: number;
+  entries: Array<{ owner: string; data: Buffer }>;
+}
+
+/** The lists of a PK/KEK/db/dbx value, raw (bytes copied). Throws `DecodeError` when malformed. */
+export function readSignatureLists(data: Buffer): RawSignatureList[] {
+  const lists: RawSignatureList[] = [];
   let pos = 0;
   while (pos < data.length) {
     if (pos + LIST_HEADER > data.length) throw new DecodeError(`signature list at ${pos}: ${data.length - pos} trailing bytes, shorter than a list header`);
@@ -82,25 +94,55 @@ export function parseSignatureLists(data: Buffer): SignatureList[] {
         `signature list at ${pos}: SignatureHeaderSize ${headerSize} / SignatureSize ${sigSize} do not divide SignatureListSize ${listSize}`,
       );
     }
-    const typeName = TYPE_NAMES[type] ?? 'unknown';
-    const entries: SignatureEntry[] = [];
+    const entries: RawSignatureList['entries'] = [];
     for (let e = pos + LIST_HEADER + headerSize; e < pos + listSize; e += sigSize) {
-      const owner = guidFromBytes(data, e);
-      const sig = data.subarray(e + OWNER, e + sigSize);
-      if (typeName === 'x509') {
-        try {
-          entries.push({ owner, type: typeName, certificate: describeCertificate(sig) });
-        } catch {
-          entries.push({ owner, type: typeName, error: 'unreadable X.509 certificate', data: sig.toString('hex') });
-        }
-      } else {
-        entries.push({ owner, type: typeName, data: sig.toString('hex') });
-      }
+      entries.push({ owner: guidFromBytes(data, e), data: Buffer.from(data.subarray(e + OWNER, e + sigSize)) });
     }
-    lists.push({ type, type_name: typeName, entries });
+    lists.push({ type, header: Buffer.from(data.subarray(pos + LIST_HEADER, pos + LIST_HEADER + headerSize)), signatureSize: sigSize, entries });
     pos += listSize;
   }
   return lists;
+}
+
+/** Serialise lists (the inverse of `readSignatureLists`); lists without entries are left out. */
+export function encodeSignatureLists(lists: readonly RawSignatureList[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const l of lists) {
+    if (l.entries.length === 0) continue;
+    const hdr = Buffer.alloc(LIST_HEADER);
+    guidToBytes(l.type).copy(hdr, 0);
+    hdr.writeUInt32LE(LIST_HEADER + l.header.length + l.entries.length * l.signatureSize, 16);
+    hdr.writeUInt32LE(l.header.length, 20);
+    hdr.writeUInt32LE(l.signatureSize, 24);
+    parts.push(hdr, l.header);
+    for (const e of l.entries) {
+      if (e.data.length + OWNER !== l.signatureSize)
+        throw new TypeError(`signature entry of ${e.data.length} bytes in a list of SignatureSize ${l.signatureSize}`);
+      parts.push(guidToBytes(e.owner), e.data);
+    }
+  }
+  return Buffer.concat(parts);
+}
+
+export const TYPE_GUIDS = { x509: EFI_CERT_X509, sha256: EFI_CERT_SHA256 } as const;
+
+export function signatureTypeName(type: string): SignatureTypeName {
+  return TYPE_NAMES[type] ?? 'unknown';
+}
+
+export function parseSignatureLists(data: Buffer): SignatureList[] {
+  return readSignatureLists(data).map((l) => {
+    const typeName = signatureTypeName(l.type);
+    const entries: SignatureEntry[] = l.entries.map(({ owner, data: sig }) => {
+      if (typeName !== 'x509') return { owner, type: typeName, data: sig.toString('hex') };
+      try {
+        return { owner, type: typeName, certificate: describeCertificate(sig) };
+      } catch {
+        return { owner, type: typeName, error: 'unreadable X.509 certificate', data: sig.toString('hex') };
+      }
+    });
+    return { type: l.type, type_name: typeName, entries };
+  });
 }
 
 export interface SignatureDbSummary {

@@ -54,6 +54,71 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/host/secure-boot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description Secure Boot inventory of every instance with a variable store on this host: Secure Boot on or off,
+         *     setup mode, PK subject, KEK and db certificates with subject and not-after (expired flagged), dbx
+         *     count, key set, pending changes; plus a host summary. Stores are read once per change (cached by
+         *     file identity), so repeated reads of a large host are fast.
+         */
+        get: operations["get_host_secure_boot"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/host/secure-boot/rotations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Every rotation this host ran or runs, newest first, with its progress. */
+        get: operations["list_secure_boot_rotations"];
+        put?: never;
+        /**
+         * @description Add and/or remove Secure Boot keys on a selection of instances. Shut-off instances are written at
+         *     once, running ones get the change queued for their next cold boot. Instances in setup mode or
+         *     without Secure Boot are skipped unless asked. Idempotent: a change already in place is a no-op; a
+         *     `rotation_id` already known answers that rotation (202) without running it again. Progress and
+         *     per-instance outcomes with `GET .../rotations/{rotation_id}`.
+         */
+        post: operations["create_secure_boot_rotation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/host/secure-boot/rotations/{rotation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rotation_id: string;
+            };
+            cookie?: never;
+        };
+        /** @description A rotation's progress and per-instance outcome (queued changes show as applied once a cold boot applied them). */
+        get: operations["get_secure_boot_rotation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/instances": {
         parameters: {
             query?: never;
@@ -188,12 +253,42 @@ export interface paths {
         /**
          * @description Secure Boot state as the firmware will see it. `SecureBoot` and `SetupMode` are volatile and never in
          *     the file, so they are derived the way edk2 does: setup mode while no PK is enrolled; enabled when a
-         *     PK is enrolled and `SecureBootEnable` is 1 (or absent).
+         *     PK is enrolled and `SecureBootEnable` is 1 (or absent). Also the instance's key set and the changes
+         *     queued for its next cold boot.
          */
         get: operations["get_nvram_secure_boot"];
-        put?: never;
+        /**
+         * @description Change PK/KEK/db/dbx: enroll a key set (`keyset`), set databases (`pk`, `kek`, `db`, `dbx`; `pk: null`
+         *     clears PK, back to setup mode), add or remove single entries (`add`, `remove`). Applied in that order,
+         *     written as edk2 leaves an authenticated write. A shut-off guest is written at once (atomic, same size;
+         *     `InvalidNVRAM` reason `full` and nothing written when it does not fit). A running guest needs
+         *     `queue=true`: the change is queued with the instance (persisted, carried by a cold migration) and
+         *     applied on its next cold boot before QEMU opens the store (202); without it 409. Each bad entry is a
+         *     400 naming its field; an entry already present is a no-op, said so in `notes`.
+         */
+        put: operations["put_nvram_secure_boot"];
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/instances/{instance_uuid}/nvram/secure-boot/pending/{change_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+                change_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** @description Cancel a queued change before the cold boot that would apply it; 404 when it is not queued (unknown, or already applied). */
+        delete: operations["cancel_secure_boot_change"];
         options?: never;
         head?: never;
         patch?: never;
@@ -710,6 +805,8 @@ export interface components {
             hw_firmware_type?: "bios" | "uefi";
             /** @enum {string} */
             os_secure_boot?: "required" | "disabled" | "optional";
+            /** @description Secure Boot key set enrolled at spawn (a nova-uefi-shim property: Nova's ImageMeta drops it, the sidecar also reads instance.system_metadata[image_os_secure_boot_keyset]). */
+            os_secure_boot_keyset?: string;
             hw_machine_type?: string;
             hw_firmware_stateless?: boolean | string;
             hw_architecture?: string;
@@ -987,7 +1084,17 @@ export interface components {
             certificates: string[];
             /** @description SHA-256 hashes. */
             hash_count: number;
+            details?: components["schemas"]["CertificateDetail"][];
             error?: string;
+        };
+        CertificateDetail: {
+            subject: string;
+            issuer: string;
+            not_after: string;
+            expired: boolean;
+            /** @description SHA-256 fingerprint of the DER. */
+            sha256: string;
+            owner: string;
         };
         SecureBootSummary: {
             enabled: boolean;
@@ -998,6 +1105,168 @@ export interface components {
             kek: components["schemas"]["KeyDatabase"];
             db: components["schemas"]["KeyDatabase"];
             dbx: components["schemas"]["KeyDatabase"];
+            /** @description The key set last enrolled (spawn or API); null when keys were set otherwise. */
+            keyset?: string | null;
+            pending?: components["schemas"]["PendingKeyChange"][];
+        };
+        KeyList: string[];
+        KeyEntries: {
+            kek?: components["schemas"]["KeyList"];
+            db?: components["schemas"]["KeyList"];
+            dbx?: components["schemas"]["KeyList"];
+        };
+        SecureBootWrite: {
+            keyset?: string;
+            /** @description PEM certificate; null clears PK (setup mode). */
+            pk?: string | null;
+            kek?: components["schemas"]["KeyList"];
+            db?: components["schemas"]["KeyList"];
+            dbx?: components["schemas"]["KeyList"];
+            add?: components["schemas"]["KeyEntries"];
+            remove?: components["schemas"]["KeyEntries"];
+            /**
+             * Format: uuid
+             * @description SignatureOwner of the certificates and hashes given here (required with them).
+             */
+            owner?: string;
+            /** @default false */
+            allow_expired?: boolean;
+        };
+        KeyChangeView: {
+            /** @enum {string} */
+            op: "set" | "add" | "remove" | "remove-where";
+            /** @enum {string} */
+            db: "PK" | "KEK" | "db" | "dbx";
+            subject_contains?: string;
+            entries: {
+                /** @enum {string} */
+                type: "x509" | "sha256";
+                owner?: string;
+                subject?: string;
+                not_after?: string;
+                /** @description Certificate fingerprint */
+                sha256: string;
+            }[];
+        };
+        PendingKeyChange: {
+            id: string;
+            queued_at: string;
+            /** @enum {string} */
+            source: "api" | "spawn" | "rotation";
+            keyset: string | null;
+            rotation: string | null;
+            changes: components["schemas"]["KeyChangeView"][];
+        };
+        KeyChangeReport: {
+            db: string;
+            op: string;
+            added: number;
+            removed: number;
+            duplicates: number;
+            missing: number;
+        };
+        SecureBootWriteResult: {
+            /** @description Written to the store now. */
+            applied: boolean;
+            /** @description Queued for the next cold boot. */
+            queued: boolean;
+            /** @description The store's keys changed (false: every entry already as asked). */
+            changed: boolean;
+            change?: components["schemas"]["PendingKeyChange"];
+            reports: components["schemas"]["KeyChangeReport"][];
+            notes: string[];
+            secure_boot: components["schemas"]["SecureBootSummary"];
+            nvram?: components["schemas"]["NvramInfo"];
+        };
+        SecureBootRotationRequest: {
+            /** @description Client-chosen id: a second POST with it answers the first rotation. */
+            rotation_id?: string;
+            add?: {
+                keyset: string;
+                /** @description Which of the key set's databases to add (default all it holds except PK). */
+                databases?: ("KEK" | "db" | "dbx")[];
+            };
+            remove?: {
+                /** @description Subject substrings of certificates to remove. */
+                kek?: string[];
+                db?: string[];
+                dbx?: string[];
+            };
+            selection: {
+                /** @constant */
+                all?: true;
+                instances?: string[];
+                where?: {
+                    /** @description A KEK certificate subject contains this. */
+                    kek_contains?: string;
+                    db_contains?: string;
+                    /** @description No KEK certificate subject contains this. */
+                    kek_lacks?: string;
+                    db_lacks?: string;
+                };
+            };
+            /** @default false */
+            include_setup_mode?: boolean;
+            /** @default false */
+            include_secure_boot_off?: boolean;
+        };
+        RotationOutcome: {
+            instance_uuid: string;
+            instance_name?: string;
+            /** @enum {string} */
+            outcome: "applied" | "unchanged" | "queued" | "skipped" | "failed" | "cancelled";
+            detail?: string;
+            change_id?: string;
+            at?: string;
+        };
+        SecureBootRotation: {
+            rotation_id: string;
+            /** @enum {string} */
+            status: "running" | "done" | "interrupted";
+            created_at: string;
+            finished_at?: string | null;
+            request: components["schemas"]["SecureBootRotationRequest"];
+            total: number;
+            done: number;
+            counts: {
+                [key: string]: number;
+            };
+            instances: components["schemas"]["RotationOutcome"][];
+        };
+        InventoryEntry: {
+            instance_uuid: string;
+            instance_name: string;
+            secure_boot: boolean;
+            setup_mode: boolean;
+            pk_subject?: string | null;
+            kek?: components["schemas"]["CertificateDetail"][];
+            db?: components["schemas"]["CertificateDetail"][];
+            db_hash_count?: number;
+            dbx_count?: number;
+            keyset: string | null;
+            /** @description Changes queued for the next cold boot. */
+            pending: number;
+            error?: string;
+        };
+        SecureBootInventory: {
+            host: string;
+            summary: {
+                instances: number;
+                secure_boot_on: number;
+                setup_mode: number;
+                /** @description Instances with a queued change. */
+                pending_changes: number;
+                /** @description Secure Boot on, and every KEK certificate expired. */
+                expired_kek_only: number;
+                /** @description Secure Boot on, and every db certificate expired. */
+                expired_db_only: number;
+                /** @description Instances whose Microsoft KEK/db certificates are all 2011 CAs (none of the 2023 ones). */
+                trust_only_2011_cas: number;
+                keysets: {
+                    [key: string]: number;
+                };
+            };
+            instances: components["schemas"]["InventoryEntry"][];
         };
         NvramInfo: {
             path: string;
@@ -1235,6 +1504,98 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    get_host_secure_boot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Inventory. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecureBootInventory"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    list_secure_boot_rotations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Rotations. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        rotations: components["schemas"]["SecureBootRotation"][];
+                    };
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    create_secure_boot_rotation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecureBootRotationRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted; runs in the background. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecureBootRotation"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    get_secure_boot_rotation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rotation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rotation. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecureBootRotation"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
     list_instances: {
         parameters: {
             query?: never;
@@ -1455,6 +1816,70 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SecureBootSummary"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    put_nvram_secure_boot: {
+        parameters: {
+            query?: {
+                queue?: "true" | "false";
+            };
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecureBootWrite"];
+            };
+        };
+        responses: {
+            /** @description Written now (shut-off guest). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecureBootWriteResult"];
+                };
+            };
+            /** @description Queued for the next cold boot (running guest, `queue=true`). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecureBootWriteResult"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    cancel_secure_boot_change: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+                change_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The remaining queue. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        pending: components["schemas"]["PendingKeyChange"][];
+                    };
                 };
             };
             default: components["responses"]["Error"];

@@ -223,7 +223,7 @@ describe('NVRAM API: variables, Secure Boot, boot order, reset', function () {
     assert.equal(r.status, 200);
     assert.equal(r.data.enabled, false);
     assert.equal(r.data.setup_mode, true);
-    assert.deepEqual(r.data.pk, { present: false, certificates: [], hash_count: 0 });
+    assert.deepEqual(r.data.pk, { present: false, certificates: [], details: [], hash_count: 0 });
   });
 
   it('an unformatted store (AAVMF template of zeros) is reported with its reason, not a crash', async () => {

@@ -16,9 +16,11 @@ import * as path from 'node:path';
 import { testConfig, type Config } from '../../src/config';
 import { ShimDriver } from '../../src/driver';
 import { FirmwareHost } from '../../src/firmware/host';
+import { KeysetRegistry, loadKeysets } from '../../src/firmware/keysets';
 import { NvramStore } from '../../src/nvram/store';
 import { RecordStore } from '../../src/state/records';
 import { JournalStore } from '../../src/state/journal';
+import { RotationStore } from '../../src/state/rotations';
 import { FaultPoints } from '../../src/util/faults';
 import { memoryLogger, type Logger } from '../../src/util/log';
 import { NovaError } from '../../src/errors';
@@ -114,6 +116,8 @@ export interface WorldOptions {
   /** Extra descriptor directories (searched after an empty one). */
   descriptorDirs?: string[];
   delayMs?: number;
+  /** Enrolled template the built-in key set is read from (none by default). */
+  keysetTemplate?: string;
   /** Config sections merged over the defaults (every host). */
   config?: Partial<Record<string, Record<string, unknown>>>;
 }
@@ -146,10 +150,15 @@ export async function makeWorld(opts: WorldOptions = {}): Promise<World> {
     await records.init();
     const journals = new JournalStore(config.hypervisor.state_dir);
     await journals.init();
+    const rotations = new RotationStore(config.hypervisor.state_dir);
+    await rotations.init();
     const hv = new MemoryHypervisor({ nvram, fabric, host: name, delayMs: opts.delayMs });
     const firmware = new FirmwareHost(config, log, 'x86_64');
+    const keysets = new KeysetRegistry();
+    const problems = keysets.replace(loadKeysets(config.secureBootKeysets, { now: new Date(), template: opts.keysetTemplate }));
+    assert.deepEqual(problems, []);
     const driver = new ShimDriver(
-      { config, hypervisor: hv, nvram, records, firmware, log, faults: new FaultPoints([], log) },
+      { config, hypervisor: hv, nvram, records, firmware, keysets, rotations, log, faults: new FaultPoints([], log) },
       { journals, peer: new MemoryPeer(net, name), selfUrl: `memory://${name}` },
     );
     net.register(name, driver);

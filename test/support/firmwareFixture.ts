@@ -72,12 +72,13 @@ export function firmwareTree(root = tmpDir('nus-fw-')): FirmwareTree {
 }
 
 /** A firmware map as the `[firmware:<arch>]` sections of a sidecar config file. */
-export function firmwareMapIni(map: Record<string, Record<string, string | boolean>>): string {
+export function firmwareMapIni(map: Readonly<Record<string, Readonly<Record<string, unknown>> | undefined>>): string {
+  const text = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
   return Object.entries(map)
     .map(
       ([section, kv]) =>
-        `[${section}]\n${Object.entries(kv)
-          .map(([k, v]) => `${k} = ${v}`)
+        `[${section}]\n${Object.entries(kv ?? {})
+          .map(([k, v]) => `${k} = ${text(v)}`)
           .join('\n')}`,
     )
     .join('\n');

@@ -6,10 +6,10 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import axios, { type AxiosInstance } from 'axios';
-import { testConfig, type Config } from '../../src/config';
+import { rawSections, testConfig, type Config } from '../../src/config';
 import { startSidecar, type Sidecar } from '../../src/server';
 import { memoryLogger } from '../../src/util/log';
-import { firmwareTree, tmpDir, type FirmwareTree } from './firmwareFixture';
+import { firmwareMapIni, firmwareTree, tmpDir, type FirmwareTree } from './firmwareFixture';
 
 export const TOKEN = 'test-token';
 
@@ -19,8 +19,14 @@ export interface TestSidecar extends Sidecar {
   nvramDir: string;
   fw: FirmwareTree;
   lines: Record<string, unknown>[];
+  /** The sections the sidecar was started with. */
+  sections: Partial<Record<string, Record<string, unknown>>>;
+  /** Write `sections` as a config file under the sidecar's root (for `reload`, as SIGHUP does); returns its path. */
+  writeConfig(sections: Partial<Record<string, Record<string, unknown>>>): string;
   stop(): Promise<void>;
 }
+
+let reloads = 0;
 
 export async function startTestSidecar(over: Partial<Record<string, Record<string, unknown>>> = {}, fw?: FirmwareTree): Promise<TestSidecar> {
   const root = tmpDir('nus-sc-');
@@ -48,6 +54,12 @@ export async function startTestSidecar(over: Partial<Record<string, Record<strin
     nvramDir: config.nvram.nvram_dir,
     fw: tree,
     lines: log.lines,
+    sections,
+    writeConfig: (next: Partial<Record<string, Record<string, unknown>>>) => {
+      const file = path.join(root, `reload-${++reloads}.conf`);
+      fs.writeFileSync(file, firmwareMapIni(rawSections(next)) + '\n');
+      return file;
+    },
     stop: async () => {
       await sc.close();
       fs.rmSync(root, { recursive: true, force: true });

@@ -18,6 +18,21 @@ describe('state/jsonDir cache', () => {
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
   const onDisk = (k: string) => JSON.parse(fs.readFileSync(path.join(dir, `${k}.json`), 'utf8')) as Doc;
 
+  it('readManyPicked remembers a pick per unchanged document and picks again after a change', async () => {
+    await d.write('a', { v: 1, tags: [] });
+    await d.write('b', { v: 2, tags: [] });
+    let calls = 0;
+    const pick = (doc: Doc) => (calls++, { v: doc.v });
+    const first = await d.readManyPicked(['a', 'b', 'missing'], pick);
+    assert.deepEqual(first, [{ v: 1 }, { v: 2 }, null]);
+    const again = await d.readManyPicked(['a', 'b'], pick);
+    assert.equal(again[0], first[0], 'the same object while unchanged');
+    assert.equal(calls, 2);
+    await d.write('a', { v: 3, tags: [] });
+    assert.deepEqual(await d.readManyPicked(['a', 'b'], pick), [{ v: 3 }, { v: 2 }]);
+    assert.equal(calls, 3);
+  });
+
   it('returns a fresh object on every read: mutating one does not change the next', async () => {
     await d.write('a', { v: 1, tags: ['x'] });
     const first = (await d.read('a'))!;

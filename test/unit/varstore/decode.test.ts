@@ -272,9 +272,15 @@ describe('varstore/secureBoot', () => {
       ]),
     };
     const s = secureBootSummary([pk, dbx]);
-    assert.deepEqual(s.pk, { present: true, certificates: ['O=Nova Test, CN=Nova Test PK'], hash_count: 0 });
-    assert.deepEqual(s.kek, { present: false, certificates: [], hash_count: 0 });
-    assert.deepEqual(s.dbx, { present: true, certificates: [], hash_count: 2 });
+    const { details, ...pkRest } = s.pk;
+    assert.deepEqual(pkRest, { present: true, certificates: ['O=Nova Test, CN=Nova Test PK'], hash_count: 0 });
+    assert.deepEqual(
+      details.map((d) => [d.subject, d.issuer, d.expired, d.owner]),
+      [['O=Nova Test, CN=Nova Test PK', 'O=Nova Test, CN=Nova Test PK', false, G]],
+    );
+    assert.equal(secureBootSummary([pk], new Date('2200-01-01')).pk.details[0].expired, true, 'expired judged at the given moment');
+    assert.deepEqual(s.kek, { present: false, certificates: [], details: [], hash_count: 0 });
+    assert.deepEqual(s.dbx, { present: true, certificates: [], details: [], hash_count: 2 });
     assert.equal(s.secure_boot_enable, null);
   });
   it('reports a malformed database instead of throwing', () => {
