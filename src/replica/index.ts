@@ -7,6 +7,7 @@
 import type { Config } from '../config';
 import { loadKeyring } from './keys';
 import { DirectoryReplicaStore } from './directory';
+import { S3ReplicaStore, s3OptionsFrom } from './s3';
 import { ReplicaLog } from './generations';
 import type { ReplicaStore } from './types';
 
@@ -26,7 +27,7 @@ export function replicaStoreFor(config: Config): ReplicaStore | null {
     case 'directory':
       return new DirectoryReplicaStore(r.path);
     case 's3':
-      throw new Error('[replica] backend = s3: not in this build yet');
+      return new S3ReplicaStore(s3OptionsFrom(r));
   }
 }
 
