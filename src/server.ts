@@ -23,6 +23,9 @@ import { JournalStore } from './state/journal';
 import { PeerClient } from './peer/client';
 import { SignatureVerifier } from './peer/signing';
 import { peerRouter } from './api/peerRoutes';
+import { openReplicas } from './replica';
+import { ReplicaService } from './driver/replicas';
+import { ReplicaStateStore } from './state/replicas';
 
 export class StartupError extends Error {
   constructor(message: string) {
@@ -102,8 +105,38 @@ export async function buildDriver(
   firmware.logProblems();
   const journals = new JournalStore(config.hypervisor.state_dir);
   await journals.init();
-  const driver = new ShimDriver({ config, hypervisor, nvram, records, firmware, log, faults }, { journals, peer, selfUrl: opts.selfUrl });
+  const replicas = await startReplicas(config, { nvram, records, log });
+  const driver = new ShimDriver({ config, hypervisor, nvram, records, firmware, log, faults, replicas }, { journals, peer, selfUrl: opts.selfUrl });
   return { driver, hypervisor, log, embedded };
+}
+
+/**
+ * The replica service for `[replica]`, or undefined for `backend = none`. Key files are read
+ * now (a missing or malformed key stops start-up); an unreachable store does not: local work
+ * goes on and generations are retried until it answers.
+ */
+async function startReplicas(config: Config, d: { nvram: NvramStore; records: RecordStore; log: Logger }): Promise<ReplicaService | undefined> {
+  let replicaLog;
+  try {
+    replicaLog = openReplicas(config);
+  } catch (e) {
+    throw new StartupError((e as Error).message);
+  }
+  if (!replicaLog) return undefined;
+  const r = config.replica;
+  const states = new ReplicaStateStore(config.hypervisor.state_dir);
+  const svc = new ReplicaService({
+    log: replicaLog,
+    states,
+    nvram: d.nvram,
+    records: d.records,
+    logger: d.log,
+    options: { interval: r.interval, concurrency: r.concurrency, retryInterval: r.retry_interval },
+  });
+  await svc.init();
+  await svc.ensureStore().catch((e: Error) => d.log.warning('nvram replica store unavailable at start-up; generations will be retried', { error: e.message }));
+  d.log.info('nvram replicas', { backend: replicaLog.store.describe(), keep: r.keep, interval_s: r.interval });
+  return svc;
 }
 
 export async function startSidecar(config: Config, opts: StartOptions = {}): Promise<Sidecar> {
@@ -122,6 +155,8 @@ export async function startSidecar(config: Config, opts: StartOptions = {}): Pro
     s.once('error', (e) => reject(new StartupError(`cannot listen on ${config.api.host}:${config.api.port}: ${e.message}; set [api] port`)));
   });
   const port = (server.address() as AddressInfo).port;
+  const replicas = driver.core.replicas;
+  replicas?.start();
   const hostPart = config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host;
   log.info('listening', { address: config.api.host, port, backend: hypervisor.kind, config: config.source });
   return {
@@ -135,6 +170,7 @@ export async function startSidecar(config: Config, opts: StartOptions = {}): Pro
     close: async () => {
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections?.();
+      await replicas?.stop();
       await hypervisor.close?.();
     },
   };

@@ -3,7 +3,8 @@
  * `/v1/instances/{uuid}/nvram[...]`: the raw store (GET with `X-NVRAM-Size`/`X-NVRAM-SHA256`,
  * PUT of a whole same-size store), its variables (`?format=v2` for the virt-fw-vars / QEMU
  * uefi-vars interchange format), one variable (PUT/DELETE by GUID and name), BootOrder/BootNext,
- * the Secure Boot summary, and a reset to the pinned template. Writes are refused with 409
+ * the Secure Boot summary, a reset to the pinned template, and the replicas off this host
+ * (`backups`: list, write one now; `restore`: one generation back). Writes are refused with 409
  * `InstanceInvalidState` while the guest runs (see driver/nvramOps). Bodies are validated
  * against the OpenAPI document; path parameters here.
  */
@@ -12,7 +13,15 @@ import type { DriverOf } from './context';
 import { InvalidInput } from '../errors';
 import { validateUuid } from '../nova/ids';
 import type { RequestValidator } from './requestValidator';
-import type { NvramBootWriteBody, NvramEditResultBody, NvramVariableWriteBody, SecureBootSummaryBody } from '../wire';
+import type {
+  NvramBackupListBody,
+  NvramBootWriteBody,
+  NvramEditResultBody,
+  NvramRestoreRequestBody,
+  NvramRestoreResultBody,
+  NvramVariableWriteBody,
+  SecureBootSummaryBody,
+} from '../wire';
 import { sendJson } from './json';
 
 const GUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -67,6 +76,18 @@ export function nvramRouter(driverOf: DriverOf, validator: RequestValidator): Ro
   });
   r.post('/v1/instances/:uuid/nvram/reset', async (req, res) => {
     sendJson(res, await driverOf(res).resetNvram(uuidOf(req)));
+  });
+  r.get('/v1/instances/:uuid/nvram/backups', async (req, res) => {
+    sendJson(res, (await driverOf(res).listNvramBackups(uuidOf(req))) satisfies NvramBackupListBody);
+  });
+  r.post('/v1/instances/:uuid/nvram/backups', async (req, res) => {
+    sendJson(res, await driverOf(res).createNvramBackup(uuidOf(req)));
+  });
+  r.post('/v1/instances/:uuid/nvram/restore', json, async (req, res) => {
+    const uuid = uuidOf(req);
+    validator.validate('restore_nvram', req.body);
+    const { generation } = req.body as NvramRestoreRequestBody;
+    sendJson(res, (await driverOf(res).restoreNvram(uuid, generation)) satisfies NvramRestoreResultBody);
   });
   return r;
 }

@@ -11,6 +11,7 @@ import * as lifecycle from './lifecycle';
 import * as cold from './coldMigration';
 import * as live from './liveMigration';
 import * as nvramOps from './nvramOps';
+import * as restore from './restore';
 import type * as C from './contract';
 import type { NovaInstance } from '../nova/objects';
 import { InvalidInput } from '../errors';
@@ -75,13 +76,25 @@ export class ShimDriver implements C.ComputeDriver {
 
   // ---- lifecycle ----
   spawn(uuid: string, a: C.SpawnArgs) {
-    return this.method(uuid, a, (u) => lifecycle.spawn(this.core, u, a));
+    return this.method(uuid, a, async (u) => {
+      const kind = restore.spawnRestores(a);
+      if (kind) return restore.spawnRestoring(this.core, u, a, kind);
+      const view = await lifecycle.spawn(this.core, u, a);
+      const replicas = this.core.replicas;
+      if (replicas) {
+        replicas.enqueue(u, 'spawn');
+        if (view.nvram) view.nvram.replica = replicas.view(u);
+      }
+      return view;
+    });
   }
   destroy(uuid: string, a: C.DestroyArgs) {
     return this.method(uuid, a, async (u) => {
-      const r = await lifecycle.destroy(this.core, u, a);
+      const kind = restore.destroyKind(a.instance, this.core.deps.config.DEFAULT.host);
+      const r = kind === 'shelve-offload' && this.core.replicas ? await restore.shelveOffload(this.core, u, a) : await lifecycle.destroy(this.core, u, a);
       // A revert destroys the destination: anything staged here for the instance goes too.
       if (this.migration) await cold.dropStaged(this.core, this.migration, u, a.instance);
+      if (kind !== 'shelve-offload') await restore.afterDestroy(this.core, u, a, kind);
       return r;
     });
   }
@@ -89,13 +102,32 @@ export class ShimDriver implements C.ComputeDriver {
     return this.method(uuid, a, (u) => lifecycle.reboot(this.core, u, a));
   }
   powerOff(uuid: string, a: C.PowerOffArgs) {
-    return this.method(uuid, a, (u) => lifecycle.powerOff(this.core, u, a));
+    return this.method(uuid, a, async (u) => {
+      const view = await lifecycle.powerOff(this.core, u, a);
+      this.core.replicas?.enqueue(u, 'stop');
+      return view;
+    });
   }
   powerOn(uuid: string, a: C.PowerOnArgs) {
     return this.method(uuid, a, (u) => lifecycle.powerOn(this.core, u, a));
   }
   rebuild(uuid: string, a: C.RebuildArgs) {
-    return this.method(uuid, a, (u) => lifecycle.rebuild(this.core, u, a));
+    return this.method(uuid, a, async (u) => {
+      // Evacuation through rebuild on the new host (a driver with its own rebuild): no record
+      // here yet, so it is an evacuating spawn.
+      if (a.evacuate === true && this.core.replicas && !(await this.core.deps.records.get(u))) {
+        const { instance, image_meta, flavor, network_info, block_device_info, power_on, domain_xml } = a;
+        return restore.spawnRestoring(
+          this.core,
+          u,
+          { instance, image_meta, flavor, network_info, block_device_info, power_on, domain_xml, evacuate: true },
+          'evacuate',
+        );
+      }
+      const view = await lifecycle.rebuild(this.core, u, a);
+      this.core.replicas?.enqueue(u, 'spawn');
+      return view;
+    });
   }
   rescue(uuid: string, a: C.RescueArgs) {
     return this.method(uuid, a, (u) => lifecycle.rescue(this.core, u, a));
@@ -141,6 +173,15 @@ export class ShimDriver implements C.ComputeDriver {
   }
   resetNvram(uuid: string) {
     return this.locked(uuid, (u) => nvramOps.reset(this.core, u));
+  }
+  listNvramBackups(uuid: string) {
+    return this.locked(uuid, (u) => restore.listBackups(this.core, u));
+  }
+  createNvramBackup(uuid: string) {
+    return this.locked(uuid, (u) => restore.createBackup(this.core, u));
+  }
+  restoreNvram(uuid: string, generation: number) {
+    return this.locked(uuid, (u) => restore.restoreGeneration(this.core, u, generation));
   }
 
   // ---- host ----

@@ -184,10 +184,10 @@ export class ReplicaLog {
   }
 
   /** One generation, decoded and verified. */
-  async read(uuid: string, entry: GenerationEntry): Promise<{ header: ReplicaHeader; store: Buffer }> {
+  async read(uuid: string, entry: GenerationEntry): Promise<{ header: ReplicaHeader; store: Buffer; storedBytes: number }> {
     const obj = await this.store.get(entry.key);
     if (!obj) throw new ReplicaCorrupt(entry.key, 'object is gone');
-    return decodeReplica(obj, this.keys, entry.key, { instanceUuid: uuid, generation: entry.generation });
+    return { ...decodeReplica(obj, this.keys, entry.key, { instanceUuid: uuid, generation: entry.generation }), storedBytes: obj.length };
   }
 
   /**

@@ -47,3 +47,7 @@ export type NvramBootWriteBody = Schemas['NvramBootWrite'];
 export type NvramEditResultBody = Schemas['NvramEditResult'];
 export type SecureBootSummaryBody = Schemas['SecureBootSummary'];
 export type MigrateDataBody = Schemas['MigrateData'];
+export type NvramBackupBody = Schemas['NvramBackup'];
+export type NvramBackupListBody = Schemas['NvramBackupList'];
+export type NvramRestoreRequestBody = Schemas['NvramRestoreRequest'];
+export type NvramRestoreResultBody = Schemas['NvramRestoreResult'];
