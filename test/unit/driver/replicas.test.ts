@@ -251,6 +251,37 @@ describe('driver/replicas', () => {
     assert.equal(info?.generation, 2);
   });
 
+  it('catch-up after an outage writes every changed store with at most [replica] concurrency in flight', async () => {
+    class Slow extends MemoryReplicaStore {
+      inFlight = 0;
+      peak = 0;
+      override async put(key: string, body: Buffer): Promise<void> {
+        if (!key.includes('/gen/')) return super.put(key, body);
+        this.peak = Math.max(this.peak, ++this.inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        this.inFlight--;
+        return super.put(key, body);
+      }
+    }
+    const slow = new Slow();
+    const cw = await makeWorld({ replicaStore: slow, replicaOptions: { concurrency: 3 } });
+    try {
+      const h = cw.hosts[0];
+      const insts = Array.from({ length: 12 }, () => newInstance());
+      slow.down = true;
+      for (const i of insts) await h.driver.spawn(i.uuid, { instance: i, image_meta: UEFI });
+      await h.replicas!.idle();
+      for (const i of insts) assert.equal((await h.driver.getInfo(i.uuid)).nvram?.replica?.state, 'stale');
+      slow.down = false;
+      for (const i of insts) h.replicas!.enqueue(i.uuid, 'periodic');
+      await h.replicas!.idle();
+      for (const i of insts) assert.equal((await h.driver.getInfo(i.uuid)).nvram?.replica?.state, 'current');
+      assert.equal(slow.peak, 3);
+    } finally {
+      cw.cleanup();
+    }
+  });
+
   it('replicas off: the backups API says so', async () => {
     const plain = await makeWorld();
     try {
