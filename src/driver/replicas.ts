@@ -9,7 +9,8 @@
  *   identical generation would only push an older one out of retention) (checked every `[replica] interval` through `NvramStore.cachedInfo`, a stat and a
  *   cached digest, the same cost as get_info), and on the restore paths (the first generation
  *   a new owner writes): queued, never awaited by the flow;
- * - before shelve-offload and on demand: awaited (`writeNow`), the generation read back first.
+ * - before shelve-offload and on demand: awaited (`writeNow`), the generation read back byte for
+ *   byte first (background generations trust the store's answer to the PUT).
  *
  * The queue holds instance ids, not stores: a store is read when its turn comes, and at most
  * `[replica] concurrency` are in flight, which bounds the memory of a catch-up after an outage.
@@ -128,7 +129,9 @@ export class ReplicaService {
 
   /** Start the timers: retries every second that are due, the change scan every `interval`. */
   start(): void {
-    const tick = setInterval(() => void this.tick(), 1000);
+    const tick = setInterval(() => {
+      this.tick().catch((e: unknown) => this.d.logger.warning('nvram replica scan failed', { error: (e as Error).message }));
+    }, 1000);
     tick.unref();
     this.timers.push(tick);
   }
@@ -215,7 +218,7 @@ export class ReplicaService {
     }
     const content = job.content ?? (await this.d.nvram.read(rec.nvramPath).catch(() => null));
     if (!content) return;
-    await this.write(uuid, content, rec.firmware, job.reason, job.force).catch(() => undefined);
+    await this.write(uuid, content, rec.firmware, job.reason, job.force, false).catch(() => undefined);
   }
 
   /**
@@ -223,16 +226,17 @@ export class ReplicaService {
    * Throws `ReplicaUnavailable` (the instance is then stale and retried) or `ReplicaFenced`.
    */
   writeNow(uuid: string, content: Buffer, firmware: FirmwareSelection | null, reason: GenerationReason): Promise<WriteResult> {
-    return this.serial(uuid, async () => (await this.write(uuid, content, firmware, reason, true)) as WriteResult);
+    return this.serial(uuid, async () => (await this.write(uuid, content, firmware, reason, true, true)) as WriteResult);
   }
 
-  /** Write unless unchanged since the last generation (forced writes always go). Null when skipped. */
+  /** Write unless unchanged since the last generation (forced writes always go); `verify`: read it back first. Null when skipped. */
   private async write(
     uuid: string,
     content: Buffer,
     firmware: FirmwareSelection | null,
     reason: GenerationReason,
     force: boolean,
+    verify: boolean,
   ): Promise<WriteResult | null> {
     const s = this.stateOf(uuid);
     const digest = sha256(content);
@@ -243,7 +247,7 @@ export class ReplicaService {
     if (s.state === 'fenced' && !s.takeover) throw new ReplicaFenced(uuid, s.generation, s.owner ?? '?');
     try {
       await this.ensureStore();
-      const r = await this.d.log.write({ uuid, store: content, firmware, reason, base: s.generation, takeover: s.takeover });
+      const r = await this.d.log.write({ uuid, store: content, firmware, reason, base: s.generation, takeover: s.takeover, verify });
       await this.save({ uuid, generation: r.generation, sha256: r.header.sha256, time: r.header.time, state: 'current', takeover: false, failures: 0 });
       this.d.logger.info('nvram replica written', { instance_uuid: uuid, generation: r.generation, reason, bytes: r.objectBytes, pruned: r.pruned });
       return r;

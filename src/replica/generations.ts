@@ -29,7 +29,7 @@ import type { FirmwareSelection } from '../firmware/types';
 import type { Keyring } from './keys';
 import type { ReplicaStore } from './types';
 import { checkOwner } from './types';
-import { decodeReplica, encodeReplica, REASONS, type GenerationReason, type ReplicaHeader } from './format';
+import { decodeReplica, encodeReplica, readHeader, REASONS, type GenerationReason, type ReplicaHeader } from './format';
 import { ReplicaCorrupt, ReplicaFenced, ReplicaUnavailable } from './errors';
 
 const DIGITS = 12;
@@ -52,6 +52,12 @@ export interface WriteRequest {
   base: number;
   /** Nova moved the instance here: write even though another host claimed past `base`. */
   takeover?: boolean;
+  /**
+   * Read the object back and compare it byte for byte before the write counts (default true).
+   * Background generations skip it (the PUT's success is the store's word that it is durable);
+   * a generation that replaces the local copy (shelve-offload) never does.
+   */
+  verify?: boolean;
   /** When it was written (default now). */
   time?: Date;
 }
@@ -145,8 +151,8 @@ export class ReplicaLog {
       .sort((a, b) => a.generation - b.generation);
   }
 
-  /** Claim the next generation for this host (see the module header). */
-  private async claimNext(req: WriteRequest): Promise<number> {
+  /** Claim the next generation for this host (see the module header); also how many claims there were. */
+  private async claimNext(req: WriteRequest): Promise<{ generation: number; claims: number }> {
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       const claims = await this.claims(req.uuid);
       const foreign = claims.filter((c) => c.generation > req.base && c.owners.some((o) => o !== this.host));
@@ -156,29 +162,37 @@ export class ReplicaLog {
       }
       const top = claims.length ? claims[claims.length - 1].generation : 0;
       const n = Math.max(top, req.base) + 1;
-      if (await this.store.claim(this.claimKey(req.uuid, n), this.host)) return n;
+      if (await this.store.claim(this.claimKey(req.uuid, n), this.host)) return { generation: n, claims: claims.length };
       const wait = this.opts.backoffMs?.(attempt) ?? 20 + Math.floor(Math.random() * 80) * (attempt + 1);
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
     throw new ReplicaUnavailable(`no generation of ${req.uuid} could be claimed in ${CLAIM_ATTEMPTS} attempts (other writers kept winning)`);
   }
 
-  /** Write one generation: claim, encrypt, put, read back, prune. */
+  /** Write one generation: claim, encrypt, put, read back, prune (when more than `keep` exist). */
   async write(req: WriteRequest): Promise<WriteResult> {
-    const generation = await this.claimNext(req);
+    const { generation, claims } = await this.claimNext(req);
     const time = (req.time ?? new Date()).toISOString();
     const obj = encodeReplica(req.store, { instance_uuid: req.uuid, generation, reason: req.reason, firmware: req.firmware, host: this.host, time }, this.keys);
     const key = `${this.dir(req.uuid)}gen/${pad(generation)}.${req.reason}.${this.host}`;
     await this.store.put(key, obj);
-    const back = await this.store.get(key);
-    if (!back || !back.equals(obj))
-      throw new ReplicaUnavailable(`generation ${generation} of ${req.uuid} did not read back as written (${back ? `${back.length} bytes` : 'missing'})`);
-    const header = decodeReplica(back, this.keys, key, { instanceUuid: req.uuid, generation }).header;
+    let header: ReplicaHeader;
+    if (req.verify === false) {
+      header = readHeader(obj, key).header;
+    } else {
+      const back = await this.store.get(key);
+      if (!back || !back.equals(obj))
+        throw new ReplicaUnavailable(`generation ${generation} of ${req.uuid} did not read back as written (${back ? `${back.length} bytes` : 'missing'})`);
+      header = decodeReplica(back, this.keys, key, { instanceUuid: req.uuid, generation }).header;
+    }
     let pruned: number[] = [];
-    try {
-      pruned = await this.prune(req.uuid);
-    } catch {
-      // Retention runs again after the next generation; the new one is safely written.
+    // Claims are pruned with their generations, so their count says whether retention has work.
+    if (claims + 1 > this.opts.keep) {
+      try {
+        pruned = await this.prune(req.uuid);
+      } catch {
+        // Retention runs again after the next generation; the new one is safely written.
+      }
     }
     return { generation, header, objectBytes: obj.length, pruned };
   }
