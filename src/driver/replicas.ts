@@ -207,6 +207,9 @@ export class ReplicaService {
   }
 
   private async runJob(uuid: string, job: Job): Promise<void> {
+    // Not before the next turn of the event loop: the call that queued the job (a spawn) has
+    // written its answer by then, so compression and encryption never delay it.
+    await new Promise<void>((r) => setImmediate(r));
     const rec = await this.d.records.peek(uuid).catch(() => null);
     if (!rec || rec.vmState === 'deleted-kept' || !rec.nvramPath) {
       // The instance left this host (or has no store): nothing to write, nothing to retry.
