@@ -347,6 +347,8 @@ export interface SidecarSpec {
   fw: BenchFirmware;
   port?: number;
   peers?: Record<string, string>;
+  /** Config text appended as is (e.g. a [replica] section). */
+  extra?: string;
 }
 
 /** A sidecar as a real process with its own conf file, state_dir and nvram_dir. */
@@ -413,6 +415,7 @@ hw_machine_type = x86_64=q35,aarch64=virt
 [firmware]
 descriptor_dirs = ${s.fw.descriptorDirs.join(',')}
 ${peers ? `[peer]\nhosts = ${peers}\nshared_secret = ${SECRET}\ntimeout = 120\n` : ''}
+${s.extra ?? ''}
 ${map}
 `,
     );
