@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --out FILE] [-- --only spawn,overhead,transfer,footprint,scale,secureboot]`
+ * `npm run bench [-- --quick] [-- --out FILE] [-- --only spawn,overhead,transfer,footprint,scale,secureboot,replica]`
  *
  * What the sidecar costs against what an operator would otherwise do, measured in one run
  * with every subject and its baseline alternating (ABBA rounds) so that noise from the
@@ -11,6 +11,8 @@
  *   5. 10,000 registered instances: start-up, resident memory, list_instances
  *   6. Secure Boot: a fleet rotation over 1,000 shut-off instances (wall and sidecar CPU) vs
  *      the same edit in-process; the inventory of 10,000 after the first read vs that read
+ *   7. NVRAM replicas: a generation of the 528 KiB and 64 MiB stores vs a plain PUT, catch-up of
+ *      1,000 changed stores after an outage (time, peak memory), spawn with a replica backend vs none
  * Prints a table and writes JSON (median, p95, n per side, ratio, target, met, machine) to
  * `--out` (default bench/results/latest.json). `--quick`: every measurement, smaller sizes,
  * under two minutes. Sidecars run the compiled build (dist/, rebuilt first when stale), as
@@ -28,8 +30,9 @@ import { benchTransfer } from './transfer';
 import { benchFootprint } from './footprint';
 import { benchScale } from './scale';
 import { benchSecureBoot } from './secureBoot';
+import { benchReplica } from './replica';
 
-const ALL = ['spawn', 'overhead', 'transfer', 'footprint', 'scale', 'secureboot'] as const;
+const ALL = ['spawn', 'overhead', 'transfer', 'footprint', 'scale', 'secureboot', 'replica'] as const;
 
 function parseArgs(argv: string[]) {
   const o = { quick: false, out: path.join(REPO, 'bench', 'results', 'latest.json'), only: [...ALL] as string[], keep: false };
@@ -45,7 +48,7 @@ function parseArgs(argv: string[]) {
         .map((s) => s.trim())
         .filter(Boolean);
     else if (a === '-h' || a === '--help') {
-      process.stdout.write('usage: npm run bench -- [--quick] [--out FILE] [--only spawn,overhead,transfer,footprint,scale,secureboot] [--keep]\n');
+      process.stdout.write('usage: npm run bench -- [--quick] [--out FILE] [--only spawn,overhead,transfer,footprint,scale,secureboot,replica] [--keep]\n');
       process.exit(0);
     } else throw new Error(`unknown argument '${a}'`);
   }
@@ -61,6 +64,7 @@ const SIZES = {
     footprint: 100,
     scale: { instances: 10_000, rounds: 5, lists: 5 },
     secureboot: { rotationInstances: 1_000, rotationRounds: 2, inventoryInstances: 10_000, inventoryReads: 5 },
+    replica: { small: 20, large: 6, catchUp: 1000, spawnRounds: 6, spawnPerRound: 10 },
   },
   quick: {
     spawn: { rounds: 2, perRound: 15, tpRounds: 2, tpOps: (c: number) => Math.max(32, c * 2), concurrency: [1, 8, 32] },
@@ -69,6 +73,7 @@ const SIZES = {
     footprint: 10,
     scale: { instances: 1_000, rounds: 2, lists: 3 },
     secureboot: { rotationInstances: 200, rotationRounds: 1, inventoryInstances: 1_000, inventoryReads: 3 },
+    replica: { small: 4, large: 2, catchUp: 100, spawnRounds: 2, spawnPerRound: 8 },
   },
 };
 
@@ -93,6 +98,7 @@ async function main(): Promise<void> {
     footprint: () => benchFootprint(root, fw, sz.footprint, log),
     scale: () => benchScale(root, fw, sz.scale, log),
     secureboot: () => benchSecureBoot(root, fw, sz.secureboot, log),
+    replica: () => benchReplica(root, fw, sz.replica, log),
   };
   let failed = true;
   try {

@@ -33,6 +33,9 @@ import { peerRouter } from './api/peerRoutes';
 import { Metrics } from './metrics';
 import { readinessChecks } from './service/readiness';
 import { reloadConfig, type ReloadResult, type ReloadTarget } from './service/reload';
+import { openReplicas } from './replica';
+import { ReplicaService } from './driver/replicas';
+import { ReplicaStateStore } from './state/replicas';
 
 export class StartupError extends Error {
   constructor(message: string) {
@@ -155,11 +158,41 @@ export async function buildDriver(config: Config, opts: StartOptions = {}): Prom
   const rotations = new RotationStore(config.hypervisor.state_dir);
   await rotations.init();
   metrics?.setSources({ journals: () => journals.summaries(), firmwareProblems: () => firmware.inventory().problems });
+  const replicas = await startReplicas(config, { nvram, records, log });
   const driver = new ShimDriver(
-    { config, hypervisor, nvram, records, firmware, keysets, rotations, log, faults, metrics },
+    { config, hypervisor, nvram, records, firmware, keysets, rotations, log, faults, metrics, replicas },
     { journals, peer, selfUrl: opts.selfUrl },
   );
   return { driver, hypervisor, log, firmware, journals, peer, embedded };
+}
+
+/**
+ * The replica service for `[replica]`, or undefined for `backend = none`. Key files are read
+ * now (a missing or malformed key stops start-up); an unreachable store does not: local work
+ * goes on and generations are retried until it answers.
+ */
+async function startReplicas(config: Config, d: { nvram: NvramStore; records: RecordStore; log: Logger }): Promise<ReplicaService | undefined> {
+  let replicaLog;
+  try {
+    replicaLog = openReplicas(config);
+  } catch (e) {
+    throw new StartupError((e as Error).message);
+  }
+  if (!replicaLog) return undefined;
+  const r = config.replica;
+  const states = new ReplicaStateStore(config.hypervisor.state_dir);
+  const svc = new ReplicaService({
+    log: replicaLog,
+    states,
+    nvram: d.nvram,
+    records: d.records,
+    logger: d.log,
+    options: { interval: r.interval, concurrency: r.concurrency, retryInterval: r.retry_interval },
+  });
+  await svc.init();
+  await svc.ensureStore().catch((e: Error) => d.log.warning('nvram replica store unavailable at start-up; generations will be retried', { error: e.message }));
+  d.log.info('nvram replicas', { backend: replicaLog.store.describe(), keep: r.keep, interval_s: r.interval });
+  return svc;
 }
 
 export async function startSidecar(initial: Config, opts: StartOptions = {}): Promise<Sidecar> {
@@ -197,6 +230,8 @@ export async function startSidecar(initial: Config, opts: StartOptions = {}): Pr
   });
   const inFlight = new InFlight(server);
   const port = (server.address() as AddressInfo).port;
+  const replicas = driver.core.replicas;
+  replicas?.start();
   const hostPart = config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host;
   const scheme = tls ? 'https' : 'http';
   log.info('listening', { address: config.api.host, port, scheme, backend: hypervisor.kind, config: config.source });
@@ -299,6 +334,7 @@ export async function startSidecar(initial: Config, opts: StartOptions = {}): Pr
       await recovered;
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections?.();
+      await replicas?.stop();
       await hypervisor.close?.();
     },
   };

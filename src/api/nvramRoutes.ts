@@ -4,7 +4,8 @@
  * PUT of a whole same-size store), its variables (`?format=v2` for the virt-fw-vars / QEMU
  * uefi-vars interchange format), one variable (PUT/DELETE by GUID and name), BootOrder/BootNext,
  * the Secure Boot summary and key changes (PUT, `?queue=true` for a running guest: 202; DELETE of a
- * queued change), and a reset to the pinned template. Writes are refused with 409
+ * queued change), a reset to the pinned template, and the replicas off this host (`backups`:
+ * list, write one now; `restore`: one generation back). Writes are refused with 409
  * `InstanceInvalidState` while the guest runs (see driver/nvramOps). Bodies are validated
  * against the OpenAPI document; path parameters here.
  */
@@ -14,8 +15,11 @@ import { InvalidInput } from '../errors';
 import { validateUuid } from '../nova/ids';
 import type { RequestValidator } from './requestValidator';
 import type {
+  NvramBackupListBody,
   NvramBootWriteBody,
   NvramEditResultBody,
+  NvramRestoreRequestBody,
+  NvramRestoreResultBody,
   NvramVariableWriteBody,
   SecureBootSummaryBody,
   SecureBootWriteBody,
@@ -88,6 +92,18 @@ export function nvramRouter(driverOf: DriverOf, validator: RequestValidator): Ro
   });
   r.post('/v1/instances/:uuid/nvram/reset', async (req, res) => {
     sendJson(res, await driverOf(res).resetNvram(uuidOf(req)));
+  });
+  r.get('/v1/instances/:uuid/nvram/backups', async (req, res) => {
+    sendJson(res, (await driverOf(res).listNvramBackups(uuidOf(req))) satisfies NvramBackupListBody);
+  });
+  r.post('/v1/instances/:uuid/nvram/backups', async (req, res) => {
+    sendJson(res, await driverOf(res).createNvramBackup(uuidOf(req)));
+  });
+  r.post('/v1/instances/:uuid/nvram/restore', json, async (req, res) => {
+    const uuid = uuidOf(req);
+    validator.validate('restore_nvram', req.body);
+    const { generation } = req.body as NvramRestoreRequestBody;
+    sendJson(res, (await driverOf(res).restoreNvram(uuid, generation)) satisfies NvramRestoreResultBody);
   });
   return r;
 }

@@ -63,9 +63,50 @@ export interface Config {
   /** `[secure_boot_keyset:<name>]` sections by name. */
   secureBootKeysets: Record<string, KeysetSection>;
   peer: { url_template: string; hosts: Record<string, string>; shared_secret: string; ca_file: string; timeout: number; max_clock_skew: number };
+  replica: ReplicaConfig;
   debug: { crash_points: string[] };
   /** Where the values came from (file path or 'defaults'). */
   source: string;
+}
+
+export interface ReplicaConfig {
+  backend: 'none' | 's3' | 'directory';
+  encryption_key_file: string;
+  old_key_files: string[];
+  interval: number;
+  keep: number;
+  concurrency: number;
+  retry_interval: number;
+  timeout: number;
+  prefix: string;
+  endpoint: string;
+  bucket: string;
+  region: string;
+  access_key: string;
+  secret_key: string;
+  secret_key_file: string;
+  force_path_style: boolean;
+  path: string;
+}
+
+/** The options a replica backend needs together (one problem per missing option). */
+function replicaProblems(r: ReplicaConfig): string[] {
+  if (r.backend === 'none') return [];
+  const out: string[] = [];
+  const need = (key: keyof ReplicaConfig, why: string) => {
+    if (!r[key]) out.push(`[replica] ${key}: required with backend = ${r.backend} (${why})`);
+  };
+  need('encryption_key_file', 'replicas are encrypted on this host');
+  if (r.backend === 's3') {
+    need('endpoint', 'the S3 endpoint URL');
+    need('bucket', 'the bucket replicas go to');
+    need('access_key', 'the S3 access key');
+    if (!r.secret_key && !r.secret_key_file) out.push('[replica] secret_key_file (or secret_key): required with backend = s3');
+    if (r.endpoint && !/^https?:\/\/[^/]+/.test(r.endpoint)) out.push(`[replica] endpoint: '${r.endpoint}' is not an http(s) URL`);
+  }
+  if (r.backend === 'directory') need('path', 'the shared directory');
+  if (r.prefix && !/^[A-Za-z0-9._/-]*$/.test(r.prefix)) out.push(`[replica] prefix: '${r.prefix}' may hold only letters, digits and . _ / -`);
+  return out;
 }
 
 export class ConfigError extends Error {
@@ -210,6 +251,7 @@ export function buildConfig(raw: Raw, source: string): Config {
     for (const k of Object.keys(value)) if (!keys.has(k)) problems.push(`[${name}] ${k}: unknown option`);
   }
   problems.push(...crossChecks(out));
+  problems.push(...replicaProblems(out.replica as unknown as ReplicaConfig));
   if (problems.length) throw new ConfigError(problems);
   const cfg = { ...(out as unknown as Omit<Config, 'firmwareMap' | 'secureBootKeysets' | 'source'>), firmwareMap, secureBootKeysets, source };
   return deepFreeze(cfg);

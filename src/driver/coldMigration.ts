@@ -23,12 +23,11 @@ import type {
   StageRequest,
   StageResult,
 } from './contract';
-import type { NovaImageMeta, NovaMigration } from '../nova/objects';
+import type { NovaMigration } from '../nova/objects';
 import type { InstanceRecord } from '../state/records';
 import { isFinal, type DestJournal, type SourceJournal } from '../state/journal';
-import type { FirmwareSelection } from '../firmware/types';
 import { encodeNvram, decodeNvram, type NvramPayload } from '../peer/transfer';
-import { chooseFirmware } from './lifecycle';
+import { firmwareForIncoming } from './lifecycle';
 import { coldBoot } from './coldBoot';
 import { InstanceInvalidState, InvalidInput, MigrationError } from '../errors';
 import { validateDomainName } from '../nvram/paths';
@@ -105,6 +104,8 @@ export async function migrateDiskAndPowerOff(core: DriverCore, md: MigrationDeps
     }
     core.crashPoint('mdpo:stashed-before-journal');
     await md.journals.put(j, 'stashed');
+    // A generation of the final store before it leaves this host (queued, not awaited).
+    if (!same && stashed) core.replicas?.enqueue(uuid, 'move', { content: stashed.content, force: true });
   }
   if (j.status === 'stashed') {
     if (!same && j.stash_path) {
@@ -152,34 +153,6 @@ export async function stageNvram(core: DriverCore, md: MigrationDeps, uuid: stri
   );
   deps.log.info('NVRAM staged', { instance_uuid: uuid, from: body.source_host, size: content.length, sha256: body.nvram.sha256 });
   return { staged: true, sha256: body.nvram.sha256, size: content.length };
-}
-
-/**
- * Firmware on this host for a store that came from another: the source's pinned firmware
- * when its files exist here and the template size equals the store's; otherwise a fresh
- * selection, which must use a template of the same size (same code build).
- */
-export async function firmwareForIncoming(
-  core: DriverCore,
-  pinned: FirmwareSelection | null | undefined,
-  image: NovaImageMeta | undefined,
-  extraSpecs: Record<string, string>,
-  storeSize: number | null,
-) {
-  const fwHost = core.deps.firmware;
-  const { boot, firmware } = chooseFirmware(core, image, extraSpecs);
-  if (!pinned) return { boot, firmware, reselected: false, reason: undefined as string | undefined };
-  const why = await fwHost.whyCannotRun(pinned, storeSize);
-  if (!why) return { boot, firmware: pinned, reselected: false, reason: undefined };
-  if (!firmware) throw new MigrationError('the image asks for BIOS on this host but the guest has UEFI variables', { code: 400 });
-  const newSize = await fwHost.fileSize(firmware.nvram_template);
-  if (storeSize !== null && newSize !== storeSize) {
-    throw new MigrationError(
-      `no firmware build on this host matches the guest's variable store (${storeSize} bytes; selected template ${firmware.nvram_template} is ${newSize} bytes)`,
-      { code: 400 },
-    );
-  }
-  return { boot, firmware, reselected: true, reason: why };
 }
 
 /** Same-host resize: the live store never moved; redefine with the new flavor. */
@@ -245,6 +218,8 @@ export async function finishMigration(core: DriverCore, md: MigrationDeps, uuid:
   };
   const booted = await coldBoot(core, { rec, start: a.power_on !== false, teardown: true, store: 'keep', prepareStore: install });
   if (j) await md.journals.delete(uuid, 'dest');
+  // Nova moved the instance here: this host writes its generations from now on.
+  if (nvramPath) await core.replicas?.adopt(uuid, null, 'move');
   deps.log.info('finish_migration done', { instance_uuid: uuid, migration: mig, loader: firmware?.loader, reselected });
   const warnings = [...boot.warnings, ...booted.warnings];
   if (reselected) warnings.push(`firmware re-selected: ${reason}`);
@@ -293,6 +268,7 @@ export async function completeConfirm(
     const stillSource = rec && (migrationUuid !== undefined ? rec.lastMigration !== migrationUuid : rec.lastMigration === j.record?.lastMigration);
     if (stillSource) await deps.records.delete(uuid);
     if (j.record?.nvramPath) await deps.nvram.remove(j.record.nvramPath);
+    await core.replicas?.forget(uuid);
   }
   if (j.stash_path) await deps.nvram.remove(j.stash_path);
   await md.journals.delete(uuid, 'source');

@@ -21,6 +21,7 @@ import type { PowerStateCode } from '../nova/powerState';
 import type { InstanceRecord } from '../state/records';
 import type { NvramPayload } from '../peer/transfer';
 import type { KeyChangeReport, SecureBootSummary, VarStoreJson } from '../varstore';
+import type { BackupView, ReplicaView } from './replicas';
 
 export type SecureBootWrite = Schemas['SecureBootWrite'];
 export type SecureBootInventory = Schemas['SecureBootInventory'];
@@ -40,6 +41,9 @@ export interface SecureBootWriteResult {
   nvram?: NvramInfo;
 }
 
+/** The store as the API shows it: its info and, with replicas configured, their state. */
+export type NvramView = NvramInfo & { replica?: ReplicaView };
+
 /** The instance as the API shows it (`get_info` and most answers). */
 export interface InstanceView {
   instance_uuid: string;
@@ -48,7 +52,7 @@ export interface InstanceView {
   vm_state: string;
   domain_xml: string | null;
   firmware: FirmwareSelection | null;
-  nvram: NvramInfo | null;
+  nvram: NvramView | null;
   system_metadata: Record<string, string>;
   warnings: string[];
 }
@@ -202,6 +206,11 @@ export interface ComputeDriver {
    * Fails with `InstanceExists` when the instance or its domain exists, `UEFINotSupported`,
    * `SecureBootNotSupported`, `FlavorImageConflict`, `InvalidInput` for the request; after any
    * failure no domain, no store and no record is left.
+   * With replicas configured: an unshelve (`instance.task_state` `unshelving`) or an evacuation
+   * (`evacuate`) boots with the newest generation that decodes, its firmware kept when this
+   * host can run it (else a selection with a template of the same size, else refused); the
+   * answer's `nvram.replica.restored` names it. `ReplicaUnavailable`/`ReplicaKeyError` when it
+   * cannot be read (nothing created). A generation is written after every spawn, not awaited.
    */
   spawn(uuid: string, a: SpawnArgs): Promise<InstanceView>;
   /**
@@ -209,6 +218,10 @@ export interface ComputeDriver {
    * (and the record, as `deleted-kept`) for a later spawn. Also drops anything a migration
    * staged here for the instance. Succeeds for an instance this host does not know, removing
    * a leftover store under its name.
+   * With replicas configured (`driver/restore.destroyKind`): shelve-offload first writes the
+   * shelve generation and reads it back, or fails (`ReplicaUnavailable`) keeping everything; a
+   * delete removes the replicas after the local store; the destroy of an instance evacuated
+   * from here (`instance.host` is another host) and every other destroy leave them alone.
    */
   destroy(uuid: string, a: DestroyArgs): Promise<Done>;
   /**
@@ -219,7 +232,7 @@ export interface ComputeDriver {
    * it no longer fits a re-selected build (warned). `InstanceInvalidState` while rescued.
    */
   reboot(uuid: string, a: RebootArgs): Promise<InstanceView>;
-  /** SHUTDOWN afterwards (graceful first when `timeout` > 0). The store is untouched. */
+  /** SHUTDOWN afterwards (graceful first when `timeout` > 0). The store is untouched; a generation of it is queued. */
   powerOff(uuid: string, a: PowerOffArgs): Promise<InstanceView>;
   /** RUNNING afterwards, through the cold-boot path as a hard reboot. `InstanceInvalidState` while rescued. */
   powerOn(uuid: string, a: PowerOnArgs): Promise<InstanceView>;
@@ -346,6 +359,19 @@ export interface ComputeDriver {
   /** A rotation's progress and per-instance outcomes; `NotFound` when unknown. */
   getSecureBootRotation(id: string): Promise<SecureBootRotation>;
   listSecureBootRotations(): Promise<{ rotations: SecureBootRotation[] }>;
+
+  // ---- replicas off this host (driver/restore, driver/replicas) ----
+
+  /** The generations in the replica store, newest first; `Invalid` (409) when replicas are not configured. */
+  listNvramBackups(uuid: string): Promise<{ backups: BackupView[] }>;
+  /** Write a generation now and answer once it was read back; `ReplicaUnavailable` (503) when the store fails. */
+  createNvramBackup(uuid: string): Promise<{ backup: BackupView }>;
+  /**
+   * Replace the store with generation `generation`, verified before anything is written; shut
+   * off only (`InstanceInvalidState`); `NotFound` for an unknown generation, `ReplicaCorrupt`
+   * when it fails its checks, `Invalid` when its size does not fit the firmware.
+   */
+  restoreNvram(uuid: string, generation: number): Promise<{ restored: BackupView; nvram: NvramInfo }>;
 
   // ---- host ----
 

@@ -19,7 +19,8 @@ import type { FirmwareHost } from '../firmware/host';
 import type { KeysetRegistry } from '../firmware/keysets';
 import type { FirmwareSelection } from '../firmware/types';
 import type { Peer } from '../peer/client';
-import type { InstanceView } from './contract';
+import type { InstanceView, NvramView } from './contract';
+import type { ReplicaService } from './replicas';
 import type { NovaFlavor, NovaInstance } from '../nova/objects';
 import { instanceName } from '../nova/naming';
 import { validateInstanceId } from '../nova/ids';
@@ -43,6 +44,8 @@ export interface DriverDeps {
   faults: FaultPoints;
   /** Where operations and lock waits are counted; none in unit tests or with metrics off. */
   metrics?: Metrics;
+  /** Replicas off this host (`[replica] backend`); absent for `none`. */
+  replicas?: ReplicaService;
 }
 
 /** What the migration flows need beyond the driver's own dependencies. */
@@ -91,6 +94,11 @@ export class DriverCore {
     const view = Object.create(this) as DriverCore;
     Object.defineProperty(view, 'deps', { value: { ...this.deps, log }, enumerable: true });
     return view;
+  }
+
+  /** The replica service, or null when `[replica] backend = none`. */
+  get replicas(): ReplicaService | null {
+    return this.deps.replicas ?? null;
   }
 
   get hv(): Hypervisor {
@@ -168,10 +176,16 @@ export class DriverCore {
       vm_state: rec.vmState,
       domain_xml: await this.hv.getXml(rec.name),
       firmware: rec.firmware,
-      nvram: rec.nvramPath ? (nvram ?? (await this.deps.nvram.cachedInfo(rec.nvramPath))) : null,
+      nvram: rec.nvramPath ? this.nvramView(rec.uuid, nvram ?? (await this.deps.nvram.cachedInfo(rec.nvramPath))) : null,
       system_metadata: rec.systemMetadata,
       warnings,
     };
+  }
+
+  /** The store's info with its replica state (`nvram.replica`) when replicas are configured. */
+  private nvramView(uuid: string, info: NvramInfo | null): NvramView | null {
+    if (!info) return null;
+    return this.replicas ? { ...info, replica: this.replicas.view(uuid) } : info;
   }
 
   /** Power state of each named domain (NOSTATE when gone), a few queries at a time. */

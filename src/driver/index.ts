@@ -15,6 +15,7 @@ import * as nvramOps from './nvramOps';
 import { recoverJournal, type RecoveryOutcome } from './recovery';
 import * as secureBootOps from './secureBootOps';
 import { SecureBootFleet } from './secureBootFleet';
+import * as restore from './restore';
 import type * as C from './contract';
 import type { NovaInstance } from '../nova/objects';
 import { InvalidInput } from '../errors';
@@ -109,13 +110,25 @@ export class ShimDriver implements C.ComputeDriver {
 
   // ---- lifecycle ----
   spawn(uuid: string, a: C.SpawnArgs) {
-    return this.method('spawn', uuid, a, (u) => lifecycle.spawn(this.core, u, a));
+    return this.method('spawn', uuid, a, async (u) => {
+      const kind = restore.spawnRestores(a);
+      if (kind) return restore.spawnRestoring(this.core, u, a, kind);
+      const view = await lifecycle.spawn(this.core, u, a);
+      const replicas = this.core.replicas;
+      if (replicas) {
+        replicas.enqueue(u, 'spawn');
+        if (view.nvram) view.nvram.replica = replicas.view(u);
+      }
+      return view;
+    });
   }
   destroy(uuid: string, a: C.DestroyArgs) {
     return this.method('destroy', uuid, a, async (u) => {
-      const r = await lifecycle.destroy(this.core, u, a);
+      const kind = restore.destroyKind(a.instance, this.core.deps.config.DEFAULT.host);
+      const r = kind === 'shelve-offload' && this.core.replicas ? await restore.shelveOffload(this.core, u, a) : await lifecycle.destroy(this.core, u, a);
       // A revert destroys the destination: anything staged here for the instance goes too.
       if (this.migration) await cold.dropStaged(this.core, this.migration, u, a.instance);
+      if (kind !== 'shelve-offload') await restore.afterDestroy(this.core, u, a, kind);
       return r;
     });
   }
@@ -123,13 +136,32 @@ export class ShimDriver implements C.ComputeDriver {
     return this.method('reboot', uuid, a, (u) => lifecycle.reboot(this.core, u, a));
   }
   powerOff(uuid: string, a: C.PowerOffArgs) {
-    return this.method('power_off', uuid, a, (u) => lifecycle.powerOff(this.core, u, a));
+    return this.method('power_off', uuid, a, async (u) => {
+      const view = await lifecycle.powerOff(this.core, u, a);
+      this.core.replicas?.enqueue(u, 'stop');
+      return view;
+    });
   }
   powerOn(uuid: string, a: C.PowerOnArgs) {
     return this.method('power_on', uuid, a, (u) => lifecycle.powerOn(this.core, u, a));
   }
   rebuild(uuid: string, a: C.RebuildArgs) {
-    return this.method('rebuild', uuid, a, (u) => lifecycle.rebuild(this.core, u, a));
+    return this.method('rebuild', uuid, a, async (u) => {
+      // Evacuation through rebuild on the new host (a driver with its own rebuild): no record
+      // here yet, so it is an evacuating spawn.
+      if (a.evacuate === true && this.core.replicas && !(await this.core.deps.records.get(u))) {
+        const { instance, image_meta, flavor, network_info, block_device_info, power_on, domain_xml } = a;
+        return restore.spawnRestoring(
+          this.core,
+          u,
+          { instance, image_meta, flavor, network_info, block_device_info, power_on, domain_xml, evacuate: true },
+          'evacuate',
+        );
+      }
+      const view = await lifecycle.rebuild(this.core, u, a);
+      this.core.replicas?.enqueue(u, 'spawn');
+      return view;
+    });
   }
   rescue(uuid: string, a: C.RescueArgs) {
     return this.method('rescue', uuid, a, (u) => lifecycle.rescue(this.core, u, a));
@@ -199,6 +231,15 @@ export class ShimDriver implements C.ComputeDriver {
   }
   listSecureBootRotations(): Promise<{ rotations: C.SecureBootRotation[] }> {
     return this.secureBootFleet.list();
+  }
+  listNvramBackups(uuid: string) {
+    return this.locked('list_nvram_backups', uuid, (u) => restore.listBackups(this.core, u));
+  }
+  createNvramBackup(uuid: string) {
+    return this.locked('create_nvram_backup', uuid, (u) => restore.createBackup(this.core, u));
+  }
+  restoreNvram(uuid: string, generation: number) {
+    return this.locked('restore_nvram', uuid, (u) => restore.restoreGeneration(this.core, u, generation));
   }
 
   // ---- host ----

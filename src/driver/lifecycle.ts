@@ -16,7 +16,7 @@ import type { BootRequest, FirmwareSelection } from '../firmware/types';
 import { coldBoot } from './coldBoot';
 import { resolveBootRequest, selectFirmware } from '../firmware';
 import { PowerState } from '../nova/powerState';
-import { InstanceInvalidState, InstanceNotFound, NovaError } from '../errors';
+import { InstanceInvalidState, InstanceNotFound, MigrationError, NovaError } from '../errors';
 import type { NovaImageMeta, NovaInstance } from '../nova/objects';
 import { keysForFreshStore, queueKeysetAtSpawn, requestedKeyset } from './secureBootOps';
 
@@ -37,6 +37,34 @@ export function chooseFirmware(
   return { boot, firmware };
 }
 
+/**
+ * Firmware on this host for a store that came from another: the source's pinned firmware
+ * when its files exist here and the template size equals the store's; otherwise a fresh
+ * selection, which must use a template of the same size (same code build).
+ */
+export async function firmwareForIncoming(
+  core: DriverCore,
+  pinned: FirmwareSelection | null | undefined,
+  image: NovaImageMeta | undefined,
+  extraSpecs: Record<string, string>,
+  storeSize: number | null,
+) {
+  const fwHost = core.deps.firmware;
+  const { boot, firmware } = chooseFirmware(core, image, extraSpecs);
+  if (!pinned) return { boot, firmware, reselected: false, reason: undefined as string | undefined };
+  const why = await fwHost.whyCannotRun(pinned, storeSize);
+  if (!why) return { boot, firmware: pinned, reselected: false, reason: undefined };
+  if (!firmware) throw new MigrationError('the image asks for BIOS on this host but the guest has UEFI variables', { code: 400 });
+  const newSize = await fwHost.fileSize(firmware.nvram_template);
+  if (storeSize !== null && newSize !== storeSize) {
+    throw new MigrationError(
+      `no firmware build on this host matches the guest's variable store (${storeSize} bytes; selected template ${firmware.nvram_template} is ${newSize} bytes)`,
+      { code: 400 },
+    );
+  }
+  return { boot, firmware, reselected: true, reason: why };
+}
+
 function systemMetadata(instance: NovaInstance, image: NovaImageMeta | undefined, boot: BootRequest): Record<string, string> {
   const props = image?.properties ?? {};
   const sm: Record<string, string> = {};
@@ -47,14 +75,24 @@ function systemMetadata(instance: NovaInstance, image: NovaImageMeta | undefined
   return sm;
 }
 
-export async function spawn(core: DriverCore, uuid: string, a: SpawnArgs): Promise<InstanceView> {
+/** A store the spawn boots with instead of a template copy (a replica restored on unshelve or evacuate). */
+export interface IncomingStore {
+  store: Buffer;
+  /** The firmware it was written under: kept when this host can run it (`firmwareForIncoming`). */
+  firmware: FirmwareSelection | null;
+}
+
+export async function spawn(core: DriverCore, uuid: string, a: SpawnArgs, incoming?: IncomingStore): Promise<InstanceView> {
   const { hv, deps } = core;
   const name = core.nameOf(a.instance);
   const existing = await deps.records.get(uuid);
   if (existing && existing.vmState !== 'deleted-kept') throw new NovaError('InstanceExists', 409, `Instance ${existing.name} already exists.`);
   if (!existing && (await hv.getInfo(name))) throw new NovaError('InstanceExists', 409, `Instance ${name} already exists.`);
   const sizing = core.sizing(a.instance, a.flavor);
-  const { boot, firmware } = chooseFirmware(core, a.image_meta, sizing.extraSpecs);
+  const picked = incoming
+    ? await firmwareForIncoming(core, incoming.firmware, a.image_meta, sizing.extraSpecs, incoming.store.length)
+    : { ...chooseFirmware(core, a.image_meta, sizing.extraSpecs), reselected: false, reason: undefined };
+  const { boot, firmware } = picked;
   const keyset = requestedKeyset(core, a.image_meta, sizing.extraSpecs, a.instance);
   const now = new Date().toISOString();
   const rec: InstanceRecord = {
@@ -78,12 +116,37 @@ export async function spawn(core: DriverCore, uuid: string, a: SpawnArgs): Promi
   // (libvirt would use an existing file as is); anything else, a crash's leftover included,
   // starts from the template.
   const kept = existing?.vmState === 'deleted-kept';
-  // The key set is enrolled by the cold-boot path's store hook, into the store before it boots.
-  queueKeysetAtSpawn(core, rec, keyset);
-  const booted = await coldBoot(core, { rec, start: a.power_on !== false, teardown: false, store: kept ? 'keep' : 'fresh', undoOnFailure: true });
+  const install = incoming && rec.nvramPath ? incoming.store : null;
+  // The key set is enrolled by the cold-boot path's store hook, into the store before it boots;
+  // a restored store (unshelve, evacuate) keeps the keys it had.
+  if (!install) queueKeysetAtSpawn(core, rec, keyset);
+  let installed = false;
+  let booted;
+  try {
+    booted = await coldBoot(core, {
+      rec,
+      start: a.power_on !== false,
+      teardown: false,
+      store: kept || install ? 'keep' : 'fresh',
+      // The restored store is written before the definition, as a received one is (finish_migration).
+      prepareStore: install
+        ? async () => {
+            await deps.nvram.writeBytes(rec.nvramPath as string, install);
+            installed = true;
+          }
+        : undefined,
+      undoOnFailure: true,
+    });
+  } catch (e) {
+    // coldBoot removes stores it created; a restored one is this call's to remove.
+    if (installed && rec.nvramPath) await deps.nvram.remove(rec.nvramPath).catch(() => undefined);
+    throw e;
+  }
   const warnings = [...boot.warnings, ...booted.warnings];
   if (keyset && !firmware?.secure) warnings.push(`Secure Boot key set '${keyset}' ignored: the instance does not boot with Secure Boot firmware`);
-  if (booted.store === 'kept') warnings.push(`reused the variable store kept by an earlier destroy: ${rec.nvramPath}`);
+  if (picked.reselected) warnings.push(`firmware re-selected: ${picked.reason ?? ''}`.trim());
+  if (incoming && !rec.nvramPath) warnings.push('the restored variable store is not used: the guest boots without a store (BIOS or stateless firmware)');
+  if (booted.store === 'kept' && !install) warnings.push(`reused the variable store kept by an earlier destroy: ${rec.nvramPath}`);
   deps.log.info('spawned', {
     instance_uuid: uuid,
     instance_name: name,

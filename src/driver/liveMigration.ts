@@ -304,6 +304,8 @@ export async function postLiveMigrationAtDestination(core: DriverCore, md: Migra
   if (!(await core.hv.getInfo(rec.name))) throw new NovaError('InstanceNotFound', 404, `Instance ${uuid} did not arrive on this host.`);
   await deps.records.put(rec);
   await md.journals.delete(uuid, 'dest');
+  // The guest runs here now: this host writes its generations from now on.
+  if (rec.nvramPath) await core.replicas?.adopt(uuid, null, 'move');
   deps.log.info('post_live_migration_at_destination done', { instance_uuid: uuid });
   return core.view(rec);
 }

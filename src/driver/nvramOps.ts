@@ -43,13 +43,13 @@ export function noStore(uuid: string, why: string): NovaError {
 }
 
 /** The record and its store path; 404 for BIOS and stateless instances. */
-async function storeOf(core: DriverCore, uuid: string): Promise<{ rec: InstanceRecord; path: string }> {
+export async function storeOf(core: DriverCore, uuid: string): Promise<{ rec: InstanceRecord; path: string }> {
   const rec = await core.mustRecord(uuid);
   if (!rec.nvramPath) throw noStore(uuid, rec.firmware ? 'stateless firmware' : 'BIOS');
   return { rec, path: rec.nvramPath };
 }
 
-async function requireShutOff(core: DriverCore, rec: InstanceRecord, what: string): Promise<void> {
+export async function requireShutOff(core: DriverCore, rec: InstanceRecord, what: string): Promise<void> {
   const info = await core.hv.getInfo(rec.name);
   if (info?.state !== PowerState.SHUTDOWN) throw new InstanceInvalidState(rec.uuid, 'power_state', String(info?.state ?? PowerState.NOSTATE), what);
 }

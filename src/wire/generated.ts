@@ -313,6 +313,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/instances/{instance_uuid}/nvram/backups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+            };
+            cookie?: never;
+        };
+        /** @description The generations of the store in the replica store, newest first (from their headers; not decrypted). 409 when replicas are not configured. */
+        get: operations["list_nvram_backups"];
+        put?: never;
+        /** @description Write a generation of the store now (allowed while the guest runs, a snapshot of the file) and answer once it was read back. 503 ReplicaUnavailable when the replica store fails. */
+        post: operations["create_nvram_backup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/instances/{instance_uuid}/nvram/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Replace the store with one generation (point-in-time restore), verified (GCM tag and digest) before anything is written. Only while the guest is shut off; the generation must hold a store of the current size. A new generation recording the restore follows in the background. */
+        post: operations["restore_nvram"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/instances/{instance_uuid}/spawn": {
         parameters: {
             query?: never;
@@ -348,7 +387,14 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description Power off and undefine. `destroy_disks` (default true) deletes the NVRAM; false keeps it. Succeeds for an unknown instance. */
+        /**
+         * @description Power off and undefine. `destroy_disks` (default true) deletes the NVRAM; false keeps it. Succeeds for an unknown instance.
+         *     With replicas configured, `instance.task_state` tells the kinds of destroy apart (the proxy passes Nova's instance):
+         *     `shelving_offloading` writes the shelve generation and reads it back before the local store is removed (refused,
+         *     everything kept, when it cannot be); `deleting` (or vm_state `deleted`) removes the instance's replicas after the
+         *     local store, unless `instance.host` names another host (an evacuated instance's source cleaning up: Nova's
+         *     `_destroy_evacuated_instances`) or another host owns the replicas; any other destroy leaves the replicas alone.
+         */
         post: operations["destroy"];
         delete?: never;
         options?: never;
@@ -779,6 +825,10 @@ export interface components {
             system_metadata?: {
                 [key: string]: string | null;
             };
+            /** @description Nova's instance.task_state when the compute manager calls. The sidecar reads it on destroy (`shelving_offloading`: write the shelve generation of the store and read it back before the local store goes; `deleting`: remove the instance's replicas after the local store) and on spawn (`unshelving`: restore the newest replica). */
+            task_state?: string | null;
+            /** @description Nova's instance.vm_state (`shelved_offloaded` on spawn: restore the newest replica; `deleted` on destroy: as task_state `deleting`). */
+            vm_state?: string | null;
         };
         InstanceArg: components["schemas"]["Instance"] | (components["schemas"]["VersionedObjectEnvelope"] & {
             /** @constant */
@@ -845,6 +895,11 @@ export interface components {
             block_device_info?: unknown;
             /** @default true */
             power_on?: boolean;
+            /**
+             * @description Not in Nova's spawn signature: true when the proxy spawns for an evacuation (Nova's `_rebuild_default_impl` with `evacuate=True` on the new host). With replicas configured, the newest good generation of the store is restored (digest and firmware compatibility checked) and the answer's `nvram.replica.restored` gives its generation and age, the recovery point.
+             * @default false
+             */
+            evacuate?: boolean;
             accel_info?: unknown;
             /** @description Nova's own guest XML; when given it is patched (firmware elements only) instead of building a minimal domain. */
             domain_xml?: string;
@@ -1274,6 +1329,64 @@ export interface components {
             sha256: string;
             /** @description Bytes allocated on disk (holes excluded). */
             allocated?: number;
+            replica?: components["schemas"]["ReplicaInfo"];
+        };
+        /** @description The instance's replicas as this host knows them (present when [replica] backend is not none). */
+        ReplicaInfo: {
+            /**
+             * @description none: no generation yet; pending: one is queued; current: the newest generation holds the store as last checked; stale: the replica store failed, retried with back-off; fenced: another host owns the replicas now.
+             * @enum {string}
+             */
+            state: "none" | "pending" | "current" | "stale" | "fenced";
+            /** @description Newest generation this host wrote or restored. */
+            generation: number | null;
+            /** @description When that generation was written. */
+            time: string | null;
+            age_seconds: number | null;
+            error?: string;
+            /** @description The host owning the replicas when fenced. */
+            owner?: string;
+            /** @description In the answer of a spawn that restored a generation (unshelve, evacuate) - the recovery point. */
+            restored?: {
+                generation: number;
+                time: string;
+                age_seconds: number;
+                host: string;
+                reason?: string;
+                /** @description Newer generations refused (tampered, truncated), newest first. */
+                skipped?: {
+                    generation?: number;
+                    error?: string;
+                }[];
+            };
+        };
+        NvramBackup: {
+            generation: number;
+            /** @description Of the plaintext store. */
+            sha256: string;
+            /** @description Bytes of the plaintext store. */
+            size: number;
+            time: string;
+            /** @description The host that wrote it. */
+            host: string;
+            /** @enum {string} */
+            reason?: "spawn" | "stop" | "move" | "shelve" | "unshelve" | "evacuate" | "periodic" | "manual" | "restore";
+            key_id?: string;
+            /** @description Bytes in the replica store (compressed and encrypted). */
+            stored_bytes?: number;
+            loader?: string | null;
+            nvram_template?: string | null;
+        };
+        NvramBackupList: {
+            /** @description Newest first. */
+            backups: components["schemas"]["NvramBackup"][];
+        };
+        NvramRestoreRequest: {
+            generation: number;
+        };
+        NvramRestoreResult: {
+            restored: components["schemas"]["NvramBackup"];
+            nvram: components["schemas"]["NvramInfo"];
         };
         InstanceView: {
             instance_uuid: string;
@@ -1906,6 +2019,81 @@ export interface operations {
                         nvram: components["schemas"]["NvramInfo"];
                         template: string;
                     };
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    list_nvram_backups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Generations. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NvramBackupList"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    create_nvram_backup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new generation. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        backup: components["schemas"]["NvramBackup"];
+                    };
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    restore_nvram: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NvramRestoreRequest"];
+            };
+        };
+        responses: {
+            /** @description What was restored and the new store. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NvramRestoreResult"];
                 };
             };
             default: components["responses"]["Error"];

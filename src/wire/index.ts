@@ -52,3 +52,7 @@ export type SecureBootInventoryBody = Schemas['SecureBootInventory'];
 export type SecureBootRotationBody = Schemas['SecureBootRotation'];
 export type SecureBootRotationRequestBody = Schemas['SecureBootRotationRequest'];
 export type MigrateDataBody = Schemas['MigrateData'];
+export type NvramBackupBody = Schemas['NvramBackup'];
+export type NvramBackupListBody = Schemas['NvramBackupList'];
+export type NvramRestoreRequestBody = Schemas['NvramRestoreRequest'];
+export type NvramRestoreResultBody = Schemas['NvramRestoreResult'];

@@ -10,8 +10,9 @@
  * One guest goes through the operations in order (each writes a fresh marker value first, so
  * each step proves its own operation carried the latest write): soft reboot, hard reboot,
  * power off/on, rescue/unrescue, resize + confirm (A -> B), resize + revert (B -> A -> B),
- * cold migration + confirm (B -> A), live migration (A -> B), rebuild (marker gone by design),
- * delete (no file left on either host). A second guest boots the Secure Boot build (.ms
+ * cold migration + confirm (B -> A), live migration (A -> B), shelve-offload on B + unshelve on A
+ * and evacuation A -> B (both through encrypted replicas in a directory both sidecars share),
+ * rebuild (marker gone by design), delete (no file left on either host). A second guest boots the Secure Boot build (.ms
  * template, SMM); the shell is refused there, so its state is checked in the store file.
  *
  * Skips with a one-line reason without root/libvirt/OVMF; `NUS_REQUIRE_LIBVIRT=1` (set by
@@ -21,7 +22,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { libvirtPrereqs, purgeDomain, skipOrFail, startHostA, startHostB, stopHostB, virshOn, type LibvirtHost } from '../support/libvirtd';
 import { LibvirtSerial, dumpedString, setvarCommand } from '../support/libvirtSerial';
 import { freePort, SidecarProcess, TOKEN, SECRET } from '../support/processes';
@@ -74,6 +75,10 @@ describe('UEFI variables through every operation on two real libvirt hosts (e2e)
       skipOrFail(this, `libvirtd could not be started: ${(e as Error).message}`);
     }
     const owner = fs.statSync(NVRAM);
+    // Replicas in a directory both sidecars see (standing in for a shared mount), one key.
+    const replicaDir = path.join(root, 'replicas');
+    const replicaKey = path.join(root, 'replica.key');
+    fs.writeFileSync(replicaKey, randomBytes(32).toString('hex'), { mode: 0o600 });
     const [pa, pb] = [await freePort(), await freePort()];
     const peers = `compute-a=http://127.0.0.1:${pa},compute-b=http://127.0.0.1:${pb}`;
     const mk = (n: 'a' | 'b', port: number, migrationUri: string) => {
@@ -89,7 +94,8 @@ describe('UEFI variables through every operation on two real libvirt hosts (e2e)
           `[hypervisor]\nbackend = libvirt\nstate_dir = ${dir}/state\n[nvram]\nnvram_dir = ${NVRAM}\nowner = libvirt-qemu\ngroup = libvirt-qemu\n` +
           `[libvirt]\nconnection_uri = qemu:///system\nvirt_type = qemu\nhw_machine_type = x86_64=q35\nmigration_uri = ${migrationUri}\n` +
           `live_migration_inbound_addr = 127.0.0.1\nserial_socket_dir = ${ser}\nwait_soft_reboot_seconds = ${SOFT_WAIT_S}\n` +
-          `[peer]\nhosts = ${peers}\nshared_secret = ${SECRET}\ntimeout = 60\n`,
+          `[peer]\nhosts = ${peers}\nshared_secret = ${SECRET}\ntimeout = 60\n` +
+          `[replica]\nbackend = directory\npath = ${replicaDir}\nencryption_key_file = ${replicaKey}\ninterval = 2\nretry_interval = 1\n`,
       );
       return new SidecarProcess(`compute-${n}`, port, dir, conf, n === 'a' ? hostA.nvramDir : hostB.nvramDir, undefined as never);
     };
@@ -437,6 +443,59 @@ describe('UEFI variables through every operation on two real libvirt hosts (e2e)
     assert.throws(() => virshOn(hostA.uri, 'domstate', g.name), 'undefined on A');
     // Resumed, not rebooted: attach to the shell the guest was sitting in on A.
     await expectMarker(g, 'live migration', false, t0);
+  });
+
+  /** Until the newest replica generation holds the owner's store file as it is now (the periodic scan writes it). */
+  async function replicated(h: SidecarProcess, name: string, uuid: string): Promise<number> {
+    const want = createHash('sha256')
+      .update(fs.readFileSync(storeFile(h, name)))
+      .digest('hex');
+    for (let i = 0; i < 150; i++) {
+      const r = await h.http.get(`/v1/instances/${uuid}/nvram/backups`);
+      const newest = r.status === 200 ? r.data.backups[0] : undefined;
+      if (newest?.sha256 === want) return newest.generation as number;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    return assert.fail(`no replica generation of ${name} holds its store as it is now`);
+  }
+
+  it('shelve-offload on B, unshelve on A: the variable written in the guest survives (replica restored)', async () => {
+    await g.writeMarker('shelve', false);
+    const t0 = Date.now();
+    // Nova's shelve: power off, snapshot, then shelve-offload destroys on the host.
+    await call(B, g.inst.uuid, 'power_off', { instance: g.inst, timeout: 0 });
+    await call(B, g.inst.uuid, 'destroy', {
+      instance: { ...g.inst, task_state: 'shelving_offloading', vm_state: 'shelved' },
+      network_info: [],
+      destroy_disks: true,
+    });
+    assert.throws(() => virshOn(hostB.uri, 'domstate', g.name), 'undefined on B');
+    g.moveTo(A);
+    const v = await call(A, g.inst.uuid, 'spawn', {
+      instance: { ...g.inst, task_state: 'unshelving', vm_state: 'shelved_offloaded' },
+      image_meta: UEFI,
+      network_info: [],
+    });
+    assert.equal(v.nvram.replica.restored.host, 'compute-b');
+    await expectMarker(g, 'shelve-offload B + unshelve A', true, t0);
+  });
+
+  it('evacuation A -> B: the newest generation is restored on B with its age; A coming back leaves B alone', async () => {
+    await g.writeMarker('evacuate', false);
+    const gen = await replicated(A, g.name, g.inst.uuid);
+    const t0 = Date.now();
+    // Host A dies: its sidecar is killed and its guest stops (the domain and store stay behind).
+    await A.stop();
+    virshOn(hostA.uri, 'destroy', g.name);
+    g.moveTo(B);
+    const v = await call(B, g.inst.uuid, 'spawn', { instance: g.inst, image_meta: UEFI, network_info: [], evacuate: true });
+    assert.equal(v.nvram.replica.restored.generation, gen);
+    assert.ok(v.nvram.replica.restored.age_seconds >= 0);
+    // A comes back: Nova's _destroy_evacuated_instances destroys the leftover there.
+    await A.start();
+    await call(A, g.inst.uuid, 'destroy', { instance: g.inst, network_info: [], destroy_disks: true });
+    assert.throws(() => virshOn(hostA.uri, 'domstate', g.name), 'the leftover on A is gone');
+    await expectMarker(g, `evacuate A -> B (generation ${gen}, ${v.nvram.replica.restored.age_seconds} s old)`, true, t0);
   });
 
   it('rebuild resets the store from the template: the marker is gone (by design)', async () => {

@@ -29,6 +29,14 @@ import { buildStore } from '../unit/varstore/builder';
 import { MemoryHypervisor, type HypervisorFabric } from './memoryHypervisor';
 import { MemoryPeer, PeerNetwork } from './memoryPeer';
 import { SIZES, makeFile, tmpDir } from './firmwareFixture';
+import type { ReplicaStore } from '../../src/replica/types';
+import { ReplicaLog } from '../../src/replica/generations';
+import { makeKeyring, parseKey, type Keyring } from '../../src/replica/keys';
+import { ReplicaService, type ReplicaOptions } from '../../src/driver/replicas';
+import { ReplicaStateStore } from '../../src/state/replicas';
+
+/** The replica key of driver unit tests (every host holds it unless a test gives one its own). */
+export const TEST_REPLICA_KEYS = makeKeyring(parseKey('5a'.repeat(32), 'test key'));
 
 export interface DriverFirmware {
   dir: string;
@@ -96,6 +104,8 @@ export interface Host {
   config: Config;
   log: Logger & { lines: Record<string, unknown>[] };
   nvramDir: string;
+  /** The replica service, when the world has a replica store. */
+  replicas?: ReplicaService;
   /** Every file in the NVRAM directory (stashes and staged copies included), sorted. */
   nvramFiles(): string[];
 }
@@ -120,6 +130,12 @@ export interface WorldOptions {
   keysetTemplate?: string;
   /** Config sections merged over the defaults (every host). */
   config?: Partial<Record<string, Record<string, unknown>>>;
+  /** A replica store shared by every host (replicas off without one). */
+  replicaStore?: ReplicaStore;
+  /** Keys per host name (default TEST_REPLICA_KEYS), retention and timing. */
+  replicaKeys?: Record<string, Keyring>;
+  replicaKeep?: number;
+  replicaOptions?: Partial<ReplicaOptions>;
 }
 
 export async function makeWorld(opts: WorldOptions = {}): Promise<World> {
@@ -157,13 +173,31 @@ export async function makeWorld(opts: WorldOptions = {}): Promise<World> {
     const keysets = new KeysetRegistry();
     const problems = keysets.replace(loadKeysets(config.secureBootKeysets, { now: new Date(), template: opts.keysetTemplate }));
     assert.deepEqual(problems, []);
+    let replicas: ReplicaService | undefined;
+    if (opts.replicaStore) {
+      const rlog = new ReplicaLog(opts.replicaStore, opts.replicaKeys?.[name] ?? TEST_REPLICA_KEYS, {
+        prefix: 'nvram/',
+        host: name,
+        keep: opts.replicaKeep ?? 5,
+        backoffMs: () => 0,
+      });
+      replicas = new ReplicaService({
+        log: rlog,
+        states: new ReplicaStateStore(config.hypervisor.state_dir),
+        nvram,
+        records,
+        logger: log,
+        options: { interval: 300, concurrency: 4, retryInterval: 1, ...opts.replicaOptions },
+      });
+      await replicas.init();
+    }
     const driver = new ShimDriver(
-      { config, hypervisor: hv, nvram, records, firmware, keysets, rotations, log, faults: new FaultPoints([], log) },
+      { config, hypervisor: hv, nvram, records, firmware, keysets, rotations, log, faults: new FaultPoints([], log), replicas },
       { journals, peer: new MemoryPeer(net, name), selfUrl: `memory://${name}` },
     );
     net.register(name, driver);
     const nvramDir = config.nvram.nvram_dir;
-    hosts.push({ name, driver, hv, nvram, records, journals, config, log, nvramDir, nvramFiles: () => fs.readdirSync(nvramDir).sort() });
+    hosts.push({ name, driver, hv, nvram, records, journals, config, log, nvramDir, replicas, nvramFiles: () => fs.readdirSync(nvramDir).sort() });
   }
   return {
     root,

@@ -166,12 +166,20 @@ export class LibvirtSerial {
   /**
    * `dmpstore NAME -guid GUID`, run again (it only reads) when the dump came back shorter than
    * its DataSize: QEMU's 16550 drops a byte after a few failed writes to a slow socket reader
-   * (MAX_XMIT_RETRY), which happens on a loaded 2-CPU host. Returns the last output.
+   * (MAX_XMIT_RETRY), which happens on a loaded 2-CPU host; when the dropped byte was part of
+   * the prompt, Enter brings a fresh one. Returns the last output.
    */
   async dmpstore(name: string, guid: string, attempts = 3): Promise<string> {
     let out = '';
     for (let i = 0; i < attempts; i++) {
-      out = await this.run(dmpstoreCommand(name, guid));
+      try {
+        out = await this.run(dmpstoreCommand(name, guid));
+      } catch (e) {
+        // A byte of the prompt itself was dropped: ask for a fresh prompt and dump again.
+        if (i + 1 >= attempts) throw e;
+        await this.attachToShell();
+        continue;
+      }
       if (/No matching variables/i.test(out)) return out;
       const v = parseDmpstore(out).find((x) => x.name === name);
       if (v?.complete) return out;

@@ -109,3 +109,38 @@ loadr = /x
     assert.equal(c.nvram.mode, 0o644);
   });
 });
+
+describe('config: [replica]', () => {
+  it('defaults to no replicas, keep 5, interval 300 s', () => {
+    const c = buildConfig({}, 'defaults');
+    assert.equal(c.replica.backend, 'none');
+    assert.equal(c.replica.keep, 5);
+    assert.equal(c.replica.interval, 300);
+  });
+
+  const cases: [string, { given: Record<string, unknown>; want: RegExp[] }][] = [
+    [
+      's3 without its options lists each missing one',
+      {
+        given: { backend: 's3' },
+        want: [/encryption_key_file: required/, /endpoint: required/, /bucket: required/, /access_key: required/, /secret_key_file \(or secret_key\)/],
+      },
+    ],
+    ['directory without a path', { given: { backend: 'directory', encryption_key_file: '/k' }, want: [/\[replica\] path: required/] }],
+    [
+      'an endpoint that is not a URL',
+      {
+        given: { backend: 's3', encryption_key_file: '/k', endpoint: 'swift:8080', bucket: 'b', access_key: 'a', secret_key: 's' },
+        want: [/is not an http\(s\) URL/],
+      },
+    ],
+  ];
+  for (const [name, { given, want }] of cases) {
+    it(`fails at start-up: ${name}`, () => {
+      assert.throws(
+        () => testConfig({ replica: given }),
+        (e: unknown) => e instanceof ConfigError && want.every((w) => e.problems.some((p) => w.test(p))),
+      );
+    });
+  }
+});

@@ -1,0 +1,409 @@
+/**
+ * @module driver/replicas
+ * When generations of an instance's store are written to the replica store, and what this host
+ * knows about them (`ReplicaService`). The flows call it; it never defines or boots anything.
+ *
+ * Written:
+ * - after spawn, after every stop, before a cross-host move, for running guests whose store
+ *   changed (a stop or a scan whose store equals the newest generation writes nothing: an
+ *   identical generation would only push an older one out of retention) (checked every `[replica] interval` through `NvramStore.cachedInfo`, a stat and a
+ *   cached digest, the same cost as get_info), and on the restore paths (the first generation
+ *   a new owner writes): queued, never awaited by the flow;
+ * - before shelve-offload and on demand: awaited (`writeNow`), the generation read back byte for
+ *   byte first (background generations trust the store's answer to the PUT).
+ *
+ * The queue holds instance ids, not stores: a store is read when its turn comes, and at most
+ * `[replica] concurrency` are in flight, which bounds the memory of a catch-up after an outage.
+ * A write the store refuses marks the instance `stale` and is retried after
+ * `retry_interval` seconds, doubled per failure up to `interval`. A write refused because
+ * another host owns the replicas now marks it `fenced`: nothing more is written from here.
+ * Calls for one instance run one after another (the generation log's `base` rule needs it).
+ */
+import type { Logger } from '../util/log';
+import type { NvramStore } from '../nvram/store';
+import type { RecordStore } from '../state/records';
+import { freshState, type ReplicaState, type ReplicaStateName, type ReplicaStateStore } from '../state/replicas';
+import type { FirmwareSelection } from '../firmware/types';
+import { ReplicaFenced, type GenerationEntry, type GenerationReason, type ReadResult, type ReplicaHeader, type ReplicaLog, type WriteResult } from '../replica';
+import { readHeader } from '../replica/format';
+import { sha256 } from '../nvram/store';
+
+export interface ReplicaOptions {
+  /** Seconds between checks of changed stores (and the longest retry back-off). */
+  interval: number;
+  concurrency: number;
+  /** Seconds before the first retry of a failed generation. */
+  retryInterval: number;
+}
+
+export interface ReplicaServiceDeps {
+  log: ReplicaLog;
+  states: ReplicaStateStore;
+  nvram: NvramStore;
+  records: RecordStore;
+  logger: Logger;
+  options: ReplicaOptions;
+}
+
+/** What get_info shows as `nvram.replica`. */
+export interface ReplicaView {
+  state: ReplicaStateName | 'none';
+  generation: number | null;
+  time: string | null;
+  age_seconds: number | null;
+  error?: string;
+  owner?: string;
+  restored?: RestoredView;
+}
+
+/** The generation a spawn restored (unshelve, evacuate): the recovery point. */
+export interface RestoredView {
+  generation: number;
+  time: string;
+  age_seconds: number;
+  host: string;
+  reason: string;
+  skipped: { generation: number; error: string }[];
+}
+
+export interface BackupView {
+  generation: number;
+  sha256: string;
+  size: number;
+  time: string;
+  host: string;
+  reason: GenerationReason;
+  key_id: string;
+  stored_bytes: number;
+  loader: string | null;
+  nvram_template: string | null;
+}
+
+interface Job {
+  reason: GenerationReason;
+  /** The store as the flow read it (a move's stash); otherwise read when the job runs. */
+  content?: Buffer;
+  force: boolean;
+}
+
+function ageOf(time: string | null, now = Date.now()): number | null {
+  return time ? Math.max(0, Math.round((now - Date.parse(time)) / 1000)) : null;
+}
+
+export class ReplicaService {
+  private readonly states = new Map<string, ReplicaState>();
+  private readonly queue = new Map<string, Job>();
+  private readonly chains = new Map<string, Promise<unknown>>();
+  private running = 0;
+  private idleWaiters: (() => void)[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private lastScan = 0;
+  private scanning = false;
+
+  /** The store's `init` (bucket or directory created), once it succeeded. */
+  private ready: Promise<void> | null = null;
+
+  constructor(private readonly d: ReplicaServiceDeps) {}
+
+  /** Make the replica store usable (created when missing); retried by the next write after a failure. */
+  ensureStore(): Promise<void> {
+    this.ready ??= this.d.log.store.init().catch((e: unknown) => {
+      this.ready = null;
+      throw e;
+    });
+    return this.ready;
+  }
+
+  get backend(): string {
+    return this.d.log.store.describe();
+  }
+
+  /** Load the states and queue what was pending or stale when the sidecar stopped. */
+  async init(): Promise<void> {
+    await this.d.states.init();
+    for (const s of await this.d.states.list()) {
+      this.states.set(s.uuid, s);
+      if (s.state === 'pending' || s.state === 'stale') this.enqueue(s.uuid, 'periodic', { force: s.takeover });
+    }
+  }
+
+  /** Start the timers: retries every second that are due, the change scan every `interval`. */
+  start(): void {
+    const tick = setInterval(() => {
+      this.tick().catch((e: unknown) => this.d.logger.warning('nvram replica scan failed', { error: (e as Error).message }));
+    }, 1000);
+    tick.unref();
+    this.timers.push(tick);
+  }
+
+  /** Stop the timers and wait for writes in flight (queued ones stay pending for the next start). */
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.queue.clear();
+    await Promise.allSettled([...this.chains.values()]);
+  }
+
+  /** Resolves when nothing is queued or running (tests, bench). */
+  idle(): Promise<void> {
+    if (!this.queue.size && !this.running) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  view(uuid: string): ReplicaView {
+    const s = this.states.get(uuid);
+    if (!s) return { state: 'none', generation: null, time: null, age_seconds: null };
+    const v: ReplicaView = { state: s.state, generation: s.generation || null, time: s.time, age_seconds: ageOf(s.time) };
+    if (s.error) v.error = s.error;
+    if (s.owner) v.owner = s.owner;
+    return v;
+  }
+
+  private async save(s: ReplicaState): Promise<void> {
+    this.states.set(s.uuid, s);
+    await this.d.states.put(s);
+  }
+
+  private stateOf(uuid: string): ReplicaState {
+    return { ...(this.states.get(uuid) ?? freshState(uuid)) };
+  }
+
+  /** Run `fn` after every earlier call for the same instance. */
+  private serial<T>(uuid: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.chains.get(uuid) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.chains.set(uuid, tail);
+    void tail.then(() => {
+      if (this.chains.get(uuid) === tail) this.chains.delete(uuid);
+    });
+    return next;
+  }
+
+  /** Queue a generation (not awaited by the caller). A later request for the same instance replaces a queued one. */
+  enqueue(uuid: string, reason: GenerationReason, opts: { content?: Buffer; force?: boolean } = {}): void {
+    const prev = this.queue.get(uuid);
+    this.queue.delete(uuid);
+    this.queue.set(uuid, { reason, content: opts.content ?? prev?.content, force: (opts.force ?? false) || (prev?.force ?? false) });
+    const s = this.states.get(uuid);
+    if (!s) this.states.set(uuid, freshState(uuid));
+    else if (s.state === 'current') this.states.set(uuid, { ...s, state: 'pending' });
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.running < this.d.options.concurrency && this.queue.size) {
+      const [uuid, job] = this.queue.entries().next().value as [string, Job];
+      this.queue.delete(uuid);
+      this.running++;
+      void this.serial(uuid, () => this.runJob(uuid, job))
+        .catch(() => undefined)
+        .finally(() => {
+          this.running--;
+          this.pump();
+          if (!this.queue.size && !this.running) for (const w of this.idleWaiters.splice(0)) w();
+        });
+    }
+  }
+
+  private async runJob(uuid: string, job: Job): Promise<void> {
+    // Not before the next turn of the event loop: the call that queued the job (a spawn) has
+    // written its answer by then, so compression and encryption never delay it.
+    await new Promise<void>((r) => setImmediate(r));
+    const rec = await this.d.records.peek(uuid).catch(() => null);
+    if (!rec || rec.vmState === 'deleted-kept' || !rec.nvramPath) {
+      // The instance left this host (or has no store): nothing to write, nothing to retry.
+      if (!rec && this.states.has(uuid)) {
+        this.states.delete(uuid);
+        await this.d.states.delete(uuid).catch(() => undefined);
+      }
+      return;
+    }
+    const content = job.content ?? (await this.d.nvram.read(rec.nvramPath).catch(() => null));
+    if (!content) return;
+    await this.write(uuid, content, rec.firmware, job.reason, job.force, false).catch(() => undefined);
+  }
+
+  /**
+   * Write one generation now (shelve-offload, on demand): resolves once it was read back.
+   * Throws `ReplicaUnavailable` (the instance is then stale and retried) or `ReplicaFenced`.
+   */
+  writeNow(uuid: string, content: Buffer, firmware: FirmwareSelection | null, reason: GenerationReason): Promise<WriteResult> {
+    return this.serial(uuid, async () => (await this.write(uuid, content, firmware, reason, true, true)) as WriteResult);
+  }
+
+  /** Write unless unchanged since the last generation (forced writes always go); `verify`: read it back first. Null when skipped. */
+  private async write(
+    uuid: string,
+    content: Buffer,
+    firmware: FirmwareSelection | null,
+    reason: GenerationReason,
+    force: boolean,
+    verify: boolean,
+  ): Promise<WriteResult | null> {
+    const s = this.stateOf(uuid);
+    const digest = sha256(content);
+    if (!force && !s.takeover && s.state !== 'stale' && s.sha256 === digest && s.generation > 0) {
+      await this.save({ ...s, state: 'current' });
+      return null;
+    }
+    if (s.state === 'fenced' && !s.takeover) throw new ReplicaFenced(uuid, s.generation, s.owner ?? '?');
+    try {
+      await this.ensureStore();
+      const r = await this.d.log.write({ uuid, store: content, firmware, reason, base: s.generation, takeover: s.takeover, verify });
+      await this.save({ uuid, generation: r.generation, sha256: r.header.sha256, time: r.header.time, state: 'current', takeover: false, failures: 0 });
+      this.d.logger.info('nvram replica written', { instance_uuid: uuid, generation: r.generation, reason, bytes: r.objectBytes, pruned: r.pruned });
+      return r;
+    } catch (e) {
+      if (e instanceof ReplicaFenced) {
+        await this.save({ ...s, state: 'fenced', owner: e.owner, error: e.message, takeover: false });
+        this.d.logger.warning('nvram replica fenced: another host owns the replicas', { instance_uuid: uuid, owner: e.owner, generation: e.generation });
+      } else {
+        const failures = s.failures + 1;
+        const wait = Math.min(this.d.options.retryInterval * 2 ** (failures - 1), this.d.options.interval);
+        await this.save({ ...s, state: 'stale', failures, error: (e as Error).message, retryAt: new Date(Date.now() + wait * 1000).toISOString() });
+        this.d.logger.warning('nvram replica stale', { instance_uuid: uuid, reason, error: (e as Error).message, retry_in_s: wait });
+      }
+      throw e;
+    }
+  }
+
+  /** Retries that are due, and every `interval` the scan for changed stores. */
+  private async tick(now = Date.now()): Promise<void> {
+    for (const s of this.states.values()) {
+      if (s.state === 'stale' && (!s.retryAt || Date.parse(s.retryAt) <= now) && !this.queue.has(s.uuid))
+        this.enqueue(s.uuid, 'periodic', { force: s.takeover });
+    }
+    if (now - this.lastScan >= this.d.options.interval * 1000) {
+      this.lastScan = now;
+      await this.scan();
+    }
+  }
+
+  /** Queue a generation for each store that changed since its newest one (a stat and a cached digest each). */
+  async scan(): Promise<number> {
+    if (this.scanning) return 0;
+    this.scanning = true;
+    let queued = 0;
+    try {
+      for (const r of await this.d.records.summaries()) {
+        if (r.vmState === 'deleted-kept' || this.queue.has(r.uuid)) continue;
+        const s = this.states.get(r.uuid);
+        if (s?.state === 'fenced' || s?.state === 'stale') continue;
+        const rec = await this.d.records.peek(r.uuid).catch(() => null);
+        if (!rec?.nvramPath) continue;
+        const info = await this.d.nvram.cachedInfo(rec.nvramPath).catch(() => null);
+        if (info && info.sha256 !== s?.sha256) {
+          this.enqueue(r.uuid, 'periodic');
+          queued++;
+        }
+      }
+    } finally {
+      this.scanning = false;
+    }
+    return queued;
+  }
+
+  // ---- reading ----
+
+  /** The newest generation that decodes (`ReplicaUnavailable`, `ReplicaKeyError` propagate). */
+  newest(uuid: string, atMost?: number): Promise<ReadResult | null> {
+    return this.d.log.newest(uuid, atMost);
+  }
+
+  async read(uuid: string, generation: number): Promise<{ entry: GenerationEntry; header: ReplicaHeader; store: Buffer; storedBytes: number } | null> {
+    const entry = (await this.d.log.list(uuid)).find((e) => e.generation === generation);
+    if (!entry) return null;
+    return { entry, ...(await this.d.log.read(uuid, entry)) };
+  }
+
+  /** A generation's header as the backups listing shows it. */
+  static backupView(h: ReplicaHeader, storedBytes: number): BackupView {
+    return {
+      generation: h.generation,
+      sha256: h.sha256,
+      size: h.size,
+      time: h.time,
+      host: h.host,
+      reason: h.reason,
+      key_id: h.key_id,
+      stored_bytes: storedBytes,
+      loader: h.firmware?.loader ?? null,
+      nvram_template: h.firmware?.nvram_template ?? null,
+    };
+  }
+
+  /** Every generation with its header (not decrypted: a listing, newest first). */
+  async list(uuid: string): Promise<BackupView[]> {
+    const out: BackupView[] = [];
+    for (const e of (await this.d.log.list(uuid)).reverse()) {
+      const obj = await this.d.log.store.get(e.key);
+      if (!obj) continue;
+      let h: ReplicaHeader;
+      try {
+        h = readHeader(obj, e.key).header;
+      } catch {
+        continue;
+      }
+      out.push(ReplicaService.backupView(h, obj.length));
+    }
+    return out;
+  }
+
+  restoredView(r: ReadResult): RestoredView {
+    return {
+      generation: r.entry.generation,
+      time: r.header.time,
+      age_seconds: ageOf(r.header.time) ?? 0,
+      host: r.header.host,
+      reason: r.header.reason,
+      skipped: r.skipped,
+    };
+  }
+
+  // ---- ownership ----
+
+  /**
+   * Nova put the instance here with the store of `restored` (unshelve, evacuate) or moved it here
+   * (a finished migration: `restored` null): the next generation, written now in the background
+   * with `reason`, takes the replicas over.
+   */
+  async adopt(uuid: string, restored: ReadResult | null, reason: GenerationReason): Promise<void> {
+    const s = this.stateOf(uuid);
+    await this.save({
+      uuid,
+      generation: restored?.entry.generation ?? s.generation,
+      sha256: restored?.header.sha256 ?? null,
+      time: restored?.header.time ?? null,
+      state: 'pending',
+      takeover: true,
+      failures: 0,
+    });
+    this.enqueue(uuid, reason, { force: true });
+  }
+
+  /** The local store is gone (moved away, shelved, evacuated from here): forget, keep the replicas. */
+  async forget(uuid: string): Promise<void> {
+    this.queue.delete(uuid);
+    await this.serial(uuid, async () => {
+      this.states.delete(uuid);
+      await this.d.states.delete(uuid);
+    });
+  }
+
+  /** True when another host owns the instance's replicas (this host was fenced). */
+  isFenced(uuid: string): boolean {
+    return this.states.get(uuid)?.state === 'fenced';
+  }
+
+  /** The instance was deleted: remove its replicas (after the local store is gone) and its state. */
+  async deleteAll(uuid: string): Promise<number> {
+    this.queue.delete(uuid);
+    return this.serial(uuid, async () => {
+      const n = await this.d.log.deleteAll(uuid);
+      this.states.delete(uuid);
+      await this.d.states.delete(uuid);
+      return n;
+    });
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * @module driver/restore
+ * The flows that need a store from off this host: shelve-offload (the shelve generation is
+ * written and read back before the local store goes), unshelve and evacuate (the newest good
+ * generation restored through spawn, and so through the cold-boot path), a point-in-time
+ * restore of one generation, and the backups listing. Which destroy is which comes from
+ * Nova's instance as the proxy sends it (`task_state`, `vm_state`, `host`).
+ *
+ * Nova's compute manager (nova-integration.md §2): shelve-offload calls `destroy`; unshelve
+ * calls `spawn` on whatever host the scheduler picks; evacuate spawns on the new host
+ * (`_rebuild_default_impl`, evacuate=True) while the source is down; when the source comes
+ * back, `_destroy_evacuated_instances` calls `destroy` there with `instance.host` naming the
+ * new host. A real delete runs with task_state `deleting`.
+ */
+import type { DriverCore } from './core';
+import type { DestroyArgs, Done, InstanceView, SpawnArgs } from './contract';
+import { ReplicaService, type BackupView } from './replicas';
+import type { NovaInstance } from '../nova/objects';
+import type { NvramInfo } from '../nvram/store';
+import { NovaError } from '../errors';
+import * as lifecycle from './lifecycle';
+import { requireShutOff, storeOf } from './nvramOps';
+
+/** Nova task and vm states the flows below key on (nova/compute/task_states.py, vm_states.py). */
+const SHELVING_OFFLOADING = 'shelving_offloading';
+const UNSHELVING = 'unshelving';
+const SHELVED_OFFLOADED = 'shelved_offloaded';
+const DELETING = 'deleting';
+const DELETED = 'deleted';
+
+export type DestroyKind = 'shelve-offload' | 'delete' | 'evacuated-source' | 'other';
+
+/** What a destroy is for, from the instance Nova passed. */
+export function destroyKind(instance: NovaInstance | undefined, thisHost: string): DestroyKind {
+  const host = instance?.host;
+  if (host && host !== thisHost) return 'evacuated-source';
+  if (instance?.task_state === SHELVING_OFFLOADING) return 'shelve-offload';
+  if (instance?.task_state === DELETING || instance?.vm_state === DELETED) return 'delete';
+  return 'other';
+}
+
+/** Whether a spawn restores a replica, and why. */
+export function spawnRestores(a: SpawnArgs): 'unshelve' | 'evacuate' | null {
+  if (a.evacuate === true) return 'evacuate';
+  if (a.instance.task_state === UNSHELVING || a.instance.vm_state === SHELVED_OFFLOADED) return 'unshelve';
+  return null;
+}
+
+function replicasOf(core: DriverCore): ReplicaService {
+  const r = core.replicas;
+  if (!r) throw new NovaError('Invalid', 409, 'NVRAM replicas are not configured on this host ([replica] backend = none)');
+  return r;
+}
+
+/**
+ * Unshelve or evacuate: the newest generation that decodes becomes the store the guest boots
+ * with. Refused with nothing created when the replica store cannot be read or holds only
+ * objects this host cannot decrypt; a spawn from the template (with a warning) when the
+ * instance has no replica at all.
+ */
+export async function spawnRestoring(core: DriverCore, uuid: string, a: SpawnArgs, kind: 'unshelve' | 'evacuate'): Promise<InstanceView> {
+  const svc = core.replicas;
+  if (!svc) return lifecycle.spawn(core, uuid, a);
+  const log = core.deps.log;
+  const r = await svc.newest(uuid);
+  if (!r) {
+    const view = await lifecycle.spawn(core, uuid, a);
+    await svc.adopt(uuid, null, kind);
+    log.warning('no nvram replica to restore: the store starts from the template', { instance_uuid: uuid, kind, backend: svc.backend });
+    view.warnings.push(`no replica of the variable store in ${svc.backend}: it starts from the template`);
+    return view;
+  }
+  for (const s of r.skipped) {
+    log.warning('nvram replica refused, using an older generation', { instance_uuid: uuid, refused: s.generation, error: s.error, used: r.entry.generation });
+  }
+  const view = await lifecycle.spawn(core, uuid, a, { store: r.store, firmware: r.header.firmware });
+  await svc.adopt(uuid, r, kind);
+  const restored = svc.restoredView(r);
+  log.info('nvram restored from replica', {
+    instance_uuid: uuid,
+    kind,
+    generation: restored.generation,
+    age_seconds: restored.age_seconds,
+    written_by: restored.host,
+    written_at: restored.time,
+    sha256: r.header.sha256,
+  });
+  view.warnings.push(
+    ...r.skipped.map((s) => `replica generation ${s.generation} refused (${s.error}); restored generation ${r.entry.generation} instead`),
+    `variable store restored from replica generation ${restored.generation} written by ${restored.host} at ${restored.time} (${restored.age_seconds} s ago)`,
+  );
+  if (view.nvram) view.nvram.replica = { ...svc.view(uuid), restored };
+  return view;
+}
+
+/**
+ * Shelve-offload: the domain stops, the shelve generation is written and read back, then the
+ * local store, domain and record go (`lifecycle.destroy`). When the generation cannot be
+ * written the destroy is refused and everything local is kept.
+ */
+export async function shelveOffload(core: DriverCore, uuid: string, a: DestroyArgs): Promise<Done> {
+  const svc = replicasOf(core);
+  const rec = await core.deps.records.get(uuid);
+  if (rec?.nvramPath && rec.vmState !== 'deleted-kept') {
+    // QEMU must not write the store while its last generation is taken.
+    await core.hv.destroy(rec.name);
+    const content = await core.deps.nvram.read(rec.nvramPath).catch(() => null);
+    if (content) {
+      try {
+        const w = await svc.writeNow(uuid, content, rec.firmware, 'shelve');
+        core.deps.log.info('shelve generation written and read back', { instance_uuid: uuid, generation: w.generation, sha256: w.header.sha256 });
+      } catch (e) {
+        const err = e as NovaError;
+        throw new NovaError(
+          err.type ?? 'ReplicaUnavailable',
+          err.code ?? 503,
+          `shelve-offload of ${uuid} refused: the final generation of its variable store could not be written and read back (${err.message}); the local store ${rec.nvramPath} is kept`,
+          { cause: e },
+        );
+      }
+      core.crashPoint('shelve:written-before-destroy');
+    }
+  }
+  const done = await lifecycle.destroy(core, uuid, a);
+  await svc.forget(uuid);
+  return done;
+}
+
+/** After a destroy: what becomes of the replicas. */
+export async function afterDestroy(core: DriverCore, uuid: string, a: DestroyArgs, kind: DestroyKind): Promise<void> {
+  const svc = core.replicas;
+  if (!svc) return;
+  const log = core.deps.log;
+  if (kind === 'delete') {
+    if (svc.isFenced(uuid)) {
+      log.warning('delete: replicas left alone, another host owns them', { instance_uuid: uuid });
+      await svc.forget(uuid);
+      return;
+    }
+    try {
+      const n = await svc.deleteAll(uuid);
+      log.info('nvram replicas deleted', { instance_uuid: uuid, objects: n });
+    } catch (e) {
+      // Nova's delete goes on; the objects stay until a later delete or an operator removes them.
+      log.error('nvram replicas could not be deleted', { instance_uuid: uuid, error: (e as Error).message, backend: svc.backend });
+    }
+    return;
+  }
+  if (kind === 'evacuated-source') {
+    log.info('destroy of an instance evacuated from here: its replicas and its store elsewhere are left alone', {
+      instance_uuid: uuid,
+      now_on: a.instance.host,
+    });
+  }
+  if (a.destroy_disks !== false) await svc.forget(uuid);
+}
+
+export async function listBackups(core: DriverCore, uuid: string): Promise<{ backups: BackupView[] }> {
+  const svc = replicasOf(core);
+  await core.peekRecord(uuid).catch(async (e) => {
+    // A shelved-offloaded instance has no record here but has backups: list them anyway.
+    if ((await svc.list(uuid)).length === 0) throw e;
+  });
+  return { backups: await svc.list(uuid) };
+}
+
+export async function createBackup(core: DriverCore, uuid: string): Promise<{ backup: BackupView }> {
+  const svc = replicasOf(core);
+  const { rec, path } = await storeOf(core, uuid);
+  const content = await core.deps.nvram.read(path);
+  const w = await svc.writeNow(uuid, content, rec.firmware, 'manual');
+  return { backup: ReplicaService.backupView(w.header, w.objectBytes) };
+}
+
+/** Point-in-time restore of one generation while the guest is shut off. */
+export async function restoreGeneration(core: DriverCore, uuid: string, generation: number): Promise<{ restored: BackupView; nvram: NvramInfo }> {
+  const svc = replicasOf(core);
+  const { rec, path } = await storeOf(core, uuid);
+  await requireShutOff(core, rec, 'restore the variable store');
+  const got = await svc.read(uuid, generation);
+  if (!got) throw new NovaError('NotFound', 404, `Instance ${uuid} has no replica generation ${generation}.`);
+  const cur = await core.deps.nvram.sizeOf(path);
+  if (cur !== null && cur !== got.header.size) {
+    throw new NovaError(
+      'Invalid',
+      409,
+      `replica generation ${generation} holds a ${got.header.size}-byte store; the instance's firmware maps ${cur} bytes (another firmware build)`,
+    );
+  }
+  await core.deps.nvram.writeBytes(path, got.store);
+  const info = (await core.deps.nvram.info(path)) as NvramInfo;
+  core.deps.log.info('variable store restored from replica', { instance_uuid: uuid, generation, written_at: got.header.time, sha256: got.header.sha256 });
+  svc.enqueue(uuid, 'restore', { force: true });
+  return { restored: ReplicaService.backupView(got.header, got.storedBytes), nvram: info };
+}

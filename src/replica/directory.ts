@@ -1,0 +1,143 @@
+/**
+ * @module replica/directory
+ * `ReplicaStore` on a directory, meant for a filesystem every compute host mounts (NFS,
+ * CephFS). Objects are files written atomically (temp file, fsync, rename, fsync dir:
+ * util/atomicFile), so a reader sees a whole object or none. A claim is a file created with
+ * link(2) from a complete temp file: link fails with EEXIST when the name exists, atomically
+ * on a local filesystem and on NFSv3+ (the O_EXCL rule), so at most one claimant wins.
+ */
+import { promises as fsp, constants as fsc } from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fsyncDir, unlinkDurable, writeFileAtomic, TEMP_MARKER } from '../util/atomicFile';
+import { checkKey, checkOwner, type ClaimEntry, type ReplicaStore } from './types';
+import { ReplicaUnavailable } from './errors';
+
+/** Suffix of claim files, so that `list` (objects) and `claims` see disjoint names. */
+const CLAIM_SUFFIX = '.claim';
+
+function unavailable(what: string, e: unknown): ReplicaUnavailable {
+  return new ReplicaUnavailable(`${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+}
+
+export class DirectoryReplicaStore implements ReplicaStore {
+  readonly kind = 'directory' as const;
+  readonly root: string;
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  describe(): string {
+    return `directory ${this.root}`;
+  }
+
+  private file(key: string): string {
+    return path.join(this.root, ...checkKey(key).split('/'));
+  }
+
+  async init(): Promise<void> {
+    try {
+      await fsp.mkdir(this.root, { recursive: true, mode: 0o700 });
+      await fsp.access(this.root, fsc.W_OK);
+    } catch (e) {
+      throw unavailable(`cannot use ${this.root}`, e);
+    }
+  }
+
+  async put(key: string, body: Buffer): Promise<void> {
+    const f = this.file(key);
+    try {
+      await fsp.mkdir(path.dirname(f), { recursive: true, mode: 0o700 });
+      await writeFileAtomic(f, body, { mode: 0o600 });
+    } catch (e) {
+      throw unavailable(`cannot write ${key}`, e);
+    }
+  }
+
+  async get(key: string): Promise<Buffer | null> {
+    try {
+      return await fsp.readFile(this.file(key));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw unavailable(`cannot read ${key}`, e);
+    }
+  }
+
+  /** Relative keys of the files under `prefix` (a directory path, or a name prefix within one). */
+  private async walk(prefix: string): Promise<string[]> {
+    const slash = prefix.lastIndexOf('/');
+    const dirKey = slash >= 0 ? prefix.slice(0, slash) : '';
+    const start = dirKey ? this.file(dirKey) : this.root;
+    const out: string[] = [];
+    const visit = async (dir: string, rel: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await fsp.readdir(dir, { withFileTypes: true });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw unavailable(`cannot list ${rel || '/'}`, e);
+      }
+      for (const d of entries) {
+        if (d.name.includes(TEMP_MARKER)) continue;
+        const k = rel ? `${rel}/${d.name}` : d.name;
+        if (d.isDirectory()) await visit(path.join(dir, d.name), k);
+        else if (d.isFile() && k.startsWith(prefix)) out.push(k);
+      }
+    };
+    await visit(start, dirKey);
+    return out.sort();
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    return (await this.walk(prefix)).filter((k) => !k.endsWith(CLAIM_SUFFIX));
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await unlinkDurable(this.file(key));
+    } catch (e) {
+      throw unavailable(`cannot delete ${key}`, e);
+    }
+  }
+
+  async claim(key: string, owner: string): Promise<boolean> {
+    const target = this.file(key) + CLAIM_SUFFIX;
+    const tmp = `${path.dirname(target)}/${TEMP_MARKER}${randomBytes(6).toString('hex')}`;
+    try {
+      await fsp.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
+      const fh = await fsp.open(tmp, 'wx', 0o600);
+      try {
+        await fh.writeFile(checkOwner(owner));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      try {
+        await fsp.link(tmp, target);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw e;
+      }
+      await fsyncDir(path.dirname(target));
+      return true;
+    } catch (e) {
+      throw unavailable(`cannot claim ${key}`, e);
+    } finally {
+      await fsp.unlink(tmp).catch(() => undefined);
+    }
+  }
+
+  async claims(prefix: string): Promise<ClaimEntry[]> {
+    const files = (await this.walk(prefix)).filter((k) => k.endsWith(CLAIM_SUFFIX));
+    const out: ClaimEntry[] = [];
+    for (const f of files) {
+      const owner = await this.get(f);
+      if (owner !== null) out.push({ key: f.slice(0, -CLAIM_SUFFIX.length), owners: [owner.toString('utf8')] });
+    }
+    return out;
+  }
+
+  async dropClaim(key: string): Promise<void> {
+    await this.delete(key + CLAIM_SUFFIX);
+  }
+}

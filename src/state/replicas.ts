@@ -1,0 +1,61 @@
+/**
+ * @module state/replicas
+ * This host's view of each instance's replicas (`<state_dir>/replicas/<uuid>.json`): the newest
+ * generation it wrote or restored, the digest of the store at that generation (so a changed
+ * store is told from an unchanged one without the replica store), whether replicas are current,
+ * pending, stale (the store failed; retried with back-off) or fenced (another host owns them
+ * now), and whether Nova just moved the instance here (`takeover`: the next write claims past
+ * another host's generations). Written atomically; kept apart from the instance record so that
+ * background replica writes never race a flow's record update.
+ */
+import * as path from 'node:path';
+import { JsonDir } from '../util/jsonDir';
+import { validateUuid } from '../nova/ids';
+
+export type ReplicaStateName = 'current' | 'pending' | 'stale' | 'fenced';
+
+export interface ReplicaState {
+  uuid: string;
+  /** Newest generation this host wrote or restored; 0 for none. */
+  generation: number;
+  /** sha256 of the store at `generation`. */
+  sha256: string | null;
+  /** When `generation` was written (its header's time). */
+  time: string | null;
+  state: ReplicaStateName;
+  /** Nova moved the instance here: the next write takes the replicas over. */
+  takeover: boolean;
+  /** Failed attempts in a row (back-off), and the last failure. */
+  failures: number;
+  error?: string;
+  /** Not before this time (ISO) is a stale generation retried. */
+  retryAt?: string;
+  /** The host that owns the replicas when fenced. */
+  owner?: string;
+}
+
+export function freshState(uuid: string): ReplicaState {
+  return { uuid, generation: 0, sha256: null, time: null, state: 'pending', takeover: false, failures: 0 };
+}
+
+export class ReplicaStateStore {
+  private readonly docs: JsonDir<ReplicaState>;
+  constructor(stateDir: string) {
+    this.docs = new JsonDir(path.join(path.resolve(stateDir), 'replicas'));
+  }
+  init(): Promise<void> {
+    return this.docs.init();
+  }
+  get(uuid: string): Promise<ReplicaState | null> {
+    return this.docs.read(validateUuid(uuid));
+  }
+  put(s: ReplicaState): Promise<void> {
+    return this.docs.write(validateUuid(s.uuid), s);
+  }
+  delete(uuid: string): Promise<void> {
+    return this.docs.remove(validateUuid(uuid));
+  }
+  async list(): Promise<ReplicaState[]> {
+    return (await this.docs.readMany(await this.docs.keys())).filter((s): s is ReplicaState => s !== null);
+  }
+}

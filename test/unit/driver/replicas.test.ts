@@ -1,0 +1,296 @@
+/**
+ * driver/replicas and driver/restore on in-memory hosts sharing one replica store: when
+ * generations are written (spawn, stop, a changed store, on demand), what get_info shows, and
+ * the flows that need the store off the host: shelve-offload → unshelve on another host,
+ * evacuate, point-in-time restore, delete, and the faults (store down, tampered object,
+ * wrong key, a source coming back after an evacuation).
+ */
+import { strict as assert } from 'node:assert';
+import { makeWorld, markStore, newInstance, nova, domainName, UEFI, type Host, type Inst, type World } from '../../support/driverHarness';
+import { MemoryReplicaStore } from '../../support/memoryReplicaStore';
+import { makeKeyring, parseKey } from '../../../src/replica/keys';
+import type { InstanceView } from '../../../src/driver/contract';
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+
+const storePath = (h: Host, i: Inst) => path.join(h.nvramDir, `${domainName(i)}_VARS.fd`);
+const gens = async (h: Host, i: Inst) => (await h.driver.listNvramBackups(i.uuid)).backups.map((b) => `${b.generation}.${b.reason}.${b.host}`);
+
+async function spawned(h: Host, i: Inst): Promise<InstanceView> {
+  const v = await h.driver.spawn(i.uuid, { instance: i, image_meta: UEFI });
+  await h.replicas!.idle();
+  return v;
+}
+
+/** Power off, mark the store as a guest would, and return its bytes. */
+async function marked(h: Host, i: Inst, marker: string): Promise<Buffer> {
+  await h.driver.powerOff(i.uuid, { instance: i });
+  await h.replicas!.idle();
+  return markStore(storePath(h, i), marker);
+}
+
+describe('driver/replicas', () => {
+  let w: World;
+  let store: MemoryReplicaStore;
+  let A: Host, B: Host;
+  beforeEach(async () => {
+    store = new MemoryReplicaStore();
+    w = await makeWorld({ hosts: ['compute1', 'compute2'], replicaStore: store });
+    [A, B] = w.hosts;
+  });
+  afterEach(() => w.cleanup());
+
+  it('spawn answers before its generation is written, then generation 1 (spawn) appears and get_info shows it current', async () => {
+    const i = newInstance();
+    store.down = true;
+    const v = await A.driver.spawn(i.uuid, { instance: i, image_meta: UEFI });
+    assert.equal(v.nvram?.replica?.state, 'pending');
+    store.down = false;
+    await A.replicas!.idle();
+    // The first attempt met a store that was down; the retry is due after retry_interval.
+    const info = await A.driver.getInfo(i.uuid);
+    assert.ok(['stale', 'current'].includes(info.nvram?.replica?.state ?? ''), JSON.stringify(info.nvram?.replica));
+    const j = newInstance();
+    await spawned(A, j);
+    const r = (await A.driver.getInfo(j.uuid)).nvram?.replica;
+    assert.equal(r?.state, 'current');
+    assert.equal(r?.generation, 1);
+    assert.ok((r?.age_seconds ?? 99) < 5);
+    assert.deepEqual(await gens(A, j), ['1.spawn.compute1']);
+  });
+
+  it('a stop writes a generation when the store changed; the periodic scan too, and nothing for an unchanged store', async () => {
+    const i = newInstance();
+    await spawned(A, i);
+    await marked(A, i, 'changed-while-off');
+    await A.driver.powerOff(i.uuid, { instance: i });
+    await A.replicas!.idle();
+    assert.deepEqual(await gens(A, i), ['2.stop.compute1', '1.spawn.compute1'], 'the first stop found the spawn generation unchanged');
+    assert.equal(await A.replicas!.scan(), 0, 'nothing changed since');
+    markStore(storePath(A, i), 'changed-again');
+    assert.equal(await A.replicas!.scan(), 1);
+    await A.replicas!.idle();
+    assert.deepEqual(await gens(A, i), ['3.periodic.compute1', '2.stop.compute1', '1.spawn.compute1']);
+  });
+
+  it('on demand: POST backups writes a generation and answers once it was read back', async () => {
+    const i = newInstance();
+    await spawned(A, i);
+    const b = await A.driver.createNvramBackup(i.uuid);
+    assert.equal(b.backup.generation, 2);
+    assert.equal(b.backup.reason, 'manual');
+    assert.equal(b.backup.size, 540672);
+    assert.ok(b.backup.stored_bytes > 0 && b.backup.stored_bytes < 20_000);
+  });
+
+  it('shelve-offload on A, unshelve on B: the marker survives, B names the generation restored and takes the replicas over', async () => {
+    const i = newInstance();
+    await spawned(A, i);
+    const want = await marked(A, i, 'marker-before-shelve');
+    await A.driver.destroy(i.uuid, { instance: { ...i, task_state: 'shelving_offloading', vm_state: 'shelved' } });
+    assert.deepEqual(A.nvramFiles(), [], 'the local store went after the shelve generation');
+    assert.deepEqual(await gens(A, i), ['2.shelve.compute1', '1.spawn.compute1']);
+    const moved = { ...i, host: 'compute2', task_state: 'unshelving', vm_state: 'shelved_offloaded' };
+    const v = await B.driver.spawn(i.uuid, { instance: moved, image_meta: UEFI });
+    assert.ok(fs.readFileSync(storePath(B, i)).equals(want), 'restored byte for byte');
+    assert.equal(v.nvram?.replica?.restored?.generation, 2);
+    assert.equal(v.nvram?.replica?.restored?.host, 'compute1');
+    assert.ok(v.warnings.some((x) => /restored from replica generation 2/.test(x)));
+    await B.replicas!.idle();
+    assert.equal((await gens(B, i))[0], '3.unshelve.compute2');
+    // A's leftover knowledge of the instance is gone; B owns the replicas.
+    assert.equal((await B.driver.getInfo(i.uuid)).nvram?.replica?.state, 'current');
+  });
+
+  it('shelve-offload with the replica store down is refused and keeps the store, domain and record', async () => {
+    const i = newInstance();
+    await spawned(A, i);
+    const want = await marked(A, i, 'keep-me');
+    store.down = true;
+    await assert.rejects(
+      A.driver.destroy(i.uuid, { instance: { ...i, task_state: 'shelving_offloading' } }),
+      nova('ReplicaUnavailable', { code: 503, fragment: 'local store' }),
+    );
+    assert.ok(fs.readFileSync(storePath(A, i)).equals(want));
+    assert.ok(await A.records.get(i.uuid));
+    store.down = false;
+    await A.driver.destroy(i.uuid, { instance: { ...i, task_state: 'shelving_offloading' } });
+    assert.deepEqual(A.nvramFiles(), []);
+  });
+
+  it('evacuate to B restores the newest generation; A returning and destroying leaves B and the replicas alone, and A is fenced', async () => {
+    const i = newInstance();
+    await spawned(A, i);
+    const want = await marked(A, i, 'last-generation-marker');
+    await A.driver.powerOn(i.uuid, { instance: i });
+    await A.replicas!.scan();
+    await A.replicas!.idle();
+    // A's host dies. Nova evacuates to B (the spawn of _rebuild_default_impl).
+    const moved = { ...i, host: 'compute2' };
+    const v = await B.driver.spawn(i.uuid, { instance: moved, image_meta: UEFI, evacuate: true });
+    assert.ok(fs.readFileSync(storePath(B, i)).equals(want));
+    assert.equal(v.nvram?.replica?.restored?.generation, 2);
+    assert.equal(typeof v.nvram?.replica?.restored?.age_seconds, 'number');
+    await B.replicas!.idle();
+    // A's sidecar still runs: a change there is refused (another host owns the replicas).
+    markStore(storePath(A, i), 'zombie-write');
+    await A.replicas!.scan();
+    await A.replicas!.idle();
+    assert.equal((await A.driver.getInfo(i.uuid)).nvram?.replica?.state, 'fenced');
+    // A comes back: Nova's _destroy_evacuated_instances destroys with the instance now on compute2.
+    const before = await gens(B, i);
+    await A.driver.destroy(i.uuid, { instance: { ...moved, task_state: null }, destroy_disks: true });
+    assert.deepEqual(await gens(B, i), before, 'replicas untouched');
+    assert.ok(fs.readFileSync(storePath(B, i)).equals(want), "B's store untouched");
+    assert.equal((await B.driver.getInfo(i.uuid)).nvram?.replica?.state, 'current');
+  });
+
+  it('rebuild with evacuate on a host without the instance is an evacuating spawn', async () => {
+    const i = newInstance();
+    await spawned(A, i);
+    const want = await marked(A, i, 'rebuild-evacuate');
+    await A.replicas!.scan();
+    await A.replicas!.idle();
+    const v = await B.driver.rebuild(i.uuid, { instance: { ...i, host: 'compute2' }, image_meta: UEFI, evacuate: true });
+    assert.ok(fs.readFileSync(storePath(B, i)).equals(want));
+    assert.ok(v.nvram?.replica?.restored);
+  });
+
+  it('a tampered newest generation is refused and the previous one restored, with a warning naming both', async () => {
+    const i = newInstance();
+    await spawned(A, i);
+    const want = await marked(A, i, 'older-good');
+    await A.replicas!.scan();
+    await A.replicas!.idle();
+    await A.driver.createNvramBackup(i.uuid);
+    const newest = [...store.objects.keys()]
+      .filter((k) => k.includes('/gen/'))
+      .sort()
+      .pop()!;
+    store.objects.get(newest)![100] ^= 0x55;
+    await A.driver.destroy(i.uuid, { instance: i, destroy_disks: true });
+    const v = await B.driver.spawn(i.uuid, { instance: { ...i, host: 'compute2' }, image_meta: UEFI, evacuate: true });
+    assert.ok(fs.readFileSync(storePath(B, i)).equals(want));
+    assert.equal(v.nvram?.replica?.restored?.generation, 2);
+    assert.ok(
+      v.warnings.some((x) => /generation 3 refused .* restored generation 2/.test(x)),
+      v.warnings.join('\n'),
+    );
+  });
+
+  it('an unshelve where the replica store is down or the key is wrong is refused with nothing created', async () => {
+    const other = await makeWorld({
+      hosts: ['compute1', 'compute3'],
+      replicaStore: store,
+      replicaKeys: { compute3: makeKeyring(parseKey('77'.repeat(32), 'other')) },
+    });
+    try {
+      const [a, c] = other.hosts;
+      const i = newInstance();
+      await spawned(a, i);
+      await a.driver.destroy(i.uuid, { instance: { ...i, task_state: 'shelving_offloading' } });
+      const args = { instance: { ...i, host: 'compute3', task_state: 'unshelving' }, image_meta: UEFI };
+      await assert.rejects(c.driver.spawn(i.uuid, args), nova('ReplicaKeyError', { fragment: 'encryption_key_file' }));
+      assert.deepEqual(c.nvramFiles(), []);
+      assert.equal(await c.records.get(i.uuid), null);
+      store.down = true;
+      await assert.rejects(c.driver.spawn(i.uuid, args), nova('ReplicaUnavailable'));
+      assert.deepEqual(c.nvramFiles(), []);
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  it('point-in-time restore of an older generation while shut off; refused while running', async () => {
+    const i = newInstance();
+    await spawned(A, i);
+    const first = fs.readFileSync(storePath(A, i));
+    await marked(A, i, 'later-change');
+    await A.replicas!.scan();
+    await A.replicas!.idle();
+    await assert.rejects(A.driver.restoreNvram(i.uuid, 99), nova('NotFound'));
+    const r = await A.driver.restoreNvram(i.uuid, 1);
+    assert.equal(r.restored.generation, 1);
+    assert.ok(fs.readFileSync(storePath(A, i)).equals(first));
+    await A.replicas!.idle();
+    assert.equal((await gens(A, i))[0], '3.restore.compute1');
+    await A.driver.powerOn(i.uuid, { instance: i });
+    await assert.rejects(A.driver.restoreNvram(i.uuid, 1), nova('InstanceInvalidState'));
+  });
+
+  it('delete (task_state deleting) removes the replicas after the local store; a plain destroy keeps them', async () => {
+    const i = newInstance();
+    await spawned(A, i);
+    await A.driver.destroy(i.uuid, { instance: i, destroy_disks: true });
+    assert.equal((await A.replicas!.list(i.uuid)).length, 1, 'a destroy without a delete task state keeps replicas');
+    const j = newInstance();
+    await spawned(A, j);
+    await A.driver.destroy(j.uuid, { instance: { ...j, task_state: 'deleting' } });
+    assert.deepEqual(A.nvramFiles(), []);
+    assert.deepEqual(await A.replicas!.list(j.uuid), []);
+    assert.equal([...store.objects.keys()].filter((k) => k.includes(j.uuid)).length, 0, 'claims gone too');
+  });
+
+  it('store down while guests run: stale, then caught up by the retry once it answers', async () => {
+    const i = newInstance();
+    await spawned(A, i);
+    store.down = true;
+    await marked(A, i, 'during-outage');
+    await A.replicas!.scan();
+    await A.replicas!.idle();
+    assert.equal((await A.driver.getInfo(i.uuid)).nvram?.replica?.state, 'stale');
+    assert.match((await A.driver.getInfo(i.uuid)).nvram?.replica?.error ?? '', /unavailable/);
+    store.down = false;
+    await new Promise((r) => setTimeout(r, 1100));
+    A.replicas!.start();
+    await new Promise((r) => setTimeout(r, 1200));
+    await A.replicas!.idle();
+    await A.replicas!.stop();
+    const info = (await A.driver.getInfo(i.uuid)).nvram?.replica;
+    assert.equal(info?.state, 'current');
+    assert.equal(info?.generation, 2);
+  });
+
+  it('catch-up after an outage writes every changed store with at most [replica] concurrency in flight', async () => {
+    class Slow extends MemoryReplicaStore {
+      inFlight = 0;
+      peak = 0;
+      override async put(key: string, body: Buffer): Promise<void> {
+        if (!key.includes('/gen/')) return super.put(key, body);
+        this.peak = Math.max(this.peak, ++this.inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        this.inFlight--;
+        return super.put(key, body);
+      }
+    }
+    const slow = new Slow();
+    const cw = await makeWorld({ replicaStore: slow, replicaOptions: { concurrency: 3 } });
+    try {
+      const h = cw.hosts[0];
+      const insts = Array.from({ length: 12 }, () => newInstance());
+      slow.down = true;
+      for (const i of insts) await h.driver.spawn(i.uuid, { instance: i, image_meta: UEFI });
+      await h.replicas!.idle();
+      for (const i of insts) assert.equal((await h.driver.getInfo(i.uuid)).nvram?.replica?.state, 'stale');
+      slow.down = false;
+      for (const i of insts) h.replicas!.enqueue(i.uuid, 'periodic');
+      await h.replicas!.idle();
+      for (const i of insts) assert.equal((await h.driver.getInfo(i.uuid)).nvram?.replica?.state, 'current');
+      assert.equal(slow.peak, 3);
+    } finally {
+      cw.cleanup();
+    }
+  });
+
+  it('replicas off: the backups API says so', async () => {
+    const plain = await makeWorld();
+    try {
+      const i = newInstance();
+      await plain.hosts[0].driver.spawn(i.uuid, { instance: i, image_meta: UEFI });
+      await assert.rejects(plain.hosts[0].driver.listNvramBackups(i.uuid), nova('Invalid', { code: 409, fragment: 'not configured' }));
+      assert.equal((await plain.hosts[0].driver.getInfo(i.uuid)).nvram?.replica, undefined);
+    } finally {
+      plain.cleanup();
+    }
+  });
+});

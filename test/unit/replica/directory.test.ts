@@ -1,0 +1,64 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DirectoryReplicaStore } from '../../../src/replica/directory';
+import { ReplicaLog } from '../../../src/replica/generations';
+import { makeKeyring, parseKey } from '../../../src/replica/keys';
+
+describe('replica/directory', () => {
+  let root: string;
+  beforeEach(() => (root = fs.mkdtempSync(path.join(os.tmpdir(), 'nus-replica-dir-'))));
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('puts, gets, lists by prefix and deletes objects as files, 0600, without temp leftovers', async () => {
+    const s = new DirectoryReplicaStore(path.join(root, 'shared'));
+    await s.init();
+    await s.put('nvram/u1/gen/a', Buffer.from('A'));
+    await s.put('nvram/u1/gen/b', Buffer.from('B'));
+    await s.put('nvram/u2/gen/a', Buffer.from('C'));
+    assert.deepEqual(await s.list('nvram/u1/'), ['nvram/u1/gen/a', 'nvram/u1/gen/b']);
+    assert.deepEqual(await s.list('nvram/u'), ['nvram/u1/gen/a', 'nvram/u1/gen/b', 'nvram/u2/gen/a']);
+    assert.equal((await s.get('nvram/u1/gen/b'))?.toString(), 'B');
+    assert.equal(await s.get('nvram/u1/gen/zz'), null);
+    assert.equal(fs.statSync(path.join(root, 'shared/nvram/u1/gen/a')).mode & 0o777, 0o600);
+    await s.delete('nvram/u1/gen/a');
+    await s.delete('nvram/u1/gen/a');
+    assert.deepEqual(await s.list('nvram/u1/'), ['nvram/u1/gen/b']);
+    assert.deepEqual(await s.list('nothing/'), []);
+  });
+
+  it('refuses keys that would leave the directory', async () => {
+    const s = new DirectoryReplicaStore(root);
+    for (const k of ['../x', 'a/../../x', '/abs', 'a//b', '']) await assert.rejects(s.put(k, Buffer.from('x')), /invalid replica object key/, k);
+  });
+
+  it('a claim is won by exactly one of 16 concurrent claimants, and the claim names its owner', async () => {
+    const s = new DirectoryReplicaStore(root);
+    const results = await Promise.all(Array.from({ length: 16 }, (_, i) => s.claim('nvram/u/claim/000000000001', `host${i}`)));
+    assert.equal(results.filter(Boolean).length, 1);
+    const winner = `host${results.indexOf(true)}`;
+    assert.deepEqual(await s.claims('nvram/u/claim/'), [{ key: 'nvram/u/claim/000000000001', owners: [winner] }]);
+    assert.deepEqual(await s.list('nvram/u/'), [], 'claims are not objects');
+    await s.dropClaim('nvram/u/claim/000000000001');
+    assert.deepEqual(await s.claims('nvram/u/claim/'), []);
+  });
+
+  it('two sidecars writing one instance through a shared directory publish distinct generations', async () => {
+    const keys = makeKeyring(parseKey('55'.repeat(32), 'k'));
+    const a = new ReplicaLog(new DirectoryReplicaStore(root), keys, { prefix: 'nvram/', host: 'compute1', keep: 50, backoffMs: () => 0 });
+    const b = new ReplicaLog(new DirectoryReplicaStore(root), keys, { prefix: 'nvram/', host: 'compute2', keep: 50, backoffMs: () => 0 });
+    const uuid = '0b5e3a1c-2d4f-4a6b-8c9d-0e1f2a3b4c5d';
+    const data = Buffer.alloc(8192, 0xff);
+    // Both take over (as after a double move): they compete for every claim and must never share one.
+    const runs = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).write({ uuid, store: data, firmware: null, reason: 'manual', base: 0, takeover: true })),
+    );
+    const gens = runs.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<{ generation: number }>).value.generation);
+    assert.equal(new Set(gens).size, gens.length, `duplicate generation in ${gens.join(',')}`);
+    assert.deepEqual(
+      (await a.list(uuid)).map((x) => x.generation).sort((p, q) => p - q),
+      [...gens].sort((p, q) => p - q),
+    );
+  });
+});
