@@ -231,6 +231,22 @@ describe('driver/replicas', () => {
     assert.equal([...store.objects.keys()].filter((k) => k.includes(j.uuid)).length, 0, 'claims gone too');
   });
 
+  it('a delete while the replica store is down goes on; the replicas are removed by the retry once it answers', async () => {
+    const i = newInstance();
+    await spawned(A, i);
+    store.down = true;
+    await A.driver.destroy(i.uuid, { instance: { ...i, task_state: 'deleting' } });
+    assert.deepEqual(A.nvramFiles(), [], 'the local delete went on');
+    assert.ok(A.log.lines.some((l) => l.msg === 'nvram replicas could not be deleted yet; retried with back-off'));
+    store.down = false;
+    assert.equal([...store.objects.keys()].filter((k) => k.includes(i.uuid)).length > 0, true);
+    await new Promise((r) => setTimeout(r, 1100));
+    A.replicas!.start();
+    await new Promise((r) => setTimeout(r, 1200));
+    await A.replicas!.stop();
+    assert.equal([...store.objects.keys()].filter((k) => k.includes(i.uuid)).length, 0, 'retried and removed');
+  });
+
   it('store down while guests run: stale, then caught up by the retry once it answers', async () => {
     const i = newInstance();
     await spawned(A, i);
