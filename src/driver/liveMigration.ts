@@ -233,6 +233,11 @@ export async function liveMigration(core: DriverCore, md: MigrationDeps, uuid: s
   if (!rec) throw new MigrationError(`the live-migration journal of ${uuid} has no record`);
   core.crashPoint('live:prepared');
   if (j.status === 'live-prepared') {
+    // A generation of the store as it is before it leaves this host (queued, not awaited).
+    if (rec.nvramPath && core.replicas) {
+      const content = await deps.nvram.read(rec.nvramPath).catch(() => null);
+      if (content) core.replicas.enqueue(uuid, 'move', { content });
+    }
     // A domain already gone was handed over before a crash.
     if (await hv.getInfo(rec.name)) {
       await hv.liveMigrate(rec.name, {

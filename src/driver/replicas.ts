@@ -124,6 +124,7 @@ export class ReplicaService {
     for (const s of await this.d.states.list()) {
       this.states.set(s.uuid, s);
       if (s.state === 'pending' || s.state === 'stale') this.enqueue(s.uuid, 'periodic', { force: s.takeover });
+      // 'deleting' ones are retried by the tick.
     }
   }
 
@@ -213,7 +214,7 @@ export class ReplicaService {
     const rec = await this.d.records.peek(uuid).catch(() => null);
     if (!rec || rec.vmState === 'deleted-kept' || !rec.nvramPath) {
       // The instance left this host (or has no store): nothing to write, nothing to retry.
-      if (!rec && this.states.has(uuid)) {
+      if (!rec && this.states.has(uuid) && this.states.get(uuid)?.state !== 'deleting') {
         this.states.delete(uuid);
         await this.d.states.delete(uuid).catch(() => undefined);
       }
@@ -270,9 +271,15 @@ export class ReplicaService {
 
   /** Retries that are due, and every `interval` the scan for changed stores. */
   private async tick(now = Date.now()): Promise<void> {
-    for (const s of this.states.values()) {
-      if (s.state === 'stale' && (!s.retryAt || Date.parse(s.retryAt) <= now) && !this.queue.has(s.uuid))
-        this.enqueue(s.uuid, 'periodic', { force: s.takeover });
+    for (const s of [...this.states.values()]) {
+      const due = !s.retryAt || Date.parse(s.retryAt) <= now;
+      if (s.state === 'stale' && due && !this.queue.has(s.uuid)) this.enqueue(s.uuid, 'periodic', { force: s.takeover });
+      if (s.state === 'deleting' && due && !this.chains.has(s.uuid)) {
+        this.deleteAll(s.uuid).then(
+          (n) => this.d.logger.info('nvram replicas deleted (retried)', { instance_uuid: s.uuid, objects: n }),
+          () => undefined,
+        );
+      }
     }
     if (now - this.lastScan >= this.d.options.interval * 1000) {
       this.lastScan = now;
@@ -289,7 +296,7 @@ export class ReplicaService {
       for (const r of await this.d.records.summaries()) {
         if (r.vmState === 'deleted-kept' || this.queue.has(r.uuid)) continue;
         const s = this.states.get(r.uuid);
-        if (s?.state === 'fenced' || s?.state === 'stale') continue;
+        if (s?.state === 'fenced' || s?.state === 'stale' || s?.state === 'deleting') continue;
         const rec = await this.d.records.peek(r.uuid).catch(() => null);
         if (!rec?.nvramPath) continue;
         const info = await this.d.nvram.cachedInfo(rec.nvramPath).catch(() => null);
@@ -400,10 +407,19 @@ export class ReplicaService {
   async deleteAll(uuid: string): Promise<number> {
     this.queue.delete(uuid);
     return this.serial(uuid, async () => {
-      const n = await this.d.log.deleteAll(uuid);
-      this.states.delete(uuid);
-      await this.d.states.delete(uuid);
-      return n;
+      try {
+        const n = await this.d.log.deleteAll(uuid);
+        this.states.delete(uuid);
+        await this.d.states.delete(uuid);
+        return n;
+      } catch (e) {
+        // Remembered (durably) and retried with back-off until the store answers.
+        const s = this.stateOf(uuid);
+        const failures = s.state === 'deleting' ? s.failures + 1 : 1;
+        const wait = Math.min(this.d.options.retryInterval * 2 ** (failures - 1), this.d.options.interval);
+        await this.save({ ...s, state: 'deleting', failures, error: (e as Error).message, retryAt: new Date(Date.now() + wait * 1000).toISOString() });
+        throw e;
+      }
     });
   }
 }

