@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --out FILE] [-- --only spawn,overhead,transfer,footprint,scale]`
+ * `npm run bench [-- --quick] [-- --out FILE] [-- --only spawn,overhead,transfer,footprint,scale,metrics]`
  *
  * What the sidecar costs against what an operator would otherwise do, measured in one run
  * with every subject and its baseline alternating (ABBA rounds) so that noise from the
@@ -9,6 +9,7 @@
  *   3. NVRAM transfer between two sidecars (528 KiB OVMF, 64 MiB AAVMF) vs an uncompressed PUT
  *   4. disk footprint of 100 aarch64 stores vs 100 dense copies
  *   5. 10,000 registered instances: start-up, resident memory, list_instances
+ *   6. get_info with Prometheus metrics vs the same build with metrics off
  * Prints a table and writes JSON (median, p95, n per side, ratio, target, met, machine) to
  * `--out` (default bench/results/latest.json). `--quick`: every measurement, smaller sizes,
  * under two minutes. Sidecars run the compiled build (dist/, rebuilt first when stale), as
@@ -25,8 +26,9 @@ import { benchOverhead } from './overhead';
 import { benchTransfer } from './transfer';
 import { benchFootprint } from './footprint';
 import { benchScale } from './scale';
+import { benchMetrics } from './metrics';
 
-const ALL = ['spawn', 'overhead', 'transfer', 'footprint', 'scale'] as const;
+const ALL = ['spawn', 'overhead', 'transfer', 'footprint', 'scale', 'metrics'] as const;
 
 function parseArgs(argv: string[]) {
   const o = { quick: false, out: path.join(REPO, 'bench', 'results', 'latest.json'), only: [...ALL] as string[], keep: false };
@@ -42,7 +44,7 @@ function parseArgs(argv: string[]) {
         .map((s) => s.trim())
         .filter(Boolean);
     else if (a === '-h' || a === '--help') {
-      process.stdout.write('usage: npm run bench -- [--quick] [--out FILE] [--only spawn,overhead,transfer,footprint,scale] [--keep]\n');
+      process.stdout.write('usage: npm run bench -- [--quick] [--out FILE] [--only spawn,overhead,transfer,footprint,scale,metrics] [--keep]\n');
       process.exit(0);
     } else throw new Error(`unknown argument '${a}'`);
   }
@@ -57,6 +59,7 @@ const SIZES = {
     transfer: { small: 40, large: 12 },
     footprint: 100,
     scale: { instances: 10_000, rounds: 5, lists: 5 },
+    metrics: { rounds: 8, seconds: 4, connections: 16 },
   },
   quick: {
     spawn: { rounds: 2, perRound: 15, tpRounds: 2, tpOps: (c: number) => Math.max(32, c * 2), concurrency: [1, 8, 32] },
@@ -64,6 +67,7 @@ const SIZES = {
     transfer: { small: 6, large: 2 },
     footprint: 10,
     scale: { instances: 1_000, rounds: 2, lists: 3 },
+    metrics: { rounds: 2, seconds: 1, connections: 16 },
   },
 };
 
@@ -87,6 +91,7 @@ async function main(): Promise<void> {
     transfer: () => benchTransfer(root, fw, machine, sz.transfer, log),
     footprint: () => benchFootprint(root, fw, sz.footprint, log),
     scale: () => benchScale(root, fw, sz.scale, log),
+    metrics: () => benchMetrics(root, fw, sz.metrics, log),
   };
   let failed = true;
   try {

@@ -347,6 +347,8 @@ export interface SidecarSpec {
   fw: BenchFirmware;
   port?: number;
   peers?: Record<string, string>;
+  /** More `[api]` options, e.g. `{ metrics_enabled: 'false' }`. */
+  api?: Record<string, string>;
 }
 
 /** A sidecar as a real process with its own conf file, state_dir and nvram_dir. */
@@ -403,7 +405,9 @@ host = ${s.name}
 host = 127.0.0.1
 port = ${this.port}
 auth_token = ${TOKEN}
-[hypervisor]
+${Object.entries(s.api ?? {})
+  .map(([k, v]) => `${k} = ${v}\n`)
+  .join('')}[hypervisor]
 backend = embedded
 state_dir = ${this.stateDir}
 [nvram]

@@ -22,7 +22,7 @@ import { RequestValidator } from './requestValidator';
 import { nvramRouter } from './nvramRoutes';
 import { callInstanceMethod, isInstanceMethod } from './methods';
 import { validateUuid } from '../nova/ids';
-import type { CapabilitiesBody, FirmwareInventoryBody, InstanceListBody, InstanceViewBody } from '../wire';
+import type { CapabilitiesBody, FirmwareInventoryBody, InstanceListBody, InstanceViewBody, ReadinessBody } from '../wire';
 import { sendJson } from './json';
 import { requestDriver, type DriverOf } from './context';
 import type { Metrics } from '../metrics';
@@ -33,12 +33,8 @@ export interface ApiSettings {
   metrics_open: boolean;
 }
 
-/** One readiness check's result. */
-export interface ReadinessCheck {
-  name: string;
-  ok: boolean;
-  detail: string;
-}
+/** One readiness check's result (the OpenAPI `Readiness` check). */
+export type ReadinessCheck = ReadinessBody['checks'][number];
 
 export interface AppOptions {
   driver: ShimDriver;
@@ -120,7 +116,7 @@ export function createApp(opts: AppOptions): express.Express {
         host: opts.host,
         not_ready: failing.map((c) => `${c.name}: ${c.detail}`),
         checks,
-      };
+      } satisfies ReadinessBody;
       sendJson(res, body, failing.length ? 503 : 200);
     });
   }

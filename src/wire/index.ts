@@ -46,4 +46,5 @@ export type NvramVariableWriteBody = Schemas['NvramVariableWrite'];
 export type NvramBootWriteBody = Schemas['NvramBootWrite'];
 export type NvramEditResultBody = Schemas['NvramEditResult'];
 export type SecureBootSummaryBody = Schemas['SecureBootSummary'];
+export type ReadinessBody = Schemas['Readiness'];
 export type MigrateDataBody = Schemas['MigrateData'];
