@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --out FILE] [-- --only spawn,overhead,transfer,footprint,scale,secureboot,replica]`
+ * `npm run bench [-- --quick] [-- --out FILE] [-- --only spawn,overhead,transfer,footprint,scale,secureboot,replica,metrics]`
  *
  * What the sidecar costs against what an operator would otherwise do, measured in one run
  * with every subject and its baseline alternating (ABBA rounds) so that noise from the
@@ -13,6 +13,7 @@
  *      the same edit in-process; the inventory of 10,000 after the first read vs that read
  *   7. NVRAM replicas: a generation of the 528 KiB and 64 MiB stores vs a plain PUT, catch-up of
  *      1,000 changed stores after an outage (time, peak memory), spawn with a replica backend vs none
+ *   8. get_info with Prometheus metrics vs the same build with metrics off
  * Prints a table and writes JSON (median, p95, n per side, ratio, target, met, machine) to
  * `--out` (default bench/results/latest.json). `--quick`: every measurement, smaller sizes,
  * under two minutes. Sidecars run the compiled build (dist/, rebuilt first when stale), as
@@ -31,8 +32,9 @@ import { benchFootprint } from './footprint';
 import { benchScale } from './scale';
 import { benchSecureBoot } from './secureBoot';
 import { benchReplica } from './replica';
+import { benchMetrics } from './metrics';
 
-const ALL = ['spawn', 'overhead', 'transfer', 'footprint', 'scale', 'secureboot', 'replica'] as const;
+const ALL = ['spawn', 'overhead', 'transfer', 'footprint', 'scale', 'secureboot', 'replica', 'metrics'] as const;
 
 function parseArgs(argv: string[]) {
   const o = { quick: false, out: path.join(REPO, 'bench', 'results', 'latest.json'), only: [...ALL] as string[], keep: false };
@@ -48,7 +50,9 @@ function parseArgs(argv: string[]) {
         .map((s) => s.trim())
         .filter(Boolean);
     else if (a === '-h' || a === '--help') {
-      process.stdout.write('usage: npm run bench -- [--quick] [--out FILE] [--only spawn,overhead,transfer,footprint,scale,secureboot,replica] [--keep]\n');
+      process.stdout.write(
+        'usage: npm run bench -- [--quick] [--out FILE] [--only spawn,overhead,transfer,footprint,scale,secureboot,replica,metrics] [--keep]\n',
+      );
       process.exit(0);
     } else throw new Error(`unknown argument '${a}'`);
   }
@@ -65,6 +69,7 @@ const SIZES = {
     scale: { instances: 10_000, rounds: 5, lists: 5 },
     secureboot: { rotationInstances: 1_000, rotationRounds: 2, inventoryInstances: 10_000, inventoryReads: 5 },
     replica: { small: 20, large: 6, catchUp: 1000, spawnRounds: 6, spawnPerRound: 10 },
+    metrics: { rounds: 8, seconds: 4, connections: 16 },
   },
   quick: {
     spawn: { rounds: 2, perRound: 15, tpRounds: 2, tpOps: (c: number) => Math.max(32, c * 2), concurrency: [1, 8, 32] },
@@ -74,6 +79,7 @@ const SIZES = {
     scale: { instances: 1_000, rounds: 2, lists: 3 },
     secureboot: { rotationInstances: 200, rotationRounds: 1, inventoryInstances: 1_000, inventoryReads: 3 },
     replica: { small: 4, large: 2, catchUp: 100, spawnRounds: 2, spawnPerRound: 8 },
+    metrics: { rounds: 2, seconds: 1, connections: 16 },
   },
 };
 
@@ -99,6 +105,7 @@ async function main(): Promise<void> {
     scale: () => benchScale(root, fw, sz.scale, log),
     secureboot: () => benchSecureBoot(root, fw, sz.secureboot, log),
     replica: () => benchReplica(root, fw, sz.replica, log),
+    metrics: () => benchMetrics(root, fw, sz.metrics, log),
   };
   let failed = true;
   try {

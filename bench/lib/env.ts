@@ -349,6 +349,8 @@ export interface SidecarSpec {
   peers?: Record<string, string>;
   /** Appended to the generated conf file (e.g. `[secure_boot_keyset:<name>]` sections). */
   extraConf?: string;
+  /** More `[api]` options, e.g. `{ metrics_enabled: 'false' }`. */
+  api?: Record<string, string>;
 }
 
 /** A sidecar as a real process with its own conf file, state_dir and nvram_dir. */
@@ -405,7 +407,9 @@ host = ${s.name}
 host = 127.0.0.1
 port = ${this.port}
 auth_token = ${TOKEN}
-[hypervisor]
+${Object.entries(s.api ?? {})
+  .map(([k, v]) => `${k} = ${v}\n`)
+  .join('')}[hypervisor]
 backend = embedded
 state_dir = ${this.stateDir}
 [nvram]

@@ -27,6 +27,7 @@ import type {
   FirmwareInventoryBody,
   InstanceListBody,
   InstanceViewBody,
+  ReadinessBody,
   SecureBootInventoryBody,
   SecureBootRotationBody,
   SecureBootRotationRequestBody,
@@ -41,12 +42,8 @@ export interface ApiSettings {
   metrics_open: boolean;
 }
 
-/** One readiness check's result. */
-export interface ReadinessCheck {
-  name: string;
-  ok: boolean;
-  detail: string;
-}
+/** One readiness check's result (the OpenAPI `Readiness` check). */
+export type ReadinessCheck = ReadinessBody['checks'][number];
 
 export interface AppOptions {
   driver: ShimDriver;
@@ -128,7 +125,7 @@ export function createApp(opts: AppOptions): express.Express {
         host: opts.host,
         not_ready: failing.map((c) => `${c.name}: ${c.detail}`),
         checks,
-      };
+      } satisfies ReadinessBody;
       sendJson(res, body, failing.length ? 503 : 200);
     });
   }

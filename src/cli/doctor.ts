@@ -15,7 +15,13 @@ export function formatChecks(checks: readonly DoctorCheck[]): string {
 
 /** Run the checks and print them; resolves to the exit code. */
 export async function doctor(opts: DoctorOptions & { json?: boolean }, io: CliIo): Promise<number> {
-  const checks = await runDoctor(opts);
+  let checks: DoctorCheck[];
+  try {
+    checks = await runDoctor(opts);
+  } catch (e) {
+    // A check that broke is itself a finding: one line, never a stack trace.
+    checks = [{ check: 'doctor', status: 'FAIL', message: `a check failed to run: ${e instanceof Error ? e.message : String(e)}`, option: 'report this' }];
+  }
   const good = !checks.some((c) => c.status === 'FAIL');
   io.stdout.write(opts.json ? `${JSON.stringify({ ok: good, checks }, null, 2)}\n` : formatChecks(checks));
   return good ? 0 : 1;

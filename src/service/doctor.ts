@@ -339,7 +339,12 @@ async function peerChecks(config: Config): Promise<DoctorCheck[]> {
     ];
   }
   if (!config.peer.shared_secret) return [fail('peer', 'no shared secret: peers refuse every unsigned call', '[peer] shared_secret')];
-  const client = new PeerClient(config);
+  let client: PeerClient;
+  try {
+    client = new PeerClient(config);
+  } catch (e) {
+    return [fail('peer', errText(e), '[peer] ca_file')];
+  }
   const max = config.peer.max_clock_skew;
   return Promise.all(
     [...byUrl].map(async ([url, names]): Promise<DoctorCheck> => {
@@ -368,7 +373,9 @@ async function peerChecks(config: Config): Promise<DoctorCheck[]> {
           );
         }
         if (isNovaError(e) && e.type === 'NotFound') return warn('peer', `${who}: answers but has no ping (an older sidecar)`, 'upgrade the peer');
-        return fail('peer', `${who}: ${msg}`, /TLS certificate/.test(msg) ? '[peer] ca_file' : '[peer] hosts');
+        // PeerClient's message starts with the peer and its URL again.
+        const why = msg.replace(/^peer \S+ \([^)]*\) /, '');
+        return fail('peer', `${who}: ${why}`, /TLS certificate/.test(msg) ? '[peer] ca_file' : '[peer] hosts');
       }
     }),
   );

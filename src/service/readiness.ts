@@ -36,7 +36,7 @@ function why(e: unknown): string {
   return err?.code ? `${err.code}: ${err.message}` : String(err?.message ?? e);
 }
 
-async function dirCheck(name: string, dir: string, option: string): Promise<ReadinessCheck> {
+async function dirCheck(name: ReadinessCheck['name'], dir: string, option: string): Promise<ReadinessCheck> {
   try {
     await probeWritable(dir);
     return { name, ok: true, detail: `${dir} is writable` };

@@ -20,6 +20,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description Readiness: 200 only when the configuration is loaded, the NVRAM and state directories
+         *     take new files, the firmware resolves to at least one usable UEFI entry for this
+         *     host's architecture, the hypervisor answers, start-up recovery of open migration
+         *     journals is done and the sidecar is not stopping; otherwise 503 listing what is not.
+         */
+        get: operations["readyz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description Prometheus metrics in the text exposition format (README, "Operating it"). Needs the
+         *     bearer token unless `[api] metrics_open = true`; absent (404) with
+         *     `[api] metrics_enabled = false`.
+         */
+        get: operations["metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/host/capabilities": {
         parameters: {
             query?: never;
@@ -804,6 +847,19 @@ export interface components {
             host?: string;
             backend?: string;
         };
+        Readiness: {
+            /** @enum {string} */
+            status: "ready" | "not ready";
+            host?: string;
+            /** @description `<check>: <what is wrong>` for each failing check. */
+            not_ready: string[];
+            checks: {
+                /** @enum {string} */
+                name: "config" | "nvram_dir" | "state_dir" | "firmware" | "hypervisor" | "recovery" | "stopping";
+                ok: boolean;
+                detail: string;
+            }[];
+        };
         /** @description oslo.versionedobjects primitive (`obj_to_primitive()`). */
         VersionedObjectEnvelope: {
             "nova_object.name": string;
@@ -1573,6 +1629,56 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+        };
+    };
+    readyz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            /** @description Not ready; `not_ready` says what and the option to change. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+        };
+    };
+    metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metrics. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            default: components["responses"]["Error"];
         };
     };
     get_capabilities: {

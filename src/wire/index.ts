@@ -51,6 +51,7 @@ export type SecureBootWriteResultBody = Schemas['SecureBootWriteResult'];
 export type SecureBootInventoryBody = Schemas['SecureBootInventory'];
 export type SecureBootRotationBody = Schemas['SecureBootRotation'];
 export type SecureBootRotationRequestBody = Schemas['SecureBootRotationRequest'];
+export type ReadinessBody = Schemas['Readiness'];
 export type MigrateDataBody = Schemas['MigrateData'];
 export type NvramBackupBody = Schemas['NvramBackup'];
 export type NvramBackupListBody = Schemas['NvramBackupList'];

@@ -194,6 +194,19 @@ ${map}
     }
   });
 
+  it('fails a peer CA file it cannot read, naming [peer] ca_file', async () => {
+    const r = await doctor(conf({ edit: (t) => t.replace('[peer]\n', `[peer]\nca_file = ${path.join(root, 'no-ca.pem')}\n`) }));
+    assert.equal(r.code, 1);
+    assert.deepEqual(
+      failing(r.checks).map((c) => [c.check, c.option]),
+      [
+        ['tls', '[peer] ca_file'],
+        ['peer', '[peer] ca_file'],
+      ],
+    );
+    assert.match(failing(r.checks)[0].message, /cannot read \[peer\] ca_file .*no-ca\.pem/);
+  });
+
   it('fails an invalid file with one line per problem', async () => {
     const r = await doctor(conf({ edit: (t) => t.replace('timeout = 5', 'timeout = soon').replace('[api]\n', '[api]\nport = x\n') }));
     assert.equal(r.code, 1);
