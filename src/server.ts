@@ -12,9 +12,11 @@ import { createApp } from './api/app';
 import { ShimDriver } from './driver';
 import { FirmwareHost } from './firmware/host';
 import { FaultPoints } from './util/faults';
-import { embeddedStreamRouter, EMBEDDED_ARRIVE_PATH } from './api/embeddedStream';
+import { incomingStreamRouter, ARRIVE_PATH } from './api/incomingStream';
 import { EmbeddedHypervisor } from './hypervisor/embedded';
 import { LibvirtHypervisor } from './hypervisor/libvirt';
+import { NovaOwnedHypervisor } from './hypervisor/novaOwned';
+import { virshRunner } from './hypervisor/virsh';
 import type { Hypervisor } from './hypervisor/types';
 import { NvramStore, resolveId } from './nvram/store';
 import { RecordStore } from './state/records';
@@ -66,10 +68,7 @@ export interface StartOptions {
   selfUrl?: string;
 }
 
-export async function buildDriver(
-  config: Config,
-  opts: StartOptions = {},
-): Promise<{ driver: ShimDriver; hypervisor: Hypervisor; log: Logger; embedded?: EmbeddedHypervisor }> {
+export async function buildDriver(config: Config, opts: StartOptions = {}): Promise<{ driver: ShimDriver; hypervisor: Hypervisor; log: Logger }> {
   const log = opts.log ?? createLogger({ level: config.DEFAULT.debug ? 'debug' : 'info', host: config.DEFAULT.host });
   if (!isLoopback(config.api.host) && !config.api.auth_token) {
     throw new StartupError(`refusing to listen on ${config.api.host} without authentication: set [api] auth_token (or bind [api] host to 127.0.0.1)`);
@@ -87,27 +86,28 @@ export async function buildDriver(
   await records.init();
   const faults = new FaultPoints(config.debug.crash_points, log);
   const peer = new PeerClient(config);
-  let embedded: EmbeddedHypervisor | undefined;
+  // Backends that keep domains as records hand a live-migrated guest to the destination
+  // sidecar through the signed peer link (the embedded backend's stand-in for QEMU's stream).
+  const stream = { send: async (destHost: string, guest: unknown) => void (await peer.call(destHost, 'POST', ARRIVE_PATH, guest)) };
   let hypervisor: Hypervisor;
   if (opts.hypervisor) hypervisor = opts.hypervisor;
   else if (config.hypervisor.backend === 'libvirt')
     hypervisor = new LibvirtHypervisor({ uri: config.libvirt.connection_uri, virshPath: config.libvirt.virsh_path });
-  else {
-    // The embedded backend's stand-in for QEMU's migration stream goes through the signed peer link.
-    const stream = { send: async (destHost: string, guest: unknown) => void (await peer.call(destHost, 'POST', EMBEDDED_ARRIVE_PATH, guest)) };
-    hypervisor = embedded = new EmbeddedHypervisor(config.hypervisor.state_dir, nvram, stream, faults);
-  }
+  else if (config.hypervisor.backend === 'nova') {
+    const probe = config.hypervisor.nova_power_state === 'libvirt' ? virshRunner(config.libvirt.connection_uri, config.libvirt.virsh_path) : undefined;
+    hypervisor = new NovaOwnedHypervisor({ stateDir: config.hypervisor.state_dir, nvram, stream, probe });
+  } else hypervisor = new EmbeddedHypervisor(config.hypervisor.state_dir, nvram, stream, faults);
   await hypervisor.init();
   const firmware = new FirmwareHost(config, log, opts.hostArch);
   firmware.logProblems();
   const journals = new JournalStore(config.hypervisor.state_dir);
   await journals.init();
   const driver = new ShimDriver({ config, hypervisor, nvram, records, firmware, log, faults }, { journals, peer, selfUrl: opts.selfUrl });
-  return { driver, hypervisor, log, embedded };
+  return { driver, hypervisor, log };
 }
 
 export async function startSidecar(config: Config, opts: StartOptions = {}): Promise<Sidecar> {
-  const { driver, hypervisor, log, embedded } = await buildDriver(config, opts);
+  const { driver, hypervisor, log } = await buildDriver(config, opts);
   const verifier = new SignatureVerifier(config.peer.shared_secret, config.peer.max_clock_skew);
   const app = createApp({
     driver,
@@ -115,7 +115,10 @@ export async function startSidecar(config: Config, opts: StartOptions = {}): Pro
     authToken: config.api.auth_token,
     host: config.DEFAULT.host,
     backend: hypervisor.kind,
-    extraRouters: [peerRouter(verifier), ...(embedded ? [embeddedStreamRouter(embedded)] : [])],
+    extraRouters: [
+      peerRouter(verifier),
+      ...(hypervisor.acceptIncoming ? [incomingStreamRouter({ acceptIncoming: (g) => hypervisor.acceptIncoming!(g) })] : []),
+    ],
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.api.port, config.api.host, () => resolve(s));

@@ -26,7 +26,7 @@ export interface FirmwareMapSection {
 export interface Config {
   DEFAULT: { host: string; instance_name_template: string; debug: boolean };
   api: { host: string; port: number; auth_token: string };
-  hypervisor: { backend: 'embedded' | 'libvirt'; state_dir: string };
+  hypervisor: { backend: 'embedded' | 'libvirt' | 'nova'; state_dir: string; nova_power_state: 'recorded' | 'libvirt' };
   nvram: { nvram_dir: string; owner: string; group: string; mode: number };
   libvirt: {
     connection_uri: string;

@@ -23,7 +23,7 @@ import type {
   StageRequest,
   StageResult,
 } from './contract';
-import type { NovaImageMeta, NovaMigration } from '../nova/objects';
+import type { NovaImageMeta, NovaInstance, NovaMigration } from '../nova/objects';
 import type { InstanceRecord } from '../state/records';
 import { isFinal, type DestJournal, type SourceJournal } from '../state/journal';
 import type { FirmwareSelection } from '../firmware/types';
@@ -308,9 +308,10 @@ export async function finishRevertMigration(core: DriverCore, md: MigrationDeps,
 }
 
 /** Called from destroy(): drop anything staged for this instance on this (destination) host, journalled or not. */
-export async function dropStaged(core: DriverCore, md: MigrationDeps, uuid: string, instance?: { id?: number; uuid: string }): Promise<void> {
+export async function dropStaged(core: DriverCore, md: MigrationDeps, uuid: string, instance?: NovaInstance): Promise<void> {
   const j = await md.journals.get(uuid, 'dest');
   if (j?.staged_path && j.kind === 'cold') await core.deps.nvram.remove(j.staged_path);
-  if (instance?.id !== undefined) await core.deps.nvram.remove(core.deps.nvram.auxPathFor('staged', core.nameOf(instance), uuid));
+  const name = core.nameIfKnown(instance);
+  if (name) await core.deps.nvram.remove(core.deps.nvram.auxPathFor('staged', name, uuid));
   if (j) await md.journals.delete(uuid, 'dest');
 }

@@ -203,6 +203,8 @@ describe('per-instance serialization', function () {
     const hv: Hypervisor = {
       kind: 'embedded',
       hypervisorType: inner.hypervisorType,
+      namedByNova: false,
+      destinationXmlFromSidecar: true,
       init: () => inner.init(),
       define: (xml) => inner.define(xml),
       start: wrap((n, o) => inner.start(n, o as never)),
