@@ -51,7 +51,19 @@ export async function migrateDiskAndPowerOff(core: DriverCore, md: MigrationDeps
   const key = a.migration?.uuid ?? `dest:${a.dest}`;
   let j = await md.journals.get(uuid, 'source');
   if (j && !isFinal('source', j.status) && j.key !== key && !(j.key.startsWith('dest:') && j.peer === a.dest)) {
-    throw new InstanceInvalidState(uuid, 'migration', `${j.kind} ${j.status} (${j.key})`, 'migrate_disk_and_power_off');
+    // A migration that failed before its store was sent (a peer down, Nova's migration in
+    // error) left the live store untouched and only a stash beside it: a new migration (Nova's
+    // retry after reset-state) takes over from it. Anything sent may be live elsewhere.
+    if (j.kind !== 'cold' || (j.status !== 'stashing' && j.status !== 'stashed')) {
+      throw new InstanceInvalidState(uuid, 'migration', `${j.kind} ${j.status} (${j.key})`, 'migrate_disk_and_power_off');
+    }
+    deps.log.warning('migrate_disk_and_power_off: a new migration takes over from one that never sent the store', {
+      instance_uuid: uuid,
+      abandoned: j.key,
+      abandoned_status: j.status,
+      migration: key,
+    });
+    j = null;
   }
   if (j && isFinal('source', j.status)) j = null;
   const result = (jj: SourceJournal): MigrateDiskResult => ({
