@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --out FILE] [-- --only spawn,overhead,transfer,footprint,scale]`
+ * `npm run bench [-- --quick] [-- --out FILE] [-- --only spawn,overhead,transfer,footprint,scale,nova]`
  *
  * What the sidecar costs against what an operator would otherwise do, measured in one run
  * with every subject and its baseline alternating (ABBA rounds) so that noise from the
@@ -9,6 +9,8 @@
  *   3. NVRAM transfer between two sidecars (528 KiB OVMF, 64 MiB AAVMF) vs an uncompressed PUT
  *   4. disk footprint of 100 aarch64 stores vs 100 dense copies
  *   5. 10,000 registered instances: start-up, resident memory, list_instances
+ *   6. Nova's operations with UEFIShimDriver vs the stock LibvirtDriver on Nova's functional
+ *      framework (skipped with the reason when python3-nova is absent)
  * Prints a table and writes JSON (median, p95, n per side, ratio, target, met, machine) to
  * `--out` (default bench/results/latest.json). `--quick`: every measurement, smaller sizes,
  * under two minutes. Sidecars run the compiled build (dist/, rebuilt first when stale), as
@@ -25,8 +27,9 @@ import { benchOverhead } from './overhead';
 import { benchTransfer } from './transfer';
 import { benchFootprint } from './footprint';
 import { benchScale } from './scale';
+import { benchNova } from './nova';
 
-const ALL = ['spawn', 'overhead', 'transfer', 'footprint', 'scale'] as const;
+const ALL = ['spawn', 'overhead', 'transfer', 'footprint', 'scale', 'nova'] as const;
 
 function parseArgs(argv: string[]) {
   const o = { quick: false, out: path.join(REPO, 'bench', 'results', 'latest.json'), only: [...ALL] as string[], keep: false };
@@ -42,7 +45,7 @@ function parseArgs(argv: string[]) {
         .map((s) => s.trim())
         .filter(Boolean);
     else if (a === '-h' || a === '--help') {
-      process.stdout.write('usage: npm run bench -- [--quick] [--out FILE] [--only spawn,overhead,transfer,footprint,scale] [--keep]\n');
+      process.stdout.write('usage: npm run bench -- [--quick] [--out FILE] [--only spawn,overhead,transfer,footprint,scale,nova] [--keep]\n');
       process.exit(0);
     } else throw new Error(`unknown argument '${a}'`);
   }
@@ -57,6 +60,7 @@ const SIZES = {
     transfer: { small: 40, large: 12 },
     footprint: 100,
     scale: { instances: 10_000, rounds: 5, lists: 5 },
+    nova: { rounds: 4, servers: 3 },
   },
   quick: {
     spawn: { rounds: 2, perRound: 15, tpRounds: 2, tpOps: (c: number) => Math.max(32, c * 2), concurrency: [1, 8, 32] },
@@ -64,6 +68,7 @@ const SIZES = {
     transfer: { small: 6, large: 2 },
     footprint: 10,
     scale: { instances: 1_000, rounds: 2, lists: 3 },
+    nova: { rounds: 2, servers: 1 },
   },
 };
 
@@ -81,12 +86,19 @@ async function main(): Promise<void> {
   );
   const results: Result[] = [];
   const timings: Record<string, number> = {};
+  /** Sections that could not run here, with the reason. */
+  const skipped: Record<string, string> = {};
   const steps: Record<string, () => Promise<Result[]>> = {
     spawn: () => benchSpawn(root, fw, sz.spawn, log),
     overhead: () => benchOverhead(root, fw, sz.overhead, log),
     transfer: () => benchTransfer(root, fw, machine, sz.transfer, log),
     footprint: () => benchFootprint(root, fw, sz.footprint, log),
     scale: () => benchScale(root, fw, sz.scale, log),
+    nova: () =>
+      benchNova(root, sz.nova, log, (why) => {
+        skipped.nova = why;
+        log(`nova: skipped: ${why}`);
+      }),
   };
   let failed = true;
   try {
@@ -104,7 +116,11 @@ async function main(): Promise<void> {
     else if (!args.keep) fs.rmSync(root, { recursive: true, force: true });
   }
   const duration = (performance.now() - started) / 1000;
-  const md = table(results);
+  const md =
+    table(results) +
+    Object.entries(skipped)
+      .map(([k, why]) => `\n\n${k}: skipped (${why})`)
+      .join('');
   process.stdout.write(
     `\n${md}\n\n${args.quick ? 'quick' : 'full'} run: ${duration.toFixed(0)} s on ${machine.cpu_model} × ${machine.nproc}, ${machine.os}, kernel ${machine.kernel}, node ${machine.node}, ${machine.bench_dir_fs} on ${machine.bench_dir_device}\n`,
   );
@@ -115,6 +131,7 @@ async function main(): Promise<void> {
     mode: args.quick ? 'quick' : 'full',
     duration_s: Math.round(duration),
     step_seconds: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])),
+    skipped,
     machine,
     firmware: { real: fw.real, descriptor_dirs: fw.descriptorDirs, templates: fw.templates },
     method:

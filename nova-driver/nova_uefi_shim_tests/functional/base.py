@@ -76,6 +76,60 @@ def keep_defined_firmware(answer, defined):
     return etree.tostring(tree, encoding='unicode')
 
 
+def install_fake_libvirt_stubs(test):
+    """Watch and mend Nova's fake libvirt for a test (or a bench round).
+
+    ``test.defined_xml``: domain name -> every XML Nova defined, in order;
+    ``test.undefines``: (domain name, undefineFlags flags) of every undefine.
+    """
+    #: domain name -> every XML Nova defined for it, in order
+    test.defined_xml = {}
+    #: (domain name, undefineFlags flags) for every undefine
+    test.undefines = []
+
+    from nova.virt.libvirt import host as libvirt_host
+    orig_write = libvirt_host.Host.write_instance_config
+
+    def write_instance_config(host_self, xml):
+        name = etree.fromstring(xml).findtext('name')
+        test.defined_xml.setdefault(name, []).append(xml)
+        return orig_write(host_self, xml)
+
+    test.stub_out(
+        'nova.virt.libvirt.host.Host.write_instance_config',
+        write_instance_config)
+
+    # NOTE(uefi_shim): Nova's fake libvirt answers XMLDesc from a
+    # template with its own <os> and <features>: a domain redefined from
+    # it (unrescue.xml, the live snapshot's redefinition) would lose the
+    # firmware that real libvirt keeps. Keep the defined ones.
+    orig_parse = fakelibvirt.Domain._parse_definition
+    orig_desc = fakelibvirt.Domain.XMLDesc
+
+    def parse_definition(dom_self, xml):
+        dom_self.uefi_shim_defined_xml = xml
+        return orig_parse(dom_self, xml)
+
+    def xml_desc(dom_self, flags):
+        return keep_defined_firmware(
+            orig_desc(dom_self, flags),
+            getattr(dom_self, 'uefi_shim_defined_xml', None))
+
+    test.stub_out('nova.tests.fixtures.libvirt.Domain._parse_definition',
+                  parse_definition)
+    test.stub_out('nova.tests.fixtures.libvirt.Domain.XMLDesc', xml_desc)
+
+    orig_undefine_flags = fakelibvirt.Domain.undefineFlags
+
+    def undefine_flags(dom_self, flags):
+        test.undefines.append((dom_self.name(), flags))
+        return orig_undefine_flags(dom_self, flags)
+
+    test.stub_out(
+        'nova.tests.fixtures.libvirt.Domain.undefineFlags',
+        undefine_flags)
+
+
 class UEFIShimTestBase(base.ServersTestBase):
     """ServersTestBase with compute_driver = uefi_shim.UEFIShimDriver."""
 
@@ -97,52 +151,7 @@ class UEFIShimTestBase(base.ServersTestBase):
                 self.useFixture(fixtures.TempDir()).path, 'nvram')
             os.mkdir(self.nvram_mount)
 
-        #: domain name -> every XML Nova defined for it, in order
-        self.defined_xml = {}
-        #: (domain name, undefineFlags flags) for every undefine
-        self.undefines = []
-
-        from nova.virt.libvirt import host as libvirt_host
-        orig_write = libvirt_host.Host.write_instance_config
-
-        def write_instance_config(host_self, xml):
-            name = etree.fromstring(xml).findtext('name')
-            self.defined_xml.setdefault(name, []).append(xml)
-            return orig_write(host_self, xml)
-
-        self.stub_out(
-            'nova.virt.libvirt.host.Host.write_instance_config',
-            write_instance_config)
-
-        # NOTE(uefi_shim): Nova's fake libvirt answers XMLDesc from a
-        # template with its own <os> and <features>: a domain redefined from
-        # it (unrescue.xml, the live snapshot's redefinition) would lose the
-        # firmware that real libvirt keeps. Keep the defined ones.
-        orig_parse = fakelibvirt.Domain._parse_definition
-        orig_desc = fakelibvirt.Domain.XMLDesc
-
-        def parse_definition(dom_self, xml):
-            dom_self.uefi_shim_defined_xml = xml
-            return orig_parse(dom_self, xml)
-
-        def xml_desc(dom_self, flags):
-            return keep_defined_firmware(
-                orig_desc(dom_self, flags),
-                getattr(dom_self, 'uefi_shim_defined_xml', None))
-
-        self.stub_out('nova.tests.fixtures.libvirt.Domain._parse_definition',
-                      parse_definition)
-        self.stub_out('nova.tests.fixtures.libvirt.Domain.XMLDesc', xml_desc)
-
-        orig_undefine_flags = fakelibvirt.Domain.undefineFlags
-
-        def undefine_flags(dom_self, flags):
-            self.undefines.append((dom_self.name(), flags))
-            return orig_undefine_flags(dom_self, flags)
-
-        self.stub_out(
-            'nova.tests.fixtures.libvirt.Domain.undefineFlags',
-            undefine_flags)
+        install_fake_libvirt_stubs(self)
 
     def _setup_compute_service(self):
         # NOTE: called by _IntegratedTestBase.setUp before the API fixture
