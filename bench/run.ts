@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --out FILE] [-- --only spawn,overhead,transfer,footprint,scale,secureboot,replica,metrics]`
+ * `npm run bench [-- --quick] [-- --out FILE] [-- --only spawn,overhead,transfer,footprint,scale,secureboot,replica,metrics,nova]`
  *
  * What the sidecar costs against what an operator would otherwise do, measured in one run
  * with every subject and its baseline alternating (ABBA rounds) so that noise from the
@@ -14,6 +14,8 @@
  *   7. NVRAM replicas: a generation of the 528 KiB and 64 MiB stores vs a plain PUT, catch-up of
  *      1,000 changed stores after an outage (time, peak memory), spawn with a replica backend vs none
  *   8. get_info with Prometheus metrics vs the same build with metrics off
+ *   9. Nova's operations with UEFIShimDriver vs the stock LibvirtDriver on Nova's functional
+ *      framework (skipped with the reason when python3-nova is absent)
  * Prints a table and writes JSON (median, p95, n per side, ratio, target, met, machine) to
  * `--out` (default bench/results/latest.json). `--quick`: every measurement, smaller sizes,
  * under two minutes. Sidecars run the compiled build (dist/, rebuilt first when stale), as
@@ -33,8 +35,9 @@ import { benchScale } from './scale';
 import { benchSecureBoot } from './secureBoot';
 import { benchReplica } from './replica';
 import { benchMetrics } from './metrics';
+import { benchNova } from './nova';
 
-const ALL = ['spawn', 'overhead', 'transfer', 'footprint', 'scale', 'secureboot', 'replica', 'metrics'] as const;
+const ALL = ['spawn', 'overhead', 'transfer', 'footprint', 'scale', 'secureboot', 'replica', 'metrics', 'nova'] as const;
 
 function parseArgs(argv: string[]) {
   const o = { quick: false, out: path.join(REPO, 'bench', 'results', 'latest.json'), only: [...ALL] as string[], keep: false };
@@ -51,7 +54,7 @@ function parseArgs(argv: string[]) {
         .filter(Boolean);
     else if (a === '-h' || a === '--help') {
       process.stdout.write(
-        'usage: npm run bench -- [--quick] [--out FILE] [--only spawn,overhead,transfer,footprint,scale,secureboot,replica,metrics] [--keep]\n',
+        'usage: npm run bench -- [--quick] [--out FILE] [--only spawn,overhead,transfer,footprint,scale,secureboot,replica,metrics,nova] [--keep]\n',
       );
       process.exit(0);
     } else throw new Error(`unknown argument '${a}'`);
@@ -70,6 +73,7 @@ const SIZES = {
     secureboot: { rotationInstances: 1_000, rotationRounds: 2, inventoryInstances: 10_000, inventoryReads: 5 },
     replica: { small: 20, large: 6, catchUp: 1000, spawnRounds: 6, spawnPerRound: 10 },
     metrics: { rounds: 8, seconds: 4, connections: 16 },
+    nova: { rounds: 4, servers: 3 },
   },
   quick: {
     spawn: { rounds: 2, perRound: 15, tpRounds: 2, tpOps: (c: number) => Math.max(32, c * 2), concurrency: [1, 8, 32] },
@@ -80,6 +84,7 @@ const SIZES = {
     secureboot: { rotationInstances: 200, rotationRounds: 1, inventoryInstances: 1_000, inventoryReads: 3 },
     replica: { small: 4, large: 2, catchUp: 100, spawnRounds: 2, spawnPerRound: 8 },
     metrics: { rounds: 2, seconds: 1, connections: 16 },
+    nova: { rounds: 2, servers: 1 },
   },
 };
 
@@ -97,6 +102,8 @@ async function main(): Promise<void> {
   );
   const results: Result[] = [];
   const timings: Record<string, number> = {};
+  /** Sections that could not run here, with the reason. */
+  const skipped: Record<string, string> = {};
   const steps: Record<string, () => Promise<Result[]>> = {
     spawn: () => benchSpawn(root, fw, sz.spawn, log),
     overhead: () => benchOverhead(root, fw, sz.overhead, log),
@@ -106,6 +113,11 @@ async function main(): Promise<void> {
     secureboot: () => benchSecureBoot(root, fw, sz.secureboot, log),
     replica: () => benchReplica(root, fw, sz.replica, log),
     metrics: () => benchMetrics(root, fw, sz.metrics, log),
+    nova: () =>
+      benchNova(root, sz.nova, log, (why) => {
+        skipped.nova = why;
+        log(`nova: skipped: ${why}`);
+      }),
   };
   let failed = true;
   try {
@@ -123,7 +135,11 @@ async function main(): Promise<void> {
     else if (!args.keep) fs.rmSync(root, { recursive: true, force: true });
   }
   const duration = (performance.now() - started) / 1000;
-  const md = table(results);
+  const md =
+    table(results) +
+    Object.entries(skipped)
+      .map(([k, why]) => `\n\n${k}: skipped (${why})`)
+      .join('');
   process.stdout.write(
     `\n${md}\n\n${args.quick ? 'quick' : 'full'} run: ${duration.toFixed(0)} s on ${machine.cpu_model} × ${machine.nproc}, ${machine.os}, kernel ${machine.kernel}, node ${machine.node}, ${machine.bench_dir_fs} on ${machine.bench_dir_device}\n`,
   );
@@ -134,6 +150,7 @@ async function main(): Promise<void> {
     mode: args.quick ? 'quick' : 'full',
     duration_s: Math.round(duration),
     step_seconds: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])),
+    skipped,
     machine,
     firmware: { real: fw.real, descriptor_dirs: fw.descriptorDirs, templates: fw.templates },
     method:

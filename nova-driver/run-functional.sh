@@ -65,6 +65,8 @@ export PYTHONPATH="$HERE${PYTHONPATH:+:$PYTHONPATH}"
 cd "$HERE" || exit 1
 
 mkdir -p "$WORK/stestr"
+# Each test appends what it saw (operation by operation) here; printed below.
+export NOVA_UEFI_SHIM_REPORT="$WORK/report.jsonl"
 started=$(date +%s)
 "$PYTHON" -m stestr --test-path ./nova_uefi_shim_tests --top-dir ./ \
     --repo-url "$WORK/stestr" run --concurrency "$CONCURRENCY" "$@" \
@@ -84,6 +86,9 @@ if [ -z "$passed" ] || [ -z "$failed" ]; then
     exit 1
 fi
 failed=$(( failed + ${unexpected:-0} ))
+if [ -s "$NOVA_UEFI_SHIM_REPORT" ]; then
+    "$PYTHON" "$HERE/nova_uefi_shim_tests/report.py" "$NOVA_UEFI_SHIM_REPORT"
+fi
 echo "elapsed: ${elapsed}s"
 line="$passed passed, $failed failed"
 if [ "${skipped:-0}" -gt 0 ]; then

@@ -18,9 +18,11 @@ import { ShimDriver, type RecoveryOutcome } from './driver';
 import { FirmwareHost } from './firmware/host';
 import { KeysetRegistry, enrolledTemplate, loadKeysets } from './firmware/keysets';
 import { FaultPoints } from './util/faults';
-import { embeddedStreamRouter, EMBEDDED_ARRIVE_PATH } from './api/embeddedStream';
+import { incomingStreamRouter, ARRIVE_PATH } from './api/incomingStream';
 import { EmbeddedHypervisor } from './hypervisor/embedded';
 import { LibvirtHypervisor } from './hypervisor/libvirt';
+import { NovaOwnedHypervisor } from './hypervisor/novaOwned';
+import { virshRunner } from './hypervisor/virsh';
 import type { Hypervisor } from './hypervisor/types';
 import { NvramStore, resolveId } from './nvram/store';
 import { RecordStore } from './state/records';
@@ -109,7 +111,6 @@ export interface BuiltDriver {
   firmware: FirmwareHost;
   journals: JournalStore;
   peer: PeerClient;
-  embedded?: EmbeddedHypervisor;
 }
 
 export async function buildDriver(config: Config, opts: StartOptions = {}): Promise<BuiltDriver> {
@@ -137,16 +138,17 @@ export async function buildDriver(config: Config, opts: StartOptions = {}): Prom
   } catch (e) {
     throw new StartupError((e as Error).message);
   }
-  let embedded: EmbeddedHypervisor | undefined;
+  // Backends that keep domains as records hand a live-migrated guest to the destination
+  // sidecar through the signed peer link (the embedded backend's stand-in for QEMU's stream).
+  const stream = { send: async (destHost: string, guest: unknown) => void (await peer.call(destHost, 'POST', ARRIVE_PATH, guest)) };
   let hypervisor: Hypervisor;
   if (opts.hypervisor) hypervisor = opts.hypervisor;
   else if (config.hypervisor.backend === 'libvirt')
     hypervisor = new LibvirtHypervisor({ uri: config.libvirt.connection_uri, virshPath: config.libvirt.virsh_path });
-  else {
-    // The embedded backend's stand-in for QEMU's migration stream goes through the signed peer link.
-    const stream = { send: async (destHost: string, guest: unknown) => void (await peer.call(destHost, 'POST', EMBEDDED_ARRIVE_PATH, guest)) };
-    hypervisor = embedded = new EmbeddedHypervisor(config.hypervisor.state_dir, nvram, stream, faults);
-  }
+  else if (config.hypervisor.backend === 'nova') {
+    const probe = config.hypervisor.nova_power_state === 'libvirt' ? virshRunner(config.libvirt.connection_uri, config.libvirt.virsh_path) : undefined;
+    hypervisor = new NovaOwnedHypervisor({ stateDir: config.hypervisor.state_dir, nvram, stream, probe });
+  } else hypervisor = new EmbeddedHypervisor(config.hypervisor.state_dir, nvram, stream, faults);
   await hypervisor.init();
   const firmware = new FirmwareHost(config, log, opts.hostArch);
   firmware.logProblems();
@@ -163,7 +165,7 @@ export async function buildDriver(config: Config, opts: StartOptions = {}): Prom
     { config, hypervisor, nvram, records, firmware, keysets, rotations, log, faults, metrics, replicas },
     { journals, peer, selfUrl: opts.selfUrl },
   );
-  return { driver, hypervisor, log, firmware, journals, peer, embedded };
+  return { driver, hypervisor, log, firmware, journals, peer };
 }
 
 /**
@@ -198,7 +200,7 @@ async function startReplicas(config: Config, d: { nvram: NvramStore; records: Re
 export async function startSidecar(initial: Config, opts: StartOptions = {}): Promise<Sidecar> {
   let config = initial;
   const metrics = opts.metrics ?? (config.api.metrics_enabled ? new Metrics() : undefined);
-  const { driver, hypervisor, log, firmware, peer, embedded } = await buildDriver(config, { ...opts, metrics });
+  const { driver, hypervisor, log, firmware, peer } = await buildDriver(config, { ...opts, metrics });
   const verifier = new SignatureVerifier(config.peer.shared_secret, config.peer.max_clock_skew);
   let lastReloadError: string | null = null;
   let recovery: string | null = null;
@@ -220,7 +222,10 @@ export async function startSidecar(initial: Config, opts: StartOptions = {}): Pr
         recovery: () => recovery,
         stopping: () => stopping,
       }),
-    extraRouters: [peerRouter({ verifier, host: config.DEFAULT.host, metrics }), ...(embedded ? [embeddedStreamRouter(embedded)] : [])],
+    extraRouters: [
+      peerRouter({ verifier, host: config.DEFAULT.host, metrics }),
+      ...(hypervisor.acceptIncoming ? [incomingStreamRouter({ acceptIncoming: (g) => hypervisor.acceptIncoming!(g) })] : []),
+    ],
   });
   const tls = config.api.tls_cert_file ? loadTls(config) : undefined;
   const server: Server | HttpsServer = tls ? createHttpsServer(tls, app) : createHttpServer(app);

@@ -46,7 +46,7 @@ export interface Config {
     tls_key_file: string;
     shutdown_timeout: number;
   };
-  hypervisor: { backend: 'embedded' | 'libvirt'; state_dir: string };
+  hypervisor: { backend: 'embedded' | 'libvirt' | 'nova'; state_dir: string; nova_power_state: 'recorded' | 'libvirt' };
   nvram: { nvram_dir: string; owner: string; group: string; mode: number };
   libvirt: {
     connection_uri: string;

@@ -116,8 +116,26 @@ export const OPTIONS: readonly OptDef[] = [
     key: 'backend',
     type: 'string',
     default: 'embedded',
-    choices: ['embedded', 'libvirt'],
-    help: "'embedded' keeps domains as records (no VM runs, same NVRAM files); 'libvirt' drives a real libvirtd through virsh.",
+    choices: ['embedded', 'libvirt', 'nova'],
+    help:
+      "'embedded' keeps domains as records (no VM runs, same NVRAM files); 'libvirt' drives a real libvirtd through virsh; " +
+      "'nova': the domain belongs to nova-compute (compute_driver = uefi_shim.UEFIShimDriver), which defines the firmware this " +
+      'sidecar chose; the sidecar keeps the pin and the variable store, never changes anything in libvirt, and names domains ' +
+      "after Nova's instance.name.",
+    related: ['hypervisor.nova_power_state'],
+  },
+  {
+    section: 'hypervisor',
+    key: 'nova_power_state',
+    type: 'string',
+    default: 'recorded',
+    choices: ['recorded', 'libvirt'],
+    help:
+      "backend = nova only: where a guest's power state (which the NVRAM write guard reads) comes from. 'recorded': the " +
+      "state Nova reports through the calls its driver makes (power_off, power_on, reboot, ...). 'libvirt': a read-only " +
+      'query (virsh --readonly domstate) at [libvirt] connection_uri, which also sees a guest that stopped by itself; when ' +
+      'libvirt does not answer, the recorded state.',
+    related: ['hypervisor.backend', 'libvirt.connection_uri'],
   },
   {
     section: 'hypervisor',

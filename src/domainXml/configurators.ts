@@ -86,15 +86,30 @@ export const platformFeatures: Configurator = function platformFeatures(ctx, dom
 };
 
 /**
+ * Nova's SMM feature written the way libvirt reads it. Nova's `LibvirtConfigGuestFeatureSMM`
+ * (26.2.2 config.py L2732, still in master) renders `<smm><smm state='on'/></smm>`, which
+ * libvirt's domain.rng rejects: the nested element's state moves to the outer one (unless that
+ * has its own) and the nested element goes; `<tseg>` and any other child stay.
+ */
+function normaliseSmm(smmEl: XmlElement): void {
+  const nested = childrenNamed(smmEl, 'smm');
+  if (!nested.length) return;
+  const state = nested[0].attrs.state;
+  if (smmEl.attrs.state === undefined && state !== undefined) smmEl.attrs = { ...smmEl.attrs, state };
+  removeChildren(smmEl, 'smm');
+}
+
+/**
  * `<features><smm state='on'/>` when the firmware requires SMM (secure-boot OVMF builds;
  * libvirt refuses `secure='yes'` without it). An existing `<smm>` is switched on in place
- * (its `<tseg>` kept). When SMM is not required, nothing is touched: a base XML's own
- * `<smm>` stays, and a minimal build simply never gets one.
+ * (its `<tseg>` kept), after Nova's nested form is normalised (`normaliseSmm`). When SMM is
+ * not required, a base XML's own `<smm>` stays (normalised), and a minimal build never gets one.
  */
 export const smm: Configurator = function smm(ctx, dom) {
+  const found = child(child(dom, 'features'), 'smm');
+  if (found) normaliseSmm(found);
   if (!ctx.firmware?.requires_smm) return;
   const feats = ensureChild(dom, 'features', ['os']);
-  const found = child(feats, 'smm');
   if (found) found.attrs = { ...found.attrs, state: 'on' };
   else feats.children.push(el('smm', { state: 'on' }));
 };

@@ -23,7 +23,7 @@ import type {
   StageRequest,
   StageResult,
 } from './contract';
-import type { NovaMigration } from '../nova/objects';
+import type { NovaInstance, NovaMigration } from '../nova/objects';
 import type { InstanceRecord } from '../state/records';
 import { isFinal, type DestJournal, type SourceJournal } from '../state/journal';
 import { encodeNvram, decodeNvram, type NvramPayload } from '../peer/transfer';
@@ -50,7 +50,19 @@ export async function migrateDiskAndPowerOff(core: DriverCore, md: MigrationDeps
   const key = a.migration?.uuid ?? `dest:${a.dest}`;
   let j = await md.journals.get(uuid, 'source');
   if (j && !isFinal('source', j.status) && j.key !== key && !(j.key.startsWith('dest:') && j.peer === a.dest)) {
-    throw new InstanceInvalidState(uuid, 'migration', `${j.kind} ${j.status} (${j.key})`, 'migrate_disk_and_power_off');
+    // A migration that failed before its store was sent (a peer down, Nova's migration in
+    // error) left the live store untouched and only a stash beside it: a new migration (Nova's
+    // retry after reset-state) takes over from it. Anything sent may be live elsewhere.
+    if (j.kind !== 'cold' || (j.status !== 'stashing' && j.status !== 'stashed')) {
+      throw new InstanceInvalidState(uuid, 'migration', `${j.kind} ${j.status} (${j.key})`, 'migrate_disk_and_power_off');
+    }
+    deps.log.warning('migrate_disk_and_power_off: a new migration takes over from one that never sent the store', {
+      instance_uuid: uuid,
+      abandoned: j.key,
+      abandoned_status: j.status,
+      migration: key,
+    });
+    j = null;
   }
   if (j && isFinal('source', j.status)) j = null;
   const result = (jj: SourceJournal): MigrateDiskResult => ({
@@ -326,9 +338,10 @@ export async function revertSource(
 }
 
 /** Called from destroy(): drop anything staged for this instance on this (destination) host, journalled or not. */
-export async function dropStaged(core: DriverCore, md: MigrationDeps, uuid: string, instance?: { id?: number; uuid: string }): Promise<void> {
+export async function dropStaged(core: DriverCore, md: MigrationDeps, uuid: string, instance?: NovaInstance): Promise<void> {
   const j = await md.journals.get(uuid, 'dest');
   if (j?.staged_path && j.kind === 'cold') await core.deps.nvram.remove(j.staged_path);
-  if (instance?.id !== undefined) await core.deps.nvram.remove(core.deps.nvram.auxPathFor('staged', core.nameOf(instance), uuid));
+  const name = core.nameIfKnown(instance);
+  if (name) await core.deps.nvram.remove(core.deps.nvram.auxPathFor('staged', name, uuid));
   if (j) await md.journals.delete(uuid, 'dest');
 }

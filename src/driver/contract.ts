@@ -12,6 +12,12 @@
  * instances run in parallel), and checks that `instance.uuid` equals the path's uuid.
  *
  * Errors carry Nova's exception names (`errors.ts`): a proxy re-raises the same exception.
+ *
+ * The same methods serve every hypervisor backend. On the nova backend (`[hypervisor] backend
+ * = nova`, the domain is nova-compute's) "define", "start" and "undefine" in the postconditions
+ * below are what the sidecar records of what Nova does (`hypervisor/novaOwned`); the store,
+ * the pin, the journals and the peer transfers are exactly as stated. There the domain's name
+ * is Nova's `instance.name` when the caller sends it (`Hypervisor.namedByNova`).
  */
 import type { ArgsOf, Schemas, Unwrapped } from '../wire';
 import type { FirmwareSelection } from '../firmware/types';

@@ -110,10 +110,21 @@ export class DriverCore {
     this.deps.faults.hit(step);
   }
 
-  /** Domain name from `[DEFAULT] instance_name_template`, validated as one file-name component. */
+  /**
+   * The domain name, validated as one file-name component: Nova's `instance.name` when the
+   * backend's domains are Nova's (`Hypervisor.namedByNova`) and Nova sent it, else
+   * `[DEFAULT] instance_name_template` applied to the instance.
+   */
   nameOf(instance: NovaInstance): string {
+    if (this.hv.namedByNova && instance.name) return validateDomainName(instance.name, 'instance.name');
     validateInstanceId(instance.id);
     return validateDomainName(instanceName(this.deps.config.DEFAULT.instance_name_template, instance), 'instance name');
+  }
+
+  /** `nameOf`, or undefined when the instance carries neither a usable name nor an id. */
+  nameIfKnown(instance: NovaInstance | undefined): string | undefined {
+    if (!instance || (instance.id === undefined && !(this.hv.namedByNova && instance.name))) return undefined;
+    return this.nameOf(instance);
   }
 
   /** Where the store of a guest with `firmware` lives: none for BIOS and stateless firmware. */

@@ -164,7 +164,7 @@ export async function destroy(core: DriverCore, uuid: string, a: DestroyArgs): P
   const destroyDisks = a.destroy_disks !== false;
   const rec = await deps.records.get(uuid);
   let name = rec?.name;
-  if (!name && a.instance?.id !== undefined) name = core.nameOf(a.instance);
+  if (!name) name = core.nameIfKnown(a.instance);
   if (!rec && (!name || !(await hv.getInfo(name)))) {
     // No record and no domain: a store under this instance's name can only be a leftover
     // (e.g. a destination killed between installing the store and defining the domain).

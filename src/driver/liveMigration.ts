@@ -80,6 +80,12 @@ export async function checkCanLiveMigrateDestination(core: DriverCore, md: Migra
   const why = await core.deps.firmware.whyCannotRun(fw, storeSize);
   if (why) throw new MigrationPreCheckError(`destination ${core.deps.config.DEFAULT.host} cannot run the same firmware build: ${why}`);
   const theirs = core.deps.nvram.pathFor(state.record.name);
+  const mine = state.record.nvramPath;
+  if (mine && mine !== theirs && !core.hv.destinationXmlFromSidecar) {
+    throw new MigrationPreCheckError(
+      `the guest's definition names its variable store ${mine}, this host keeps it at ${theirs}: the definition moves unchanged, so set [nvram] nvram_dir equal on both hosts`,
+    );
+  }
   if ((await core.deps.nvram.exists(theirs)) && !(await md.journals.get(uuid, 'dest'))) {
     throw new MigrationPreCheckError(`a variable store ${theirs} already exists on the destination`);
   }

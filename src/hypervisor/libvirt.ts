@@ -63,6 +63,8 @@ export interface LibvirtHypervisorOptions {
 export class LibvirtHypervisor implements Hypervisor {
   readonly kind = 'libvirt' as const;
   readonly hypervisorType = 'QEMU';
+  readonly namedByNova = false;
+  readonly destinationXmlFromSidecar = true;
   readonly uri: string;
   private readonly virsh: VirshRunner;
   private readonly pollMs: number;

@@ -1,11 +1,13 @@
 /**
  * @module hypervisor/types
- * The one interface both backends implement. Hypervisor words (define, start, undefine)
+ * The one interface every backend implements (embedded, libvirt, and nova: the domain is
+ * Nova's). Hypervisor words (define, start, undefine)
  * stay here; the driver speaks Nova and calls these. Undefine takes an explicit
  * `keepNvram` flag that maps to exactly one of `--keep-nvram` / `--nvram` (libvirt refuses
  * both, and refuses neither for a domain with NVRAM).
  */
 import type { PowerStateCode } from '../nova/powerState';
+import type { NvramPayload } from '../peer/transfer';
 
 export interface DomainInfo {
   name: string;
@@ -35,11 +37,37 @@ export interface LiveMigrateOptions {
   timeoutSec?: number;
 }
 
+/** What a live migration hands to a destination backend that keeps domains as records. */
+export interface IncomingGuest {
+  /** The destination's definition (its store path). */
+  domain_xml: string;
+  /** The flash contents at hand-over; null when the backend does not carry them (a real QEMU does). */
+  nvram: NvramPayload | null;
+}
+
+/** How a record-keeping backend reaches the backend of another host (a signed peer call). */
+export interface IncomingStream {
+  send(destHost: string, guest: IncomingGuest): Promise<void>;
+}
+
 export interface Hypervisor {
   /** The backend's name, for logs and /healthz. Callers never branch on it. */
-  readonly kind: 'embedded' | 'libvirt';
-  /** Nova's `hypervisor_type` for this backend (`QEMU` for libvirt). */
+  readonly kind: 'embedded' | 'libvirt' | 'nova';
+  /** Nova's `hypervisor_type` for this backend (`QEMU` for libvirt and nova). */
   readonly hypervisorType: string;
+  /**
+   * true when Nova defines the domain under its own `instance.name` (the nova backend): the
+   * driver then names the domain and its store after `instance.name` when Nova sends it,
+   * instead of applying `[DEFAULT] instance_name_template`, so the two can never disagree.
+   */
+  readonly namedByNova: boolean;
+  /**
+   * true when a live-migrated guest runs on the destination from the definition the sidecar
+   * passes (`LiveMigrateOptions.persistXml`), so its store may live at another path there.
+   * false for the nova backend: Nova's libvirt keeps the source's `<os>`, so the store must
+   * live at the same path on both hosts (the destination's pre-check refuses otherwise).
+   */
+  readonly destinationXmlFromSidecar: boolean;
   /** Connect / load state. Called once at start-up. */
   init(): Promise<void>;
   /**
@@ -72,5 +100,7 @@ export interface Hypervisor {
    * driver removes it once the destination's copy is verified).
    */
   liveMigrate(name: string, opts: LiveMigrateOptions): Promise<void>;
+  /** Destination of a record-keeping backend: the guest `liveMigrate` sent arrived (peer route). */
+  acceptIncoming?(guest: IncomingGuest): Promise<void>;
   close?(): Promise<void>;
 }

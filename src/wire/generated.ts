@@ -873,6 +873,8 @@ export interface components {
             uuid: string;
             /** @description Nova's database id (1 … 2^53-1: above that a JSON number loses precision, and two ids could name one domain and one NVRAM file). */
             id?: number;
+            /** @description Nova's instance.name (its libvirt domain name). Used, instead of [DEFAULT] instance_name_template, by a sidecar whose backend is 'nova' (Nova defines the domain); ignored by the others. A serialized Instance does not carry it: the nova-uefi-shim Nova driver adds it. */
+            name?: string;
             host?: string | null;
             node?: string | null;
             vcpus?: number;

@@ -203,6 +203,8 @@ describe('per-instance serialization', function () {
     const hv: Hypervisor = {
       kind: 'embedded',
       hypervisorType: inner.hypervisorType,
+      namedByNova: false,
+      destinationXmlFromSidecar: true,
       init: () => inner.init(),
       probe: () => inner.probe(),
       define: (xml) => inner.define(xml),

@@ -51,6 +51,8 @@ export interface MemoryHypervisorOptions {
 export class MemoryHypervisor implements Hypervisor {
   readonly kind = 'embedded' as const;
   readonly hypervisorType = 'memory';
+  readonly namedByNova = false;
+  readonly destinationXmlFromSidecar = true;
   readonly domains = new Map<string, MemoryDomain>();
   /** Every call, in order: `<op>:<name>[:detail]`. Tests may push their own markers in between. */
   readonly events: string[] = [];
@@ -192,14 +194,14 @@ export class MemoryHypervisor implements Hypervisor {
     if (!dest || dest === this) throw new HypervisorError('other', `no hypervisor reachable for host '${opts.destHost}'`);
     const store = readDomainFirmware(d.xml).nvram?.path;
     const bytes = store && (await this.nvram.exists(store)) ? await this.nvram.read(store) : null;
-    await dest.acceptIncoming(opts.persistXml ?? d.xml, bytes);
+    await dest.arrive(opts.persistXml ?? d.xml, bytes);
     // --undefinesource: the definition goes, the store file stays for the driver to remove.
     this.domains.delete(name);
     if (fault) throw fault.error;
   }
 
   /** Destination side of `liveMigrate`: the store written at the XML's path, the domain defined and running. */
-  async acceptIncoming(xml: string, store: Buffer | null): Promise<void> {
+  async arrive(xml: string, store: Buffer | null): Promise<void> {
     const fw = readDomainFirmware(xml);
     const name = fw.name || domainNameOf(xml);
     this.events.push(`arrive:${name}`);

@@ -17,12 +17,15 @@ this process against Nova's fake libvirt; each compute host gets its own
 sidecar process (fixtures.SidecarFixture) and a driver pointed at it.
 """
 
+import copy
 import datetime
+import json
 import os
 import shutil
 import subprocess
 import tempfile
 
+import fixtures
 from lxml import etree
 from oslo_utils.fixture import uuidsentinel as uuids
 
@@ -51,6 +54,82 @@ VIR_DOMAIN_UNDEFINE_NVRAM = 4
 VIR_DOMAIN_UNDEFINE_KEEP_NVRAM = 8
 
 
+#: The compute hosts a test may start, each with a sidecar; every sidecar
+#: knows the others as peers.
+HOSTS = ('compute1', 'compute2', 'compute3')
+
+
+def keep_defined_firmware(answer, defined):
+    """``answer`` with the <os> and <features> of ``defined``."""
+    if not defined:
+        return answer
+    tree = etree.fromstring(answer)
+    given = etree.fromstring(defined)
+    for tag in ('os', 'features'):
+        mine, theirs = tree.find(tag), given.find(tag)
+        if theirs is None:
+            continue
+        if mine is not None:
+            tree.replace(mine, copy.deepcopy(theirs))
+        else:
+            tree.append(copy.deepcopy(theirs))
+    return etree.tostring(tree, encoding='unicode')
+
+
+def install_fake_libvirt_stubs(test):
+    """Watch and mend Nova's fake libvirt for a test (or a bench round).
+
+    ``test.defined_xml``: domain name -> every XML Nova defined, in order;
+    ``test.undefines``: (domain name, undefineFlags flags) of every undefine.
+    """
+    #: domain name -> every XML Nova defined for it, in order
+    test.defined_xml = {}
+    #: (domain name, undefineFlags flags) for every undefine
+    test.undefines = []
+
+    from nova.virt.libvirt import host as libvirt_host
+    orig_write = libvirt_host.Host.write_instance_config
+
+    def write_instance_config(host_self, xml):
+        name = etree.fromstring(xml).findtext('name')
+        test.defined_xml.setdefault(name, []).append(xml)
+        return orig_write(host_self, xml)
+
+    test.stub_out(
+        'nova.virt.libvirt.host.Host.write_instance_config',
+        write_instance_config)
+
+    # NOTE(uefi_shim): Nova's fake libvirt answers XMLDesc from a
+    # template with its own <os> and <features>: a domain redefined from
+    # it (unrescue.xml, the live snapshot's redefinition) would lose the
+    # firmware that real libvirt keeps. Keep the defined ones.
+    orig_parse = fakelibvirt.Domain._parse_definition
+    orig_desc = fakelibvirt.Domain.XMLDesc
+
+    def parse_definition(dom_self, xml):
+        dom_self.uefi_shim_defined_xml = xml
+        return orig_parse(dom_self, xml)
+
+    def xml_desc(dom_self, flags):
+        return keep_defined_firmware(
+            orig_desc(dom_self, flags),
+            getattr(dom_self, 'uefi_shim_defined_xml', None))
+
+    test.stub_out('nova.tests.fixtures.libvirt.Domain._parse_definition',
+                  parse_definition)
+    test.stub_out('nova.tests.fixtures.libvirt.Domain.XMLDesc', xml_desc)
+
+    orig_undefine_flags = fakelibvirt.Domain.undefineFlags
+
+    def undefine_flags(dom_self, flags):
+        test.undefines.append((dom_self.name(), flags))
+        return orig_undefine_flags(dom_self, flags)
+
+    test.stub_out(
+        'nova.tests.fixtures.libvirt.Domain.undefineFlags',
+        undefine_flags)
+
+
 class UEFIShimTestBase(base.ServersTestBase):
     """ServersTestBase with compute_driver = uefi_shim.UEFIShimDriver."""
 
@@ -62,34 +141,17 @@ class UEFIShimTestBase(base.ServersTestBase):
         if reason:
             self.skipTest(reason)
         self.sidecars = {}
+        self.sidecar_ports = {h: shim_fixtures.free_port() for h in HOSTS}
         super(UEFIShimTestBase, self).setUp()
+        #: the [nvram] nvram_dir every host uses (each its own directory
+        #: bind-mounted there), when mount namespaces are available
+        self.nvram_mount = None
+        if shim_fixtures.namespaces_available():
+            self.nvram_mount = os.path.join(
+                self.useFixture(fixtures.TempDir()).path, 'nvram')
+            os.mkdir(self.nvram_mount)
 
-        #: domain name -> every XML Nova defined for it, in order
-        self.defined_xml = {}
-        #: (domain name, undefineFlags flags) for every undefine
-        self.undefines = []
-
-        from nova.virt.libvirt import host as libvirt_host
-        orig_write = libvirt_host.Host.write_instance_config
-
-        def write_instance_config(host_self, xml):
-            name = etree.fromstring(xml).findtext('name')
-            self.defined_xml.setdefault(name, []).append(xml)
-            return orig_write(host_self, xml)
-
-        self.stub_out(
-            'nova.virt.libvirt.host.Host.write_instance_config',
-            write_instance_config)
-
-        orig_undefine_flags = fakelibvirt.Domain.undefineFlags
-
-        def undefine_flags(dom_self, flags):
-            self.undefines.append((dom_self.name(), flags))
-            return orig_undefine_flags(dom_self, flags)
-
-        self.stub_out(
-            'nova.tests.fixtures.libvirt.Domain.undefineFlags',
-            undefine_flags)
+        install_fake_libvirt_stubs(self)
 
     def _setup_compute_service(self):
         # NOTE: called by _IntegratedTestBase.setUp before the API fixture
@@ -98,25 +160,37 @@ class UEFIShimTestBase(base.ServersTestBase):
         self.flags(api_paste_config=API_PASTE_INI, group='wsgi')
 
     def start_sidecar(self, hostname, **kwargs):
-        sidecar = self.useFixture(
-            shim_fixtures.SidecarFixture(hostname, **kwargs))
+        kwargs.setdefault('nvram_mount', self.nvram_mount)
+        sidecar = self.useFixture(shim_fixtures.SidecarFixture(
+            hostname, self.sidecar_ports[hostname], self.sidecar_ports,
+            **kwargs))
         self.sidecars[hostname] = sidecar
         return sidecar
 
-    def start_compute(self, hostname='compute1', sidecar=True, **kwargs):
+    def start_compute(self, hostname='compute1', *args, **kwargs):
         """Start a sidecar (unless one runs for hostname), then the compute.
 
         The driver reads [uefi_shim] url when it is constructed, so every
         compute service keeps its own sidecar although CONF is shared.
+        ``sidecar=False`` starts none.
         """
-        if sidecar and hostname not in self.sidecars:
+        if kwargs.pop('sidecar', True) and hostname not in self.sidecars:
             self.start_sidecar(hostname)
         if hostname in self.sidecars:
             self.flags(url=self.sidecars[hostname].url, group='uefi_shim')
         return super(UEFIShimTestBase, self).start_compute(
-            hostname=hostname, **kwargs)
+            hostname, *args, **kwargs)
 
     # Helpers
+
+    def report(self, table, **row):
+        """Append a row to the suite's report (run-functional.sh prints it)."""
+        path = os.environ.get('NOVA_UEFI_SHIM_REPORT')
+        if not path:
+            return
+        row = dict(row, table=table, test=self.id().rsplit('.', 2)[-2])
+        with open(path, 'a') as f:
+            f.write(json.dumps(row, sort_keys=True) + '\n')
 
     def create_image(self, name, **properties):
         timestamp = datetime.datetime(2026, 1, 2, 3, 4, 5)

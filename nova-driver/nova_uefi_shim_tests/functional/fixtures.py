@@ -13,8 +13,18 @@
 """A real nova-uefi-shim sidecar process per compute host.
 
 The sidecar runs from this repository's TypeScript sources
-(``node --import tsx src/main.ts``) with the embedded hypervisor backend, its
-own NVRAM and state directories and a free port. Environment:
+(``node --import tsx src/main.ts``) with ``[hypervisor] backend = nova`` (the
+domain is Nova's), its own NVRAM and state directories, a port picked before
+it starts and its peers (the other hosts' sidecars) configured.
+
+Every host of a deployment keeps its stores at the same path (Nova keeps a
+domain's ``<os>`` when it live-migrates it). So that the hosts of one test
+still have separate stores, each sidecar runs in its own mount namespace
+(``unshare --mount``, as root) with its own directory bind-mounted on the
+shared path; tests read a host's files through its own directory. Other
+bind mounts (``mounts``) give a sidecar a different view of a system
+directory, e.g. the firmware files Nova's fake libvirt advertises.
+Environment:
 
 * ``NOVA_UEFI_SHIM_REPO``: repository root (default: the parent of
   ``nova-driver/``);
@@ -23,8 +33,10 @@ own NVRAM and state directories and a free port. Environment:
 
 import json
 import os
+import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import time
 
@@ -44,7 +56,31 @@ FIRMWARE = {
     'secure_nvram_template': OVMF_DIR + '/OVMF_VARS_4M.ms.fd',
 }
 
+#: libvirt's own store directory (qemu:///system).
+LIBVIRT_NVRAM_DIR = '/var/lib/libvirt/qemu/nvram'
+
 START_TIMEOUT = 60
+
+#: Signs the sidecar-to-sidecar calls of one test run.
+PEER_SECRET = 'functional-test-peer-secret'
+
+_NAMESPACES = None
+
+
+def namespaces_available():
+    """True when sidecars can run in their own mount namespace."""
+    global _NAMESPACES
+    if _NAMESPACES is None:
+        _NAMESPACES = bool(shutil.which('unshare')) and subprocess.call(
+            ['unshare', '--mount', '--propagation', 'private', 'true'],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0
+    return _NAMESPACES
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
 
 
 def node_binary():
@@ -66,22 +102,52 @@ def missing_prerequisites():
 class SidecarFixture(fixtures.Fixture):
     """One sidecar process; ``url``, ``nvram_dir`` and small API helpers."""
 
-    def __init__(self, host, secure_boot=True):
+    def __init__(self, host, port, peers, nvram_mount=None, secure_boot=True,
+                 firmware=None, mounts=()):
+        """One sidecar.
+
+        :param host: its [DEFAULT] host (the compute host's name)
+        :param port: the port it listens on
+        :param peers: {host name: port} of every sidecar of the test
+        :param nvram_mount: the [nvram] nvram_dir every host shares, its own
+            directory bind-mounted there (None: its own directory as is)
+        :param firmware: the [firmware:x86_64] map (default ``FIRMWARE``)
+        :param mounts: more (source, target) bind mounts in its namespace
+        """
         super(SidecarFixture, self).__init__()
         self.host = host
+        self.port = port
+        self.peers = dict(peers)
+        self.nvram_mount = nvram_mount
         self.secure_boot = secure_boot
+        self.firmware = dict(firmware or FIRMWARE)
+        self.mounts = list(mounts)
         self.process = None
-        self.url = None
+        self.url = 'http://127.0.0.1:%d' % port
 
     def _setUp(self):
         self.base_dir = self.useFixture(fixtures.TempDir()).path
+        #: this host's store directory, as the test sees it
         self.nvram_dir = os.path.join(self.base_dir, 'nvram')
+        os.mkdir(self.nvram_dir)
         self.state_dir = os.path.join(self.base_dir, 'state')
         self.conf_file = os.path.join(self.base_dir, 'nova-uefi-shim.conf')
         self.log_file = os.path.join(self.base_dir, 'sidecar.log')
         with open(self.conf_file, 'w') as f:
             f.write(self._config())
         self.start()
+
+    @property
+    def configured_nvram_dir(self):
+        """[nvram] nvram_dir: the path the sidecar and Nova's XML use."""
+        return self.nvram_mount or self.nvram_dir
+
+    def local_path(self, path):
+        """Where the test finds a file the sidecar names ``path``."""
+        prefix = self.configured_nvram_dir.rstrip('/') + '/'
+        if path.startswith(prefix):
+            return os.path.join(self.nvram_dir, path[len(prefix):])
+        return path
 
     def _config(self):
         lines = [
@@ -90,38 +156,54 @@ class SidecarFixture(fixtures.Fixture):
             'instance_name_template = instance-%08x',
             '[api]',
             'host = 127.0.0.1',
-            'port = 0',
+            'port = %d' % self.port,
             '[hypervisor]',
-            'backend = embedded',
+            'backend = nova',
             'state_dir = %s' % self.state_dir,
             '[nvram]',
-            'nvram_dir = %s' % self.nvram_dir,
+            'nvram_dir = %s' % self.configured_nvram_dir,
             '[firmware]',
             # no QEMU descriptors: only the map below, on every machine
             'descriptor_dirs = %s' % os.path.join(self.base_dir, 'none'),
             'secure_boot = %s' % ('true' if self.secure_boot else 'false'),
+            '[peer]',
+            'shared_secret = %s' % PEER_SECRET,
+            'hosts = %s' % ','.join(
+                '%s=http://127.0.0.1:%d' % kv
+                for kv in sorted(self.peers.items())),
+            'timeout = 10',
             '[firmware:x86_64]',
         ]
-        lines += ['%s = %s' % kv for kv in sorted(FIRMWARE.items())]
+        lines += ['%s = %s' % kv for kv in sorted(self.firmware.items())]
         lines.append('secure_enrolled_keys = true')
         return '\n'.join(lines) + '\n'
+
+    def _argv(self):
+        node = [node_binary(), '--import', 'tsx', 'src/main.ts',
+                '--config-file', self.conf_file]
+        mounts = list(self.mounts)
+        if self.nvram_mount:
+            mounts.append((self.nvram_dir, self.nvram_mount))
+        if not mounts:
+            return node
+        script = ' && '.join(
+            'mount --bind %s %s' % (shlex.quote(src), shlex.quote(dst))
+            for src, dst in mounts) + ' && exec "$@"'
+        return ['unshare', '--mount', '--propagation', 'private',
+                'sh', '-c', script, 'sidecar'] + node
 
     def start(self):
         """Start the process; ``url`` is set once it listens."""
         log = open(self.log_file, 'a')
         offset = log.tell()
         self.process = subprocess.Popen(
-            [node_binary(), '--import', 'tsx', 'src/main.ts',
-             '--config-file', self.conf_file],
-            cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=log,
+            self._argv(), cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         self.addCleanup(self.stop)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
-            port = self._listening_port(offset)
-            if port:
-                self.url = 'http://127.0.0.1:%d' % port
+            if self._listening_port(offset):
                 return
             if self.process.poll() is not None:
                 break
@@ -188,6 +270,19 @@ class SidecarFixture(fixtures.Fixture):
         return None
 
     def store_files(self):
+        """Every file in this host's store directory (stashes, staged
+        copies included)."""
         if not os.path.isdir(self.nvram_dir):
             return []
         return sorted(os.listdir(self.nvram_dir))
+
+    def state_files(self):
+        """This host's instance records, migration journals and recorded
+        definitions."""
+        out = []
+        for sub in ('instances', 'migrations', 'domains'):
+            d = os.path.join(self.state_dir, sub)
+            if os.path.isdir(d):
+                out += ['%s/%s' % (sub, f) for f in sorted(os.listdir(d))
+                        if not f.startswith('.')]
+        return out

@@ -49,8 +49,9 @@ class UEFIShimServersTest(base.UEFIShimTestBase):
         self.assertEqual(base.shim_fixtures.FIRMWARE['loader'],
                          view['firmware']['loader'])
         self.assertFalse(view['firmware']['secure'])
-        self.assertTrue(os.path.exists(view['nvram']['path']))
-        self.assertEqual(sidecar.nvram_dir,
+        self.assertTrue(os.path.exists(sidecar.local_path(
+            view['nvram']['path'])))
+        self.assertEqual(sidecar.configured_nvram_dir,
                          os.path.dirname(view['nvram']['path']))
         self.assertGuestFirmware(
             self.last_xml(server), view['firmware'], view['nvram']['path'])
@@ -90,6 +91,8 @@ class UEFIShimServersTest(base.UEFIShimTestBase):
                                      networks='none', expected_state='ERROR')
 
         self.assertIn('No valid host', server['fault']['message'])
+        self.report('faults', case='Secure Boot image, no host offers it',
+                    result=server['fault']['message'])
 
     def test_init_host_refuses_an_unchecked_nova_release(self):
         self.stub_out('nova.version.version_info.version_string',
@@ -131,7 +134,8 @@ class UEFIShimServersTest(base.UEFIShimTestBase):
         sidecar = self.sidecars['compute1']
         server = self._create_server(image_uuid=self.uefi_image,
                                      networks='none')
-        path = sidecar.get_instance(server['id'])['nvram']['path']
+        path = sidecar.local_path(
+            sidecar.get_instance(server['id'])['nvram']['path'])
         self.assertTrue(os.path.exists(path))
 
         self._delete_server(server)
@@ -151,8 +155,11 @@ class UEFIShimServersTest(base.UEFIShimTestBase):
         self.assertIsNone(sidecar.get_instance(server['id']))
         self.assertIsNone(self.last_xml(server).find('./os/loader'))
 
-    def test_sidecar_error_is_raised_as_the_nova_exception(self):
+    def test_sidecar_refusal_is_the_servers_fault(self):
+        # Two hosts that both offer Secure Boot: a reschedule would try the
+        # other one and end in MaxRetriesExceeded, hiding the reason.
         self.start_compute('compute1')
+        self.start_compute('compute2')
         # Secure Boot on x86_64 needs q35; the sidecar refuses i440fx. The
         # trait is there, so only the driver can refuse.
         image = self.create_image(
@@ -162,19 +169,21 @@ class UEFIShimServersTest(base.UEFIShimTestBase):
         server = self._create_server(image_uuid=image, networks='none',
                                      expected_state='ERROR')
 
-        # As with LibvirtDriver: the build is rescheduled, then fails with
-        # MaxRetriesExceeded; the driver's exception is in the
-        # instance.create.error notification.
-        self.assertIn('Exceeded maximum number of retries',
-                      server['fault']['message'])
+        # The sidecar's SecureBootNotSupported, with its message, is the
+        # server's fault: the build was aborted, not rescheduled.
+        message = server['fault']['message']
+        self.assertIn('Build of instance %s aborted' % server['id'], message)
+        self.assertIn("Secure Boot is not supported by host: machine type "
+                      "'pc' is not q35", message)
         errors = [n['payload']['nova_object.data']['fault']['nova_object.data']
                   for n in self.notifier.versioned_notifications
                   if n['event_type'] == 'instance.create.error']
         self.assertEqual(1, len(errors), errors)
-        self.assertEqual('SecureBootNotSupported', errors[0]['exception'])
-        self.assertIn("machine type 'pc' is not q35",
-                      errors[0]['exception_message'])
-        self.assertEqual([], self.sidecars['compute1'].store_files())
+        self.assertEqual('BuildAbortException', errors[0]['exception'])
+        for sidecar in self.sidecars.values():
+            self.assertEqual([], sidecar.store_files())
+        self.report('faults', case='Secure Boot image on a pc machine type',
+                    result=message)
 
     def test_unreachable_sidecar_is_a_clear_error(self):
         self.start_compute('compute1')
@@ -185,6 +194,8 @@ class UEFIShimServersTest(base.UEFIShimTestBase):
 
         self.assertIn('nova-uefi-shim sidecar', server['fault']['message'])
         self.assertIn('unreachable', server['fault']['message'])
+        self.report('faults', case='sidecar unreachable at create',
+                    result=server['fault']['message'])
 
 
 class StockNovaUEFITest(test_uefi.UEFIServersTest):
@@ -193,20 +204,3 @@ class StockNovaUEFITest(test_uefi.UEFIServersTest):
     def _setup_compute_service(self):
         self.flags(api_paste_config=base.API_PASTE_INI, group='wsgi')
         return super(StockNovaUEFITest, self)._setup_compute_service()
-
-
-class NovaUEFITestWithShimDriver(base.UEFIShimTestBase,
-                                 test_uefi.UEFIServersTest):
-    """Nova's own test_uefi.UEFIServersTest, with our driver and a sidecar.
-
-    TODO(uefi_shim): it cannot pass as written (see SIDECAR-API-NEEDS.md,
-    "Nova's test_uefi"): it expects Nova's fake descriptor paths
-    /usr/share/OVMF/OVMF_CODE.secboot.fd + OVMF_VARS.secboot.fd (the latter
-    is not in Debian's ovmf, so a sidecar map cannot serve it) and an
-    <nvram> element without a path.
-    """
-
-    def test_create_server(self):
-        self.skipTest('needs a sidecar firmware map with Nova\'s fake '
-                      'descriptor paths and an <nvram> without a path; see '
-                      'SIDECAR-API-NEEDS.md')

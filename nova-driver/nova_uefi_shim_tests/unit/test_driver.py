@@ -15,10 +15,14 @@
 from unittest import mock
 
 from lxml import etree
+from oslo_utils.fixture import uuidsentinel as uuids
 
+from nova.compute import task_states
 from nova import exception
+from nova import objects
 from nova import test
 from nova.tests import fixtures as nova_fixtures
+from nova.tests.unit import fake_instance
 from nova.virt.libvirt import driver as libvirt_driver
 from nova.virt.libvirt import guest as libvirt_guest
 from nova.virt.uefi_shim import client
@@ -98,3 +102,68 @@ class ExceptionFromErrorTestCase(test.NoDBTestCase):
         exc = client.exception_from_error(502, None)
         self.assertIsInstance(exc, client.SidecarError)
         self.assertIn('HTTP 502', str(exc))
+
+
+class InstanceBodyTestCase(test.NoDBTestCase):
+
+    def test_carries_novas_domain_name_and_states(self):
+        inst = fake_instance.fake_instance_obj(
+            None, id=42, host='cmp1', task_state='rebuilding',
+            vm_state='active')
+        body = driver._instance_body(inst)
+        self.assertEqual(inst.name, body['name'])
+        self.assertEqual(42, body['id'])
+        self.assertEqual('rebuilding', body['task_state'])
+        self.assertEqual('active', body['vm_state'])
+
+    def test_migration_body_drops_unset_fields(self):
+        mig = objects.Migration(uuid=uuids.mig, source_compute='cmp1',
+                                dest_compute='cmp2', dest_node=None)
+        self.assertEqual({'uuid': uuids.mig, 'source_compute': 'cmp1',
+                          'dest_compute': 'cmp2'},
+                         driver._migration_body(mig))
+
+
+class LeavingTestCase(test.NoDBTestCase):
+    """Which destroy(destroy_disks=False) still deletes the store."""
+
+    def setUp(self):
+        super(LeavingTestCase, self).setUp()
+        self.drv = driver.UEFIShimDriver.__new__(driver.UEFIShimDriver)
+        self.drv._hostname = 'cmp1'
+
+    def _leaving(self, host, task_state=None):
+        inst = fake_instance.fake_instance_obj(None, host=host,
+                                               task_state=task_state)
+        return self.drv._leaving(inst)
+
+    def test_hard_reboot_here_keeps_the_store(self):
+        self.assertFalse(self._leaving('cmp1', task_states.REBOOTING_HARD))
+
+    def test_revert_at_the_destination_drops_it(self):
+        self.assertTrue(self._leaving('cmp1', task_states.RESIZE_REVERTING))
+
+    def test_an_instance_that_lives_elsewhere_drops_it(self):
+        # evacuated source coming back; live-migration rollback at dest
+        self.assertTrue(self._leaving('cmp2'))
+
+
+class NvramPathInXmlTestCase(test.NoDBTestCase):
+
+    def setUp(self):
+        super(NvramPathInXmlTestCase, self).setUp()
+        self.drv = driver.UEFIShimDriver.__new__(driver.UEFIShimDriver)
+        self.inst = fake_instance.fake_instance_obj(None, id=42)
+        self.default = '/var/lib/libvirt/qemu/nvram/%s_VARS.fd' % (
+            self.inst.name)
+
+    def test_explicit_by_default(self):
+        self.assertEqual(self.default, self.drv._nvram_path_for_xml(
+            self.inst, self.default))
+
+    def test_libvirts_default_left_out_when_configured(self):
+        self.flags(explicit_nvram_path=False, group='uefi_shim')
+        self.assertIsNone(self.drv._nvram_path_for_xml(
+            self.inst, self.default))
+        self.assertEqual('/srv/nvram/x_VARS.fd', self.drv._nvram_path_for_xml(
+            self.inst, '/srv/nvram/x_VARS.fd'))

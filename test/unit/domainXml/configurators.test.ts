@@ -214,6 +214,22 @@ const tables: Record<string, { fn: C.Configurator; rows: Row[] }> = {
         expect: "<domain><features><smm state='on'><tseg unit='MiB'>48</tseg></smm></features></domain>",
       },
       {
+        name: "turns Nova 26's nested <smm><smm state='on'/></smm> into one <smm state='on'/> when SMM is required",
+        fw: { requires_smm: true },
+        input: "<domain><features><acpi/><smm><smm state='on'/></smm></features></domain>",
+        expect: "<domain><features><acpi/><smm state='on'/></features></domain>",
+      },
+      {
+        name: "lifts the nested element's state and keeps <tseg> when SMM is not required",
+        input: "<domain><features><smm><smm state='on'/><tseg unit='MiB'>48</tseg></smm></features></domain>",
+        expect: "<domain><features><smm state='on'><tseg unit='MiB'>48</tseg></smm></features></domain>",
+      },
+      {
+        name: "keeps the outer element's own state over the nested one's",
+        input: "<domain><features><smm state='off'><smm state='on'/></smm></features></domain>",
+        expect: "<domain><features><smm state='off'/></features></domain>",
+      },
+      {
         name: 'leaves an existing <smm> alone when SMM is not required',
         input: "<domain><features><smm state='off'/></features></domain>",
         expect: "<domain><features><smm state='off'/></features></domain>",

@@ -34,6 +34,8 @@ describe('domainXml golden files (test/fixtures/domainXml)', () => {
       'nova-efi-base',
       'nova-bios-base',
       'nova-stateless-smm-base',
+      // Nova 26.2.2's own Secure Boot XML: its nested <smm><smm state='on'/></smm> must come out valid.
+      'nova26-secure-smm-base',
     ])
       assert.ok(names.includes(n), n);
   });

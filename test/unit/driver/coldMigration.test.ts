@@ -169,6 +169,29 @@ describe('driver/coldMigration', () => {
     );
   });
 
+  it('a new migration takes over from one that failed before it sent the store (Nova retries after reset-state)', async () => {
+    const inst = newInstance();
+    const bytes = await guestWithMarker(inst);
+    const first = migration('compute1', 'compute2');
+    w.net.down.add('compute2');
+    await assert.rejects(A.driver.migrateDiskAndPowerOff(inst.uuid, { instance: inst, dest: 'compute2', migration: first }), nova('MigrationError'));
+    assert.equal((await A.journals.get(inst.uuid, 'source'))?.key, first.uuid);
+    w.net.down.delete('compute2');
+    const second = migration('compute1', 'compute2');
+    const out = await A.driver.migrateDiskAndPowerOff(inst.uuid, { instance: inst, dest: 'compute2', migration: second });
+    assert.equal(out.nvram?.sha256, sha(bytes));
+    const j = await A.journals.get(inst.uuid, 'source');
+    assert.equal(j?.key, second.uuid);
+    assert.deepEqual(
+      j?.history.map((h) => h.status),
+      ['stashing', 'stashed', 'sent'],
+    );
+    await finish(B, inst, second);
+    await A.driver.confirmMigration(inst.uuid, { instance: { ...inst, host: 'compute2' }, migration: second });
+    await nothingFor(A, inst);
+    assert.deepEqual(fileBytes(storeOn(B, inst)), bytes);
+  });
+
   it('finish_migration of a UEFI guest without a received store is a MigrationError (409)', async () => {
     const inst = newInstance('compute2');
     await assert.rejects(finish(B, inst, migration('compute1', 'compute2')), nova('MigrationError', { code: 409 }));

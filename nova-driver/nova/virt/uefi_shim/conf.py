@@ -63,6 +63,18 @@ A request that times out fails the Nova operation that made it (the instance
 goes to ERROR as it would on a libvirt failure); the variable store is left
 as it was.
 """),
+    cfg.BoolOpt(
+        'explicit_nvram_path',
+        default=True,
+        help="""
+Write the variable store's path into the domain XML's ``<nvram>`` element.
+
+When False, a path equal to libvirt's own default for the domain
+(``/var/lib/libvirt/qemu/nvram/<name>_VARS.fd``, which libvirt fills in when
+it defines the domain) is left out, so the XML reads as stock Nova writes
+it. Any other path is always written. The store and its lifetime are the
+same either way.
+"""),
 ]
 
 

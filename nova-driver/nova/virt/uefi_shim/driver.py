@@ -23,18 +23,28 @@ seams listed in SEAMS.md:
   (``VIR_DOMAIN_UNDEFINE_KEEP_NVRAM``), including the temporary undefines of
   hard reboot, live snapshot and volume swap that Nova 26 turns into a wipe
   (bug 1633447); the store is deleted by the sidecar only when Nova destroys
-  the instance's disks.
+  the instance's disks;
+* moves: resize and cold migration carry the store from the source's
+  sidecar to the destination's (confirm drops the source's, revert restores
+  it byte for byte); live migration gets the sidecars' pre-check, a copy in
+  place before the guest arrives, a digest check and the source's clean-up.
 
-It does not build firmware XML of its own and does not read or write the
-variable store. Checked against Nova 26.2.2 (Zed); see SEAMS.md for what
+The sidecar on the same host runs with ``[hypervisor] backend = nova``: the
+domain is Nova's, the sidecar keeps the pin and the store. This driver
+builds no firmware XML of its own and never reads or writes the variable
+store. Checked against Nova 26.2.2 (Zed); see SEAMS.md for what
 changes on 2026.1 and later.
 """
 
+import os
+
 from oslo_log import log as logging
 
+from nova.compute import task_states
 import nova.conf
 from nova import exception
 from nova.i18n import _
+from nova import objects
 from nova.objects import fields
 from nova import version
 from nova.virt.libvirt import config as vconfig
@@ -60,6 +70,10 @@ _FIRMWARE_IMAGE_PROPERTIES = (
     'hw_firmware_stateless', 'hw_architecture', 'hw_emulation_architecture',
     'hw_rescue_device', 'hw_rescue_bus',
 )
+
+#: Where libvirt puts a domain's store when the XML names none
+#: (qemu:///system; libvirt's qemuDomainNVRAMPathGenerate).
+LIBVIRT_NVRAM_DIR = '/var/lib/libvirt/qemu/nvram'
 
 #: Driver capabilities the sidecar decides (and the traits they imply).
 _SIDECAR_CAPABILITIES = ('supports_secure_boot', 'supports_stateless_firmware')
@@ -136,17 +150,55 @@ def _flavor_body(flavor):
 
 
 def _instance_body(instance):
+    """The instance as the sidecar reads it (plain JSON).
+
+    ``name`` is Nova's domain name: a sidecar with ``[hypervisor] backend =
+    nova`` names the domain and its store after it.
+    """
     body = {'uuid': instance.uuid}
-    for field in ('id', 'host', 'node', 'vcpus', 'memory_mb'):
+    for field in ('id', 'host', 'node', 'vcpus', 'memory_mb', 'task_state',
+                  'vm_state'):
         if instance.obj_attr_is_set(field):
             body[field] = getattr(instance, field)
+    if instance.obj_attr_is_set('id'):
+        body['name'] = instance.name
     if instance.obj_attr_is_set('system_metadata'):
         body['system_metadata'] = dict(instance.system_metadata)
+    if instance.obj_attr_is_set('flavor') and instance.flavor is not None:
+        body['flavor'] = _flavor_body(instance.flavor)
     return body
 
 
+def _migration_body(migration):
+    body = {}
+    for field in ('uuid', 'id', 'source_compute', 'dest_compute',
+                  'source_node', 'dest_node', 'migration_type', 'status'):
+        if migration.obj_attr_is_set(field):
+            value = getattr(migration, field)
+            if value is not None:
+                body[field] = value
+    return body
+
+
+#: Sidecar refusals of what the user asked for: another host would refuse
+#: the same image and flavor, so a build stops at once with the sidecar's
+#: message in the server's fault instead of being rescheduled (as Nova's own
+#: SecureBootNotSupported is) until MaxRetriesExceeded hides it.
+_REQUEST_REFUSALS = (exception.Invalid, exception.FlavorImageConflict)
+
+
 class UEFIShimDriver(libvirt_driver.LibvirtDriver):
-    """LibvirtDriver whose UEFI firmware and NVRAM belong to the sidecar."""
+    """LibvirtDriver whose UEFI firmware and NVRAM belong to the sidecar.
+
+    For a UEFI guest every Nova operation that (re)creates the domain first
+    calls the sidecar method of the same name; its answer (the firmware pin
+    and the store path) is what ``_configure_guest_by_virt_type`` writes
+    into the XML Nova defines. Operations that only change the power state
+    report it afterwards; the store is deleted by the sidecar when Nova
+    deletes the instance's disks, and carried between the two hosts' sidecars
+    by resize, cold and live migration. The sidecar runs with
+    ``[hypervisor] backend = nova`` and never touches libvirt itself.
+    """
 
     def __init__(self, virtapi, read_only=False):
         super(UEFIShimDriver, self).__init__(virtapi, read_only)
@@ -155,6 +207,12 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
         self._sidecar = shim_client.SidecarClient.from_conf(CONF.uefi_shim)
         for name in _SIDECAR_CAPABILITIES:
             self.capabilities.setdefault(name, False)
+        #: instance uuid -> the sidecar's answer for the operation now
+        #: rebuilding the instance's XML (Nova serializes operations per
+        #: instance, so one entry per instance is enough)
+        self._pins = {}
+        #: this compute service's host name (init_host's; [DEFAULT] host)
+        self._hostname = CONF.host
 
     # Service start and capabilities
 
@@ -165,7 +223,30 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
                 supported=', '.join('%d.x' % v
                                     for v in SUPPORTED_NOVA_MAJOR_VERSIONS),
                 version=version.version_info.version_string())
+        self._hostname = host
+        self._check_sidecar_backend()
         super(UEFIShimDriver, self).init_host(host)
+
+    def _check_sidecar_backend(self):
+        """Refuse a sidecar that drives libvirt itself (one clear line).
+
+        A sidecar that does not answer yet is only a warning: it may start
+        after nova-compute, and every operation that needs it fails clearly.
+        """
+        try:
+            health = self._sidecar.health()
+        except exception.NovaException as e:
+            LOG.warning('The nova-uefi-shim sidecar at %(url)s does not '
+                        'answer yet: %(error)s',
+                        {'url': self._sidecar.url, 'error': e})
+            return
+        backend = health.get('backend')
+        if backend != 'nova':
+            raise UEFIShimInconsistent(reason=_(
+                "the sidecar at %(url)s runs with [hypervisor] backend = "
+                "%(backend)s; compute_driver = uefi_shim.UEFIShimDriver "
+                "needs backend = nova") % {'url': self._sidecar.url,
+                                           'backend': backend})
 
     def _update_host_specific_capabilities(self):
         super(UEFIShimDriver, self)._update_host_specific_capabilities()
@@ -201,15 +282,20 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
         return super(UEFIShimDriver, self).update_provider_tree(
             provider_tree, nodename, allocations=allocations)
 
-    # Firmware
+    # Which guests the sidecar keeps
 
     def _wants_uefi(self, image_meta):
         """Nova's rule: hw_firmware_type, else UEFI on aarch64 only."""
+        if CONF.libvirt.virt_type not in ('kvm', 'qemu'):
+            return False
         hw_firmware_type = image_meta.properties.get('hw_firmware_type')
         if hw_firmware_type:
             return hw_firmware_type == fields.FirmwareType.UEFI
         arch = self._check_emulation_arch(image_meta)
         return arch == fields.Architecture.AARCH64
+
+    def _is_uefi(self, instance):
+        return self._wants_uefi(instance.image_meta)
 
     def _image_meta_body(self, image_meta):
         props = image_meta.properties
@@ -222,37 +308,57 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
         # default), not the sidecar's own default.
         body_props['hw_machine_type'] = libvirt_utils.get_machine_type(
             image_meta)
-        body_props['hw_firmware_type'] = fields.FirmwareType.UEFI
+        if self._wants_uefi(image_meta):
+            body_props['hw_firmware_type'] = fields.FirmwareType.UEFI
         body = {'properties': body_props}
         if image_meta.obj_attr_is_set('id'):
             body['id'] = image_meta.id
         return body
 
-    def _prepare_firmware(self, instance, image_meta, flavor):
-        """The firmware the sidecar pinned for this instance.
+    # Calls to the sidecar
 
-        Creates the pin and the variable store on first use.
+    def _call(self, instance, method, **kwargs):
+        body = {'instance': _instance_body(instance)}
+        body.update(kwargs)
+        return self._sidecar.call(instance.uuid, method, body)
 
-        TODO(uefi_shim): one sidecar call (prepare_firmware, see
-        SIDECAR-API-NEEDS.md) instead of get-then-spawn on the sidecar's
-        embedded backend.
+    def _pin(self, instance, method, **kwargs):
+        """Call a sidecar method that answers the instance; keep its pin.
+
+        ``_configure_guest_by_virt_type`` writes the pin into the XML of the
+        Nova operation now running; ``_unpin`` drops it when that is done.
         """
-        view = self._sidecar.get_instance(instance.uuid)
-        if view is None:
-            view = self._sidecar.call(instance.uuid, 'spawn', {
-                'instance': _instance_body(instance),
-                'image_meta': self._image_meta_body(image_meta),
-                'flavor': _flavor_body(flavor),
-                'power_on': False,
-            })
+        view = self._call(instance, method, **kwargs)
+        self._pins[instance.uuid] = view
+        return view
+
+    def _unpin(self, instance):
+        self._pins.pop(instance.uuid, None)
+
+    def _report(self, instance, method, **kwargs):
+        """Tell the sidecar what Nova did; a failure is logged, not raised.
+
+        Used where Nova's operation already succeeded and nothing of the
+        store depends on the call (the sidecar's recorded power state then
+        stays the safer "running": variable writes are refused).
+        """
+        try:
+            self._call(instance, method, **kwargs)
+        except exception.NovaException as e:
+            LOG.warning('nova-uefi-shim sidecar %(method)s failed: %(error)s',
+                        {'method': method, 'error': e}, instance=instance)
+
+    # Firmware
+
+    def _firmware_from(self, instance, view):
+        """The loader, template, SMM and store path to write, from a view."""
         if view.get('instance_name') != instance.name:
             raise UEFIShimInconsistent(reason=_(
                 "the sidecar names instance %(uuid)s '%(theirs)s', Nova "
-                "'%(ours)s'; set the sidecar's [DEFAULT] "
-                "instance_name_template to Nova's") % {
-                    'uuid': instance.uuid,
-                    'theirs': view.get('instance_name'),
-                    'ours': instance.name})
+                "'%(ours)s'; run the sidecar with [hypervisor] backend = "
+                "nova") % {'uuid': instance.uuid,
+                           'theirs': view.get('instance_name'),
+                           'ours': instance.name})
         firmware = view.get('firmware')
         if not firmware:
             raise UEFIShimInconsistent(reason=_(
@@ -272,16 +378,41 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
             'requires_smm': bool(firmware.get('requires_smm')),
         }
 
+    def _current_pin(self, instance):
+        view = self._pins.get(instance.uuid)
+        if view is None:
+            # NOTE(uefi_shim): an XML built outside the operations that
+            # call the sidecar first (e.g. _get_existing_domain_xml for a
+            # guest libvirt lost): the pin the sidecar holds.
+            view = self._sidecar.get_instance(instance.uuid)
+        if view is None:
+            raise UEFIShimInconsistent(reason=_(
+                'the sidecar has no firmware pin for instance %s') %
+                instance.uuid)
+        return self._firmware_from(instance, view)
+
+    def _nvram_path_for_xml(self, instance, path):
+        """The <nvram> text: the store's path, unless configured otherwise.
+
+        ``[uefi_shim] explicit_nvram_path = False`` omits a path equal to
+        libvirt's own default for the domain (libvirt fills in the same
+        path when it defines the domain): the XML then reads as stock
+        Nova's.
+        """
+        if CONF.uefi_shim.explicit_nvram_path:
+            return path
+        default = os.path.join(LIBVIRT_NVRAM_DIR, '%s_VARS.fd' % instance.name)
+        return None if path == default else path
+
     def _configure_guest_by_virt_type(self, guest, instance, image_meta,
                                       flavor, *args, **kwargs):
         # NOTE(uefi_shim): *args/**kwargs: 2026.1 adds old_guest, whose
         # firmware elements matter only to Nova's own selection.
-        if (CONF.libvirt.virt_type not in ('kvm', 'qemu') or
-                not self._wants_uefi(image_meta)):
+        if not self._wants_uefi(image_meta):
             return super(UEFIShimDriver, self)._configure_guest_by_virt_type(
                 guest, instance, image_meta, flavor, *args, **kwargs)
 
-        firmware = self._prepare_firmware(instance, image_meta, flavor)
+        firmware = self._current_pin(instance)
 
         # NOTE(uefi_shim): let Nova configure everything else (machine type,
         # sysinfo, boot menu, image_hw_machine_type) as for a BIOS guest: its
@@ -297,13 +428,283 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
         guest.os_loader_type = 'pflash'
         guest.os_loader_secure = firmware['secure']
         guest.os_nvram_template = firmware['nvram_template']
-        guest.os_nvram = firmware['nvram_path']
+        guest.os_nvram = self._nvram_path_for_xml(
+            instance, firmware['nvram_path'])
         guest.features = [f for f in guest.features
                           if f.root_name != 'smm']
         if firmware['requires_smm']:
             guest.features.append(_LibvirtConfigGuestFeatureSMM())
 
-    # NVRAM lifetime
+    # Lifecycle: operations that (re)create the domain
+
+    def spawn(self, context, instance, image_meta, injected_files,
+              admin_password, allocations, network_info=None,
+              block_device_info=None, power_on=True, accel_info=None):
+        if self._wants_uefi(image_meta):
+            try:
+                self._pin(instance, 'spawn',
+                          image_meta=self._image_meta_body(image_meta),
+                          flavor=_flavor_body(instance.flavor),
+                          power_on=power_on)
+            except _REQUEST_REFUSALS as e:
+                # NOTE(uefi_shim): the fault the API user sees carries the
+                # sidecar's message; no reschedule (see _REQUEST_REFUSALS).
+                raise exception.BuildAbortException(
+                    instance_uuid=instance.uuid, reason=e.format_message())
+        try:
+            return super(UEFIShimDriver, self).spawn(
+                context, instance, image_meta, injected_files,
+                admin_password, allocations, network_info=network_info,
+                block_device_info=block_device_info, power_on=power_on,
+                accel_info=accel_info)
+        finally:
+            # a failed spawn is cleaned up by the compute manager's destroy
+            self._unpin(instance)
+
+    def _hard_reboot(self, context, instance, network_info,
+                     block_device_info=None, *args, **kwargs):
+        # Hard reboot, power_on and resume_state_on_host_boot: the same
+        # pin and the same store, re-selected only by Nova's rules.
+        if self._is_uefi(instance):
+            self._pin(instance, 'reboot', reboot_type='HARD')
+        try:
+            return super(UEFIShimDriver, self)._hard_reboot(
+                context, instance, network_info, block_device_info,
+                *args, **kwargs)
+        finally:
+            self._unpin(instance)
+
+    def power_off(self, instance, timeout=0, retry_interval=0):
+        super(UEFIShimDriver, self).power_off(instance, timeout,
+                                              retry_interval)
+        if self._is_uefi(instance):
+            self._report(instance, 'power_off')
+
+    def rescue(self, context, instance, network_info, image_meta,
+               rescue_password, block_device_info):
+        if self._is_uefi(instance):
+            # The rescue image decides stable (pinned firmware and store)
+            # or legacy BIOS rescue (the store waits): the sidecar's rule
+            # and Nova's agree.
+            self._pin(instance, 'rescue',
+                      image_meta=self._image_meta_body(image_meta))
+        try:
+            return super(UEFIShimDriver, self).rescue(
+                context, instance, network_info, image_meta,
+                rescue_password, block_device_info)
+        finally:
+            self._unpin(instance)
+
+    def unrescue(self, context, instance):
+        super(UEFIShimDriver, self).unrescue(context, instance)
+        if self._is_uefi(instance):
+            self._report(instance, 'unrescue')
+
+    # Lifecycle: the real delete
+
+    def cleanup(self, context, instance, network_info, block_device_info=None,
+                destroy_disks=True, migrate_data=None, destroy_vifs=True,
+                destroy_secrets=True):
+        super(UEFIShimDriver, self).cleanup(
+            context, instance, network_info,
+            block_device_info=block_device_info, destroy_disks=destroy_disks,
+            migrate_data=migrate_data, destroy_vifs=destroy_vifs,
+            destroy_secrets=destroy_secrets)
+        if migrate_data is not None:
+            # Source of a live migration: only a copy the destination's
+            # sidecar verified goes (never with the disks' flag: NVRAM is
+            # never on shared storage).
+            self._call(instance, 'cleanup', destroy_disks=destroy_disks)
+        elif destroy_disks or self._leaving(instance):
+            # The instance's disks are gone from this host, or it lives on
+            # elsewhere: so is its store (and anything a migration staged
+            # here). The sidecar answers success for an instance it does
+            # not know; called for every guest, since a rebuild may have
+            # changed the firmware type.
+            self._call(instance, 'destroy', destroy_disks=True)
+
+    def _leaving(self, instance):
+        """True when the instance has no future on this host.
+
+        Nova passes ``destroy_disks=False`` when the disks are on shared
+        storage (revert at the destination, an evacuated source coming
+        back); the store is never on shared storage, so it goes all the
+        same. Only a domain torn down to come back here (hard reboot,
+        cross-cell resize source) keeps it.
+        """
+        return (instance.host != self._hostname or
+                instance.task_state == task_states.RESIZE_REVERTING)
+
+    # Resize and cold migration
+
+    def _migration_of(self, context, instance):
+        """The migration now moving ``instance`` (Nova 26 passes only dest)."""
+        ctx = instance.migration_context if instance.obj_attr_is_set(
+            'migration_context') else None
+        if ctx is not None and ctx.migration_id:
+            return objects.Migration.get_by_id(context, ctx.migration_id)
+        return objects.Migration.get_by_instance_and_status(
+            context, instance.uuid, 'migrating')
+
+    def migrate_disk_and_power_off(self, context, instance, dest,
+                                   flavor, network_info,
+                                   block_device_info=None,
+                                   timeout=0, retry_interval=0):
+        if self._is_uefi(instance):
+            # NOTE(uefi_shim): the store moves before Nova touches the
+            # disks: if the sidecars fail, the instance goes to ERROR with
+            # its disks and its store where they were, and a new resize
+            # after a reset-state completes.
+            super(UEFIShimDriver, self).power_off(instance, timeout,
+                                                  retry_interval)
+            migration = self._migration_of(context, instance)
+            self._call(instance, 'migrate_disk_and_power_off',
+                       # the destination's sidecar is found by host name
+                       # ([peer] hosts), not by the IP Nova passes as dest
+                       dest=migration.dest_compute,
+                       migration=_migration_body(migration),
+                       flavor=_flavor_body(flavor))
+        return super(UEFIShimDriver, self).migrate_disk_and_power_off(
+            context, instance, dest, flavor, network_info,
+            block_device_info=block_device_info, timeout=timeout,
+            retry_interval=retry_interval)
+
+    def finish_migration(self, context, migration, instance, disk_info,
+                         network_info, image_meta, resize_instance,
+                         allocations, block_device_info=None, power_on=True):
+        if self._wants_uefi(image_meta):
+            # Adopts the store the source's sidecar sent (or, on the same
+            # host, keeps it); firmware kept unless Nova's rules re-select.
+            self._pin(instance, 'finish_migration',
+                      migration=_migration_body(migration),
+                      image_meta=self._image_meta_body(image_meta),
+                      power_on=power_on)
+        try:
+            return super(UEFIShimDriver, self).finish_migration(
+                context, migration, instance, disk_info, network_info,
+                image_meta, resize_instance, allocations,
+                block_device_info=block_device_info, power_on=power_on)
+        finally:
+            self._unpin(instance)
+
+    def confirm_migration(self, context, migration, instance, network_info):
+        super(UEFIShimDriver, self).confirm_migration(
+            context, migration, instance, network_info)
+        if self._is_uefi(instance):
+            # The source's store, pin and stash go (not on a same-host
+            # resize).
+            self._call(instance, 'confirm_migration',
+                       migration=_migration_body(migration))
+
+    def finish_revert_migration(self, context, instance, network_info,
+                                migration, block_device_info=None,
+                                power_on=True):
+        if self._is_uefi(instance):
+            # The stash taken at migrate_disk_and_power_off, byte for byte.
+            self._pin(instance, 'finish_revert_migration',
+                      migration=_migration_body(migration),
+                      power_on=power_on)
+        try:
+            return super(UEFIShimDriver, self).finish_revert_migration(
+                context, instance, network_info, migration,
+                block_device_info=block_device_info, power_on=power_on)
+        finally:
+            self._unpin(instance)
+
+    # Live migration: Nova's libvirt moves the guest with its <os>
+    # unchanged; the sidecars check, copy, verify and clean up the store.
+
+    def _shim_migrate_data(self, source_host, dest_host):
+        # NOTE(uefi_shim): Nova's LibvirtLiveMigrateData cannot carry the
+        # sidecars' data between hosts; each side rebuilds what it needs
+        # and the sidecars talk to each other (peer API).
+        return {'uefi_shim': {'source_host': source_host,
+                              'dest_host': dest_host,
+                              'migration_uri': ''}}
+
+    def check_can_live_migrate_destination(self, context, instance,
+                                           src_compute_info, dst_compute_info,
+                                           block_migration=False,
+                                           disk_over_commit=False):
+        if self._is_uefi(instance):
+            # Before Nova's own check, which leaves a file for
+            # cleanup_live_migration_destination_check: a refusal here
+            # leaves nothing.
+            self._call(instance, 'check_can_live_migrate_destination',
+                       block_migration=bool(block_migration))
+        return super(UEFIShimDriver, self).check_can_live_migrate_destination(
+            context, instance, src_compute_info, dst_compute_info,
+            block_migration=block_migration,
+            disk_over_commit=disk_over_commit)
+
+    def pre_live_migration(self, context, instance, block_device_info,
+                           network_info, disk_info, migrate_data):
+        if self._is_uefi(instance):
+            # A copy of the source's store at the path the source's XML
+            # names (the pre-check made sure it is this host's path).
+            self._call(instance, 'pre_live_migration',
+                       migrate_data=self._shim_migrate_data(
+                           instance.host, self._hostname))
+        return super(UEFIShimDriver, self).pre_live_migration(
+            context, instance, block_device_info, network_info, disk_info,
+            migrate_data)
+
+    def post_live_migration(self, context, instance, block_device_info,
+                            migrate_data=None):
+        super(UEFIShimDriver, self).post_live_migration(
+            context, instance, block_device_info, migrate_data=migrate_data)
+        if not self._is_uefi(instance):
+            return
+        migration = getattr(migrate_data, 'migration', None)
+        dest = migration.dest_compute if migration is not None else None
+        try:
+            # The guest runs on the destination now: the sidecars record
+            # its arrival there and compare the two stores' digests.
+            self._call(instance, 'live_migration', dest=dest,
+                       migrate_data=self._shim_migrate_data(self._hostname,
+                                                            dest))
+            self._call(instance, 'post_live_migration')
+        except exception.NovaException as e:
+            # NOTE(uefi_shim): nothing to undo: the source copy stays until
+            # the destination's store is verified (see the sidecar's
+            # journal); the guest keeps running where Nova put it.
+            LOG.error('nova-uefi-shim could not verify the variable store '
+                      'on %(dest)s; the source copy is kept: %(error)s',
+                      {'dest': dest, 'error': e}, instance=instance)
+
+    def post_live_migration_at_source(self, context, instance, network_info):
+        super(UEFIShimDriver, self).post_live_migration_at_source(
+            context, instance, network_info)
+        if self._is_uefi(instance):
+            self._call(instance, 'post_live_migration_at_source')
+
+    def post_live_migration_at_destination(self, context, instance,
+                                           network_info,
+                                           block_migration=False,
+                                           block_device_info=None):
+        super(UEFIShimDriver, self).post_live_migration_at_destination(
+            context, instance, network_info,
+            block_migration=block_migration,
+            block_device_info=block_device_info)
+        if self._is_uefi(instance):
+            self._call(instance, 'post_live_migration_at_destination')
+
+    def rollback_live_migration_at_destination(self, context, instance,
+                                               network_info,
+                                               block_device_info,
+                                               destroy_disks=True,
+                                               migrate_data=None):
+        try:
+            super(UEFIShimDriver, self).rollback_live_migration_at_destination(
+                context, instance, network_info, block_device_info,
+                destroy_disks=destroy_disks, migrate_data=migrate_data)
+        finally:
+            if self._is_uefi(instance):
+                # whatever destroy_disks: the store is never shared
+                self._report(instance,
+                             'rollback_live_migration_at_destination')
+
+    # NVRAM lifetime: libvirt never deletes the store
 
     def _check_uefi_support(self, hw_firmware_type):
         # NOTE(uefi_shim): Nova 26 uses this only to decide whether undefine
@@ -340,20 +741,3 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
         # Same temporary undefine as _live_snapshot.
         return super(UEFIShimDriver, self)._swap_volume(
             _KeepNvramGuest.of(guest), *args, **kwargs)
-
-    def cleanup(self, context, instance, network_info, block_device_info=None,
-                destroy_disks=True, migrate_data=None, destroy_vifs=True,
-                destroy_secrets=True):
-        super(UEFIShimDriver, self).cleanup(
-            context, instance, network_info,
-            block_device_info=block_device_info, destroy_disks=destroy_disks,
-            migrate_data=migrate_data, destroy_vifs=destroy_vifs,
-            destroy_secrets=destroy_secrets)
-        if destroy_disks:
-            # The instance's disks are gone from this host, so is its store.
-            # The sidecar answers success for an instance it does not know.
-            self._sidecar.call(instance.uuid, 'destroy', {
-                'instance': _instance_body(instance),
-                'destroy_disks': True,
-            })
-

@@ -1,18 +1,20 @@
 /**
- * @module api/embeddedStream
- * The receiving end of the embedded backend's stand-in for QEMU's live-migration stream:
- * `POST /v1/peer/embedded/arrive`, signed like every peer call. Mounted only on a sidecar
- * whose backend is the embedded one (`server.ts`); a libvirt sidecar does not serve it,
- * since there the stream runs between the two QEMUs.
+ * @module api/incomingStream
+ * The receiving end of a live migration between backends that keep domains as records
+ * (embedded, nova): `POST /v1/peer/arrive`, signed like every peer call. The embedded backend
+ * sends the definition and the flash contents (its stand-in for QEMU's stream); the nova
+ * backend sends only the definition, since Nova's libvirt moved the guest and its QEMU writes
+ * the store. Mounted only on a sidecar whose backend accepts arrivals (`server.ts`); a libvirt
+ * sidecar does not serve it, since there the stream runs between the two QEMUs.
  */
 import express, { type Request } from 'express';
-import type { EmbeddedHypervisor, IncomingGuest } from '../hypervisor/embedded';
+import type { Hypervisor, IncomingGuest } from '../hypervisor/types';
 import type { NvramPayload } from '../peer/transfer';
 import { InvalidInput } from '../errors';
 import { peerBody } from './peerRoutes';
 import { sendJson } from './json';
 
-export const EMBEDDED_ARRIVE_PATH = '/v1/peer/embedded/arrive';
+export const ARRIVE_PATH = '/v1/peer/arrive';
 
 function incomingGuest(body: unknown): IncomingGuest {
   if (!body || typeof body !== 'object') throw new InvalidInput('body', 'must be an object');
@@ -23,10 +25,10 @@ function incomingGuest(body: unknown): IncomingGuest {
 }
 
 /** Mounted after the peer router, whose middleware has checked the signature and parsed the body. */
-export function embeddedStreamRouter(hv: EmbeddedHypervisor): () => express.Router {
+export function incomingStreamRouter(hv: Required<Pick<Hypervisor, 'acceptIncoming'>>): () => express.Router {
   return () => {
     const r = express.Router();
-    r.post(EMBEDDED_ARRIVE_PATH, async (req: Request, res) => {
+    r.post(ARRIVE_PATH, async (req: Request, res) => {
       await hv.acceptIncoming(incomingGuest(peerBody(req)));
       sendJson(res, { arrived: true });
     });

@@ -1,0 +1,159 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Time Nova's operations with UEFIShimDriver against the stock LibvirtDriver.
+
+``python3 -m nova_uefi_shim_tests.functional.bench --rounds N --servers M
+--out FILE`` (from ``nova-driver/``; ``npm run bench`` runs it as its ``nova``
+section). Each round starts a fresh cloud on Nova's functional framework
+(API, conductor, scheduler, placement, two compute hosts on the fake
+libvirt) once per driver, the order alternating (ABBA), and times, for M UEFI
+servers in turn: create, hard reboot, resize + confirm, cold migrate +
+confirm, live migrate, delete. With UEFIShimDriver each host has its sidecar
+(``[hypervisor] backend = nova``), so the difference is what the sidecar's
+HTTP calls and store work add. Both sides mock the same disk copy
+(``LibvirtDriver.migrate_disk_and_power_off``, as Nova's own tests do) and
+stub the same live-migration hand-over. Writes one JSON document:
+``{"samples": [{"driver", "op", "ms"}], "skipped": reason | null}``. Not a
+test (its methods are not named ``test_*``; stestr does not collect it).
+"""
+
+import argparse
+import json
+import sys
+import time
+import unittest
+from urllib import parse
+
+import fixtures
+
+from nova.tests.functional.libvirt import base as nova_base
+
+from nova_uefi_shim_tests.functional import base
+
+OPERATIONS = ('create', 'hard reboot', 'resize + confirm',
+              'cold migrate + confirm', 'live migrate', 'delete')
+
+SETTINGS = {'servers': 3, 'samples': []}
+
+
+class _BenchRound(object):
+    """One cloud, M servers through every timed operation."""
+
+    microversion = 'latest'
+    ADMIN_API = True
+    LABEL = None
+
+    def _stub_moves(self):
+        self.useFixture(fixtures.MockPatch(
+            'nova.virt.libvirt.driver.LibvirtDriver.'
+            'migrate_disk_and_power_off', return_value='{}'))
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.tests.fixtures.libvirt.Domain.migrateToURI3',
+            self._migrate_stub))
+
+    def _migrate_stub(self, domain, destination, params, flags):
+        dest = parse.urlparse(destination).hostname
+        conn = self.computes[dest].driver._host.get_connection()
+        conn.defineXML(params['destination_xml']).create()
+        domain.complete_job()
+
+    def _timed(self, op, fn):
+        started = time.monotonic()
+        out = fn()
+        SETTINGS['samples'].append({
+            'driver': self.LABEL, 'op': op,
+            'ms': (time.monotonic() - started) * 1000})
+        return out
+
+    def bench_round(self):
+        self._stub_moves()
+        self.start_compute('compute1')
+        self.start_compute('compute2')
+        image = base.UEFIShimTestBase.create_image(
+            self, 'bench_uefi', hw_machine_type='q35',
+            hw_firmware_type='uefi')
+        small = self._create_flavor(memory_mb=512, vcpu=1, disk=1,
+                                    ephemeral=0)
+        medium = self._create_flavor(memory_mb=1024, vcpu=1, disk=1,
+                                     ephemeral=0)
+        for _ in range(SETTINGS['servers']):
+            server = self._timed('create', lambda: self._create_server(
+                image_uuid=image, flavor_id=small, host='compute1',
+                networks='none'))
+            server = self._timed('hard reboot', lambda: self._reboot_server(
+                server, hard=True))
+
+            def resize(s=server):
+                s = self._resize_server(s, medium)
+                return self._confirm_resize(s)
+            server = self._timed('resize + confirm', resize)
+
+            def migrate(s=server):
+                s = self._migrate_server(s)
+                return self._confirm_resize(s)
+            server = self._timed('cold migrate + confirm', migrate)
+            server = self._timed('live migrate',
+                                 lambda: self._live_migrate(server))
+            self._timed('delete', lambda: self._delete_server(server))
+            # the next server starts from a flavor it can resize from
+            small, medium = medium, small
+
+
+class StockBench(_BenchRound, nova_base.ServersTestBase):
+    LABEL = 'stock'
+
+    def setUp(self):
+        super(StockBench, self).setUp()
+        # the same watching stubs the shim side runs with
+        base.install_fake_libvirt_stubs(self)
+
+    def _setup_compute_service(self):
+        self.flags(api_paste_config=base.API_PASTE_INI, group='wsgi')
+        return super(StockBench, self)._setup_compute_service()
+
+
+class ShimBench(_BenchRound, base.UEFIShimTestBase):
+    LABEL = 'uefi_shim'
+
+    def setUp(self):
+        super(ShimBench, self).setUp()
+        if not self.nvram_mount:
+            self.skipTest('sidecars need their own mount namespace (unshare '
+                          '--mount, as root) for live migration')
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--rounds', type=int, default=2)
+    p.add_argument('--servers', type=int, default=3)
+    p.add_argument('--out', required=True)
+    args = p.parse_args(argv)
+    SETTINGS['servers'] = args.servers
+    suite = unittest.TestSuite()
+    for r in range(args.rounds):
+        pair = [StockBench('bench_round'), ShimBench('bench_round')]
+        suite.addTests(pair if r % 2 == 0 else pair[::-1])
+    result = unittest.TextTestRunner(stream=sys.stderr, verbosity=1).run(
+        suite)
+    skipped = [reason for _, reason in result.skipped]
+    doc = {'samples': SETTINGS['samples'], 'operations': list(OPERATIONS),
+           'rounds': args.rounds, 'servers': args.servers,
+           'skipped': skipped[0] if skipped else None,
+           'errors': [str(t) for _, t in result.errors + result.failures]}
+    with open(args.out, 'w') as f:
+        json.dump(doc, f, indent=1)
+    return 0 if result.wasSuccessful() else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
