@@ -188,11 +188,21 @@ export class ShimDriver implements C.ComputeDriver {
   }
 
   // ---- the variable store ----
+  /**
+   * An edit of the store through the API (the guest is shut off: the write guard saw to it)
+   * is a change the replicas must carry, or an evacuation would restore the store without
+   * it: a generation is queued once the edit succeeded (asynchronous, never awaited).
+   */
+  private async edited<T>(uuid: string, edit: Promise<T>): Promise<T> {
+    const r = await edit;
+    this.core.replicas?.enqueue(uuid, 'edit');
+    return r;
+  }
   getNvram(uuid: string) {
     return this.locked('get_nvram', uuid, (u) => nvramOps.readRaw(this.core, u));
   }
   putNvram(uuid: string, data: Buffer) {
-    return this.locked('put_nvram', uuid, (u) => nvramOps.writeRaw(this.core, u, data));
+    return this.locked('put_nvram', uuid, (u) => this.edited(u, nvramOps.writeRaw(this.core, u, data)));
   }
   listNvramVariables(uuid: string, format: 'decoded' | 'v2') {
     return this.locked('list_nvram_variables', uuid, (u) => nvramOps.listVariables(this.core, u, format));
@@ -201,22 +211,22 @@ export class ShimDriver implements C.ComputeDriver {
     return this.locked('get_nvram_secure_boot', uuid, (u) => secureBootOps.getSecureBoot(this.core, u));
   }
   putNvramSecureBoot(uuid: string, body: C.SecureBootWrite, queue: boolean) {
-    return this.locked('put_nvram_secure_boot', uuid, (u) => secureBootOps.putSecureBoot(this.core, u, body, queue));
+    return this.locked('put_nvram_secure_boot', uuid, (u) => this.edited(u, secureBootOps.putSecureBoot(this.core, u, body, queue)));
   }
   cancelSecureBootChange(uuid: string, changeId: string) {
     return this.locked('cancel_secure_boot_change', uuid, (u) => secureBootOps.cancelChange(this.core, u, changeId));
   }
   putNvramVariable(uuid: string, guid: string, name: string, body: C.NvramVariableWrite) {
-    return this.locked('put_nvram_variable', uuid, (u) => nvramOps.putVariable(this.core, u, guid, name, body));
+    return this.locked('put_nvram_variable', uuid, (u) => this.edited(u, nvramOps.putVariable(this.core, u, guid, name, body)));
   }
   deleteNvramVariable(uuid: string, guid: string, name: string) {
-    return this.locked('delete_nvram_variable', uuid, (u) => nvramOps.removeVariable(this.core, u, guid, name));
+    return this.locked('delete_nvram_variable', uuid, (u) => this.edited(u, nvramOps.removeVariable(this.core, u, guid, name)));
   }
   setNvramBoot(uuid: string, body: C.NvramBootWrite) {
-    return this.locked('put_nvram_boot', uuid, (u) => nvramOps.setBoot(this.core, u, body));
+    return this.locked('put_nvram_boot', uuid, (u) => this.edited(u, nvramOps.setBoot(this.core, u, body)));
   }
   resetNvram(uuid: string) {
-    return this.locked('reset_nvram', uuid, (u) => nvramOps.reset(this.core, u));
+    return this.locked('reset_nvram', uuid, (u) => this.edited(u, nvramOps.reset(this.core, u)));
   }
 
   // ---- Secure Boot across the host (driver/secureBootFleet) ----

@@ -37,8 +37,8 @@ export const MAX_STORE = 256 * 1024 * 1024;
 const BROTLI_QUALITY = 1;
 
 /** Why a generation was written. */
-export type GenerationReason = 'spawn' | 'stop' | 'move' | 'shelve' | 'unshelve' | 'evacuate' | 'periodic' | 'manual' | 'restore';
-export const REASONS: readonly GenerationReason[] = ['spawn', 'stop', 'move', 'shelve', 'unshelve', 'evacuate', 'periodic', 'manual', 'restore'];
+export type GenerationReason = 'spawn' | 'stop' | 'move' | 'shelve' | 'unshelve' | 'evacuate' | 'periodic' | 'manual' | 'restore' | 'edit';
+export const REASONS: readonly GenerationReason[] = ['spawn', 'stop', 'move', 'shelve', 'unshelve', 'evacuate', 'periodic', 'manual', 'restore', 'edit'];
 
 export interface ReplicaHeader {
   v: number;

@@ -1428,7 +1428,7 @@ export interface components {
             /** @description The host that wrote it. */
             host: string;
             /** @enum {string} */
-            reason?: "spawn" | "stop" | "move" | "shelve" | "unshelve" | "evacuate" | "periodic" | "manual" | "restore";
+            reason?: "spawn" | "stop" | "move" | "shelve" | "unshelve" | "evacuate" | "periodic" | "manual" | "restore" | "edit";
             key_id?: string;
             /** @description Bytes in the replica store (compressed and encrypted). */
             stored_bytes?: number;

@@ -73,6 +73,30 @@ describe('driver/replicas', () => {
     assert.deepEqual(await gens(A, i), ['3.periodic.compute1', '2.stop.compute1', '1.spawn.compute1']);
   });
 
+  it('an edit of the store through the variable API writes a generation (reason edit) that carries it; an unchanged store writes none', async () => {
+    const i = newInstance();
+    await spawned(A, i);
+    await A.driver.powerOff(i.uuid, { instance: i });
+    await A.replicas!.idle();
+    const before = await gens(A, i);
+    await A.driver.putNvramVariable(i.uuid, '6c1e2a57-9b3d-4f0e-8a21-5d7c3b9e4f10', 'Marker', { data: 'c0ffee' });
+    await A.replicas!.idle();
+    const after = await gens(A, i);
+    assert.equal(after.length, before.length + 1, JSON.stringify(after));
+    assert.match(after[0], /^\d+\.edit\.compute1$/);
+    // the generation holds the edited store: B restores it on an evacuation
+    const edited = fs.readFileSync(storePath(A, i));
+    await B.driver.spawn(i.uuid, { instance: { ...i, host: 'compute2' }, image_meta: UEFI, evacuate: true });
+    assert.ok(fs.readFileSync(storePath(B, i)).equals(edited), 'B boots with the edited store');
+    // an edit that changes nothing (the same value again) queues a generation that is skipped
+    await B.driver.powerOff(i.uuid, { instance: { ...i, host: 'compute2' } });
+    await B.replicas!.idle();
+    const n = (await gens(B, i)).length;
+    await B.driver.putNvramVariable(i.uuid, '6c1e2a57-9b3d-4f0e-8a21-5d7c3b9e4f10', 'Marker', { data: 'c0ffee' });
+    await B.replicas!.idle();
+    assert.equal((await gens(B, i)).length, n);
+  });
+
   it('on demand: POST backups writes a generation and answers once it was read back', async () => {
     const i = newInstance();
     await spawned(A, i);
