@@ -24,8 +24,8 @@ TABLES = {
     'xml': ('Domain XML validated against domain.rng',
             ('server', 'validated')),
     'faults': ('Bad input and faults', ('case', 'result')),
-    'today': ('Shelve and evacuate today (replicas: issue 15)',
-              ('operation', 'result')),
+    'replicas': ('Shelve-offload, unshelve and evacuate (replicas in a '
+                 'store every host shares)', ('operation', 'result')),
     'nova-test_uefi': ("Nova's own test_uefi.py with UEFIShimDriver",
                        ('result',)),
 }

@@ -332,6 +332,9 @@ export async function revertSource(
   });
   await md.journals.put(j, 'reverted');
   if (stash) await deps.nvram.remove(stash);
+  // The destination took the replicas over when the migration finished there: this host,
+  // the instance's home again, takes them back (a forced generation in the background).
+  if (rec.nvramPath) await core.replicas?.adopt(uuid, null, 'move');
   await md.journals.delete(uuid, 'source');
   deps.log.info('finish_revert_migration done', { instance_uuid: uuid });
   return { rec, warnings: booted.warnings };

@@ -274,6 +274,9 @@ async function dropSourceCopy(core: DriverCore, md: MigrationDeps, uuid: string,
   await core.hv.undefine(j.name, { keepNvram: true });
   if (j.record?.nvramPath) await core.deps.nvram.remove(j.record.nvramPath);
   await core.deps.records.delete(uuid);
+  // The destination writes the generations now (it took the replicas over): this host keeps no
+  // replica state for the instance (a move generation still being written finishes first).
+  await core.replicas?.forget(uuid);
   await md.journals.delete(uuid, 'source');
   return true;
 }

@@ -27,8 +27,9 @@ const UNSHELVING = 'unshelving';
 const SHELVED_OFFLOADED = 'shelved_offloaded';
 const DELETING = 'deleting';
 const DELETED = 'deleted';
+const REBUILDING = 'rebuilding';
 
-export type DestroyKind = 'shelve-offload' | 'delete' | 'evacuated-source' | 'other';
+export type DestroyKind = 'shelve-offload' | 'delete' | 'evacuated-source' | 'rebuild' | 'other';
 
 /** What a destroy is for, from the instance Nova passed. */
 export function destroyKind(instance: NovaInstance | undefined, thisHost: string): DestroyKind {
@@ -36,6 +37,8 @@ export function destroyKind(instance: NovaInstance | undefined, thisHost: string
   if (host && host !== thisHost) return 'evacuated-source';
   if (instance?.task_state === SHELVING_OFFLOADING) return 'shelve-offload';
   if (instance?.task_state === DELETING || instance?.vm_state === DELETED) return 'delete';
+  // Nova's default rebuild destroys, then spawns here again: this host stays the writer.
+  if (instance?.task_state === REBUILDING) return 'rebuild';
   return 'other';
 }
 
@@ -152,7 +155,9 @@ export async function afterDestroy(core: DriverCore, uuid: string, a: DestroyArg
       now_on: a.instance.host,
     });
   }
-  if (a.destroy_disks !== false) await svc.forget(uuid);
+  // A rebuild's destroy keeps the replica state: the spawn that follows writes the next
+  // generation as the same owner (forgotten, it would be fenced by its own history).
+  if (a.destroy_disks !== false && kind !== 'rebuild') await svc.forget(uuid);
 }
 
 export async function listBackups(core: DriverCore, uuid: string): Promise<{ backups: BackupView[] }> {

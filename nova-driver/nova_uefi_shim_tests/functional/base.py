@@ -141,6 +141,8 @@ class UEFIShimTestBase(base.ServersTestBase):
         if reason:
             self.skipTest(reason)
         self.sidecars = {}
+        #: keyword arguments every start_sidecar gets (e.g. ``replicas``)
+        self.sidecar_options = {}
         self.sidecar_ports = {h: shim_fixtures.free_port() for h in HOSTS}
         super(UEFIShimTestBase, self).setUp()
         #: the [nvram] nvram_dir every host uses (each its own directory
@@ -161,6 +163,8 @@ class UEFIShimTestBase(base.ServersTestBase):
 
     def start_sidecar(self, hostname, **kwargs):
         kwargs.setdefault('nvram_mount', self.nvram_mount)
+        for key, value in self.sidecar_options.items():
+            kwargs.setdefault(key, value)
         sidecar = self.useFixture(shim_fixtures.SidecarFixture(
             hostname, self.sidecar_ports[hostname], self.sidecar_ports,
             **kwargs))

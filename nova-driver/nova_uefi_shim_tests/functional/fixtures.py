@@ -99,11 +99,44 @@ def missing_prerequisites():
     return None
 
 
+class ReplicaDirectory(fixtures.Fixture):
+    """A replica store every sidecar of a test shares, with one key.
+
+    ``[replica] backend = directory`` (a shared filesystem, as CephFS or
+    NFS would be): the same encrypted generations, claims and fencing as the
+    S3 backend, which the sidecar's own suite runs against Swift.
+    """
+
+    def _setUp(self):
+        base = self.useFixture(fixtures.TempDir()).path
+        self.path = os.path.join(base, 'replicas')
+        os.mkdir(self.path)
+        self.key_file = os.path.join(base, 'replica.key')
+        with open(self.key_file, 'w') as f:
+            f.write(os.urandom(32).hex() + '\n')
+        os.chmod(self.key_file, 0o600)
+
+    def config_lines(self):
+        return ['[replica]', 'backend = directory',
+                'path = %s' % self.path,
+                'encryption_key_file = %s' % self.key_file,
+                'retry_interval = 1']
+
+    def objects(self, uuid):
+        """The files the replica store holds for an instance."""
+        out = []
+        for root, _dirs, files in os.walk(self.path):
+            if uuid in root.split(os.sep):
+                out += [os.path.relpath(os.path.join(root, f), self.path)
+                        for f in files]
+        return sorted(out)
+
+
 class SidecarFixture(fixtures.Fixture):
     """One sidecar process; ``url``, ``nvram_dir`` and small API helpers."""
 
     def __init__(self, host, port, peers, nvram_mount=None, secure_boot=True,
-                 firmware=None, mounts=()):
+                 firmware=None, mounts=(), replicas=None):
         """One sidecar.
 
         :param host: its [DEFAULT] host (the compute host's name)
@@ -113,6 +146,8 @@ class SidecarFixture(fixtures.Fixture):
             directory bind-mounted there (None: its own directory as is)
         :param firmware: the [firmware:x86_64] map (default ``FIRMWARE``)
         :param mounts: more (source, target) bind mounts in its namespace
+        :param replicas: ``ReplicaDirectory`` every host shares ([replica]
+            backend = directory), or None for no replicas
         """
         super(SidecarFixture, self).__init__()
         self.host = host
@@ -122,6 +157,7 @@ class SidecarFixture(fixtures.Fixture):
         self.secure_boot = secure_boot
         self.firmware = dict(firmware or FIRMWARE)
         self.mounts = list(mounts)
+        self.replicas = replicas
         self.process = None
         self.url = 'http://127.0.0.1:%d' % port
 
@@ -176,6 +212,8 @@ class SidecarFixture(fixtures.Fixture):
         ]
         lines += ['%s = %s' % kv for kv in sorted(self.firmware.items())]
         lines.append('secure_enrolled_keys = true')
+        if self.replicas:
+            lines += self.replicas.config_lines()
         return '\n'.join(lines) + '\n'
 
     def _argv(self):
@@ -223,6 +261,13 @@ class SidecarFixture(fixtures.Fixture):
                 if entry.get('msg') == 'listening':
                     return int(entry['port'])
         return None
+
+    def kill(self):
+        """SIGKILL, as when its host dies; ``start`` brings it back."""
+        proc, self.process = self.process, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
     def stop(self):
         """Stop the process (SIGTERM, then SIGKILL after 10 s); idempotent."""
@@ -280,7 +325,7 @@ class SidecarFixture(fixtures.Fixture):
         """This host's instance records, migration journals and recorded
         definitions."""
         out = []
-        for sub in ('instances', 'migrations', 'domains'):
+        for sub in ('instances', 'migrations', 'domains', 'replicas'):
             d = os.path.join(self.state_dir, sub)
             if os.path.isdir(d):
                 out += ['%s/%s' % (sub, f) for f in sorted(os.listdir(d))

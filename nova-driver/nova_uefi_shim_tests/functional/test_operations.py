@@ -23,6 +23,7 @@ validates against libvirt's domain.rng. Each step is also written to the
 suite's report (``NOVA_UEFI_SHIM_REPORT``).
 """
 
+import json
 import os
 import shutil
 import time
@@ -81,6 +82,10 @@ class _TwoHostsBase(base.UEFIShimTestBase):
         self.sb_image = self.create_image(
             'sb_image', hw_machine_type='q35', hw_firmware_type='uefi',
             os_secure_boot='required')
+        # every host keeps replicas of its stores off the host, as an
+        # operator who wants shelve-offload and evacuate to keep them would
+        self.replicas = self.useFixture(shim_fixtures.ReplicaDirectory())
+        self.sidecar_options['replicas'] = self.replicas
         self.start_compute('compute1')
         self.start_compute('compute2')
 
@@ -138,6 +143,20 @@ class _TwoHostsBase(base.UEFIShimTestBase):
         self.assertGuestFirmware(self.last_xml(server), view['firmware'],
                                  view['nvram']['path'])
         return owner
+
+    def assertReplicasGone(self, server, step):
+        """A deleted instance leaves no replica (retried until removed)."""
+        deadline = time.monotonic() + 30
+        while self.replicas.objects(server['id']):
+            if time.monotonic() > deadline:
+                logs = ''.join(
+                    '\n--- %s ---\n%s' % (h, ''.join(
+                        line for line in sc.log_tail(400).splitlines(True)
+                        if 'replica' in line))
+                    for h, sc in sorted(self.sidecars.items()))
+                self.fail('%s: replicas left: %s%s' % (
+                    step, self.replicas.objects(server['id']), logs))
+            time.sleep(0.2)
 
     def run_steps(self, kind, server, steps):
         for name, action, marker in steps:
@@ -257,8 +276,9 @@ class OperationsTest(_TwoHostsBase):
         self._delete_server(server)
         for host in self.sidecars:
             self.assertNothingOn(host, '%s delete' % kind)
+        self.assertReplicasGone(server, '%s delete' % kind)
         self.report('operations', server=kind, step='delete', host='-',
-                    marker='no store on any host', ms=0)
+                    marker='no store on any host, no replica', ms=0)
         # libvirt itself never deleted a store
         for flags in self.undefine_flags_of(server):
             self.assertFalse(flags & base.VIR_DOMAIN_UNDEFINE_NVRAM, flags)
@@ -323,14 +343,16 @@ class SidecarDownDuringResizeTest(_TwoHostsBase):
                     result='resize + confirm completed; marker on compute2')
 
 
-class ShelveAndEvacuateTodayTest(_TwoHostsBase):
-    """What shelve-offload/unshelve and evacuate do to the store today.
+class ShelveAndEvacuateTest(_TwoHostsBase):
+    """Shelve-offload/unshelve and evacuate keep the store through replicas.
 
-    Asserted as they are until the replica issue lands: the store goes with
-    the disks at shelve-offload and the unshelved server starts from a fresh
-    template; an evacuated server starts from a fresh template on the new
-    host, and the old store stays on the failed host until its compute
-    service comes back and deletes it.
+    Stock Nova loses the store in both: it goes with the disks at
+    shelve-offload, and an evacuated server starts from a fresh template
+    while the old store stays on (or dies with) the failed host. Here every
+    host's sidecar keeps encrypted generations in a replica store they
+    share: shelve-offload writes the shelve generation and reads it back
+    before the local store goes; unshelve (on the other host) and evacuate
+    restore the newest generation through the sidecar's cold-boot path.
     """
 
     def _marked_server(self):
@@ -341,47 +363,110 @@ class ShelveAndEvacuateTodayTest(_TwoHostsBase):
             server['id'], MARKER_GUID, MARKER_NAME, MARKER)
         return self._start_server(server)
 
-    def test_shelve_offload_and_unshelve(self):
+    def _replica_current(self, host, server):
+        """Wait until the host's newest generation holds the store as is."""
+        deadline = time.monotonic() + 30
+        while True:
+            view = self.sidecars[host].get_instance(server['id'])
+            replica = (view.get('nvram') or {}).get('replica') or {}
+            if replica.get('state') == 'current':
+                return replica
+            if time.monotonic() > deadline:
+                self.fail('no current replica on %s: %s' % (host, replica))
+            time.sleep(0.2)
+
+    def _restored(self, sidecar, server, kind):
+        """The sidecar's log entry for the generation a spawn restored."""
+        with open(sidecar.log_file) as f:
+            for line in f:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if (entry.get('msg') == 'nvram restored from replica' and
+                        entry.get('instance_uuid') == server['id'] and
+                        entry.get('kind') == kind):
+                    return entry
+        self.fail('%s: no restore logged by %s' % (kind, sidecar.host))
+
+    def test_shelve_offload_and_unshelve_on_the_other_host(self):
         server = self._marked_server()
         self._shelve_server(server)
         for host in self.sidecars:
             self.assertNothingOn(host, 'shelve-offload')
-        self.report('today', operation='shelve-offload',
-                    result='store deleted with the disks on compute1')
-        server = self._unshelve_server(server)
-        self.assertStoreOnOwner(server, None, 'unshelve')
-        self.report('today', operation='unshelve',
-                    result='fresh store on %s, marker lost' %
-                    self.owner(server))
+        stored = self.replicas.objects(server['id'])
+        self.assertTrue(stored, 'shelve-offload wrote no replica')
+        self.report('replicas', operation='shelve-offload',
+                    result='shelve generation read back, then the store '
+                    'left compute1 (%d objects kept)' % len(stored))
 
-    def test_evacuate(self):
+        self.api.post_server_action(server['id'],
+                                    {'unshelve': {'host': 'compute2'}})
+        server = self._wait_for_state_change(server, 'ACTIVE')
+        self.assertEqual('compute2', self.owner(server))
+        self.assertStoreOnOwner(server, MARKER, 'unshelve')
+        restored = self._restored(self.sidecars['compute2'], server,
+                                  'unshelve')
+        replica = self._replica_current('compute2', server)
+        self.assertGreater(replica['generation'], restored['generation'])
+        self.report('replicas', operation='unshelve on compute2',
+                    result='marker restored from the shelve generation %d; '
+                    'compute2 took the replicas over (generation %d)' % (
+                        restored['generation'], replica['generation']))
+
+        self._delete_server(server)
+        for host in self.sidecars:
+            self.assertNothingOn(host, 'delete after unshelve')
+        self.assertReplicasGone(server, 'delete after unshelve')
+
+    def test_evacuate_and_the_source_coming_back(self):
         server = self._marked_server()
+        # the marker's generation (written after the edit) is off the host
+        before = self._replica_current('compute1', server)
+        # compute1's host dies: its compute service and its sidecar
         self.computes['compute1'].stop()
+        self.sidecars['compute1'].kill()
         service = self.api.get_services(binary='nova-compute',
                                         host='compute1')[0]
         self.api.put_service(service['id'], {'forced_down': True})
         server = self._evacuate_server(server,
                                        expected_host='compute2')
-        # the failed host's sidecar still holds the old store
+        sidecar = self.sidecars['compute2']
+        self.assertEqual(MARKER, sidecar.get_variable(
+            server['id'], MARKER_GUID, MARKER_NAME), 'evacuate: the marker')
         name = self.instance_name(server)
+        self.assertEqual(['%s_VARS.fd' % name], sidecar.store_files())
+        view = sidecar.get_instance(server['id'])
+        self.assertGuestFirmware(self.last_xml(server), view['firmware'],
+                                 view['nvram']['path'])
+        # the dead host's disk still holds its copy until it comes back
         self.assertEqual(['%s_VARS.fd' % name],
                          self.sidecars['compute1'].store_files())
-        view = self.sidecars['compute2'].get_instance(server['id'])
-        self.assertIsNotNone(view)
-        self.assertIsNone(self.sidecars['compute2'].get_variable(
-            server['id'], MARKER_GUID, MARKER_NAME))
-        self.report('today', operation='evacuate',
-                    result='fresh store on compute2, marker lost; the old '
-                    'store stays on compute1 while it is down')
+        restored = self._restored(sidecar, server, 'evacuate')
+        self.assertEqual(before['generation'], restored['generation'])
+        self.assertEqual('compute1', restored['written_by'])
+        self.report('replicas', operation='evacuate to compute2',
+                    result='marker restored from generation %d written by '
+                    'compute1 %s s before (the recovery point)' % (
+                        restored['generation'], restored['age_seconds']))
 
-        # compute1 comes back: Nova destroys the evacuated instance there
+        # compute1 comes back: Nova destroys the evacuated instance there;
+        # its sidecar deletes its own copy and leaves the replicas alone
+        self.sidecars['compute1'].start()
         self.flags(url=self.sidecars['compute1'].url, group='uefi_shim')
         self.restart_compute_service('compute1')
         self.api.put_service(service['id'], {'forced_down': False})
         self.assertNothingOn('compute1', 'evacuated source restarted')
-        self.assertStoreOnOwner(server, None, 'after the source restarted')
-        self.report('today', operation='evacuated source comes back',
-                    result='old store deleted on compute1')
+        self.assertStoreOnOwner(server, MARKER, 'after the source restarted')
+        self.assertTrue(self.replicas.objects(server['id']))
+        self.report('replicas', operation='evacuated source comes back',
+                    result='its old copy deleted on compute1; compute2 and '
+                    'the replicas untouched')
+
+        self._delete_server(server)
+        for host in self.sidecars:
+            self.assertNothingOn(host, 'delete after evacuate')
+        self.assertReplicasGone(server, 'delete after evacuate')
 
 
 class NovaUEFITestWithShimDriver(base.UEFIShimTestBase,

@@ -167,3 +167,46 @@ class NvramPathInXmlTestCase(test.NoDBTestCase):
             self.inst, self.default))
         self.assertEqual('/srv/nvram/x_VARS.fd', self.drv._nvram_path_for_xml(
             self.inst, '/srv/nvram/x_VARS.fd'))
+
+
+class EvacuateFlagTestCase(test.NoDBTestCase):
+    """rebuild notes an evacuation; only the spawn that follows it sees it."""
+
+    def setUp(self):
+        super(EvacuateFlagTestCase, self).setUp()
+        self.drv = driver.UEFIShimDriver.__new__(driver.UEFIShimDriver)
+        self.drv._evacuating = set()
+        self.drv._pins = {}
+        self.drv._sidecar = mock.Mock()
+        self.drv._sidecar.call.return_value = {}
+        self.inst = fake_instance.fake_instance_obj(
+            None, id=42, host='cmp2', task_state=task_states.REBUILD_SPAWNING)
+        self.image_meta = objects.ImageMeta.from_dict(
+            {'properties': {'hw_firmware_type': 'uefi',
+                            'hw_machine_type': 'q35',
+                            'hw_architecture': 'x86_64'}})
+
+    def _spawn(self):
+        with mock.patch.object(libvirt_driver.LibvirtDriver, 'spawn'):
+            self.drv.spawn(None, self.inst, self.image_meta, [], None, {})
+        return self.drv._sidecar.call.call_args[0][2]
+
+    def test_rebuild_falls_back_to_novas_default(self):
+        self.assertRaises(NotImplementedError, self.drv.rebuild, None,
+                          self.inst, evacuate=True)
+
+    def test_spawn_after_an_evacuating_rebuild_says_evacuate(self):
+        self.assertRaises(NotImplementedError, self.drv.rebuild, None,
+                          self.inst, evacuate=True)
+        self.assertIs(True, self._spawn().get('evacuate'))
+        # once only: the flag does not outlive its spawn
+        self.assertNotIn('evacuate', self._spawn())
+
+    def test_plain_rebuild_and_other_spawns_do_not(self):
+        self.assertRaises(NotImplementedError, self.drv.rebuild, None,
+                          self.inst, evacuate=False)
+        self.assertNotIn('evacuate', self._spawn())
+        # a stale flag is ignored outside a rebuild's spawn
+        self.drv._evacuating.add(self.inst.uuid)
+        self.inst.task_state = task_states.SPAWNING
+        self.assertNotIn('evacuate', self._spawn())

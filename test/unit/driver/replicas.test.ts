@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 
 const storePath = (h: Host, i: Inst) => path.join(h.nvramDir, `${domainName(i)}_VARS.fd`);
+const replicaStateFile = (h: Host, i: Inst) => path.join(h.config.hypervisor.state_dir, 'replicas', `${i.uuid}.json`);
 const gens = async (h: Host, i: Inst) => (await h.driver.listNvramBackups(i.uuid)).backups.map((b) => `${b.generation}.${b.reason}.${b.host}`);
 
 async function spawned(h: Host, i: Inst): Promise<InstanceView> {
@@ -124,6 +125,8 @@ describe('driver/replicas', () => {
     assert.equal((await gens(B, i))[0], '3.unshelve.compute2');
     // A's leftover knowledge of the instance is gone; B owns the replicas.
     assert.equal((await B.driver.getInfo(i.uuid)).nvram?.replica?.state, 'current');
+    assert.equal(A.replicas!.view(i.uuid).state, 'none', 'the cold-migration source keeps no replica state');
+    assert.ok(!fs.existsSync(replicaStateFile(A, i)));
   });
 
   it('shelve-offload with the replica store down is refused and keeps the store, domain and record', async () => {
@@ -167,6 +170,8 @@ describe('driver/replicas', () => {
     assert.deepEqual(await gens(B, i), before, 'replicas untouched');
     assert.ok(fs.readFileSync(storePath(B, i)).equals(want), "B's store untouched");
     assert.equal((await B.driver.getInfo(i.uuid)).nvram?.replica?.state, 'current');
+    assert.equal(A.replicas!.view(i.uuid).state, 'none', 'the cold-migration source keeps no replica state');
+    assert.ok(!fs.existsSync(replicaStateFile(A, i)));
   });
 
   it('rebuild with evacuate on a host without the instance is an evacuating spawn', async () => {
@@ -334,6 +339,8 @@ describe('driver/replicas', () => {
     await Promise.all([A.replicas!.idle(), B.replicas!.idle()]);
     assert.deepEqual((await gens(B, i)).slice(0, 2), ['3.move.compute2', '2.move.compute1']);
     assert.equal((await B.driver.getInfo(i.uuid)).nvram?.replica?.state, 'current');
+    assert.equal(A.replicas!.view(i.uuid).state, 'none', 'the cold-migration source keeps no replica state');
+    assert.ok(!fs.existsSync(replicaStateFile(A, i)));
 
     // Live, back to A: the running guest's store as it is before the hand-over.
     markStore(storePath(B, i), 'before-live-move');
@@ -347,6 +354,38 @@ describe('driver/replicas', () => {
     await A.driver.postLiveMigrationAtDestination(i.uuid, { instance: i });
     await Promise.all([A.replicas!.idle(), B.replicas!.idle()]);
     assert.deepEqual((await gens(A, i)).slice(0, 2), ['5.move.compute1', '4.move.compute2']);
+    assert.equal(B.replicas!.view(i.uuid).state, 'none', 'the live-migration source keeps no replica state');
+    assert.ok(!fs.existsSync(replicaStateFile(B, i)));
+  });
+
+  it('resize + revert: the source takes the replicas back; a rebuild there writes on as their owner; delete removes them all', async () => {
+    const i = newInstance();
+    await spawned(A, i);
+    const mig = migration('compute1', 'compute2');
+    await A.driver.migrateDiskAndPowerOff(i.uuid, { instance: i, dest: 'compute2', migration: mig });
+    const moved = { ...i, host: 'compute2' };
+    await B.driver.finishMigration(i.uuid, { migration: mig, instance: moved, image_meta: UEFI, disk_info: '[]' });
+    await Promise.all([A.replicas!.idle(), B.replicas!.idle()]);
+    assert.match((await gens(B, i))[0], /\.move\.compute2$/, 'the destination took the replicas over');
+    // Nova reverts: the destination's domain goes, the source finishes the revert.
+    await B.driver.destroy(i.uuid, { instance: { ...moved, task_state: 'resize_reverting' } });
+    await A.driver.finishRevertMigration(i.uuid, { instance: i, migration: mig });
+    await Promise.all([A.replicas!.idle(), B.replicas!.idle()]);
+    assert.match((await gens(A, i))[0], /\.move\.compute1$/, 'the source took them back');
+    assert.equal((await A.driver.getInfo(i.uuid)).nvram?.replica?.state, 'current');
+    assert.equal(B.replicas!.view(i.uuid).state, 'none');
+    // The guest changed its store since (a manual generation holds the change).
+    await marked(A, i, 'before-rebuild');
+    await A.driver.createNvramBackup(i.uuid);
+    // Nova's default rebuild on A: destroy (task_state rebuilding), then spawn from the template.
+    const rebuilding = { ...i, task_state: 'rebuilding' };
+    await A.driver.destroy(i.uuid, { instance: rebuilding });
+    await A.driver.spawn(i.uuid, { instance: { ...i, task_state: 'rebuild_spawning' }, image_meta: UEFI });
+    await A.replicas!.idle();
+    assert.match((await gens(A, i))[0], /\.spawn\.compute1$/, 'the rebuilt store has its generation');
+    assert.equal((await A.driver.getInfo(i.uuid)).nvram?.replica?.state, 'current');
+    await A.driver.destroy(i.uuid, { instance: { ...i, task_state: 'deleting' } });
+    assert.deepEqual(await store.list(`nvram/${i.uuid}/`), [], 'no replica left after the delete');
   });
 
   it('replicas off: the backups API says so', async () => {

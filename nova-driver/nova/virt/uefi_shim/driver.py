@@ -213,6 +213,9 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
         self._pins = {}
         #: this compute service's host name (init_host's; [DEFAULT] host)
         self._hostname = CONF.host
+        #: uuids of instances the compute manager is evacuating to this
+        #: host: set by rebuild, read by the spawn of Nova's default rebuild
+        self._evacuating = set()
 
     # Service start and capabilities
 
@@ -440,12 +443,20 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
     def spawn(self, context, instance, image_meta, injected_files,
               admin_password, allocations, network_info=None,
               block_device_info=None, power_on=True, accel_info=None):
+        # NOTE(uefi_shim): the sidecar restores the newest replica of the
+        # store for an unshelve (it reads vm_state shelved_offloaded) and
+        # for an evacuation, which only rebuild's flag tells apart from a
+        # plain rebuild on this host.
+        evacuate = (instance.uuid in self._evacuating and
+                    instance.task_state == task_states.REBUILD_SPAWNING)
+        self._evacuating.discard(instance.uuid)
         if self._wants_uefi(image_meta):
+            extra = {'evacuate': True} if evacuate else {}
             try:
                 self._pin(instance, 'spawn',
                           image_meta=self._image_meta_body(image_meta),
                           flavor=_flavor_body(instance.flavor),
-                          power_on=power_on)
+                          power_on=power_on, **extra)
             except _REQUEST_REFUSALS as e:
                 # NOTE(uefi_shim): the fault the API user sees carries the
                 # sidecar's message; no reschedule (see _REQUEST_REFUSALS).
@@ -460,6 +471,20 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
         finally:
             # a failed spawn is cleaned up by the compute manager's destroy
             self._unpin(instance)
+
+    def rebuild(self, context, instance, *args, **kwargs):
+        """Note an evacuation, then let Nova rebuild as it does for libvirt.
+
+        LibvirtDriver has no rebuild of its own: NotImplementedError sends
+        the compute manager to ``_rebuild_default_impl`` (destroy unless
+        evacuating, then ``spawn``), whose spawn cannot tell an evacuation
+        from a rebuild without the ``evacuate`` flag seen here.
+        """
+        if kwargs.get('evacuate'):
+            self._evacuating.add(instance.uuid)
+        else:
+            self._evacuating.discard(instance.uuid)
+        raise NotImplementedError()
 
     def _hard_reboot(self, context, instance, network_info,
                      block_device_info=None, *args, **kwargs):
