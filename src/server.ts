@@ -25,14 +25,14 @@ import { NovaOwnedHypervisor } from './hypervisor/novaOwned';
 import { virshRunner } from './hypervisor/virsh';
 import type { Hypervisor } from './hypervisor/types';
 import { NvramStore, resolveId } from './nvram/store';
-import { RecordStore } from './state/records';
+import { RecordStore, type SecureBootRecordSummary } from './state/records';
 import { createLogger, type Logger } from './util/log';
 import { JournalStore } from './state/journal';
 import { RotationStore } from './state/rotations';
 import { PeerClient, peerHttpsAgent } from './peer/client';
 import { SignatureVerifier } from './peer/signing';
 import { peerRouter } from './api/peerRoutes';
-import { Metrics } from './metrics';
+import { Metrics, type SecureBootPendingSummary } from './metrics';
 import { readinessChecks } from './service/readiness';
 import { reloadConfig, type ReloadResult, type ReloadTarget } from './service/reload';
 import { openReplicas } from './replica';
@@ -159,8 +159,12 @@ export async function buildDriver(config: Config, opts: StartOptions = {}): Prom
   await journals.init();
   const rotations = new RotationStore(config.hypervisor.state_dir);
   await rotations.init();
-  metrics?.setSources({ journals: () => journals.summaries(), firmwareProblems: () => firmware.inventory().problems });
-  const replicas = await startReplicas(config, { nvram, records, log });
+  metrics?.setSources({
+    journals: () => journals.summaries(),
+    firmwareProblems: () => firmware.inventory().problems,
+    secureBootPending: async () => secureBootPending(await records.secureBootSummaries()),
+  });
+  const replicas = await startReplicas(config, { nvram, records, log, metrics });
   const driver = new ShimDriver(
     { config, hypervisor, nvram, records, firmware, keysets, rotations, log, faults, metrics, replicas },
     { journals, peer, selfUrl: opts.selfUrl },
@@ -173,7 +177,10 @@ export async function buildDriver(config: Config, opts: StartOptions = {}): Prom
  * now (a missing or malformed key stops start-up); an unreachable store does not: local work
  * goes on and generations are retried until it answers.
  */
-async function startReplicas(config: Config, d: { nvram: NvramStore; records: RecordStore; log: Logger }): Promise<ReplicaService | undefined> {
+async function startReplicas(
+  config: Config,
+  d: { nvram: NvramStore; records: RecordStore; log: Logger; metrics?: Metrics },
+): Promise<ReplicaService | undefined> {
   let replicaLog;
   try {
     replicaLog = openReplicas(config);
@@ -190,11 +197,28 @@ async function startReplicas(config: Config, d: { nvram: NvramStore; records: Re
     records: d.records,
     logger: d.log,
     options: { interval: r.interval, concurrency: r.concurrency, retryInterval: r.retry_interval },
+    metrics: d.metrics?.enableReplicas(),
   });
+  d.metrics?.setSources({ replicas: () => svc.summary() });
   await svc.init();
   await svc.ensureStore().catch((e: Error) => d.log.warning('nvram replica store unavailable at start-up; generations will be retried', { error: e.message }));
   d.log.info('nvram replicas', { backend: replicaLog.store.describe(), keep: r.keep, interval_s: r.interval });
   return svc;
+}
+
+/** The queued Secure Boot changes of this host's instances, summed (the metrics' gauges). */
+function secureBootPending(recs: readonly SecureBootRecordSummary[]): SecureBootPendingSummary {
+  let instances = 0;
+  let changes = 0;
+  let oldest: number | null = null;
+  for (const r of recs) {
+    if (!r.pending) continue;
+    instances++;
+    changes += r.pending;
+    const t = r.pendingSince ? Date.parse(r.pendingSince) : NaN;
+    if (Number.isFinite(t) && (oldest === null || t < oldest)) oldest = t;
+  }
+  return { instances, changes, oldestQueuedAt: oldest };
 }
 
 export async function startSidecar(initial: Config, opts: StartOptions = {}): Promise<Sidecar> {

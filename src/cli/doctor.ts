@@ -29,7 +29,7 @@ export async function doctor(opts: DoctorOptions & { json?: boolean }, io: CliIo
 
 export function doctorCommand(io: CliIo, out: { code: number }, opts: Pick<DoctorOptions, 'hostArch'> = {}): Command {
   return new Command('doctor')
-    .description("check this host's set-up before it takes guests: firmware, directories, libvirt, peers (exit 1 when a check fails)")
+    .description("check this host's set-up before it takes guests: firmware, directories, libvirt, peers, the replica store (exit 1 when a check fails)")
     .option('--config-file <FILE>', 'the configuration to check (default: the built-in defaults)')
     .option('--json', 'JSON output')
     .action(async (o: { configFile?: string; json?: boolean }) => {

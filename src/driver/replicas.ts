@@ -18,6 +18,10 @@
  * `retry_interval` seconds, doubled per failure up to `interval`. A write refused because
  * another host owns the replicas now marks it `fenced`: nothing more is written from here.
  * Calls for one instance run one after another (the generation log's `base` rule needs it).
+ *
+ * Metrics: each generation sent to the store is counted by reason and outcome; `summary` gives
+ * the scrape-time gauges the instances per state and the oldest change not yet in a generation
+ * (`since`: set when a current instance's generation is queued, kept through retries).
  */
 import type { Logger } from '../util/log';
 import type { NvramStore } from '../nvram/store';
@@ -27,6 +31,7 @@ import type { FirmwareSelection } from '../firmware/types';
 import { ReplicaFenced, type GenerationEntry, type GenerationReason, type ReadResult, type ReplicaHeader, type ReplicaLog, type WriteResult } from '../replica';
 import { readHeader } from '../replica/format';
 import { sha256 } from '../nvram/store';
+import { outcomeOf, type ReplicaMetrics, type ReplicaSummary } from '../metrics';
 
 export interface ReplicaOptions {
   /** Seconds between checks of changed stores (and the longest retry back-off). */
@@ -43,6 +48,8 @@ export interface ReplicaServiceDeps {
   records: RecordStore;
   logger: Logger;
   options: ReplicaOptions;
+  /** Generations counted by reason and outcome (`Metrics.enableReplicas`). */
+  metrics?: ReplicaMetrics;
 }
 
 /** What get_info shows as `nvram.replica`. */
@@ -160,6 +167,20 @@ export class ReplicaService {
     return v;
   }
 
+  /** Instances per state and the oldest change not yet in a generation (the metrics, at scrape time). */
+  summary(): ReplicaSummary {
+    const states: Record<string, number> = {};
+    let oldest: number | null = null;
+    for (const s of this.states.values()) {
+      states[s.state] = (states[s.state] ?? 0) + 1;
+      if ((s.state === 'pending' || s.state === 'stale') && s.since) {
+        const t = Date.parse(s.since);
+        if (oldest === null || t < oldest) oldest = t;
+      }
+    }
+    return { states, oldestUnreplicated: oldest };
+  }
+
   private async save(s: ReplicaState): Promise<void> {
     this.states.set(s.uuid, s);
     await this.d.states.put(s);
@@ -187,8 +208,10 @@ export class ReplicaService {
     this.queue.delete(uuid);
     this.queue.set(uuid, { reason, content: opts.content ?? prev?.content, force: (opts.force ?? false) || (prev?.force ?? false) });
     const s = this.states.get(uuid);
-    if (!s) this.states.set(uuid, freshState(uuid));
-    else if (s.state === 'current') this.states.set(uuid, { ...s, state: 'pending' });
+    const now = new Date().toISOString();
+    if (!s) this.states.set(uuid, { ...freshState(uuid), since: now });
+    else if (s.state === 'current') this.states.set(uuid, { ...s, state: 'pending', since: now });
+    else if ((s.state === 'pending' || s.state === 'stale') && !s.since) this.states.set(uuid, { ...s, since: now });
     this.pump();
   }
 
@@ -217,12 +240,23 @@ export class ReplicaService {
       if (!rec && this.states.has(uuid) && this.states.get(uuid)?.state !== 'deleting') {
         this.states.delete(uuid);
         await this.d.states.delete(uuid).catch(() => undefined);
-      }
+      } else if (rec) this.nothingToWrite(uuid);
       return;
     }
     const content = job.content ?? (await this.d.nvram.read(rec.nvramPath).catch(() => null));
     if (!content) return;
     await this.write(uuid, content, rec.firmware, job.reason, job.force, false).catch(() => undefined);
+  }
+
+  /**
+   * A queued generation found no store to write (an instance without UEFI, or one kept after
+   * delete): undo what `enqueue` marked in memory, so it is not counted as waiting for ever.
+   */
+  private nothingToWrite(uuid: string): void {
+    const s = this.states.get(uuid);
+    if (!s || s.state !== 'pending' || s.takeover) return;
+    if (s.generation > 0) this.states.set(uuid, { ...s, state: 'current', since: undefined });
+    else this.states.delete(uuid);
   }
 
   /**
@@ -245,7 +279,7 @@ export class ReplicaService {
     const s = this.stateOf(uuid);
     const digest = sha256(content);
     if (!force && !s.takeover && s.state !== 'stale' && s.sha256 === digest && s.generation > 0) {
-      await this.save({ ...s, state: 'current' });
+      await this.save({ ...s, state: 'current', since: undefined });
       return null;
     }
     if (s.state === 'fenced' && !s.takeover) throw new ReplicaFenced(uuid, s.generation, s.owner ?? '?');
@@ -253,16 +287,20 @@ export class ReplicaService {
       await this.ensureStore();
       const r = await this.d.log.write({ uuid, store: content, firmware, reason, base: s.generation, takeover: s.takeover, verify });
       await this.save({ uuid, generation: r.generation, sha256: r.header.sha256, time: r.header.time, state: 'current', takeover: false, failures: 0 });
+      this.d.metrics?.generations.inc({ reason, outcome: 'success' });
+      this.d.metrics?.bytesWritten.inc(r.objectBytes);
       this.d.logger.info('nvram replica written', { instance_uuid: uuid, generation: r.generation, reason, bytes: r.objectBytes, pruned: r.pruned });
       return r;
     } catch (e) {
+      this.d.metrics?.generations.inc({ reason, outcome: outcomeOf(e) });
       if (e instanceof ReplicaFenced) {
-        await this.save({ ...s, state: 'fenced', owner: e.owner, error: e.message, takeover: false });
+        await this.save({ ...s, state: 'fenced', owner: e.owner, error: e.message, takeover: false, since: undefined });
         this.d.logger.warning('nvram replica fenced: another host owns the replicas', { instance_uuid: uuid, owner: e.owner, generation: e.generation });
       } else {
         const failures = s.failures + 1;
         const wait = Math.min(this.d.options.retryInterval * 2 ** (failures - 1), this.d.options.interval);
-        await this.save({ ...s, state: 'stale', failures, error: (e as Error).message, retryAt: new Date(Date.now() + wait * 1000).toISOString() });
+        const since = s.since ?? new Date().toISOString();
+        await this.save({ ...s, state: 'stale', failures, error: (e as Error).message, retryAt: new Date(Date.now() + wait * 1000).toISOString(), since });
         this.d.logger.warning('nvram replica stale', { instance_uuid: uuid, reason, error: (e as Error).message, retry_in_s: wait });
       }
       throw e;
@@ -385,6 +423,7 @@ export class ReplicaService {
       state: 'pending',
       takeover: true,
       failures: 0,
+      since: new Date().toISOString(),
     });
     this.enqueue(uuid, reason, { force: true });
   }
@@ -417,7 +456,14 @@ export class ReplicaService {
         const s = this.stateOf(uuid);
         const failures = s.state === 'deleting' ? s.failures + 1 : 1;
         const wait = Math.min(this.d.options.retryInterval * 2 ** (failures - 1), this.d.options.interval);
-        await this.save({ ...s, state: 'deleting', failures, error: (e as Error).message, retryAt: new Date(Date.now() + wait * 1000).toISOString() });
+        await this.save({
+          ...s,
+          state: 'deleting',
+          failures,
+          error: (e as Error).message,
+          retryAt: new Date(Date.now() + wait * 1000).toISOString(),
+          since: undefined,
+        });
         throw e;
       }
     });

@@ -4,21 +4,23 @@
  * in one process). The modules that do the work record into it: the API (requests), the
  * driver (Nova operations, lock waits), the journal store (migration steps and outcomes), the
  * NVRAM store (bytes written), the peer client and peer routes (bytes sent, peer calls), the
- * reloader (reloads). Gauges that describe state (open journal entries, firmware problems)
- * are read from their owner when Prometheus scrapes, through `setSources`, so they can never
+ * reloader (reloads), the replica service (generations). Gauges that describe state (open
+ * journal entries, firmware problems, queued Secure Boot changes, replica states and lag) are
+ * read from their owner when Prometheus scrapes, through `setSources`, so they can never
  * drift from the files.
  *
  * Every module takes the metrics as an optional dependency: without one (unit tests, or
  * `[api] metrics_enabled = false`) nothing is recorded and nothing is paid.
  *
- * NOTE(metrics): features that do not exist yet bring their own metrics when they land, by
- * registering them here beside the others (one place lists every name, for the README):
- *   - replica store: `nova_uefi_shim_replica_lag_seconds` (gauge, per instance's newest
- *     generation not yet read back);
- *   - queued Secure Boot changes: `nova_uefi_shim_secure_boot_changes_pending` (gauge, read
- *     from the queue at scrape time like `journalsOpen`).
- * Nothing is registered for them before then: a metric that is always zero would say
- * "no lag" where the truth is "no replica".
+ * Replicas (`[replica] backend` other than `none`) add their metrics through `enableReplicas`,
+ * at start-up and only then: without replicas a lag of zero would say "no lag" where the truth
+ * is "no replica". The replica gauges are aggregates over the host's instances (a count per
+ * state, the age of the oldest unreplicated change), never one series per instance: a host
+ * with 10,000 instances would otherwise expose 10,000 series that say "current".
+ *
+ * Queued Secure Boot changes (`secure_boot_*_pending`) are read from the instance records at
+ * scrape time (the records' picked summaries are cached per unchanged record, so a scrape is a
+ * readdir and map look-ups).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -35,12 +37,43 @@ export interface JournalSummary {
   status: string;
 }
 
+/** What the replica service knows, summed over this host's instances (read at scrape time). */
+export interface ReplicaSummary {
+  /** Instances per replica state: current, pending, stale, fenced, deleting. */
+  states: Record<string, number>;
+  /** Epoch ms of the oldest store change no generation holds yet (pending or stale instances), or null. */
+  oldestUnreplicated: number | null;
+}
+
+/** Queued Secure Boot key changes on this host (read at scrape time). */
+export interface SecureBootPendingSummary {
+  /** Instances with at least one queued change. */
+  instances: number;
+  /** Queued changes, all instances together. */
+  changes: number;
+  /** Epoch ms of the oldest queued change, or null. */
+  oldestQueuedAt: number | null;
+}
+
+/** The replica counters the replica service records into (`Metrics.enableReplicas`). */
+export interface ReplicaMetrics {
+  generations: Counter<'reason' | 'outcome'>;
+  bytesWritten: Counter;
+}
+
+/** Replica states, always exposed (zero when no instance is in one) so alerts see a series. */
+const REPLICA_STATES = ['current', 'pending', 'stale', 'fenced', 'deleting'];
+
 /** State read at scrape time from the modules that own it. */
 export interface MetricSources {
   /** The open migration journal entries. */
   journals?: () => Promise<JournalSummary[]>;
   /** The current firmware problems (discovery, refresh, reload). */
   firmwareProblems?: () => readonly { severity: string }[];
+  /** Queued Secure Boot changes. */
+  secureBootPending?: () => Promise<SecureBootPendingSummary>;
+  /** The replica service's states (only with replicas configured). */
+  replicas?: () => ReplicaSummary;
 }
 
 /** Outcome label of an operation: `success`, or the Nova exception name it failed with. */
@@ -52,6 +85,7 @@ export function outcomeOf(e: unknown): string {
 export class Metrics {
   readonly registry = new Registry();
   private sources: MetricSources = {};
+  private replica: ReplicaMetrics | undefined;
 
   readonly httpRequests = new Counter({
     name: `${PREFIX}http_requests_total`,
@@ -146,6 +180,25 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly secureBootInstancesPending = new Gauge({
+    name: `${PREFIX}secure_boot_instances_pending`,
+    help: "Instances with Secure Boot key changes queued for their next cold boot (the inventory's pending_changes).",
+    registers: [this.registry],
+    collect: async () => this.collectSecureBoot(),
+  });
+  readonly secureBootChangesPending = new Gauge({
+    name: `${PREFIX}secure_boot_changes_pending`,
+    help: 'Secure Boot key changes queued for the next cold boot of their instance, all instances together.',
+    registers: [this.registry],
+    collect: async () => this.collectSecureBoot(),
+  });
+  readonly secureBootOldestPending = new Gauge({
+    name: `${PREFIX}secure_boot_oldest_pending_seconds`,
+    help: 'Age of the oldest queued Secure Boot key change (0 when none): a guest that is never cold-booted never receives it.',
+    registers: [this.registry],
+    collect: async () => this.collectSecureBoot(),
+  });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     // Process metrics (CPU, memory, file descriptors, event loop lag, GC), unprefixed as
     // every Node exporter names them, so existing dashboards apply.
@@ -159,8 +212,52 @@ export class Metrics {
     this.sources = { ...this.sources, ...sources };
   }
 
+  /**
+   * Register the replica metrics (once; later calls return the same counters). Called at
+   * start-up when `[replica] backend` is not `none`; their gauges read `sources.replicas`.
+   */
+  enableReplicas(): ReplicaMetrics {
+    if (this.replica) return this.replica;
+    const registers = [this.registry];
+    const summary = () => this.sources.replicas?.();
+    new Gauge({
+      name: `${PREFIX}replica_lag_seconds`,
+      help: 'Seconds since the oldest change of a variable store that no generation in the replica store holds yet was noticed (queued, or failed and retried); 0 when every store is replicated.',
+      registers,
+      collect() {
+        const oldest = summary()?.oldestUnreplicated;
+        this.set(oldest == null ? 0 : Math.max(0, (Date.now() - oldest) / 1000));
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}replica_instances`,
+      help: "Instances by replica state: current, pending (a generation is queued), stale (the store failed; retried with back-off), fenced (another host owns the replicas now), deleting (a deleted instance's replicas wait for the store).",
+      labelNames: ['state'] as const,
+      registers,
+      collect() {
+        const now = summary()?.states ?? {};
+        for (const state of new Set([...REPLICA_STATES, ...Object.keys(now)])) this.set({ state }, now[state] ?? 0);
+      },
+    });
+    this.replica = {
+      generations: new Counter({
+        name: `${PREFIX}replica_generations_total`,
+        help: "Generations sent to the replica store, by reason (spawn, stop, move, shelve, unshelve, evacuate, periodic, manual, restore) and outcome ('success', or the error: ReplicaUnavailable, ReplicaFenced, ...).",
+        labelNames: ['reason', 'outcome'] as const,
+        registers,
+      }),
+      bytesWritten: new Counter({
+        name: `${PREFIX}replica_bytes_written_total`,
+        help: 'Bytes of generations written to the replica store (as stored: compressed and encrypted).',
+        registers,
+      }),
+    };
+    return this.replica;
+  }
+
   /** The text exposition format and its content type. */
   async exposition(): Promise<{ contentType: string; text: string }> {
+    this.secureBootRead = undefined; // read afresh once per scrape
     return { contentType: this.registry.contentType, text: await this.registry.metrics() };
   }
 
@@ -168,6 +265,19 @@ export class Metrics {
     const list = (await this.sources.journals?.()) ?? [];
     this.journalsOpen.reset();
     for (const j of list) this.journalsOpen.inc({ kind: j.kind, role: j.role, status: j.status });
+  }
+
+  /** The queued Secure Boot changes, read once for the three gauges of a scrape (kept a second outside `exposition`). */
+  private secureBootRead: { at: number; value: Promise<SecureBootPendingSummary | undefined> } | undefined;
+
+  private async collectSecureBoot(): Promise<void> {
+    const now = Date.now();
+    if (!this.secureBootRead || now - this.secureBootRead.at > 1000)
+      this.secureBootRead = { at: now, value: Promise.resolve(this.sources.secureBootPending?.()) };
+    const p = await this.secureBootRead.value.catch(() => undefined);
+    this.secureBootInstancesPending.set(p?.instances ?? 0);
+    this.secureBootChangesPending.set(p?.changes ?? 0);
+    this.secureBootOldestPending.set(p?.oldestQueuedAt == null ? 0 : Math.max(0, (Date.now() - p.oldestQueuedAt) / 1000));
   }
 
   private collectFirmware(): void {

@@ -9,8 +9,8 @@
 import { promises as fsp, constants as fsc } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fsyncDir, unlinkDurable, writeFileAtomic, TEMP_MARKER } from '../util/atomicFile';
-import { checkKey, checkOwner, type ClaimEntry, type ReplicaStore } from './types';
+import { fsyncDir, probeWritable, unlinkDurable, writeFileAtomic, TEMP_MARKER } from '../util/atomicFile';
+import { checkKey, checkOwner, type ClaimEntry, type ProbeResult, type ReplicaStore } from './types';
 import { ReplicaUnavailable } from './errors';
 
 /** Suffix of claim files, so that `list` (objects) and `claims` see disjoint names. */
@@ -42,6 +42,21 @@ export class DirectoryReplicaStore implements ReplicaStore {
     } catch (e) {
       throw unavailable(`cannot use ${this.root}`, e);
     }
+  }
+
+  async probe(): Promise<ProbeResult> {
+    const st = await fsp.stat(this.root).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return null;
+      throw unavailable(`cannot use ${this.root}`, e);
+    });
+    if (!st) return { exists: false, detail: `${this.root} does not exist` };
+    if (!st.isDirectory()) throw new ReplicaUnavailable(`${this.root} is not a directory`);
+    try {
+      await probeWritable(this.root);
+    } catch (e) {
+      throw unavailable(`cannot create a file in ${this.root}`, e);
+    }
+    return { exists: true, detail: `${this.root} is writable` };
   }
 
   async put(key: string, body: Buffer): Promise<void> {

@@ -11,7 +11,7 @@ import { S3ReplicaStore, s3OptionsFrom } from './s3';
 import { ReplicaLog } from './generations';
 import type { ReplicaStore } from './types';
 
-export type { ReplicaStore, ClaimEntry } from './types';
+export type { ReplicaStore, ClaimEntry, ProbeResult } from './types';
 export type { GenerationEntry, ReadResult, WriteRequest, WriteResult } from './generations';
 export type { GenerationReason, ReplicaHeader } from './format';
 export type { Keyring } from './keys';

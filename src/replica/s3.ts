@@ -25,7 +25,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { ReplicaConfig } from '../config';
 import { claimByListing, groupClaims } from './claim';
-import { checkKey, type ClaimEntry, type ReplicaStore } from './types';
+import { checkKey, type ClaimEntry, type ProbeResult, type ReplicaStore } from './types';
 import { ReplicaUnavailable } from './errors';
 
 export interface S3StoreOptions {
@@ -116,6 +116,23 @@ export class S3ReplicaStore implements ReplicaStore {
       const n = (e as SdkError).name;
       if (n !== 'BucketAlreadyOwnedByYou' && n !== 'BucketAlreadyExists') throw this.fail('create bucket', this.o.bucket, e);
     }
+  }
+
+  /** HEAD bucket, then one LIST of at most one key under `prefix` (the read the sidecar needs first). */
+  async probe(prefix: string): Promise<ProbeResult> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.o.bucket }));
+    } catch (e) {
+      if (isNotFound(e)) return { exists: false, detail: `bucket ${this.o.bucket} does not exist` };
+      throw this.fail('HEAD bucket', this.o.bucket, e);
+    }
+    let r: ListObjectsV2CommandOutput;
+    try {
+      r = await this.client.send(new ListObjectsV2Command({ Bucket: this.o.bucket, Prefix: prefix, MaxKeys: 1 }));
+    } catch (e) {
+      throw this.fail('LIST', prefix || '/', e);
+    }
+    return { exists: true, detail: `bucket ${this.o.bucket} answers; ${r.Contents?.length ? 'replicas' : 'no replicas yet'} under '${prefix}'` };
   }
 
   async put(key: string, body: Buffer): Promise<void> {

@@ -18,12 +18,24 @@ export interface ClaimEntry {
   owners: string[];
 }
 
+/** What `probe` found: whether the bucket or directory exists yet, and what it said. */
+export interface ProbeResult {
+  exists: boolean;
+  detail: string;
+}
+
 export interface ReplicaStore {
   readonly kind: 's3' | 'directory' | 'memory';
   /** Where it is (endpoint and bucket, or a path), for logs and answers. */
   describe(): string;
   /** Make it usable (create the bucket or directory when missing); throws `ReplicaUnavailable`. */
   init(): Promise<void>;
+  /**
+   * Ask whether it answers, changing nothing (`doctor`): one cheap authenticated request, or a
+   * write probe removed at once. `exists: false` when the bucket or directory is missing (`init`
+   * creates it); throws `ReplicaUnavailable` when it does not answer or refuses.
+   */
+  probe(prefix: string): Promise<ProbeResult>;
   /** Write an object whole (replacing one of the same key). Durable when it resolves. */
   put(key: string, body: Buffer): Promise<void>;
   /** An object's bytes, or null when there is none. */

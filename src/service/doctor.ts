@@ -15,9 +15,13 @@
  *   state_dir    writable;
  *   hypervisor   libvirt answers, and its versions (libvirt backend);
  *   peer         each `[peer] hosts` sidecar answers a signed ping, with a clock within
- *                `[peer] max_clock_skew`.
- * Nothing here changes anything on the host (directories are probed with a temp file that is
- * removed at once). A replica store check joins when replicas exist.
+ *                `[peer] max_clock_skew`;
+ *   replica      with `[replica] backend` set: the key files load, and the store answers
+ *                (s3: HEAD bucket and a LIST of at most one key under the prefix, each bounded
+ *                by `[replica] timeout`; directory: it exists and takes a file). A missing
+ *                bucket or directory the sidecar would create is a warning. OK without one.
+ * Nothing here changes anything on the host or in the store (directories are probed with a
+ * temp file that is removed at once).
  */
 import { promises as fsp, constants as fsc, readFileSync, type Stats } from 'node:fs';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
@@ -31,6 +35,8 @@ import { PeerClient, peerHttpsAgent } from '../peer/client';
 import { isNovaError } from '../errors';
 import { probeWritable } from '../util/atomicFile';
 import { isLoopback } from '../server';
+import { replicaStoreFor, type ReplicaStore } from '../replica';
+import { loadKeyring } from '../replica/keys';
 
 export type Status = 'OK' | 'WARN' | 'FAIL';
 
@@ -69,8 +75,14 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorCheck[]
   const out: DoctorCheck[] = [ok('config', `${config.source} is valid`)];
   out.push(apiCheck(config), ...tlsChecks(config));
   out.push(...firmwareChecks(config, opts.hostArch ?? hostArch()));
-  const [nvram, state, hv, peers] = await Promise.all([nvramDirChecks(config), stateDirCheck(config), hypervisorCheck(config), peerChecks(config)]);
-  out.push(...nvram, state, hv, ...peers);
+  const [nvram, state, hv, peers, replica] = await Promise.all([
+    nvramDirChecks(config),
+    stateDirCheck(config),
+    hypervisorCheck(config),
+    peerChecks(config),
+    replicaCheck(config),
+  ]);
+  out.push(...nvram, state, hv, ...peers, replica);
   return out;
 }
 
@@ -379,4 +391,62 @@ async function peerChecks(config: Config): Promise<DoctorCheck[]> {
       }
     }),
   );
+}
+
+/** The option to change when the replica store does not answer (a refusal names the credentials). */
+function replicaOption(config: Config, e: unknown): string {
+  if (config.replica.backend === 'directory') return '[replica] path';
+  const cause = (e as { cause?: { name?: string; $metadata?: { httpStatusCode?: number } } })?.cause;
+  const status = cause?.$metadata?.httpStatusCode;
+  if (status === 403 || /AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch/.test(cause?.name ?? '')) {
+    return '[replica] access_key and secret_key (or secret_key_file)';
+  }
+  return status ? '[replica] bucket (or endpoint)' : '[replica] endpoint';
+}
+
+async function replicaCheck(config: Config): Promise<DoctorCheck> {
+  const r = config.replica;
+  if (r.backend === 'none') return ok('replica', 'no replica store ([replica] backend = none): variable stores live on this host only');
+  let store: ReplicaStore;
+  try {
+    store = replicaStoreFor(config)!;
+  } catch (e) {
+    return fail('replica', errText(e), '[replica] secret_key_file');
+  }
+  let keyNote: string;
+  try {
+    const keys = loadKeyring(r.encryption_key_file, r.old_key_files);
+    keyNote = `key ${keys.current.id}${keys.byId.size > 1 ? ` (+${keys.byId.size - 1} old)` : ''}`;
+  } catch (e) {
+    const msg = errText(e);
+    return fail('replica', `${msg}: the sidecar refuses to start`, /old_key_files/.test(msg) ? '[replica] old_key_files' : '[replica] encryption_key_file');
+  }
+  const where = store.describe();
+  const t0 = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  const bound = r.timeout * 1000;
+  try {
+    const p = await Promise.race([
+      store.probe(r.prefix),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${r.timeout} s`)), bound))),
+    ]);
+    const ms = Date.now() - t0;
+    if (p.exists) return ok('replica', `${where}: ${p.detail} (${ms} ms); ${keyNote}`);
+    if (r.backend === 's3') return warn('replica', `${where}: ${p.detail}; the sidecar creates it at start`, '[replica] bucket');
+    // A directory the sidecar would create: fine on first use, but on a shared filesystem
+    // that is not mounted it would keep the replicas on this very host.
+    const parent = path.dirname(path.resolve(r.path));
+    const creatable = await fsp.access(parent, fsc.W_OK).then(
+      () => true,
+      () => false,
+    );
+    return creatable
+      ? warn('replica', `${where}: ${p.detail}; the sidecar creates it at start (if it should be on a shared filesystem, is that mounted?)`, '[replica] path')
+      : fail('replica', `${where}: ${p.detail} and ${parent} takes no new directory`, '[replica] path');
+  } catch (e) {
+    // ReplicaUnavailable names the store and the request already.
+    return fail('replica', isNovaError(e) ? e.message : `${where}: ${errText(e)}`, replicaOption(config, e));
+  } finally {
+    clearTimeout(timer);
+  }
 }

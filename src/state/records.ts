@@ -72,7 +72,14 @@ export interface SecureBootState {
 }
 
 export type RecordSummary = Pick<InstanceRecord, 'uuid' | 'name' | 'vmState'>;
-export type SecureBootRecordSummary = RecordSummary & { nvramPath: string | null; secure: boolean; keyset: string | null; pending: number };
+export type SecureBootRecordSummary = RecordSummary & {
+  nvramPath: string | null;
+  secure: boolean;
+  keyset: string | null;
+  /** Queued changes, and when the oldest of them was queued (ISO; null when none). */
+  pending: number;
+  pendingSince: string | null;
+};
 
 function secureBootSummaryOf(r: InstanceRecord): SecureBootRecordSummary {
   return Object.freeze({
@@ -83,6 +90,7 @@ function secureBootSummaryOf(r: InstanceRecord): SecureBootRecordSummary {
     secure: r.firmware?.secure ?? false,
     keyset: r.secureBoot?.keyset ?? null,
     pending: r.secureBoot?.pending.length ?? 0,
+    pendingSince: r.secureBoot?.pending.reduce<string | null>((a, p) => (a === null || p.queued_at < a ? p.queued_at : a), null) ?? null,
   });
 }
 

@@ -33,6 +33,11 @@ export interface ReplicaState {
   retryAt?: string;
   /** The host that owns the replicas when fenced. */
   owner?: string;
+  /**
+   * Pending or stale: when this host noticed a store change no generation holds yet (ISO);
+   * kept through retries, dropped once a generation is written (the replica lag metric).
+   */
+  since?: string;
 }
 
 export function freshState(uuid: string): ReplicaState {

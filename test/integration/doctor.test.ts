@@ -96,7 +96,11 @@ ${map}
       [],
     );
     const by = (name: string) => r.checks.filter((c) => c.check === name).map((c) => c.message);
-    assert.deepEqual([...new Set(r.checks.map((c) => c.check))], ['config', 'api', 'tls', 'firmware', 'nvram_dir', 'state_dir', 'hypervisor', 'peer']);
+    assert.deepEqual(
+      [...new Set(r.checks.map((c) => c.check))],
+      ['config', 'api', 'tls', 'firmware', 'nvram_dir', 'state_dir', 'hypervisor', 'peer', 'replica'],
+    );
+    assert.deepEqual(by('replica'), ['no replica store ([replica] backend = none): variable stores live on this host only']);
     assert.ok(by('firmware').some((m) => m.startsWith('x86_64 plain OVMF 4M from [firmware:x86_64]: ') && m.includes('(540672 bytes)')));
     assert.ok(by('firmware').some((m) => m.startsWith('x86_64 Secure Boot, keys enrolled OVMF 4M')));
     assert.match(by('nvram_dir')[0], /is writable and QEMU's user nobody \(uid 65534\) can reach it/);
@@ -217,6 +221,83 @@ ${map}
         ['FAIL', 'config', '[peer] timeout'],
       ],
     );
+  });
+
+  describe('the replica store', () => {
+    /** `conf()` with a [replica] section; the key file is written unless `key` is false. */
+    function replicaConf(lines: string, key = true): string {
+      const file = path.join(root, 'replica.key');
+      if (key) fs.writeFileSync(file, 'ab'.repeat(32) + '\n', { mode: 0o600 });
+      return conf({ edit: (t) => `${t}\n[replica]\nencryption_key_file = ${file}\n${lines}\n` });
+    }
+    const replica = (checks: Check[]) => checks.filter((c) => c.check === 'replica');
+
+    it('directory backend: OK when the directory takes a file, naming the key id', async () => {
+      fs.mkdirSync(path.join(root, 'replicas'));
+      const r = await doctor(replicaConf(`backend = directory\npath = ${path.join(root, 'replicas')}`));
+      assert.equal(r.code, 0, r.out);
+      const [c] = replica(r.checks);
+      assert.equal(c.status, 'OK', r.out);
+      assert.match(c.message, /^directory .*\/replicas: .*\/replicas is writable \(\d+ ms\); key [0-9a-f]{16}$/);
+      assert.deepEqual(fs.readdirSync(path.join(root, 'replicas')), [], 'the probe file is gone');
+    });
+
+    it('directory backend: WARN when missing but creatable, FAIL when its parent is missing, not a directory, or a file', async () => {
+      const missing = await doctor(replicaConf(`backend = directory\npath = ${path.join(root, 'replicas')}`));
+      assert.equal(missing.code, 0, missing.out);
+      assert.deepEqual(
+        replica(missing.checks).map((c) => [c.status, c.option]),
+        [['WARN', '[replica] path']],
+      );
+      assert.match(
+        replica(missing.checks)[0].message,
+        /does not exist; the sidecar creates it at start \(if it should be on a shared filesystem, is that mounted\?\)/,
+      );
+
+      const deep = await doctor(replicaConf(`backend = directory\npath = ${path.join(root, 'nfs', 'replicas')}`));
+      assert.equal(deep.code, 1);
+      assert.deepEqual(
+        failing(deep.checks).map((c) => [c.check, c.option]),
+        [['replica', '[replica] path']],
+      );
+      assert.match(failing(deep.checks)[0].message, /nfs\/replicas does not exist and .*\/nfs takes no new directory/);
+
+      fs.writeFileSync(path.join(root, 'file'), 'x');
+      for (const p of [path.join(root, 'file'), path.join(root, 'file', 'replicas')]) {
+        const r = await doctor(replicaConf(`backend = directory\npath = ${p}`));
+        assert.equal(r.code, 1, r.out);
+        assert.deepEqual(
+          failing(r.checks).map((c) => [c.check, c.option]),
+          [['replica', '[replica] path']],
+        );
+        assert.match(failing(r.checks)[0].message, /not a directory|ENOTDIR/);
+      }
+    });
+
+    it('fails a missing key file, naming [replica] encryption_key_file', async () => {
+      fs.mkdirSync(path.join(root, 'replicas'));
+      const r = await doctor(replicaConf(`backend = directory\npath = ${path.join(root, 'replicas')}`, false));
+      assert.equal(r.code, 1);
+      assert.deepEqual(
+        failing(r.checks).map((c) => [c.check, c.option]),
+        [['replica', '[replica] encryption_key_file']],
+      );
+      assert.match(failing(r.checks)[0].message, /replica\.key: ENOENT: the sidecar refuses to start/);
+    });
+
+    it('s3 backend: FAIL naming [replica] endpoint when nothing listens there', async () => {
+      const port = await freePort();
+      const r = await doctor(replicaConf(`backend = s3\nendpoint = http://127.0.0.1:${port}\nbucket = b\naccess_key = a\nsecret_key = s\ntimeout = 3`));
+      assert.equal(r.code, 1, r.out);
+      assert.deepEqual(
+        failing(r.checks).map((c) => [c.check, c.option]),
+        [['replica', '[replica] endpoint']],
+      );
+      assert.match(
+        failing(r.checks)[0].message,
+        new RegExp(`^NVRAM replica store unavailable: HEAD bucket b at s3 http://127\\.0\\.0\\.1:${port}/b: .*ECONNREFUSED`),
+      );
+    });
   });
 
   it('exits 1 through the real entry point when a check fails, 0 when none does', function (done) {

@@ -14,6 +14,10 @@ import { ReplicaLog } from '../../src/replica/generations';
 import { makeKeyring, parseKey } from '../../src/replica/keys';
 import { ReplicaFenced, ReplicaUnavailable } from '../../src/replica/errors';
 import { ObjectStore } from '../support/objectStore';
+import { runDoctor } from '../../src/service/doctor';
+import { tmpDir } from '../support/firmwareFixture';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 describe('replica/s3 against Swift (s3api)', function () {
   this.timeout(180_000);
@@ -96,6 +100,39 @@ describe('replica/s3 against Swift (s3api)', function () {
       const gens = (await a.list(uuid)).map((e) => e.generation);
       assert.equal(new Set(gens).size, gens.length);
       assert.equal((await a.newest(uuid))?.entry.generation, Math.max(...gens));
+    }
+  });
+
+  it('doctor: the bucket answers (OK), a missing bucket is a warning, a wrong secret fails naming the credentials', async () => {
+    const root = tmpDir('nus-s3-doctor-');
+    try {
+      fs.writeFileSync(path.join(root, 'key'), 'cd'.repeat(32) + '\n', { mode: 0o600 });
+      const check = async (over: { bucket?: string; secret?: string }) => {
+        const file = path.join(root, 'shim.conf');
+        fs.writeFileSync(
+          file,
+          `[hypervisor]\nstate_dir = ${path.join(root, 'state')}\n[nvram]\nnvram_dir = ${path.join(root, 'nvram')}\n` +
+            `[replica]\nbackend = s3\nendpoint = ${opts.endpoint}\nbucket = ${over.bucket ?? bucket}\nregion = ${opts.region}\n` +
+            `access_key = ${opts.accessKey}\nsecret_key = ${over.secret ?? opts.secretKey}\nencryption_key_file = ${path.join(root, 'key')}\ntimeout = 10\n`,
+        );
+        const found = (await runDoctor({ configFile: file, hostArch: 'x86_64' })).filter((c) => c.check === 'replica');
+        assert.equal(found.length, 1);
+        return found[0];
+      };
+      const good = await check({});
+      assert.equal(good.status, 'OK', JSON.stringify(good));
+      assert.match(
+        good.message,
+        new RegExp(`^s3 .*/${bucket}: bucket ${bucket} answers; (no )?replicas( yet)? under 'nvram/' \\(\\d+ ms\\); key [0-9a-f]{16}$`),
+      );
+      const missing = await check({ bucket: `${bucket}-none` });
+      assert.deepEqual([missing.status, missing.option], ['WARN', '[replica] bucket'], JSON.stringify(missing));
+      assert.match(missing.message, /does not exist; the sidecar creates it at start/);
+      const refused = await check({ secret: 'wrong-secret' });
+      assert.deepEqual([refused.status, refused.option], ['FAIL', '[replica] access_key and secret_key (or secret_key_file)'], JSON.stringify(refused));
+      assert.match(refused.message, /HEAD bucket .*HTTP 403/);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
     }
   });
 

@@ -4,7 +4,7 @@
  * claimants between their write and their listing, or to make the store unreachable.
  */
 import { claimByListing, groupClaims } from '../../src/replica/claim';
-import { checkKey, type ClaimEntry, type ReplicaStore } from '../../src/replica/types';
+import { checkKey, type ClaimEntry, type ProbeResult, type ReplicaStore } from '../../src/replica/types';
 import { ReplicaUnavailable } from '../../src/replica/errors';
 
 export class MemoryReplicaStore implements ReplicaStore {
@@ -25,6 +25,10 @@ export class MemoryReplicaStore implements ReplicaStore {
   }
   async init(): Promise<void> {
     this.check();
+  }
+  async probe(): Promise<ProbeResult> {
+    this.check();
+    return { exists: true, detail: 'memory store answers' };
   }
   async put(key: string, body: Buffer): Promise<void> {
     this.check();

@@ -6,7 +6,7 @@
  * wrong key, a source coming back after an evacuation).
  */
 import { strict as assert } from 'node:assert';
-import { makeWorld, markStore, migration, newInstance, nova, domainName, UEFI, type Host, type Inst, type World } from '../../support/driverHarness';
+import { makeWorld, markStore, migration, newInstance, nova, domainName, BIOS, UEFI, type Host, type Inst, type World } from '../../support/driverHarness';
 import { MemoryReplicaStore } from '../../support/memoryReplicaStore';
 import { makeKeyring, parseKey } from '../../../src/replica/keys';
 import type { InstanceView } from '../../../src/driver/contract';
@@ -294,6 +294,36 @@ describe('driver/replicas', () => {
     const info = (await A.driver.getInfo(i.uuid)).nvram?.replica;
     assert.equal(info?.state, 'current');
     assert.equal(info?.generation, 2);
+  });
+
+  it('summary (the metrics): instances per state and the oldest change no generation holds; a spawn without a store is not counted', async () => {
+    const bios = newInstance();
+    await A.driver.spawn(bios.uuid, { instance: bios, image_meta: BIOS });
+    await A.replicas!.idle();
+    assert.deepEqual(A.replicas!.summary(), { states: {}, oldestUnreplicated: null }, 'no store: nothing waits');
+    const i = newInstance();
+    await spawned(A, i);
+    assert.deepEqual(A.replicas!.summary(), { states: { current: 1 }, oldestUnreplicated: null });
+    store.down = true;
+    const t0 = Date.now();
+    await marked(A, i, 'during-outage');
+    await A.replicas!.scan();
+    await A.replicas!.idle();
+    const stale = A.replicas!.summary();
+    assert.deepEqual(stale.states, { stale: 1 });
+    assert.ok(
+      stale.oldestUnreplicated !== null && stale.oldestUnreplicated >= t0 - 1000 && stale.oldestUnreplicated <= Date.now(),
+      String(stale.oldestUnreplicated),
+    );
+    // Retries keep the time the change was first noticed.
+    await new Promise((r) => setTimeout(r, 1100));
+    A.replicas!.enqueue(i.uuid, 'periodic');
+    await A.replicas!.idle();
+    assert.equal(A.replicas!.summary().oldestUnreplicated, stale.oldestUnreplicated);
+    store.down = false;
+    A.replicas!.enqueue(i.uuid, 'periodic');
+    await A.replicas!.idle();
+    assert.deepEqual(A.replicas!.summary(), { states: { current: 1 }, oldestUnreplicated: null });
   });
 
   it('catch-up after an outage writes every changed store with at most [replica] concurrency in flight', async () => {
