@@ -150,7 +150,7 @@ export async function buildDriver(config: Config, opts: StartOptions = {}): Prom
     hypervisor = new NovaOwnedHypervisor({ stateDir: config.hypervisor.state_dir, nvram, stream, probe });
   } else hypervisor = new EmbeddedHypervisor(config.hypervisor.state_dir, nvram, stream, faults);
   await hypervisor.init();
-  const firmware = new FirmwareHost(config, log, opts.hostArch);
+  const firmware = new FirmwareHost(config, log, opts.hostArch ?? (config.debug.host_arch || undefined));
   firmware.logProblems();
   const keysets = new KeysetRegistry();
   const problems = keysets.replace(loadKeysetsFor(config, firmware, log));

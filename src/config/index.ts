@@ -64,7 +64,7 @@ export interface Config {
   secureBootKeysets: Record<string, KeysetSection>;
   peer: { url_template: string; hosts: Record<string, string>; shared_secret: string; ca_file: string; timeout: number; max_clock_skew: number };
   replica: ReplicaConfig;
-  debug: { crash_points: string[] };
+  debug: { crash_points: string[]; host_arch: string };
   /** Where the values came from (file path or 'defaults'). */
   source: string;
 }

@@ -383,6 +383,13 @@ export const OPTIONS: readonly OptDef[] = [
     default: [],
     help: 'Fault injection for tests only: names of migration steps at which the process kills itself with SIGKILL (see README, Migrations). Never set in production.',
   },
+  {
+    section: 'debug',
+    key: 'host_arch',
+    type: 'string',
+    default: '',
+    help: "Tests only: the Nova architecture this host reports (aarch64, x86_64, ...) instead of the process's own, as Nova's functional tests fake an aarch64 host. Never set in production.",
+  },
 ];
 
 /** Keys of one `[firmware:<arch>]` section (the operator's firmware map). */

@@ -54,6 +54,37 @@ describe('host endpoints', function () {
     }
   });
 
+  it('reports and serves the architecture [debug] host_arch names (a faked aarch64 host)', async () => {
+    const root = tmpDir('nus-arch-');
+    const tree = firmwareTree(path.join(root, 'fw'));
+    fs.mkdirSync(path.join(root, 'desc'));
+    const cfg = testConfig({
+      api: { port: 0 },
+      hypervisor: { state_dir: path.join(root, 'state') },
+      nvram: { nvram_dir: path.join(root, 'nvram') },
+      firmware: { descriptor_dirs: [path.join(root, 'desc')] },
+      debug: { host_arch: 'aarch64' },
+      ...tree.map,
+    });
+    const s2 = await startSidecar(cfg, { log: memoryLogger() });
+    try {
+      const http = axios.create({ baseURL: s2.url, validateStatus: () => true });
+      const caps = await http.get('/v1/host/capabilities');
+      assert.equal(caps.status, 200);
+      // x86_64 has Secure Boot firmware in the map, this (aarch64) host has none
+      assert.equal(caps.data.capabilities.supports_secure_boot, false);
+      // no hw_architecture, no hw_firmware_type: Nova's aarch64 default, UEFI on virt
+      const inst = instance();
+      const sp = await http.post(`/v1/instances/${inst.uuid}/spawn`, { instance: inst, image_meta: { properties: {} } });
+      assert.equal(sp.status, 200, JSON.stringify(sp.data));
+      assert.equal(sp.data.firmware.loader, tree.files.aaCode);
+      assert.equal(sp.data.firmware.nvram_template, tree.files.aaVars);
+    } finally {
+      await s2.close();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('lists the firmware map with sources and problems', async () => {
     const r = await sc.http.get('/v1/host/firmware');
     assert.equal(r.status, 200);

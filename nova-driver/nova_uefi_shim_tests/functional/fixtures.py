@@ -56,6 +56,17 @@ FIRMWARE = {
     'secure_nvram_template': OVMF_DIR + '/OVMF_VARS_4M.ms.fd',
 }
 
+#: Debian's qemu-efi-aarch64 (2022.11): the map of a sidecar on a (faked)
+#: aarch64 host. Secure Boot on Arm needs no SMM.
+AAVMF_DIR = '/usr/share/AAVMF'
+AAVMF_FIRMWARE = {
+    'loader': AAVMF_DIR + '/AAVMF_CODE.fd',
+    'nvram_template': AAVMF_DIR + '/AAVMF_VARS.fd',
+    'secure_loader': AAVMF_DIR + '/AAVMF_CODE.ms.fd',
+    'secure_nvram_template': AAVMF_DIR + '/AAVMF_VARS.ms.fd',
+    'secure_requires_smm': 'false',
+}
+
 #: libvirt's own store directory (qemu:///system).
 LIBVIRT_NVRAM_DIR = '/var/lib/libvirt/qemu/nvram'
 
@@ -136,7 +147,7 @@ class SidecarFixture(fixtures.Fixture):
     """One sidecar process; ``url``, ``nvram_dir`` and small API helpers."""
 
     def __init__(self, host, port, peers, nvram_mount=None, secure_boot=True,
-                 firmware=None, mounts=(), replicas=None):
+                 firmware=None, mounts=(), replicas=None, arch=None):
         """One sidecar.
 
         :param host: its [DEFAULT] host (the compute host's name)
@@ -144,10 +155,13 @@ class SidecarFixture(fixtures.Fixture):
         :param peers: {host name: port} of every sidecar of the test
         :param nvram_mount: the [nvram] nvram_dir every host shares, its own
             directory bind-mounted there (None: its own directory as is)
-        :param firmware: the [firmware:x86_64] map (default ``FIRMWARE``)
+        :param firmware: the [firmware:<arch>] map (default ``FIRMWARE``)
         :param mounts: more (source, target) bind mounts in its namespace
         :param replicas: ``ReplicaDirectory`` every host shares ([replica]
             backend = directory), or None for no replicas
+        :param arch: the host architecture it reports ([debug] host_arch,
+            as Nova's fake libvirt reports a faked one) and its map's
+            section; None: x86_64, the process's own not named
         """
         super(SidecarFixture, self).__init__()
         self.host = host
@@ -158,6 +172,7 @@ class SidecarFixture(fixtures.Fixture):
         self.firmware = dict(firmware or FIRMWARE)
         self.mounts = list(mounts)
         self.replicas = replicas
+        self.arch = arch
         self.process = None
         self.url = 'http://127.0.0.1:%d' % port
 
@@ -208,8 +223,10 @@ class SidecarFixture(fixtures.Fixture):
                 '%s=http://127.0.0.1:%d' % kv
                 for kv in sorted(self.peers.items())),
             'timeout = 10',
-            '[firmware:x86_64]',
         ]
+        if self.arch:
+            lines += ['[debug]', 'host_arch = %s' % self.arch]
+        lines.append('[firmware:%s]' % (self.arch or 'x86_64'))
         lines += ['%s = %s' % kv for kv in sorted(self.firmware.items())]
         lines.append('secure_enrolled_keys = true')
         if self.replicas:
