@@ -42,8 +42,11 @@ function bool(v: unknown, field: string): boolean {
 export function resolveBootRequest(input: RequestInput): BootRequest {
   const p = input.imageProps ?? {};
   const warnings: string[] = [];
-  const arch = String(p.hw_architecture || input.hostArch).toLowerCase();
-  if (!ARCH_RE.test(arch)) throw new InvalidInput('image_meta.properties.hw_architecture', `'${arch}' is not an architecture`);
+  // The guest architecture as Nova's libvirt driver writes it (`_check_emulation_arch`): the
+  // emulated one first, then the image's, then the host's.
+  const archField = p.hw_emulation_architecture ? 'hw_emulation_architecture' : 'hw_architecture';
+  const arch = String(p.hw_emulation_architecture || p.hw_architecture || input.hostArch).toLowerCase();
+  if (!ARCH_RE.test(arch)) throw new InvalidInput(`image_meta.properties.${archField}`, `'${arch}' is not an architecture`);
 
   let firmwareType: 'bios' | 'uefi';
   if (p.hw_firmware_type === undefined || p.hw_firmware_type === null) firmwareType = arch === 'aarch64' ? 'uefi' : 'bios';

@@ -918,6 +918,7 @@ export interface components {
             hw_machine_type?: string;
             hw_firmware_stateless?: boolean | string;
             hw_architecture?: string;
+            /** @description The guest architecture QEMU emulates; firmware is chosen for it, before hw_architecture (Nova's _check_emulation_arch). */
             hw_emulation_architecture?: string;
             hw_rescue_device?: string;
             hw_rescue_bus?: string;

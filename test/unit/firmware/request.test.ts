@@ -43,6 +43,10 @@ describe('firmware/request: resolveBootRequest', () => {
     assert.throws(() => request({ hw_architecture: 'x86 64' }), novaError('InvalidInput', 'hw_architecture'));
   });
 
+  it('names hw_emulation_architecture when that is the malformed one', () => {
+    assert.throws(() => request({ hw_emulation_architecture: 'arm 64' }), novaError('InvalidInput', 'hw_emulation_architecture'));
+  });
+
   const defaults: {
     name: string;
     hostArch: string;
@@ -80,6 +84,14 @@ describe('firmware/request: resolveBootRequest', () => {
       name: 'uses hw_architecture over the host architecture',
       hostArch: 'x86_64',
       props: { hw_architecture: 'AArch64' },
+      type: 'uefi',
+      machine: 'virt',
+      defaults: {},
+    },
+    {
+      name: 'uses hw_emulation_architecture over hw_architecture and the host architecture, as Nova does',
+      hostArch: 'x86_64',
+      props: { hw_architecture: 'x86_64', hw_emulation_architecture: 'aarch64' },
       type: 'uefi',
       machine: 'virt',
       defaults: {},
