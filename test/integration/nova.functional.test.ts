@@ -61,6 +61,11 @@ describe('Nova functional suite with UEFIShimDriver (npm run test:nova)', functi
     assert.equal(Number(m[2]), 0, `${m[2]} failed:\n${failedRuns.join('\n')}\n${lines.slice(-60).join('\n')}`);
     assert.equal(out.code, 0, `run-functional.sh exited ${out.code}`);
     assert.ok(Number(m[1]) > 0, 'nothing passed');
+    // Where the suite is required (CI), a test that skips (no mount namespaces, no AAVMF, ...) is a failure too.
+    if (process.env[REQUIRE_ENV] === '1') {
+      const skippedRuns = lines.filter((l) => /\.\.\. SKIPPED/.test(l));
+      assert.equal(Number(m[3] ?? 0), 0, `${REQUIRE_ENV}=1 but ${m[3]} skipped:\n${skippedRuns.join('\n')}`);
+    }
     assert.ok(elapsed < BUDGET_MS, `the suite took ${Math.round(elapsed / 1000)} s (budget ${BUDGET_MS / 1000} s)`);
   });
 });
