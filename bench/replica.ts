@@ -41,15 +41,25 @@ interface Backend {
   label: string;
   /** For the catch-up child process. */
   spec: { s3?: S3StoreOptions; directory?: string };
+  /** Stops what this bench started (the Swift all-in-one), nothing else. */
+  release: () => void;
 }
 
-function swift(): { endpoint: string; accessKey: string; secretKey: string; region: string } | null {
+/** The running store, or one started now (`started`: stop it at the end); null when neither works. */
+function swift(): { endpoint: string; accessKey: string; secretKey: string; region: string; started: boolean } | null {
   const script = path.join(REPO, 'scripts', 'object-store.sh');
   for (const arg of ['status', 'start']) {
     try {
       const out = execFileSync('/bin/bash', [script, arg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 150_000 });
       const kv = Object.fromEntries([...out.matchAll(/^(S3_[A-Z_]+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
-      if (kv.S3_ENDPOINT) return { endpoint: kv.S3_ENDPOINT, accessKey: kv.S3_ACCESS_KEY, secretKey: kv.S3_SECRET_KEY, region: kv.S3_REGION ?? 'us-east-1' };
+      if (kv.S3_ENDPOINT)
+        return {
+          endpoint: kv.S3_ENDPOINT,
+          accessKey: kv.S3_ACCESS_KEY,
+          secretKey: kv.S3_SECRET_KEY,
+          region: kv.S3_REGION ?? 'us-east-1',
+          started: arg === 'start',
+        };
     } catch {
       // not running / cannot start: try the next, then fall back to a directory
     }
@@ -68,6 +78,9 @@ function backend(root: string, keyFile: string): Backend {
       label: `Swift s3api ${sw.endpoint}`,
       store: () => new S3ReplicaStore(o),
       spec: { s3: o },
+      release: () => {
+        if (sw.started) execFileSync('/bin/bash', [path.join(REPO, 'scripts', 'object-store.sh'), 'stop'], { stdio: 'ignore', timeout: 120_000 });
+      },
       conf: `[replica]\nbackend = s3\nendpoint = ${o.endpoint}\nbucket = ${bucket}\nregion = ${o.region}\naccess_key = ${o.accessKey}\nsecret_key = ${o.secretKey}\n${common}`,
     };
   }
@@ -77,6 +90,7 @@ function backend(root: string, keyFile: string): Backend {
     label: `directory ${dir}`,
     store: () => new DirectoryReplicaStore(dir),
     spec: { directory: dir },
+    release: () => undefined,
     conf: `[replica]\nbackend = directory\npath = ${dir}\n${common}`,
   };
 }
@@ -89,6 +103,22 @@ export async function benchReplica(root: string, fw: BenchFirmware, sz: ReplicaS
   const keys = makeKeyring(parseKey(fs.readFileSync(keyFile, 'utf8'), keyFile));
   const be = backend(root, keyFile);
   log(`replicas: ${be.label}`);
+  try {
+    return await measure(be, keys, keyFile, dir, fw, sz, log);
+  } finally {
+    be.release();
+  }
+}
+
+async function measure(
+  be: Backend,
+  keys: ReturnType<typeof makeKeyring>,
+  keyFile: string,
+  dir: string,
+  fw: BenchFirmware,
+  sz: ReplicaSizes,
+  log: (s: string) => void,
+): Promise<Result[]> {
   const store = be.store();
   await store.init();
   const results: Result[] = [];
