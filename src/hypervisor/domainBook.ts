@@ -127,6 +127,37 @@ export class DomainBook {
     await Promise.all([this.docs.write(name, { name, xml }), fsp.writeFile(this.stateFile(name), `${PowerState.SHUTDOWN}\n`, { mode: 0o600 })]);
   }
 
+  /** The guest stopped (shutdown within its timeout): recorded shut off. */
+  async shutDown(name: string): Promise<void> {
+    await this.must(name);
+    this.setState(name, PowerState.SHUTDOWN);
+  }
+
+  /** The guest was pulled (destroy): shut off if defined and not already; nothing otherwise. */
+  async pullPlug(name: string): Promise<void> {
+    const d = await this.load(name);
+    if (d && this.stateOf(d) !== PowerState.SHUTDOWN) this.setState(name, PowerState.SHUTDOWN);
+  }
+
+  /**
+   * libvirt's undefine for a recorded domain: without `keepNvram` the store `storeOf` names goes
+   * first (through `remove`, the NVRAM store's own delete), then the definition. An unknown
+   * domain is a no-op. `keepNvram` must be decided by the caller (it checks it, with its own
+   * message).
+   */
+  async undefine(
+    name: string,
+    keepNvram: boolean,
+    storeOf: (d: Readonly<StoredDomain>) => string | undefined,
+    remove: (path: string) => Promise<unknown>,
+  ): Promise<void> {
+    const d = await this.load(name);
+    if (!d) return;
+    const store = keepNvram ? undefined : storeOf(d);
+    if (store) await remove(store);
+    await this.remove(name);
+  }
+
   /** Forget a definition and its runtime state. */
   async remove(name: string): Promise<void> {
     await this.docs.remove(name);

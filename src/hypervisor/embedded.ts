@@ -103,15 +103,12 @@ export class EmbeddedHypervisor implements Hypervisor {
   }
 
   async shutdown(name: string, _timeoutSec: number): Promise<boolean> {
-    await this.book.must(name);
-    this.book.setState(name, PowerState.SHUTDOWN);
+    await this.book.shutDown(name);
     return true;
   }
 
-  async destroy(name: string): Promise<void> {
-    const d = await this.book.load(name);
-    if (!d || this.book.stateOf(d) === PowerState.SHUTDOWN) return;
-    this.book.setState(name, PowerState.SHUTDOWN);
+  destroy(name: string): Promise<void> {
+    return this.book.pullPlug(name);
   }
 
   async reboot(name: string): Promise<void> {
@@ -122,13 +119,12 @@ export class EmbeddedHypervisor implements Hypervisor {
 
   async undefine(name: string, opts: UndefineOptions): Promise<void> {
     if (typeof opts?.keepNvram !== 'boolean') throw new HypervisorError('nvram', 'cannot undefine domain with nvram');
-    const d = await this.book.load(name);
-    if (!d) return;
-    if (!opts.keepNvram) {
-      const fw = this.firmwareOf(d);
-      if (fw.nvram?.path) await this.nvram.remove(fw.nvram.path);
-    }
-    await this.book.remove(name);
+    await this.book.undefine(
+      name,
+      opts.keepNvram,
+      (d) => this.firmwareOf(d).nvram?.path,
+      (p) => this.nvram.remove(p),
+    );
     this.firmware.delete(name);
   }
 

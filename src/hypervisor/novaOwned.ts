@@ -87,14 +87,12 @@ export class NovaOwnedHypervisor implements Hypervisor {
 
   /** Nova shut the guest down: always "within the timeout", Nova waited for it. */
   async shutdown(name: string, _timeoutSec: number): Promise<boolean> {
-    await this.book.must(name);
-    this.book.setState(name, PowerState.SHUTDOWN);
+    await this.book.shutDown(name);
     return true;
   }
 
-  async destroy(name: string): Promise<void> {
-    const d = await this.book.load(name);
-    if (d && this.book.stateOf(d) !== PowerState.SHUTDOWN) this.book.setState(name, PowerState.SHUTDOWN);
+  destroy(name: string): Promise<void> {
+    return this.book.pullPlug(name);
   }
 
   /** A soft reboot leaves the guest running: nothing to record. */
@@ -104,13 +102,12 @@ export class NovaOwnedHypervisor implements Hypervisor {
 
   async undefine(name: string, opts: UndefineOptions): Promise<void> {
     if (typeof opts?.keepNvram !== 'boolean') throw new HypervisorError('nvram', 'undefine needs an explicit keepNvram decision');
-    const d = await this.book.load(name);
-    if (!d) return;
-    if (!opts.keepNvram) {
-      const store = readDomainFirmware(d.xml).nvram?.path;
-      if (store) await this.nvram.remove(store);
-    }
-    await this.book.remove(name);
+    await this.book.undefine(
+      name,
+      opts.keepNvram,
+      (d) => readDomainFirmware(d.xml).nvram?.path,
+      (p) => this.nvram.remove(p),
+    );
   }
 
   async getInfo(name: string): Promise<DomainInfo | null> {
