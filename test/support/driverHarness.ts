@@ -34,6 +34,7 @@ import { ReplicaLog } from '../../src/replica/generations';
 import { makeKeyring, parseKey, type Keyring } from '../../src/replica/keys';
 import { ReplicaService, type ReplicaOptions } from '../../src/driver/replicas';
 import { ReplicaStateStore } from '../../src/state/replicas';
+import type { Hypervisor } from '../../src/hypervisor/types';
 
 /** The replica key of driver unit tests (every host holds it unless a test gives one its own). */
 export const TEST_REPLICA_KEYS = makeKeyring(parseKey('5a'.repeat(32), 'test key'));
@@ -94,10 +95,10 @@ export function sharedFirmware(): DriverFirmware {
   return shared;
 }
 
-export interface Host {
+export interface Host<H extends Hypervisor = MemoryHypervisor> {
   name: string;
   driver: ShimDriver;
-  hv: MemoryHypervisor;
+  hv: H;
   nvram: NvramStore;
   records: RecordStore;
   journals: JournalStore;
@@ -110,17 +111,27 @@ export interface Host {
   nvramFiles(): string[];
 }
 
-export interface World {
+export interface World<H extends Hypervisor = MemoryHypervisor> {
   root: string;
   fw: DriverFirmware;
-  hosts: Host[];
+  hosts: Host<H>[];
   net: PeerNetwork;
   fabric: HypervisorFabric;
-  host(name: string): Host;
+  host(name: string): Host<H>;
   cleanup(): void;
 }
 
-export interface WorldOptions {
+/** What a hypervisor factory gets for one host; `hvOf` finds another host's (by peer name or alias). */
+export interface HypervisorContext<H> {
+  name: string;
+  config: Config;
+  nvram: NvramStore;
+  hvOf: (host: string) => H;
+}
+
+export interface WorldOptions<H extends Hypervisor = MemoryHypervisor> {
+  /** Each host's hypervisor (default: a MemoryHypervisor on the world's fabric). */
+  hypervisor?: (c: HypervisorContext<H>) => H;
   hosts?: string[];
   fw?: DriverFirmware;
   /** Extra descriptor directories (searched after an empty one). */
@@ -138,14 +149,15 @@ export interface WorldOptions {
   replicaOptions?: Partial<ReplicaOptions>;
 }
 
-export async function makeWorld(opts: WorldOptions = {}): Promise<World> {
+export async function makeWorld<H extends Hypervisor = MemoryHypervisor>(opts: WorldOptions<H> = {}): Promise<World<H>> {
   const root = tmpDir('nus-drv-');
   const fw = opts.fw ?? sharedFirmware();
   const net = new PeerNetwork();
   const fabric: HypervisorFabric = new Map();
   const empty = path.join(root, 'descriptors');
   fs.mkdirSync(empty);
-  const hosts: Host[] = [];
+  const hosts: Host<H>[] = [];
+  const hvOf = (host: string) => (hosts.find((h) => h.name === net.resolve(host)) ?? assert.fail(`no host ${host}`)).hv;
   for (const name of opts.hosts ?? ['compute1']) {
     const base = path.join(root, name);
     const sections: Partial<Record<string, Record<string, unknown>>> = {
@@ -168,7 +180,10 @@ export async function makeWorld(opts: WorldOptions = {}): Promise<World> {
     await journals.init();
     const rotations = new RotationStore(config.hypervisor.state_dir);
     await rotations.init();
-    const hv = new MemoryHypervisor({ nvram, fabric, host: name, delayMs: opts.delayMs });
+    const hv = opts.hypervisor
+      ? opts.hypervisor({ name, config, nvram, hvOf })
+      : (new MemoryHypervisor({ nvram, fabric, host: name, delayMs: opts.delayMs }) as unknown as H);
+    await hv.init();
     const firmware = new FirmwareHost(config, log, 'x86_64');
     const keysets = new KeysetRegistry();
     const problems = keysets.replace(loadKeysets(config.secureBootKeysets, { now: new Date(), template: opts.keysetTemplate }));

@@ -11,81 +11,28 @@ import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { testConfig } from '../../../src/config';
-import { ShimDriver } from '../../../src/driver';
-import { FirmwareHost } from '../../../src/firmware/host';
 import { NovaOwnedHypervisor } from '../../../src/hypervisor/novaOwned';
 import type { IncomingGuest } from '../../../src/hypervisor/types';
-import { NvramStore } from '../../../src/nvram/store';
-import { RecordStore } from '../../../src/state/records';
-import { JournalStore } from '../../../src/state/journal';
-import { RotationStore } from '../../../src/state/rotations';
-import { KeysetRegistry } from '../../../src/firmware/keysets';
-import { FaultPoints } from '../../../src/util/faults';
-import { memoryLogger } from '../../../src/util/log';
 import { PowerState } from '../../../src/nova/powerState';
-import { tmpDir } from '../../support/firmwareFixture';
-import { MemoryPeer, PeerNetwork } from '../../support/memoryPeer';
-import { SECURE, UEFI, markStore, migration, newInstance, nova, sharedFirmware, withFastTimers } from '../../support/driverHarness';
+import { SECURE, UEFI, makeWorld, markStore, migration, newInstance, nova, withFastTimers, type Host } from '../../support/driverHarness';
 
 const MARKER_GUID = '6c1e2a57-9b3d-4f0e-8a21-5d7c3b9e4f10';
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-interface NovaHost {
-  name: string;
-  driver: ShimDriver;
-  hv: NovaOwnedHypervisor;
-  nvram: NvramStore;
-  records: RecordStore;
-  journals: JournalStore;
-  nvramDir: string;
-  files(): string[];
-}
+type NovaHost = Host<NovaOwnedHypervisor>;
 
-/** Hosts on the nova backend, each with its own directories. */
-async function novaWorld(names: string[]) {
-  const root = tmpDir('nus-nova-');
-  const fw = sharedFirmware();
-  const net = new PeerNetwork();
-  const backends = new Map<string, NovaOwnedHypervisor>();
-  const empty = path.join(root, 'descriptors');
-  fs.mkdirSync(empty);
-  const hosts: NovaHost[] = [];
-  for (const name of names) {
-    const base = path.join(root, name);
-    const config = testConfig({
-      DEFAULT: { host: name },
-      hypervisor: { backend: 'nova', state_dir: path.join(base, 'state') },
-      nvram: { nvram_dir: path.join(base, 'nvram') },
-      libvirt: { hw_machine_type: { x86_64: 'q35' } },
-      firmware: { descriptor_dirs: [empty] },
-      ...fw.map,
-    });
-    const log = memoryLogger();
-    const nvram = new NvramStore({ dir: config.nvram.nvram_dir, mode: 0o600 });
-    await nvram.init();
-    const records = new RecordStore(config.hypervisor.state_dir);
-    await records.init();
-    const journals = new JournalStore(config.hypervisor.state_dir);
-    await journals.init();
-    const rotations = new RotationStore(config.hypervisor.state_dir);
-    await rotations.init();
-    const stream = {
-      send: async (dest: string, guest: IncomingGuest) => backends.get(net.resolve(dest))!.acceptIncoming(JSON.parse(JSON.stringify(guest)) as IncomingGuest),
-    };
-    const hv = new NovaOwnedHypervisor({ stateDir: config.hypervisor.state_dir, nvram, stream });
-    await hv.init();
-    backends.set(name, hv);
-    const firmware = new FirmwareHost(config, log, 'x86_64');
-    const driver = new ShimDriver(
-      { config, hypervisor: hv, nvram, records, firmware, keysets: new KeysetRegistry(), rotations, log, faults: new FaultPoints([], log) },
-      { journals, peer: new MemoryPeer(net, name), selfUrl: `memory://${name}` },
-    );
-    net.register(name, driver);
-    const nvramDir = config.nvram.nvram_dir;
-    hosts.push({ name, driver, hv, nvram, records, journals, nvramDir, files: () => fs.readdirSync(nvramDir).sort() });
-  }
-  return { root, fw, hosts, net, cleanup: () => fs.rmSync(root, { recursive: true, force: true }) };
+/** Hosts on the nova backend, each with its own directories; live arrivals go to the destination's backend. */
+function novaWorld(names: string[]) {
+  return makeWorld<NovaOwnedHypervisor>({
+    hosts: names,
+    config: { hypervisor: { backend: 'nova' } },
+    hypervisor: ({ config, nvram, hvOf }) =>
+      new NovaOwnedHypervisor({
+        stateDir: config.hypervisor.state_dir,
+        nvram,
+        stream: { send: (dest: string, guest: IncomingGuest) => hvOf(dest).acceptIncoming(JSON.parse(JSON.stringify(guest)) as IncomingGuest) },
+      }),
+  });
 }
 
 /** An instance as the Python driver sends it: with Nova's `instance.name`, which the template would not give. */
@@ -152,7 +99,7 @@ describe('driver flows on the nova backend', () => {
       const inst = novaInstance();
       await A.driver.spawn(inst.uuid, { instance: inst, image_meta: UEFI });
       await A.driver.destroy(inst.uuid, { instance: inst, destroy_disks: true });
-      assert.deepEqual(A.files(), []);
+      assert.deepEqual(A.nvramFiles(), []);
       assert.deepEqual(await A.hv.list(), []);
       await A.driver.destroy(inst.uuid, { instance: inst, destroy_disks: true });
     });
@@ -172,7 +119,7 @@ describe('driver flows on the nova backend', () => {
       return bytes;
     }
     async function nothingOn(h: NovaHost, inst: NovaInst) {
-      assert.deepEqual(h.files(), [], `${h.name} holds no store, stash or staged copy`);
+      assert.deepEqual(h.nvramFiles(), [], `${h.name} holds no store, stash or staged copy`);
       assert.equal(await h.records.get(inst.uuid), null);
       assert.deepEqual(await h.hv.list(), []);
       assert.deepEqual(await h.journals.list(), []);
@@ -188,7 +135,7 @@ describe('driver flows on the nova backend', () => {
       assert.equal(v.nvram?.sha256, sha(bytes));
       await A.driver.confirmMigration(inst.uuid, { instance: inst, migration: mig });
       await nothingOn(A, inst);
-      assert.deepEqual(B.files(), [`${inst.name}_VARS.fd`]);
+      assert.deepEqual(B.nvramFiles(), [`${inst.name}_VARS.fd`]);
     });
 
     it('resize + revert: the source gets its bytes back and the destination keeps nothing', async () => {
@@ -200,7 +147,7 @@ describe('driver flows on the nova backend', () => {
       await B.driver.destroy(inst.uuid, { instance: { ...inst, host: 'compute2' }, destroy_disks: true });
       const v = await A.driver.finishRevertMigration(inst.uuid, { instance: inst, migration: mig });
       assert.equal(v.nvram?.sha256, sha(bytes));
-      assert.deepEqual(A.files(), [`${inst.name}_VARS.fd`]);
+      assert.deepEqual(A.nvramFiles(), [`${inst.name}_VARS.fd`]);
       await nothingOn(B, inst);
     });
 
