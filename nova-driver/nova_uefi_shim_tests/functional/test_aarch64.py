@@ -152,20 +152,6 @@ class Aarch64OperationsTest(ops._TwoHostsBase):
                     shim_fixtures.AAVMF_FIRMWARE['secure_nvram_template']))
             return s
 
-        def stop_mark_start(s):
-            s = self._stop_server(s)
-            self.sidecars[self.owner(s)].put_variable(
-                s['id'], ops.MARKER_GUID, ops.MARKER_NAME, ops.MARKER)
-            return self._start_server(s)
-
-        def resize_confirm(s):
-            s = self._resize_server(s, medium)
-            return self._confirm_resize(s)
-
-        def migrate_confirm(s):
-            s = self._migrate_server(s)
-            return self._confirm_resize(s)
-
         hosts = []
         if secure:
             # AAVMF_VARS.ms.fd is formatted, with Microsoft's keys enrolled
@@ -176,12 +162,12 @@ class Aarch64OperationsTest(ops._TwoHostsBase):
         for name, action, marker in [
                 create,
                 ('stop/start (marker written while stopped)',
-                 stop_mark_start, ops.MARKER),
+                 self._stop_mark_start, ops.MARKER),
                 ('hard reboot', lambda s: self._reboot_server(s, hard=True),
                  ops.MARKER),
-                ('resize to the other host + confirm', resize_confirm,
-                 ops.MARKER),
-                ('cold migrate + confirm', migrate_confirm, ops.MARKER),
+                ('resize to the other host + confirm',
+                 lambda s: self._resize_confirm(s, medium), ops.MARKER),
+                ('cold migrate + confirm', self._migrate_confirm, ops.MARKER),
                 ('live migrate', self._live_migrate, ops.MARKER)]:
             server = self.run_steps(kind, server, [(name, action, marker)])
             self.assertArmGuest(server, '%s %s' % (kind, name))

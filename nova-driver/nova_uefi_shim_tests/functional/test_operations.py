@@ -158,6 +158,23 @@ class _TwoHostsBase(base.UEFIShimTestBase):
                     step, self.replicas.objects(server['id']), logs))
             time.sleep(0.2)
 
+    # Steps shared by the operation tests (here and in test_aarch64)
+
+    def _stop_mark_start(self, server):
+        server = self._stop_server(server)
+        self.sidecars[self.owner(server)].put_variable(
+            server['id'], MARKER_GUID, MARKER_NAME, MARKER)
+        return self._start_server(server)
+
+    def _resize_confirm(self, server, flavor):
+        return self._confirm_resize(self._resize_server(server, flavor))
+
+    def _resize_revert(self, server, flavor):
+        return self._revert_resize(self._resize_server(server, flavor))
+
+    def _migrate_confirm(self, server):
+        return self._confirm_resize(self._migrate_server(server))
+
     def run_steps(self, kind, server, steps):
         for name, action, marker in steps:
             started = time.monotonic()
@@ -179,12 +196,6 @@ class _TwoHostsBase(base.UEFIShimTestBase):
 
 
 class OperationsTest(_TwoHostsBase):
-
-    def _stop_mark_start(self, server):
-        server = self._stop_server(server)
-        self.sidecars[self.owner(server)].put_variable(
-            server['id'], MARKER_GUID, MARKER_NAME, MARKER)
-        return self._start_server(server)
 
     def _snapshot(self, server):
         undefines = len(self.undefine_flags_of(server))
@@ -216,18 +227,6 @@ class OperationsTest(_TwoHostsBase):
         self.assertEqual(secure, view['firmware']['secure'])
         self.assertEqual(secure, view['firmware']['requires_smm'])
 
-        def resize_confirm(s):
-            s = self._resize_server(s, medium)
-            return self._confirm_resize(s)
-
-        def resize_revert(s):
-            s = self._resize_server(s, large)
-            return self._revert_resize(s)
-
-        def migrate_confirm(s):
-            s = self._migrate_server(s)
-            return self._confirm_resize(s)
-
         hosts = []
         server = self.run_steps(kind, server, [
             ('create', lambda s: s, None),
@@ -241,15 +240,17 @@ class OperationsTest(_TwoHostsBase):
         ])
         hosts.append(self.owner(server))
         server = self.run_steps(kind, server, [
-            ('resize to the other host + confirm', resize_confirm, MARKER),
+            ('resize to the other host + confirm',
+             lambda s: self._resize_confirm(s, medium), MARKER),
         ])
         hosts.append(self.owner(server))
         server = self.run_steps(kind, server, [
-            ('resize + revert', resize_revert, MARKER),
+            ('resize + revert', lambda s: self._resize_revert(s, large),
+             MARKER),
         ])
         hosts.append(self.owner(server))
         server = self.run_steps(kind, server, [
-            ('cold migrate + confirm', migrate_confirm, MARKER),
+            ('cold migrate + confirm', self._migrate_confirm, MARKER),
         ])
         hosts.append(self.owner(server))
         server = self.run_steps(kind, server, [
