@@ -19,6 +19,9 @@
 #                  /var/lib/libvirt/qemu/nvram/... (the path as B and its QEMU see it).
 #   LOG_DIR=...    host-side directory of the daemon's /var/log/libvirt (QEMU logs under qemu/).
 # Environment: LIBVIRT_HOST_TIMEOUT (seconds to wait for the first answer, default 60).
+# A daemon that does not answer in time is diagnosed on stderr (virsh's own error, the daemon's
+# state, its log, QEMU processes, /dev/kvm) and, for host A, restarted once with debug logging of
+# the QEMU driver; the diagnosis is printed whether or not the restart answers.
 set -euo pipefail
 export LC_ALL=C
 
@@ -46,6 +49,13 @@ wait_answer() { # wait_answer URI: poll `virsh version` (the first answer takes 
   log "$uri answered after $((SECONDS - t0)) s"
 }
 
+# The daemons never use a D-Bus system bus, running or not: host-setup.md's recipe is a machine
+# without one, and a bus that some package's postinst started on the way (CI installs udev, dbus
+# users and polkitd as dependencies) would bring polkit, machined and firewalld lookups into every
+# start. GLib reads the system bus address from this variable, so a path nobody listens on makes
+# libvirtd log "Unable to get system bus connection" and go on as in the recipe.
+export DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/nova-uefi-shim-tests/no-system-bus
+
 need_bins() {
   [ "$(id -u)" = 0 ] || die "must run as root"
   for f in "$LIBVIRTD" "$VIRTLOGD" /usr/bin/virsh; do
@@ -62,6 +72,27 @@ kvm_perms() {
   # default (0660 root:kvm; libvirt-qemu is in group kvm). Guests still use TCG (type='qemu').
   if [ -c /dev/kvm ] && getent group kvm >/dev/null && [ "$(stat -c %G:%a /dev/kvm)" != kvm:660 ]; then
     chgrp kvm /dev/kvm && chmod 0660 /dev/kvm && log "set /dev/kvm to 0660 root:kvm (udev default)"
+  fi
+}
+
+diagnose() { # diagnose URI PIDFILE LOGFILE: why a daemon does not answer, on stderr
+  local uri=$1 pidf=$2 logf=$3 pid
+  log "diagnosis for $uri:"
+  local out rc=0
+  out=$(timeout 15 virsh -c "$uri" -q version 2>&1) || rc=$?
+  log "  virsh version: exit $rc$([ "$rc" = 124 ] && echo ' (timed out after 15 s)'): $(echo "$out" | tr '\n' ' ' | cut -c1-400)"
+  if alive "$pidf"; then
+    pid=$(cat "$pidf")
+    log "  libvirtd $pid alive: $(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null); state $(awk '/^State:/{print $2}' /proc/"$pid"/status 2>/dev/null), $(ls /proc/"$pid"/task 2>/dev/null | wc -l) threads"
+  else
+    log "  libvirtd not running (pidfile $pidf: $(cat "$pidf" 2>/dev/null || echo none))"
+  fi
+  log "  /dev/kvm: $(stat -c '%U:%G %a' /dev/kvm 2>/dev/null || echo absent); libvirt-qemu: $(id libvirt-qemu 2>&1)"
+  log "  helpers running: $(pgrep -l -x 'systemd-udevd|dbus-daemon|iscsid|polkitd' 2>/dev/null | tr '\n' ' ')"
+  ps -eo pid,etimes,stat,args 2>/dev/null | awk '/qemu-system|dnsmasq|libvirt_iohelper/ && !/awk/' | sed 's/^/libvirt-host:   proc: /' | cut -c1-300 >&2 || true
+  if [ -s "$logf" ]; then
+    log "  last lines of $logf:"
+    tail -n 40 "$logf" | cut -c1-300 | sed 's/^/libvirt-host:   | /' >&2
   fi
 }
 
@@ -107,9 +138,30 @@ start_a() {
   if answers "$A_URI"; then a_print; return; fi
   # Pidfiles, not process names: host B's daemons are also called libvirtd/virtlogd.
   if ! alive /run/virtlogd.pid; then "$VIRTLOGD" -d && wait_pidfile /run/virtlogd.pid && echo "virtlogd $(cat /run/virtlogd.pid)" >>"$A_STARTED"; fi
-  if ! alive /run/libvirtd.pid; then "$LIBVIRTD" -d && wait_pidfile /run/libvirtd.pid && echo "libvirtd $(cat /run/libvirtd.pid)" >>"$A_STARTED"; fi
-  wait_answer "$A_URI" || die "host A ($A_URI) did not answer within ${TIMEOUT} s"
+  if ! alive /run/libvirtd.pid; then start_libvirtd_a || log "libvirtd wrote no pidfile"; fi
+  if ! wait_answer "$A_URI"; then
+    log "host A ($A_URI) did not answer within ${TIMEOUT} s; restarting libvirtd once with QEMU driver debug logs"
+    diagnose "$A_URI" /run/libvirtd.pid /var/log/libvirt/libvirtd.log
+    # Only a daemon this script started is restarted; an operator's daemon is left alone.
+    if [ -s "$A_STARTED" ] && grep -qx "libvirtd $(cat /run/libvirtd.pid 2>/dev/null)" "$A_STARTED"; then
+      kill_pidfile /run/libvirtd.pid libvirtd
+    fi
+    if ! alive /run/libvirtd.pid; then
+      LIBVIRT_LOG_FILTERS="1:qemu 1:util.command 3:*" LIBVIRT_LOG_OUTPUTS="1:file:$A_DEBUG_LOG" start_libvirtd_a \
+        || log "libvirtd wrote no pidfile"
+    fi
+    if ! wait_answer "$A_URI"; then
+      diagnose "$A_URI" /run/libvirtd.pid "$A_DEBUG_LOG"
+      die "host A ($A_URI) did not answer within ${TIMEOUT} s, twice"
+    fi
+    log "host A answered after the restart (diagnosis above)"
+  fi
   a_print
+}
+
+A_DEBUG_LOG=/var/log/libvirt/libvirtd-debug.log
+start_libvirtd_a() {
+  "$LIBVIRTD" -d && wait_pidfile /run/libvirtd.pid && echo "libvirtd $(cat /run/libvirtd.pid)" >>"$A_STARTED"
 }
 
 stop_a() {
@@ -172,7 +224,10 @@ start_b() {
     /usr/sbin/virtlogd -d -p "$S/virtlogd.pid"
     /usr/sbin/libvirtd -d -p "$S/libvirtd.pid"
   ' start-b "$S"
-  wait_answer "$B_URI" || die "host B ($B_URI) did not answer within ${TIMEOUT} s; see $S/log"
+  if ! wait_answer "$B_URI"; then
+    diagnose "$B_URI" "$S/libvirtd.pid" "$S/log/libvirtd.log"
+    die "host B ($B_URI) did not answer within ${TIMEOUT} s; see $S/log"
+  fi
   b_print
 }
 

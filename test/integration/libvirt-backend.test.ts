@@ -73,7 +73,7 @@ function makeStore(nvramRoot: string, name: string): { dir: string; file: string
 }
 
 describe('libvirt backend against real libvirtd, QEMU TCG and OVMF', function () {
-  this.timeout(240_000);
+  this.timeout(600_000);
   let hostA: LibvirtHost;
   let hv: LibvirtHypervisor;
   const names: string[] = [];

@@ -29,7 +29,7 @@ import { LibvirtSerial, dmpstoreCommand, setvarCommand } from '../support/libvir
 const GUID = '3a7b9c1e-1111-2222-3333-444455556666';
 
 describe('libvirt live migration between two real daemons', function () {
-  this.timeout(240_000);
+  this.timeout(600_000);
   let hostA: LibvirtHost;
   let hostB: LibvirtHost;
   let stateDir = '';

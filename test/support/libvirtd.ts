@@ -58,10 +58,16 @@ export function skipOrFail(ctx: Mocha.Context, why: string): never {
   ctx.skip();
 }
 
-function runScript(args: string[], timeoutMs = 120_000): Promise<Record<string, string>> {
+/**
+ * Run the script; resolves its KEY=VALUE lines. The bound covers a start that hangs, is
+ * diagnosed and restarted once (2 × LIBVIRT_HOST_TIMEOUT plus the diagnosis). A diagnosis the
+ * script printed on the way to a successful start is echoed, so the test log keeps it.
+ */
+function runScript(args: string[], timeoutMs = 240_000): Promise<Record<string, string>> {
   return new Promise((resolve, reject) => {
     execFile('/bin/bash', [HOST_SCRIPT, ...args], { timeout: timeoutMs, env: { ...process.env, LC_ALL: 'C' } }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`libvirt-host.sh ${args.join(' ')} failed: ${String(stderr).trim() || err.message}`));
+      if (String(stderr).includes('diagnosis for')) console.log(String(stderr).replace(/^/gm, '      '));
       const kv: Record<string, string> = {};
       for (const line of String(stdout).split('\n')) {
         const i = line.indexOf('=');
