@@ -34,8 +34,14 @@ log() { echo "libvirt-host: $*" >&2; }
 
 answers() { timeout 15 virsh -c "$1" -q version >/dev/null 2>&1; }
 
-alive() { # alive PIDFILE: the pidfile names a running process
-  [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+alive() { # alive PIDFILE: the pidfile names a running process of the daemon it is named after
+  # (libvirtd.pid -> libvirtd). A pidfile can outlive its daemon (a /run that is not a tmpfs, a
+  # machine image taken with one in it), and its number may by then belong to any process:
+  # trusting it would mean waiting on a daemon that was never started, or killing a stranger.
+  local pid
+  [ -s "$1" ] || return 1
+  pid=$(cat "$1")
+  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = "$(basename "$1" .pid)" ]
 }
 
 wait_answer() { # wait_answer URI: poll `virsh version` (the first answer takes 8-11 s: QEMU capabilities probe)
