@@ -26,15 +26,14 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
-import { libvirtPrereqs, purgeDomain, skipOrFail, startHostA, startHostB, stopHostB, virshOn, type LibvirtHost } from '../support/libvirtd';
+import { libvirtPrereqs, libvirtSidecar, purgeDomain, skipOrFail, startHostA, startHostB, stopHostB, virshOn, type LibvirtHost } from '../support/libvirtd';
 import { LibvirtSerial } from '../support/libvirtSerial';
-import { freePort, SidecarProcess, TOKEN, SECRET } from '../support/processes';
+import { freePort, SidecarProcess } from '../support/processes';
 import { tmpDir } from '../support/firmwareFixture';
 import { migration } from '../support/novaFlows';
 import { testCert, type TestCert } from '../support/sbKeys';
 import { buildDomainXml } from '../../src/domainXml';
 
-const NVRAM = '/var/lib/libvirt/qemu/nvram';
 const HELLO = '/usr/lib/efitools/x86_64-linux-gnu/HelloWorld.efi';
 const OWNER = '6e7a6f71-1b1c-4d53-9a5e-2f0f5e2b0d11';
 const UEFI_SB = { properties: { hw_firmware_type: 'uefi', hw_machine_type: 'q35', os_secure_boot: 'required' } };
@@ -100,27 +99,12 @@ describe('Secure Boot keys on real OVMF: enroll, refuse, rotate while running, s
     } catch (e) {
       skipOrFail(this, `libvirtd could not be started: ${(e as Error).message}`);
     }
-    const nv = fs.statSync(NVRAM);
     const [pa, pb] = [await freePort(), await freePort()];
     const peers = `compute-a=http://127.0.0.1:${pa},compute-b=http://127.0.0.1:${pb}`;
-    const mk = (n: 'a' | 'b', port: number) => {
-      const dir = path.join(root, `sidecar-${n}`);
-      const ser = path.join(dir, 'serial');
-      fs.mkdirSync(ser, { recursive: true, mode: 0o755 });
-      fs.chmodSync(dir, 0o755);
-      fs.chownSync(ser, nv.uid, nv.gid);
-      const conf = path.join(dir, 'shim.conf');
-      fs.writeFileSync(
-        conf,
-        `[DEFAULT]\nhost = compute-${n}\ninstance_name_template = nus-e2e-%08x\n[api]\nhost = 127.0.0.1\nport = ${port}\nauth_token = ${TOKEN}\n` +
-          `[hypervisor]\nbackend = libvirt\nstate_dir = ${dir}/state\n[nvram]\nnvram_dir = ${NVRAM}\nowner = libvirt-qemu\ngroup = libvirt-qemu\n` +
-          `[libvirt]\nconnection_uri = qemu:///system\nvirt_type = qemu\nhw_machine_type = x86_64=q35\nserial_socket_dir = ${ser}\n` +
-          `[peer]\nhosts = ${peers}\nshared_secret = ${SECRET}\ntimeout = 60\n` +
-          `[secure_boot_keyset:e2e]\npk = ${keys['e2e-PK'].crt}\nkek = ${keys['e2e-KEK'].crt}\ndb = ${keys['e2e-db'].crt}\nowner_guid = ${OWNER}\n` +
-          `[secure_boot_keyset:e2e-db2]\ndb = ${keys['e2e-db2'].der}\nowner_guid = ${OWNER}\n`,
-      );
-      return new SidecarProcess(`compute-${n}`, port, dir, conf, n === 'a' ? hostA.nvramDir : hostB.nvramDir, undefined as never);
-    };
+    const extra =
+      `[secure_boot_keyset:e2e]\npk = ${keys['e2e-PK'].crt}\nkek = ${keys['e2e-KEK'].crt}\ndb = ${keys['e2e-db'].crt}\nowner_guid = ${OWNER}\n` +
+      `[secure_boot_keyset:e2e-db2]\ndb = ${keys['e2e-db2'].der}\nowner_guid = ${OWNER}\n`;
+    const mk = (n: 'a' | 'b', port: number) => libvirtSidecar({ root, n, port, peers, host: n === 'a' ? hostA : hostB, extra });
     A = mk('a', pa);
     B = mk('b', pb);
     const bPid = fs.readFileSync(path.join(root, 'hostb', 'libvirtd.pid'), 'utf8').trim();

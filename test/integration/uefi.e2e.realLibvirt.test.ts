@@ -23,9 +23,9 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { libvirtPrereqs, purgeDomain, skipOrFail, startHostA, startHostB, stopHostB, virshOn, type LibvirtHost } from '../support/libvirtd';
+import { libvirtPrereqs, libvirtSidecar, purgeDomain, skipOrFail, startHostA, startHostB, stopHostB, virshOn, type LibvirtHost } from '../support/libvirtd';
 import { LibvirtSerial, dumpedString, setvarCommand } from '../support/libvirtSerial';
-import { freePort, SidecarProcess, TOKEN, SECRET } from '../support/processes';
+import { freePort, SidecarProcess } from '../support/processes';
 import { tmpDir } from '../support/firmwareFixture';
 import { migration } from '../support/novaFlows';
 import { parseVarStore, secureBootSummary } from '../../src/varstore';
@@ -74,31 +74,22 @@ describe('UEFI variables through every operation on two real libvirt hosts (e2e)
     } catch (e) {
       skipOrFail(this, `libvirtd could not be started: ${(e as Error).message}`);
     }
-    const owner = fs.statSync(NVRAM);
     // Replicas in a directory both sidecars see (standing in for a shared mount), one key.
     const replicaDir = path.join(root, 'replicas');
     const replicaKey = path.join(root, 'replica.key');
     fs.writeFileSync(replicaKey, randomBytes(32).toString('hex'), { mode: 0o600 });
     const [pa, pb] = [await freePort(), await freePort()];
     const peers = `compute-a=http://127.0.0.1:${pa},compute-b=http://127.0.0.1:${pb}`;
-    const mk = (n: 'a' | 'b', port: number, migrationUri: string) => {
-      const dir = path.join(root, `sidecar-${n}`);
-      const ser = path.join(dir, 'serial');
-      fs.mkdirSync(ser, { recursive: true, mode: 0o755 });
-      fs.chmodSync(dir, 0o755);
-      fs.chownSync(ser, owner.uid, owner.gid);
-      const conf = path.join(dir, 'shim.conf');
-      fs.writeFileSync(
-        conf,
-        `[DEFAULT]\nhost = compute-${n}\ninstance_name_template = nus-e2e-%08x\n[api]\nhost = 127.0.0.1\nport = ${port}\nauth_token = ${TOKEN}\n` +
-          `[hypervisor]\nbackend = libvirt\nstate_dir = ${dir}/state\n[nvram]\nnvram_dir = ${NVRAM}\nowner = libvirt-qemu\ngroup = libvirt-qemu\n` +
-          `[libvirt]\nconnection_uri = qemu:///system\nvirt_type = qemu\nhw_machine_type = x86_64=q35\nmigration_uri = ${migrationUri}\n` +
-          `live_migration_inbound_addr = 127.0.0.1\nserial_socket_dir = ${ser}\nwait_soft_reboot_seconds = ${SOFT_WAIT_S}\n` +
-          `[peer]\nhosts = ${peers}\nshared_secret = ${SECRET}\ntimeout = 60\n` +
-          `[replica]\nbackend = directory\npath = ${replicaDir}\nencryption_key_file = ${replicaKey}\ninterval = 2\nretry_interval = 1\n`,
-      );
-      return new SidecarProcess(`compute-${n}`, port, dir, conf, n === 'a' ? hostA.nvramDir : hostB.nvramDir, undefined as never);
-    };
+    const mk = (n: 'a' | 'b', port: number, migrationUri: string) =>
+      libvirtSidecar({
+        root,
+        n,
+        port,
+        peers,
+        host: n === 'a' ? hostA : hostB,
+        libvirt: `migration_uri = ${migrationUri}\nlive_migration_inbound_addr = 127.0.0.1\nwait_soft_reboot_seconds = ${SOFT_WAIT_S}\n`,
+        extra: `[replica]\nbackend = directory\npath = ${replicaDir}\nencryption_key_file = ${replicaKey}\ninterval = 2\nretry_interval = 1\n`,
+      });
     A = mk('a', pa, 'qemu:///system');
     B = mk('b', pb, hostB.uri);
     // Sidecar B runs in B's mount namespace: there "qemu:///system" and /var/lib/libvirt are B's.

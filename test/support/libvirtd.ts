@@ -13,6 +13,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { SidecarProcess, TOKEN, SECRET } from './processes';
 
 export const SYSTEM_URI = 'qemu:///system';
 /** The NVRAM directory every daemon sees (libvirt's default `nvram_dir`). */
@@ -134,4 +135,42 @@ export function purgeDomain(uri: string, name: string): void {
       /* not running / not defined */
     }
   }
+}
+
+export interface LibvirtSidecarOptions {
+  /** The suite's scratch directory: the sidecar's own lives in `<root>/sidecar-<n>`. */
+  root: string;
+  n: 'a' | 'b';
+  port: number;
+  /** `[peer] hosts`, both sidecars. */
+  peers: string;
+  /** The libvirt host it serves; its host-side NVRAM directory is the sidecar's. */
+  host: LibvirtHost;
+  /** Lines added to the `[libvirt]` section (newline-terminated). */
+  libvirt?: string;
+  /** Sections appended to the file (newline-terminated). */
+  extra?: string;
+}
+
+/**
+ * A sidecar `compute-<n>` on the libvirt backend for a two-host e2e suite: its directory, a
+ * serial-socket directory QEMU (libvirt-qemu) can use, and a conf file naming the daemon's
+ * NVRAM directory, TCG on q35, the peers and the suite's own additions. Not started.
+ */
+export function libvirtSidecar(o: LibvirtSidecarOptions): SidecarProcess {
+  const dir = path.join(o.root, `sidecar-${o.n}`);
+  const ser = path.join(dir, 'serial');
+  fs.mkdirSync(ser, { recursive: true, mode: 0o755 });
+  fs.chmodSync(dir, 0o755);
+  const owner = fs.statSync(DAEMON_NVRAM_DIR);
+  fs.chownSync(ser, owner.uid, owner.gid);
+  const conf = path.join(dir, 'shim.conf');
+  fs.writeFileSync(
+    conf,
+    `[DEFAULT]\nhost = compute-${o.n}\ninstance_name_template = nus-e2e-%08x\n[api]\nhost = 127.0.0.1\nport = ${o.port}\nauth_token = ${TOKEN}\n` +
+      `[hypervisor]\nbackend = libvirt\nstate_dir = ${dir}/state\n[nvram]\nnvram_dir = ${DAEMON_NVRAM_DIR}\nowner = libvirt-qemu\ngroup = libvirt-qemu\n` +
+      `[libvirt]\nconnection_uri = qemu:///system\nvirt_type = qemu\nhw_machine_type = x86_64=q35\nserial_socket_dir = ${ser}\n${o.libvirt ?? ''}` +
+      `[peer]\nhosts = ${o.peers}\nshared_secret = ${SECRET}\ntimeout = 60\n${o.extra ?? ''}`,
+  );
+  return new SidecarProcess(`compute-${o.n}`, o.port, dir, conf, o.host.nvramDir, undefined as never);
 }
