@@ -243,6 +243,11 @@ export function domainName(inst: Inst): string {
   return `instance-${inst.id.toString(16).padStart(8, '0')}`;
 }
 
+/** Where `h` keeps `inst`'s variable store. */
+export function storeOn(h: Host<Hypervisor>, inst: Inst): string {
+  return h.nvram.pathFor(domainName(inst));
+}
+
 export function migration(src: string, dst: string, type = 'resize') {
   return { uuid: randomUUID(), source_compute: src, dest_compute: dst, migration_type: type, status: 'migrating' };
 }

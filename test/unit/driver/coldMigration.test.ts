@@ -6,7 +6,20 @@
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { PowerState } from '../../../src/nova/powerState';
-import { UEFI, domainName, fileBytes, makeWorld, markStore, migration, newInstance, nova, type Host, type Inst, type World } from '../../support/driverHarness';
+import {
+  UEFI,
+  domainName,
+  fileBytes,
+  makeWorld,
+  markStore,
+  migration,
+  newInstance,
+  nova,
+  type Host,
+  type Inst,
+  type World,
+  storeOn,
+} from '../../support/driverHarness';
 
 const sha = (b: Buffer | null) => (b ? createHash('sha256').update(b).digest('hex') : null);
 
@@ -19,8 +32,6 @@ describe('driver/coldMigration', () => {
     [A, B] = w.hosts;
   });
   afterEach(() => w.cleanup());
-
-  const storeOn = (h: Host, inst: Inst) => h.nvram.pathFor(domainName(inst));
 
   /** A running UEFI guest on A whose store holds a marker, as a guest that wrote a variable. */
   async function guestWithMarker(inst: Inst): Promise<Buffer> {

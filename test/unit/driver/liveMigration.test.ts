@@ -24,6 +24,7 @@ import {
   type Host,
   type Inst,
   type World,
+  storeOn,
 } from '../../support/driverHarness';
 
 const sha = (b: Buffer | null) => (b ? createHash('sha256').update(b).digest('hex') : null);
@@ -38,7 +39,6 @@ describe('driver/liveMigration', () => {
   });
   afterEach(() => w.cleanup());
 
-  const storeOn = (h: Host, inst: Inst) => h.nvram.pathFor(domainName(inst));
   const step = (inst: Inst) => ({ instance: inst });
 
   /** A running guest on A with a marker in its store, through the pre-checks and pre_live_migration. */

@@ -8,7 +8,19 @@
 import { strict as assert } from 'node:assert';
 import { PowerState } from '../../../src/nova/powerState';
 import { HypervisorError } from '../../../src/errors';
-import { UEFI, domainName, fileBytes, makeWorld, markStore, migration, newInstance, type Host, type Inst, type World } from '../../support/driverHarness';
+import {
+  UEFI,
+  domainName,
+  fileBytes,
+  makeWorld,
+  markStore,
+  migration,
+  newInstance,
+  type Host,
+  type Inst,
+  type World,
+  storeOn,
+} from '../../support/driverHarness';
 
 describe('driver/recovery', () => {
   let w: World;
@@ -20,7 +32,6 @@ describe('driver/recovery', () => {
   });
   afterEach(() => w.cleanup());
 
-  const storeOn = (h: Host, inst: Inst) => h.nvram.pathFor(domainName(inst));
   const status = async (h: Host, inst: Inst, role: 'source' | 'dest' = 'source') => (await h.journals.get(inst.uuid, role))?.status ?? null;
 
   async function guestWithMarker(inst: Inst): Promise<Buffer> {
