@@ -176,17 +176,7 @@ class Aarch64OperationsTest(ops._TwoHostsBase):
             ['compute1'] * 3 + ['compute2', 'compute1', 'compute2'], hosts,
             'each move went where it should')
         self.assertEqual(1, len(self.migrated_xml[self.instance_name(server)]))
-        count = self.assertAllXmlValid(server)
-        self.report('xml', server=kind, validated=count)
-
-        self._delete_server(server)
-        for host in self.sidecars:
-            self.assertNothingOn(host, '%s delete' % kind)
-        self.assertReplicasGone(server, '%s delete' % kind)
-        self.report('operations', server=kind, step='delete', host='-',
-                    marker='no store on any host, no replica', ms=0)
-        for flags in self.undefine_flags_of(server):
-            self.assertFalse(flags & ops.base.VIR_DOMAIN_UNDEFINE_NVRAM, flags)
+        self._validate_and_delete(kind, server)
 
     def test_aarch64_uefi_server_through_the_operations(self):
         self._every_operation('aarch64', self.arm_image, secure=False)

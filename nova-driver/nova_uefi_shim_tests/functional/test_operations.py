@@ -186,6 +186,20 @@ class _TwoHostsBase(base.UEFIShimTestBase):
                         marker='present' if marker else 'absent', ms=ms)
         return server
 
+    def _validate_and_delete(self, kind, server):
+        """Every XML Nova defined validates; delete leaves no store on any
+        host and no replica, and libvirt itself never deleted a store."""
+        count = self.assertAllXmlValid(server)
+        self.report('xml', server=kind, validated=count)
+        self._delete_server(server)
+        for host in self.sidecars:
+            self.assertNothingOn(host, '%s delete' % kind)
+        self.assertReplicasGone(server, '%s delete' % kind)
+        self.report('operations', server=kind, step='delete', host='-',
+                    marker='no store on any host, no replica', ms=0)
+        for flags in self.undefine_flags_of(server):
+            self.assertFalse(flags & base.VIR_DOMAIN_UNDEFINE_NVRAM, flags)
+
     def assertAllXmlValid(self, server):
         name = self.instance_name(server)
         xmls = self.defined_xml[name]
@@ -271,18 +285,7 @@ class OperationsTest(_TwoHostsBase):
             ('rebuild (store reset with the disks)',
              lambda s: self._rebuild_server(s, image), None),
         ])
-        count = self.assertAllXmlValid(server)
-        self.report('xml', server=kind, validated=count)
-
-        self._delete_server(server)
-        for host in self.sidecars:
-            self.assertNothingOn(host, '%s delete' % kind)
-        self.assertReplicasGone(server, '%s delete' % kind)
-        self.report('operations', server=kind, step='delete', host='-',
-                    marker='no store on any host, no replica', ms=0)
-        # libvirt itself never deleted a store
-        for flags in self.undefine_flags_of(server):
-            self.assertFalse(flags & base.VIR_DOMAIN_UNDEFINE_NVRAM, flags)
+        self._validate_and_delete(kind, server)
 
     def test_uefi_server_through_every_operation(self):
         self._every_operation('uefi', self.uefi_image, secure=False)
