@@ -126,12 +126,21 @@ export class DomainBook {
     }
     this.states.set(name, PowerState.SHUTDOWN);
     const stateFile = this.stateFile(name);
-    await Promise.all([
+    const [doc, state] = await Promise.allSettled([
       this.docs.write(name, { name, xml }),
-      fsp.writeFile(stateFile, `${PowerState.SHUTDOWN}\n`, { mode: 0o600 }).catch((e: unknown) => {
+      fsp.writeFile(stateFile, `${PowerState.SHUTDOWN}\n`, { mode: 0o600 }).catch(async (e: unknown) => {
+        await fsp.unlink(stateFile).catch(() => undefined);
         throw storageError(stateFile, 'write', e);
       }),
     ]);
+    if (doc.status === 'rejected' || state.status === 'rejected') {
+      // All or nothing: a half-made domain (a definition without its state file, as on a full
+      // disk) would make the retry of a failed spawn answer InstanceExists.
+      this.states.delete(name);
+      if (doc.status === 'fulfilled') await this.docs.remove(name).catch(() => undefined);
+      if (state.status === 'fulfilled') await fsp.unlink(stateFile).catch(() => undefined);
+      throw doc.status === 'rejected' ? doc.reason : (state as PromiseRejectedResult).reason;
+    }
   }
 
   /** The guest stopped (shutdown within its timeout): recorded shut off. */
