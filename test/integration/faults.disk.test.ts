@@ -291,7 +291,12 @@ describe('disk faults on real filesystems (tmpfs)', function () {
         await refusedThenDone(
           fsA!,
           leave > object ? object - 4096 : leave,
-          async () => assertStorageError(await A.http.post(`/v1/instances/${inst.uuid}/nvram/backups`), fsA!),
+          async () => {
+            const r = await A.http.post(`/v1/instances/${inst.uuid}/nvram/backups`);
+            assertStorageError(r, fsA!);
+            // The replica object or its claim, not the replica state file written after the failure.
+            assert.match(r.data.error.message, new RegExp(`${fsA!.dir}/replicas/nvram/${inst.uuid}/`));
+          },
           async () => {
             const r = await A.http.post(`/v1/instances/${inst.uuid}/nvram/backups`);
             assert.equal(r.status, 200, JSON.stringify(r.data));
