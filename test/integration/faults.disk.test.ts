@@ -51,12 +51,19 @@ function snapshot(root: string): Map<string, string> {
   return out;
 }
 
+/** No temp file under `dir` once writes in flight (a replica generation's claim) have ended. */
+async function noTempsLeft(dir: string, what: string): Promise<void> {
+  const end = Date.now() + 10_000;
+  while (tempFilesUnder(dir).length && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(tempFilesUnder(dir), [], what);
+}
+
 /**
  * After a refused write: every store that existed is byte-identical (a new file may exist only
  * if it is whole JSON, e.g. a journal written before the store write failed), every JSON
  * document parses, and no temp file is left.
  */
-function assertNothingLost(fsys: Tmpfs, before: Map<string, string>) {
+async function assertNothingLost(fsys: Tmpfs, before: Map<string, string>): Promise<void> {
   const after = snapshot(fsys.dir);
   for (const [f, h] of before) if (f.endsWith('_VARS.fd') || f.startsWith('replicas/')) assert.equal(after.get(f), h, `${f} byte-identical`);
   for (const f of after.keys()) {
@@ -64,7 +71,7 @@ function assertNothingLost(fsys: Tmpfs, before: Map<string, string>) {
     // A replica generation that failed may leave its claim (a whole, tiny file): the next one takes the next number.
     if (!before.has(f)) assert.ok(/\.(json|state|claim)$/.test(f), `no new store or object appeared: ${f}`);
   }
-  assert.deepEqual(tempFilesUnder(fsys.dir), [], 'no temp file left');
+  await noTempsLeft(fsys.dir, 'no temp file left');
 }
 
 /** A 507 StorageError naming a file on `fsys` and the cause. */
@@ -164,11 +171,11 @@ describe('disk faults on real filesystems (tmpfs)', function () {
     fsys.fill(leave);
     await attempt();
     await settle();
-    assertNothingLost(fsys, before);
+    await assertNothingLost(fsys, before);
     fsys.unfill();
     await retry();
     await settle();
-    assert.deepEqual(tempFilesUnder(fsys.dir), [], 'no temp file left after the retry');
+    await noTempsLeft(fsys.dir, 'no temp file left after the retry');
   }
 
   for (const [level, leave] of LEVELS) {
@@ -417,8 +424,8 @@ describe('disk faults on real filesystems (tmpfs)', function () {
       assert.equal(r.status, 200, JSON.stringify(r.data));
       await call(A, inst.uuid, 'confirm_migration', { migration: mig, instance: moved });
       assert.equal(sha(fs.readFileSync(nvramPath(B, inst))), want);
-      assert.deepEqual(tempFilesUnder(fsA!.dir), []);
-      assert.deepEqual(tempFilesUnder(fsB!.dir), []);
+      await noTempsLeft(fsA!.dir, 'no temp file left on the source');
+      await noTempsLeft(fsB!.dir, 'no temp file left on the destination');
     });
 
     it('source read-only before the revert: 507 EROFS; after remount,rw the revert restores the store byte-identical', async () => {
@@ -447,7 +454,7 @@ describe('disk faults on real filesystems (tmpfs)', function () {
       assert.equal(r.status, 200, JSON.stringify(r.data));
       assert.equal(sha(fs.readFileSync(nvramPath(A, inst))), want, 'restored byte-identical');
       assert.equal(fs.existsSync(nvramPath(B, inst)), false);
-      assert.deepEqual(tempFilesUnder(fsA!.dir), []);
+      await noTempsLeft(fsA!.dir, 'no temp file left on the source');
     });
   });
 });
