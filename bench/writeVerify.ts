@@ -81,11 +81,15 @@ async function main(): Promise<void> {
       const target = path.join(dir, 'target');
       const plain: number[] = [];
       const verified: number[] = [];
+      const cpu = { plain: 0, verified: 0 };
       const side = (into: number[], verify: boolean) => async () => {
+        const c0 = process.cpuUsage();
         for (let i = 0; i < o.perRound; i++) {
           data[0x200] = i & 0xff; // a different file each time, as a real edit
           into.push(await timed(() => writeFileAtomic(target, data, { sparse, verify })));
         }
+        const c = process.cpuUsage(c0);
+        cpu[verify ? 'verified' : 'plain'] += (c.user + c.system) / 1000;
       };
       await alternate(o.rounds, side(verified, true), side(plain, false));
       const m0 = median(plain);
@@ -93,7 +97,8 @@ async function main(): Promise<void> {
       if (name.startsWith('OVMF')) ovmfCost = m1 - m0;
       console.log(
         `${name.padEnd(32)} without ${m0.toFixed(3)} ms (p95 ${percentile(plain, 95).toFixed(3)})  ` +
-          `with ${m1.toFixed(3)} ms (p95 ${percentile(verified, 95).toFixed(3)})  cost ${(((m1 - m0) / m0) * 100).toFixed(1)}% (${(m1 - m0).toFixed(3)} ms)`,
+          `with ${m1.toFixed(3)} ms (p95 ${percentile(verified, 95).toFixed(3)})  cost ${(((m1 - m0) / m0) * 100).toFixed(1)}% (${(m1 - m0).toFixed(3)} ms); ` +
+          `CPU per write ${(cpu.plain / plain.length).toFixed(3)} -> ${(cpu.verified / verified.length).toFixed(3)} ms`,
       );
     }
     const op = await putVariableMs(o.rounds * o.perRound);
