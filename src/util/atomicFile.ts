@@ -114,6 +114,9 @@ async function writeAll(fh: TempHandle, buf: Buffer, start: number, end: number)
   }
 }
 
+/** The scratch buffer `verifyTemp` reuses (null while one verification holds it). */
+let scratch: Buffer | null = null;
+
 /**
  * Read back what `writeTemp` wrote: every data run byte for byte, in as few reads as the
  * chunk size allows, and the size (one byte more is asked at the end of the file: it must not
@@ -125,7 +128,20 @@ async function verifyTemp(fh: TempHandle, buf: Buffer, runs: [number, number][])
     const size = (await fh.stat()).size;
     if (size !== buf.length) throw errnoError('EIO', `read back ${size} bytes, wrote ${buf.length}`);
   }
-  const chunk = Buffer.allocUnsafe(Math.min(VERIFY_CHUNK, buf.length) + 1);
+  const need = Math.min(VERIFY_CHUNK, buf.length) + 1;
+  // One scratch buffer, reused while no other verification holds it: a fresh half-megabyte
+  // per write costs more (allocation, page faults, GC) than reading and comparing it.
+  const spare = scratch && scratch.length >= need ? scratch : null;
+  if (spare) scratch = null;
+  const chunk = spare ?? Buffer.allocUnsafe(need);
+  try {
+    await compareRuns(fh, buf, runs, chunk);
+  } finally {
+    if (!scratch || chunk.length > scratch.length) scratch = chunk;
+  }
+}
+
+async function compareRuns(fh: TempHandle, buf: Buffer, runs: [number, number][], chunk: Buffer): Promise<void> {
   for (const [start, end] of runs) {
     for (let off = start; off < end;) {
       const want = Math.min(VERIFY_CHUNK, end - off);
