@@ -245,6 +245,7 @@ export async function startSidecar(initial: Config, opts: StartOptions = {}): Pr
         hypervisor,
         recovery: () => recovery,
         stopping: () => stopping,
+        replica: driver.core.replicas ? () => driver.core.replicas!.probe(config.replica.timeout) : undefined,
       }),
     extraRouters: [
       peerRouter({ verifier, host: config.DEFAULT.host, metrics }),

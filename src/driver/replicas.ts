@@ -125,6 +125,25 @@ export class ReplicaService {
     return this.d.log.store.describe();
   }
 
+  /**
+   * Does the replica store answer now (readiness)? Its description and what it said; throws
+   * when it does not answer within `timeoutSec`, refuses, or its bucket or directory is gone.
+   */
+  async probe(timeoutSec: number): Promise<string> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const p = await Promise.race([
+        this.d.log.probe(),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutSec} s`)), timeoutSec * 1000))),
+      ]);
+      // Created at start-up: missing now means an unmounted share or a deleted bucket.
+      if (!p.exists) throw new Error(`${this.backend}: ${p.detail}`);
+      return `${this.backend}: ${p.detail}`;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Load the states and queue what was pending or stale when the sidecar stopped. */
   async init(): Promise<void> {
     await this.d.states.init();

@@ -131,6 +131,11 @@ export class ReplicaLog {
     return `${this.dir(uuid)}claim/${pad(n)}`;
   }
 
+  /** Whether the store answers (`ReplicaStore.probe` under this log's prefix); throws `ReplicaUnavailable`. */
+  probe(): Promise<{ exists: boolean; detail: string }> {
+    return this.store.probe(this.opts.prefix);
+  }
+
   /** Every generation of the instance, oldest first. */
   async list(uuid: string): Promise<GenerationEntry[]> {
     const keys = await this.store.list(`${this.dir(uuid)}gen/`);
