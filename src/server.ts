@@ -38,6 +38,7 @@ import { reloadConfig, type ReloadResult, type ReloadTarget } from './service/re
 import { openReplicas } from './replica';
 import { ReplicaService } from './driver/replicas';
 import { ReplicaStateStore } from './state/replicas';
+import { TombstoneStore } from './state/tombstones';
 
 export class StartupError extends Error {
   constructor(message: string) {
@@ -193,6 +194,7 @@ async function startReplicas(
   const svc = new ReplicaService({
     log: replicaLog,
     states,
+    tombstones: new TombstoneStore(config.hypervisor.state_dir),
     nvram: d.nvram,
     records: d.records,
     logger: d.log,

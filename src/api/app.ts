@@ -23,6 +23,7 @@ import type { Logger } from '../util/log';
 import { RequestValidator, loadOpenApi } from './requestValidator';
 import { allowedMethods } from './routeTable';
 import { nvramRouter } from './nvramRoutes';
+import { replicaRouter } from './replicaRoutes';
 import { callInstanceMethod, isInstanceMethod } from './methods';
 import { validateUuid } from '../nova/ids';
 import type {
@@ -204,6 +205,7 @@ export function createApp(opts: AppOptions): express.Express {
     sendJson(res, (await driverOf(res).getInfo(validateUuid(String(req.params.uuid)))) satisfies InstanceViewBody);
   });
   app.use(nvramRouter(driverOf, validator));
+  app.use(replicaRouter(driverOf, validator));
 
   app.post('/v1/instances/:uuid/:method', json, async (req, res) => {
     const method = String(req.params.method);

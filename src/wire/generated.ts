@@ -414,6 +414,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/replicas/orphans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description Instances in the replica store that no longer exist anywhere: no record and no replica
+         *     state on this host, a newest generation that is not a shelve generation, and a tombstone
+         *     (a destroy without Nova's task state, recorded by any sidecar sharing the store) with no
+         *     generation claimed since. Every other instance in the store is listed under `kept` with
+         *     the reason. 409 `Invalid` when replicas are not configured.
+         */
+        get: operations["list_orphaned_replicas"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/replicas/orphans/prune": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description Remove the generations, claims and tombstones of orphaned instances (all of them, or
+         *     `instances`). A dry run unless `dry_run` is false: the answer then lists what would go.
+         *     Each instance is checked again under its lock just before removal; each removal is
+         *     logged. Naming an instance that is not orphaned is refused (409 `Invalid`, with why).
+         */
+        post: operations["prune_orphaned_replicas"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/instances/{instance_uuid}/spawn": {
         parameters: {
             query?: never;
@@ -1460,6 +1505,39 @@ export interface components {
             /** @description Newest first. */
             backups: components["schemas"]["NvramBackup"][];
         };
+        ReplicaOrphan: {
+            instance_uuid: string;
+            generations: number[];
+            claims: number[];
+            /** @description The host that claimed the newest generation. */
+            owner: string | null;
+            why: string;
+        };
+        ReplicaOrphans: {
+            backend: string;
+            orphans: components["schemas"]["ReplicaOrphan"][];
+            kept: {
+                instance_uuid: string;
+                why: string;
+            }[];
+        };
+        ReplicaPruneRequest: {
+            /**
+             * @description Only say what would be removed (the default).
+             * @default true
+             */
+            dry_run?: boolean;
+            /** @description Only these orphaned instances (default: every one). */
+            instances?: string[];
+        };
+        ReplicaPruneResult: {
+            dry_run: boolean;
+            orphans: components["schemas"]["ReplicaOrphan"][];
+            removed: {
+                instance_uuid: string;
+                objects: number;
+            }[];
+        };
         NvramRestoreRequest: {
             generation: number;
         };
@@ -2286,6 +2364,60 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["NvramRestoreResult"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    list_orphaned_replicas: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Orphaned and kept instances. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplicaOrphans"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    prune_orphaned_replicas: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "dry_run": false,
+                 *       "instances": [
+                 *         "6f1d2b4e-1c3a-4e5f-9a7b-2c8d0e1f3a4b"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["ReplicaPruneRequest"];
+            };
+        };
+        responses: {
+            /** @description What was (or would be) removed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplicaPruneResult"];
                 };
             };
             default: components["responses"]["Error"];
