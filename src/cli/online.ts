@@ -169,13 +169,13 @@ export function onlineCommands(io: CliIo, out: { code: number }, opts: OnlineEnv
     async (uuid: string, o: Common) => {
       const v = await client(o).call<InstanceViewBody>('GET', `/v1/instances/${uuid}`);
       emit(o, v, () => {
-        const fw = v.firmware as { loader?: string; nvram_template?: string; secure_boot?: boolean } | null;
+        const fw = v.firmware;
         const lines = [
           `instance: ${v.instance_uuid}`,
           `name: ${v.instance_name}`,
           `power state: ${powerStateName(v.power_state)}`,
           ...(v.vm_state ? [`vm state: ${v.vm_state}`] : []),
-          `firmware: ${fw ? `${fw.loader ?? '?'}${fw.secure_boot ? ' (Secure Boot)' : ''}` : 'BIOS'}`,
+          `firmware: ${fw ? `${fw.loader}${fw.secure ? ' (Secure Boot)' : ''}${fw.stateless ? ' (stateless)' : ''}` : 'BIOS'}`,
           ...(fw?.nvram_template ? [`template: ${fw.nvram_template}`] : []),
           `variable store: ${v.nvram ? `${v.nvram.path} (${v.nvram.size} bytes, sha256 ${v.nvram.sha256})` : 'none'}`,
           ...(v.nvram?.replica ? [`replicas: ${v.nvram.replica.state}${v.nvram.replica.generation ? `, generation ${v.nvram.replica.generation}` : ''}`] : []),

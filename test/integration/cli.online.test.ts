@@ -133,6 +133,7 @@ describe('the online CLI against running sidecars', function () {
     const off = await spawned(A, false, SECURE);
     const e = ok(await cli(A, ['instance', 'enroll', off.uuid, '--keyset', 'lab']));
     assert.match(e.out, /^key set lab enrolled\nSecure Boot: enabled\nkey set: lab\nPK: CN=online-pk$/m);
+    assert.match(ok(await cli(A, ['instance', 'show', off.uuid])).out, /^firmware: .*OVMF_CODE_4M\.secboot\.fd \(Secure Boot\)$/m);
     const sb = data<{ keyset: string; kek: { certificates: string[] } }>(await cli(A, ['instance', 'secure-boot', off.uuid, '--json']));
     assert.deepEqual([sb.keyset, sb.kek.certificates], ['lab', ['CN=online-kek']]);
     assert.match(ok(await cli(A, ['instance', 'secure-boot', off.uuid])).out, /^db: CN=online-db$/m);
