@@ -172,7 +172,7 @@ export function createApp(opts: AppOptions): express.Express {
     });
   }
 
-  const json = jsonBody({ limit: '16mb', strict: false });
+  const json = jsonBody('16mb', false);
   const d = opts.driver;
   const driverOf = requestDriver(d);
 

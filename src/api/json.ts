@@ -18,38 +18,43 @@ export function sendJson(res: Response, body: unknown, status = 200): void {
 }
 
 /**
- * A JSON body parser for the API's routes. A body sent without `Content-Type` is read as JSON
- * (curl's `-d` sends `application/x-www-form-urlencoded`, and a missing header is the commonest
- * slip); one whose `Content-Type` names another media type is refused with 415 naming the header,
- * never silently read as an empty body (which used to surface as `body: must be object`).
- * Charsets are body-parser's rule (a foreign one answers 415).
+ * A JSON body parser for the API's routes; the body's `Content-Type` is `jsonContentType`'s
+ * rule. Charsets are body-parser's (a foreign one answers 415).
  */
-export function jsonBody(opts: { limit: string; strict: boolean }): RequestHandler {
-  const parse = express.json({
-    ...opts,
-    type: (req) => {
-      const ct = req.headers['content-type'];
-      return ct === undefined || ct === '' || isJsonType(ct);
-    },
-  });
-  return (req, res, next) => {
-    const ct = req.headers['content-type'];
-    if (ct && !isJsonType(ct) && hasBody(req)) {
-      next(
-        new NovaError(
-          'UnsupportedMediaType',
-          415,
-          `Content-Type '${ct.split(';')[0].trim()}' is not JSON: send the body with the header 'Content-Type: application/json'`,
-        ),
-      );
-      return;
-    }
+export function jsonBody(limit: string, strict: boolean): RequestHandler {
+  const parse = express.json({ limit, strict });
+  return function json(req, res, next) {
+    const refused = jsonContentType(req);
+    if (refused) return next(refused);
     parse(req, res, next);
   };
 }
 
-function isJsonType(ct: string | string[]): boolean {
-  const type = String(ct).split(';')[0].trim().toLowerCase();
+/**
+ * A body sent without `Content-Type` is read as JSON (curl's examples without `-H`, the
+ * commonest slip): the header is set to `application/json`. One whose `Content-Type` names
+ * another media type is refused: 415 naming the header to send, never read as an empty body
+ * (which used to surface as `body: must be object`).
+ */
+export function jsonContentType(req: Request): NovaError | undefined {
+  const ct = req.headers['content-type'];
+  if (!hasBody(req)) return undefined;
+  if (ct === undefined || ct === '') {
+    req.headers['content-type'] = 'application/json';
+    return undefined;
+  }
+  if (isJsonType(ct)) return undefined;
+  // The same answer as a foreign charset's: InvalidInput, 415, naming what to send.
+  return new NovaError(
+    'InvalidInput',
+    415,
+    `Invalid input received: Content-Type: '${ct.split(';')[0].trim()}' is not JSON; send the body with the header 'Content-Type: application/json'`,
+    { details: { field: 'Content-Type' } },
+  );
+}
+
+function isJsonType(ct: string): boolean {
+  const type = ct.split(';')[0].trim().toLowerCase();
   return type === 'application/json' || /^application\/[a-z0-9.+-]*\+json$/.test(type);
 }
 

@@ -42,7 +42,7 @@ function variableParams(req: Request): { uuid: string; guid: string; name: strin
 
 export function nvramRouter(driverOf: DriverOf, validator: RequestValidator): Router {
   const r = express.Router();
-  const json = jsonBody({ limit: '4mb', strict: true });
+  const json = jsonBody('4mb', true);
   const uuidOf = (req: Request) => validateUuid(String(req.params.uuid));
 
   r.get('/v1/instances/:uuid/nvram', async (req, res) => {

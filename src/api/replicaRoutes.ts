@@ -12,7 +12,7 @@ import type { Schemas } from '../wire';
 
 export function replicaRouter(driverOf: DriverOf, validator: RequestValidator): Router {
   const r = express.Router();
-  const json = jsonBody({ limit: '1mb', strict: true });
+  const json = jsonBody('1mb', true);
   r.get('/v1/replicas/orphans', async (_req, res) => {
     sendJson(res, (await driverOf(res).listOrphanedReplicas()) satisfies Schemas['ReplicaOrphans']);
   });

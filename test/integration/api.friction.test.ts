@@ -107,6 +107,7 @@ describe('friction fixes over HTTP', function () {
     for (const type of ['application/x-www-form-urlencoded', 'text/plain']) {
       const r = await raw(`${sc.url}/v1/instances/${inst.uuid}/spawn`, 'POST', body, { 'Content-Type': type });
       assert.equal(r.status, 415, JSON.stringify(r.json));
+      assert.equal(r.json.error!.type, 'InvalidInput');
       assert.match(r.json.error!.message, /Content-Type: application\/json/);
     }
     assert.equal((await sc.http.get(`/v1/instances/${inst.uuid}`)).status, 404, 'nothing was spawned');
