@@ -218,7 +218,9 @@ export function createApp(opts: AppOptions): express.Express {
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     const allow = allowedMethods(req.path);
-    if (!allow.length) return next(new NovaError('NotFound', 404, 'No such resource.'));
+    // Unknown path, or a documented method that is not served here (GET /metrics with
+    // metrics_enabled = false): 404. Only a method the path does not take at all is 405.
+    if (!allow.length || allow.includes(req.method)) return next(new NovaError('NotFound', 404, 'No such resource.'));
     // RFC 9110 §15.5.6: a 405 names the methods the resource supports.
     res.setHeader('Allow', allow.join(', '));
     next(new NovaError('MethodNotAllowed', 405, `${req.method} is not allowed on ${req.path}; use ${allow.join(' or ')}.`));

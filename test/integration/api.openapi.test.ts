@@ -112,9 +112,17 @@ describe('the API describes itself (GET /openapi.json)', function () {
     });
   }
 
-  it('still answers 404 for a path that does not exist', async () => {
+  it('still answers 404 for a path that does not exist, and for a documented method that is not served here', async () => {
     const r = await sc.http.get('/v2/nothing');
     assert.equal(r.status, 404);
     assert.equal(r.headers.allow, undefined);
+    const off = await startTestSidecar({ ...driverFirmware().map, api: { metrics_enabled: false } });
+    try {
+      const m = await off.http.get('/metrics');
+      assert.equal(m.status, 404, 'GET /metrics without metrics is absent, not a wrong method');
+      assert.equal((await off.http.post('/metrics')).status, 405);
+    } finally {
+      await off.stop();
+    }
   });
 });
