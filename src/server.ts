@@ -32,6 +32,7 @@ import { RotationStore } from './state/rotations';
 import { PeerClient, peerHttpsAgent } from './peer/client';
 import { SignatureVerifier } from './peer/signing';
 import { peerRouter } from './api/peerRoutes';
+import { ownPeerNames } from './peer/hosts';
 import { Metrics, type SecureBootPendingSummary } from './metrics';
 import { readinessChecks } from './service/readiness';
 import { reloadConfig, type ReloadResult, type ReloadTarget } from './service/reload';
@@ -225,7 +226,7 @@ export async function startSidecar(initial: Config, opts: StartOptions = {}): Pr
   let config = initial;
   const metrics = opts.metrics ?? (config.api.metrics_enabled ? new Metrics() : undefined);
   const { driver, hypervisor, log, firmware, peer } = await buildDriver(config, { ...opts, metrics });
-  const verifier = new SignatureVerifier(config.peer.shared_secret, config.peer.max_clock_skew);
+  const verifier = new SignatureVerifier(config.peer.shared_secret, config.peer.max_clock_skew, () => ownPeerNames(config));
   let lastReloadError: string | null = null;
   let recovery: string | null = null;
   let stopping = false;
@@ -247,7 +248,7 @@ export async function startSidecar(initial: Config, opts: StartOptions = {}): Pr
         stopping: () => stopping,
       }),
     extraRouters: [
-      peerRouter({ verifier, host: config.DEFAULT.host, metrics }),
+      peerRouter({ verifier, host: config.DEFAULT.host, metrics, secret: () => config.peer.shared_secret }),
       ...(hypervisor.acceptIncoming ? [incomingStreamRouter({ acceptIncoming: (g) => hypervisor.acceptIncoming!(g) })] : []),
     ],
   });

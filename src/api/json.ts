@@ -6,11 +6,62 @@
  * on the path of every call, and `get_info` is the one Nova makes most.
  */
 import type { Response } from 'express';
+import { InvalidInput } from '../errors';
+
+/** Signs an answer (status, body) to an authenticated peer request: the header to set. */
+export type AnswerSigner = (status: number, body: Buffer) => [header: string, value: string];
+
+/** Answers to a peer request are signed (api/peerRoutes sets the signer once the request is authenticated). */
+export function signAnswers(res: Response, signer: AnswerSigner): void {
+  res.locals.answerSigner = signer;
+}
 
 export function sendJson(res: Response, body: unknown, status = 200): void {
   const text = JSON.stringify(body);
   res.statusCode = status;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  const signer = res.locals.answerSigner as AnswerSigner | undefined;
+  if (signer) {
+    const bytes = Buffer.from(text, 'utf8');
+    res.setHeader(...signer(status, bytes));
+    res.setHeader('Content-Length', bytes.length);
+    res.end(bytes);
+    return;
+  }
   res.setHeader('Content-Length', Buffer.byteLength(text));
   res.end(text);
+}
+
+/** Deepest nesting of arrays and objects a JSON body may have (Nova's deepest body is under 10). */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Throws InvalidInput (400) when the JSON text nests arrays/objects deeper than `max`: a scan
+ * of the raw bytes before anything parses or walks the value recursively (a deep body would
+ * otherwise exhaust the stack of the parser or of the validator, a 500).
+ */
+export function checkJsonDepth(raw: Buffer, max = MAX_JSON_DEPTH): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) throw new InvalidInput('body', `nests deeper than ${max} levels`);
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+}
+
+/** A JSON body (UTF-8) as the peer routes take it: depth-checked, then parsed; InvalidInput otherwise. */
+export function parseJsonBody(raw: Buffer): unknown {
+  if (!raw.length) return undefined;
+  checkJsonDepth(raw);
+  try {
+    return JSON.parse(raw.toString('utf8')) as unknown;
+  } catch {
+    throw new InvalidInput('body', 'malformed JSON');
+  }
 }

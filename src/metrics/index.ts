@@ -161,6 +161,11 @@ export class Metrics {
     labelNames: ['peer', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly peerBodyBytesRead = new Counter({
+    name: `${PREFIX}peer_body_bytes_read_total`,
+    help: 'Bytes of peer request bodies read (as sent). Bodies are read only after their signed headers checked out: refused requests add nothing.',
+    registers: [this.registry],
+  });
   readonly firmwareProblems = new Gauge({
     name: `${PREFIX}firmware_problems`,
     help: 'Problems found in the firmware map and QEMU descriptors at the last discovery, by severity (GET /v1/host/firmware lists them).',

@@ -14,6 +14,7 @@ import { runCli } from '../../src/cli/program';
 import { firmwareTree, tmpDir, type FirmwareTree } from '../support/firmwareFixture';
 import { freePort } from '../support/processes';
 import { startTestSidecar, type TestSidecar } from '../support/sidecar';
+import { H_DESTINATION, H_NONCE, H_RESPONSE_SIGNATURE, signResponse } from '../../src/peer/signing';
 
 const SECRET = 'doctor-secret';
 const MAIN = path.join(__dirname, '..', '..', 'src', 'main.ts');
@@ -168,9 +169,13 @@ ${map}
 
   it('fails an unreachable peer, a wrong secret and a peer whose clock is off', async () => {
     const dead = await freePort();
-    const skewed = http.createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ host: 'compute4', time: Date.now() / 1000 - 1000 }));
+    // A peer with the secret whose clock is 1000 s behind: its answer is signed, as peers' are.
+    const skewed = http.createServer((req, res) => {
+      const body = Buffer.from(JSON.stringify({ host: 'compute4', time: Date.now() / 1000 - 1000 }));
+      const nonce = String(req.headers[H_NONCE]);
+      const destination = String(req.headers[H_DESTINATION]);
+      res.writeHead(200, { 'content-type': 'application/json', [H_RESPONSE_SIGNATURE]: signResponse(SECRET, { nonce, destination }, 200, body) });
+      res.end(body);
     });
     const skewedPort = await freePort();
     await new Promise<void>((r) => skewed.listen(skewedPort, '127.0.0.1', r));
