@@ -11,7 +11,8 @@
  * Every answer is counted and timed by HTTP method, route template (never the raw path: one
  * series per instance would grow without bound) and status, when `metrics` is given.
  * `/healthz` is liveness (the process answers); `/readyz` runs the readiness checks it is
- * given and answers 200 or 503 with what is not ready.
+ * given and answers 200 or 503 with what is not ready: by check name alone without the bearer
+ * token, with each check's detail with it.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
@@ -117,15 +118,17 @@ export function createApp(opts: AppOptions): express.Express {
 
   const readiness = opts.readiness;
   if (readiness) {
-    app.get('/readyz', async (_req, res) => {
+    app.get('/readyz', async (req, res) => {
       const checks = await readiness();
       const failing = checks.filter((c) => !c.ok);
-      const body = {
-        status: failing.length ? 'not ready' : 'ready',
-        host: opts.host,
-        not_ready: failing.map((c) => `${c.name}: ${c.detail}`),
-        checks,
-      } satisfies ReadinessBody;
+      // Without the bearer token (a load balancer): ready or not and the names of the checks,
+      // never their details (paths, config text, a refused reload's problems).
+      const token = opts.settings().auth_token;
+      const m = /^Bearer\s+(.+)$/i.exec(req.header('authorization') ?? '');
+      const trusted = !token || (!!m && tokenMatches(m[1].trim(), token));
+      const body: ReadinessBody = trusted
+        ? { status: failing.length ? 'not ready' : 'ready', host: opts.host, not_ready: failing.map((c) => `${c.name}: ${c.detail}`), checks }
+        : { status: failing.length ? 'not ready' : 'ready', not_ready: failing.map((c) => c.name), checks: checks.map((c) => ({ name: c.name, ok: c.ok })) };
       sendJson(res, body, failing.length ? 503 : 200);
     });
   }

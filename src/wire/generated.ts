@@ -32,6 +32,8 @@ export interface paths {
          *     take new files, the firmware resolves to at least one usable UEFI entry for this
          *     host's architecture, the hypervisor answers, start-up recovery of open migration
          *     journals is done and the sidecar is not stopping; otherwise 503 listing what is not.
+         *     Open to all (a load balancer has no token), but only a caller that sends the bearer
+         *     token gets each check's detail and the host name; others get the check names alone.
          */
         get: operations["readyz"];
         put?: never;
@@ -851,13 +853,21 @@ export interface components {
             /** @enum {string} */
             status: "ready" | "not ready";
             host?: string;
-            /** @description `<check>: <what is wrong>` for each failing check. */
+            /**
+             * @description With the bearer token: `<check>: <what is wrong>` for each failing check. Without
+             *     it: the names of the failing checks only.
+             */
             not_ready: string[];
+            /**
+             * @description Every check; `detail` (what was found, paths and the option to change included) only
+             *     for a caller with the bearer token: an unauthenticated caller learns ready or not and
+             *     which check failed, never a configuration value, a path or a message.
+             */
             checks: {
                 /** @enum {string} */
                 name: "config" | "nvram_dir" | "state_dir" | "firmware" | "hypervisor" | "recovery" | "stopping";
                 ok: boolean;
-                detail: string;
+                detail?: string;
             }[];
         };
         /** @description oslo.versionedobjects primitive (`obj_to_primitive()`). */
@@ -1652,7 +1662,7 @@ export interface operations {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
-            /** @description Not ready; `not_ready` says what and the option to change. */
+            /** @description Not ready; `not_ready` says which check (with the token, what and the option to change). */
             503: {
                 headers: {
                     [name: string]: unknown;
