@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
-import type { Config } from './config';
+import { keyFileProblems, type Config } from './config';
 import { createApp } from './api/app';
 import { ShimDriver, type RecoveryOutcome } from './driver';
 import { FirmwareHost } from './firmware/host';
@@ -117,6 +117,8 @@ export interface BuiltDriver {
 export async function buildDriver(config: Config, opts: StartOptions = {}): Promise<BuiltDriver> {
   const metrics = opts.metrics;
   const log = opts.log ?? createLogger({ level: config.DEFAULT.debug ? 'debug' : 'info', host: config.DEFAULT.host });
+  const openKeys = keyFileProblems(config);
+  if (openKeys.length) throw new StartupError(`refusing key files others may read:\n  - ${openKeys.join('\n  - ')}`);
   if (!isLoopback(config.api.host) && !config.api.auth_token) {
     throw new StartupError(`refusing to listen on ${config.api.host} without authentication: set [api] auth_token (or bind [api] host to 127.0.0.1)`);
   }
@@ -290,7 +292,7 @@ export async function startSidecar(initial: Config, opts: StartOptions = {}): Pr
     // TLS material is read before anything changes: a renewed certificate at the running
     // path (the API's paths are restart-only) and the peers' CA, both must load.
     check: (next) => {
-      const problems: string[] = [];
+      const problems: string[] = [...keyFileProblems(next)];
       try {
         if (tls) renewed = loadTls(next);
       } catch (e) {

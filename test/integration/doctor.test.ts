@@ -16,7 +16,7 @@ import { freePort } from '../support/processes';
 import { startTestSidecar, type TestSidecar } from '../support/sidecar';
 import { H_DESTINATION, H_NONCE, H_RESPONSE_SIGNATURE, signResponse } from '../../src/peer/signing';
 
-const SECRET = 'doctor-secret';
+const SECRET = 'doctor-shared-secret';
 const MAIN = path.join(__dirname, '..', '..', 'src', 'main.ts');
 
 interface Check {
@@ -58,7 +58,7 @@ describe('nova-uefi-shim doctor', function () {
     const text = `[DEFAULT]
 host = compute1
 [api]
-auth_token = t
+auth_token = doctor-test-token-0123
 [hypervisor]
 state_dir = ${path.join(root, 'state')}
 [nvram]
@@ -192,7 +192,9 @@ ${map}
       assert.match(peers[2].message, /clock -1000\.\d s \(max 300 s\)/);
       assert.match(peers[2].option!, /^\[peer\] max_clock_skew/);
 
-      const wrong = await doctor(conf({ peers: `compute2=${peer.url}`, edit: (t) => t.replace(`shared_secret = ${SECRET}`, 'shared_secret = not-it') }));
+      const wrong = await doctor(
+        conf({ peers: `compute2=${peer.url}`, edit: (t) => t.replace(`shared_secret = ${SECRET}`, 'shared_secret = not-it-not-it-not-it') }),
+      );
       assert.deepEqual(
         failing(wrong.checks).map((c) => [c.check, c.option]),
         [['peer', '[peer] shared_secret']],
@@ -277,6 +279,26 @@ ${map}
         );
         assert.match(failing(r.checks)[0].message, /not a directory|ENOTDIR/);
       }
+    });
+
+    it('fails a key file group or others may read (0644, 0777), as the sidecar refuses it', async () => {
+      fs.mkdirSync(path.join(root, 'replicas'));
+      const c = replicaConf(`backend = directory\npath = ${path.join(root, 'replicas')}`);
+      const key = path.join(root, 'replica.key');
+      for (const mode of [0o644, 0o777]) {
+        fs.chmodSync(key, mode);
+        const r = await doctor(c);
+        assert.equal(r.code, 1, r.out);
+        assert.deepEqual(
+          failing(r.checks).map((f) => [f.check, f.option]),
+          [['keys', '[replica] encryption_key_file']],
+        );
+        assert.match(failing(r.checks)[0].message, new RegExp(`replica\\.key: permissions 0${mode.toString(8)} are too open`));
+      }
+      fs.chmodSync(key, 0o600);
+      const fine = await doctor(c);
+      assert.equal(fine.code, 0, fine.out);
+      assert.match(fine.checks.find((f) => f.check === 'keys')!.message, /1 key file readable by the sidecar's user only/);
     });
 
     it('fails a missing key file, naming [replica] encryption_key_file', async () => {
