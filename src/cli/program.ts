@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { isHelpShown, prepare, subcommandIn, usageMessage, USAGE_EXIT, type CliIo } from './args';
 import { nvramCommand, nvramFailure } from './nvram';
 import { doctorCommand } from './doctor';
+import { replicaCommand } from './replica';
 
 export type CliOutcome = { serve: { configFile?: string } } | { exit: number };
 
@@ -18,7 +19,7 @@ export async function runCli(argv: readonly string[], io: CliIo = process): Prom
   const nvram = nvramCommand(io, out);
   const program = new Command('nova-uefi-shim')
     .description('Sidecar for nova-compute: UEFI firmware selection and NVRAM variable stores through every Nova operation')
-    .usage('[serve] [--config-file PATH] | doctor [options] | nvram <command> [options]')
+    .usage('[serve] [--config-file PATH] | doctor [options] | replica pin [options] | nvram <command> [options]')
     .addHelpText('after', '\nWithout a command the sidecar runs (serve). Signals: SIGHUP reloads the config file, SIGTERM stops gracefully.\n')
     .addCommand(
       new Command('serve')
@@ -30,6 +31,7 @@ export async function runCli(argv: readonly string[], io: CliIo = process): Prom
       { isDefault: true },
     )
     .addCommand(doctorCommand(io, out))
+    .addCommand(replicaCommand(io, out))
     .addCommand(nvram);
   prepare(program, io);
   try {

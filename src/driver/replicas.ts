@@ -351,9 +351,25 @@ export class ReplicaService {
 
   // ---- reading ----
 
-  /** The newest generation that decodes (`ReplicaUnavailable`, `ReplicaKeyError` propagate). */
-  newest(uuid: string, atMost?: number): Promise<ReadResult | null> {
-    return this.d.log.newest(uuid, atMost);
+  /** The generation a restore uses: the newest, or an operator's pin (`ReplicaCorrupt` names it otherwise). */
+  newest(uuid: string): Promise<ReadResult | null> {
+    return this.d.log.newest(uuid);
+  }
+
+  /** An operator chose an older generation for the next restore of `uuid` (logged and counted by the caller). */
+  pin(uuid: string, generation: number, by: string): Promise<ReadResult> {
+    return this.serial(uuid, () => this.d.log.pin(uuid, generation, by));
+  }
+
+  /** The highest generation listed for `uuid` (0: none). */
+  async highest(uuid: string): Promise<number> {
+    const all = await this.d.log.list(uuid);
+    return all.length ? all[all.length - 1].generation : 0;
+  }
+
+  /** Count an older generation restored at an operator's request. */
+  countOlderRestore(kind: string): void {
+    this.d.metrics?.olderRestores.inc({ kind });
   }
 
   async read(uuid: string, generation: number): Promise<{ entry: GenerationEntry; header: ReplicaHeader; store: Buffer; storedBytes: number } | null> {

@@ -59,6 +59,7 @@ export interface SecureBootPendingSummary {
 export interface ReplicaMetrics {
   generations: Counter<'reason' | 'outcome'>;
   bytesWritten: Counter;
+  olderRestores: Counter<'kind'>;
 }
 
 /** Replica states, always exposed (zero when no instance is in one) so alerts see a series. */
@@ -249,6 +250,12 @@ export class Metrics {
         name: `${PREFIX}replica_generations_total`,
         help: "Generations sent to the replica store, by reason (spawn, stop, move, shelve, unshelve, evacuate, periodic, manual, restore) and outcome ('success', or the error: ReplicaUnavailable, ReplicaFenced, ...).",
         labelNames: ['reason', 'outcome'] as const,
+        registers,
+      }),
+      olderRestores: new Counter({
+        name: `${PREFIX}replica_older_restores_total`,
+        help: "Restores of a generation older than the newest, each an operator's explicit choice, by kind: 'point-in-time' (POST /nvram/restore on this host), 'pinned' (an unshelve or evacuate following an operator's pin).",
+        labelNames: ['kind'] as const,
         registers,
       }),
       bytesWritten: new Counter({

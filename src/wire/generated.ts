@@ -389,7 +389,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description Replace the store with one generation (point-in-time restore), verified (GCM tag and digest) before anything is written. Only while the guest is shut off; the generation must hold a store of the current size. A new generation recording the restore follows in the background. */
+        /**
+         * @description Replace the store with one generation (point-in-time restore), verified (GCM tag and digest) before anything is written. Only while the guest is shut off; the generation must hold a store of the current size. A new generation recording the restore follows in the background.
+         *     For an instance with no store on this host (shelved-offloaded, or waiting to be evacuated) the choice is recorded instead, in the replicas' signed index (`pinned: true`, `nvram: null`): the next unshelve or evacuate, on any host, restores this generation. This is how an operator restores an older generation when the newest cannot be restored (a restore never falls back to an older one by itself). A generation older than the newest is logged and counted (`replica_older_restores_total`).
+         */
         post: operations["restore_nvram"];
         delete?: never;
         options?: never;
@@ -1455,7 +1458,10 @@ export interface components {
         };
         NvramRestoreResult: {
             restored: components["schemas"]["NvramBackup"];
-            nvram: components["schemas"]["NvramInfo"];
+            /** @description The store now; null when the generation was pinned for the next unshelve or evacuate. */
+            nvram: components["schemas"]["NvramInfo"] | null;
+            /** @description True when the instance has no store here and the generation was recorded for its next restore. */
+            pinned?: boolean;
         };
         InstanceView: {
             instance_uuid: string;
