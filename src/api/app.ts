@@ -33,7 +33,7 @@ import type {
   SecureBootRotationBody,
   SecureBootRotationRequestBody,
 } from '../wire';
-import { sendJson } from './json';
+import { jsonBody, sendJson } from './json';
 import { requestDriver, type DriverOf } from './context';
 import type { Metrics } from '../metrics';
 
@@ -154,7 +154,7 @@ export function createApp(opts: AppOptions): express.Express {
     });
   }
 
-  const json = express.json({ limit: '16mb', strict: false });
+  const json = jsonBody('16mb', false);
   const d = opts.driver;
   const driverOf = requestDriver(d);
 
@@ -204,6 +204,9 @@ export function createApp(opts: AppOptions): express.Express {
     if (isNovaError(err)) e = err;
     else if (err && typeof err === 'object' && (err as { type?: string }).type === 'entity.parse.failed') e = new InvalidInput('body', 'malformed JSON');
     else if (err && typeof err === 'object' && (err as { type?: string }).type === 'entity.too.large') e = new InvalidInput('body', 'request body too large');
+    else if (err && typeof err === 'object' && ['charset.unsupported', 'encoding.unsupported'].includes(String((err as { type?: string }).type)))
+      // RFC 9110 §15.5.16: a body in a charset or content coding the resource does not take.
+      e = new NovaError('InvalidInput', 415, `Invalid input received: body: ${(err as Error).message} (JSON bodies are UTF-8)`, { details: { field: 'body' } });
     else {
       opts.log.error('unexpected error', { request_id: rid, error: String((err as Error)?.message ?? err), stack: (err as Error)?.stack });
       e = new NovaError('InternalError', 500, `Unexpected error; see the sidecar log for request ${rid}.`);

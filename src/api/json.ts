@@ -5,8 +5,8 @@
  * work (settings lookups, content-type parsing to add the charset, freshness check): this is
  * on the path of every call, and `get_info` is the one Nova makes most.
  */
-import type { Response } from 'express';
-import { InvalidInput } from '../errors';
+import express, { type RequestHandler, type Response } from 'express';
+import { InvalidInput, NovaError } from '../errors';
 
 /** Signs an answer (status, body) to an authenticated peer request: the header to set. */
 export type AnswerSigner = (status: number, body: Buffer) => [header: string, value: string];
@@ -53,6 +53,25 @@ export function checkJsonDepth(raw: Buffer, max = MAX_JSON_DEPTH): void {
       if (++depth > max) throw new InvalidInput('body', `nests deeper than ${max} levels`);
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
+}
+
+/**
+ * express.json for the operator API: a charset other than UTF-8 is refused (415: RFC 8259
+ * §8.1, JSON between systems is UTF-8; body-parser alone would take UTF-16 too), and the depth
+ * check runs on the raw bytes before JSON.parse (`verify`).
+ */
+export function jsonBody(limit: string, strict: boolean): RequestHandler {
+  const parse = express.json({ limit, strict, verify: (_req, _res, buf) => checkJsonDepth(buf) });
+  return function utf8Json(req, res, next) {
+    const m = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '');
+    if (m && !/^utf-?8$/i.test(m[1]))
+      return next(
+        new NovaError('InvalidInput', 415, `Invalid input received: body: charset '${m[1].slice(0, 32)}' (JSON bodies are UTF-8)`, {
+          details: { field: 'body' },
+        }),
+      );
+    parse(req, res, next);
+  };
 }
 
 /** A JSON body (UTF-8) as the peer routes take it: depth-checked, then parsed; InvalidInput otherwise. */

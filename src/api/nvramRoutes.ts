@@ -25,7 +25,7 @@ import type {
   SecureBootWriteBody,
   SecureBootWriteResultBody,
 } from '../wire';
-import { sendJson } from './json';
+import { jsonBody, sendJson } from './json';
 
 const GUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const MAX_NVRAM_BYTES = 128 * 1024 * 1024;
@@ -40,7 +40,7 @@ function variableParams(req: Request): { uuid: string; guid: string; name: strin
 
 export function nvramRouter(driverOf: DriverOf, validator: RequestValidator): Router {
   const r = express.Router();
-  const json = express.json({ limit: '4mb', strict: true });
+  const json = jsonBody('4mb', true);
   const uuidOf = (req: Request) => validateUuid(String(req.params.uuid));
 
   r.get('/v1/instances/:uuid/nvram', async (req, res) => {
