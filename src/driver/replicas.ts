@@ -28,8 +28,17 @@ import type { NvramStore } from '../nvram/store';
 import type { RecordStore } from '../state/records';
 import { freshState, type ReplicaState, type ReplicaStateName, type ReplicaStateStore } from '../state/replicas';
 import type { FirmwareSelection } from '../firmware/types';
-import { ReplicaFenced, type GenerationEntry, type GenerationReason, type ReadResult, type ReplicaHeader, type ReplicaLog, type WriteResult } from '../replica';
-import { readHeader } from '../replica/format';
+import {
+  ReplicaCorrupt,
+  ReplicaFenced,
+  ReplicaKeyError,
+  type GenerationEntry,
+  type GenerationReason,
+  type ReadResult,
+  type ReplicaHeader,
+  type ReplicaLog,
+  type WriteResult,
+} from '../replica';
 import { sha256 } from '../nvram/store';
 import { outcomeOf, type ReplicaMetrics, type ReplicaSummary } from '../metrics';
 
@@ -394,19 +403,21 @@ export class ReplicaService {
     };
   }
 
-  /** Every generation with its header (not decrypted: a listing, newest first). */
+  /**
+   * Every generation that decodes, with its header, newest first. Decoded (not only the header
+   * read): the header holds no plaintext digest, so the sha256 shown is computed from the store.
+   */
   async list(uuid: string): Promise<BackupView[]> {
     const out: BackupView[] = [];
     for (const e of (await this.d.log.list(uuid)).reverse()) {
-      const obj = await this.d.log.store.get(e.key);
-      if (!obj) continue;
-      let h: ReplicaHeader;
+      let r: { header: ReplicaHeader; storedBytes: number };
       try {
-        h = readHeader(obj, e.key).header;
-      } catch {
-        continue;
+        r = await this.d.log.read(uuid, e);
+      } catch (err) {
+        if (err instanceof ReplicaCorrupt || err instanceof ReplicaKeyError) continue;
+        throw err;
       }
-      out.push(ReplicaService.backupView(h, obj.length));
+      out.push(ReplicaService.backupView(r.header, r.storedBytes));
     }
     return out;
   }

@@ -35,7 +35,7 @@ import type { FirmwareSelection } from '../firmware/types';
 import type { Keyring } from './keys';
 import type { ReplicaStore } from './types';
 import { checkOwner } from './types';
-import { decodeReplica, encodeReplica, readHeader, REASONS, type GenerationReason, type ReplicaHeader } from './format';
+import { decodeReplica, encodeReplica, readHeader, sha256Hex, REASONS, type GenerationReason, type ReplicaHeader } from './format';
 import { ReplicaCorrupt, ReplicaFenced, ReplicaUnavailable } from './errors';
 import { openIndex, sealIndex, type ReplicaIndex } from './signedIndex';
 import { NovaError } from '../errors';
@@ -190,7 +190,8 @@ export class ReplicaLog {
     await this.store.put(key, obj);
     let header: ReplicaHeader;
     if (req.verify === false) {
-      header = readHeader(obj, key).header;
+      const { sha256: _v1, ...stored } = readHeader(obj, key).header;
+      header = { ...stored, sha256: sha256Hex(req.store) };
     } else {
       const back = await this.store.get(key);
       if (!back || !back.equals(obj))
