@@ -3,8 +3,9 @@
  * Authenticate, then read: the body of a peer request is read only after its signed headers
  * checked out (`SignatureVerifier.verifyHeaders`: key, destination, clock, nonce), its
  * declared length is within the limit and a body slot is free. A refused request is answered
- * (401, 413, 503) with `Connection: close` and not one of its bytes is read by the sidecar;
- * the `peer_body_bytes_read_total` counter says so.
+ * (401, 413, 503) at once with `Connection: close`, and not one of its bytes is read by the
+ * sidecar; the
+ * `peer_body_bytes_read_total` counter says so.
  *
  * The body is streamed: its sha256 and length are computed as it arrives and compared with
  * the signed ones; more bytes than declared stop the read at once. A gzip body (the only
@@ -115,10 +116,14 @@ function inflate(raw: Buffer, limits: PeerBodyLimits): Promise<Buffer> {
   );
 }
 
-/** Every refusal closes the connection: the rest of a refused body is not worth reading. */
+/**
+ * A refusal is answered at once and closes the connection (`Connection: close`): the rest of
+ * the body is never read into memory. A client still sending may meet the reset before it
+ * reads the answer; that is the price of not reading what an unauthenticated caller sends.
+ */
 function refuse(res: Response, next: NextFunction, e: unknown): void {
-  res.setHeader('Connection', 'close');
   if (e instanceof PeerBusy) res.setHeader('Retry-After', '1');
+  res.setHeader('Connection', 'close');
   next(e);
 }
 
