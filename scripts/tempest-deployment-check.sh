@@ -20,7 +20,7 @@ host = compute$n
 [api]
 host = 127.0.0.1
 port = $p
-auth_token = deploy-token
+auth_token = deploy-token-0123456789
 [hypervisor]
 backend = embedded
 state_dir = $work/compute$n/state
@@ -30,7 +30,7 @@ nvram_dir = $work/compute$n/nvram
 hw_machine_type = x86_64=q35
 [peer]
 hosts = compute1=http://127.0.0.1:$p1,compute2=http://127.0.0.1:$p2
-shared_secret = deploy-secret
+shared_secret = deploy-secret-0123456789
 CONF
   node --import tsx src/main.ts --config-file "$work/compute$n/shim.conf" >"$work/compute$n/log" 2>&1 &
   pids+=($!)
@@ -55,8 +55,8 @@ rescue = True
 firmware_reconfiguration = False
 [uefi]
 hosts = compute1=http://127.0.0.1:$p1,compute2=http://127.0.0.1:$p2
-auth_token = deploy-token
-shared_secret = deploy-secret
+auth_token = deploy-token-0123456789
+shared_secret = deploy-secret-0123456789
 expected_machine = q35
 expected_loader = /usr/share/OVMF/OVMF_CODE_4M.fd
 expected_nvram_template = /usr/share/OVMF/OVMF_VARS_4M.fd

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
-import type { Config } from './config';
+import { keyFileProblems, type Config } from './config';
 import { createApp } from './api/app';
 import { ShimDriver, type RecoveryOutcome } from './driver';
 import { FirmwareHost } from './firmware/host';
@@ -34,6 +34,7 @@ import { RotationStore } from './state/rotations';
 import { PeerClient, peerHttpsAgent } from './peer/client';
 import { SignatureVerifier } from './peer/signing';
 import { peerRouter } from './api/peerRoutes';
+import { ownPeerNames } from './peer/hosts';
 import { Metrics, type SecureBootPendingSummary } from './metrics';
 import { readinessChecks } from './service/readiness';
 import { reloadConfig, type ReloadResult, type ReloadTarget } from './service/reload';
@@ -120,6 +121,8 @@ export interface BuiltDriver {
 export async function buildDriver(config: Config, opts: StartOptions = {}): Promise<BuiltDriver> {
   const metrics = opts.metrics;
   const log = opts.log ?? createLogger({ level: config.DEFAULT.debug ? 'debug' : 'info', host: config.DEFAULT.host });
+  const openKeys = keyFileProblems(config);
+  if (openKeys.length) throw new StartupError(`refusing key files others may read:\n  - ${openKeys.join('\n  - ')}`);
   if (!isLoopback(config.api.host) && !config.api.auth_token) {
     throw new StartupError(`refusing to listen on ${config.api.host} without authentication: set [api] auth_token (or bind [api] host to 127.0.0.1)`);
   }
@@ -230,7 +233,7 @@ export async function startSidecar(initial: Config, opts: StartOptions = {}): Pr
   let config = initial;
   const metrics = opts.metrics ?? (config.api.metrics_enabled ? new Metrics() : undefined);
   const { driver, hypervisor, log, firmware, peer } = await buildDriver(config, { ...opts, metrics });
-  const verifier = new SignatureVerifier(config.peer.shared_secret, config.peer.max_clock_skew);
+  const verifier = new SignatureVerifier(config.peer.shared_secret, config.peer.max_clock_skew, () => ownPeerNames(config));
   let lastReloadError: string | null = null;
   let recovery: string | null = null;
   let stopping = false;
@@ -253,7 +256,7 @@ export async function startSidecar(initial: Config, opts: StartOptions = {}): Pr
         replica: driver.core.replicas ? () => driver.core.replicas!.probe(config.replica.timeout) : undefined,
       }),
     extraRouters: [
-      peerRouter({ verifier, host: config.DEFAULT.host, metrics }),
+      peerRouter({ verifier, host: config.DEFAULT.host, metrics, secret: () => config.peer.shared_secret }),
       ...(hypervisor.acceptIncoming ? [incomingStreamRouter({ acceptIncoming: (g) => hypervisor.acceptIncoming!(g) })] : []),
     ],
   });
@@ -295,7 +298,7 @@ export async function startSidecar(initial: Config, opts: StartOptions = {}): Pr
     // TLS material is read before anything changes: a renewed certificate at the running
     // path (the API's paths are restart-only) and the peers' CA, both must load.
     check: (next) => {
-      const problems: string[] = [];
+      const problems: string[] = [...keyFileProblems(next)];
       try {
         if (tls) renewed = loadTls(next);
       } catch (e) {

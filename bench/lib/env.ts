@@ -26,7 +26,7 @@ export function buildDist(): void {
     stdio: 'inherit',
   });
 }
-export const TOKEN = 'bench-token';
+export const TOKEN = 'bench-token-0123456789';
 export const SECRET = 'bench-shared-secret';
 
 // ---------------------------------------------------------------- machine

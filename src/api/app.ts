@@ -11,9 +11,10 @@
  * Every answer is counted and timed by HTTP method, route template (never the raw path: one
  * series per instance would grow without bound) and status, when `metrics` is given.
  * `/healthz` is liveness (the process answers); `/readyz` runs the readiness checks it is
- * given and answers 200 or 503 with what is not ready. `/openapi.json` is the OpenAPI document
- * the requests are validated with (static, nothing secret: served without the token). A
- * known path asked with a method it does not serve answers 405 with `Allow`.
+ * given and answers 200 or 503 with what is not ready: by check name alone without the bearer
+ * token, with each check's detail with it. `/openapi.json` is the OpenAPI document the
+ * requests are validated with (static, nothing secret: served without the token). A known
+ * path asked with a method it does not serve answers 405 with `Allow`.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
@@ -138,15 +139,17 @@ export function createApp(opts: AppOptions): express.Express {
 
   const readiness = opts.readiness;
   if (readiness) {
-    app.get('/readyz', async (_req, res) => {
+    app.get('/readyz', async (req, res) => {
       const checks = await readiness();
       const failing = checks.filter((c) => !c.ok);
-      const body = {
-        status: failing.length ? 'not ready' : 'ready',
-        host: opts.host,
-        not_ready: failing.map((c) => `${c.name}: ${c.detail}`),
-        checks,
-      } satisfies ReadinessBody;
+      // Without the bearer token (a load balancer): ready or not and the names of the checks,
+      // never their details (paths, config text, a refused reload's problems).
+      const token = opts.settings().auth_token;
+      const m = /^Bearer\s+(.+)$/i.exec(req.header('authorization') ?? '');
+      const trusted = !token || (!!m && tokenMatches(m[1].trim(), token));
+      const body: ReadinessBody = trusted
+        ? { status: failing.length ? 'not ready' : 'ready', host: opts.host, not_ready: failing.map((c) => `${c.name}: ${c.detail}`), checks }
+        : { status: failing.length ? 'not ready' : 'ready', not_ready: failing.map((c) => c.name), checks: checks.map((c) => ({ name: c.name, ok: c.ok })) };
       sendJson(res, body, failing.length ? 503 : 200);
     });
   }
@@ -232,6 +235,9 @@ export function createApp(opts: AppOptions): express.Express {
     if (isNovaError(err)) e = err;
     else if (err && typeof err === 'object' && (err as { type?: string }).type === 'entity.parse.failed') e = new InvalidInput('body', 'malformed JSON');
     else if (err && typeof err === 'object' && (err as { type?: string }).type === 'entity.too.large') e = new InvalidInput('body', 'request body too large');
+    else if (err && typeof err === 'object' && ['charset.unsupported', 'encoding.unsupported'].includes(String((err as { type?: string }).type)))
+      // RFC 9110 §15.5.16: a body in a charset or content coding the resource does not take.
+      e = new NovaError('InvalidInput', 415, `Invalid input received: body: ${(err as Error).message} (JSON bodies are UTF-8)`, { details: { field: 'body' } });
     else {
       opts.log.error('unexpected error', { request_id: rid, error: String((err as Error)?.message ?? err), stack: (err as Error)?.stack });
       e = new NovaError('InternalError', 500, `Unexpected error; see the sidecar log for request ${rid}.`);

@@ -7,27 +7,85 @@
  * request's JSON body is read (and when its `Content-Type` refuses it).
  */
 import express, { type Request, type RequestHandler, type Response } from 'express';
-import { NovaError } from '../errors';
+import { InvalidInput, NovaError } from '../errors';
+
+/** Signs an answer (status, body) to an authenticated peer request: the header to set. */
+export type AnswerSigner = (status: number, body: Buffer) => [header: string, value: string];
+
+/** Answers to a peer request are signed (api/peerRoutes sets the signer once the request is authenticated). */
+export function signAnswers(res: Response, signer: AnswerSigner): void {
+  res.locals.answerSigner = signer;
+}
 
 export function sendJson(res: Response, body: unknown, status = 200): void {
   const text = JSON.stringify(body);
   res.statusCode = status;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  const signer = res.locals.answerSigner as AnswerSigner | undefined;
+  if (signer) {
+    const bytes = Buffer.from(text, 'utf8');
+    res.setHeader(...signer(status, bytes));
+    res.setHeader('Content-Length', bytes.length);
+    res.end(bytes);
+    return;
+  }
   res.setHeader('Content-Length', Buffer.byteLength(text));
   res.end(text);
 }
 
+/** Deepest nesting of arrays and objects a JSON body may have (Nova's deepest body is under 10). */
+export const MAX_JSON_DEPTH = 64;
+
 /**
- * A JSON body parser for the API's routes; the body's `Content-Type` is `jsonContentType`'s
- * rule. Charsets are body-parser's (a foreign one answers 415).
+ * Throws InvalidInput (400) when the JSON text nests arrays/objects deeper than `max`: a scan
+ * of the raw bytes before anything parses or walks the value recursively (a deep body would
+ * otherwise exhaust the stack of the parser or of the validator, a 500).
+ */
+export function checkJsonDepth(raw: Buffer, max = MAX_JSON_DEPTH): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) throw new InvalidInput('body', `nests deeper than ${max} levels`);
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+}
+
+/**
+ * express.json for the operator API: a charset other than UTF-8 is refused (415: RFC 8259
+ * §8.1, JSON between systems is UTF-8; body-parser alone would take UTF-16 too), and the depth
+ * check runs on the raw bytes before JSON.parse (`verify`).
  */
 export function jsonBody(limit: string, strict: boolean): RequestHandler {
-  const parse = express.json({ limit, strict });
-  return function json(req, res, next) {
+  const parse = express.json({ limit, strict, verify: (_req, _res, buf) => checkJsonDepth(buf) });
+  return function utf8Json(req, res, next) {
     const refused = jsonContentType(req);
     if (refused) return next(refused);
+    const m = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '');
+    if (m && !/^utf-?8$/i.test(m[1]))
+      return next(
+        new NovaError('InvalidInput', 415, `Invalid input received: body: charset '${m[1].slice(0, 32)}' (JSON bodies are UTF-8)`, {
+          details: { field: 'body' },
+        }),
+      );
     parse(req, res, next);
   };
+}
+
+/** A JSON body (UTF-8) as the peer routes take it: depth-checked, then parsed; InvalidInput otherwise. */
+export function parseJsonBody(raw: Buffer): unknown {
+  if (!raw.length) return undefined;
+  checkJsonDepth(raw);
+  try {
+    return JSON.parse(raw.toString('utf8')) as unknown;
+  } catch {
+    throw new InvalidInput('body', 'malformed JSON');
+  }
 }
 
 /**

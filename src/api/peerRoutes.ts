@@ -1,22 +1,23 @@
 /**
  * @module api/peerRoutes
  * Sidecar-to-sidecar endpoints under `/v1/peer/`, authenticated by HMAC signature
- * (`peer/signing`) instead of the operator's bearer token, plus a signed ping (`doctor`). The raw body is read once so the
- * signature covers exactly the bytes that were sent.
+ * (`peer/signing`) instead of the operator's bearer token, plus a signed ping (`doctor`).
+ * The signed headers are checked before the body is read (api/peerBody), and every answer
+ * to an authenticated request is signed for that request (`H_RESPONSE_SIGNATURE`), errors
+ * included: the caller acts on digests, states and arrivals only when the signature holds.
  */
 import express, { type Request } from 'express';
 import type { DriverOf } from './context';
-import type { SignatureVerifier } from '../peer/signing';
+import { H_RESPONSE_SIGNATURE, signResponse, type SignatureVerifier } from '../peer/signing';
 import { InvalidInput } from '../errors';
 import { validateUuid } from '../nova/ids';
-import { sendJson } from './json';
+import { parseJsonBody, sendJson, signAnswers } from './json';
+import { authenticatedPeerBody, DEFAULT_PEER_BODY_LIMITS, peerState, type PeerBodyLimits } from './peerBody';
 import type { StageRequest } from '../driver/contract';
 import type { FirmwareSelection } from '../firmware/types';
 import { storeBytesIn, type NvramPayload } from '../peer/transfer';
 import type { Metrics } from '../metrics';
 import type { InstanceRecord } from '../state/records';
-
-const MAX_PEER_BODY = 256 * 1024 * 1024;
 
 /** The signed request's JSON body (parsed once by the signature check). */
 export function peerBody(req: Request): unknown {
@@ -62,25 +63,22 @@ export interface PeerRouterOptions {
   verifier: SignatureVerifier;
   /** This host's name ([DEFAULT] host), for the ping answer. */
   host: string;
-  /** A state answer that carries the store counts as store bytes sent. */
+  /** A state answer that carries the store counts as store bytes sent; peer body bytes read are counted. */
   metrics?: Metrics;
+  /** The current `[peer] shared_secret` (answers are signed with it). */
+  secret: () => string;
+  limits?: PeerBodyLimits;
 }
 
-export function peerRouter({ verifier, host, metrics }: PeerRouterOptions): (driverOf: DriverOf) => express.Router {
+export function peerRouter({ verifier, host, metrics, secret, limits = DEFAULT_PEER_BODY_LIMITS }: PeerRouterOptions): (driverOf: DriverOf) => express.Router {
+  const readBody = authenticatedPeerBody(verifier, limits, (n) => metrics?.peerBodyBytesRead.inc(n));
   return (driverOf) => {
     const r = express.Router();
-    r.use('/v1/peer', express.raw({ type: () => true, limit: MAX_PEER_BODY }), (req: Request, _res, next) => {
-      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      verifier.verify(req.method, req.originalUrl, req.headers, body);
-      let parsed: unknown = undefined;
-      if (body.length) {
-        try {
-          parsed = JSON.parse(body.toString('utf8'));
-        } catch {
-          throw new InvalidInput('body', 'malformed JSON');
-        }
-      }
-      (req as Request & { json?: unknown }).json = parsed;
+    r.use('/v1/peer', readBody, (req: Request, res, next) => {
+      const st = peerState(req)!;
+      const key = secret();
+      signAnswers(res, (status, bytes) => [H_RESPONSE_SIGNATURE, signResponse(key, st.verified, status, bytes)]);
+      (req as Request & { json?: unknown }).json = parseJsonBody(st.body);
       next();
     });
     const uuidOf = (req: Request) => validateUuid(String(req.params.uuid));

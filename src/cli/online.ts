@@ -303,7 +303,12 @@ export function onlineCommands(io: CliIo, out: { code: number }, opts: OnlineEnv
       progress(`restoring generation ${generation} of ${uuid}: reading and verifying it...`);
       const r = await client(o).call<NvramRestoreResultBody>('POST', `/v1/instances/${uuid}/nvram/restore`, { generation });
       progress(`restored: the store now holds generation ${r.restored.generation} written by ${r.restored.host} at ${r.restored.time}`);
-      emit(o, r, () => `${r.nvram.path}: generation ${r.restored.generation} (sha256 ${r.nvram.sha256})\n`);
+      // A shelved or evacuated instance has no store here: the choice is recorded for its next boot.
+      emit(o, r, () =>
+        r.nvram
+          ? `${r.nvram.path}: generation ${r.restored.generation} (sha256 ${r.nvram.sha256})\n`
+          : `generation ${r.restored.generation} pinned: the next unshelve or evacuate restores it\n`,
+      );
     },
   );
 

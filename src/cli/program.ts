@@ -15,6 +15,7 @@ import { onlineCommands, type OnlineEnv } from './online';
 import { CliError } from './client';
 import { nvramCommand, nvramFailure } from './nvram';
 import { doctorCommand } from './doctor';
+import { replicaCommand } from './replica';
 
 export type CliOutcome = { serve: { configFile?: string } } | { exit: number };
 
@@ -34,7 +35,9 @@ export async function runCli(argv: readonly string[], io: CliIo = process, env: 
   const online = onlineCommands(io, out, env);
   const program = new Command('nova-uefi-shim')
     .description('Sidecar for nova-compute: UEFI firmware selection and NVRAM variable stores through every Nova operation')
-    .usage('[serve] [--config-file PATH] | doctor [options] | nvram <command> [options] | instance|rotation|replicas <command> [options]')
+    .usage(
+      '[serve] [--config-file PATH] | doctor [options] | replica pin [options] | nvram <command> [options] | instance|rotation|replicas <command> [options]',
+    )
     .version(packageVersion(), '-V, --version', 'print the version')
     .addHelpText('after', '\nWithout a command the sidecar runs (serve). Signals: SIGHUP reloads the config file, SIGTERM stops gracefully.\n')
     .addCommand(
@@ -47,6 +50,7 @@ export async function runCli(argv: readonly string[], io: CliIo = process, env: 
       { isDefault: true },
     )
     .addCommand(doctorCommand(io, out))
+    .addCommand(replicaCommand(io, out))
     .addCommand(nvram);
   for (const c of online) program.addCommand(c);
   prepare(program, io);

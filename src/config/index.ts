@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import * as ini from 'ini';
 import { OPTIONS, FIRMWARE_MAP_OPTIONS, SECURE_BOOT_KEYSET_OPTIONS, type OptDef } from './schema';
+import { secretProblems } from './keyFiles';
 
 export interface FirmwareMapSection {
   arch: string;
@@ -252,6 +253,7 @@ export function buildConfig(raw: Raw, source: string): Config {
   }
   problems.push(...crossChecks(out));
   problems.push(...replicaProblems(out.replica as unknown as ReplicaConfig));
+  problems.push(...secretProblems(out as unknown as Pick<Config, 'api' | 'peer'>));
   if (problems.length) throw new ConfigError(problems);
   const cfg = { ...(out as unknown as Omit<Config, 'firmwareMap' | 'secureBootKeysets' | 'source'>), firmwareMap, secureBootKeysets, source };
   return deepFreeze(cfg);
@@ -316,3 +318,4 @@ export function deepFreeze<T>(o: T): T {
 }
 
 export { OPTIONS, FIRMWARE_MAP_OPTIONS, SECURE_BOOT_KEYSET_OPTIONS };
+export { keyFileProblems, keyFilesOf, MIN_SECRET_BYTES } from './keyFiles';

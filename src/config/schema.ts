@@ -67,7 +67,7 @@ export const OPTIONS: readonly OptDef[] = [
     type: 'string',
     default: '',
     secret: true,
-    help: 'Bearer token every request except GET /healthz and GET /readyz must carry (and GET /metrics unless [api] metrics_open). Empty disables auth, which is allowed only on loopback.',
+    help: 'Bearer token every request except GET /healthz and GET /readyz must carry (and GET /metrics unless [api] metrics_open). Empty disables auth, which is allowed only on loopback. When set, at least 16 bytes (openssl rand -hex 32).',
   },
   {
     section: 'api',
@@ -99,7 +99,7 @@ export const OPTIONS: readonly OptDef[] = [
     key: 'tls_key_file',
     type: 'string',
     default: '',
-    help: 'PEM private key of tls_cert_file. Keep it readable by the sidecar only.',
+    help: 'PEM private key of tls_cert_file. Must be readable by the sidecar only (mode 0600 or stricter): a key file group or others may access is refused at start and reload, as OpenSSH refuses such private keys.',
     related: ['api.tls_cert_file'],
   },
   {
@@ -265,7 +265,7 @@ export const OPTIONS: readonly OptDef[] = [
     type: 'string',
     default: '',
     secret: true,
-    help: 'HMAC secret shared by all sidecars of a deployment; required for migrations.',
+    help: 'HMAC secret shared by all sidecars of a deployment; required for migrations. At least 16 bytes (openssl rand -hex 32).',
   },
   { section: 'peer', key: 'timeout', mutable: true, type: 'int', default: 60, min: 1, help: 'Seconds before a peer call times out.' },
   { section: 'peer', key: 'max_clock_skew', mutable: true, type: 'int', default: 300, min: 1, help: 'Seconds a signed peer request stays valid.' },
@@ -283,7 +283,7 @@ export const OPTIONS: readonly OptDef[] = [
     key: 'encryption_key_file',
     type: 'string',
     default: '',
-    help: "File holding the AES-256-GCM key replicas are encrypted with on this host: 64 hex characters, as 'openssl rand -hex 32' writes them. Required with a backend. Every sidecar that may restore an instance needs the key its replicas were written with (this one or one of old_key_files).",
+    help: "File holding the AES-256-GCM key replicas are encrypted with on this host: 64 hex characters, as 'openssl rand -hex 32' writes them, in a file readable by the sidecar only (mode 0600; a file group or others may access is refused). Required with a backend. Every sidecar that may restore an instance needs the key its replicas were written with (this one or one of old_key_files).",
     related: ['replica.old_key_files'],
   },
   {

@@ -47,6 +47,8 @@ function sameHost(m: NovaMigration | undefined): boolean | undefined {
 export async function migrateDiskAndPowerOff(core: DriverCore, md: MigrationDeps, uuid: string, a: MigrateDiskArgs): Promise<MigrateDiskResult> {
   const { hv, deps } = core;
   if (!a.dest || typeof a.dest !== 'string') throw new InvalidInput('dest', 'required');
+  // A configured peer, or refused before anything connects anywhere (peer/hosts).
+  md.peer.checkHost(a.dest, 'dest');
   const key = a.migration?.uuid ?? `dest:${a.dest}`;
   let j = await md.journals.get(uuid, 'source');
   if (j && !isFinal('source', j.status) && j.key !== key && !(j.key.startsWith('dest:') && j.peer === a.dest)) {

@@ -375,9 +375,11 @@ export interface ComputeDriver {
   /**
    * Replace the store with generation `generation`, verified before anything is written; shut
    * off only (`InstanceInvalidState`); `NotFound` for an unknown generation, `ReplicaCorrupt`
-   * when it fails its checks, `Invalid` when its size does not fit the firmware.
+   * when it fails its checks, `Invalid` when its size does not fit the firmware. An instance
+   * with no store here: the generation is pinned for its next unshelve or evacuate instead
+   * (`pinned`, `nvram` null).
    */
-  restoreNvram(uuid: string, generation: number): Promise<{ restored: BackupView; nvram: NvramInfo }>;
+  restoreNvram(uuid: string, generation: number): Promise<{ restored: BackupView; nvram: NvramInfo | null; pinned?: boolean }>;
 
   // ---- host ----
 

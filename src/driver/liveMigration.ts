@@ -68,6 +68,7 @@ export async function peerInstanceState(core: DriverCore, uuid: string, withNvra
 export async function checkCanLiveMigrateDestination(core: DriverCore, md: MigrationDeps, uuid: string, a: CheckDestinationArgs): Promise<MigrateDataResult> {
   const src = a.instance.host;
   if (!src) throw new InvalidInput('instance.host', 'required (the source compute host)');
+  md.peer.checkHost(src, 'instance.host');
   if (md.peer.isSelf(String(src), md.selfUrl)) throw new MigrationPreCheckError('Attempt to migrate guest to the same host');
   let state: PeerInstanceState;
   try {
@@ -137,6 +138,7 @@ export async function preLiveMigration(core: DriverCore, md: MigrationDeps, uuid
   const mdata = a.migrate_data ?? {};
   const shim = mdata.uefi_shim;
   if (!shim?.source_host) throw new InvalidInput('migrate_data.uefi_shim.source_host', 'required (from check_can_live_migrate_source)');
+  md.peer.checkHost(shim.source_host, 'migrate_data.uefi_shim.source_host');
   const key = keyOf(mdata, uuid);
   const prepared = await md.journals.get(uuid, 'dest');
   if (prepared && prepared.key === key && prepared.status === 'live-staged') {
@@ -206,6 +208,8 @@ async function verifyDestination(core: DriverCore, md: MigrationDeps, uuid: stri
 export async function liveMigration(core: DriverCore, md: MigrationDeps, uuid: string, a: LiveMigrationArgs): Promise<LiveMigrationResult> {
   const { hv, deps } = core;
   if (!a.dest) throw new InvalidInput('dest', 'required');
+  // A configured peer, or refused before anything (libvirt's migration URI included) connects.
+  md.peer.checkHost(a.dest, 'dest');
   const mdata = a.migrate_data ?? {};
   const shim = mdata.uefi_shim;
   if (!shim) throw new InvalidInput('migrate_data.uefi_shim', 'required (from the pre-checks)');

@@ -29,8 +29,17 @@ import type { RecordStore } from '../state/records';
 import { freshState, type ReplicaState, type ReplicaStateName, type ReplicaStateStore } from '../state/replicas';
 import type { Tombstone, TombstoneStore } from '../state/tombstones';
 import type { FirmwareSelection } from '../firmware/types';
-import { ReplicaFenced, type GenerationEntry, type GenerationReason, type ReadResult, type ReplicaHeader, type ReplicaLog, type WriteResult } from '../replica';
-import { readHeader } from '../replica/format';
+import {
+  ReplicaCorrupt,
+  ReplicaFenced,
+  ReplicaKeyError,
+  type GenerationEntry,
+  type GenerationReason,
+  type ReadResult,
+  type ReplicaHeader,
+  type ReplicaLog,
+  type WriteResult,
+} from '../replica';
 import { sha256 } from '../nvram/store';
 import { outcomeOf, type ReplicaMetrics, type ReplicaSummary } from '../metrics';
 
@@ -432,9 +441,25 @@ export class ReplicaService {
 
   // ---- reading ----
 
-  /** The newest generation that decodes (`ReplicaUnavailable`, `ReplicaKeyError` propagate). */
-  newest(uuid: string, atMost?: number): Promise<ReadResult | null> {
-    return this.d.log.newest(uuid, atMost);
+  /** The generation a restore uses: the newest, or an operator's pin (`ReplicaCorrupt` names it otherwise). */
+  newest(uuid: string): Promise<ReadResult | null> {
+    return this.d.log.newest(uuid);
+  }
+
+  /** An operator chose an older generation for the next restore of `uuid` (logged and counted by the caller). */
+  pin(uuid: string, generation: number, by: string): Promise<ReadResult> {
+    return this.serial(uuid, () => this.d.log.pin(uuid, generation, by));
+  }
+
+  /** The highest generation listed for `uuid` (0: none). */
+  async highest(uuid: string): Promise<number> {
+    const all = await this.d.log.list(uuid);
+    return all.length ? all[all.length - 1].generation : 0;
+  }
+
+  /** Count an older generation restored at an operator's request. */
+  countOlderRestore(kind: string): void {
+    this.d.metrics?.olderRestores.inc({ kind });
   }
 
   async read(uuid: string, generation: number): Promise<{ entry: GenerationEntry; header: ReplicaHeader; store: Buffer; storedBytes: number } | null> {
@@ -459,19 +484,21 @@ export class ReplicaService {
     };
   }
 
-  /** Every generation with its header (not decrypted: a listing, newest first). */
+  /**
+   * Every generation that decodes, with its header, newest first. Decoded (not only the header
+   * read): the header holds no plaintext digest, so the sha256 shown is computed from the store.
+   */
   async list(uuid: string): Promise<BackupView[]> {
     const out: BackupView[] = [];
     for (const e of (await this.d.log.list(uuid)).reverse()) {
-      const obj = await this.d.log.store.get(e.key);
-      if (!obj) continue;
-      let h: ReplicaHeader;
+      let r: { header: ReplicaHeader; storedBytes: number };
       try {
-        h = readHeader(obj, e.key).header;
-      } catch {
-        continue;
+        r = await this.d.log.read(uuid, e);
+      } catch (err) {
+        if (err instanceof ReplicaCorrupt || err instanceof ReplicaKeyError) continue;
+        throw err;
       }
-      out.push(ReplicaService.backupView(h, obj.length));
+      out.push(ReplicaService.backupView(r.header, r.storedBytes));
     }
     return out;
   }

@@ -73,8 +73,16 @@ export async function spawnRestoring(core: DriverCore, uuid: string, a: SpawnArg
     view.warnings.push(`no replica of the variable store in ${svc.backend}: it starts from the template`);
     return view;
   }
-  for (const s of r.skipped) {
-    log.warning('nvram replica refused, using an older generation', { instance_uuid: uuid, refused: s.generation, error: s.error, used: r.entry.generation });
+  if (r.pinned) {
+    log.warning("nvram restore: an older generation than the newest, at an operator's request", {
+      instance_uuid: uuid,
+      kind,
+      generation: r.entry.generation,
+      passed_over: r.skipped.map((s) => s.generation),
+      pinned_by: r.pinned.by,
+      pinned_at: r.pinned.time,
+    });
+    svc.countOlderRestore('pinned');
   }
   const view = await lifecycle.spawn(core, uuid, a, { store: r.store, firmware: r.header.firmware });
   await svc.adopt(uuid, r, kind);
@@ -89,7 +97,7 @@ export async function spawnRestoring(core: DriverCore, uuid: string, a: SpawnArg
     sha256: r.header.sha256,
   });
   view.warnings.push(
-    ...r.skipped.map((s) => `replica generation ${s.generation} refused (${s.error}); restored generation ${r.entry.generation} instead`),
+    ...r.skipped.map((s) => `replica generation ${s.generation} ${s.error}; restored generation ${r.entry.generation} instead`),
     `variable store restored from replica generation ${restored.generation} written by ${restored.host} at ${restored.time} (${restored.age_seconds} s ago)`,
   );
   if (view.nvram) view.nvram.replica = { ...svc.view(uuid), restored };
@@ -191,10 +199,30 @@ export async function createBackup(core: DriverCore, uuid: string): Promise<{ ba
   return { backup: ReplicaService.backupView(w.header, w.objectBytes) };
 }
 
-/** Point-in-time restore of one generation while the guest is shut off. */
-export async function restoreGeneration(core: DriverCore, uuid: string, generation: number): Promise<{ restored: BackupView; nvram: NvramInfo }> {
+/**
+ * Point-in-time restore of one generation while the guest is shut off. For an instance with no
+ * store on this host (shelved-offloaded, or waiting for an evacuation), the operator's choice
+ * is recorded instead (`pinned`): the next unshelve or evacuate, on whichever host, restores
+ * that generation. A generation older than the newest is logged and counted either way.
+ */
+export async function restoreGeneration(
+  core: DriverCore,
+  uuid: string,
+  generation: number,
+): Promise<{ restored: BackupView; nvram: NvramInfo | null; pinned?: boolean }> {
   const svc = replicasOf(core);
-  const { rec, path } = await storeOf(core, uuid);
+  const log = core.deps.log;
+  const rec = await core.deps.records.get(uuid);
+  if (!rec) {
+    const r = await svc.pin(uuid, generation, `restore_nvram on ${core.deps.config.DEFAULT.host}`);
+    log.warning("nvram restore pinned: the next unshelve or evacuate restores this generation, at an operator's request", {
+      instance_uuid: uuid,
+      generation,
+      newer: r.skipped.map((s) => s.generation),
+    });
+    return { restored: ReplicaService.backupView(r.header, r.storedBytes), nvram: null, pinned: true };
+  }
+  const { path } = await storeOf(core, uuid);
   await requireShutOff(core, rec, 'restore the variable store');
   const got = await svc.read(uuid, generation);
   if (!got) throw new NovaError('NotFound', 404, `Instance ${uuid} has no replica generation ${generation}.`);
@@ -206,9 +234,18 @@ export async function restoreGeneration(core: DriverCore, uuid: string, generati
       `replica generation ${generation} holds a ${got.header.size}-byte store; the instance's firmware maps ${cur} bytes (another firmware build)`,
     );
   }
+  const highest = await svc.highest(uuid);
   await core.deps.nvram.writeBytes(path, got.store);
   const info = (await core.deps.nvram.info(path)) as NvramInfo;
-  core.deps.log.info('variable store restored from replica', { instance_uuid: uuid, generation, written_at: got.header.time, sha256: got.header.sha256 });
+  if (generation < highest) {
+    log.warning("variable store restored from an older replica generation than the newest, at an operator's request", {
+      instance_uuid: uuid,
+      generation,
+      newest: highest,
+      written_at: got.header.time,
+    });
+    svc.countOlderRestore('point-in-time');
+  } else log.info('variable store restored from replica', { instance_uuid: uuid, generation, written_at: got.header.time, sha256: got.header.sha256 });
   svc.enqueue(uuid, 'restore', { force: true });
   return { restored: ReplicaService.backupView(got.header, got.storedBytes), nvram: info };
 }

@@ -10,6 +10,8 @@
  * Secure Boot are skipped unless asked. Idempotent: an entry already present is not added
  * again, an instance that already has this rotation queued is not queued twice, and a known
  * `rotation_id` answers the existing rotation (one cut short by a restart runs again).
+ * Starts with the same `rotation_id` run one after another, so concurrent requests start it
+ * once and the others answer that rotation.
  *
  * The inventory reads each store once per change: the derived summary is cached by the
  * store's stat identity (nvram/store `cachedDerived`), so a large host answers quickly after
@@ -42,6 +44,8 @@ export class SecureBootFleet {
   private readonly summaries = new StatCache<StoreSummary>(INVENTORY_CACHE_ENTRIES);
   /** Rotations running in this process, by id. */
   private readonly running = new Map<string, Promise<void>>();
+  /** Starts in progress, by rotation id (concurrent starts of one id wait for the first). */
+  private readonly starting = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly core: DriverCore,
@@ -142,8 +146,22 @@ export class SecureBootFleet {
   }
 
   /** Start a rotation (or answer the one with the same id); runs in the background. */
-  async start(body: RotationRequest): Promise<SecureBootRotation> {
+  start(body: RotationRequest): Promise<SecureBootRotation> {
     const id = body.rotation_id ?? randomUUID();
+    const prev = this.starting.get(id) ?? Promise.resolve();
+    const next = prev.then(
+      () => this.startOnce(id, body),
+      () => this.startOnce(id, body),
+    );
+    const tail = next.catch(() => undefined);
+    this.starting.set(id, tail);
+    void tail.then(() => {
+      if (this.starting.get(id) === tail) this.starting.delete(id);
+    });
+    return next;
+  }
+
+  private async startOnce(id: string, body: RotationRequest): Promise<SecureBootRotation> {
     const known = await this.rotations.get(id);
     if (known && (known.status === 'done' || this.running.has(id))) return this.view(known);
     // A rotation cut short resumes with the request it was started with.

@@ -59,6 +59,7 @@ export interface SecureBootPendingSummary {
 export interface ReplicaMetrics {
   generations: Counter<'reason' | 'outcome'>;
   bytesWritten: Counter;
+  olderRestores: Counter<'kind'>;
 }
 
 /** Replica states, always exposed (zero when no instance is in one) so alerts see a series. */
@@ -161,6 +162,11 @@ export class Metrics {
     labelNames: ['peer', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly peerBodyBytesRead = new Counter({
+    name: `${PREFIX}peer_body_bytes_read_total`,
+    help: 'Bytes of peer request bodies read (as sent). Bodies are read only after their signed headers checked out: refused requests add nothing.',
+    registers: [this.registry],
+  });
   readonly firmwareProblems = new Gauge({
     name: `${PREFIX}firmware_problems`,
     help: 'Problems found in the firmware map and QEMU descriptors at the last discovery, by severity (GET /v1/host/firmware lists them).',
@@ -244,6 +250,12 @@ export class Metrics {
         name: `${PREFIX}replica_generations_total`,
         help: "Generations sent to the replica store, by reason (spawn, stop, move, shelve, unshelve, evacuate, periodic, manual, restore) and outcome ('success', or the error: ReplicaUnavailable, ReplicaFenced, ...).",
         labelNames: ['reason', 'outcome'] as const,
+        registers,
+      }),
+      olderRestores: new Counter({
+        name: `${PREFIX}replica_older_restores_total`,
+        help: "Restores of a generation older than the newest, each an operator's explicit choice, by kind: 'point-in-time' (POST /nvram/restore on this host), 'pinned' (an unshelve or evacuate following an operator's pin).",
+        labelNames: ['kind'] as const,
         registers,
       }),
       bytesWritten: new Counter({

@@ -19,7 +19,7 @@ export class ReplicaUnavailable extends NovaError {
 export class ReplicaCorrupt extends NovaError {
   constructor(
     readonly objectKey: string,
-    reason: string,
+    readonly reason: string,
     options?: { cause?: unknown },
   ) {
     super('ReplicaCorrupt', 422, `NVRAM replica ${objectKey} is corrupt or was tampered with: ${reason}`, { ...options, details: { key: objectKey } });

@@ -4,7 +4,8 @@
  *
  *   "NUSREPL1"  8 bytes magic
  *   u32 BE      length of the header
- *   header      JSON, UTF-8: version, key id, IV, generation, instance, plaintext sha256 and size,
+ *   header      JSON, UTF-8: version, key id, IV, generation, instance, a KEYED digest of the
+ *               store (HMAC-SHA256 under a key derived from the replica key) and its size,
  *               pinned firmware (loader + template), source host, time, why it was written
  *   ciphertext  AES-256-GCM(brotli(store)), 96-bit random IV
  *   tag         16 bytes, GCM; magic, length and header are its additional authenticated data
@@ -13,20 +14,23 @@
  * are mostly 0xFF, AAVMF ones mostly zeros) with the quality `peer/transfer` chose for the
  * migration path. Nothing of the store is in the clear: the header holds only what a reader
  * needs to choose a generation and a key (OVMF keeps iSCSI CHAP secrets in its variables).
+ * Not even a plaintext digest: the sha256 of a store would confirm a guess of its content (an
+ * untouched template, say); the keyed digest confirms nothing to whoever lacks the key. Format
+ * 1 objects (a plaintext sha256 in the header) are still read.
  *
  * Decoding checks, in order: magic, header shape, that the header names the instance and
  * generation the caller expects (an object copied under another name is refused), the key
  * (`ReplicaKeyError` when this host lacks it), the GCM tag (header and ciphertext untouched),
  * the decompressed size and the sha256. Any failure throws; nothing partial is returned.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import { brotliCompressSync, brotliDecompressSync, constants as zc } from 'node:zlib';
 import type { FirmwareSelection } from '../firmware/types';
 import type { Keyring } from './keys';
 import { ReplicaCorrupt, ReplicaKeyError } from './errors';
 
 export const MAGIC = Buffer.from('NUSREPL1', 'latin1');
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 /** A header is a few hundred bytes; anything far larger is not ours. */
@@ -40,7 +44,8 @@ const BROTLI_QUALITY = 1;
 export type GenerationReason = 'spawn' | 'stop' | 'move' | 'shelve' | 'unshelve' | 'evacuate' | 'periodic' | 'manual' | 'restore' | 'edit';
 export const REASONS: readonly GenerationReason[] = ['spawn', 'stop', 'move', 'shelve', 'unshelve', 'evacuate', 'periodic', 'manual', 'restore', 'edit'];
 
-export interface ReplicaHeader {
+/** The header as stored (not yet authenticated). */
+export interface StoredHeader {
   v: number;
   key_id: string;
   /** base64 of the 96-bit GCM IV. */
@@ -49,8 +54,10 @@ export interface ReplicaHeader {
   instance_uuid: string;
   generation: number;
   reason: GenerationReason;
-  /** sha256 and size of the plaintext store. */
-  sha256: string;
+  /** Format 2: HMAC-SHA256 of the plaintext store under the digest key derived from the replica key. */
+  digest?: string;
+  /** Format 1 only: sha256 of the plaintext store. */
+  sha256?: string;
   size: number;
   /** The firmware pinned when the generation was written (loader and template). */
   firmware: FirmwareSelection | null;
@@ -60,7 +67,16 @@ export interface ReplicaHeader {
   time: string;
 }
 
-export type HeaderInput = Omit<ReplicaHeader, 'v' | 'key_id' | 'iv' | 'compression' | 'sha256' | 'size'>;
+/** A header once its object was decoded: the plaintext's sha256 computed from the plaintext, never stored. */
+export type ReplicaHeader = Omit<StoredHeader, 'sha256'> & { sha256: string };
+
+export type HeaderInput = Omit<StoredHeader, 'v' | 'key_id' | 'iv' | 'compression' | 'sha256' | 'digest' | 'size'>;
+
+/** The keyed digest of a store (format 2 headers). */
+export function keyedDigest(key: Buffer, store: Buffer): string {
+  const k = createHmac('sha256', key).update('nova-uefi-shim replica digest v2').digest();
+  return createHmac('sha256', k).update(store).digest('hex');
+}
 
 export function sha256Hex(b: Buffer): string {
   return createHash('sha256').update(b).digest('hex');
@@ -75,7 +91,7 @@ function prefixOf(headerJson: Buffer): Buffer {
 /** Encrypt one generation of `store` under the keyring's current key. */
 export function encodeReplica(store: Buffer, input: HeaderInput, keys: Keyring, iv: Buffer = randomBytes(IV_BYTES)): Buffer {
   if (iv.length !== IV_BYTES) throw new Error('IV must be 96 bits');
-  const header: ReplicaHeader = {
+  const header: StoredHeader = {
     v: FORMAT_VERSION,
     key_id: keys.current.id,
     iv: iv.toString('base64'),
@@ -83,7 +99,7 @@ export function encodeReplica(store: Buffer, input: HeaderInput, keys: Keyring, 
     instance_uuid: input.instance_uuid,
     generation: input.generation,
     reason: input.reason,
-    sha256: sha256Hex(store),
+    digest: keyedDigest(keys.current.key, store),
     size: store.length,
     firmware: input.firmware,
     host: input.host,
@@ -97,11 +113,11 @@ export function encodeReplica(store: Buffer, input: HeaderInput, keys: Keyring, 
   return Buffer.concat([prefix, body, cipher.getAuthTag()]);
 }
 
-function isHeader(h: unknown): h is ReplicaHeader {
+function isHeader(h: unknown): h is StoredHeader {
   if (!h || typeof h !== 'object') return false;
   const o = h as Record<string, unknown>;
   return (
-    o.v === FORMAT_VERSION &&
+    (o.v === 1 || o.v === FORMAT_VERSION) &&
     typeof o.key_id === 'string' &&
     typeof o.iv === 'string' &&
     o.compression === 'br' &&
@@ -109,8 +125,7 @@ function isHeader(h: unknown): h is ReplicaHeader {
     Number.isSafeInteger(o.generation) &&
     (o.generation as number) > 0 &&
     REASONS.includes(o.reason as GenerationReason) &&
-    typeof o.sha256 === 'string' &&
-    /^[0-9a-f]{64}$/.test(o.sha256) &&
+    (o.v === 1 ? typeof o.sha256 === 'string' && /^[0-9a-f]{64}$/.test(o.sha256) : typeof o.digest === 'string' && /^[0-9a-f]{64}$/.test(o.digest)) &&
     Number.isSafeInteger(o.size) &&
     (o.size as number) >= 0 &&
     (o.size as number) <= MAX_STORE &&
@@ -121,7 +136,7 @@ function isHeader(h: unknown): h is ReplicaHeader {
 }
 
 /** The header alone (not yet authenticated: the tag covers it only once `decodeReplica` ran). */
-export function readHeader(obj: Buffer, objectKey: string): { header: ReplicaHeader; prefixLength: number } {
+export function readHeader(obj: Buffer, objectKey: string): { header: StoredHeader; prefixLength: number } {
   if (obj.length < MAGIC.length + 4 || !obj.subarray(0, MAGIC.length).equals(MAGIC)) throw new ReplicaCorrupt(objectKey, 'not a replica object (magic)');
   const len = obj.readUInt32BE(MAGIC.length);
   const start = MAGIC.length + 4;
@@ -172,7 +187,10 @@ export function decodeReplica(obj: Buffer, keys: Keyring, objectKey: string, exp
     throw new ReplicaCorrupt(objectKey, 'content does not decompress', { cause: e });
   }
   if (store.length !== header.size) throw new ReplicaCorrupt(objectKey, `size ${store.length}, header says ${header.size}`);
-  const digest = sha256Hex(store);
-  if (digest !== header.sha256) throw new ReplicaCorrupt(objectKey, `sha256 ${digest}, header says ${header.sha256}`);
-  return { header, store };
+  const sha256 = sha256Hex(store);
+  if (header.v === 1) {
+    if (sha256 !== header.sha256) throw new ReplicaCorrupt(objectKey, `sha256 ${sha256}, header says ${header.sha256}`);
+  } else if (keyedDigest(key.key, store) !== header.digest) throw new ReplicaCorrupt(objectKey, 'the keyed digest does not match the content');
+  const { sha256: _v1, ...rest } = header;
+  return { header: { ...rest, sha256 }, store };
 }

@@ -20,10 +20,16 @@
  * a lost claim means another writer got there first: re-read (takeover) or stop (fenced).
  * The object is then written and read back byte for byte before the write counts.
  *
- * Reading: the newest generation that decodes (GCM tag, digest, header naming this instance
- * and generation); a corrupt one is skipped with its reason, so the caller can warn naming
- * both. A key this host lacks stops the search (`ReplicaKeyError`): an older generation under
- * a known key would silently lose the newer variables.
+ *   `index`                      the signed index (replica/signedIndex): the highest
+ *                                generation completely written, and an operator's pin
+ *
+ * Reading never goes backwards silently: the newest generation is restored or the restore
+ * stops with an error naming it (`ReplicaCorrupt`): when it does not decode (GCM tag, digest,
+ * header naming this instance and generation), when the signed index records a newer one
+ * that is gone (deleted), when generations exist but the index does not, or when the index
+ * does not verify. An older generation is restored only when an operator pinned it
+ * (`pin`, through the restore API or the CLI); the pin holds until the next generation is
+ * written. A key this host lacks stops the restore too (`ReplicaKeyError`).
  *
  * Retention (`toPrune`, pure): the newest `keep` generations, plus the newest shelve
  * generation until a later generation was written by an unshelve.
@@ -32,8 +38,10 @@ import type { FirmwareSelection } from '../firmware/types';
 import type { Keyring } from './keys';
 import type { ReplicaStore } from './types';
 import { checkOwner } from './types';
-import { decodeReplica, encodeReplica, readHeader, REASONS, type GenerationReason, type ReplicaHeader } from './format';
+import { decodeReplica, encodeReplica, readHeader, sha256Hex, REASONS, type GenerationReason, type ReplicaHeader } from './format';
 import { ReplicaCorrupt, ReplicaFenced, ReplicaUnavailable } from './errors';
+import { openIndex, sealIndex, type ReplicaIndex } from './signedIndex';
+import { NovaError } from '../errors';
 
 const DIGITS = 12;
 /** Attempts at a claim before a takeover gives up (each loses only to another live writer). */
@@ -83,8 +91,12 @@ export interface ReadResult {
   entry: GenerationEntry;
   header: ReplicaHeader;
   store: Buffer;
-  /** Newer generations that failed to decode, newest first. */
+  /** Bytes of the object as stored. */
+  storedBytes: number;
+  /** Newer generations passed over (only when an operator pinned an older one). */
   skipped: Skipped[];
+  /** The operator's pin this restore follows, when it does. */
+  pinned?: { generation: number; time: string; by: string };
 }
 
 export interface ReplicaLogOptions {
@@ -224,13 +236,18 @@ export class ReplicaLog {
     await this.store.put(key, obj);
     let header: ReplicaHeader;
     if (req.verify === false) {
-      header = readHeader(obj, key).header;
+      const { sha256: _v1, ...stored } = readHeader(obj, key).header;
+      header = { ...stored, sha256: sha256Hex(req.store) };
     } else {
       const back = await this.store.get(key);
       if (!back || !back.equals(obj))
         throw new ReplicaUnavailable(`generation ${generation} of ${req.uuid} did not read back as written (${back ? `${back.length} bytes` : 'missing'})`);
       header = decodeReplica(back, this.keys, key, { instanceUuid: req.uuid, generation }).header;
     }
+    // The generation is whole: the index's high-water mark rises to it (never falls) and an
+    // operator's pin, now behind us, is dropped. An unreadable index is replaced.
+    const before = await this.readIndex(req.uuid).catch(() => null);
+    await this.writeIndex(req.uuid, { generation: Math.max(before?.generation ?? 0, generation) });
     let pruned: number[] = [];
     // Claims are pruned with their generations, so their count says whether retention has work.
     if (claims + 1 > this.opts.keep) {
@@ -250,23 +267,80 @@ export class ReplicaLog {
     return { ...decodeReplica(obj, this.keys, entry.key, { instanceUuid: uuid, generation: entry.generation }), storedBytes: obj.length };
   }
 
+  indexKey(uuid: string): string {
+    return `${this.dir(uuid)}index`;
+  }
+
+  /** The instance's signed index, verified; null when there is none. ReplicaCorrupt when forged. */
+  async readIndex(uuid: string): Promise<ReplicaIndex | null> {
+    const obj = await this.store.get(this.indexKey(uuid));
+    return obj ? openIndex(obj, this.keys, this.indexKey(uuid), uuid) : null;
+  }
+
+  private async writeIndex(uuid: string, i: Pick<ReplicaIndex, 'generation' | 'pin'>): Promise<void> {
+    const index: ReplicaIndex = { v: 1, instance_uuid: uuid, generation: i.generation, ...(i.pin ? { pin: i.pin } : {}), time: new Date().toISOString() };
+    await this.store.put(this.indexKey(uuid), sealIndex(index, this.keys));
+  }
+
   /**
-   * The newest generation that decodes (at most `atMost` when given); null when there is none.
-   * Corrupt ones are skipped and reported; `ReplicaKeyError` and `ReplicaUnavailable` propagate.
+   * The generation a restore uses: the newest, or the one an operator pinned; null when the
+   * instance has no replica at all. Throws ReplicaCorrupt naming the generation (or the
+   * index) when that is not possible (see the module header); `ReplicaKeyError` and
+   * `ReplicaUnavailable` propagate.
    */
-  async newest(uuid: string, atMost?: number): Promise<ReadResult | null> {
-    const skipped: Skipped[] = [];
-    const entries = (await this.list(uuid)).filter((e) => atMost === undefined || e.generation <= atMost).reverse();
-    for (const entry of entries) {
-      try {
-        return { entry, ...(await this.read(uuid, entry)), skipped };
-      } catch (e) {
-        if (!(e instanceof ReplicaCorrupt)) throw e;
-        skipped.push({ generation: entry.generation, error: e.message });
-      }
+  async newest(uuid: string): Promise<ReadResult | null> {
+    const entries = await this.list(uuid);
+    const index = await this.readIndex(uuid);
+    const how = `an older generation is restored only on an operator's explicit choice (POST /v1/instances/${uuid}/nvram/restore {"generation": N}, or nova-uefi-shim replica pin)`;
+    const top = entries[entries.length - 1];
+    if (!top) {
+      if (index && index.generation > 0)
+        throw new ReplicaCorrupt(this.indexKey(uuid), `the signed index records generation ${index.generation}, but no generation is left (deleted?)`);
+      return null;
     }
-    if (skipped.length) throw new ReplicaCorrupt(`${this.dir(uuid)}gen/`, `no generation decodes: ${skipped.map((s) => s.error).join('; ')}`);
-    return null;
+    if (!index) throw new ReplicaCorrupt(this.indexKey(uuid), `generations up to ${top.generation} exist but their signed index is missing (deleted?); ${how}`);
+    if (index.pin) {
+      const pin = index.pin;
+      const chosen = entries.find((e) => e.generation === pin.generation);
+      if (!chosen) throw new ReplicaCorrupt(this.indexKey(uuid), `generation ${pin.generation}, pinned by ${pin.by}, is gone`);
+      const skipped = entries
+        .filter((e) => e.generation > chosen.generation)
+        .map((e) => ({ generation: e.generation, error: `passed over: generation ${chosen.generation} was chosen by ${pin.by} at ${pin.time}` }));
+      return { entry: chosen, ...(await this.read(uuid, chosen)), skipped, pinned: pin };
+    }
+    if (index.generation > top.generation) {
+      throw new ReplicaCorrupt(
+        `${this.dir(uuid)}gen/${pad(index.generation)}`,
+        `generation ${index.generation}, the newest the signed index records, is missing (deleted?); the newest left is ${top.generation}; ${how}`,
+      );
+    }
+    try {
+      return { entry: top, ...(await this.read(uuid, top)), skipped: [] };
+    } catch (e) {
+      if (!(e instanceof ReplicaCorrupt)) throw e;
+      throw new ReplicaCorrupt(top.key, `the newest generation ${top.generation} cannot be restored (${e.reason}); ${how}`, { cause: e });
+    }
+  }
+
+  /**
+   * An operator's choice: the next restore uses `generation` (which must decode), older than
+   * the newest. Recorded in the signed index until the next generation is written.
+   */
+  async pin(uuid: string, generation: number, by: string): Promise<ReadResult> {
+    const entries = await this.list(uuid);
+    const chosen = entries.find((e) => e.generation === generation);
+    if (!chosen) throw new NovaError('NotFound', 404, `Instance ${uuid} has no replica generation ${generation}.`);
+    const got = await this.read(uuid, chosen);
+    const index = await this.readIndex(uuid).catch(() => null);
+    const high = Math.max(index?.generation ?? 0, entries[entries.length - 1].generation);
+    const pin = { generation, time: new Date().toISOString(), by };
+    await this.writeIndex(uuid, { generation: high, pin });
+    return {
+      entry: chosen,
+      ...got,
+      skipped: entries.filter((e) => e.generation > generation).map((e) => ({ generation: e.generation, error: 'passed over' })),
+      pinned: pin,
+    };
   }
 
   /** Apply retention; returns the generations removed. */

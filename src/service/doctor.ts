@@ -8,6 +8,8 @@
  *   api          a non-loopback listener has a token;
  *   tls          the API's certificate loads, pairs with its key, names this host and has
  *                not expired; `[peer] ca_file` loads; plain HTTP off loopback is a warning;
+ *   keys         every key file (TLS key, replica keys, S3 secret key file) is private to the
+ *                sidecar's user (mode & 0077 is 0), as the sidecar refuses to start otherwise;
  *   firmware     each map entry's and descriptor's files exist and code and vars sizes pair
  *                up (one result per usable entry, one per problem), descriptors parse, and at
  *                least one UEFI entry serves this host's architecture;
@@ -31,7 +33,7 @@ import { promises as fsp, constants as fsc, readFileSync, type Stats } from 'nod
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ConfigError, buildConfig, loadConfigFile, type Config } from '../config';
+import { ConfigError, buildConfig, keyFileProblems, keyFilesOf, loadConfigFile, type Config } from '../config';
 import { discoverFirmware, listDescriptors, CODE_BUILDS, hostArch } from '../firmware';
 import type { FirmwareEntry, FirmwareProblem } from '../firmware/types';
 import { LibvirtHypervisor } from '../hypervisor/libvirt';
@@ -78,7 +80,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorCheck[]
     return e.problems.map((p) => fail('config', p, /^(\[[^\]]+\](?: \w+)?)/.exec(p)?.[1] ?? '--config-file'));
   }
   const out: DoctorCheck[] = [ok('config', `${config.source} is valid`)];
-  out.push(apiCheck(config), ...tlsChecks(config));
+  out.push(apiCheck(config), ...tlsChecks(config), ...keyFileChecks(config));
   out.push(...firmwareChecks(config, opts.hostArch ?? hostArch()));
   out.push(...keysetChecks(config, opts.hostArch ?? hostArch()));
   const [nvram, state, hv, peers, replica] = await Promise.all([
@@ -96,6 +98,15 @@ function apiCheck(config: Config): DoctorCheck {
   const { host, port, auth_token: token } = config.api;
   if (!isLoopback(host) && !token) return fail('api', `listens on ${host}:${port} without a token: the sidecar refuses to start so`, '[api] auth_token');
   return ok('api', `listens on ${host}:${port}${token ? ', bearer token set' : ' (loopback, no token)'}`);
+}
+
+/** Key files group or others may access: FAIL each, as the sidecar refuses to start with them. */
+function keyFileChecks(config: Config): DoctorCheck[] {
+  const files = keyFilesOf(config);
+  if (!files.length) return [];
+  const problems = keyFileProblems(config);
+  if (!problems.length) return [ok('keys', `${files.length} key file${files.length === 1 ? '' : 's'} readable by the sidecar's user only`)];
+  return problems.map((p) => fail('keys', p, /^(\[[^\]]+\] \w+)/.exec(p)?.[1] ?? 'key files'));
 }
 
 /** Certificates expiring sooner than this are a warning (renewal is due). */

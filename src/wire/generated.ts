@@ -33,6 +33,8 @@ export interface paths {
          *     host's architecture, the hypervisor answers, start-up recovery of open migration
          *     journals is done, the replica store answers (when one is configured) and the sidecar is
          *     not stopping; otherwise 503 listing what is not. Check names are stable.
+         *     Open to all (a load balancer has no token), but only a caller that sends the bearer
+         *     token gets each check's detail and the host name; others get the check names alone.
          */
         get: operations["readyz"];
         put?: never;
@@ -406,7 +408,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description Replace the store with one generation (point-in-time restore), verified (GCM tag and digest) before anything is written. Only while the guest is shut off; the generation must hold a store of the current size. A new generation recording the restore follows in the background. */
+        /**
+         * @description Replace the store with one generation (point-in-time restore), verified (GCM tag and digest) before anything is written. Only while the guest is shut off; the generation must hold a store of the current size. A new generation recording the restore follows in the background.
+         *     For an instance with no store on this host (shelved-offloaded, or waiting to be evacuated) the choice is recorded instead, in the replicas' signed index (`pinned: true`, `nvram: null`): the next unshelve or evacuate, on any host, restores this generation. This is how an operator restores an older generation when the newest cannot be restored (a restore never falls back to an older one by itself). A generation older than the newest is logged and counted (`replica_older_restores_total`).
+         */
         post: operations["restore_nvram"];
         delete?: never;
         options?: never;
@@ -915,13 +920,21 @@ export interface components {
             /** @enum {string} */
             status: "ready" | "not ready";
             host?: string;
-            /** @description `<check>: <what is wrong>` for each failing check. */
+            /**
+             * @description With the bearer token: `<check>: <what is wrong>` for each failing check. Without
+             *     it: the names of the failing checks only.
+             */
             not_ready: string[];
+            /**
+             * @description Every check; `detail` (what was found, paths and the option to change included) only
+             *     for a caller with the bearer token: an unauthenticated caller learns ready or not and
+             *     which check failed, never a configuration value, a path or a message.
+             */
             checks: {
                 /** @enum {string} */
                 name: "config" | "nvram_dir" | "state_dir" | "firmware" | "hypervisor" | "recovery" | "replica" | "stopping";
                 ok: boolean;
-                detail: string;
+                detail?: string;
             }[];
         };
         /** @description oslo.versionedobjects primitive (`obj_to_primitive()`). */
@@ -1543,7 +1556,10 @@ export interface components {
         };
         NvramRestoreResult: {
             restored: components["schemas"]["NvramBackup"];
-            nvram: components["schemas"]["NvramInfo"];
+            /** @description The store now; null when the generation was pinned for the next unshelve or evacuate. */
+            nvram: components["schemas"]["NvramInfo"] | null;
+            /** @description True when the instance has no store here and the generation was recorded for its next restore. */
+            pinned?: boolean;
         };
         InstanceView: {
             instance_uuid: string;
@@ -1750,7 +1766,7 @@ export interface operations {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
-            /** @description Not ready; `not_ready` says what and the option to change. */
+            /** @description Not ready; `not_ready` says which check (with the token, what and the option to change). */
             503: {
                 headers: {
                     [name: string]: unknown;

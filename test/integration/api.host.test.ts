@@ -384,6 +384,38 @@ describe('start-up', function () {
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   });
 
+  for (const mode of [0o644, 0o640, 0o777]) {
+    it(`refuses to start with a replica key file of mode 0${mode.toString(8)}, naming the option and the mode`, () => {
+      const d = tmpDir();
+      const key = path.join(d, 'replica.key');
+      fs.writeFileSync(key, 'ab'.repeat(32) + '\n');
+      fs.chmodSync(key, mode);
+      const conf = path.join(d, 'c.conf');
+      fs.writeFileSync(
+        conf,
+        `[hypervisor]\nstate_dir = ${d}/state\n[nvram]\nnvram_dir = ${d}/nvram\n[replica]\nbackend = directory\npath = ${d}/replicas\nencryption_key_file = ${key}\n`,
+      );
+      const r = run(conf);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`\\[replica\\] encryption_key_file ${key}: permissions 0${mode.toString(8)} are too open`));
+      fs.chmodSync(key, 0o600);
+    });
+  }
+
+  for (const [option, line] of [
+    ['[api] auth_token', '[api]\nauth_token = short-token\n'],
+    ['[peer] shared_secret', '[peer]\nshared_secret = 15-byte-secret!\n'],
+  ] as const) {
+    it(`refuses a ${option} shorter than 16 bytes, naming the option`, () => {
+      const d = tmpDir();
+      const conf = path.join(d, 'c.conf');
+      fs.writeFileSync(conf, `${line}[hypervisor]\nstate_dir = ${d}/state\n[nvram]\nnvram_dir = ${d}/nvram\n`);
+      const r = run(conf);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`${option.replace(/[[\]]/g, '\\$&')}: \\d+ bytes is too short for a secret \\(at least 16`));
+    });
+  }
+
   it('names the option to set when a directory is not writable', function () {
     if (process.getuid?.() === 0) {
       // root can write anywhere; use a path under a regular file instead.

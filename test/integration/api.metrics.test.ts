@@ -186,6 +186,38 @@ describe('GET /readyz', function () {
     assert.equal(r.status, 200, JSON.stringify(r.data));
   });
 
+  it('without the token says ready or not and which check failed, never a path, a config value or a message', async () => {
+    // A refused reload whose problems quote the mistyped line, and a broken NVRAM directory.
+    const bad = sc.writeConfig({ ...sc.sections, peer: { timeout: 'hunter2-typed-into-the-wrong-line' } });
+    const refused = await sc.reload(bad);
+    assert.equal(refused.ok, false);
+    const moved = `${sc.nvramDir}.away`;
+    fs.renameSync(sc.nvramDir, moved);
+    fs.writeFileSync(sc.nvramDir, 'not a directory');
+    try {
+      const anon = await axios.get(`${sc.url}/readyz`, { validateStatus: () => true });
+      assert.equal(anon.status, 503);
+      assert.deepEqual(anon.data, {
+        status: 'not ready',
+        not_ready: ['nvram_dir'],
+        checks: ['config', 'nvram_dir', 'state_dir', 'firmware', 'hypervisor', 'recovery'].map((name) => ({ name, ok: name !== 'nvram_dir' })),
+      });
+      const text = JSON.stringify(anon.data);
+      for (const leak of ['hunter2', sc.root, 'ENOTDIR', '[nvram]', 'compute1']) assert.ok(!text.includes(leak), `${leak} in ${text}`);
+      const wrong = await axios.get(`${sc.url}/readyz`, { headers: { Authorization: 'Bearer not-the-token' }, validateStatus: () => true });
+      assert.equal(JSON.stringify(wrong.data), text, 'a wrong token is no token');
+      // With the token: the details, the refused reload included.
+      const op = await sc.http.get('/readyz');
+      assert.equal(op.status, 503);
+      assert.match(op.data.checks[0].detail, /the last reload was refused.*hunter2/);
+      assert.match(op.data.not_ready[0], /^nvram_dir: cannot create a file in /);
+    } finally {
+      fs.rmSync(sc.nvramDir);
+      fs.renameSync(moved, sc.nvramDir);
+      await sc.reload(sc.writeConfig(sc.sections));
+    }
+  });
+
   it('answers 503 when no usable UEFI firmware is left for the host', async () => {
     const loaders = [sc.fw.files.code, sc.fw.files.secCode];
     for (const f of loaders) fs.renameSync(f, `${f}.keep`);

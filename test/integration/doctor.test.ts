@@ -18,8 +18,9 @@ import { OWNER, testCert } from '../support/sbKeys';
 import { loadConfigFile } from '../../src/config';
 import { startSidecar } from '../../src/server';
 import { memoryLogger } from '../../src/util/log';
+import { H_DESTINATION, H_NONCE, H_RESPONSE_SIGNATURE, signResponse } from '../../src/peer/signing';
 
-const SECRET = 'doctor-secret';
+const SECRET = 'doctor-shared-secret';
 const MAIN = path.join(__dirname, '..', '..', 'src', 'main.ts');
 
 interface Check {
@@ -61,7 +62,7 @@ describe('nova-uefi-shim doctor', function () {
     const text = `[DEFAULT]
 host = compute1
 [api]
-auth_token = t
+auth_token = doctor-test-token-0123
 [hypervisor]
 state_dir = ${path.join(root, 'state')}
 [nvram]
@@ -172,9 +173,13 @@ ${map}
 
   it('fails an unreachable peer, a wrong secret and a peer whose clock is off', async () => {
     const dead = await freePort();
-    const skewed = http.createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ host: 'compute4', time: Date.now() / 1000 - 1000 }));
+    // A peer with the secret whose clock is 1000 s behind: its answer is signed, as peers' are.
+    const skewed = http.createServer((req, res) => {
+      const body = Buffer.from(JSON.stringify({ host: 'compute4', time: Date.now() / 1000 - 1000 }));
+      const nonce = String(req.headers[H_NONCE]);
+      const destination = String(req.headers[H_DESTINATION]);
+      res.writeHead(200, { 'content-type': 'application/json', [H_RESPONSE_SIGNATURE]: signResponse(SECRET, { nonce, destination }, 200, body) });
+      res.end(body);
     });
     const skewedPort = await freePort();
     await new Promise<void>((r) => skewed.listen(skewedPort, '127.0.0.1', r));
@@ -195,7 +200,9 @@ ${map}
       assert.ok(Math.abs(Number(skew[1]) + 1000) < 5, peers[2].message);
       assert.match(peers[2].option!, /^\[peer\] max_clock_skew/);
 
-      const wrong = await doctor(conf({ peers: `compute2=${peer.url}`, edit: (t) => t.replace(`shared_secret = ${SECRET}`, 'shared_secret = not-it') }));
+      const wrong = await doctor(
+        conf({ peers: `compute2=${peer.url}`, edit: (t) => t.replace(`shared_secret = ${SECRET}`, 'shared_secret = not-it-not-it-not-it') }),
+      );
       assert.deepEqual(
         failing(wrong.checks).map((c) => [c.check, c.option]),
         [['peer', '[peer] shared_secret']],
@@ -313,6 +320,26 @@ ${map}
         );
         assert.match(failing(r.checks)[0].message, /not a directory|ENOTDIR/);
       }
+    });
+
+    it('fails a key file group or others may read (0644, 0777), as the sidecar refuses it', async () => {
+      fs.mkdirSync(path.join(root, 'replicas'));
+      const c = replicaConf(`backend = directory\npath = ${path.join(root, 'replicas')}`);
+      const key = path.join(root, 'replica.key');
+      for (const mode of [0o644, 0o777]) {
+        fs.chmodSync(key, mode);
+        const r = await doctor(c);
+        assert.equal(r.code, 1, r.out);
+        assert.deepEqual(
+          failing(r.checks).map((f) => [f.check, f.option]),
+          [['keys', '[replica] encryption_key_file']],
+        );
+        assert.match(failing(r.checks)[0].message, new RegExp(`replica\\.key: permissions 0${mode.toString(8)} are too open`));
+      }
+      fs.chmodSync(key, 0o600);
+      const fine = await doctor(c);
+      assert.equal(fine.code, 0, fine.out);
+      assert.match(fine.checks.find((f) => f.check === 'keys')!.message, /1 key file readable by the sidecar's user only/);
     });
 
     it('fails a missing key file, naming [replica] encryption_key_file', async () => {

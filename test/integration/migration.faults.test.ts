@@ -156,7 +156,7 @@ describe('migration fault tolerance', function () {
     async function peerPut(host: SidecarProcess, uuid: string, body: object, secret = SECRET, reuse?: Record<string, string>) {
       const p = `/v1/peer/instances/${uuid}/nvram`;
       const raw = Buffer.from(JSON.stringify(body));
-      const headers = reuse ?? signRequest(secret, 'PUT', p, raw);
+      const headers = reuse ?? signRequest(secret, 'PUT', p, host.name, raw);
       const r = await axios.put(host.url + p, raw, {
         headers: { ...headers, 'content-type': 'application/json' },
         validateStatus: () => true,

@@ -19,7 +19,7 @@ import { EFI_GLOBAL_VARIABLE } from '../../src/varstore/guids';
 const run = promisify(execFile);
 const REPO = path.resolve(__dirname, '..', '..');
 const REAL_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
-const TOKEN = 'pack-token';
+const TOKEN = 'pack-test-token-0123';
 // The child gets no loader hooks from this mocha process (`--import tsx`): it must run as installed.
 const ENV = { ...process.env, NODE_OPTIONS: '' };
 

@@ -178,7 +178,7 @@ timeout = 5
     assert.equal(bad.status, 400);
   });
 
-  it('a tampered newest object is refused and the previous generation restored, with a warning naming both; a wrong key is a clear error', async () => {
+  it('a tampered newest object stops the unshelve naming it; the previous generation is restored only on an operator choice, logged and counted; a wrong key is a clear error', async () => {
     const inst = newInstance('compute2');
     await spawnWithMarker(B, inst, 'good-older');
     const good = (await backups(B, inst))[0].generation;
@@ -203,11 +203,26 @@ timeout = 5
     assert.equal(wrong.data.error.type, 'ReplicaKeyError');
     assert.match(wrong.data.error.message, /encryption_key_file/);
     assert.deepEqual(storesFor(C, inst), []);
-    const v = await call(A, inst.uuid, 'spawn', { instance: { ...inst, host: 'compute1', task_state: 'unshelving' }, image_meta: UEFI });
+    const unshelve = { instance: { ...inst, host: 'compute1', task_state: 'unshelving' }, image_meta: UEFI };
+    const refused = await A.http.post(`/v1/instances/${inst.uuid}/spawn`, unshelve);
+    assert.equal(refused.status, 422, JSON.stringify(refused.data));
+    assert.equal(refused.data.error.type, 'ReplicaCorrupt');
+    assert.match(
+      refused.data.error.message,
+      new RegExp(`the newest generation ${Math.max(...newer.map((k) => Number(/gen\/(\d+)\./.exec(k)![1])))} cannot be restored`),
+    );
+    assert.deepEqual(storesFor(A, inst), []);
+    // The operator chooses the older generation explicitly.
+    const pin = await A.http.post(`/v1/instances/${inst.uuid}/nvram/restore`, { generation: good });
+    assert.equal(pin.status, 200, JSON.stringify(pin.data));
+    assert.equal(pin.data.pinned, true);
+    const v = await call(A, inst.uuid, 'spawn', unshelve);
     assert.ok(
-      v.warnings.some((w: string) => /refused .* restored generation/.test(w)),
+      v.warnings.some((w: string) => /passed over: generation \d+ was chosen by restore_nvram on compute1 at .*; restored generation/.test(w)),
       v.warnings.join('\n'),
     );
+    const metrics = (await A.http.get('/metrics')).data as string;
+    assert.match(metrics, /^nova_uefi_shim_replica_older_restores_total\{kind="pinned"\} 1$/m);
     await call(A, inst.uuid, 'power_off', { instance: { ...inst, host: 'compute1' } });
     assert.equal(await getVar(A, inst, 'NusMarker'), 'good-older');
   });

@@ -15,7 +15,8 @@
 import type { Peer } from '../../src/peer/client';
 import type { ShimDriver } from '../../src/driver';
 import type { StageRequest } from '../../src/driver/contract';
-import { MigrationError, NovaError } from '../../src/errors';
+import { InvalidInput, MigrationError, NovaError } from '../../src/errors';
+import { isHostName } from '../../src/peer/hosts';
 
 type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
 
@@ -61,6 +62,12 @@ export class MemoryPeer implements Peer {
   /** True when `host` names this sidecar, directly or through an alias (as `[peer] hosts`), or by `ownUrl`. */
   isSelf(host: string, ownUrl?: string): boolean {
     return this.net.resolve(host) === this.self || (!!ownUrl && ownUrl === `memory://${this.net.resolve(host)}`);
+  }
+
+  /** As `PeerClient.checkHost`: a registered host, an alias, or (as with `[peer] url_template`) a plain host name. */
+  checkHost(host: unknown, field = 'dest'): string {
+    if (typeof host === 'string' && (this.net.drivers.has(this.net.resolve(host)) || isHostName(host))) return host;
+    throw new InvalidInput(field, `${JSON.stringify(host)} is not a configured peer`);
   }
 
   async call<T>(host: string, method: Method, pathAndQuery: string, body?: unknown): Promise<T> {

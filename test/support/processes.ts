@@ -12,7 +12,7 @@ import axios, { type AxiosInstance } from 'axios';
 import { firmwareMapIni, tmpDir, firmwareTree, type FirmwareTree } from './firmwareFixture';
 
 const MAIN = path.join(__dirname, '..', '..', 'src', 'main.ts');
-export const TOKEN = 'proc-token';
+export const TOKEN = 'proc-token-0123456789';
 export const SECRET = 'proc-shared-secret';
 
 export async function freePort(): Promise<number> {

@@ -11,7 +11,7 @@ import { startSidecar, type Sidecar } from '../../src/server';
 import { memoryLogger } from '../../src/util/log';
 import { firmwareMapIni, firmwareTree, tmpDir, type FirmwareTree } from './firmwareFixture';
 
-export const TOKEN = 'test-token';
+export const TOKEN = 'test-token-0123456789';
 
 export interface TestSidecar extends Sidecar {
   http: AxiosInstance;

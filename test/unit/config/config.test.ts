@@ -29,7 +29,7 @@ describe('config', () => {
 host = compute7
 [api]
 port = 8001
-auth_token = s3cret
+auth_token = s3cret-s3cret-s3cret
 [nvram]
 mode = 0640
 owner = libvirt-qemu

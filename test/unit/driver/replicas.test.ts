@@ -185,7 +185,7 @@ describe('driver/replicas', () => {
     assert.ok(v.nvram?.replica?.restored);
   });
 
-  it('a tampered newest generation is refused and the previous one restored, with a warning naming both', async () => {
+  it('a tampered newest generation stops an evacuation naming it; the older one is restored only once an operator pinned it', async () => {
     const i = newInstance();
     await spawned(A, i);
     const want = await marked(A, i, 'older-good');
@@ -198,11 +198,18 @@ describe('driver/replicas', () => {
       .pop()!;
     store.objects.get(newest)![100] ^= 0x55;
     await A.driver.destroy(i.uuid, { instance: i, destroy_disks: true });
-    const v = await B.driver.spawn(i.uuid, { instance: { ...i, host: 'compute2' }, image_meta: UEFI, evacuate: true });
+    const args = { instance: { ...i, host: 'compute2' }, image_meta: UEFI, evacuate: true };
+    await assert.rejects(B.driver.spawn(i.uuid, args), nova('ReplicaCorrupt', { fragment: 'newest generation 3 cannot be restored' }));
+    assert.equal(fs.existsSync(storePath(B, i)), false, 'nothing created');
+    // The operator's explicit choice, on any sidecar: generation 2 for the next restore.
+    const pinned = await B.driver.restoreNvram(i.uuid, 2);
+    assert.equal(pinned.pinned, true);
+    assert.equal(pinned.nvram, null);
+    const v = await B.driver.spawn(i.uuid, args);
     assert.ok(fs.readFileSync(storePath(B, i)).equals(want));
     assert.equal(v.nvram?.replica?.restored?.generation, 2);
     assert.ok(
-      v.warnings.some((x) => /generation 3 refused .* restored generation 2/.test(x)),
+      v.warnings.some((x) => /generation 3 passed over: generation 2 was chosen by restore_nvram on compute2/.test(x)),
       v.warnings.join('\n'),
     );
   });

@@ -63,6 +63,22 @@ describe('driver/secureBootFleet', () => {
     assert.deepEqual((await A.driver.nvramSecureBoot(on.uuid)).db.certificates, ['CN=fl-db', 'CN=fl-db23']);
   });
 
+  it('starts a rotation once when the same rotation_id arrives concurrently; every caller gets that rotation', async () => {
+    const off = await spawn('old', false);
+    const req = { rotation_id: 'same', add: { keyset: 'new', databases: ['db' as const] }, selection: { all: true as const } };
+    const answers = await Promise.all(Array.from({ length: 6 }, () => A.driver.startSecureBootRotation(req)));
+    await A.driver.secureBootFleet.settled('same');
+    assert.deepEqual(new Set(answers.map((a) => a.rotation_id)), new Set(['same']));
+    const started = A.log.lines.filter((l) => l.msg === 'Secure Boot rotation started' && l.rotation === 'same');
+    assert.equal(started.length, 1, JSON.stringify(started));
+    const finished = A.log.lines.filter((l) => l.msg === 'Secure Boot rotation finished' && l.rotation === 'same');
+    assert.equal(finished.length, 1);
+    const r = await A.driver.getSecureBootRotation('same');
+    assert.equal(r.status, 'done');
+    assert.deepEqual(r.counts, { applied: 1 });
+    assert.deepEqual((await A.driver.nvramSecureBoot(off.uuid)).db.certificates, ['CN=fl-db', 'CN=fl-db23']);
+  });
+
   it('selects by a predicate on current keys and removes certificates by subject', async () => {
     const a = await spawn('old', false);
     const b = await spawn('old', false);

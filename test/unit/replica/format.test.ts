@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { decodeReplica, encodeReplica, MAGIC, readHeader, type HeaderInput } from '../../../src/replica/format';
 import { keyId, makeKeyring, parseKey } from '../../../src/replica/keys';
 import { ReplicaCorrupt, ReplicaKeyError } from '../../../src/replica/errors';
@@ -54,6 +54,20 @@ describe('replica/format', () => {
     assert.equal(obj.indexOf(Buffer.from('hunter2', 'utf16le')), -1);
     assert.equal(obj.indexOf(Buffer.alloc(64, 0xff)), -1);
     assert.ok(obj.length < 10_000, `compressed before encryption: ${obj.length} bytes`);
+  });
+
+  it('carries no plaintext digest of the store: only a keyed one, which another key does not reproduce', () => {
+    const s = store();
+    const obj = encodeReplica(s, input, makeKeyring(K1));
+    const plain = createHash('sha256').update(s).digest('hex');
+    assert.equal(obj.indexOf(Buffer.from(plain)), -1, 'the sha256 of the store is not in the object');
+    assert.equal(obj.indexOf(Buffer.from(createHash('sha256').update(s).digest())), -1);
+    const { header } = readHeader(obj, 'k');
+    assert.equal(header.sha256, undefined);
+    assert.match(header.digest ?? '', /^[0-9a-f]{64}$/);
+    assert.notEqual(header.digest, plain);
+    // Decoding still gives the plaintext's sha256, computed from the plaintext.
+    assert.equal(decodeReplica(obj, makeKeyring(K1), 'k', { instanceUuid: UUID, generation: 7 }).header.sha256, plain);
   });
 
   it('uses a fresh random IV per object (same store, same key, different ciphertext)', () => {

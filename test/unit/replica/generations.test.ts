@@ -78,19 +78,73 @@ describe('replica/generations', () => {
     );
   });
 
-  it('a tampered newest generation is skipped (and reported) in favour of the previous one', async () => {
-    const s = new MemoryReplicaStore();
-    const a = log(s, 'compute1');
-    await write(a, 'good', 0);
-    await write(a, 'newest', 1);
-    const key = (await a.list(UUID))[1].key;
-    const obj = s.objects.get(key)!;
-    obj[obj.length - 30] ^= 0xff;
-    const r = await a.newest(UUID);
-    assert.equal(r?.entry.generation, 1);
-    assert.ok(r?.store.equals(bytes('good')));
-    assert.equal(r?.skipped[0].generation, 2);
-    assert.match(r?.skipped[0].error ?? '', /authentication tag/);
+  describe('a restore never goes backwards silently', () => {
+    async function two() {
+      const s = new MemoryReplicaStore();
+      const a = log(s, 'compute1');
+      await write(a, 'good', 0);
+      await write(a, 'newest', 1);
+      return { s, a, newestKey: (await a.list(UUID))[1].key };
+    }
+
+    it('a tampered newest generation stops the restore with an error naming it', async () => {
+      const { s, a, newestKey } = await two();
+      const obj = s.objects.get(newestKey)!;
+      obj[obj.length - 30] ^= 0xff;
+      await assert.rejects(
+        a.newest(UUID),
+        (e: Error) =>
+          e instanceof ReplicaCorrupt &&
+          e.objectKey === newestKey &&
+          /newest generation 2 cannot be restored .*authentication tag/.test(e.message) &&
+          /"generation": N/.test(e.message),
+      );
+    });
+
+    it('a deleted newest generation is detected through the signed index', async () => {
+      const { s, a, newestKey } = await two();
+      s.objects.delete(newestKey);
+      await assert.rejects(
+        a.newest(UUID),
+        (e: Error) => e instanceof ReplicaCorrupt && /generation 2, the newest the signed index records, is missing/.test(e.message),
+      );
+    });
+
+    it('a deleted index, a forged one, or every generation deleted is detected', async () => {
+      const { s, a } = await two();
+      const index = a.indexKey(UUID);
+      const sealed = s.objects.get(index)!;
+      const forged = JSON.parse(sealed.toString()) as { index: { generation: number } };
+      forged.index.generation = 1;
+      s.objects.set(index, Buffer.from(JSON.stringify(forged)));
+      await assert.rejects(a.newest(UUID), (e: Error) => e instanceof ReplicaCorrupt && /does not verify/.test(e.message));
+      s.objects.delete(index);
+      await assert.rejects(a.newest(UUID), (e: Error) => e instanceof ReplicaCorrupt && /signed index is missing/.test(e.message));
+      s.objects.set(index, sealed);
+      for (const k of [...s.objects.keys()]) if (k.includes('/gen/')) s.objects.delete(k);
+      await assert.rejects(a.newest(UUID), (e: Error) => e instanceof ReplicaCorrupt && /records generation 2, but no generation is left/.test(e.message));
+    });
+
+    it('an older generation is restored only when an operator pinned it; the next generation drops the pin', async () => {
+      const { s, a, newestKey } = await two();
+      s.objects.get(newestKey)![100] ^= 0x55;
+      await assert.rejects(a.newest(UUID), ReplicaCorrupt);
+      await a.pin(UUID, 1, 'operator');
+      const r = await a.newest(UUID);
+      assert.equal(r?.entry.generation, 1);
+      assert.ok(r?.store.equals(bytes('good')));
+      assert.equal(r?.pinned?.by, 'operator');
+      assert.deepEqual(
+        r?.skipped.map((x) => x.generation),
+        [2],
+      );
+      // A restore adopts it and writes generation 3: the newest again, the pin gone.
+      await write(a, 'after', 2, 'unshelve', true);
+      const next = await a.newest(UUID);
+      assert.equal(next?.entry.generation, 3);
+      assert.equal(next?.pinned, undefined);
+      await assert.rejects(a.pin(UUID, 9, 'operator'), /no replica generation 9/);
+    });
   });
 
   it('every generation corrupt is a ReplicaCorrupt; a key this host lacks stops the search with ReplicaKeyError', async () => {

@@ -10,7 +10,7 @@ import type { FirmwareInventory } from '../../../src/firmware/types';
 
 describe('service/reload', () => {
   const running = testConfig({
-    api: { port: 7780, auth_token: 'old' },
+    api: { port: 7780, auth_token: 'old-token-0123456789' },
     peer: { timeout: 60 },
     'firmware:x86_64': { loader: '/a/CODE.fd', nvram_template: '/a/VARS.fd' },
   });
@@ -19,7 +19,11 @@ describe('service/reload', () => {
     [
       'nothing changed',
       {
-        file: { api: { port: 7780, auth_token: 'old' }, peer: { timeout: 60 }, 'firmware:x86_64': { loader: '/a/CODE.fd', nvram_template: '/a/VARS.fd' } },
+        file: {
+          api: { port: 7780, auth_token: 'old-token-0123456789' },
+          peer: { timeout: 60 },
+          'firmware:x86_64': { loader: '/a/CODE.fd', nvram_template: '/a/VARS.fd' },
+        },
         restartOnly: [],
         changed: [],
       },
@@ -27,7 +31,11 @@ describe('service/reload', () => {
     [
       'a new firmware map, peer timeout and token take effect',
       {
-        file: { api: { port: 7780, auth_token: 'new' }, peer: { timeout: 5 }, 'firmware:x86_64': { loader: '/b/CODE.fd', nvram_template: '/b/VARS.fd' } },
+        file: {
+          api: { port: 7780, auth_token: 'new-token-0123456789' },
+          peer: { timeout: 5 },
+          'firmware:x86_64': { loader: '/b/CODE.fd', nvram_template: '/b/VARS.fd' },
+        },
         restartOnly: [],
         changed: ['[api] auth_token', '[peer] timeout', '[firmware:x86_64]'],
       },
@@ -36,7 +44,7 @@ describe('service/reload', () => {
       'the listen port and the NVRAM directory wait for a restart',
       {
         file: {
-          api: { port: 9999, auth_token: 'old' },
+          api: { port: 9999, auth_token: 'old-token-0123456789' },
           nvram: { nvram_dir: '/x' },
           peer: { timeout: 60 },
           'firmware:x86_64': { loader: '/a/CODE.fd', nvram_template: '/a/VARS.fd' },
@@ -47,7 +55,7 @@ describe('service/reload', () => {
     ],
     [
       'a removed map section is a change',
-      { file: { api: { port: 7780, auth_token: 'old' }, peer: { timeout: 60 } }, restartOnly: [], changed: ['[firmware:x86_64]'] },
+      { file: { api: { port: 7780, auth_token: 'old-token-0123456789' }, peer: { timeout: 60 } }, restartOnly: [], changed: ['[firmware:x86_64]'] },
     ],
   ];
   for (const [name, { file, restartOnly, changed }] of cases) {
@@ -73,7 +81,7 @@ describe('service/reload', () => {
     const plan = planReload(
       running,
       testConfig({
-        api: { port: 9999, auth_token: 'old' },
+        api: { port: 9999, auth_token: 'old-token-0123456789' },
         DEFAULT: { host: 'elsewhere' },
         peer: { timeout: 60 },
         'firmware:x86_64': { loader: '/a/CODE.fd', nvram_template: '/a/VARS.fd' },
