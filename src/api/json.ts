@@ -3,9 +3,10 @@
  * `sendJson`: the sidecar's one way to answer with JSON. Same bytes and headers as express's
  * `res.json` with our settings (no ETag, no replacer, no indentation), without its per-call
  * work (settings lookups, content-type parsing to add the charset, freshness check): this is
- * on the path of every call, and `get_info` is the one Nova makes most.
+ * on the path of every call, and `get_info` is the one Nova makes most. `jsonBody`: how a
+ * request's JSON body is read (and when its `Content-Type` refuses it).
  */
-import express, { type RequestHandler, type Response } from 'express';
+import express, { type Request, type RequestHandler, type Response } from 'express';
 import { InvalidInput, NovaError } from '../errors';
 
 /** Signs an answer (status, body) to an authenticated peer request: the header to set. */
@@ -32,6 +33,60 @@ export function sendJson(res: Response, body: unknown, status = 200): void {
   res.end(text);
 }
 
+/**
+ * A JSON body parser for the API's routes; the body's `Content-Type` is `jsonContentType`'s
+ * rule. A charset other than UTF-8 is refused (415: RFC 8259 §8.1, JSON between systems is
+ * UTF-8; body-parser alone would take UTF-16 too), and the nesting depth is checked on the
+ * raw bytes before JSON.parse (`verify`: 400 beyond MAX_JSON_DEPTH).
+ */
+export function jsonBody(limit: string, strict: boolean): RequestHandler {
+  const parse = express.json({ limit, strict, verify: (_req, _res, buf) => checkJsonDepth(buf) });
+  return function json(req, res, next) {
+    const refused = jsonContentType(req);
+    if (refused) return next(refused);
+    const m = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '');
+    if (m && !/^utf-?8$/i.test(m[1]))
+      return next(
+        new NovaError('InvalidInput', 415, `Invalid input received: body: charset '${m[1].slice(0, 32)}' (JSON bodies are UTF-8)`, {
+          details: { field: 'body' },
+        }),
+      );
+    parse(req, res, next);
+  };
+}
+
+/**
+ * A body sent without `Content-Type` is read as JSON (curl's examples without `-H`, the
+ * commonest slip): the header is set to `application/json`. One whose `Content-Type` names
+ * another media type is refused: 415 naming the header to send, never read as an empty body
+ * (which used to surface as `body: must be object`).
+ */
+export function jsonContentType(req: Request): NovaError | undefined {
+  const ct = req.headers['content-type'];
+  if (!hasBody(req)) return undefined;
+  if (ct === undefined || ct === '') {
+    req.headers['content-type'] = 'application/json';
+    return undefined;
+  }
+  if (isJsonType(ct)) return undefined;
+  // The same answer as a foreign charset's: InvalidInput, 415, naming what to send.
+  return new NovaError(
+    'InvalidInput',
+    415,
+    `Invalid input received: Content-Type: '${ct.split(';')[0].trim()}' is not JSON; send the body with the header 'Content-Type: application/json'`,
+    { details: { field: 'Content-Type' } },
+  );
+}
+
+function isJsonType(ct: string): boolean {
+  const type = ct.split(';')[0].trim().toLowerCase();
+  return type === 'application/json' || /^application\/[a-z0-9.+-]*\+json$/.test(type);
+}
+
+function hasBody(req: Request): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}
+
 /** Deepest nesting of arrays and objects a JSON body may have (Nova's deepest body is under 10). */
 export const MAX_JSON_DEPTH = 64;
 
@@ -53,25 +108,6 @@ export function checkJsonDepth(raw: Buffer, max = MAX_JSON_DEPTH): void {
       if (++depth > max) throw new InvalidInput('body', `nests deeper than ${max} levels`);
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
-}
-
-/**
- * express.json for the operator API: a charset other than UTF-8 is refused (415: RFC 8259
- * §8.1, JSON between systems is UTF-8; body-parser alone would take UTF-16 too), and the depth
- * check runs on the raw bytes before JSON.parse (`verify`).
- */
-export function jsonBody(limit: string, strict: boolean): RequestHandler {
-  const parse = express.json({ limit, strict, verify: (_req, _res, buf) => checkJsonDepth(buf) });
-  return function utf8Json(req, res, next) {
-    const m = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '');
-    if (m && !/^utf-?8$/i.test(m[1]))
-      return next(
-        new NovaError('InvalidInput', 415, `Invalid input received: body: charset '${m[1].slice(0, 32)}' (JSON bodies are UTF-8)`, {
-          details: { field: 'body' },
-        }),
-      );
-    parse(req, res, next);
-  };
 }
 
 /** A JSON body (UTF-8) as the peer routes take it: depth-checked, then parsed; InvalidInput otherwise. */
