@@ -10,6 +10,10 @@
  */
 import { performance } from 'node:perf_hooks';
 import axios from 'axios';
+import { Agent } from 'node:http';
+
+/** A fresh connection per probe: a kept-alive one the server closed while idle would fail the probe, not the sidecar. */
+const agent = new Agent({ keepAlive: false });
 import { makeHosts, SECRET } from '../test/support/processes';
 import { peerAttack, rssOf } from '../test/support/peerAttack';
 
@@ -23,7 +27,7 @@ function pct(xs: number[], p: number): number {
 async function probe(url: string, until: () => boolean, out: number[]): Promise<void> {
   while (!until()) {
     const t = performance.now();
-    await axios.get(`${url}/healthz`, { timeout: 10_000 });
+    await axios.get(`${url}/healthz`, { timeout: 10_000, httpAgent: agent });
     out.push(performance.now() - t);
     await new Promise((r) => setTimeout(r, 5));
   }

@@ -12,9 +12,9 @@
  * series per instance would grow without bound) and status, when `metrics` is given.
  * `/healthz` is liveness (the process answers); `/readyz` runs the readiness checks it is
  * given and answers 200 or 503 with what is not ready: by check name alone without the bearer
- * token, with each check's detail with it. `/openapi.json` is the OpenAPI document the
- * requests are validated with (static, nothing secret: served without the token). A known
- * path asked with a method it does not serve answers 405 with `Allow`.
+ * token, with each check's detail with it. `/openapi.json` is the OpenAPI document
+ * the requests are validated with (static, nothing secret: served without the token). A
+ * known path asked with a method it does not serve answers 405 with `Allow`.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { randomUUID, timingSafeEqual } from 'node:crypto';

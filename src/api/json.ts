@@ -33,37 +33,15 @@ export function sendJson(res: Response, body: unknown, status = 200): void {
   res.end(text);
 }
 
-/** Deepest nesting of arrays and objects a JSON body may have (Nova's deepest body is under 10). */
-export const MAX_JSON_DEPTH = 64;
-
 /**
- * Throws InvalidInput (400) when the JSON text nests arrays/objects deeper than `max`: a scan
- * of the raw bytes before anything parses or walks the value recursively (a deep body would
- * otherwise exhaust the stack of the parser or of the validator, a 500).
- */
-export function checkJsonDepth(raw: Buffer, max = MAX_JSON_DEPTH): void {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < raw.length; i++) {
-    const c = raw[i];
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) throw new InvalidInput('body', `nests deeper than ${max} levels`);
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-}
-
-/**
- * express.json for the operator API: a charset other than UTF-8 is refused (415: RFC 8259
- * §8.1, JSON between systems is UTF-8; body-parser alone would take UTF-16 too), and the depth
- * check runs on the raw bytes before JSON.parse (`verify`).
+ * A JSON body parser for the API's routes; the body's `Content-Type` is `jsonContentType`'s
+ * rule. A charset other than UTF-8 is refused (415: RFC 8259 §8.1, JSON between systems is
+ * UTF-8; body-parser alone would take UTF-16 too), and the nesting depth is checked on the
+ * raw bytes before JSON.parse (`verify`: 400 beyond MAX_JSON_DEPTH).
  */
 export function jsonBody(limit: string, strict: boolean): RequestHandler {
   const parse = express.json({ limit, strict, verify: (_req, _res, buf) => checkJsonDepth(buf) });
-  return function utf8Json(req, res, next) {
+  return function json(req, res, next) {
     const refused = jsonContentType(req);
     if (refused) return next(refused);
     const m = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '');
@@ -75,17 +53,6 @@ export function jsonBody(limit: string, strict: boolean): RequestHandler {
       );
     parse(req, res, next);
   };
-}
-
-/** A JSON body (UTF-8) as the peer routes take it: depth-checked, then parsed; InvalidInput otherwise. */
-export function parseJsonBody(raw: Buffer): unknown {
-  if (!raw.length) return undefined;
-  checkJsonDepth(raw);
-  try {
-    return JSON.parse(raw.toString('utf8')) as unknown;
-  } catch {
-    throw new InvalidInput('body', 'malformed JSON');
-  }
 }
 
 /**
@@ -118,4 +85,38 @@ function isJsonType(ct: string): boolean {
 
 function hasBody(req: Request): boolean {
   return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}
+
+/** Deepest nesting of arrays and objects a JSON body may have (Nova's deepest body is under 10). */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Throws InvalidInput (400) when the JSON text nests arrays/objects deeper than `max`: a scan
+ * of the raw bytes before anything parses or walks the value recursively (a deep body would
+ * otherwise exhaust the stack of the parser or of the validator, a 500).
+ */
+export function checkJsonDepth(raw: Buffer, max = MAX_JSON_DEPTH): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) throw new InvalidInput('body', `nests deeper than ${max} levels`);
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+}
+
+/** A JSON body (UTF-8) as the peer routes take it: depth-checked, then parsed; InvalidInput otherwise. */
+export function parseJsonBody(raw: Buffer): unknown {
+  if (!raw.length) return undefined;
+  checkJsonDepth(raw);
+  try {
+    return JSON.parse(raw.toString('utf8')) as unknown;
+  } catch {
+    throw new InvalidInput('body', 'malformed JSON');
+  }
 }

@@ -302,13 +302,15 @@ export function onlineCommands(io: CliIo, out: { code: number }, opts: OnlineEnv
     async (uuid: string, generation: number, o: Common) => {
       progress(`restoring generation ${generation} of ${uuid}: reading and verifying it...`);
       const r = await client(o).call<NvramRestoreResultBody>('POST', `/v1/instances/${uuid}/nvram/restore`, { generation });
+      if (!r.nvram) {
+        // No store on that host (shelved-offloaded, or waiting to be evacuated): the choice is pinned.
+        progress(`pinned: the next unshelve or evacuate of ${uuid} restores generation ${r.restored.generation}`);
+        emit(o, r, () => `${uuid}: generation ${r.restored.generation} pinned for the next unshelve or evacuate\n`);
+        return;
+      }
+      const now = r.nvram;
       progress(`restored: the store now holds generation ${r.restored.generation} written by ${r.restored.host} at ${r.restored.time}`);
-      // A shelved or evacuated instance has no store here: the choice is recorded for its next boot.
-      emit(o, r, () =>
-        r.nvram
-          ? `${r.nvram.path}: generation ${r.restored.generation} (sha256 ${r.nvram.sha256})\n`
-          : `generation ${r.restored.generation} pinned: the next unshelve or evacuate restores it\n`,
-      );
+      emit(o, r, () => `${now.path}: generation ${r.restored.generation} (sha256 ${now.sha256})\n`);
     },
   );
 

@@ -14,11 +14,11 @@ import { runCli } from '../../src/cli/program';
 import { firmwareTree, tmpDir, type FirmwareTree } from '../support/firmwareFixture';
 import { freePort } from '../support/processes';
 import { startTestSidecar, type TestSidecar } from '../support/sidecar';
+import { H_DESTINATION, H_NONCE, H_RESPONSE_SIGNATURE, signResponse } from '../../src/peer/signing';
 import { OWNER, testCert } from '../support/sbKeys';
 import { loadConfigFile } from '../../src/config';
 import { startSidecar } from '../../src/server';
 import { memoryLogger } from '../../src/util/log';
-import { H_DESTINATION, H_NONCE, H_RESPONSE_SIGNATURE, signResponse } from '../../src/peer/signing';
 
 const SECRET = 'doctor-shared-secret';
 const MAIN = path.join(__dirname, '..', '..', 'src', 'main.ts');

@@ -15,7 +15,7 @@ describe('config/client', () => {
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nus-client-'));
     conf = path.join(dir, 'shim.conf');
-    fs.writeFileSync(conf, '[api]\nhost = 0.0.0.0\nport = 7790\nauth_token = from-file\n');
+    fs.writeFileSync(conf, '[api]\nhost = 0.0.0.0\nport = 7790\nauth_token = from-file-0123456789\n');
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -48,8 +48,8 @@ describe('config/client', () => {
   }
 
   it('then the config file (--config-file or NOVA_UEFI_SHIM_CONFIG): a wildcard listener is reached on loopback', () => {
-    assert.deepEqual(clientSettings({ configFile: conf }, {}), { url: 'http://127.0.0.1:7790', token: 'from-file', source: conf });
-    assert.deepEqual(clientSettings({}, { NOVA_UEFI_SHIM_CONFIG: conf }), { url: 'http://127.0.0.1:7790', token: 'from-file', source: conf });
+    assert.deepEqual(clientSettings({ configFile: conf }, {}), { url: 'http://127.0.0.1:7790', token: 'from-file-0123456789', source: conf });
+    assert.deepEqual(clientSettings({}, { NOVA_UEFI_SHIM_CONFIG: conf }), { url: 'http://127.0.0.1:7790', token: 'from-file-0123456789', source: conf });
     assert.equal(clientSettings({ configFile: conf }, { NOVA_UEFI_SHIM_TOKEN: 'e' }).token, 'e', 'the environment outranks the file');
   });
 
