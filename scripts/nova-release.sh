@@ -49,9 +49,9 @@ shift 2
 # Packages Nova's functional framework needs (the same list on every release),
 # the firmware the sidecar's firmware map reads, and libstdc++ for the host's
 # node binary.
-TEST_PACKAGES="python3-nova python3-wsgi-intercept python3-placement python3-oslotest
-python3-stestr python3-ddt python3-requests-mock python3-testscenarios
-python3-osprofiler ca-certificates libstdc++6 qemu-efi-aarch64"
+TEST_PACKAGES="python3-nova python3-wsgi-intercept python3-placement python3-oslotest \
+python3-stestr python3-ddt python3-requests-mock python3-testscenarios \
+python3-osprofiler ca-certificates libstdc++6 qemu-efi-aarch64 util-linux"
 
 case "$RELEASE" in
     26) SUITE=bookworm ;;

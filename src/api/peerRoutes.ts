@@ -98,6 +98,12 @@ export function peerRouter({ verifier, host, metrics }: PeerRouterOptions): (dri
       sendJson(res, state);
       metrics?.nvramBytesSent.inc(storeBytesIn(state));
     });
+    // The source of a live migration that failed with a shared instance path, where Nova
+    // calls no rollback on this (the destination) host.
+    r.post('/v1/peer/instances/:uuid/rollback_live_migration_at_destination', async (req, res) => {
+      const uuid = uuidOf(req);
+      sendJson(res, await driverOf(res).rollbackLiveMigrationAtDestination(uuid, { instance: { uuid } }));
+    });
     r.get('/v1/peer/instances/:uuid/nvram_digest', async (req, res) => {
       const name = req.query.name;
       if (typeof name !== 'string') throw new InvalidInput('name', 'required once, as a string');

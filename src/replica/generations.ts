@@ -233,6 +233,20 @@ export class ReplicaLog {
     return gone.map((e) => e.generation);
   }
 
+  /** The instances with any object (generation or claim) in the store, sorted. */
+  async instances(): Promise<string[]> {
+    const out = new Set<string>();
+    for (const key of await this.store.list(this.opts.prefix)) {
+      const uuid = key.slice(this.opts.prefix.length).split('/')[0];
+      if (uuid) out.add(uuid);
+    }
+    for (const c of await this.store.claims(this.opts.prefix)) {
+      const uuid = c.key.slice(this.opts.prefix.length).split('/')[0];
+      if (uuid) out.add(uuid);
+    }
+    return [...out].sort();
+  }
+
   /** Remove every generation and claim of the instance. */
   async deleteAll(uuid: string): Promise<number> {
     const keys = await this.store.list(this.dir(uuid));

@@ -162,6 +162,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/host/replicas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description Instances that have replicas (generations or claims) in the replica store every host shares.
+         *     The Nova driver compares them with the instances Nova has deleted and destroys the replicas of
+         *     each (`destroy` with `vm_state` deleted): Nova deletes a SHELVED_OFFLOADED server in the API
+         *     without calling any compute host. Empty, with `configured` false, without `[replica]`.
+         */
+        get: operations["list_replica_instances"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/instances": {
         parameters: {
             query?: never;
@@ -1462,6 +1484,11 @@ export interface components {
             };
             warnings?: string[];
         };
+        ReplicaInstances: {
+            /** @description Whether this sidecar has a replica store ([replica]). */
+            configured: boolean;
+            instances: string[];
+        };
         InstanceList: {
             instances: {
                 uuid: string;
@@ -1813,6 +1840,27 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SecureBootRotation"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    list_replica_instances: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Instances with replicas. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplicaInstances"];
                 };
             };
             default: components["responses"]["Error"];
