@@ -110,6 +110,9 @@ mount_chroot() {
     trap 'unmount_all' EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
+    # The chroot's root is a mount point of its own: unshare --mount
+    # --propagation private inside it (the test sidecars' namespaces) needs one.
+    do_mount "$C" --bind "$C"
     do_mount "$C/proc" --bind /proc
     do_mount "$C/dev" --bind /dev
     do_mount "$C/dev/pts" --bind /dev/pts

@@ -127,7 +127,7 @@ async function verifyTemp(fh: TempHandle, buf: Buffer, runs: [number, number][])
   }
   const chunk = Buffer.allocUnsafe(Math.min(VERIFY_CHUNK, buf.length) + 1);
   for (const [start, end] of runs) {
-    for (let off = start; off < end; ) {
+    for (let off = start; off < end;) {
       const want = Math.min(VERIFY_CHUNK, end - off);
       const atEof = off + want === buf.length;
       const { bytesRead } = await fh.read(chunk, 0, want + (atEof ? 1 : 0), off);

@@ -214,7 +214,7 @@ class UEFIShimTestBase(base.ServersTestBase):
             'is_public': False,
             'container_format': 'bare',
             'disk_format': 'qcow2',
-            'size': '74185822',
+            'size': 74185822,
             'min_ram': 0,
             'min_disk': 0,
             'protected': False,
