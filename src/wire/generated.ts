@@ -899,8 +899,10 @@ export interface components {
             name?: string;
             host?: string | null;
             node?: string | null;
-            vcpus?: number;
-            memory_mb?: number;
+            /** @description Nova's Instance.vcpus is nullable. */
+            vcpus?: number | null;
+            /** @description Nova's Instance.memory_mb is nullable; flavors start at 1 MiB. */
+            memory_mb?: number | null;
             flavor?: components["schemas"]["FlavorArg"];
             system_metadata?: {
                 [key: string]: string | null;
@@ -916,7 +918,7 @@ export interface components {
             "nova_object.data"?: components["schemas"]["Instance"];
         });
         Flavor: {
-            name?: string;
+            name?: string | null;
             flavorid?: string;
             vcpus?: number;
             memory_mb?: number;
@@ -1035,12 +1037,12 @@ export interface components {
             /** Format: uuid */
             uuid?: string;
             id?: number;
-            source_compute?: string;
-            dest_compute?: string;
-            source_node?: string;
-            dest_node?: string;
+            source_compute?: string | null;
+            dest_compute?: string | null;
+            source_node?: string | null;
+            dest_node?: string | null;
             migration_type?: string;
-            status?: string;
+            status?: string | null;
         };
         MigrationArg: components["schemas"]["Migration"] | (components["schemas"]["VersionedObjectEnvelope"] & {
             /** @constant */
