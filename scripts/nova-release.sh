@@ -19,6 +19,7 @@
 #   shell    an interactive shell in the release
 #   remove   delete the chroot (refused while anything is mounted in it)
 #   status   print what is installed
+#   steps    the install steps, as their stamps are named
 #
 # Mounts are made in a private mount namespace (unshare) so two runs of the
 # same release never unmount each other's; NOVA_RELEASE_UNSHARE=0 mounts in
@@ -32,7 +33,7 @@ ROOT=${NOVA_RELEASE_ROOT:-/var/cache/nova-uefi-shim/chroots}
 UNSHARE=${NOVA_RELEASE_UNSHARE:-1}
 
 usage() {
-    sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 die() {
@@ -51,7 +52,8 @@ shift 2
 # node binary.
 TEST_PACKAGES="python3-nova python3-wsgi-intercept python3-placement python3-oslotest \
 python3-stestr python3-ddt python3-requests-mock python3-testscenarios \
-python3-osprofiler ca-certificates libstdc++6 qemu-efi-aarch64 util-linux"
+python3-osprofiler ca-certificates libstdc++6 qemu-efi-aarch64 util-linux \
+libvirt-clients libxml2-utils"
 
 case "$RELEASE" in
     26) SUITE=bookworm ;;
@@ -62,6 +64,8 @@ esac
 
 C=$ROOT/$SUITE
 STAMPS=$ROOT/$SUITE.stamps
+# A changed package list is a new step: install adds what is missing.
+PACKAGES_STEP=packages-$(echo "$TEST_PACKAGES ${FIRMWARE:-}" | md5sum | cut -c1-8)
 APT_OPTS="-o Acquire::Check-Valid-Until=false -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
 API_PASTE=/usr/lib/python3/dist-packages/etc/nova/api-paste.ini
 
@@ -211,14 +215,14 @@ install_chroot() {
         chmod 755 "$C/usr/sbin/policy-rc.d"
         done_step sources
     fi
-    if ! stamp packages; then
+    if ! stamp "$PACKAGES_STEP"; then
         echo "release $RELEASE: installing Nova and its test packages"
         # shellcheck disable=SC2086
         NOVA_RELEASE_MOUNT_WORK=0 in_chroot_sub sh -c "apt-get $APT_OPTS update -q && \
             apt-get $APT_OPTS install -y -q --no-install-recommends $TEST_PACKAGES $FIRMWARE && apt-get clean" \
             > "$ROOT/$SUITE.packages.log" 2>&1 \
             || die "package install failed, see $ROOT/$SUITE.packages.log"
-        done_step packages
+        done_step "$PACKAGES_STEP"
     fi
     if ! stamp api-paste; then
         NOVA_RELEASE_MOUNT_WORK=0 in_chroot_sub sh -c "cd /tmp && apt-get $APT_OPTS download nova-common && \
@@ -242,7 +246,7 @@ nova_version_chroot() {
 
 ready() {
     [ "$RELEASE" = 26 ] && return 0
-    stamp debootstrap && stamp sources && stamp packages && stamp api-paste
+    stamp debootstrap && stamp sources && stamp "$PACKAGES_STEP" && stamp api-paste
 }
 
 case "$ACTION" in
@@ -268,6 +272,10 @@ case "$ACTION" in
         [ -z "$(mounts_under)" ] || die "$C still has mounts: $(mounts_under | tr '\n' ' ')"
         rm -rf --one-file-system "$C" "$C.partial" "$STAMPS" "$ROOT/$SUITE".*.log "$ROOT/$SUITE.lock"
         echo "release $RELEASE: removed"
+        ;;
+    steps)
+        # The stamps a complete install leaves (tests mark a chroot built with them).
+        echo debootstrap sources "$PACKAGES_STEP" api-paste
         ;;
     status)
         if [ "$RELEASE" = 26 ]; then

@@ -53,7 +53,8 @@ function buildChroot(root: string): string {
     }
   }
   fs.mkdirSync(path.join(root, 'trixie.stamps'));
-  for (const step of ['debootstrap', 'sources', 'packages', 'api-paste']) fs.writeFileSync(path.join(root, 'trixie.stamps', step), 'test\n');
+  const steps = execFileSync('/bin/bash', [SCRIPT, 'steps', '31'], { encoding: 'utf8' }).trim().split(/\s+/);
+  for (const step of steps) fs.writeFileSync(path.join(root, 'trixie.stamps', step), 'test\n');
   return c;
 }
 
