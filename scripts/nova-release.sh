@@ -232,6 +232,8 @@ install_chroot() {
             || die "api-paste.ini extraction failed, see $ROOT/$SUITE.api-paste.log"
         done_step api-paste
     fi
+    # libvirt's own store directory: the suite's sidecars mount theirs there.
+    mkdir -p "$C/var/lib/libvirt/qemu/nvram"
     echo "release $RELEASE: $C ($(nova_version_chroot))"
 }
 
