@@ -13,7 +13,7 @@
 # A release that is not installed is a skip with its reason, or a failure
 # with NUS_REQUIRE_NOVA=1.
 #
-# Needs Debian's python3-nova and its test dependencies (see README.md), node
+# Needs Debian's python3-nova and its test dependencies (see docs/testing.md), node
 # and this repository's node_modules (tsx), and ovmf. The driver is not
 # installed: nova_uefi_shim_tests puts this tree's nova/virt on nova.virt's
 # package path. Each test starts its own sidecar processes from the

@@ -40,6 +40,7 @@ import { reloadConfig, type ReloadResult, type ReloadTarget } from './service/re
 import { openReplicas } from './replica';
 import { ReplicaService } from './driver/replicas';
 import { ReplicaStateStore } from './state/replicas';
+import { TombstoneStore } from './state/tombstones';
 
 export class StartupError extends Error {
   constructor(message: string) {
@@ -196,6 +197,7 @@ async function startReplicas(
   const svc = new ReplicaService({
     log: replicaLog,
     states,
+    tombstones: new TombstoneStore(config.hypervisor.state_dir),
     nvram: d.nvram,
     records: d.records,
     logger: d.log,
@@ -248,6 +250,7 @@ export async function startSidecar(initial: Config, opts: StartOptions = {}): Pr
         hypervisor,
         recovery: () => recovery,
         stopping: () => stopping,
+        replica: driver.core.replicas ? () => driver.core.replicas!.probe(config.replica.timeout) : undefined,
       }),
     extraRouters: [
       peerRouter({ verifier, host: config.DEFAULT.host, metrics }),

@@ -10,7 +10,7 @@ import type { SignatureVerifier } from '../peer/signing';
 import { InvalidInput } from '../errors';
 import { validateUuid } from '../nova/ids';
 import { sendJson } from './json';
-import type { StageRequest } from '../driver/contract';
+import type { LiveStepArgs, StageRequest } from '../driver/contract';
 import type { FirmwareSelection } from '../firmware/types';
 import { storeBytesIn, type NvramPayload } from '../peer/transfer';
 import type { Metrics } from '../metrics';
@@ -102,7 +102,8 @@ export function peerRouter({ verifier, host, metrics }: PeerRouterOptions): (dri
     // calls no rollback on this (the destination) host.
     r.post('/v1/peer/instances/:uuid/rollback_live_migration_at_destination', async (req, res) => {
       const uuid = uuidOf(req);
-      sendJson(res, await driverOf(res).rollbackLiveMigrationAtDestination(uuid, { instance: { uuid } }));
+      // Only the uuid is known here; the destination's journal holds the rest.
+      sendJson(res, await driverOf(res).rollbackLiveMigrationAtDestination(uuid, { instance: { uuid } } as unknown as LiveStepArgs));
     });
     r.get('/v1/peer/instances/:uuid/nvram_digest', async (req, res) => {
       const name = req.query.name;

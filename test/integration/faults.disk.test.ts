@@ -6,8 +6,10 @@
  * CLI's `nvram set`) at several fill levels (nothing free, a few KiB, just under one store):
  * a 507 `StorageError` naming the path and the cause, every store that existed byte-identical,
  * every state document still whole JSON, no temp file left; then, with the space back, the
- * same request succeeds. A read-only remount between two steps of a cold migration loses
- * nothing, and after `remount,rw` the retry (or the revert) completes.
+ * same request succeeds. A live migration onto a full destination fails at pre_live_migration
+ * and Nova's rollback keeps the guest and its store on the source; with space it completes. A
+ * read-only remount between two steps of a cold migration loses nothing, and after
+ * `remount,rw` the retry (or the revert) completes.
  *
  * Needs root to mount (CI runs as root with NUS_REQUIRE_ROOT_FS=1, where a skip fails).
  * Device-mapper is not used: an EIO from a real device needs dm-error, which the CI kernel
@@ -19,7 +21,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AxiosResponse } from 'axios';
 import { makeHosts, type SidecarProcess } from '../support/processes';
-import { call, migration, newInstance, nvramPath, UEFI, type Inst } from '../support/novaFlows';
+import { call, liveFinish, liveMove, migration, newInstance, nvramPath, UEFI, type Inst } from '../support/novaFlows';
 import { driverFirmware } from '../support/driverHarness';
 import { firmwareMapIni, tmpDir } from '../support/firmwareFixture';
 import { OWNER, testCert } from '../support/sbKeys';
@@ -394,6 +396,54 @@ describe('disk faults on real filesystems (tmpfs)', function () {
       });
     });
   }
+
+  describe('live migration onto a full destination', () => {
+    for (const [level, leave] of LEVELS) {
+      it(`${level}: pre_live_migration answers 507, Nova's rollback leaves the source running with its store; with space the migration completes`, async () => {
+        const inst = await spawnOff(A);
+        await call(A, inst.uuid, 'power_on', { instance: inst });
+        await replicaSettled(A, inst);
+        const want = sha(fs.readFileSync(nvramPath(A, inst)));
+        const mig = migration('compute1', 'compute2', 'live-migration');
+        const d = await call(B, inst.uuid, 'check_can_live_migrate_destination', {
+          instance: inst,
+          src_compute_info: {},
+          dst_compute_info: {},
+          block_migration: false,
+        });
+        const src = await call(A, inst.uuid, 'check_can_live_migrate_source', { instance: inst, dest_check_data: { ...d.migrate_data, migration: mig } });
+        const before = snapshot(fsB!.dir);
+        fsB!.fill(leave);
+        const pre = await B.http.post(`/v1/instances/${inst.uuid}/pre_live_migration`, {
+          instance: inst,
+          block_device_info: {},
+          network_info: [],
+          disk_info: null,
+          migrate_data: src.migrate_data,
+        });
+        assertStorageError(pre, fsB!);
+        await assertNothingLost(fsB!, before);
+        fsB!.unfill();
+        // Nova's rollback after a failed pre_live_migration.
+        await call(B, inst.uuid, 'rollback_live_migration_at_destination', {
+          instance: inst,
+          network_info: [],
+          block_device_info: {},
+          destroy_disks: true,
+          migrate_data: src.migrate_data,
+        });
+        await call(A, inst.uuid, 'rollback_live_migration_at_source', { instance: inst, migrate_data: src.migrate_data });
+        assert.equal(sha(fs.readFileSync(nvramPath(A, inst))), want, 'the source keeps its store');
+        assert.equal((await A.http.get(`/v1/instances/${inst.uuid}`)).data.power_state, 1, 'still running on the source');
+        // The same migration again, with space: it completes and the store arrives whole.
+        const { migrate_data } = await liveMove(A, B, inst);
+        await liveFinish(A, B, inst, migrate_data);
+        assert.equal(sha(fs.readFileSync(nvramPath(B, inst))), want);
+        assert.equal(fs.existsSync(nvramPath(A, inst)), false);
+        await noTempsLeft(fsB!.dir, 'no temp file left on the destination');
+      });
+    }
+  });
 
   describe('a read-only remount in the middle of a cold migration', () => {
     it('destination read-only before finish_migration: 507 EROFS, nothing lost; after remount,rw the retry completes and confirm drops the source', async () => {
