@@ -441,10 +441,12 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
             ctx = nova_context.get_admin_context(read_deleted='yes')
             found = objects.InstanceList.get_by_filters(
                 ctx, {'uuid': uuids}, expected_attrs=[])
-            gone = [inst.uuid for inst in found if inst.deleted]
-            for uuid in gone:
-                self._sidecar.call(uuid, 'destroy', {
-                    'instance': {'uuid': uuid, 'vm_state': 'deleted'},
+            deleted = [inst for inst in found if inst.deleted]
+            gone = [inst.uuid for inst in deleted]
+            for inst in deleted:
+                self._sidecar.call(inst.uuid, 'destroy', {
+                    'instance': {'uuid': inst.uuid, 'id': inst.id,
+                                 'vm_state': 'deleted'},
                     'destroy_disks': True})
             if gone:
                 LOG.info('nova-uefi-shim destroyed the replicas of %(n)d '
