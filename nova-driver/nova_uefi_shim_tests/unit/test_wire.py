@@ -102,7 +102,12 @@ class WireSchemaTestCase(test.NoDBTestCase):
                 for value in _samples(field):
                     body = {fname: value}
                     for r in required:
-                        body.setdefault(r, str(uuid.uuid4()))
+                        if r not in body:
+                            body[r] = next(
+                                (v for v in _samples(cls.fields[r])
+                                 if v is not None),
+                                str(uuid.uuid4())) if r in cls.fields else \
+                                str(uuid.uuid4())
                     checked += 1
                     errors = self.refused(component, body)
                     if errors:
@@ -116,9 +121,11 @@ class WireSchemaTestCase(test.NoDBTestCase):
     def test_destroy_takes_an_instance_whose_fields_are_all_null(self):
         cls = objects.base.NovaObjectRegistry.obj_classes()['Instance'][0]
         props = self.schemas['Instance']['properties']
-        instance = {'uuid': str(uuid.uuid4())}
+        # uuid and id name the instance (its domain and store)
+        instance = {'uuid': str(uuid.uuid4()), 'id': 1}
         for fname, field in cls.fields.items():
-            if fname in props and field.nullable and fname != 'uuid':
+            if (fname in props and field.nullable and
+                    fname not in ('uuid', 'id')):
                 instance[fname] = None
         for method in ('DestroyRequest', 'CleanupRequest'):
             if method not in self.schemas:
