@@ -2,7 +2,16 @@
 # Run the nova-uefi-shim driver's tests: functional ones on Nova's own framework,
 # plus a few unit tests of seams the fake libvirt cannot reach.
 #
-#   nova-driver/run-functional.sh [--sidecar-ref REF] [--concurrency N] [REGEX...]
+#   nova-driver/run-functional.sh [--release 26|31|33|all] [--sidecar-ref REF]
+#                                 [--concurrency N] [REGEX...]
+#
+# --release runs the suite on that Nova release: 26 is this host's own
+# python3-nova (the default), 31 and 33 run inside the release chroots that
+# scripts/nova-release.sh builds (root; the sidecars run from this host's node,
+# bind-mounted into the chroot). "all" runs the three one after the other and
+# prints one "release R: N passed, N failed" line each, then the total.
+# A release that is not installed is a skip with its reason, or a failure
+# with NUS_REQUIRE_NOVA=1.
 #
 # Needs Debian's python3-nova and its test dependencies (see docs/testing.md), node
 # and this repository's node_modules (tsx), and ovmf. The driver is not
@@ -19,22 +28,95 @@
 
 set -u
 
+# The whole script is one function, read before it runs: editing this file
+# while a run is under way does not change what that run executes.
+main() {
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
 PYTHON=${PYTHON:-/usr/bin/python3}
 SIDECAR_REF=
 CONCURRENCY=${NUS_TEST_CONCURRENCY:-1}
+RELEASE=
 
 while [ $# -gt 0 ]; do
     case "$1" in
+        --release) RELEASE=$2; shift 2 ;;
+        --release=*) RELEASE=${1#*=}; shift ;;
         --sidecar-ref) SIDECAR_REF=$2; shift 2 ;;
         --sidecar-ref=*) SIDECAR_REF=${1#*=}; shift ;;
         --concurrency) CONCURRENCY=$2; shift 2 ;;
         --concurrency=*) CONCURRENCY=${1#*=}; shift ;;
-        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) break ;;
     esac
 done
+
+summary_of() {  # the last "N passed, N failed[, N skipped]" line of a file
+    grep -E '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$1" | tail -1
+}
+
+# One release in its chroot (31, 33): this same script, run inside it.
+run_release() {
+    local release=$1
+    shift
+    if [ "$release" = 26 ]; then
+        "$0" "$@"
+        return
+    fi
+    local why=
+    if [ "$(id -u)" != 0 ]; then
+        why="release $release runs in a chroot, which needs root"
+    elif ! "$REPO/scripts/nova-release.sh" status "$release" >/dev/null 2>&1; then
+        why="release $release is not installed (scripts/nova-release.sh install $release)"
+    fi
+    if [ -n "$why" ]; then
+        echo "$why"
+        if [ "${NUS_REQUIRE_NOVA:-0}" = 1 ]; then
+            echo "0 passed, 1 failed"
+            return 1
+        fi
+        echo "0 passed, 0 failed, 1 skipped"
+        return 0
+    fi
+    NOVA_UEFI_SHIM_NODE=/usr/local/bin/node PYTHON=/usr/bin/python3 \
+        "$REPO/scripts/nova-release.sh" run "$release" -- \
+        /bin/bash "$HERE/run-functional.sh" "$@"
+}
+
+case "$RELEASE" in
+    ''|26) ;;
+    31|33)
+        run_release "$RELEASE" --concurrency "$CONCURRENCY" "$@"
+        exit $?
+        ;;
+    all)
+        ALL=$(mktemp -d /tmp/nova-uefi-shim-releases.XXXXXX)
+        trap 'rm -rf "$ALL"' EXIT
+        tp=0; tf=0; ts=0; rc=0
+        for r in 26 31 33; do
+            echo "=== Nova release $r ==="
+            r_started=$(date +%s)
+            run_release "$r" --concurrency "$CONCURRENCY" "$@" 2>&1 | tee "$ALL/$r"
+            [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+            echo "release $r took $(( $(date +%s) - r_started ))s" >> "$ALL/lines"
+            line=$(summary_of "$ALL/$r")
+            [ -n "$line" ] || { line="0 passed, 1 failed"; rc=1; }
+            echo "release $r: $line" >> "$ALL/lines"
+            p=$(echo "$line" | sed -n 's/^\([0-9]*\) passed.*/\1/p')
+            f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
+            k=$(echo "$line" | sed -n 's/.* \([0-9]*\) skipped$/\1/p')
+            tp=$(( tp + p )); tf=$(( tf + f )); ts=$(( ts + ${k:-0} ))
+        done
+        echo
+        cat "$ALL/lines"
+        total="$tp passed, $tf failed"
+        [ "$ts" -gt 0 ] && total="$total, $ts skipped"
+        echo "$total"
+        [ "$rc" -eq 0 ] && [ "$tf" -eq 0 ]
+        exit $?
+        ;;
+    *) echo "--release: 26, 31, 33 or all"; echo "0 passed, 1 failed"; exit 2 ;;
+esac
 
 if ! "$PYTHON" -c 'import nova.tests.functional.libvirt.base' 2>/dev/null; then
     echo "python3-nova (with its tests) is not importable by $PYTHON"
@@ -46,6 +128,8 @@ if ! "$PYTHON" -c 'import nova.tests.functional.libvirt.base' 2>/dev/null; then
     exit 0
 fi
 
+echo "Nova $("$PYTHON" -c 'from nova import version; print(version.version_string())' 2>/dev/null)" \
+    "(python $("$PYTHON" -c 'import platform; print(platform.python_version())'))"
 WORK=$(mktemp -d /tmp/nova-uefi-shim-functional.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -96,3 +180,7 @@ if [ "${skipped:-0}" -gt 0 ]; then
 fi
 echo "$line"
 [ "$failed" -eq 0 ]
+}
+
+main "$@"
+exit $?

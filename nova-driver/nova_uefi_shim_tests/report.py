@@ -17,6 +17,8 @@ import sys
 
 #: table name -> (title, columns)
 TABLES = {
+    'seams': ('Seams of this Nova the driver uses (init_host)',
+              ('result',)),
     'operations': ('Operation by operation (after each: marker on the '
                    'owner, nothing on the other host, XML names the '
                    "sidecar's loader and store)",

@@ -31,6 +31,7 @@ import type {
   CapabilitiesBody,
   FirmwareInventoryBody,
   InstanceListBody,
+  ReplicaInstancesBody,
   InstanceViewBody,
   ReadinessBody,
   SecureBootInventoryBody,
@@ -200,6 +201,9 @@ export function createApp(opts: AppOptions): express.Express {
     const id = String(req.params.id);
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new InvalidInput('rotation_id', `'${id}' is not a rotation id`);
     sendJson(res, (await d.getSecureBootRotation(id)) satisfies SecureBootRotationBody);
+  });
+  app.get('/v1/host/replicas', async (_req, res) => {
+    sendJson(res, (await d.replicaInstances()) satisfies ReplicaInstancesBody);
   });
   app.get('/v1/instances', async (_req, res) => {
     sendJson(res, (await d.listInstances()) satisfies InstanceListBody);

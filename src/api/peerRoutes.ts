@@ -13,7 +13,7 @@ import { InvalidInput } from '../errors';
 import { validateUuid } from '../nova/ids';
 import { parseJsonBody, sendJson, signAnswers } from './json';
 import { authenticatedPeerBody, DEFAULT_PEER_BODY_LIMITS, peerState, type PeerBodyLimits } from './peerBody';
-import type { StageRequest } from '../driver/contract';
+import type { LiveStepArgs, StageRequest } from '../driver/contract';
 import type { FirmwareSelection } from '../firmware/types';
 import { storeBytesIn, type NvramPayload } from '../peer/transfer';
 import type { Metrics } from '../metrics';
@@ -95,6 +95,13 @@ export function peerRouter({ verifier, host, metrics, secret, limits = DEFAULT_P
       const state = await driverOf(res).peerState(uuidOf(req), req.query.nvram === '1');
       sendJson(res, state);
       metrics?.nvramBytesSent.inc(storeBytesIn(state));
+    });
+    // The source of a live migration that failed with a shared instance path, where Nova
+    // calls no rollback on this (the destination) host.
+    r.post('/v1/peer/instances/:uuid/rollback_live_migration_at_destination', async (req, res) => {
+      const uuid = uuidOf(req);
+      // Only the uuid is known here; the destination's journal holds the rest.
+      sendJson(res, await driverOf(res).rollbackLiveMigrationAtDestination(uuid, { instance: { uuid } } as unknown as LiveStepArgs));
     });
     r.get('/v1/peer/instances/:uuid/nvram_digest', async (req, res) => {
       const name = req.query.name;

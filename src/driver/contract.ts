@@ -261,6 +261,8 @@ export interface ComputeDriver {
   getInfo(uuid: string): Promise<InstanceView>;
   /** `list_instances` and `list_instance_uuids`: every defined domain, with the uuid where known. */
   listInstances(): Promise<InstanceList>;
+  /** Instances with replicas in the shared replica store (none without `[replica]`). */
+  replicaInstances(): Promise<{ configured: boolean; instances: string[] }>;
 
   // ---- cold migration and resize (driver/coldMigration) ----
 

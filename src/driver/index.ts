@@ -175,6 +175,10 @@ export class ShimDriver implements C.ComputeDriver {
     return this.locked('get_info', uuid, async (u) => this.core.view(await this.core.peekRecord(u)));
   }
 
+  async replicaInstances(): Promise<{ configured: boolean; instances: string[] }> {
+    const svc = this.core.replicas;
+    return svc ? { configured: true, instances: await svc.instances() } : { configured: false, instances: [] };
+  }
   listInstances(): Promise<C.InstanceList> {
     return this.measured('list_instances', () => this.instancesNow());
   }

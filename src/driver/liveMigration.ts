@@ -341,9 +341,29 @@ export async function rollbackLiveMigrationAtDestination(core: DriverCore, md: M
   return {};
 }
 
-export async function rollbackLiveMigrationAtSource(core: DriverCore, md: MigrationDeps, uuid: string, _a: LiveStepArgs): Promise<Done> {
+export async function rollbackLiveMigrationAtSource(core: DriverCore, md: MigrationDeps, uuid: string, a: LiveStepArgs): Promise<Done> {
   const j = await md.journals.get(uuid, 'source');
-  if (!j || j.kind !== 'live') return {};
+  if (j && j.kind === 'live') await rollBackSourceJournal(core, uuid, md, j);
+  // With a shared instance path Nova never calls the destination's rollback
+  // (do_cleanup = not is_shared_instance_path): the copy pre_live_migration put there goes
+  // through its sidecar from here. A destination that does not answer is logged: the guest
+  // keeps running here either way.
+  const dest = a.migrate_data?.uefi_shim?.dest_host;
+  if (dest && dest !== core.deps.config.DEFAULT.host) {
+    try {
+      await md.peer.call(dest, 'POST', `/v1/peer/instances/${uuid}/rollback_live_migration_at_destination`, {});
+    } catch (e) {
+      core.deps.log.warning('the destination sidecar did not roll back its copy of the store', {
+        instance_uuid: uuid,
+        dest,
+        error: e instanceof Error ? e.message : String(e),
+      });
+    }
+  }
+  return {};
+}
+
+async function rollBackSourceJournal(core: DriverCore, uuid: string, md: MigrationDeps, j: SourceJournal): Promise<void> {
   // Once the destination's store is verified the guest runs there: booting it here too would
   // run it twice, and a later clean-up would delete the store it uses. Refuse before booting.
   if (j.status === 'live-verified' || j.status === 'live-cleaned') {
@@ -359,7 +379,6 @@ export async function rollbackLiveMigrationAtSource(core: DriverCore, md: Migrat
   await md.journals.put(j, 'rolled-back');
   await md.journals.delete(uuid, 'source');
   core.deps.log.info('rollback_live_migration_at_source done', { instance_uuid: uuid });
-  return {};
 }
 
 /** Destination peer endpoint: digest of the store the arriving guest uses. */

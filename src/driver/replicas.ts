@@ -550,6 +550,12 @@ export class ReplicaService {
     return this.states.get(uuid)?.state === 'fenced';
   }
 
+  /** Every instance with replicas in the store (any host's). */
+  async instances(): Promise<string[]> {
+    await this.ensureStore();
+    return this.d.log.instances();
+  }
+
   /** The instance was deleted: remove its replicas (after the local store is gone) and its state. */
   async deleteAll(uuid: string): Promise<number> {
     this.queue.delete(uuid);

@@ -182,6 +182,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/host/replicas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description Instances that have replicas (generations or claims) in the replica store every host shares.
+         *     The Nova driver compares them with the instances Nova has deleted and destroys the replicas of
+         *     each (`destroy` with `vm_state` deleted): Nova deletes a SHELVED_OFFLOADED server in the API
+         *     without calling any compute host. Empty, with `configured` false, without `[replica]`.
+         */
+        get: operations["list_replica_instances"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/instances": {
         parameters: {
             query?: never;
@@ -955,8 +977,10 @@ export interface components {
             name?: string;
             host?: string | null;
             node?: string | null;
-            vcpus?: number;
-            memory_mb?: number;
+            /** @description Nova's Instance.vcpus is nullable. */
+            vcpus?: number | null;
+            /** @description Nova's Instance.memory_mb is nullable; flavors start at 1 MiB. */
+            memory_mb?: number | null;
             flavor?: components["schemas"]["FlavorArg"];
             system_metadata?: {
                 [key: string]: string | null;
@@ -972,7 +996,7 @@ export interface components {
             "nova_object.data"?: components["schemas"]["Instance"];
         });
         Flavor: {
-            name?: string;
+            name?: string | null;
             flavorid?: string;
             vcpus?: number;
             memory_mb?: number;
@@ -1091,12 +1115,12 @@ export interface components {
             /** Format: uuid */
             uuid?: string;
             id?: number;
-            source_compute?: string;
-            dest_compute?: string;
-            source_node?: string;
-            dest_node?: string;
+            source_compute?: string | null;
+            dest_compute?: string | null;
+            source_node?: string | null;
+            dest_node?: string | null;
             migration_type?: string;
-            status?: string;
+            status?: string | null;
         };
         MigrationArg: components["schemas"]["Migration"] | (components["schemas"]["VersionedObjectEnvelope"] & {
             /** @constant */
@@ -1576,6 +1600,11 @@ export interface components {
             };
             warnings?: string[];
         };
+        ReplicaInstances: {
+            /** @description Whether this sidecar has a replica store ([replica]). */
+            configured: boolean;
+            instances: string[];
+        };
         InstanceList: {
             instances: {
                 uuid: string;
@@ -1964,6 +1993,27 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SecureBootRotation"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    list_replica_instances: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Instances with replicas. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplicaInstances"];
                 };
             };
             default: components["responses"]["Error"];

@@ -42,6 +42,7 @@ export type InstanceViewBody = Schemas['InstanceView'];
 export type CapabilitiesBody = Schemas['Capabilities'];
 export type FirmwareInventoryBody = Schemas['FirmwareInventory'];
 export type InstanceListBody = Schemas['InstanceList'];
+export type ReplicaInstancesBody = Schemas['ReplicaInstances'];
 export type NvramVariableWriteBody = Schemas['NvramVariableWrite'];
 export type NvramBootWriteBody = Schemas['NvramBootWrite'];
 export type NvramEditResultBody = Schemas['NvramEditResult'];

@@ -27,6 +27,8 @@ sidecar's, without SMM.
 import os
 import struct
 
+import fixtures
+
 from nova.objects import fields
 from nova.tests.fixtures import libvirt as fakelibvirt
 
@@ -65,6 +67,13 @@ class Aarch64OperationsTest(ops._TwoHostsBase):
                 self.skipTest('%s is missing (Debian package '
                               'qemu-efi-aarch64)' % path)
         super(Aarch64OperationsTest, self).setUp()
+        # NOTE(uefi_shim): Nova >= 31 compares the guest CPU with the
+        # destination's before a live migration; Nova's fake libvirt answers
+        # "incompatible" for these faked aarch64 hosts (no CPU model to
+        # compare), which is not what this suite tests.
+        self.useFixture(fixtures.MockPatch(
+            'nova.virt.libvirt.driver.LibvirtDriver._compare_cpu',
+            return_value=None))
         self.arm_image = self.create_image(
             'arm_image', hw_architecture=AARCH64, hw_firmware_type='uefi',
             hw_machine_type='virt')
@@ -143,6 +152,9 @@ class Aarch64OperationsTest(ops._TwoHostsBase):
             sidecar = self.sidecars[self.owner(s)]
             resp = sidecar.request(
                 'GET', '/v1/instances/%s/nvram/variables' % s['id'])
+            if resp.status_code == 200:
+                # Debian 13 and later ship a formatted AAVMF_VARS.fd.
+                return s
             self.assertEqual(422, resp.status_code, resp.text)
             self.assertIn('unformatted', resp.text)
             path = sidecar.local_path(

@@ -14,7 +14,10 @@
 
 import os
 
+import fixtures
+
 from nova.tests.functional.libvirt import test_uefi
+from nova.virt.libvirt import driver as libvirt_driver
 from nova.virt.uefi_shim import driver as shim_driver
 
 from nova_uefi_shim_tests.functional import base
@@ -94,13 +97,33 @@ class UEFIShimServersTest(base.UEFIShimTestBase):
         self.report('faults', case='Secure Boot image, no host offers it',
                     result=server['fault']['message'])
 
-    def test_init_host_refuses_an_unchecked_nova_release(self):
-        self.stub_out('nova.version.version_info.version_string',
-                      lambda: '33.0.0')
-        ex = self.assertRaises(shim_driver.UEFIShimUnsupportedRelease,
+    def test_init_host_names_the_seams_it_uses(self):
+        self.start_compute('compute1')
+        lines = [line for line in self.stdlog.logger.output.splitlines()
+                 if 'nova-uefi-shim on Nova' in line]
+        self.assertEqual(1, len(lines), lines)
+        for seam in ('firmware:', 'undefine:', 'rebuild:', 'stateless:'):
+            self.assertIn(seam, lines[0])
+        self.report('seams', case='init_host', result=lines[0].split(
+            'uses: ', 1)[1])
+
+    def test_init_host_refuses_a_nova_without_a_seam(self):
+        # A Nova whose _configure_guest_by_virt_type lost its flavor
+        # parameter (as if a release changed it) is refused, naming it.
+        def changed(self, guest, instance, image_meta):
+            pass
+
+        # (MockPatchObject sets the function as it is; stub_out would wrap
+        # it with the original's signature)
+        self.useFixture(fixtures.MockPatchObject(
+            libvirt_driver.LibvirtDriver, '_configure_guest_by_virt_type',
+            new=changed))
+        ex = self.assertRaises(shim_driver.UEFIShimMissingSeam,
                                self.start_compute, 'compute1')
-        self.assertEqual('uefi_shim.UEFIShimDriver supports Nova 26.x; this '
-                         'is Nova 33.0.0.', str(ex))
+        self.assertEqual(
+            'uefi_shim.UEFIShimDriver cannot serve this Nova: seam '
+            'LibvirtDriver._configure_guest_by_virt_type has no parameter '
+            'flavor.', str(ex))
 
     def test_hard_reboot_and_stop_start_keep_nvram(self):
         self.start_compute('compute1')

@@ -130,6 +130,10 @@ class SidecarClient(object):
         except exception.InstanceNotFound:
             return None
 
+    def replica_instances(self):
+        """UUIDs of the instances with replicas in the shared store."""
+        return self._request('GET', '/v1/host/replicas').get('instances', [])
+
     def get_capabilities(self):
         return self._request('GET', '/v1/host/capabilities')
 

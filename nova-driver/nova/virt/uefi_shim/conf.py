@@ -75,6 +75,19 @@ it defines the domain) is left out, so the XML reads as stock Nova writes
 it. Any other path is always written. The store and its lifetime are the
 same either way.
 """),
+    cfg.IntOpt(
+        'replica_cleanup_interval',
+        default=600,
+        min=-1,
+        help="""
+Seconds between two clean-ups of the replicas of deleted instances.
+
+Nova deletes a SHELVED_OFFLOADED server in the API without calling any
+compute host, so no sidecar hears of it. At most this often, during the
+resource tracker's periodic update, the driver asks the sidecar which
+instances have replicas, asks Nova which of those are deleted, and has the
+sidecar destroy their replicas. 0 runs it at every update; -1 never.
+"""),
 ]
 
 

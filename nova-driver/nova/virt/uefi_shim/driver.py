@@ -32,16 +32,21 @@ seams listed in SEAMS.md:
 The sidecar on the same host runs with ``[hypervisor] backend = nova``: the
 domain is Nova's, the sidecar keeps the pin and the store. This driver
 builds no firmware XML of its own and never reads or writes the variable
-store. Checked against Nova 26.2.2 (Zed); see SEAMS.md for what
-changes on 2026.1 and later.
+store. Checked against Nova 26.2.2 (Zed), 31.0.0 (2025.1) and 33.0.2
+(2026.1): ``init_host`` detects each seam by what the running Nova offers
+(``detect_seams``), logs one line naming them and refuses a Nova that lacks
+one (see SEAMS.md).
 """
 
+import inspect
 import os
+import time
 
 from oslo_log import log as logging
 
 from nova.compute import task_states
 import nova.conf
+from nova import context as nova_context
 from nova import exception
 from nova.i18n import _
 from nova import objects
@@ -57,9 +62,6 @@ from nova.virt.uefi_shim import conf as shim_conf
 LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
 shim_conf.register_opts(CONF)
-
-#: Nova major versions whose libvirt driver seams were checked (26 = Zed).
-SUPPORTED_NOVA_MAJOR_VERSIONS = (26,)
 
 #: libvirt's VIR_DOMAIN_UNDEFINE_KEEP_NVRAM (libvirt >= 2.3.0).
 _UNDEFINE_KEEP_NVRAM = 8
@@ -79,9 +81,141 @@ LIBVIRT_NVRAM_DIR = '/var/lib/libvirt/qemu/nvram'
 _SIDECAR_CAPABILITIES = ('supports_secure_boot', 'supports_stateless_firmware')
 
 
-class UEFIShimUnsupportedRelease(exception.NovaException):
-    msg_fmt = _("uefi_shim.UEFIShimDriver supports Nova %(supported)s; this "
-                "is Nova %(version)s.")
+class UEFIShimMissingSeam(exception.NovaException):
+    msg_fmt = _("uefi_shim.UEFIShimDriver cannot serve this Nova: seam "
+                "%(seam)s %(problem)s.")
+
+
+def _params(func):
+    """Parameter names of ``func``; None when it takes (*args, **kwargs).
+
+    A callable that accepts anything (a wrapper, a test's mock) says nothing
+    about the parameters the code behind it needs.
+    """
+    if func is None:
+        return []
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return None
+    kinds = {p.kind for p in params.values()}
+    if {inspect.Parameter.VAR_POSITIONAL,
+            inspect.Parameter.VAR_KEYWORD} <= kinds:
+        return None
+    return list(params)
+
+
+def _upstream_keeps_nvram():
+    """Nova >= 33: every undefine goes through one wrapper with keep_nvram."""
+    return 'keep_nvram' in (_params(getattr(
+        libvirt_driver.LibvirtDriver, '_delete_guest_configuration',
+        None)) or [])
+
+
+#: ComputeDriver methods the driver extends (name, parameters it relies on).
+_REQUIRED_METHODS = (
+    ('spawn', ('context', 'instance', 'image_meta', 'power_on')),
+    ('cleanup', ('context', 'instance', 'destroy_disks', 'migrate_data')),
+    ('_hard_reboot', ('context', 'instance', 'network_info')),
+    ('power_off', ('instance',)),
+    ('rescue', ('context', 'instance', 'network_info', 'image_meta')),
+    ('unrescue', ('context', 'instance')),
+    ('migrate_disk_and_power_off', ('context', 'instance', 'dest', 'flavor')),
+    ('finish_migration', ('context', 'migration', 'instance', 'image_meta',
+                          'power_on')),
+    ('confirm_migration', ('context', 'migration', 'instance')),
+    ('finish_revert_migration', ('context', 'instance', 'migration',
+                                 'power_on')),
+    ('check_can_live_migrate_destination', ('context', 'instance')),
+    ('pre_live_migration', ('context', 'instance', 'migrate_data')),
+    ('post_live_migration', ('context', 'instance', 'migrate_data')),
+    ('post_live_migration_at_source', ('context', 'instance')),
+    ('post_live_migration_at_destination', ('context', 'instance')),
+    ('rollback_live_migration_at_source', ('context', 'instance',
+                                           'migrate_data')),
+    ('rollback_live_migration_at_destination', ('context', 'instance',
+                                                'destroy_disks',
+                                                'migrate_data')),
+    ('_configure_guest_by_virt_type', ('guest', 'instance', 'image_meta',
+                                       'flavor')),
+    ('_update_host_specific_capabilities', ()),
+    ('update_provider_tree', ('provider_tree', 'nodename')),
+    ('_check_emulation_arch', ('image_meta',)),
+)
+
+
+def detect_seams(driver_cls=None, guest_cls=None, config_cls=None):
+    """The seams of the running Nova's libvirt driver this driver uses.
+
+    Read from what the code offers (methods, parameters, attributes), not
+    from the version number. Returns an ordered dict-like list of
+    ``(seam, how)``; raises UEFIShimMissingSeam naming the first seam the
+    driver needs and this Nova lacks or changed.
+    """
+    driver_cls = driver_cls or libvirt_driver.LibvirtDriver
+    guest_cls = guest_cls or libvirt_guest.Guest
+    config_cls = config_cls or vconfig.LibvirtConfigGuest
+
+    for name, needed in _REQUIRED_METHODS:
+        func = getattr(driver_cls, name, None)
+        if func is None:
+            raise UEFIShimMissingSeam(seam='LibvirtDriver.%s' % name,
+                                      problem='is missing')
+        params = _params(func)
+        if params is not None and not all(p in params for p in needed):
+            missing = [p for p in needed if p not in params]
+            raise UEFIShimMissingSeam(
+                seam='LibvirtDriver.%s' % name,
+                problem='has no parameter %s' % ', '.join(missing))
+
+    seams = []
+    # Firmware: Nova's own UEFI branch is bypassed for UEFI guests; the pin
+    # is written as explicit <loader>/<nvram>, which is what libvirt uses.
+    configure = _params(driver_cls._configure_guest_by_virt_type) or []
+    auto = (hasattr(driver_cls, '_copy_guest_firmware_elements') or
+            'old_guest' in configure)
+    seams.append(('firmware', 'sidecar pin as explicit <loader>/<nvram>%s' % (
+        ' (instead of libvirt auto-selection)' if auto else '')))
+    guest_conf = config_cls()
+    for attr in ('os_loader', 'os_loader_type', 'os_loader_secure',
+                 'os_nvram_template', 'os_nvram', 'features'):
+        if not hasattr(guest_conf, attr):
+            raise UEFIShimMissingSeam(seam='LibvirtConfigGuest.%s' % attr,
+                                      problem='is missing')
+    stateless = hasattr(guest_conf, 'os_loader_stateless')
+    seams.append(('stateless', 'os_loader_stateless' if stateless
+                  else 'unsupported'))
+
+    # Undefine: libvirt must never delete the store (the sidecar does).
+    delete = getattr(guest_cls, 'delete_configuration', None)
+    if delete is None:
+        raise UEFIShimMissingSeam(seam='Guest.delete_configuration',
+                                  problem='is missing')
+    wrapper = getattr(driver_cls, '_delete_guest_configuration', None)
+    if wrapper is not None and 'keep_nvram' in (_params(wrapper) or []):
+        # Nova >= 33: one wrapper for every undefine; temporary undefines
+        # already keep NVRAM upstream, only real deletes are changed.
+        seams.append(('undefine', '_delete_guest_configuration(keep_nvram)'))
+    else:
+        for name in ('_undefine_domain', '_live_snapshot', '_swap_volume'):
+            if getattr(driver_cls, name, None) is None:
+                raise UEFIShimMissingSeam(seam='LibvirtDriver.%s' % name,
+                                          problem='is missing')
+        params = _params(delete) or []
+        how = ('support_uefi' if 'support_uefi' in params else
+               'keep_nvram' if 'keep_nvram' in params else 'no flags')
+        seams.append(('undefine', 'Guest.delete_configuration(%s) in '
+                      '_undefine_domain, _live_snapshot, _swap_volume' % how))
+
+    # Rebuild and evacuate: Nova's default (destroy + spawn).
+    from nova.virt import driver as virt_driver
+    if driver_cls.rebuild is not virt_driver.ComputeDriver.rebuild:
+        raise UEFIShimMissingSeam(
+            seam='ComputeDriver.rebuild',
+            problem='is implemented by LibvirtDriver (the evacuate flag '
+                    'would not reach spawn)')
+    seams.append(('rebuild', "compute manager's default (destroy + spawn)"))
+    return seams
 
 
 class UEFIShimInconsistent(exception.NovaException):
@@ -134,10 +268,6 @@ class _KeepNvramGuest(libvirt_guest.Guest):
         if keep_vtpm:
             flags |= libvirt.VIR_DOMAIN_UNDEFINE_KEEP_TPM
         self._domain.undefineFlags(flags)
-
-
-def _nova_major_version():
-    return int(version.version_info.version_string().split('.')[0])
 
 
 def _flavor_body(flavor):
@@ -216,16 +346,17 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
         #: uuids of instances the compute manager is evacuating to this
         #: host: set by rebuild, read by the spawn of Nova's default rebuild
         self._evacuating = set()
+        #: time.monotonic() of the last replica clean-up (None: never)
+        self._last_replica_cleanup = None
 
     # Service start and capabilities
 
     def init_host(self, host):
-        major = _nova_major_version()
-        if major not in SUPPORTED_NOVA_MAJOR_VERSIONS:
-            raise UEFIShimUnsupportedRelease(
-                supported=', '.join('%d.x' % v
-                                    for v in SUPPORTED_NOVA_MAJOR_VERSIONS),
-                version=version.version_info.version_string())
+        seams = detect_seams()
+        self._seams = dict(seams)
+        LOG.info('nova-uefi-shim on Nova %(version)s uses: %(seams)s',
+                 {'version': version.version_info.version_string(),
+                  'seams': '; '.join('%s: %s' % s for s in seams)})
         self._hostname = host
         self._check_sidecar_backend()
         super(UEFIShimDriver, self).init_host(host)
@@ -282,8 +413,48 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
         # traits right after this call, so a sidecar that started after
         # nova-compute is picked up by the next periodic update.
         self._refresh_sidecar_capabilities()
+        self._cleanup_deleted_replicas()
         return super(UEFIShimDriver, self).update_provider_tree(
             provider_tree, nodename, allocations=allocations)
+
+    def _cleanup_deleted_replicas(self):
+        """Destroy the replicas of instances Nova deleted without us.
+
+        Nova deletes a SHELVED_OFFLOADED server in the API (no compute host
+        is called), so its replicas would stay in the shared store forever.
+        The resource tracker's periodic update calls this (at most every
+        ``[uefi_shim] replica_cleanup_interval`` seconds): instances with
+        replicas that Nova reports deleted (read_deleted='yes', this cell's
+        database) get the sidecar's delete. An instance Nova does not find
+        at all (another cell, or archived) is left alone.
+        """
+        interval = CONF.uefi_shim.replica_cleanup_interval
+        now = time.monotonic()
+        if interval < 0 or (self._last_replica_cleanup is not None and
+                            now - self._last_replica_cleanup < interval):
+            return
+        self._last_replica_cleanup = now
+        try:
+            uuids = self._sidecar.replica_instances()
+            if not uuids:
+                return
+            ctx = nova_context.get_admin_context(read_deleted='yes')
+            found = objects.InstanceList.get_by_filters(
+                ctx, {'uuid': uuids}, expected_attrs=[])
+            deleted = [inst for inst in found if inst.deleted]
+            gone = [inst.uuid for inst in deleted]
+            for inst in deleted:
+                self._sidecar.call(inst.uuid, 'destroy', {
+                    'instance': {'uuid': inst.uuid, 'id': inst.id,
+                                 'vm_state': 'deleted'},
+                    'destroy_disks': True})
+            if gone:
+                LOG.info('nova-uefi-shim destroyed the replicas of %(n)d '
+                         'deleted instance(s): %(uuids)s',
+                         {'n': len(gone), 'uuids': ', '.join(gone)})
+        except exception.NovaException as e:
+            LOG.warning('nova-uefi-shim replica clean-up failed (retried at '
+                        'the next periodic update): %s', e)
 
     # Which guests the sidecar keeps
 
@@ -367,13 +538,16 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
             raise UEFIShimInconsistent(reason=_(
                 'the sidecar keeps instance %s as a BIOS guest') %
                 instance.uuid)
-        if firmware.get('stateless'):
+        stateless = bool(firmware.get('stateless'))
+        if stateless and not hasattr(vconfig.LibvirtConfigGuest(),
+                                     'os_loader_stateless'):
             # NOTE(uefi_shim): 26.x's LibvirtConfigGuest cannot render
             # <loader stateless='yes'>.
             raise exception.UEFINotSupported(
                 message=_('Stateless firmware needs Nova 2024.2 or later.'))
         nvram = view.get('nvram') or {}
         return {
+            'stateless': stateless,
             'loader': firmware['loader'],
             'nvram_template': firmware.get('nvram_template'),
             'nvram_path': nvram.get('path'),
@@ -430,9 +604,17 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
         guest.os_loader = firmware['loader']
         guest.os_loader_type = 'pflash'
         guest.os_loader_secure = firmware['secure']
-        guest.os_nvram_template = firmware['nvram_template']
-        guest.os_nvram = self._nvram_path_for_xml(
-            instance, firmware['nvram_path'])
+        if hasattr(guest, 'os_loader_readonly'):
+            # Nova >= 33 renders readonly only when set
+            guest.os_loader_readonly = True
+        if firmware['stateless']:
+            guest.os_loader_stateless = True
+            guest.os_nvram_template = None
+            guest.os_nvram = None
+        else:
+            guest.os_nvram_template = firmware['nvram_template']
+            guest.os_nvram = self._nvram_path_for_xml(
+                instance, firmware['nvram_path'])
         guest.features = [f for f in guest.features
                           if f.root_name != 'smm']
         if firmware['requires_smm']:
@@ -506,7 +688,8 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
             self._report(instance, 'power_off')
 
     def rescue(self, context, instance, network_info, image_meta,
-               rescue_password, block_device_info):
+               rescue_password, block_device_info, *args, **kwargs):
+        # NOTE(uefi_shim): *args/**kwargs: Nova >= 29 adds share_info.
         if self._is_uefi(instance):
             # The rescue image decides stable (pinned firmware and store)
             # or legacy BIOS rescue (the store waits): the sidecar's rule
@@ -516,7 +699,7 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
         try:
             return super(UEFIShimDriver, self).rescue(
                 context, instance, network_info, image_meta,
-                rescue_password, block_device_info)
+                rescue_password, block_device_info, *args, **kwargs)
         finally:
             self._unpin(instance)
 
@@ -664,15 +847,42 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
 
     def pre_live_migration(self, context, instance, block_device_info,
                            network_info, disk_info, migrate_data):
-        if self._is_uefi(instance):
+        uefi = self._is_uefi(instance)
+        if uefi:
             # A copy of the source's store at the path the source's XML
             # names (the pre-check made sure it is this host's path).
             self._call(instance, 'pre_live_migration',
                        migrate_data=self._shim_migrate_data(
                            instance.host, self._hostname))
-        return super(UEFIShimDriver, self).pre_live_migration(
-            context, instance, block_device_info, network_info, disk_info,
-            migrate_data)
+        try:
+            return super(UEFIShimDriver, self).pre_live_migration(
+                context, instance, block_device_info, network_info,
+                disk_info, migrate_data)
+        except Exception:
+            # NOTE(uefi_shim): Nova's rollback reaches this host only when
+            # the instance path is not shared; the copy goes now either way.
+            if uefi:
+                self._report(instance,
+                             'rollback_live_migration_at_destination')
+            raise
+
+    def rollback_live_migration_at_source(self, context, instance,
+                                          migrate_data):
+        super(UEFIShimDriver, self).rollback_live_migration_at_source(
+            context, instance, migrate_data)
+        if not self._is_uefi(instance):
+            return
+        migration = getattr(migrate_data, 'migration', None)
+        dest = getattr(migration, 'dest_compute', None)
+        if (dest and migrate_data.obj_attr_is_set('is_shared_instance_path')
+                and migrate_data.is_shared_instance_path):
+            # NOTE(uefi_shim): with a shared instance path Nova calls no
+            # rollback_live_migration_at_destination (do_cleanup = not
+            # is_shared_instance_path): this host's sidecar asks the
+            # destination's to drop the copy pre_live_migration made.
+            self._report(instance, 'rollback_live_migration_at_source',
+                         migrate_data=self._shim_migrate_data(
+                             self._hostname, dest))
 
     def post_live_migration(self, context, instance, block_device_info,
                             migrate_data=None):
@@ -736,9 +946,22 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
         # deletes NVRAM; here undefine never does (_KeepNvramGuest).
         return False
 
-    def _undefine_domain(self, instance, keep_vtpm=False, keep_nvram=True):
+    def _delete_guest_configuration(self, guest, keep_vtpm, keep_nvram):
+        # Nova >= 33: every undefine comes here; the temporary ones already
+        # keep NVRAM upstream, the real deletes (cleanup, confirm) are ours:
+        # the sidecar deletes the store after Nova's cleanup, when its
+        # replicas have what they need.
+        return super(UEFIShimDriver, self)._delete_guest_configuration(
+            guest, keep_vtpm=keep_vtpm, keep_nvram=True)
+
+    def _undefine_domain(self, instance, *args, **kwargs):
+        if _upstream_keeps_nvram():
+            # _delete_guest_configuration above keeps the store.
+            return super(UEFIShimDriver, self)._undefine_domain(
+                instance, *args, **kwargs)
         # Same as LibvirtDriver._undefine_domain, but the NVRAM file is always
         # kept: the sidecar deletes the store (see cleanup()).
+        keep_vtpm = kwargs.get('keep_vtpm', args[0] if args else False)
         try:
             guest = _KeepNvramGuest.of(self._host.get_guest(instance))
             try:
@@ -757,12 +980,16 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
             pass
 
     def _live_snapshot(self, context, instance, guest, *args, **kwargs):
-        # Nova 26 undefines the domain for the block copy with
-        # guest.delete_configuration(support_uefi), deleting NVRAM.
+        # Nova < 33 undefines the domain for the block copy with
+        # guest.delete_configuration(), deleting NVRAM (33 keeps it).
+        if not _upstream_keeps_nvram():
+            guest = _KeepNvramGuest.of(guest)
         return super(UEFIShimDriver, self)._live_snapshot(
-            context, instance, _KeepNvramGuest.of(guest), *args, **kwargs)
+            context, instance, guest, *args, **kwargs)
 
     def _swap_volume(self, guest, *args, **kwargs):
         # Same temporary undefine as _live_snapshot.
-        return super(UEFIShimDriver, self)._swap_volume(
-            _KeepNvramGuest.of(guest), *args, **kwargs)
+        if not _upstream_keeps_nvram():
+            guest = _KeepNvramGuest.of(guest)
+        return super(UEFIShimDriver, self)._swap_volume(guest, *args,
+                                                        **kwargs)
