@@ -59,7 +59,7 @@ SSH_PORT=2202
 SIDECAR_PORT=7780
 
 PKGS=(mariadb-server rabbitmq-server keystone glance-api placement-api nova-api nova-conductor
-  nova-scheduler nova-compute-qemu python3-openstackclient python3-pymysql libvirt-daemon
+  nova-scheduler nova-compute-qemu neutron-server python3-openstackclient python3-pymysql libvirt-daemon
   libvirt-daemon-driver-qemu libvirt-daemon-log libvirt-clients qemu-system-x86 qemu-utils ovmf
   openssh-server openssh-client sudo uwsgi-core uwsgi-plugin-python3 efi-shell-x64 efitools
   sbsigntool openssl dosfstools mtools python3-pip procps iproute2 curl)
@@ -294,7 +294,7 @@ EOF
 write_configs() {
   local pw
   pw=$(secret)
-  mkdir -p "$S"/etc/{keystone,glance,placement,nova,rabbitmq,mysql} "$S"/log "$S"/run "$S"/glance/{images,staging,tasks}
+  mkdir -p "$S"/etc/{keystone,glance,placement,nova,neutron,rabbitmq,mysql} "$S"/log "$S"/run "$S"/glance/{images,staging,tasks}
   cat >"$S/etc/mysql/my.cnf" <<EOF
 [mysqld]
 datadir = $IS/mysql
@@ -357,6 +357,33 @@ EOF
     auth_section keystone_authtoken placement | sed '/^region_name/d'
     echo "www_authenticate_uri = http://$CTL:5000"
   } >"$S/etc/placement/placement.conf"
+  { cat <<EOF
+[DEFAULT]
+core_plugin = ml2
+service_plugins = router,port_forwarding
+bind_host = $CTL
+bind_port = 9696
+transport_url = $(RABBIT)
+auth_strategy = keystone
+api_workers = 1
+rpc_workers = 0
+rpc_state_report_workers = 0
+notify_nova_on_port_status_changes = false
+notify_nova_on_port_data_changes = false
+log_file = $IS/log/neutron-server.log
+[database]
+connection = $(DBURL neutron)
+[oslo_concurrency]
+lock_path = $IS/neutron/lock
+[ml2]
+type_drivers = flat
+tenant_network_types =
+mechanism_drivers =
+extension_drivers =
+EOF
+    auth_section keystone_authtoken neutron | sed '/^region_name/d'
+    echo "www_authenticate_uri = http://$CTL:5000"
+  } >"$S/etc/neutron/neutron.conf"
   cp "$C/usr/share/nova-common/api-paste.ini" "$S/etc/nova/api-paste.ini" 2>/dev/null || cp "$C/etc/nova/api-paste.ini" "$S/etc/nova/api-paste.ini"
   cp "$C/etc/nova/rootwrap.conf" "$S/etc/nova/rootwrap.conf" 2>/dev/null || true
   nova_common() { # nova_common MY_IP
@@ -471,16 +498,18 @@ start_mariadb() {
   in_c chown mysql:mysql "$IS/run"
   run mariadb mariadbd --defaults-file="$IS/etc/mysql/my.cnf" --user=mysql
   wait_for mariadb mysql_q -e 'select 1'
-  local db pw
+}
+databases() { # every service's database and account (idempotent)
+  local db pw u
   pw=$(secret)
-  for db in keystone glance placement nova_api nova nova_cell0; do
+  for db in keystone glance placement nova_api nova nova_cell0 neutron; do
     mysql_q -e "CREATE DATABASE IF NOT EXISTS $db"
   done
-  for u in keystone glance placement nova; do
+  for u in keystone glance placement nova neutron; do
     mysql_q -e "CREATE USER IF NOT EXISTS '$u'@'%' IDENTIFIED BY '$pw'; ALTER USER '$u'@'%' IDENTIFIED BY '$pw'"
   done
   mysql_q -e "GRANT ALL ON keystone.* TO 'keystone'@'%'; GRANT ALL ON glance.* TO 'glance'@'%'; GRANT ALL ON placement.* TO 'placement'@'%';
-    GRANT ALL ON nova_api.* TO 'nova'@'%'; GRANT ALL ON nova.* TO 'nova'@'%'; GRANT ALL ON nova_cell0.* TO 'nova'@'%'; FLUSH PRIVILEGES"
+    GRANT ALL ON nova_api.* TO 'nova'@'%'; GRANT ALL ON nova.* TO 'nova'@'%'; GRANT ALL ON nova_cell0.* TO 'nova'@'%'; GRANT ALL ON neutron.* TO 'neutron'@'%'; FLUSH PRIVILEGES"
 }
 
 RABBIT_ENV=(env HOME=$IS/rabbitmq RABBITMQ_NODENAME=rabbit@localhost RABBITMQ_NODE_IP_ADDRESS=$CTL
@@ -504,11 +533,16 @@ start_rabbitmq() {
   rmqctl -q set_permissions openstack '.*' '.*' '.*' >/dev/null
 }
 
-uwsgi() { # uwsgi NAME ADDR:PORT WSGI_FILE [ENV=VALUE...]
+uwsgi() { # uwsgi NAME ADDR:PORT WSGI_FILE [ENV=VALUE | --uwsgi-option VALUE]...
   local name=$1 addr=$2 file=$3
   shift 3
-  local envs=() e
-  for e in "$@"; do envs+=(--env "$e"); done
+  local envs=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --*) envs+=("$1" "$2"); shift 2 ;;
+      *) envs+=(--env "$1"); shift ;;
+    esac
+  done
   run "$name" uwsgi --plugin python3 --http-socket "$addr" --wsgi-file "$file" --master --processes 1 --threads 8 \
     --die-on-term --need-app --lazy-apps --buffer-size 65535 --add-header "Connection: close" "${envs[@]}"
 }
@@ -537,10 +571,13 @@ start_keystone() {
     in_c keystone-manage "${K[@]}" credential_setup --keystone-user root --keystone-group root
     in_c keystone-manage "${K[@]}" bootstrap --bootstrap-password "$(secret)" --bootstrap-admin-url "http://$CTL:5000/v3/" \
       --bootstrap-internal-url "http://$CTL:5000/v3/" --bootstrap-public-url "http://$CTL:5000/v3/" --bootstrap-region-id RegionOne
+    touch "$S/keystone/.bootstrapped"
   fi
   uwsgi keystone "$CTL:5000" /usr/bin/keystone-wsgi-public OS_KEYSTONE_CONFIG_FILES="$IS/etc/keystone/keystone.conf"
   wait_for keystone http_ok "http://$CTL:5000/v3"
-  if [ ! -e "$S/keystone/.bootstrapped" ]; then
+}
+keystone_accounts() { # the service project, users, services and endpoints (once)
+  if [ ! -e "$S/keystone/.accounts" ]; then
     os_admin project show service >/dev/null 2>&1 || os_admin project create --domain default service >/dev/null
     local u svc type port path i
     for u in glance placement nova neutron; do
@@ -558,14 +595,18 @@ start_keystone() {
 glance image 9292 
 placement placement 8778 
 nova compute 8774 /v2.1
+neutron network 9696 
 EOF
-    touch "$S/keystone/.bootstrapped"
+    touch "$S/keystone/.accounts"
   fi
 }
 
 start_glance() {
   alive glance-api && return
-  [ -e "$S/glance/.synced" ] || { in_c glance-manage --config-file "$IS/etc/glance/glance-api.conf" db_sync >>"$S/log/glance-manage.log" 2>&1; touch "$S/glance/.synced"; }
+  if [ ! -e "$S/glance/.synced" ]; then
+    in_c glance-manage --config-file "$IS/etc/glance/glance-api.conf" db_sync >>"$S/log/glance-manage.log" 2>&1 || die "glance-manage db_sync failed; see $S/log/glance-manage.log"
+    touch "$S/glance/.synced"
+  fi
   uwsgi glance-api "$CTL:9292" /usr/bin/glance-wsgi-api OS_GLANCE_CONFIG_DIR="$IS/etc/glance"
   wait_for glance-api http_ok "http://$CTL:9292/versions"
 }
@@ -575,6 +616,26 @@ start_placement() {
   in_c placement-manage --config-file "$IS/etc/placement/placement.conf" db sync
   uwsgi placement "$CTL:8778" /usr/bin/placement-api OS_PLACEMENT_CONFIG_DIR="$IS/etc/placement"
   wait_for placement http_ok "http://$CTL:8778/"
+}
+
+# Neutron: Nova's API asks it about every server's ports even with --nic none (servers here
+# have none: ML2 without type, tenant or mechanism drivers, no agents).
+start_neutron() {
+  alive neutron-server && return
+  mkdir -p "$S/neutron/lock"
+  if [ ! -e "$S/neutron/.synced" ]; then
+    in_c neutron-db-manage --config-file "$IS/etc/neutron/neutron.conf" upgrade heads >>"$S/log/neutron-db-manage.log" 2>&1 || die "neutron-db-manage failed; see $S/log/neutron-db-manage.log"
+    touch "$S/neutron/.synced"
+  fi
+  # The WSGI entry point (Debian's neutron-api unit runs it under uWSGI too): neutron-server's
+  # own eventlet API worker fails every port listing here ("type object 'Port' has no attribute
+  # 'port_forwardings'"). No RPC server: there are no agents.
+  uwsgi neutron-server "$CTL:9696" /usr/bin/neutron-api --pyargv "--config-file $IS/etc/neutron/neutron.conf"
+  wait_for neutron-server http_ok "http://$CTL:9696/"
+  # neutron 26.0.3: until some query has configured SQLAlchemy's mappers, a worker's first port
+  # listing (Nova asks for one with every server it shows) fails with "type object 'Port' has no
+  # attribute 'port_forwardings'". One network listing configures them.
+  os_admin network list >/dev/null
 }
 
 NOVA=(--config-file "$IS/etc/nova/nova.conf")
@@ -733,10 +794,13 @@ start() {
   write_configs
   ssh_setup
   start_mariadb
+  databases
   start_rabbitmq
   start_keystone
+  keystone_accounts
   start_glance
   start_placement
+  start_neutron
   start_nova_controller
   local h
   for h in "${HOSTS[@]}"; do start_compute "$h"; done
@@ -745,11 +809,10 @@ start() {
   log "cloud up in $((SECONDS - t0)) s (compute driver: $(current_driver))"
 }
 
-SERVICES=(mariadb epmd rabbitmq keystone glance-api placement nova-api nova-conductor nova-scheduler)
 stop() {
   local h s
   for h in "${HOSTS[@]}"; do stop_compute "$h"; done
-  for s in nova-scheduler nova-conductor nova-api placement glance-api keystone rabbitmq epmd mariadb; do stop_one "$s"; done
+  for s in nova-scheduler nova-conductor nova-api neutron-server placement glance-api keystone rabbitmq epmd mariadb; do stop_one "$s"; done
   for h in "${HOSTS[@]}"; do [ -e "$NS_DIR/$h.mnt" ] && { umount "$NS_DIR/$h.mnt" 2>/dev/null || true; rm -f "$NS_DIR/$h.mnt"; }; done
   unmount_all
   rmdir "$NS_DIR" 2>/dev/null || true
@@ -771,6 +834,7 @@ status() {
   check keystone http_ok "http://$CTL:5000/v3"
   check glance-api http_ok "http://$CTL:9292/versions"
   check placement http_ok "http://$CTL:8778/"
+  check neutron-server http_ok "http://$CTL:9696/"
   check nova-api http_ok "http://$CTL:8774/"
   check nova-conductor os_admin compute service list --service nova-conductor -f value -c State
   check nova-scheduler os_admin compute service list --service nova-scheduler -f value -c State
