@@ -90,7 +90,8 @@ async function connectNova(): Promise<void> {
     baseURL: 'http://127.0.0.1:8774/v2.1',
     headers: { 'X-Auth-Token': auth.headers['x-subject-token'] as string, 'OpenStack-API-Version': 'compute 2.95' },
     validateStatus: () => true,
-    timeout: 60_000,
+    // Generous: Nova's console-log call is an RPC to a compute that shares 2 cores with TCG guests.
+    timeout: 300_000,
   });
 }
 
@@ -127,8 +128,8 @@ async function waitGone(id: string, ms = OP_MS): Promise<void> {
 }
 
 async function consoleLog(id: string): Promise<string> {
-  const r = await nova.post(`/servers/${id}/action`, { 'os-getConsoleOutput': {} });
-  if (r.status !== 200) return '';
+  const r = await nova.post(`/servers/${id}/action`, { 'os-getConsoleOutput': {} }).catch(() => null);
+  if (r?.status !== 200) return '';
   return String((r.data as { output?: string }).output ?? '').replace(/\r/g, '');
 }
 
