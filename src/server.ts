@@ -18,6 +18,8 @@ import { ShimDriver, type RecoveryOutcome } from './driver';
 import { FirmwareHost } from './firmware/host';
 import { KeysetRegistry, enrolledTemplate, loadKeysets } from './firmware/keysets';
 import { FaultPoints } from './util/faults';
+import { mkdirDurable } from './util/atomicFile';
+import { StorageError } from './errors';
 import { incomingStreamRouter, ARRIVE_PATH } from './api/incomingStream';
 import { EmbeddedHypervisor } from './hypervisor/embedded';
 import { LibvirtHypervisor } from './hypervisor/libvirt';
@@ -38,6 +40,7 @@ import { reloadConfig, type ReloadResult, type ReloadTarget } from './service/re
 import { openReplicas } from './replica';
 import { ReplicaService } from './driver/replicas';
 import { ReplicaStateStore } from './state/replicas';
+import { TombstoneStore } from './state/tombstones';
 
 export class StartupError extends Error {
   constructor(message: string) {
@@ -51,13 +54,14 @@ export function isLoopback(host: string): boolean {
   return LOOPBACK.has(host) || host.startsWith('127.');
 }
 
-/** mkdir -p with `mode`, then prove we can write there; fail with the option to set. */
+/** mkdir -p with `mode` (new directories fsynced in their parent), then prove we can write there; fail with the option to set. */
 async function ensureWritableDir(dir: string, option: string, mode: number): Promise<void> {
   try {
-    await fsp.mkdir(dir, { recursive: true, mode });
+    await mkdirDurable(dir, mode);
     await fsp.access(dir, fsc.W_OK | fsc.X_OK);
   } catch (e) {
-    throw new StartupError(`cannot write to ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): set ${option} to a writable directory`);
+    const code = e instanceof StorageError ? e.errno : (e as NodeJS.ErrnoException).code;
+    throw new StartupError(`cannot write to ${dir} (${code ?? (e as Error).message}): set ${option} to a writable directory`);
   }
 }
 
@@ -193,6 +197,7 @@ async function startReplicas(
   const svc = new ReplicaService({
     log: replicaLog,
     states,
+    tombstones: new TombstoneStore(config.hypervisor.state_dir),
     nvram: d.nvram,
     records: d.records,
     logger: d.log,
@@ -245,6 +250,7 @@ export async function startSidecar(initial: Config, opts: StartOptions = {}): Pr
         hypervisor,
         recovery: () => recovery,
         stopping: () => stopping,
+        replica: driver.core.replicas ? () => driver.core.replicas!.probe(config.replica.timeout) : undefined,
       }),
     extraRouters: [
       peerRouter({ verifier, host: config.DEFAULT.host, metrics }),

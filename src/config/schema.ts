@@ -381,7 +381,7 @@ export const OPTIONS: readonly OptDef[] = [
     key: 'crash_points',
     type: 'list',
     default: [],
-    help: 'Fault injection for tests only: names of migration steps at which the process kills itself with SIGKILL (see README, Migrations). Never set in production.',
+    help: 'Fault injection for tests only: names of migration steps at which the process kills itself with SIGKILL (see docs/migrations.md). Never set in production.',
   },
   {
     section: 'debug',

@@ -27,6 +27,7 @@ import type { Logger } from '../util/log';
 import type { NvramStore } from '../nvram/store';
 import type { RecordStore } from '../state/records';
 import { freshState, type ReplicaState, type ReplicaStateName, type ReplicaStateStore } from '../state/replicas';
+import type { Tombstone, TombstoneStore } from '../state/tombstones';
 import type { FirmwareSelection } from '../firmware/types';
 import { ReplicaFenced, type GenerationEntry, type GenerationReason, type ReadResult, type ReplicaHeader, type ReplicaLog, type WriteResult } from '../replica';
 import { readHeader } from '../replica/format';
@@ -50,6 +51,8 @@ export interface ReplicaServiceDeps {
   options: ReplicaOptions;
   /** Generations counted by reason and outcome (`Metrics.enableReplicas`). */
   metrics?: ReplicaMetrics;
+  /** Destroys without Nova's task state, recorded on this host (orphan pruning). */
+  tombstones?: TombstoneStore;
 }
 
 /** What get_info shows as `nvram.replica`. */
@@ -125,9 +128,71 @@ export class ReplicaService {
     return this.d.log.store.describe();
   }
 
+  /**
+   * Does the replica store answer now (readiness)? Its description and what it said; throws
+   * when it does not answer within `timeoutSec`, refuses, or its bucket or directory is gone.
+   */
+  async probe(timeoutSec: number): Promise<string> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const p = await Promise.race([
+        this.d.log.probe(),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutSec} s`)), timeoutSec * 1000))),
+      ]);
+      // Created at start-up: missing now means an unmounted share or a deleted bucket.
+      if (!p.exists) throw new Error(`${this.backend}: ${p.detail}`);
+      return `${this.backend}: ${p.detail}`;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The generation log (orphan listing and pruning read it directly). */
+  get generations(): ReplicaLog {
+    return this.d.log;
+  }
+
+  /** This host's replica state of the instance, if it keeps one. */
+  stateName(uuid: string): ReplicaStateName | null {
+    return this.states.get(uuid)?.state ?? null;
+  }
+
+  /** The tombstone this host recorded for the instance, if any. */
+  localTombstone(uuid: string): Promise<Tombstone | null> {
+    return this.d.tombstones?.get(uuid) ?? Promise.resolve(null);
+  }
+
+  /**
+   * The instance was destroyed here without Nova's task state: record it (state_dir, and in the
+   * replica store for every sidecar sharing it) with the newest generation claimed, so that its
+   * replicas can be told orphaned later. The store's copy is best effort (a warning when it
+   * does not answer); the local one is written atomically.
+   */
+  async recordDestroy(uuid: string): Promise<Tombstone> {
+    const known = this.states.get(uuid)?.generation ?? 0;
+    const claimed = await this.d.log.claims(uuid).then(
+      (cs) => cs.reduce((n, c) => Math.max(n, c.generation), 0),
+      () => 0,
+    );
+    const t: Tombstone = { uuid, host: this.d.log.host, time: new Date().toISOString(), generation: Math.max(known, claimed) };
+    await this.d.tombstones?.put(t);
+    await this.d.log
+      .tombstone(uuid, t.generation, new Date(t.time))
+      .catch((e: unknown) =>
+        this.d.logger.warning('tombstone not written to the replica store (kept on this host)', { instance_uuid: uuid, error: (e as Error).message }),
+      );
+    return t;
+  }
+
+  /** Forget this host's tombstone of the instance (its replicas were pruned). */
+  async dropTombstone(uuid: string): Promise<void> {
+    await this.d.tombstones?.delete(uuid);
+  }
+
   /** Load the states and queue what was pending or stale when the sidecar stopped. */
   async init(): Promise<void> {
     await this.d.states.init();
+    await this.d.tombstones?.init();
     for (const s of await this.d.states.list()) {
       this.states.set(s.uuid, s);
       if (s.state === 'pending' || s.state === 'stale') this.enqueue(s.uuid, 'periodic', { force: s.takeover });
@@ -184,6 +249,15 @@ export class ReplicaService {
   private async save(s: ReplicaState): Promise<void> {
     this.states.set(s.uuid, s);
     await this.d.states.put(s);
+  }
+
+  /**
+   * `save` while reporting a failed generation: the state is kept in memory either way, and a
+   * state file that cannot be written (the same full disk, often) must not replace the error
+   * being reported.
+   */
+  private async saveAfterFailure(s: ReplicaState): Promise<void> {
+    await this.save(s).catch((e: unknown) => this.d.logger.warning('nvram replica state not saved', { instance_uuid: s.uuid, error: (e as Error).message }));
   }
 
   private stateOf(uuid: string): ReplicaState {
@@ -294,13 +368,20 @@ export class ReplicaService {
     } catch (e) {
       this.d.metrics?.generations.inc({ reason, outcome: outcomeOf(e) });
       if (e instanceof ReplicaFenced) {
-        await this.save({ ...s, state: 'fenced', owner: e.owner, error: e.message, takeover: false, since: undefined });
+        await this.saveAfterFailure({ ...s, state: 'fenced', owner: e.owner, error: e.message, takeover: false, since: undefined });
         this.d.logger.warning('nvram replica fenced: another host owns the replicas', { instance_uuid: uuid, owner: e.owner, generation: e.generation });
       } else {
         const failures = s.failures + 1;
         const wait = Math.min(this.d.options.retryInterval * 2 ** (failures - 1), this.d.options.interval);
         const since = s.since ?? new Date().toISOString();
-        await this.save({ ...s, state: 'stale', failures, error: (e as Error).message, retryAt: new Date(Date.now() + wait * 1000).toISOString(), since });
+        await this.saveAfterFailure({
+          ...s,
+          state: 'stale',
+          failures,
+          error: (e as Error).message,
+          retryAt: new Date(Date.now() + wait * 1000).toISOString(),
+          since,
+        });
         this.d.logger.warning('nvram replica stale', { instance_uuid: uuid, reason, error: (e as Error).message, retry_in_s: wait });
       }
       throw e;

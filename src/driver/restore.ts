@@ -155,6 +155,20 @@ export async function afterDestroy(core: DriverCore, uuid: string, a: DestroyArg
       now_on: a.instance.host,
     });
   }
+  // Nova's own destroys name their task; one without (an operator's call, an old proxy) leaves
+  // replicas nobody asks for again: a tombstone lets `replicas prune` tell them from replicas
+  // of an instance that lives elsewhere.
+  if (kind === 'other' && a.destroy_disks !== false && !a.instance?.task_state && a.instance?.vm_state !== 'deleted') {
+    const t = await svc.recordDestroy(uuid).catch((e: unknown) => {
+      log.warning('destroy without task state not recorded', { instance_uuid: uuid, error: (e as Error).message });
+      return null;
+    });
+    if (t)
+      log.info('destroy without task state recorded: its replicas are orphaned unless the instance comes back', {
+        instance_uuid: uuid,
+        generation: t.generation,
+      });
+  }
   // A rebuild's destroy keeps the replica state: the spawn that follows writes the next
   // generation as the same owner (forgotten, it would be fenced by its own history).
   if (a.destroy_disks !== false && kind !== 'rebuild') await svc.forget(uuid);
