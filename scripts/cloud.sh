@@ -169,7 +169,7 @@ build_images() {
 @echo -off
 echo "NUS-BOOT begin"
 dmpstore NusMarker -guid $MARKER_GUID
-if %lasterror% == 0 then
+if %lasterror% eq 0 then
   echo "NUS-MARKER present"
 else
   setvar NusMarker -guid $MARKER_GUID -nv -bs =L"written at first boot"
