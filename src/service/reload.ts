@@ -15,16 +15,16 @@
  * Deliberately not here: what each module does with the new configuration (`server.ts` hands
  * it to them in one synchronous step, so no call sees half of it).
  */
-import { ConfigError, OPTIONS, deepFreeze, loadConfigFile, type Config } from '../config';
+import { ConfigError, OPTIONS, deepFreeze, loadConfigFile, optionValue, sectionsFrom, type Config } from '../config';
 import type { FirmwareInventory, FirmwareProblem } from '../firmware/types';
 import type { Logger } from '../util/log';
 import type { Metrics } from '../metrics';
 
-export interface RestartOnlyChange {
+export type RestartOnlyChange = {
   option: string;
   running: string;
   file: string;
-}
+};
 
 export interface ReloadPlan {
   /** The configuration to put in force: the file's, with restart-only options at their running values. */
@@ -46,25 +46,25 @@ function shown(v: unknown, secret: boolean | undefined): string {
 export function planReload(running: Config, fromFile: Config): ReloadPlan {
   const restartOnly: RestartOnlyChange[] = [];
   const changed: string[] = [];
-  const sections: Record<string, Record<string, unknown>> = {};
-  for (const def of OPTIONS) {
-    const was = (running as unknown as Record<string, Record<string, unknown>>)[def.section][def.key];
-    const now = (fromFile as unknown as Record<string, Record<string, unknown>>)[def.section][def.key];
-    const same = JSON.stringify(was) === JSON.stringify(now);
-    const keep = !same && !def.mutable;
-    (sections[def.section] ??= {})[def.key] = keep ? was : now;
-    if (same) continue;
+  const sections = sectionsFrom(OPTIONS, (def) => {
+    const was = optionValue(running, def);
+    const now = optionValue(fromFile, def);
+    if (JSON.stringify(was) === JSON.stringify(now)) return now;
     const option = `[${def.section}] ${def.key}`;
-    if (keep) restartOnly.push({ option, running: shown(was, def.secret), file: shown(now, def.secret) });
-    else changed.push(option);
-  }
+    if (def.mutable) {
+      changed.push(option);
+      return now;
+    }
+    restartOnly.push({ option, running: shown(was, def.secret), file: shown(now, def.secret) });
+    return was;
+  });
   const arches = new Set([...Object.keys(running.firmwareMap), ...Object.keys(fromFile.firmwareMap)]);
   for (const arch of [...arches].sort()) {
     if (JSON.stringify(running.firmwareMap[arch]) !== JSON.stringify(fromFile.firmwareMap[arch])) changed.push(`[firmware:${arch}]`);
   }
   if (JSON.stringify(running.secureBootKeysets) !== JSON.stringify(fromFile.secureBootKeysets)) changed.push('[secure_boot_keyset:*]');
-  const next = deepFreeze({
-    ...(sections as unknown as Omit<Config, 'firmwareMap' | 'secureBootKeysets' | 'source'>),
+  const next: Config = deepFreeze({
+    ...sections,
     firmwareMap: fromFile.firmwareMap,
     secureBootKeysets: fromFile.secureBootKeysets,
     source: fromFile.source,
@@ -122,7 +122,7 @@ export async function reloadConfig(file: string, t: ReloadTarget): Promise<Reloa
   const problems = [...newMapErrors(t.firmwareNow(), inv), ...((await t.check?.(plan.next)) ?? [])];
   if (problems.length) return refuse(problems);
   for (const c of plan.restartOnly) {
-    t.log.warning('option changed in the file takes effect at restart; the running value is kept', c as unknown as Record<string, unknown>);
+    t.log.warning('option changed in the file takes effect at restart; the running value is kept', c);
   }
   t.apply(plan.next, inv);
   t.metrics?.reloads.inc({ outcome: 'success' });
