@@ -62,7 +62,7 @@ export interface MigrationDeps {
  * A hook may update the record's own fields (e.g. empty the queue it applied): `coldBoot`
  * writes the record again after the hooks when they changed it, after the store write.
  */
-export type StoreChangeHook = (rec: InstanceRecord, storePath: string) => Promise<string[]>;
+export type StoreChangeHook = (core: DriverCore, rec: InstanceRecord, storePath: string) => Promise<string[]>;
 
 /** Domain state queries in flight at once when listing (files, or virsh processes). */
 const STATE_QUERY_CONCURRENCY = 8;
@@ -73,12 +73,16 @@ export class DriverCore {
    * dependencies of the moment it began, so one call never sees two configurations.
    */
   deps: DriverDeps;
-  readonly locks: KeyedMutex;
-  /** Changes queued for stores, applied on the cold-boot path (see `coldBoot`). */
-  readonly storeHooks: StoreChangeHook[] = [];
-  constructor(deps: DriverDeps) {
+  /**
+   * @param locks the per-instance locks; a request's core (`withLog`) shares them
+   * @param storeHooks changes queued for stores, applied on the cold-boot path (see `coldBoot`); shared as well
+   */
+  constructor(
+    deps: DriverDeps,
+    readonly locks: KeyedMutex = new KeyedMutex(deps.metrics?.lockWait),
+    readonly storeHooks: StoreChangeHook[] = [],
+  ) {
     this.deps = deps;
-    this.locks = new KeyedMutex(deps.metrics?.lockWait);
   }
 
   /** Calls that begin from now on read `config` (a reload's; restart-only options unchanged). */
@@ -87,13 +91,11 @@ export class DriverCore {
   }
 
   /**
-   * This core with `deps.log` replaced (a request's child logger): a view that shares the
-   * locks, the hooks and every other dependency with this one.
+   * This core with `deps.log` replaced (a request's child logger): another core over the same
+   * locks, hooks and every other dependency, holding the dependencies of this moment.
    */
   withLog(log: Logger): DriverCore {
-    const view = Object.create(this) as DriverCore;
-    Object.defineProperty(view, 'deps', { value: { ...this.deps, log }, enumerable: true });
-    return view;
+    return new DriverCore({ ...this.deps, log }, this.locks, this.storeHooks);
   }
 
   /** The replica service, or null when `[replica] backend = none`. */

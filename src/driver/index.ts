@@ -36,28 +36,41 @@ function checkInstance(uuid: string, instance: NovaInstance | undefined): void {
   }
 }
 
+/** What a driver is made of; a request's driver (`forRequest`) is made of views of its parent's. */
+interface DriverParts {
+  core: DriverCore;
+  secureBootFleet: SecureBootFleet;
+  migration?: MigrationDeps;
+}
+
 export class ShimDriver implements C.ComputeDriver {
   readonly core: DriverCore;
   /** Inventory and rotations of every instance's Secure Boot keys. */
   readonly secureBootFleet: SecureBootFleet;
   /** Present when peers can be reached (journals + signed peer client). */
   readonly migration?: MigrationDeps;
-  constructor(deps: DriverDeps, migration?: MigrationDeps) {
-    this.core = new DriverCore(deps);
-    this.core.storeHooks.push(secureBootOps.storeHook(this.core));
-    this.secureBootFleet = new SecureBootFleet(this.core, deps.rotations);
+  constructor(deps: DriverDeps, migration?: MigrationDeps);
+  constructor(parts: DriverParts);
+  constructor(from: DriverDeps | DriverParts, migration?: MigrationDeps) {
+    if ('core' in from) {
+      ({ core: this.core, secureBootFleet: this.secureBootFleet, migration: this.migration } = from);
+      return;
+    }
+    this.core = new DriverCore(from);
+    this.core.storeHooks.push(secureBootOps.applyQueuedSecureBootChanges);
+    this.secureBootFleet = new SecureBootFleet(this.core, from.rotations);
     this.migration = migration;
   }
 
   /**
-   * This driver for one API request: its log lines carry `requestId` and its peer calls send
-   * it on. A view sharing all state (locks, caches, stores) with this driver.
+   * This driver for one API request: its log lines (the fleet rotations it starts included)
+   * carry `requestId` and its peer calls send it on. Another driver over the same state
+   * (locks, caches, stores, running rotations) as this one.
    */
   forRequest(requestId: string): ShimDriver {
-    const view = Object.create(this) as ShimDriver;
-    Object.defineProperty(view, 'core', { value: this.core.withLog(this.core.deps.log.child({ request_id: requestId })) });
-    if (this.migration) Object.defineProperty(view, 'migration', { value: { ...this.migration, peer: this.migration.peer.forRequest(requestId) } });
-    return view;
+    const core = this.core.withLog(this.core.deps.log.child({ request_id: requestId }));
+    const migration = this.migration && { ...this.migration, peer: this.migration.peer.forRequest(requestId) };
+    return new ShimDriver({ core, secureBootFleet: this.secureBootFleet.forCore(core), migration });
   }
 
   private md(): MigrationDeps {

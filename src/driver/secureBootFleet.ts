@@ -38,15 +38,33 @@ const INVENTORY_CACHE_ENTRIES = 65536;
 /** What the inventory keeps per store: the summary and each KEK/db certificate's notAfter in ms. */
 type StoreSummary = { s: SecureBootSummary; kekAfter: number[]; dbAfter: number[] } | { error: string };
 
-export class SecureBootFleet {
-  private readonly summaries = new StatCache<StoreSummary>(INVENTORY_CACHE_ENTRIES);
+/** What every request's view of the fleet shares: the summary cache and the rotations running. */
+interface FleetState {
+  readonly summaries: StatCache<StoreSummary>;
   /** Rotations running in this process, by id. */
-  private readonly running = new Map<string, Promise<void>>();
+  readonly running: Map<string, Promise<void>>;
+}
+
+export class SecureBootFleet {
+  private readonly summaries: StatCache<StoreSummary>;
+  private readonly running: Map<string, Promise<void>>;
 
   constructor(
     private readonly core: DriverCore,
     private readonly rotations: RotationStore,
-  ) {}
+    private readonly state: FleetState = { summaries: new StatCache<StoreSummary>(INVENTORY_CACHE_ENTRIES), running: new Map() },
+  ) {
+    this.summaries = state.summaries;
+    this.running = state.running;
+  }
+
+  /**
+   * The fleet as one request sees it (`core` is the request's): a rotation it starts logs
+   * with the request's id to the end, while the cache and the running rotations are shared.
+   */
+  forCore(core: DriverCore): SecureBootFleet {
+    return new SecureBootFleet(core, this.rotations, this.state);
+  }
 
   // ---- inventory ----
 

@@ -8,7 +8,7 @@
  * Offline only, never lost: a shut-off guest's store is written at once (with any changes
  * still queued before it, in order); a running guest's change is queued in its record
  * (persisted atomically, carried by cold migrations with the record) and applied by the
- * cold-boot path's store hook (`storeHook`) while no QEMU holds the store. Applying is
+ * cold-boot path's store hook (`applyQueuedSecureBootChanges`) while no QEMU holds the store. Applying is
  * idempotent (varstore/enroll), so a crash between the store write and the record write
  * re-applies to no effect: the change lands exactly once. Callers hold the instance lock.
  *
@@ -289,29 +289,27 @@ export async function cancelChange(core: DriverCore, uuid: string, id: string): 
  * (`InvalidNVRAM`, e.g. `full`) does not stop the boot: it is dropped with a warning and its
  * outcome recorded as failed.
  */
-export function storeHook(core: DriverCore): StoreChangeHook {
-  return async function applyQueuedSecureBootChanges(rec, path) {
-    const state = rec.secureBoot;
-    if (!state?.pending.length) return [];
-    const queued = state.pending;
-    const next: SecureBootState = { ...state, pending: [] };
-    try {
-      const r = await applyToStore(
-        core,
-        path,
-        queued.flatMap((p) => p.changes),
-      );
-      for (const p of queued) if (p.keyset) next.keyset = p.keyset;
-      remember(next, queued, r.changed ? 'applied' : 'unchanged');
-      rec.secureBoot = next;
-      core.deps.log.info('queued Secure Boot changes applied', { instance_uuid: rec.uuid, changes: queued.map((p) => p.id), changed: r.changed });
-      return [];
-    } catch (e) {
-      if (!isVarStoreError(e)) throw e;
-      remember(next, queued, 'failed', e.message);
-      rec.secureBoot = next;
-      core.deps.log.error('queued Secure Boot changes not applied', { instance_uuid: rec.uuid, changes: queued.map((p) => p.id), error: e.message });
-      return [`queued Secure Boot changes not applied (${e.message}); the store is unchanged`];
-    }
-  };
-}
+export const applyQueuedSecureBootChanges: StoreChangeHook = async function applyQueuedSecureBootChanges(core, rec, path) {
+  const state = rec.secureBoot;
+  if (!state?.pending.length) return [];
+  const queued = state.pending;
+  const next: SecureBootState = { ...state, pending: [] };
+  try {
+    const r = await applyToStore(
+      core,
+      path,
+      queued.flatMap((p) => p.changes),
+    );
+    for (const p of queued) if (p.keyset) next.keyset = p.keyset;
+    remember(next, queued, r.changed ? 'applied' : 'unchanged');
+    rec.secureBoot = next;
+    core.deps.log.info('queued Secure Boot changes applied', { instance_uuid: rec.uuid, changes: queued.map((p) => p.id), changed: r.changed });
+    return [];
+  } catch (e) {
+    if (!isVarStoreError(e)) throw e;
+    remember(next, queued, 'failed', e.message);
+    rec.secureBoot = next;
+    core.deps.log.error('queued Secure Boot changes not applied', { instance_uuid: rec.uuid, changes: queued.map((p) => p.id), error: e.message });
+    return [`queued Secure Boot changes not applied (${e.message}); the store is unchanged`];
+  }
+};
