@@ -16,7 +16,7 @@ import type { BootRequest, FirmwareSelection } from '../firmware/types';
 import { coldBoot } from './coldBoot';
 import { resolveBootRequest, selectFirmware } from '../firmware';
 import { PowerState } from '../nova/powerState';
-import { InstanceInvalidState, InstanceNotFound, MigrationError, NovaError } from '../errors';
+import { InstanceExists, InstanceInvalidState, InstanceNotFound, MigrationError } from '../errors';
 import type { NovaImageMeta, NovaInstance } from '../nova/objects';
 import { keysForFreshStore, queueKeysetAtSpawn, requestedKeyset } from './secureBootOps';
 
@@ -86,8 +86,8 @@ export async function spawn(core: DriverCore, uuid: string, a: SpawnArgs, incomi
   const { hv, deps } = core;
   const name = core.nameOf(a.instance);
   const existing = await deps.records.get(uuid);
-  if (existing && existing.vmState !== 'deleted-kept') throw new NovaError('InstanceExists', 409, `Instance ${existing.name} already exists.`);
-  if (!existing && (await hv.getInfo(name))) throw new NovaError('InstanceExists', 409, `Instance ${name} already exists.`);
+  if (existing && existing.vmState !== 'deleted-kept') throw new InstanceExists(existing.name);
+  if (!existing && (await hv.getInfo(name))) throw new InstanceExists(name);
   const sizing = core.sizing(a.instance, a.flavor);
   const picked = incoming
     ? await firmwareForIncoming(core, incoming.firmware, a.image_meta, sizing.extraSpecs, incoming.store.length)

@@ -34,7 +34,7 @@ import { isFinal } from '../state/journal';
 import { coldBoot } from './coldBoot';
 import { encodeNvram, decodeNvram } from '../peer/transfer';
 import { setNvramPath, setSerialSocketPath } from '../domainXml';
-import { InstanceInvalidState, InvalidInput, MigrationError, MigrationPreCheckError, NovaError } from '../errors';
+import { InstanceInvalidState, InstanceNotFound, InvalidInput, MigrationError, MigrationPreCheckError } from '../errors';
 import { PowerState } from '../nova/powerState';
 
 /** Polls of the destination's store digest after the hand-over (QEMU writes it at the first resume). */
@@ -315,7 +315,7 @@ export async function postLiveMigrationAtDestination(core: DriverCore, md: Migra
     return core.view(rec);
   }
   const rec: InstanceRecord = { ...j.record, vmState: 'active', nvramPath: j.staged_path ?? null, lastMigration: j.key };
-  if (!(await core.hv.getInfo(rec.name))) throw new NovaError('InstanceNotFound', 404, `Instance ${uuid} did not arrive on this host.`);
+  if (!(await core.hv.getInfo(rec.name))) throw new InstanceNotFound(uuid, `Instance ${uuid} did not arrive on this host.`);
   await deps.records.put(rec);
   await md.journals.delete(uuid, 'dest');
   // The guest runs here now: this host writes its generations from now on.

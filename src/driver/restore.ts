@@ -17,7 +17,8 @@ import type { DestroyArgs, Done, InstanceView, SpawnArgs } from './contract';
 import { ReplicaService, type BackupView } from './replicas';
 import type { NovaInstance } from '../nova/objects';
 import type { NvramInfo } from '../nvram/store';
-import { NovaError } from '../errors';
+import { Invalid, NotFound, isNovaError } from '../errors';
+import { ReplicaUnavailable } from '../replica';
 import * as lifecycle from './lifecycle';
 import { requireShutOff, storeOf } from './nvramOps';
 
@@ -51,7 +52,7 @@ export function spawnRestores(a: SpawnArgs): 'unshelve' | 'evacuate' | null {
 
 function replicasOf(core: DriverCore): ReplicaService {
   const r = core.replicas;
-  if (!r) throw new NovaError('Invalid', 409, 'NVRAM replicas are not configured on this host ([replica] backend = none)');
+  if (!r) throw new Invalid('NVRAM replicas are not configured on this host ([replica] backend = none)', undefined, 409);
   return r;
 }
 
@@ -113,13 +114,8 @@ export async function shelveOffload(core: DriverCore, uuid: string, a: DestroyAr
         const w = await svc.writeNow(uuid, content, rec.firmware, 'shelve');
         core.deps.log.info('shelve generation written and read back', { instance_uuid: uuid, generation: w.generation, sha256: w.header.sha256 });
       } catch (e) {
-        const err = e as NovaError;
-        throw new NovaError(
-          err.type ?? 'ReplicaUnavailable',
-          err.code ?? 503,
-          `shelve-offload of ${uuid} refused: the final generation of its variable store could not be written and read back (${err.message}); the local store ${rec.nvramPath} is kept`,
-          { cause: e },
-        );
+        const why = `shelve-offload of ${uuid} refused: the final generation of its variable store could not be written and read back (${(e as Error).message}); the local store ${rec.nvramPath} is kept`;
+        throw isNovaError(e) ? e.restated(why) : new ReplicaUnavailable(why, { cause: e });
       }
       core.crashPoint('shelve:written-before-destroy');
     }
@@ -183,13 +179,13 @@ export async function restoreGeneration(core: DriverCore, uuid: string, generati
   const { rec, path } = await storeOf(core, uuid);
   await requireShutOff(core, rec, 'restore the variable store');
   const got = await svc.read(uuid, generation);
-  if (!got) throw new NovaError('NotFound', 404, `Instance ${uuid} has no replica generation ${generation}.`);
+  if (!got) throw new NotFound(`Instance ${uuid} has no replica generation ${generation}.`);
   const cur = await core.deps.nvram.sizeOf(path);
   if (cur !== null && cur !== got.header.size) {
-    throw new NovaError(
-      'Invalid',
-      409,
+    throw new Invalid(
       `replica generation ${generation} holds a ${got.header.size}-byte store; the instance's firmware maps ${cur} bytes (another firmware build)`,
+      undefined,
+      409,
     );
   }
   await core.deps.nvram.writeBytes(path, got.store);

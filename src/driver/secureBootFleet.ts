@@ -16,7 +16,7 @@
  * the first read. Expiry is judged at answer time.
  */
 import { randomUUID } from 'node:crypto';
-import { InvalidInput, NovaError } from '../errors';
+import { InvalidInput, NotFound, isNovaError } from '../errors';
 import { StatCache } from '../util/fileIdentity';
 import type { RotationDoc, RotationOutcome, RotationRequest, RotationStore } from '../state/rotations';
 import type { InstanceRecord } from '../state/records';
@@ -242,7 +242,7 @@ export class SecureBootFleet {
       if (r.queued) return out('queued', 'running: applied at the next cold boot', r.change?.id);
       return out(r.changed ? 'applied' : 'unchanged', r.changed ? undefined : 'every entry already as asked');
     } catch (e) {
-      if (e instanceof NovaError) return out('failed', e.message);
+      if (isNovaError(e)) return out('failed', e.message);
       throw e;
     }
   }
@@ -286,7 +286,7 @@ export class SecureBootFleet {
 
   async get(id: string): Promise<SecureBootRotation> {
     const doc = await this.rotations.get(id);
-    if (!doc) throw new NovaError('NotFound', 404, `No Secure Boot rotation ${id} on this host.`);
+    if (!doc) throw new NotFound(`No Secure Boot rotation ${id} on this host.`);
     return this.view(doc);
   }
 

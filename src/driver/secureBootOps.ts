@@ -15,7 +15,7 @@
  * Does not touch files itself: the store through `NvramStore`, the edits through varstore.
  */
 import { randomUUID } from 'node:crypto';
-import { FlavorImageConflict, InstanceInvalidState, InvalidInput, NovaError } from '../errors';
+import { FlavorImageConflict, InstanceInvalidState, InvalidInput, NotFound, NovaError } from '../errors';
 import { PowerState } from '../nova/powerState';
 import type { NovaImageMeta, NovaInstance } from '../nova/objects';
 import type { NvramInfo } from '../nvram/store';
@@ -276,7 +276,7 @@ export async function putSecureBoot(core: DriverCore, uuid: string, body: Secure
 export async function cancelChange(core: DriverCore, uuid: string, id: string): Promise<{ pending: PendingKeyChangeView[] }> {
   const rec = await core.mustRecord(uuid);
   const state = rec.secureBoot;
-  if (!state?.pending.some((p) => p.id === id)) throw new NovaError('NotFound', 404, `No queued Secure Boot change ${id} for instance ${uuid}.`);
+  if (!state?.pending.some((p) => p.id === id)) throw new NotFound(`No queued Secure Boot change ${id} for instance ${uuid}.`);
   rec.secureBoot = { ...state, pending: state.pending.filter((p) => p.id !== id) };
   await core.deps.records.put(rec);
   core.deps.log.info('queued Secure Boot change cancelled', { instance_uuid: uuid, change: id });
