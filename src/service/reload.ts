@@ -82,8 +82,14 @@ export function newMapErrors(now: FirmwareInventory, next: FirmwareInventory): s
     .map((p) => `${p.source.slice('config:'.length)}: ${p.message}`);
 }
 
-/** What the reloader needs from the running sidecar. */
-export interface ReloadTarget {
+/**
+ * What a reload prepares from a candidate before anything changes (files read, contexts
+ * built): the value `apply` takes, or the problems that refuse the candidate.
+ */
+export type Prepared<P> = { value: P } | { problems: string[] };
+
+/** What the reloader needs from the running sidecar; `P` is what it prepares for `apply`. */
+export interface ReloadTarget<P> {
   log: Logger;
   metrics?: Metrics;
   /** The configuration in force. */
@@ -91,19 +97,16 @@ export interface ReloadTarget {
   /** The running firmware inventory, and what a configuration's map and descriptors would give. */
   firmwareNow(): FirmwareInventory;
   firmwareFor(config: Config): FirmwareInventory;
-  /**
-   * More checks of a candidate (e.g. TLS files load): the problems, none when it may go in.
-   * Runs before anything changes.
-   */
-  check?(next: Config): Promise<string[]>;
-  /** Put `next` in force, with the inventory found for it; synchronous, so no call sees half of it. */
-  apply(next: Config, inv: FirmwareInventory): void;
+  /** Read and check what `next` needs (e.g. TLS files, key sets) without changing anything. */
+  prepare(next: Config): Promise<Prepared<P>>;
+  /** Put `next` in force with what `prepare` made and the inventory found for it; synchronous, so no call sees half of it. */
+  apply(next: Config, inv: FirmwareInventory, prepared: P): void;
 }
 
 export type ReloadResult = { ok: true; plan: ReloadPlan } | { ok: false; problems: string[] };
 
 /** Re-read `file` and put it in force, or refuse it as a whole; logs and counts either way. */
-export async function reloadConfig(file: string, t: ReloadTarget): Promise<ReloadResult> {
+export async function reloadConfig<P>(file: string, t: ReloadTarget<P>): Promise<ReloadResult> {
   const refuse = (problems: string[]): ReloadResult => {
     t.log.error('configuration reload refused, the running configuration keeps serving', { config: file, problems });
     t.metrics?.reloads.inc({ outcome: 'failed' });
@@ -119,12 +122,13 @@ export async function reloadConfig(file: string, t: ReloadTarget): Promise<Reloa
   }
   const plan = planReload(t.current(), fromFile);
   const inv = t.firmwareFor(plan.next);
-  const problems = [...newMapErrors(t.firmwareNow(), inv), ...((await t.check?.(plan.next)) ?? [])];
-  if (problems.length) return refuse(problems);
+  const prepared = await t.prepare(plan.next);
+  const problems = [...newMapErrors(t.firmwareNow(), inv), ...('problems' in prepared ? prepared.problems : [])];
+  if (problems.length || 'problems' in prepared) return refuse(problems);
   for (const c of plan.restartOnly) {
     t.log.warning('option changed in the file takes effect at restart; the running value is kept', c);
   }
-  t.apply(plan.next, inv);
+  t.apply(plan.next, inv, prepared.value);
   t.metrics?.reloads.inc({ outcome: 'success' });
   t.metrics?.lastReloadSuccessful.set(1);
   t.log.info('configuration reloaded', { config: file, changed: plan.changed, restart_only: plan.restartOnly.map((c) => c.option) });
