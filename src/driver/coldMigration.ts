@@ -24,7 +24,7 @@ import type {
   StageResult,
 } from './contract';
 import type { NovaInstance, NovaMigration } from '../nova/objects';
-import type { InstanceRecord } from '../state/records';
+import { isLive, type InstanceRecord } from '../state/records';
 import { isFinal, type DestJournal, type SourceJournal } from '../state/journal';
 import { encodeNvram, decodeNvram, type NvramPayload } from '../peer/transfer';
 import { firmwareForIncoming } from './lifecycle';
@@ -183,7 +183,7 @@ export async function finishMigration(core: DriverCore, md: MigrationDeps, uuid:
   const j = await md.journals.get(uuid, 'dest');
   // Done when the record is this migration's and its journal is gone (removed last).
   const existing = await deps.records.get(uuid);
-  if (!j && existing && existing.lastMigration === mig && existing.vmState !== 'deleted-kept') return core.view(existing);
+  if (!j && existing && existing.lastMigration === mig && isLive(existing)) return core.view(existing);
   const sizing = core.sizing(a.instance);
   const name = core.nameOf(a.instance);
   const live = deps.nvram.pathFor(name);

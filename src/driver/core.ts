@@ -135,15 +135,15 @@ export class DriverCore {
   }
 
   async mustRecord(uuid: string): Promise<InstanceRecord> {
-    const rec = await this.deps.records.get(uuid);
-    if (!rec || rec.vmState === 'deleted-kept') throw new InstanceNotFound(uuid);
+    const rec = await this.deps.records.live(uuid);
+    if (!rec) throw new InstanceNotFound(uuid);
     return rec;
   }
 
   /** `mustRecord` for reading only: the shared frozen record (see `RecordStore.peek`). */
   async peekRecord(uuid: string): Promise<Readonly<InstanceRecord>> {
-    const rec = await this.deps.records.peek(uuid);
-    if (!rec || rec.vmState === 'deleted-kept') throw new InstanceNotFound(uuid);
+    const rec = await this.deps.records.peekLive(uuid);
+    if (!rec) throw new InstanceNotFound(uuid);
     return rec;
   }
 

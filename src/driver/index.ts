@@ -192,8 +192,8 @@ export class ShimDriver implements C.ComputeDriver {
   }
 
   private async instancesNow(): Promise<C.InstanceList> {
-    const records = await this.core.deps.records.summaries();
-    const byName = new Map(records.filter((r) => r.vmState !== 'deleted-kept').map((r) => [r.name, r.uuid]));
+    const records = await this.core.deps.records.liveSummaries();
+    const byName = new Map(records.map((r) => [r.name, r.uuid]));
     const names = await this.core.hv.list();
     const states = await this.core.powerStates(names);
     const instances = names.map((name, i) => ({ uuid: byName.get(name) ?? '', name, power_state: states[i] }));

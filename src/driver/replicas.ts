@@ -25,8 +25,8 @@
  */
 import type { Logger } from '../util/log';
 import type { NvramStore } from '../nvram/store';
-import type { RecordStore } from '../state/records';
-import { freshState, type ReplicaState, type ReplicaStateName, type ReplicaStateStore } from '../state/replicas';
+import { isLive, type RecordStore } from '../state/records';
+import { checkReplicaTransition, freshState, type ReplicaState, type ReplicaStateName, type ReplicaStateStore } from '../state/replicas';
 import type { FirmwareSelection } from '../firmware/types';
 import { ReplicaFenced, type GenerationEntry, type GenerationReason, type ReadResult, type ReplicaHeader, type ReplicaLog, type WriteResult } from '../replica';
 import { readHeader } from '../replica/format';
@@ -181,9 +181,12 @@ export class ReplicaService {
     return { states, oldestUnreplicated: oldest };
   }
 
+  /** Write the instance's state, checked against the transition table (state/replicas) first. */
   private async save(s: ReplicaState): Promise<void> {
+    const from = this.states.get(s.uuid)?.state ?? 'none';
+    checkReplicaTransition(s.uuid, from, s.state);
     this.states.set(s.uuid, s);
-    await this.d.states.put(s);
+    await this.d.states.put(s, from);
   }
 
   private stateOf(uuid: string): ReplicaState {
@@ -235,7 +238,7 @@ export class ReplicaService {
     // written its answer by then, so compression and encryption never delay it.
     await new Promise<void>((r) => setImmediate(r));
     const rec = await this.d.records.peek(uuid).catch(() => null);
-    if (!rec || rec.vmState === 'deleted-kept' || !rec.nvramPath) {
+    if (!isLive(rec) || !rec.nvramPath) {
       // The instance left this host (or has no store): nothing to write, nothing to retry.
       if (!rec && this.states.has(uuid) && this.states.get(uuid)?.state !== 'deleting') {
         this.states.delete(uuid);
@@ -331,8 +334,8 @@ export class ReplicaService {
     this.scanning = true;
     let queued = 0;
     try {
-      for (const r of await this.d.records.summaries()) {
-        if (r.vmState === 'deleted-kept' || this.queue.has(r.uuid)) continue;
+      for (const r of await this.d.records.liveSummaries()) {
+        if (this.queue.has(r.uuid)) continue;
         const s = this.states.get(r.uuid);
         if (s?.state === 'fenced' || s?.state === 'stale' || s?.state === 'deleting') continue;
         const rec = await this.d.records.peek(r.uuid).catch(() => null);

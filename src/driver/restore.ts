@@ -104,8 +104,8 @@ export async function spawnRestoring(core: DriverCore, uuid: string, a: SpawnArg
  */
 export async function shelveOffload(core: DriverCore, uuid: string, a: DestroyArgs): Promise<Done> {
   const svc = replicasOf(core);
-  const rec = await core.deps.records.get(uuid);
-  if (rec?.nvramPath && rec.vmState !== 'deleted-kept') {
+  const rec = await core.deps.records.live(uuid);
+  if (rec?.nvramPath) {
     // QEMU must not write the store while its last generation is taken.
     await core.hv.destroy(rec.name);
     const content = await core.deps.nvram.read(rec.nvramPath).catch(() => null);

@@ -170,7 +170,7 @@ export class SecureBootFleet {
     const sel = req.selection;
     let targets: string[];
     if (sel.instances) targets = [...new Set(sel.instances.map((u) => u.toLowerCase()))];
-    else targets = (await this.core.deps.records.summaries()).filter((r) => r.vmState !== 'deleted-kept').map((r) => r.uuid);
+    else targets = (await this.core.deps.records.liveSummaries()).map((r) => r.uuid);
     const doc: RotationDoc = known
       ? { ...known, status: 'running', finished_at: null }
       : { rotation_id: id, status: 'running', created_at: new Date().toISOString(), finished_at: null, request: req, targets, instances: [] };
@@ -219,8 +219,8 @@ export class SecureBootFleet {
   private async one(uuid: string, doc: RotationDoc, changes: KeyChange[]): Promise<RotationOutcome> {
     const at = () => new Date().toISOString();
     const req = doc.request;
-    const rec = await this.core.deps.records.get(uuid);
-    if (!rec || rec.vmState === 'deleted-kept') return { instance_uuid: uuid, outcome: 'skipped', detail: 'not an instance of this host', at: at() };
+    const rec = await this.core.deps.records.live(uuid);
+    if (!rec) return { instance_uuid: uuid, outcome: 'skipped', detail: 'not an instance of this host', at: at() };
     const out = (outcome: RotationOutcome['outcome'], detail?: string, change_id?: string): RotationOutcome => ({
       instance_uuid: uuid,
       instance_name: rec.name,
