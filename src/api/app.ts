@@ -2,7 +2,7 @@
  * @module api/app
  * The express application: request ids (`X-OpenStack-Request-ID`, generated as
  * `req-<uuid>` when absent, echoed, carried by every log line the request causes through
- * `ShimDriver.forRequest`), bearer-token auth (all but /healthz, /readyz and, when
+ * the driver's `forRequest`), bearer-token auth (all but /healthz, /readyz and, when
  * `[api] metrics_open`, /metrics), request validation against the OpenAPI document,
  * versioned-object unwrapping, one route per Nova method, JSON answers through `sendJson`,
  * and one error middleware that maps `NovaError`s to `{"error": {"type", "code", "message"}}`
@@ -15,7 +15,7 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
-import type { ShimDriver } from '../driver';
+import type { ApiDriver } from '../driver/services';
 import { InvalidInput, NovaError, Unauthorized, isNovaError } from '../errors';
 import type { Logger } from '../util/log';
 import { RequestValidator } from './requestValidator';
@@ -46,7 +46,7 @@ export interface ApiSettings {
 export type ReadinessCheck = ReadinessBody['checks'][number];
 
 export interface AppOptions {
-  driver: ShimDriver;
+  driver: ApiDriver;
   log: Logger;
   /** The current `[api]` settings (a reload swaps what this returns). */
   settings: () => ApiSettings;

@@ -17,6 +17,7 @@ import * as secureBootOps from './secureBootOps';
 import { SecureBootFleet } from './secureBootFleet';
 import * as restore from './restore';
 import type * as C from './contract';
+import type { RequestDrivers, ServedDriver } from './services';
 import type { NovaInstance } from '../nova/objects';
 import { InvalidInput } from '../errors';
 import { hostFirmwareCapabilities, describeInventory } from '../firmware';
@@ -27,6 +28,7 @@ import { outcomeOf } from '../metrics';
 export type { DriverDeps, MigrationDeps } from './core';
 export type { RecoveryOutcome } from './recovery';
 export type { ComputeDriver } from './contract';
+export type { RequestDrivers, ServedDriver } from './services';
 
 /** The path's uuid and `instance.uuid` must agree. */
 function checkInstance(uuid: string, instance: NovaInstance | undefined): void {
@@ -43,7 +45,7 @@ interface DriverParts {
   migration?: MigrationDeps;
 }
 
-export class ShimDriver implements C.ComputeDriver {
+export class ShimDriver implements ServedDriver, RequestDrivers {
   readonly core: DriverCore;
   /** Inventory and rotations of every instance's Secure Boot keys. */
   readonly secureBootFleet: SecureBootFleet;
