@@ -28,6 +28,7 @@ import { validateDomainName } from '../nvram/paths';
 import { buildDomainXml } from '../domainXml';
 import { InstanceNotFound } from '../errors';
 import { KeyedMutex } from './locks';
+import { InstanceEvents, type InstanceEvent } from './events';
 import type { Metrics } from '../metrics';
 
 export interface DriverDeps {
@@ -76,11 +77,13 @@ export class DriverCore {
   /**
    * @param locks the per-instance locks; a request's core (`withLog`) shares them
    * @param storeHooks changes queued for stores, applied on the cold-boot path (see `coldBoot`); shared as well
+   * @param events what the flows announce (driver/events) and who listens; shared as well
    */
   constructor(
     deps: DriverDeps,
     readonly locks: KeyedMutex = new KeyedMutex(deps.metrics?.lockWait),
     readonly storeHooks: StoreChangeHook[] = [],
+    readonly events: InstanceEvents = new InstanceEvents(),
   ) {
     this.deps = deps;
   }
@@ -95,7 +98,12 @@ export class DriverCore {
    * locks, hooks and every other dependency, holding the dependencies of this moment.
    */
   withLog(log: Logger): DriverCore {
-    return new DriverCore({ ...this.deps, log }, this.locks, this.storeHooks);
+    return new DriverCore({ ...this.deps, log }, this.locks, this.storeHooks, this.events);
+  }
+
+  /** Tell the subscribers (replication, ...) what happened to an instance; see driver/events. */
+  announce(e: InstanceEvent): Promise<void> {
+    return this.events.announce(e, this.deps.log);
   }
 
   /** The replica service, or null when `[replica] backend = none`. */

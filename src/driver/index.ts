@@ -60,6 +60,8 @@ export class ShimDriver implements ServedDriver, RequestDrivers {
     }
     this.core = new DriverCore(from);
     this.core.storeHooks.push(secureBootOps.applyQueuedSecureBootChanges);
+    // Replication subscribes to what the flows announce (driver/events).
+    if (from.replicas) this.core.events.subscribe(from.replicas.react);
     this.secureBootFleet = new SecureBootFleet(this.core, from.rotations);
     this.migration = migration;
   }
@@ -129,11 +131,8 @@ export class ShimDriver implements ServedDriver, RequestDrivers {
       const kind = restore.spawnRestores(a);
       if (kind) return restore.spawnRestoring(this.core, u, a, kind);
       const view = await lifecycle.spawn(this.core, u, a);
-      const replicas = this.core.replicas;
-      if (replicas) {
-        replicas.enqueue(u, 'spawn');
-        if (view.nvram) view.nvram.replica = replicas.view(u);
-      }
+      await this.core.announce({ kind: 'store-changed', uuid: u, why: 'spawn' });
+      if (view.nvram && this.core.replicas) view.nvram.replica = this.core.replicas.view(u);
       return view;
     });
   }
@@ -153,7 +152,7 @@ export class ShimDriver implements ServedDriver, RequestDrivers {
   powerOff(uuid: string, a: C.PowerOffArgs) {
     return this.method('power_off', uuid, a, async (u) => {
       const view = await lifecycle.powerOff(this.core, u, a);
-      this.core.replicas?.enqueue(u, 'stop');
+      await this.core.announce({ kind: 'store-changed', uuid: u, why: 'stop' });
       return view;
     });
   }
@@ -174,7 +173,7 @@ export class ShimDriver implements ServedDriver, RequestDrivers {
         );
       }
       const view = await lifecycle.rebuild(this.core, u, a);
-      this.core.replicas?.enqueue(u, 'spawn');
+      await this.core.announce({ kind: 'rebuilt', uuid: u });
       return view;
     });
   }
@@ -210,7 +209,7 @@ export class ShimDriver implements ServedDriver, RequestDrivers {
    */
   private async edited<T>(uuid: string, edit: Promise<T>): Promise<T> {
     const r = await edit;
-    this.core.replicas?.enqueue(uuid, 'edit');
+    await this.core.announce({ kind: 'store-changed', uuid, why: 'edit' });
     return r;
   }
   getNvram(uuid: string) {

@@ -242,7 +242,7 @@ export async function liveMigration(core: DriverCore, md: MigrationDeps, uuid: s
     // A generation of the store as it is before it leaves this host (queued, not awaited).
     if (rec.nvramPath && core.replicas) {
       const content = await deps.nvram.read(rec.nvramPath).catch(() => null);
-      if (content) core.replicas.enqueue(uuid, 'move', { content });
+      if (content) await core.announce({ kind: 'leaving', uuid, how: 'live', content });
     }
     // A domain already gone was handed over before a crash.
     if (await hv.getInfo(rec.name)) {
@@ -276,7 +276,7 @@ async function dropSourceCopy(core: DriverCore, md: MigrationDeps, uuid: string,
   await core.deps.records.delete(uuid);
   // The destination writes the generations now (it took the replicas over): this host keeps no
   // replica state for the instance (a move generation still being written finishes first).
-  await core.replicas?.forget(uuid);
+  await core.announce({ kind: 'left', uuid });
   await md.journals.delete(uuid, 'source');
   return true;
 }
@@ -319,7 +319,7 @@ export async function postLiveMigrationAtDestination(core: DriverCore, md: Migra
   await deps.records.put(rec);
   await md.journals.delete(uuid, 'dest');
   // The guest runs here now: this host writes its generations from now on.
-  if (rec.nvramPath) await core.replicas?.adopt(uuid, null, 'move');
+  if (rec.nvramPath) await core.announce({ kind: 'arrived', uuid, via: 'move' });
   deps.log.info('post_live_migration_at_destination done', { instance_uuid: uuid });
   return core.view(rec);
 }

@@ -30,7 +30,8 @@ const DELETING = 'deleting';
 const DELETED = 'deleted';
 const REBUILDING = 'rebuilding';
 
-export type DestroyKind = 'shelve-offload' | 'delete' | 'evacuated-source' | 'rebuild' | 'other';
+export type { DestroyKind } from './events';
+import type { DestroyKind } from './events';
 
 /** What a destroy is for, from the instance Nova passed. */
 export function destroyKind(instance: NovaInstance | undefined, thisHost: string): DestroyKind {
@@ -69,7 +70,7 @@ export async function spawnRestoring(core: DriverCore, uuid: string, a: SpawnArg
   const r = await svc.newest(uuid);
   if (!r) {
     const view = await lifecycle.spawn(core, uuid, a);
-    await svc.adopt(uuid, null, kind);
+    await core.announce({ kind: 'arrived', uuid, via: kind, restored: null });
     log.warning('no nvram replica to restore: the store starts from the template', { instance_uuid: uuid, kind, backend: svc.backend });
     view.warnings.push(`no replica of the variable store in ${svc.backend}: it starts from the template`);
     return view;
@@ -78,7 +79,7 @@ export async function spawnRestoring(core: DriverCore, uuid: string, a: SpawnArg
     log.warning('nvram replica refused, using an older generation', { instance_uuid: uuid, refused: s.generation, error: s.error, used: r.entry.generation });
   }
   const view = await lifecycle.spawn(core, uuid, a, { store: r.store, firmware: r.header.firmware });
-  await svc.adopt(uuid, r, kind);
+  await core.announce({ kind: 'arrived', uuid, via: kind, restored: r });
   const restored = svc.restoredView(r);
   log.info('nvram restored from replica', {
     instance_uuid: uuid,
@@ -103,7 +104,7 @@ export async function spawnRestoring(core: DriverCore, uuid: string, a: SpawnArg
  * written the destroy is refused and everything local is kept.
  */
 export async function shelveOffload(core: DriverCore, uuid: string, a: DestroyArgs): Promise<Done> {
-  const svc = replicasOf(core);
+  replicasOf(core); // Invalid (409) when replicas are not configured
   const rec = await core.deps.records.live(uuid);
   if (rec?.nvramPath) {
     // QEMU must not write the store while its last generation is taken.
@@ -111,8 +112,7 @@ export async function shelveOffload(core: DriverCore, uuid: string, a: DestroyAr
     const content = await core.deps.nvram.read(rec.nvramPath).catch(() => null);
     if (content) {
       try {
-        const w = await svc.writeNow(uuid, content, rec.firmware, 'shelve');
-        core.deps.log.info('shelve generation written and read back', { instance_uuid: uuid, generation: w.generation, sha256: w.header.sha256 });
+        await core.announce({ kind: 'shelving', uuid, content, firmware: rec.firmware });
       } catch (e) {
         const why = `shelve-offload of ${uuid} refused: the final generation of its variable store could not be written and read back (${(e as Error).message}); the local store ${rec.nvramPath} is kept`;
         throw isNovaError(e) ? e.restated(why) : new ReplicaUnavailable(why, { cause: e });
@@ -121,39 +121,13 @@ export async function shelveOffload(core: DriverCore, uuid: string, a: DestroyAr
     }
   }
   const done = await lifecycle.destroy(core, uuid, a);
-  await svc.forget(uuid);
+  await core.announce({ kind: 'left', uuid });
   return done;
 }
 
-/** After a destroy: what becomes of the replicas. */
+/** After a destroy: announced, so replication decides what becomes of the replicas. */
 export async function afterDestroy(core: DriverCore, uuid: string, a: DestroyArgs, kind: DestroyKind): Promise<void> {
-  const svc = core.replicas;
-  if (!svc) return;
-  const log = core.deps.log;
-  if (kind === 'delete') {
-    if (svc.isFenced(uuid)) {
-      log.warning('delete: replicas left alone, another host owns them', { instance_uuid: uuid });
-      await svc.forget(uuid);
-      return;
-    }
-    try {
-      const n = await svc.deleteAll(uuid);
-      log.info('nvram replicas deleted', { instance_uuid: uuid, objects: n });
-    } catch (e) {
-      // Nova's delete goes on; the deletion is remembered and retried until the store answers.
-      log.error('nvram replicas could not be deleted yet; retried with back-off', { instance_uuid: uuid, error: (e as Error).message, backend: svc.backend });
-    }
-    return;
-  }
-  if (kind === 'evacuated-source') {
-    log.info('destroy of an instance evacuated from here: its replicas and its store elsewhere are left alone', {
-      instance_uuid: uuid,
-      now_on: a.instance.host,
-    });
-  }
-  // A rebuild's destroy keeps the replica state: the spawn that follows writes the next
-  // generation as the same owner (forgotten, it would be fenced by its own history).
-  if (a.destroy_disks !== false && kind !== 'rebuild') await svc.forget(uuid);
+  await core.announce({ kind: 'destroyed', uuid, why: kind, destroyDisks: a.destroy_disks !== false, nowOn: a.instance.host ?? undefined });
 }
 
 export async function listBackups(core: DriverCore, uuid: string): Promise<{ backups: BackupView[] }> {
@@ -191,6 +165,6 @@ export async function restoreGeneration(core: DriverCore, uuid: string, generati
   await core.deps.nvram.writeBytes(path, got.store);
   const info = (await core.deps.nvram.info(path)) as NvramInfo;
   core.deps.log.info('variable store restored from replica', { instance_uuid: uuid, generation, written_at: got.header.time, sha256: got.header.sha256 });
-  svc.enqueue(uuid, 'restore', { force: true });
+  await core.announce({ kind: 'store-changed', uuid, why: 'restore' });
   return { restored: ReplicaService.backupView(got.header, got.storedBytes), nvram: info };
 }
