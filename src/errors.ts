@@ -130,6 +130,76 @@ export class ServiceUnavailable extends NovaError {
   }
 }
 
+/** What a storage errno means, in the words of strerror(3). */
+const ERRNO_WORDS: Record<string, string> = {
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EIO: 'input/output error',
+  EROFS: 'read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'not a directory',
+  EISDIR: 'is a directory',
+  EMFILE: 'too many open files',
+  ENFILE: 'too many open files in system',
+  EFBIG: 'file too large',
+  EXDEV: 'cross-device link',
+  ENAMETOOLONG: 'file name too long',
+};
+
+/** The failed step, as the message says it. */
+const STEP_WORDS: Record<string, string> = {
+  open: 'create a temporary file for',
+  write: 'write',
+  sync: 'flush',
+  verify: 'verify',
+  rename: 'rename into place',
+  link: 'link into place',
+  'sync-dir': 'flush the directory entry of',
+  mkdir: 'create the directory',
+  unlink: 'remove',
+};
+
+/**
+ * Nova `StorageError` ("Storage error: %(reason)s"): a file the sidecar had to write (a store,
+ * a state file, a replica object) could not be written, renamed into place or made durable.
+ * The old file is untouched unless `step` is `sync-dir` (the new file is in place, its
+ * durability unknown). Every such failure answers HTTP 507 Insufficient Storage, whatever the
+ * errno (ENOSPC and EDQUOT: full; EROFS: remounted read-only; EIO: the device failed): the
+ * client must not retry before an operator fixes the filesystem, and `details.errno` says which.
+ */
+export class StorageError extends NovaError {
+  /** The file or directory concerned (absolute). */
+  readonly path: string;
+  /** The system error code (`ENOSPC`, `EROFS`, ...), `EIO` when there was none. */
+  readonly errno: string;
+  /** The step that failed: open, write, sync, verify, rename, link, sync-dir, mkdir, unlink. */
+  readonly step: string;
+  constructor(file: string, step: string, errno: string, detail?: string, options?: { cause?: unknown }) {
+    const words = ERRNO_WORDS[errno] ?? detail ?? errno;
+    const extra = detail && detail !== words ? ` (${detail})` : '';
+    super('StorageError', 507, `Storage error: cannot ${STEP_WORDS[step] ?? step} ${file}: ${words} [${errno}]${extra}`, {
+      cause: options?.cause,
+      details: { path: file, errno, step },
+    });
+    this.path = file;
+    this.errno = errno;
+    this.step = step;
+  }
+}
+
+/** `e` as a `StorageError` about `file` at `step` (kept as is when it already is one). */
+export function storageError(file: string, step: string, e: unknown): StorageError {
+  if (e instanceof StorageError) return e;
+  const errno = (e as NodeJS.ErrnoException)?.code;
+  const code = typeof errno === 'string' && /^E[A-Z0-9]+$/.test(errno) ? errno : 'EIO';
+  const msg = e instanceof Error ? e.message : String(e);
+  // Node's own messages repeat the code and the path ("ENOSPC: no space left on device, write"): keep only a stranger's.
+  const detail = typeof errno === 'string' && msg.startsWith(`${errno}:`) ? undefined : msg;
+  return new StorageError(file, step, code, detail, { cause: e });
+}
+
 /** Nova `InternalError`: a known internal failure with a message that is safe to show. */
 export class InternalError extends NovaError {
   constructor(message: string, options?: { cause?: unknown }) {

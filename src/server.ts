@@ -19,6 +19,8 @@ import { ShimDriver, type RecoveryOutcome } from './driver';
 import { FirmwareHost } from './firmware/host';
 import { KeysetRegistry, enrolledTemplate, loadKeysets } from './firmware/keysets';
 import { FaultPoints } from './util/faults';
+import { mkdirDurable } from './util/atomicFile';
+import { StorageError } from './errors';
 import { incomingStreamRouter, ARRIVE_PATH } from './api/incomingStream';
 import { hypervisorFor } from './hypervisor/factory';
 import type { Hypervisor } from './hypervisor/types';
@@ -49,13 +51,14 @@ export function isLoopback(host: string): boolean {
   return LOOPBACK.has(host) || host.startsWith('127.');
 }
 
-/** mkdir -p with `mode`, then prove we can write there; fail with the option to set. */
+/** mkdir -p with `mode` (new directories fsynced in their parent), then prove we can write there; fail with the option to set. */
 async function ensureWritableDir(dir: string, option: string, mode: number): Promise<void> {
   try {
-    await fsp.mkdir(dir, { recursive: true, mode });
+    await mkdirDurable(dir, mode);
     await fsp.access(dir, fsc.W_OK | fsc.X_OK);
   } catch (e) {
-    throw new StartupError(`cannot write to ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): set ${option} to a writable directory`);
+    const code = e instanceof StorageError ? e.errno : (e as NodeJS.ErrnoException).code;
+    throw new StartupError(`cannot write to ${dir} (${code ?? (e as Error).message}): set ${option} to a writable directory`);
   }
 }
 

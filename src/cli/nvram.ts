@@ -14,8 +14,9 @@
  *                                         key set, as edk2 leaves an authenticated write
  *
  * Edits go to FILE in place unless --output is given, through `writeFileAtomic` (temp file,
- * fsync, rename), keeping the file mode (and owner, when run as root). Only edit stores of VMs
- * that are shut off.
+ * every byte, fsync, read back, rename: all or nothing), keeping the file mode (and owner,
+ * when run as root). A write that fails (full disk, read-only, I/O error) exits 1 naming the
+ * file and the cause, FILE unchanged. Only edit stores of VMs that are shut off.
  *
  * Exit codes: 0 success; 1 failure (one line on stderr naming the problem, never a stack
  * trace); 2 usage error. `diff` follows diff(1): 0 same, 1 different, 2 trouble. The I/O
@@ -25,6 +26,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { writeFileAtomic } from '../util/atomicFile';
+import { StorageError } from '../errors';
 import {
   ATTR,
   deleteVariable,
@@ -68,9 +70,13 @@ const FS_ERRORS: Record<string, string> = {
   ENOTDIR: 'not a directory',
   EROFS: 'read-only file system',
   ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EIO: 'input/output error',
 };
 
 function fsFailure(file: string, e: unknown): CliFailure {
+  // The writer's error names the file, the failed step and the errno already.
+  if (e instanceof StorageError) return new CliFailure(e.message);
   const code = (e as NodeJS.ErrnoException).code ?? '';
   return new CliFailure(`${file}: ${FS_ERRORS[code] ?? (e as Error).message}`);
 }
@@ -102,6 +108,7 @@ async function writeOutput(target: string, like: string, data: Buffer | string, 
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   try {
     await writeFileAtomic(target, data, {
+      verify: true,
       mode: st ? st.mode & 0o7777 : defaultMode,
       ...(root && st ? { uid: st.uid, gid: st.gid } : {}),
     });

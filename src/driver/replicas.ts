@@ -255,6 +255,15 @@ export class ReplicaService {
     await this.d.states.put(s, from);
   }
 
+  /**
+   * `save` while reporting a failed generation: the state is kept in memory either way, and a
+   * state file that cannot be written (the same full disk, often) must not replace the error
+   * being reported.
+   */
+  private async saveAfterFailure(s: ReplicaState): Promise<void> {
+    await this.save(s).catch((e: unknown) => this.d.logger.warning('nvram replica state not saved', { instance_uuid: s.uuid, error: (e as Error).message }));
+  }
+
   private stateOf(uuid: string): ReplicaState {
     return { ...(this.states.get(uuid) ?? freshState(uuid)) };
   }
@@ -363,13 +372,20 @@ export class ReplicaService {
     } catch (e) {
       this.d.metrics?.generations.inc({ reason, outcome: outcomeOf(e) });
       if (e instanceof ReplicaFenced) {
-        await this.save({ ...s, state: 'fenced', owner: e.owner, error: e.message, takeover: false, since: undefined });
+        await this.saveAfterFailure({ ...s, state: 'fenced', owner: e.owner, error: e.message, takeover: false, since: undefined });
         this.d.logger.warning('nvram replica fenced: another host owns the replicas', { instance_uuid: uuid, owner: e.owner, generation: e.generation });
       } else {
         const failures = s.failures + 1;
         const wait = Math.min(this.d.options.retryInterval * 2 ** (failures - 1), this.d.options.interval);
         const since = s.since ?? new Date().toISOString();
-        await this.save({ ...s, state: 'stale', failures, error: (e as Error).message, retryAt: new Date(Date.now() + wait * 1000).toISOString(), since });
+        await this.saveAfterFailure({
+          ...s,
+          state: 'stale',
+          failures,
+          error: (e as Error).message,
+          retryAt: new Date(Date.now() + wait * 1000).toISOString(),
+          since,
+        });
         this.d.logger.warning('nvram replica stale', { instance_uuid: uuid, reason, error: (e as Error).message, retry_in_s: wait });
       }
       throw e;

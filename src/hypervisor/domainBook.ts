@@ -12,10 +12,11 @@
  *
  * Deliberately not here: what a backend checks or does at start, undefine or migration.
  */
-import { promises as fsp, closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { promises as fsp, closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { JsonDir } from '../util/jsonDir';
-import { HypervisorError } from '../errors';
+import { HypervisorError, storageError } from '../errors';
+import { mkdirDurable } from '../util/atomicFile';
 import { PowerState, type PowerStateCode } from '../nova/powerState';
 
 export interface StoredDomain {
@@ -40,7 +41,7 @@ export class DomainBook {
 
   async init(): Promise<void> {
     await this.docs.init();
-    mkdirSync(this.runDir, { recursive: true, mode: 0o700 });
+    await mkdirDurable(this.runDir, 0o700);
   }
 
   /** Definitions are only read here, never changed in place: the shared frozen copy. */
@@ -106,7 +107,7 @@ export class DomainBook {
         closeSync(fd);
       }
     } catch (e) {
-      throw new HypervisorError('other', `cannot record the power state of '${name}': ${(e as Error).message}`);
+      throw storageError(file, 'write', e);
     }
   }
 
@@ -124,7 +125,22 @@ export class DomainBook {
       return;
     }
     this.states.set(name, PowerState.SHUTDOWN);
-    await Promise.all([this.docs.write(name, { name, xml }), fsp.writeFile(this.stateFile(name), `${PowerState.SHUTDOWN}\n`, { mode: 0o600 })]);
+    const stateFile = this.stateFile(name);
+    const [doc, state] = await Promise.allSettled([
+      this.docs.write(name, { name, xml }),
+      fsp.writeFile(stateFile, `${PowerState.SHUTDOWN}\n`, { mode: 0o600 }).catch(async (e: unknown) => {
+        await fsp.unlink(stateFile).catch(() => undefined);
+        throw storageError(stateFile, 'write', e);
+      }),
+    ]);
+    if (doc.status === 'rejected' || state.status === 'rejected') {
+      // All or nothing: a half-made domain (a definition without its state file, as on a full
+      // disk) would make the retry of a failed spawn answer InstanceExists.
+      this.states.delete(name);
+      if (doc.status === 'fulfilled') await this.docs.remove(name).catch(() => undefined);
+      if (state.status === 'fulfilled') await fsp.unlink(stateFile).catch(() => undefined);
+      throw doc.status === 'rejected' ? doc.reason : (state as PromiseRejectedResult).reason;
+    }
   }
 
   /** The guest stopped (shutdown within its timeout): recorded shut off. */

@@ -12,7 +12,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { HypervisorError } from '../errors';
+import { HypervisorError, storageError } from '../errors';
 import { virshRunner, type VirshRunner } from './virsh';
 import type { DomainInfo, Hypervisor, LiveMigrateOptions, StartOptions, UndefineOptions } from './types';
 import { PowerState, type PowerStateCode } from '../nova/powerState';
@@ -99,7 +99,11 @@ export class LibvirtHypervisor implements Hypervisor {
 
   private async withXmlFile<T>(xml: string, fn: (file: string) => Promise<T>): Promise<T> {
     const file = path.join(os.tmpdir(), `nova-uefi-shim-${randomBytes(6).toString('hex')}.xml`);
-    await fsp.writeFile(file, xml, { mode: 0o600, flag: 'wx' }); // wx: never follow a planted file
+    // wx: never follow a planted file. A full or read-only /tmp is said as such (507), not a 500.
+    await fsp.writeFile(file, xml, { mode: 0o600, flag: 'wx' }).catch(async (e: unknown) => {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') await fsp.unlink(file).catch(() => undefined);
+      throw storageError(file, 'write', e);
+    });
     try {
       return await fn(file);
     } finally {

@@ -11,7 +11,7 @@
 import { promises as fsp, constants as fsc, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { writeFileAtomic, unlinkDurable, sweepTempFiles, allocatedBytes, type AtomicWriteOptions } from '../util/atomicFile';
+import { writeFileAtomic, unlinkDurable, sweepTempFiles, allocatedBytes, mkdirDurable, renameDurable, type AtomicWriteOptions } from '../util/atomicFile';
 import { nvramPathFor, assertInside, validateDomainName } from './paths';
 import { InternalError, InvalidInput } from '../errors';
 import { StatCache } from '../util/fileIdentity';
@@ -64,7 +64,7 @@ export class NvramStore {
 
   /** Create the directory 0755 when missing (libvirt does not, and QEMU needs to traverse it), and sweep crash leftovers. */
   async init(): Promise<void> {
-    await fsp.mkdir(this.dir, { recursive: true, mode: 0o755 });
+    await mkdirDurable(this.dir, 0o755);
     await fsp.access(this.dir, fsc.W_OK);
     await sweepTempFiles(this.dir);
   }
@@ -125,10 +125,13 @@ export class NvramStore {
     return { path: full, size: t.data.length, sha256: t.sha256, allocated: statSync(full).blocks * 512 };
   }
 
-  /** Atomically replace `target` with `data` (temp + fsync + rename + fsync dir). */
+  /**
+   * Replace `target` with `data` all or nothing (util/atomicFile: every byte, fsync, read back
+   * and compared, rename, fsync dir). Rejects with a `StorageError` (the old file unchanged).
+   */
   async writeBytes(target: string, data: Buffer, onStep?: AtomicWriteOptions['onStep']): Promise<void> {
     this.checkPath(target);
-    await writeFileAtomic(target, data, { mode: this.mode, uid: this.uid, gid: this.gid, sparse: true, onStep });
+    await writeFileAtomic(target, data, { mode: this.mode, uid: this.uid, gid: this.gid, sparse: true, verify: true, onStep });
     this.metrics?.nvramBytesWritten.inc(data.length);
   }
 
@@ -217,13 +220,7 @@ export class NvramStore {
 
   /** Atomic rename within the directory (staged → live), fsyncing the directory. */
   async rename(from: string, to: string): Promise<void> {
-    await fsp.rename(this.checkPath(from), this.checkPath(to));
-    const fh = await fsp.open(this.dir, fsc.O_RDONLY);
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await renameDurable(this.checkPath(from), this.checkPath(to));
   }
 
   /** Delete a store; a missing file is fine. Returns whether it existed. */

@@ -4,19 +4,31 @@
  * CephFS). Objects are files written atomically (temp file, fsync, rename, fsync dir:
  * util/atomicFile), so a reader sees a whole object or none. A claim is a file created with
  * link(2) from a complete temp file: link fails with EEXIST when the name exists, atomically
- * on a local filesystem and on NFSv3+ (the O_EXCL rule), so at most one claimant wins.
+ * on a local filesystem and on NFSv3+ (the O_EXCL rule), so at most one claimant wins. New
+ * directories (the root, an instance's, a claim's) are fsynced in their parent.
+ *
+ * A full, read-only or failing filesystem (ENOSPC, EDQUOT, EROFS, EIO) is a `StorageError`
+ * (507) naming the file; anything else the directory refuses (missing, not a directory, no
+ * permission) is `ReplicaUnavailable` (503). Either way nothing already stored changes.
  */
 import { promises as fsp, constants as fsc } from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { fsyncDir, probeWritable, unlinkDurable, writeFileAtomic, TEMP_MARKER } from '../util/atomicFile';
+import { createFileExclusive, mkdirDurable, probeWritable, unlinkDurable, writeFileAtomic, TEMP_MARKER } from '../util/atomicFile';
+import { StorageError } from '../errors';
 import { checkKey, checkOwner, type ClaimEntry, type ProbeResult, type ReplicaStore } from './types';
 import { ReplicaUnavailable } from './errors';
 
 /** Suffix of claim files, so that `list` (objects) and `claims` see disjoint names. */
 const CLAIM_SUFFIX = '.claim';
 
-function unavailable(what: string, e: unknown): ReplicaUnavailable {
+/** The errnos that say the filesystem itself cannot take the write (not a wrong path). */
+const STORAGE_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO']);
+
+function unavailable(what: string, e: unknown): ReplicaUnavailable | StorageError {
+  if (e instanceof StorageError) {
+    if (STORAGE_ERRNOS.has(e.errno)) return e;
+    return new ReplicaUnavailable(`${what}: ${e.errno}`, { cause: e });
+  }
   return new ReplicaUnavailable(`${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
 }
 
@@ -37,7 +49,7 @@ export class DirectoryReplicaStore implements ReplicaStore {
 
   async init(): Promise<void> {
     try {
-      await fsp.mkdir(this.root, { recursive: true, mode: 0o700 });
+      await mkdirDurable(this.root, 0o700);
       await fsp.access(this.root, fsc.W_OK);
     } catch (e) {
       throw unavailable(`cannot use ${this.root}`, e);
@@ -62,7 +74,7 @@ export class DirectoryReplicaStore implements ReplicaStore {
   async put(key: string, body: Buffer): Promise<void> {
     const f = this.file(key);
     try {
-      await fsp.mkdir(path.dirname(f), { recursive: true, mode: 0o700 });
+      await mkdirDurable(path.dirname(f), 0o700);
       await writeFileAtomic(f, body, { mode: 0o600 });
     } catch (e) {
       throw unavailable(`cannot write ${key}`, e);
@@ -117,28 +129,11 @@ export class DirectoryReplicaStore implements ReplicaStore {
 
   async claim(key: string, owner: string): Promise<boolean> {
     const target = this.file(key) + CLAIM_SUFFIX;
-    const tmp = `${path.dirname(target)}/${TEMP_MARKER}${randomBytes(6).toString('hex')}`;
     try {
-      await fsp.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
-      const fh = await fsp.open(tmp, 'wx', 0o600);
-      try {
-        await fh.writeFile(checkOwner(owner));
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      try {
-        await fsp.link(tmp, target);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-        throw e;
-      }
-      await fsyncDir(path.dirname(target));
-      return true;
+      await mkdirDurable(path.dirname(target), 0o700);
+      return await createFileExclusive(target, checkOwner(owner), { mode: 0o600, sparse: false });
     } catch (e) {
       throw unavailable(`cannot claim ${key}`, e);
-    } finally {
-      await fsp.unlink(tmp).catch(() => undefined);
     }
   }
 

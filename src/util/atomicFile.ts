@@ -1,21 +1,43 @@
 /**
  * @module util/atomicFile
- * Crash-safe file replacement: write a temp file in the target's directory, fsync it,
- * rename it over the target, fsync the directory. A crash at any point leaves either the
- * old file or the new one, plus at most a `.tmp-*` file that `sweepTempFiles` removes.
+ * The one writer of every file the sidecar keeps (variable stores, state documents, replica
+ * objects and claims, the offline CLI's edits): all or nothing. A new file is written to a
+ * temp file in the target's directory, every byte (a `write` that takes fewer bytes than
+ * asked, as on a nearly full filesystem, is continued, never trusted), fsynced, optionally
+ * read back and compared with what was meant, then renamed over the target, and the directory
+ * fsynced. A crash at any point leaves either the old file or the new one, plus at most a
+ * `.tmp-*` file that `sweepTempFiles` removes.
+ *
+ * Any failure at any step (ENOSPC, EDQUOT, EIO, EROFS or another) leaves the old file as it
+ * was, removes the temp file (best effort: a failed clean-up never hides the first error) and
+ * rejects with a `StorageError` (errors.ts) naming the target, the step and the errno. Only a
+ * failed directory fsync after the rename is reported with the new file in place
+ * (step `sync-dir`).
  *
  * Zero runs of at least one block are left as holes (`sparse: true`), so a 64 MiB AAVMF
  * store that is mostly zeros allocates only its data blocks; content is unchanged because
- * holes read back as zeros. 0xFF-filled OVMF stores stay dense by nature.
+ * holes read back as zeros. 0xFF-filled OVMF stores stay dense by nature. Verification reads
+ * back the data runs (holes read as zeros by definition) and checks the size.
  *
- * Does not decide *where* files may live: callers (nvram/store, state/) check that.
+ * Directories the sidecar creates go through `mkdirDurable` (each new directory fsynced in
+ * its parent), removals through `unlinkDurable`, renames of whole files through
+ * `renameDurable`. Does not decide *where* files may live: callers (nvram/store, state/) check that.
  */
 import { promises as fsp, constants as fsc } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { storageError } from '../errors';
 
 export const TEMP_MARKER = '.tmp-';
 const BLOCK = 4096;
+/** Read-back chunk: a whole OVMF store in one read; a larger dense store in pieces of this size. */
+const VERIFY_CHUNK = 4 * 1024 * 1024;
+
+export type WriteStep = 'temp-written' | 'temp-synced' | 'verified' | 'renamed';
+
+/** The part of a `FileHandle` the writer uses (a test may wrap it). */
+export type TempHandle = Pick<FileHandle, 'write' | 'read' | 'truncate' | 'chmod' | 'chown' | 'sync' | 'stat' | 'close'>;
 
 export interface AtomicWriteOptions {
   /** File mode of the new file (default 0o600). */
@@ -25,8 +47,16 @@ export interface AtomicWriteOptions {
   gid?: number;
   /** Leave all-zero 4 KiB blocks as holes (default true). */
   sparse?: boolean;
+  /**
+   * Read the temp file back after the fsync and compare it with the bytes meant (size and
+   * content) before it replaces the old file (default false; see docs/durability.md for
+   * where it is on and what it costs).
+   */
+  verify?: boolean;
   /** Test hook: called between named steps, may throw to simulate a crash. */
-  onStep?: (step: 'temp-written' | 'temp-synced' | 'renamed') => void;
+  onStep?: (step: WriteStep) => void;
+  /** Test hook: wrap the temp file's handle (a short-writing handle, a failing fsync). */
+  wrapHandle?: (fh: FileHandle) => TempHandle;
 }
 
 /** Temp names: random per process (a crashed process's leftovers cannot collide), then a counter. */
@@ -41,7 +71,123 @@ function isZeroBlock(buf: Buffer, start: number, end: number): boolean {
   return true;
 }
 
-/** fsync a directory so that a rename inside it is durable. */
+/** The byte ranges to write: all of `buf`, or (sparse) its runs of blocks that are not all zero. */
+function dataRuns(buf: Buffer, sparse: boolean): [number, number][] {
+  if (!sparse) return buf.length ? [[0, buf.length]] : [];
+  const runs: [number, number][] = [];
+  let off = 0;
+  while (off < buf.length) {
+    const end = Math.min(off + BLOCK, buf.length);
+    if (isZeroBlock(buf, off, end)) {
+      off = end;
+      continue;
+    }
+    // Coalesce consecutive data blocks into one run.
+    let runEnd = end;
+    while (runEnd < buf.length) {
+      const next = Math.min(runEnd + BLOCK, buf.length);
+      if (isZeroBlock(buf, runEnd, next)) break;
+      runEnd = next;
+    }
+    runs.push([off, runEnd]);
+    off = runEnd;
+  }
+  return runs;
+}
+
+/** A failure of our own making (no errno from the system), as a system error would be. */
+function errnoError(code: string, message: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(message), { code });
+}
+
+/**
+ * Write `buf[start, end)` at the same file offsets, continuing after short writes. A write
+ * that takes nothing without an error is taken as a full filesystem (write(2) answers
+ * ENOSPC then, but a FUSE or network filesystem may not).
+ */
+async function writeAll(fh: TempHandle, buf: Buffer, start: number, end: number): Promise<void> {
+  let off = start;
+  while (off < end) {
+    const { bytesWritten } = await fh.write(buf, off, end - off, off);
+    if (!(bytesWritten > 0)) throw errnoError('ENOSPC', `write took 0 of ${end - off} bytes at offset ${off}`);
+    off += bytesWritten;
+  }
+}
+
+/**
+ * Read back what `writeTemp` wrote: every data run byte for byte, in as few reads as the
+ * chunk size allows, and the size (one byte more is asked at the end of the file: it must not
+ * come; a file ending in a hole is measured with fstat).
+ */
+async function verifyTemp(fh: TempHandle, buf: Buffer, runs: [number, number][]): Promise<void> {
+  const endsInData = runs.length > 0 && runs[runs.length - 1][1] === buf.length;
+  if (!endsInData) {
+    const size = (await fh.stat()).size;
+    if (size !== buf.length) throw errnoError('EIO', `read back ${size} bytes, wrote ${buf.length}`);
+  }
+  const chunk = Buffer.allocUnsafe(Math.min(VERIFY_CHUNK, buf.length) + 1);
+  for (const [start, end] of runs) {
+    for (let off = start; off < end;) {
+      const want = Math.min(VERIFY_CHUNK, end - off);
+      const atEof = off + want === buf.length;
+      const { bytesRead } = await fh.read(chunk, 0, want + (atEof ? 1 : 0), off);
+      if (bytesRead <= 0) throw errnoError('EIO', `read back ended at offset ${off} of ${buf.length}`);
+      const got = Math.min(bytesRead, want);
+      if (chunk.compare(buf, off, off + got, 0, got) !== 0) throw errnoError('EIO', `read back differs from the bytes written in [${off}, ${off + got})`);
+      if (atEof && bytesRead > want) throw errnoError('EIO', `read back more than the ${buf.length} bytes written`);
+      off += got;
+    }
+  }
+}
+
+/** Remove a file without letting a failure of the clean-up replace the error being reported. */
+async function removeQuietly(file: string): Promise<void> {
+  await fsp.unlink(file).catch(() => undefined);
+}
+
+/**
+ * Write `buf` to a new temp file beside `target`, fsynced (and verified when asked), and
+ * return its path. On any failure the temp file is gone and a `StorageError` about `target`
+ * is thrown.
+ */
+async function writeTemp(target: string, buf: Buffer, opts: AtomicWriteOptions): Promise<string> {
+  const tmp = path.join(path.dirname(target), `${path.basename(target)}${TEMP_MARKER}${tempSuffix()}`);
+  let raw: FileHandle;
+  try {
+    raw = await fsp.open(tmp, fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL, opts.mode ?? 0o600);
+  } catch (e) {
+    throw storageError(target, 'open', e);
+  }
+  const fh: TempHandle = opts.wrapHandle ? opts.wrapHandle(raw) : raw;
+  let step = 'write';
+  try {
+    const runs = dataRuns(buf, opts.sparse ?? true);
+    for (const [start, end] of runs) await writeAll(fh, buf, start, end);
+    // Trailing holes (or an empty file): set the length (a store ending in data already has it).
+    const written = runs.length ? runs[runs.length - 1][1] : 0;
+    if (written !== buf.length) await fh.truncate(buf.length);
+    await fh.chmod(opts.mode ?? 0o600);
+    if (opts.uid !== undefined || opts.gid !== undefined) await fh.chown(opts.uid ?? -1, opts.gid ?? -1);
+    opts.onStep?.('temp-written');
+    step = 'sync';
+    await fh.sync();
+    opts.onStep?.('temp-synced');
+    if (opts.verify) {
+      step = 'verify';
+      await verifyTemp(fh, buf, runs);
+      opts.onStep?.('verified');
+    }
+    step = 'write';
+    await fh.close();
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    await removeQuietly(tmp);
+    throw storageError(target, step, e);
+  }
+  return tmp;
+}
+
+/** fsync a directory so that a rename, link or new entry inside it is durable. */
 export async function fsyncDir(dir: string): Promise<void> {
   const fh = await fsp.open(dir, fsc.O_RDONLY);
   try {
@@ -51,57 +197,89 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Write `data` to `target` atomically (temp, fsync, rename, fsync dir). */
+/**
+ * Write `data` to `target` all or nothing (temp, every byte, fsync, [verify], rename, fsync
+ * dir). Rejects with a `StorageError`; the old file is then as it was.
+ */
 export async function writeFileAtomic(target: string, data: Buffer | string, opts: AtomicWriteOptions = {}): Promise<void> {
   const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  const dir = path.dirname(target);
-  const tmp = path.join(dir, `${path.basename(target)}${TEMP_MARKER}${tempSuffix()}`);
-  const sparse = opts.sparse ?? true;
-  const fh = await fsp.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, opts.mode ?? 0o600);
-  let renamed = false;
-  try {
-    if (sparse) {
-      let off = 0;
-      let written = 0;
-      while (off < buf.length) {
-        const end = Math.min(off + BLOCK, buf.length);
-        if (!isZeroBlock(buf, off, end)) {
-          // Coalesce consecutive data blocks into one write.
-          let runEnd = end;
-          while (runEnd < buf.length) {
-            const next = Math.min(runEnd + BLOCK, buf.length);
-            if (isZeroBlock(buf, runEnd, next)) break;
-            runEnd = next;
-          }
-          await fh.write(buf, off, runEnd - off, off);
-          off = written = runEnd;
-        } else {
-          off = end;
-        }
-      }
-      // Trailing holes: set the length (a store ending in data already has it).
-      if (written !== buf.length) await fh.truncate(buf.length);
-    } else {
-      await fh.write(buf, 0, buf.length, 0);
-    }
-    await fh.chmod(opts.mode ?? 0o600);
-    if (opts.uid !== undefined || opts.gid !== undefined) await fh.chown(opts.uid ?? -1, opts.gid ?? -1);
-    opts.onStep?.('temp-written');
-    await fh.sync();
-    opts.onStep?.('temp-synced');
-  } catch (e) {
-    await fh.close().catch(() => undefined);
-    await fsp.unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  await fh.close();
+  const tmp = await writeTemp(target, buf, opts);
   try {
     await fsp.rename(tmp, target);
-    renamed = true;
     opts.onStep?.('renamed');
-    await fsyncDir(dir);
+  } catch (e) {
+    await removeQuietly(tmp);
+    throw storageError(target, 'rename', e);
+  }
+  try {
+    await fsyncDir(path.dirname(target));
+  } catch (e) {
+    throw storageError(target, 'sync-dir', e);
+  }
+}
+
+/**
+ * Create `target` with `data` only if no file of that name exists (link(2) of a complete,
+ * fsynced temp file: atomic on a local filesystem and on NFSv3+). Resolves false when the
+ * name was taken; rejects with a `StorageError` otherwise.
+ */
+export async function createFileExclusive(target: string, data: Buffer | string, opts: AtomicWriteOptions = {}): Promise<boolean> {
+  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  const tmp = await writeTemp(target, buf, opts);
+  try {
+    try {
+      await fsp.link(tmp, target);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw storageError(target, 'link', e);
+    }
+    try {
+      await fsyncDir(path.dirname(target));
+    } catch (e) {
+      throw storageError(target, 'sync-dir', e);
+    }
+    return true;
   } finally {
-    if (!renamed) await fsp.unlink(tmp).catch(() => undefined);
+    await removeQuietly(tmp);
+  }
+}
+
+/** Rename a whole file (same filesystem) and fsync the directories involved. */
+export async function renameDurable(from: string, to: string): Promise<void> {
+  try {
+    await fsp.rename(from, to);
+  } catch (e) {
+    throw storageError(to, 'rename', e);
+  }
+  try {
+    await fsyncDir(path.dirname(to));
+    if (path.dirname(from) !== path.dirname(to)) await fsyncDir(path.dirname(from));
+  } catch (e) {
+    throw storageError(to, 'sync-dir', e);
+  }
+}
+
+/**
+ * `mkdir -p` whose new directories survive a crash: each one created is fsynced in its parent
+ * (the deepest first, up to the parent of the first one created). An existing directory is fine.
+ */
+export async function mkdirDurable(dir: string, mode: number): Promise<void> {
+  const full = path.resolve(dir);
+  let first: string | undefined;
+  try {
+    first = await fsp.mkdir(full, { recursive: true, mode });
+  } catch (e) {
+    throw storageError(full, 'mkdir', e);
+  }
+  if (first === undefined) return;
+  const top = path.dirname(path.resolve(first));
+  try {
+    for (let d = full; ; d = path.dirname(d)) {
+      await fsyncDir(path.dirname(d));
+      if (path.dirname(d) === top || path.dirname(d) === d) break;
+    }
+  } catch (e) {
+    throw storageError(full, 'sync-dir', e);
   }
 }
 
@@ -129,9 +307,13 @@ export async function unlinkDurable(target: string): Promise<boolean> {
     await fsp.unlink(target);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
+    throw storageError(target, 'unlink', e);
   }
-  await fsyncDir(path.dirname(target));
+  try {
+    await fsyncDir(path.dirname(target));
+  } catch (e) {
+    throw storageError(target, 'sync-dir', e);
+  }
   return true;
 }
 

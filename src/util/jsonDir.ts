@@ -1,7 +1,8 @@
 /**
  * @module util/jsonDir
- * A directory of JSON documents, one file per key, each written atomically (temp, fsync,
- * rename, fsync dir) so it survives a crash or restart. Shared by instance records,
+ * A directory of JSON documents, one file per key, each written all or nothing by
+ * util/atomicFile (temp, every byte, fsync, rename, fsync dir) so it survives a crash, a
+ * restart or a full disk (a `StorageError`, the old document unchanged). Shared by instance records,
  * migration journals and the embedded backend's domains; callers choose and validate keys.
  *
  * The sidecar is the only writer of its state directory, so documents are also kept in
@@ -16,7 +17,7 @@
  */
 import { promises as fsp, existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic, unlinkDurable, sweepTempFiles } from './atomicFile';
+import { writeFileAtomic, unlinkDurable, sweepTempFiles, mkdirDurable } from './atomicFile';
 
 /** Documents whose frozen parse is kept (most recently peeked). */
 export const FROZEN_ENTRIES = 1024;
@@ -39,9 +40,9 @@ export class JsonDir<T> {
     this.dir = path.resolve(dir);
   }
 
-  /** Create the directory (0700) and remove temp files a crash left. */
+  /** Create the directory (0700, fsynced in its parent) and remove temp files a crash left. */
   async init(): Promise<void> {
-    await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await mkdirDurable(this.dir, 0o700);
     await sweepTempFiles(this.dir);
   }
 

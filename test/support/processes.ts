@@ -30,6 +30,8 @@ export interface HostSpec {
   name: string;
   fw?: FirmwareTree;
   extra?: string;
+  /** Put nvram_dir and state_dir under this directory (e.g. a small filesystem) instead of the host's own. */
+  dataRoot?: string;
 }
 
 export class SidecarProcess {
@@ -134,7 +136,8 @@ export async function makeHosts(specs: HostSpec[]): Promise<{ hosts: SidecarProc
     const dir = path.join(root, s.name);
     fs.mkdirSync(dir, { mode: 0o755 });
     const fw = s.fw ?? sharedFw;
-    const nvramDir = path.join(dir, 'nvram');
+    const data = s.dataRoot ?? dir;
+    const nvramDir = path.join(data, 'nvram');
     const map = firmwareMapIni(fw.map);
     const conf = `[DEFAULT]
 host = ${s.name}
@@ -144,7 +147,7 @@ port = ${ports[i]}
 auth_token = ${TOKEN}
 [hypervisor]
 backend = embedded
-state_dir = ${path.join(dir, 'state')}
+state_dir = ${path.join(data, 'state')}
 [nvram]
 nvram_dir = ${nvramDir}
 [libvirt]

@@ -86,6 +86,19 @@ class ExceptionFromErrorTestCase(test.NoDBTestCase):
         self.assertIsInstance(exc, exception.SecureBootNotSupported)
         self.assertEqual("machine type 'pc' is not q35", str(exc))
 
+    def test_storage_error_is_novas(self):
+        # A store or state file the sidecar could not write (full disk,
+        # read-only filesystem, I/O error): 507 with Nova's StorageError.
+        message = ('Storage error: cannot write /var/lib/libvirt/qemu/nvram/'
+                   'instance-00000001_VARS.fd: no space left on device '
+                   '[ENOSPC]')
+        exc = client.exception_from_error(507, {'error': {
+            'type': 'StorageError', 'code': 507, 'message': message,
+            'details': {'errno': 'ENOSPC', 'step': 'write'}}})
+        self.assertIsInstance(exc, exception.StorageError)
+        self.assertEqual(message, str(exc))
+        self.assertEqual('ENOSPC', exc.sidecar_error['details']['errno'])
+
     def test_unknown_type_keeps_the_name_and_message(self):
         exc = client.exception_from_error(422, {'error': {
             'type': 'InvalidNVRAM', 'code': 422, 'message': 'unformatted'}})

@@ -239,7 +239,8 @@ describe('cli/nvram', () => {
   for (const [s, n] of attrs) it(`parses --attr ${s} as ${n}`, () => assert.equal(parseAttr(s), n));
 
   it('is reachable as `nova-uefi-shim nvram` through src/main.ts', function (done) {
-    this.timeout(20000);
+    // Two cold starts of the sources under tsx: seconds on an idle machine, much longer on a busy one.
+    this.timeout(120000);
     // The sources under tsx: unit tests need no build (test/integration/pack.test.ts runs the installed bin).
     const main = ['--import', 'tsx', path.join(__dirname, '../../../src/main.ts')];
     execFile(process.execPath, [...main, 'nvram', 'show', file], (err, stdout, stderr) => {
