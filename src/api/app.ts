@@ -16,7 +16,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { ApiDriver } from '../driver/services';
-import { InvalidInput, NovaError, Unauthorized, isNovaError } from '../errors';
+import { InternalError, InvalidInput, NotFound, ServiceUnavailable, Unauthorized, isNovaError, type NovaError } from '../errors';
 import type { Logger } from '../util/log';
 import { RequestValidator } from './requestValidator';
 import { nvramRouter } from './nvramRoutes';
@@ -111,7 +111,7 @@ export function createApp(opts: AppOptions): express.Express {
       if (!stopping() || req.path === '/readyz') return next();
       // A request on a kept-alive connection after SIGTERM: refused, and the connection closed.
       res.setHeader('Connection', 'close');
-      next(new NovaError('ServiceUnavailable', 503, 'The sidecar is shutting down; retry once it is back.'));
+      next(new ServiceUnavailable('The sidecar is shutting down; retry once it is back.'));
     });
   }
 
@@ -186,14 +186,14 @@ export function createApp(opts: AppOptions): express.Express {
 
   app.post('/v1/instances/:uuid/:method', json, async (req, res) => {
     const method = String(req.params.method);
-    if (!isInstanceMethod(method) || !validator.has(method)) throw new NovaError('NotFound', 404, `Unknown driver method '${method}'.`);
+    if (!isInstanceMethod(method) || !validator.has(method)) throw new NotFound(`Unknown driver method '${method}'.`);
     const uuid = validateUuid(String(req.params.uuid));
     sendJson(res, await callInstanceMethod(driverOf(res), method, uuid, validator.parseArgs(method, req.body)));
   });
 
   for (const make of opts.extraRouters ?? []) app.use(make(driverOf));
 
-  app.use((_req: Request, _res: Response, next: NextFunction) => next(new NovaError('NotFound', 404, 'No such resource.')));
+  app.use((_req: Request, _res: Response, next: NextFunction) => next(new NotFound('No such resource.')));
 
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const rid = String(res.locals.requestId ?? '');
@@ -203,7 +203,7 @@ export function createApp(opts: AppOptions): express.Express {
     else if (err && typeof err === 'object' && (err as { type?: string }).type === 'entity.too.large') e = new InvalidInput('body', 'request body too large');
     else {
       opts.log.error('unexpected error', { request_id: rid, error: String((err as Error)?.message ?? err), stack: (err as Error)?.stack });
-      e = new NovaError('InternalError', 500, `Unexpected error; see the sidecar log for request ${rid}.`);
+      e = new InternalError(`Unexpected error; see the sidecar log for request ${rid}.`);
     }
     if (e.code >= 500 && isNovaError(err))
       opts.log.error('request failed', { request_id: rid, type: e.type, error: e.message, cause: String((e.cause as Error)?.message ?? '') });
