@@ -4,7 +4,7 @@
 #
 #   nova-driver/run-functional.sh [--sidecar-ref REF] [--concurrency N] [REGEX...]
 #
-# Needs Debian's python3-nova and its test dependencies (see README.md), node
+# Needs Debian's python3-nova and its test dependencies (see docs/testing.md), node
 # and this repository's node_modules (tsx), and ovmf. The driver is not
 # installed: nova_uefi_shim_tests puts this tree's nova/virt on nova.virt's
 # package path. Each test starts its own sidecar processes from the

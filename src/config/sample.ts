@@ -5,7 +5,8 @@
  */
 import { OPTIONS, FIRMWARE_MAP_OPTIONS, SECURE_BOOT_KEYSET_OPTIONS, type OptDef } from './schema';
 
-function fmt(def: OptDef): string {
+/** An option's default as the sample (and the generated configuration reference) write it. */
+export function sampleValue(def: OptDef): string {
   if (def.sampleDefault !== undefined) return def.sampleDefault;
   const v = def.default;
   if (def.type === 'octal') return '0' + (v as number).toString(8);
@@ -33,8 +34,8 @@ function wrap(text: string, width = 76): string[] {
 function block(def: OptDef): string[] {
   const lines = wrap(def.help).map((l) => `# ${l}`);
   if (def.choices) lines.push(`# Allowed values: ${def.choices.join(', ')}`);
-  lines.push(`# (${def.type}) default: ${fmt(def)}; ${def.mutable ? 'applied on reload (SIGHUP)' : 'takes effect at restart'}`);
-  lines.push(`#${def.key} = ${fmt(def)}`, '');
+  lines.push(`# (${def.type}) default: ${sampleValue(def)}; ${def.mutable ? 'applied on reload (SIGHUP)' : 'takes effect at restart'}`);
+  lines.push(`#${def.key} = ${sampleValue(def)}`, '');
   return lines;
 }
 

@@ -405,7 +405,7 @@ const OPTIONS_TABLE = [
     key: 'crash_points',
     type: 'list',
     default: [],
-    help: 'Fault injection for tests only: names of migration steps at which the process kills itself with SIGKILL (see README, Migrations). Never set in production.',
+    help: 'Fault injection for tests only: names of migration steps at which the process kills itself with SIGKILL (see docs/migrations.md). Never set in production.',
   },
   {
     section: 'debug',

@@ -50,7 +50,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * @description Prometheus metrics in the text exposition format (README, "Operating it"). Needs the
+         * @description Prometheus metrics in the text exposition format (docs/operations.md). Needs the
          *     bearer token unless `[api] metrics_open = true`; absent (404) with
          *     `[api] metrics_enabled = false`.
          */

@@ -25,7 +25,7 @@ const SUMMARY = /^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$/;
 function novaMissing(): Promise<string | null> {
   return new Promise((resolve) => {
     execFile(PYTHON, ['-c', 'import nova.tests.functional.libvirt.base'], { timeout: 60_000 }, (err) =>
-      resolve(err ? `python3-nova with its tests is not importable by ${PYTHON} (Debian: python3-nova and its test packages, see README)` : null),
+      resolve(err ? `python3-nova with its tests is not importable by ${PYTHON} (Debian: python3-nova and its test packages, see docs/testing.md)` : null),
     );
   });
 }

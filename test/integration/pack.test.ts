@@ -58,6 +58,10 @@ describe('npm pack tarball installed into an empty directory', function () {
       'package/etc/nova-uefi-shim.conf.sample',
       'package/etc/nova-uefi-shim.service',
       'package/README.md',
+      'package/LICENSE',
+      // The unit's Documentation= names these installed pages.
+      'package/docs/operations.md',
+      'package/docs/installing.md',
     ]) {
       assert.ok(files.includes(f), `${f} not in the tarball`);
     }

@@ -92,3 +92,19 @@ describe('etc/nova-uefi-shim.service', function () {
     assert.deepEqual(values('StandardOutput'), ['journal']);
   });
 });
+
+describe('etc/nova-uefi-shim.service Documentation=', () => {
+  const INSTALLED = '/usr/lib/node_modules/nova-uefi-shim/';
+  const uris = [...fs.readFileSync(UNIT, 'utf8').matchAll(/^Documentation=(.*)$/gm)].flatMap((m) => m[1].trim().split(/\s+/));
+
+  it('names this project’s pages where the global install puts them, and each page exists in the package', () => {
+    assert.ok(uris.length > 0, 'the unit has no Documentation=');
+    const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { files: string[] };
+    for (const uri of uris) {
+      assert.ok(uri.startsWith(`file:${INSTALLED}docs/`), `${uri} is not one of our installed docs pages`);
+      const inRepo = uri.slice(`file:${INSTALLED}`.length);
+      assert.ok(fs.existsSync(path.join(REPO, inRepo)), `${uri}: ${inRepo} does not exist in the repository`);
+      assert.ok(pkg.files.includes(`${inRepo.split('/')[0]}/`), `${inRepo} is not shipped by package.json "files"`);
+    }
+  });
+});
