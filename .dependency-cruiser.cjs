@@ -98,9 +98,9 @@ module.exports = {
       name: 'flows-call-replication',
       severity: 'error',
       comment:
-        'Flows announce what happened (driver/events) and replication subscribes; only the restoring spawn and the replica ' +
-        'administration (driver/restore), the start-up wiring (driver/index, driver/core) and the events module name the replica service.',
-      from: { path: DRIVER, pathNot: '^src/driver/(replicas|restore|index|core|events|contract|services/replicaAdmin)\\.ts$' },
+        'Flows announce what happened (driver/events) and replication subscribes; only the restoring spawn, the replica ' +
+        'administration (driver/restore, driver/orphans), the start-up wiring (driver/index, driver/core) and the events module name the replica service.',
+      from: { path: DRIVER, pathNot: '^src/driver/(replicas|restore|orphans|index|core|events|contract|services/replicaAdmin)\\.ts$' },
       to: { path: '^src/driver/replicas\\.ts$' },
     },
     {

@@ -123,6 +123,13 @@ export class HypervisorError extends NovaError {
   }
 }
 
+/** HTTP 405: the path exists but does not take this method (the answer's `Allow` names those it takes). */
+export class MethodNotAllowed extends NovaError {
+  constructor(message: string) {
+    super('MethodNotAllowed', 405, message);
+  }
+}
+
 /** The sidecar cannot serve now (shutting down): 503, retry later. */
 export class ServiceUnavailable extends NovaError {
   constructor(message: string) {

@@ -38,6 +38,7 @@ import { reloadConfig, type Prepared, type ReloadResult, type ReloadTarget } fro
 import { openReplicas } from './replica';
 import { ReplicaService } from './driver/replicas';
 import { ReplicaStateStore } from './state/replicas';
+import { TombstoneStore } from './state/tombstones';
 
 export class StartupError extends Error {
   constructor(message: string) {
@@ -187,6 +188,7 @@ async function startReplicas(
   const svc = new ReplicaService({
     log: replicaLog,
     states,
+    tombstones: new TombstoneStore(config.hypervisor.state_dir),
     nvram: d.nvram,
     records: d.records,
     logger: d.log,
@@ -288,6 +290,7 @@ class RunningSidecar implements Sidecar {
           hypervisor,
           recovery: () => this.recovery,
           stopping: () => this.stopping,
+          replica: driver.core.replicas ? () => driver.core.replicas!.probe(this.current.replica.timeout) : undefined,
         }),
       extraRouters: [
         peerRouter({ verifier, host: initial.DEFAULT.host, metrics }),

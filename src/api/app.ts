@@ -11,15 +11,19 @@
  * Every answer is counted and timed by HTTP method, route template (never the raw path: one
  * series per instance would grow without bound) and status, when `metrics` is given.
  * `/healthz` is liveness (the process answers); `/readyz` runs the readiness checks it is
- * given and answers 200 or 503 with what is not ready.
+ * given and answers 200 or 503 with what is not ready. `/openapi.json` is the OpenAPI document
+ * the requests are validated with (static, nothing secret: served without the token). A
+ * known path asked with a method it does not serve answers 405 with `Allow`.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { ApiDriver } from '../driver/services';
-import { InternalError, InvalidInput, NotFound, ServiceUnavailable, Unauthorized, isNovaError, type NovaError } from '../errors';
+import { InternalError, InvalidInput, MethodNotAllowed, NotFound, ServiceUnavailable, Unauthorized, isNovaError, type NovaError } from '../errors';
 import type { Logger } from '../util/log';
-import { RequestValidator } from './requestValidator';
+import { RequestValidator, loadOpenApi } from './requestValidator';
+import { allowedMethods } from './routeTable';
 import { nvramRouter } from './nvramRoutes';
+import { replicaRouter } from './replicaRoutes';
 import { callInstanceMethod, isInstanceMethod } from './methods';
 import { validateUuid } from '../nova/ids';
 import type {
@@ -32,7 +36,7 @@ import type {
   SecureBootRotationBody,
   SecureBootRotationRequestBody,
 } from '../wire';
-import { sendJson } from './json';
+import { jsonBody, sendJson } from './json';
 import { requestDriver, type DriverOf } from './context';
 import type { Metrics } from '../metrics';
 
@@ -76,6 +80,19 @@ function routeOf(req: Request): string {
   return typeof p === 'string' ? p : 'unmatched';
 }
 
+/**
+ * A rotation's `selection` is an object; the short forms an operator tries first (`"all"`,
+ * a list of uuids) are refused with the accepted form in the message.
+ */
+function rotationShape(body: unknown): void {
+  const sel = body && typeof body === 'object' ? (body as { selection?: unknown }).selection : undefined;
+  if (sel === undefined || (sel && typeof sel === 'object' && !Array.isArray(sel))) return;
+  throw new InvalidInput(
+    'selection',
+    `must be an object: {"all": true}, {"instances": ["<uuid>", ...]} or {"where": {"kek_lacks": "..."}}; got ${JSON.stringify(sel)}`,
+  );
+}
+
 export function createApp(opts: AppOptions): express.Express {
   const app = express();
   const validator = new RequestValidator();
@@ -103,6 +120,10 @@ export function createApp(opts: AppOptions): express.Express {
 
   app.get('/healthz', (_req, res) => {
     sendJson(res, { status: 'ok', host: opts.host, backend: opts.backend });
+  });
+
+  app.get('/openapi.json', (_req, res) => {
+    sendJson(res, loadOpenApi());
   });
 
   const stopping = opts.stopping;
@@ -151,7 +172,7 @@ export function createApp(opts: AppOptions): express.Express {
     });
   }
 
-  const json = express.json({ limit: '16mb', strict: false });
+  const json = jsonBody('16mb', false);
   const d = opts.driver;
   const driverOf = requestDriver(d);
 
@@ -168,6 +189,7 @@ export function createApp(opts: AppOptions): express.Express {
     sendJson(res, await d.listSecureBootRotations());
   });
   app.post('/v1/host/secure-boot/rotations', json, async (req, res) => {
+    rotationShape(req.body);
     validator.validate('create_secure_boot_rotation', req.body);
     sendJson(res, (await driverOf(res).startSecureBootRotation(req.body as SecureBootRotationRequestBody)) satisfies SecureBootRotationBody, 202);
   });
@@ -183,6 +205,7 @@ export function createApp(opts: AppOptions): express.Express {
     sendJson(res, (await driverOf(res).getInfo(validateUuid(String(req.params.uuid)))) satisfies InstanceViewBody);
   });
   app.use(nvramRouter(driverOf, validator));
+  app.use(replicaRouter(driverOf, validator));
 
   app.post('/v1/instances/:uuid/:method', json, async (req, res) => {
     const method = String(req.params.method);
@@ -193,7 +216,15 @@ export function createApp(opts: AppOptions): express.Express {
 
   for (const make of opts.extraRouters ?? []) app.use(make(driverOf));
 
-  app.use((_req: Request, _res: Response, next: NextFunction) => next(new NotFound('No such resource.')));
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const allow = allowedMethods(req.path);
+    // Unknown path, or a documented method that is not served here (GET /metrics with
+    // metrics_enabled = false): 404. Only a method the path does not take at all is 405.
+    if (!allow.length || allow.includes(req.method)) return next(new NotFound('No such resource.'));
+    // RFC 9110 §15.5.6: a 405 names the methods the resource supports.
+    res.setHeader('Allow', allow.join(', '));
+    next(new MethodNotAllowed(`${req.method} is not allowed on ${req.path}; use ${allow.join(' or ')}.`));
+  });
 
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const rid = String(res.locals.requestId ?? '');

@@ -13,6 +13,7 @@ import express, { type Request, type Router } from 'express';
 import type { DriverOf } from './context';
 import { InvalidInput } from '../errors';
 import { validateUuid } from '../nova/ids';
+import { resolveGuid } from '../varstore';
 import type { RequestValidator } from './requestValidator';
 import type {
   NvramBackupListBody,
@@ -25,22 +26,23 @@ import type {
   SecureBootWriteBody,
   SecureBootWriteResultBody,
 } from '../wire';
-import { sendJson } from './json';
+import { jsonBody, sendJson } from './json';
 
-const GUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const MAX_NVRAM_BYTES = 128 * 1024 * 1024;
 
 function variableParams(req: Request): { uuid: string; guid: string; name: string } {
-  const guid = String(req.params.guid);
-  if (!GUID_RE.test(guid)) throw new InvalidInput('guid', `'${guid}' is not a GUID`);
+  // A GUID or one of its well-known names (`EfiGlobalVariable`, ...), as the offline CLI takes.
+  const given = String(req.params.guid);
+  const guid = resolveGuid(given);
+  if (!guid) throw new InvalidInput('guid', `'${given}' is not a GUID or a well-known GUID name (EfiGlobalVariable, EfiImageSecurityDatabase, ...)`);
   const name = String(req.params.name);
   if (name.length === 0 || name.length > 512 || name.includes('\0')) throw new InvalidInput('name', 'must be 1-512 characters without NUL');
-  return { uuid: validateUuid(String(req.params.uuid)), guid: guid.toLowerCase(), name };
+  return { uuid: validateUuid(String(req.params.uuid)), guid, name };
 }
 
 export function nvramRouter(driverOf: DriverOf, validator: RequestValidator): Router {
   const r = express.Router();
-  const json = express.json({ limit: '4mb', strict: true });
+  const json = jsonBody('4mb', true);
   const uuidOf = (req: Request) => validateUuid(String(req.params.uuid));
 
   r.get('/v1/instances/:uuid/nvram', async (req, res) => {

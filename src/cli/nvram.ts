@@ -4,14 +4,18 @@
  *
  *   show FILE [--json] [--deleted]        list variables (decoded), optionally deleted records
  *   diff A B [--json]                     added/removed/changed variables; exit 1 when different
- *   set FILE --name N --guid G --attr A --data HEX [--output OUT]
+ *   set FILE --name N --guid G [--attr A] --data HEX [--output OUT]
+ *                                         --attr defaults to the existing variable's attributes
+ *                                         (required only for a new variable)
  *   delete FILE --name N --guid G [--output OUT]
  *   export FILE [--output JSON]           version-2 JSON (stdout by default)
  *   import FILE JSON [--output OUT]       replace the variable set with the JSON's
  *   secure-boot FILE [--json]             derived Secure Boot state and enrolled keys
  *   enroll FILE [key options] [--output OUT]
  *                                         set/add/remove PK, KEK, db, dbx entries or enroll a
- *                                         key set, as edk2 leaves an authenticated write
+ *                                         key set, as edk2 leaves an authenticated write; the
+ *                                         built-in key set (`debian`, this host's enrolled
+ *                                         template) needs no configuration file
  *
  * Edits go to FILE in place unless --output is given, through `writeFileAtomic` (temp file,
  * every byte, fsync, read back, rename: all or nothing), keeping the file mode (and owner,
@@ -24,13 +28,14 @@
  * Arguments are parsed by commander (`nvramCommand`, also mounted by the main program);
  * `--help` works on every subcommand.
  */
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import { writeFileAtomic } from '../util/atomicFile';
 import { StorageError } from '../errors';
 import {
   ATTR,
   deleteVariable,
   diffVariables,
+  findVariable,
   exportJson,
   importJson,
   isEmptyDiff,
@@ -45,9 +50,9 @@ import {
 import { Command, CommanderError } from 'commander';
 import { isHelpShown, prepare, subcommandIn, usageMessage, USAGE_EXIT, UsageError, type CliIo } from './args';
 import { diffText, secureBootText, showJson, storeHeaderText, variablesText } from './nvramFormat';
-import { loadConfigFile, ConfigError } from '../config';
+import { buildConfig, loadConfigFile, ConfigError, DEFAULT_CONFIG_FILE, type Config } from '../config';
 import { discoverFirmware } from '../firmware/discover';
-import { enrolledTemplate, keyChangesFor, loadKeysets } from '../firmware/keysets';
+import { BUILTIN_KEYSET, enrolledTemplate, keyChangesFor, loadKeysets } from '../firmware/keysets';
 import { hostArch } from '../firmware/machine';
 import { applyKeyChanges, parseKeyMaterial, type KeyChange, type KeyChangeReport, type KeyDbName, type SignatureItem } from '../varstore';
 
@@ -58,6 +63,23 @@ GUID: canonical form or a well-known name (EfiGlobalVariable, EfiImageSecurityDa
 ATTR: a number (7, 0x27) or names joined by commas (NV,BS,RT,AT)
 Edits replace FILE atomically unless --output is given. Only edit stores of VMs that are shut off.
 `;
+
+/** Where `enroll --keyset` finds the key sets: the configuration and this host's architecture (tests inject both). */
+export interface NvramEnv {
+  /** The configuration `--config-file` names, else the packaged file when it exists, else the built-in defaults. */
+  config(file: string | undefined): Config;
+  hostArch(): string;
+}
+
+const HOST_ENV: NvramEnv = {
+  config: (file) =>
+    file !== undefined
+      ? loadConfigFile(file)
+      : existsSync(DEFAULT_CONFIG_FILE)
+        ? loadConfigFile(DEFAULT_CONFIG_FILE)
+        : buildConfig({}, 'the built-in defaults'),
+  hostArch: () => hostArch(),
+};
 
 /** A failure that is already worded for the user (exit 1). */
 class CliFailure extends Error {}
@@ -205,12 +227,19 @@ async function editStore(
   return { before: vars.length, after, target };
 }
 
-async function set(file: string, o: { name: string; guid: string; attr: string; data: string; output?: string }, io: CliIo): Promise<number> {
+async function set(file: string, o: { name: string; guid: string; attr?: string; data: string; output?: string }, io: CliIo): Promise<number> {
   const guid = parseGuidOption(o.guid);
-  const attr = parseAttr(o.attr);
+  const given = o.attr === undefined ? undefined : parseAttr(o.attr);
   const data = parseHex(o.data);
-  const r = await editStore(file, o.output, (vars) => setVariable(vars, { name: o.name, guid, attr, data }));
-  io.stdout.write(`${r.target}: set ${o.name} (${guid}), ${data.length} bytes; ${r.before} -> ${r.after} variables\n`);
+  let attr = 0;
+  const r = await editStore(file, o.output, (vars) => {
+    // Changing a value keeps the variable's attributes (as the API's PUT does); a new one needs them.
+    const kept = findVariable(vars, o.name, guid)?.attr;
+    if (given === undefined && kept === undefined) throw new UsageError(`--attr is required for a new variable (${o.name} is not in ${file})`);
+    attr = given ?? (kept as number);
+    return setVariable(vars, { name: o.name, guid, attr, data });
+  });
+  io.stdout.write(`${r.target}: set ${o.name} (${guid}), ${data.length} bytes; ${r.before} -> ${r.after} variables (attr 0x${attr.toString(16)})\n`);
   return 0;
 }
 
@@ -272,7 +301,7 @@ async function keyItems(spec: string, db: KeyDbName, option: string, owner: stri
 /** `nvram enroll` options as commander gives them (repeatable ones as lists). */
 interface EnrollOptions {
   keyset?: string;
-  configFile: string;
+  configFile?: string;
   pk?: string;
   kek: string[];
   db: string[];
@@ -297,23 +326,26 @@ const DB_OPTIONS: ReadonlyArray<[string, KeyDbName, (o: EnrollOptions) => [strin
 ];
 
 /** The changes the enroll options ask for, in the order: key set, set, add, remove, clear PK. */
-async function enrollChanges(o: EnrollOptions): Promise<KeyChange[]> {
+async function enrollChanges(o: EnrollOptions, env: NvramEnv): Promise<KeyChange[]> {
   if (o.owner !== undefined && !resolveGuid(o.owner)) throw new UsageError(`--owner: '${o.owner}' is not a GUID`);
   const ownerGuid = o.owner === undefined ? undefined : resolveGuid(o.owner);
   const allowExpired = o.allowExpired === true;
   const changes: KeyChange[] = [];
   if (o.keyset !== undefined) {
-    let config;
+    let config: Config;
     try {
-      config = loadConfigFile(o.configFile);
+      config = env.config(o.configFile);
     } catch (e) {
       throw new CliFailure(e instanceof ConfigError ? e.problems.join('; ') : (e as Error).message);
     }
     const inv = discoverFirmware({ firmwareMap: config.firmwareMap, descriptorDirs: [...config.firmware.descriptor_dirs] });
-    const load = loadKeysets(config.secureBootKeysets, { now: new Date(), template: enrolledTemplate(inv, hostArch()) });
-    if (load.problems.length) throw new CliFailure(`${o.configFile}: ${load.problems.join('; ')}`);
+    const load = loadKeysets(config.secureBootKeysets, { now: new Date(), template: enrolledTemplate(inv, env.hostArch()) });
+    if (load.problems.length) throw new CliFailure(`${config.source}: ${load.problems.join('; ')}`);
     const ks = load.keysets.get(o.keyset);
-    if (!ks) throw new CliFailure(`--keyset: no key set '${o.keyset}' in ${o.configFile} (known: ${[...load.keysets.keys()].join(', ') || 'none'})`);
+    if (!ks) {
+      const why = o.keyset === BUILTIN_KEYSET ? `; ${load.notes.join('; ')}` : '';
+      throw new CliFailure(`--keyset: no key set '${o.keyset}' in ${config.source} (known: ${[...load.keysets.keys()].join(', ') || 'none'})${why}`);
+    }
     changes.push(...keyChangesFor(ks));
   }
   if (o.pk !== undefined) changes.push({ op: 'set', db: 'PK', items: await keyItems(o.pk, 'PK', 'pk', ownerGuid, allowExpired) });
@@ -344,8 +376,8 @@ function reportText(r: KeyChangeReport): string {
   return `  ${r.db.padEnd(4)} ${r.op.padEnd(6)} ${parts.join(', ')}`;
 }
 
-async function enroll(file: string, o: EnrollOptions, io: CliIo): Promise<number> {
-  const changes = await enrollChanges(o);
+async function enroll(file: string, o: EnrollOptions, io: CliIo, env: NvramEnv): Promise<number> {
+  const changes = await enrollChanges(o, env);
   let reports: KeyChangeReport[] = [];
   let changed = false;
   const r = await editStore(file, o.output, (vars) => {
@@ -368,7 +400,7 @@ const collect = (v: string, prev: string[]) => [...prev, v];
  * `nvram` and its subcommands as a commander command (for `runNvramCli` and the main
  * program); each action leaves its exit code in `out`.
  */
-export function nvramCommand(io: CliIo, out: Outcome = { code: 0 }): Command {
+export function nvramCommand(io: CliIo, out: Outcome = { code: 0 }, env: NvramEnv = HOST_ENV): Command {
   const nvram = new Command('nvram')
     .description('inspect and edit edk2 variable store files offline')
     .usage('<command> [options]')
@@ -394,10 +426,10 @@ export function nvramCommand(io: CliIo, out: Outcome = { code: 0 }): Command {
     .argument('<FILE>')
     .requiredOption('--name <NAME>', 'variable name')
     .requiredOption('--guid <GUID>', 'vendor GUID or a well-known name')
-    .requiredOption('--attr <ATTR>', 'attributes')
+    .option('--attr <ATTR>', "attributes (default: the existing variable's; required for a new one)")
     .requiredOption('--data <HEX>', 'the value, hex')
     .option('--output <OUT>', 'write here instead of FILE')
-    .action((file: string, o: { name: string; guid: string; attr: string; data: string; output?: string }) => done(set(file, o, io)));
+    .action((file: string, o: { name: string; guid: string; attr?: string; data: string; output?: string }) => done(set(file, o, io)));
   nvram
     .command('delete')
     .description('delete one variable')
@@ -430,7 +462,10 @@ export function nvramCommand(io: CliIo, out: Outcome = { code: 0 }): Command {
     .description('set, add or remove PK, KEK, db and dbx entries, as edk2 leaves an authenticated write')
     .argument('<FILE>')
     .option('--keyset <NAME>', 'enroll the key set of this name')
-    .option('--config-file <CONF>', 'the sidecar configuration that defines --keyset', '/etc/nova-uefi-shim/nova-uefi-shim.conf')
+    .option(
+      '--config-file <CONF>',
+      `the sidecar configuration that defines --keyset (default: ${DEFAULT_CONFIG_FILE} when it exists, else the built-in defaults)`,
+    )
     .option('--pk <CERT>', 'set PK (one certificate)')
     .option('--kek <CERT>', 'set KEK (repeatable)', collect, [])
     .option('--db <CERT|HASH>', 'set db (repeatable)', collect, [])
@@ -445,7 +480,7 @@ export function nvramCommand(io: CliIo, out: Outcome = { code: 0 }): Command {
     .option('--owner <GUID>', 'SignatureOwner of the certificates and hashes given here')
     .option('--allow-expired', 'accept certificates that are expired or not yet valid')
     .option('--output <OUT>', 'write here instead of FILE')
-    .action((file: string, o: EnrollOptions) => done(enroll(file, o, io)));
+    .action((file: string, o: EnrollOptions) => done(enroll(file, o, io, env)));
   return nvram;
 }
 
@@ -473,9 +508,9 @@ export function nvramFailure(e: unknown, nvram: Command, argv: readonly string[]
 }
 
 /** Run `nvram <argv...>`; resolves to the exit code. Never throws, never exits. */
-export async function runNvramCli(argv: readonly string[], io: CliIo = process): Promise<number> {
+export async function runNvramCli(argv: readonly string[], io: CliIo = process, env: NvramEnv = HOST_ENV): Promise<number> {
   const out = { code: 0 };
-  const nvram = nvramCommand(io, out);
+  const nvram = nvramCommand(io, out, env);
   const program = prepare(new Command('nova-uefi-shim').addCommand(nvram), io);
   if (argv.length === 0) {
     io.stderr.write(nvram.helpInformation());

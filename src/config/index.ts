@@ -230,6 +230,9 @@ function crossChecks(c: Sections): string[] {
 }
 
 /** Read and validate an INI file. */
+/** Where a packaged install keeps the configuration (the systemd unit passes it; the CLI looks there when not told). */
+export const DEFAULT_CONFIG_FILE = '/etc/nova-uefi-shim/nova-uefi-shim.conf';
+
 export function loadConfigFile(file: string): Config {
   let text: string;
   try {

@@ -47,7 +47,15 @@ export type InstanceEvent =
   /** A resize was reverted: the instance is home again on this host, its stash restored. */
   | { kind: 'resize-reverted'; uuid: string }
   /** A destroy finished (`why` tells a delete from the destroy of a rebuild, an evacuated source ...). */
-  | { kind: 'destroyed'; uuid: string; why: DestroyKind; destroyDisks: boolean; nowOn?: string };
+  | {
+      kind: 'destroyed';
+      uuid: string;
+      why: DestroyKind;
+      destroyDisks: boolean;
+      nowOn?: string;
+      /** Nova named no task for it (an operator's call, an old proxy): nobody will ask for its replicas again. */
+      untracked?: boolean;
+    };
 
 export type InstanceEventKind = InstanceEvent['kind'];
 /** A subscriber; `log` is the announcing request's logger, so its lines carry the request's id. */

@@ -16,6 +16,7 @@ import { recoverJournal, type RecoveryOutcome } from './recovery';
 import * as secureBootOps from './secureBootOps';
 import { SecureBootFleet } from './secureBootFleet';
 import * as restore from './restore';
+import * as orphans from './orphans';
 import type * as C from './contract';
 import type { RequestDrivers, ServedDriver } from './services';
 import type { NovaInstance } from '../nova/objects';
@@ -264,6 +265,14 @@ export class ShimDriver implements ServedDriver, RequestDrivers {
   }
   restoreNvram(uuid: string, generation: number) {
     return this.locked('restore_nvram', uuid, (u) => restore.restoreGeneration(this.core, u, generation));
+  }
+  /** Instances in the replica store that no longer exist anywhere, and the ones kept with why (driver/orphans). */
+  listOrphanedReplicas(): Promise<orphans.OrphanList> {
+    return orphans.listOrphans(this.core);
+  }
+  /** Remove orphaned replicas (`dryRun` only lists them); each re-checked under its instance's lock, each removal logged. */
+  pruneOrphanedReplicas(opts: { dryRun: boolean; instances?: readonly string[] }): Promise<orphans.PruneResult> {
+    return orphans.pruneOrphans(this.core, { ...opts, instances: opts.instances?.map((u) => validateUuid(u)) });
   }
 
   // ---- host ----

@@ -13,7 +13,7 @@
  * `VarStoreError`s (`InvalidNVRAM`, 400/404/409/422 by reason) reach the caller unchanged.
  */
 import { Invalid, InstanceInvalidState, InstanceNotFound, InvalidInput, NotFound } from '../errors';
-import { PowerState } from '../nova/powerState';
+import { PowerState, powerStateName } from '../nova/powerState';
 import type { NvramBootWrite, NvramEditResult, NvramVariables, NvramVariableWrite, VariableJson } from './contract';
 import type { NvramInfo } from '../nvram/store';
 import type { InstanceRecord } from '../state/records';
@@ -51,7 +51,7 @@ export async function storeOf(core: DriverCore, uuid: string): Promise<{ rec: In
 
 export async function requireShutOff(core: DriverCore, rec: InstanceRecord, what: string): Promise<void> {
   const info = await core.hv.getInfo(rec.name);
-  if (info?.state !== PowerState.SHUTDOWN) throw new InstanceInvalidState(rec.uuid, 'power_state', String(info?.state ?? PowerState.NOSTATE), what);
+  if (info?.state !== PowerState.SHUTDOWN) throw new InstanceInvalidState(rec.uuid, 'power_state', powerStateName(info?.state), what);
 }
 
 export function variableJson(v: Variable): VariableJson {

@@ -30,6 +30,7 @@ import type { InstanceEvent } from './events';
 import type { NvramStore } from '../nvram/store';
 import { isLive, type RecordStore } from '../state/records';
 import { checkReplicaTransition, freshState, type ReplicaState, type ReplicaStateName, type ReplicaStateStore } from '../state/replicas';
+import type { Tombstone, TombstoneStore } from '../state/tombstones';
 import type { FirmwareSelection } from '../firmware/types';
 import { ReplicaFenced, type GenerationEntry, type GenerationReason, type ReadResult, type ReplicaHeader, type ReplicaLog, type WriteResult } from '../replica';
 import { readHeader } from '../replica/format';
@@ -53,6 +54,8 @@ export interface ReplicaServiceDeps {
   options: ReplicaOptions;
   /** Generations counted by reason and outcome (`Metrics.enableReplicas`). */
   metrics?: ReplicaMetrics;
+  /** Destroys without Nova's task state, recorded on this host (orphan pruning). */
+  tombstones?: TombstoneStore;
 }
 
 /** What get_info shows as `nvram.replica`. */
@@ -173,6 +176,19 @@ export class ReplicaService {
     if (e.why === 'evacuated-source') {
       log.info('destroy of an instance evacuated from here: its replicas and its store elsewhere are left alone', { instance_uuid: uuid, now_on: e.nowOn });
     }
+    // A destroy Nova named no task for leaves replicas nobody asks for again: a tombstone lets
+    // `replicas prune` tell them from replicas of an instance that lives elsewhere.
+    if (e.why === 'other' && e.destroyDisks && e.untracked) {
+      const t = await this.recordDestroy(uuid).catch((err: unknown) => {
+        log.warning('destroy without task state not recorded', { instance_uuid: uuid, error: (err as Error).message });
+        return null;
+      });
+      if (t)
+        log.info('destroy without task state recorded: its replicas are orphaned unless the instance comes back', {
+          instance_uuid: uuid,
+          generation: t.generation,
+        });
+    }
     // A rebuild's destroy keeps the replica state: the spawn that follows writes the next
     // generation as the same owner (forgotten, it would be fenced by its own history).
     if (e.destroyDisks && e.why !== 'rebuild') await this.forget(uuid);
@@ -191,9 +207,71 @@ export class ReplicaService {
     return this.d.log.store.describe();
   }
 
+  /**
+   * Does the replica store answer now (readiness)? Its description and what it said; throws
+   * when it does not answer within `timeoutSec`, refuses, or its bucket or directory is gone.
+   */
+  async probe(timeoutSec: number): Promise<string> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const p = await Promise.race([
+        this.d.log.probe(),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutSec} s`)), timeoutSec * 1000))),
+      ]);
+      // Created at start-up: missing now means an unmounted share or a deleted bucket.
+      if (!p.exists) throw new Error(`${this.backend}: ${p.detail}`);
+      return `${this.backend}: ${p.detail}`;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The generation log (orphan listing and pruning read it directly). */
+  get generations(): ReplicaLog {
+    return this.d.log;
+  }
+
+  /** This host's replica state of the instance, if it keeps one. */
+  stateName(uuid: string): ReplicaStateName | null {
+    return this.states.get(uuid)?.state ?? null;
+  }
+
+  /** The tombstone this host recorded for the instance, if any. */
+  localTombstone(uuid: string): Promise<Tombstone | null> {
+    return this.d.tombstones?.get(uuid) ?? Promise.resolve(null);
+  }
+
+  /**
+   * The instance was destroyed here without Nova's task state: record it (state_dir, and in the
+   * replica store for every sidecar sharing it) with the newest generation claimed, so that its
+   * replicas can be told orphaned later. The store's copy is best effort (a warning when it
+   * does not answer); the local one is written atomically.
+   */
+  async recordDestroy(uuid: string): Promise<Tombstone> {
+    const known = this.states.get(uuid)?.generation ?? 0;
+    const claimed = await this.d.log.claims(uuid).then(
+      (cs) => cs.reduce((n, c) => Math.max(n, c.generation), 0),
+      () => 0,
+    );
+    const t: Tombstone = { uuid, host: this.d.log.host, time: new Date().toISOString(), generation: Math.max(known, claimed) };
+    await this.d.tombstones?.put(t);
+    await this.d.log
+      .tombstone(uuid, t.generation, new Date(t.time))
+      .catch((e: unknown) =>
+        this.d.logger.warning('tombstone not written to the replica store (kept on this host)', { instance_uuid: uuid, error: (e as Error).message }),
+      );
+    return t;
+  }
+
+  /** Forget this host's tombstone of the instance (its replicas were pruned). */
+  async dropTombstone(uuid: string): Promise<void> {
+    await this.d.tombstones?.delete(uuid);
+  }
+
   /** Load the states and queue what was pending or stale when the sidecar stopped. */
   async init(): Promise<void> {
     await this.d.states.init();
+    await this.d.tombstones?.init();
     for (const s of await this.d.states.list()) {
       this.states.set(s.uuid, s);
       if (s.state === 'pending' || s.state === 'stale') this.enqueue(s.uuid, 'periodic', { force: s.takeover });

@@ -127,7 +127,15 @@ export async function shelveOffload(core: DriverCore, uuid: string, a: DestroyAr
 
 /** After a destroy: announced, so replication decides what becomes of the replicas. */
 export async function afterDestroy(core: DriverCore, uuid: string, a: DestroyArgs, kind: DestroyKind): Promise<void> {
-  await core.announce({ kind: 'destroyed', uuid, why: kind, destroyDisks: a.destroy_disks !== false, nowOn: a.instance.host ?? undefined });
+  await core.announce({
+    kind: 'destroyed',
+    uuid,
+    why: kind,
+    destroyDisks: a.destroy_disks !== false,
+    nowOn: a.instance.host ?? undefined,
+    // Nova's own destroys name their task; one without (an operator's call, an old proxy) does not.
+    untracked: !a.instance?.task_state && a.instance?.vm_state !== 'deleted',
+  });
 }
 
 export async function listBackups(core: DriverCore, uuid: string): Promise<{ backups: BackupView[] }> {

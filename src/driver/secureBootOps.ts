@@ -16,7 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { FlavorImageConflict, InstanceInvalidState, InvalidInput, NotFound, NovaError } from '../errors';
-import { PowerState } from '../nova/powerState';
+import { PowerState, powerStateName } from '../nova/powerState';
 import type { NovaImageMeta, NovaInstance } from '../nova/objects';
 import type { NvramInfo } from '../nvram/store';
 import type { AppliedKeyChange, InstanceRecord, PendingKeyChange, SecureBootState } from '../state/records';
@@ -227,7 +227,7 @@ export async function changeKeys(
   const state = rec.secureBoot ?? emptyState();
   const entry = pending(opts.source, changes, opts.keyset, opts.rotation ?? null);
   if (await isRunning(core, rec.name)) {
-    if (!opts.queue) throw new InstanceInvalidState(rec.uuid, 'power_state', 'running', 'change Secure Boot keys without queue=true');
+    if (!opts.queue) throw new InstanceInvalidState(rec.uuid, 'power_state', powerStateName(PowerState.RUNNING), 'change Secure Boot keys without queue=true');
     // Check now what can be checked without the store (types, PK cardinality), so a bad change never waits in the queue.
     applyKeyChanges([], changes, { now: new Date() });
     rec.secureBoot = { ...state, pending: [...state.pending, entry] };

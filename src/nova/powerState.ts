@@ -13,3 +13,11 @@ export const PowerState = {
   SUSPENDED: 7,
 } as const;
 export type PowerStateCode = (typeof PowerState)[keyof typeof PowerState];
+
+/** Nova's names for the codes (`power_state.STATE_MAP`): the one spelling every message uses. */
+const NAMES: Readonly<Record<number, string>> = { 0: 'pending', 1: 'running', 3: 'paused', 4: 'shutdown', 6: 'crashed', 7: 'suspended' };
+
+/** `running`, `shutdown`, ... as Nova writes them; an unknown code as `state <n>`. */
+export function powerStateName(code: number | null | undefined): string {
+  return NAMES[code ?? PowerState.NOSTATE] ?? `state ${String(code)}`;
+}

@@ -7,6 +7,9 @@
  *   `claim/<N>`                  the claim of generation N (create-only: `ReplicaStore.claim`)
  *   `gen/<N>.<reason>.<host>`    the object of generation N (replica/format), written only by
  *                                the host that won claim N; N is 12 digits, so keys sort by N
+ *   `tombstone/<host>`           `{host, time, generation}` (JSON, not encrypted: it holds no
+ *                                variable): the host destroyed the instance without Nova's task
+ *                                state when generation `generation` was the newest claimed
  *
  * Writing generation N: read the claims; N is one more than the highest. A host may claim only
  * while no *other* host claimed a generation above `base` (the newest one this host wrote or
@@ -129,6 +132,49 @@ export class ReplicaLog {
 
   private claimKey(uuid: string, n: number): string {
     return `${this.dir(uuid)}claim/${pad(n)}`;
+  }
+
+  /** Whether the store answers (`ReplicaStore.probe` under this log's prefix); throws `ReplicaUnavailable`. */
+  probe(): Promise<{ exists: boolean; detail: string }> {
+    return this.store.probe(this.opts.prefix);
+  }
+
+  /** The instance uuids that have anything (generations, claims, tombstones) under the prefix. */
+  async instances(): Promise<string[]> {
+    const prefix = this.opts.prefix;
+    const keys = [...(await this.store.list(prefix)), ...(await this.store.claims(prefix)).map((c) => c.key)];
+    const out = new Set<string>();
+    for (const k of keys) {
+      const id = k.slice(prefix.length).split('/')[0];
+      if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) out.add(id);
+    }
+    return [...out].sort();
+  }
+
+  /** Record that this host destroyed the instance without Nova's task state (see the module header). */
+  async tombstone(uuid: string, generation: number, time = new Date()): Promise<void> {
+    const doc = { host: this.host, time: time.toISOString(), generation };
+    await this.store.put(`${this.dir(uuid)}tombstone/${this.host}`, Buffer.from(JSON.stringify(doc)));
+  }
+
+  /** Every tombstone of the instance (unreadable ones skipped). */
+  async tombstones(uuid: string): Promise<{ host: string; time: string; generation: number }[]> {
+    const out: { host: string; time: string; generation: number }[] = [];
+    for (const key of await this.store.list(`${this.dir(uuid)}tombstone/`)) {
+      try {
+        const t = JSON.parse(((await this.store.get(key)) ?? Buffer.from('null')).toString('utf8')) as {
+          host?: unknown;
+          time?: unknown;
+          generation?: unknown;
+        } | null;
+        if (t && typeof t.host === 'string' && typeof t.time === 'string' && Number.isSafeInteger(t.generation)) {
+          out.push({ host: t.host, time: t.time, generation: t.generation as number });
+        }
+      } catch {
+        // A torn or foreign object is no tombstone.
+      }
+    }
+    return out;
   }
 
   /** Every generation of the instance, oldest first. */

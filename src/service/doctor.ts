@@ -13,6 +13,10 @@
  *                least one UEFI entry serves this host's architecture;
  *   nvram_dir    writable, and QEMU's user (`[nvram] owner`) can reach it and owns the stores;
  *   state_dir    writable;
+ *   keysets      the Secure Boot key sets load exactly as `serve` loads them (firmware/keysets:
+ *                every file read and checked: a missing file, or a private key where a
+ *                certificate belongs, fails here as it stops the sidecar's start), and whether
+ *                the built-in one is available;
  *   hypervisor   libvirt answers, and its versions (libvirt backend);
  *   peer         each `[peer] hosts` sidecar answers a signed ping, with a clock within
  *                `[peer] max_clock_skew`;
@@ -37,6 +41,7 @@ import { probeWritable } from '../util/atomicFile';
 import { isLoopback } from '../server';
 import { replicaStoreFor, type ReplicaStore } from '../replica';
 import { loadKeyring } from '../replica/keys';
+import { enrolledTemplate, loadKeysets } from '../firmware/keysets';
 
 export type Status = 'OK' | 'WARN' | 'FAIL';
 
@@ -75,6 +80,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorCheck[]
   const out: DoctorCheck[] = [ok('config', `${config.source} is valid`)];
   out.push(apiCheck(config), ...tlsChecks(config));
   out.push(...firmwareChecks(config, opts.hostArch ?? hostArch()));
+  out.push(...keysetChecks(config, opts.hostArch ?? hostArch()));
   const [nvram, state, hv, peers, replica] = await Promise.all([
     nvramDirChecks(config),
     stateDirCheck(config),
@@ -184,6 +190,26 @@ function firmwareChecks(config: Config, arch: string): DoctorCheck[] {
     );
   }
   return out;
+}
+
+/** The key sets as `serve` loads them (server.loadKeysetsFor): one FAIL per problem, else one OK line. */
+function keysetChecks(config: Config, arch: string): DoctorCheck[] {
+  const inv = discoverFirmware({ firmwareMap: config.firmwareMap, descriptorDirs: [...config.firmware.descriptor_dirs] });
+  const load = loadKeysets(config.secureBootKeysets, { now: new Date(), template: enrolledTemplate(inv, arch) });
+  if (load.problems.length) {
+    return load.problems.map((p) =>
+      fail('keysets', `${p}: the sidecar refuses to start`, /^(\[[^\]]+\](?: \w+)?)/.exec(p)?.[1] ?? '[secure_boot_keyset:<name>]'),
+    );
+  }
+  const names = [...load.keysets.keys()].sort();
+  return [
+    ok(
+      'keysets',
+      names.length
+        ? `Secure Boot key sets: ${names.join(', ')}${load.notes.length ? `; ${load.notes.join('; ')}` : ''}`
+        : load.notes.join('; ') || 'no key sets',
+    ),
+  ];
 }
 
 interface Account {

@@ -9,6 +9,8 @@
  *               for this host's architecture (discovery runs again for the answer);
  *   hypervisor  the backend answers (`virsh version` for libvirt);
  *   recovery    start-up recovery of open migration journals has finished;
+ *   replica     with `[replica] backend` set: the replica store answers (the same probe as
+ *               `doctor`, bounded by `[replica] timeout`); without one, OK and says so;
  *   stopping    the sidecar is not shutting down.
  * Liveness is `/healthz` (the process answers) and runs none of these.
  */
@@ -29,6 +31,17 @@ export interface ReadinessState {
   recovery(): string | null;
   /** True once SIGTERM was received. */
   stopping(): boolean;
+  /** The replica store's probe (resolves to what it found, throws when it does not answer); absent for `backend = none`. */
+  replica?: () => Promise<string>;
+}
+
+async function replicaCheck(s: ReadinessState): Promise<ReadinessCheck> {
+  if (!s.replica) return { name: 'replica', ok: true, detail: 'no replica store configured ([replica] backend = none)' };
+  try {
+    return { name: 'replica', ok: true, detail: await s.replica() };
+  } catch (e) {
+    return { name: 'replica', ok: false, detail: `the replica store does not answer (${why(e)}); check [replica] endpoint, bucket or path` };
+  }
 }
 
 function why(e: unknown): string {
@@ -55,13 +68,14 @@ export async function readinessChecks(s: ReadinessState): Promise<ReadinessCheck
       detail: `loaded from ${config.source}` + (refused ? `; the last reload was refused and this configuration keeps serving: ${refused}` : ''),
     },
   ];
-  const [nvram, state, hv] = await Promise.all([
+  const [nvram, state, hv, replica] = await Promise.all([
     dirCheck('nvram_dir', config.nvram.nvram_dir, '[nvram] nvram_dir'),
     dirCheck('state_dir', config.hypervisor.state_dir, '[hypervisor] state_dir'),
     s.hypervisor.probe().then(
       (v): ReadinessCheck => ({ name: 'hypervisor', ok: true, detail: v }),
       (e): ReadinessCheck => ({ name: 'hypervisor', ok: false, detail: why(e) }),
     ),
+    replicaCheck(s),
   ]);
   checks.push(nvram, state);
   const fw = s.firmware;
@@ -82,6 +96,7 @@ export async function readinessChecks(s: ReadinessState): Promise<ReadinessCheck
       ? { name: 'recovery', ok: false, detail: 'start-up recovery of open migration journals is running' }
       : { name: 'recovery', ok: true, detail: recovered },
   );
+  checks.push(replica);
   if (s.stopping()) checks.push({ name: 'stopping', ok: false, detail: 'shutting down: finishing the calls in flight' });
   return checks;
 }

@@ -31,9 +31,27 @@ export interface paths {
          * @description Readiness: 200 only when the configuration is loaded, the NVRAM and state directories
          *     take new files, the firmware resolves to at least one usable UEFI entry for this
          *     host's architecture, the hypervisor answers, start-up recovery of open migration
-         *     journals is done and the sidecar is not stopping; otherwise 503 listing what is not.
+         *     journals is done, the replica store answers (when one is configured) and the sidecar is
+         *     not stopping; otherwise 503 listing what is not. Check names are stable.
          */
         get: operations["readyz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/openapi.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description This document, as JSON (the one the sidecar validates requests with). No token needed; it holds nothing secret. */
+        get: operations["get_openapi"];
         put?: never;
         post?: never;
         delete?: never;
@@ -249,6 +267,7 @@ export interface paths {
             header?: never;
             path: {
                 instance_uuid: components["parameters"]["InstanceUuid"];
+                /** @description The vendor GUID, or its well-known name (`EfiGlobalVariable`, `EfiImageSecurityDatabase`, ...), as the offline `nvram` tool takes. */
                 guid: string;
                 name: string;
             };
@@ -389,6 +408,51 @@ export interface paths {
         put?: never;
         /** @description Replace the store with one generation (point-in-time restore), verified (GCM tag and digest) before anything is written. Only while the guest is shut off; the generation must hold a store of the current size. A new generation recording the restore follows in the background. */
         post: operations["restore_nvram"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/replicas/orphans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description Instances in the replica store that no longer exist anywhere: no record and no replica
+         *     state on this host, a newest generation that is not a shelve generation, and a tombstone
+         *     (a destroy without Nova's task state, recorded by any sidecar sharing the store) with no
+         *     generation claimed since. Every other instance in the store is listed under `kept` with
+         *     the reason. 409 `Invalid` when replicas are not configured.
+         */
+        get: operations["list_orphaned_replicas"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/replicas/orphans/prune": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description Remove the generations, claims and tombstones of orphaned instances (all of them, or
+         *     `instances`). A dry run unless `dry_run` is false: the answer then lists what would go.
+         *     Each instance is checked again under its lock just before removal; each removal is
+         *     logged. Naming an instance that is not orphaned is refused (409 `Invalid`, with why).
+         */
+        post: operations["prune_orphaned_replicas"];
         delete?: never;
         options?: never;
         head?: never;
@@ -855,7 +919,7 @@ export interface components {
             not_ready: string[];
             checks: {
                 /** @enum {string} */
-                name: "config" | "nvram_dir" | "state_dir" | "firmware" | "hypervisor" | "recovery" | "stopping";
+                name: "config" | "nvram_dir" | "state_dir" | "firmware" | "hypervisor" | "recovery" | "replica" | "stopping";
                 ok: boolean;
                 detail: string;
             }[];
@@ -868,11 +932,12 @@ export interface components {
             "nova_object.data": Record<string, never>;
             "nova_object.changes"?: string[];
         };
+        /** @description Nova's Instance. Nova always sends `uuid` and `id`; the sidecar requires both (the domain and store names derive from `id` through `[DEFAULT] instance_name_template`). */
         Instance: {
             /** Format: uuid */
             uuid: string;
             /** @description Nova's database id (1 … 2^53-1: above that a JSON number loses precision, and two ids could name one domain and one NVRAM file). */
-            id?: number;
+            id: number;
             /** @description Nova's instance.name (its libvirt domain name). Used, instead of [DEFAULT] instance_name_template, by a sidecar whose backend is 'nova' (Nova defines the domain); ignored by the others. A serialized Instance does not carry it: the nova-uefi-shim Nova driver adds it. */
             name?: string;
             host?: string | null;
@@ -1440,6 +1505,39 @@ export interface components {
             /** @description Newest first. */
             backups: components["schemas"]["NvramBackup"][];
         };
+        ReplicaOrphan: {
+            instance_uuid: string;
+            generations: number[];
+            claims: number[];
+            /** @description The host that claimed the newest generation. */
+            owner: string | null;
+            why: string;
+        };
+        ReplicaOrphans: {
+            backend: string;
+            orphans: components["schemas"]["ReplicaOrphan"][];
+            kept: {
+                instance_uuid: string;
+                why: string;
+            }[];
+        };
+        ReplicaPruneRequest: {
+            /**
+             * @description Only say what would be removed (the default).
+             * @default true
+             */
+            dry_run?: boolean;
+            /** @description Only these orphaned instances (default: every one). */
+            instances?: string[];
+        };
+        ReplicaPruneResult: {
+            dry_run: boolean;
+            orphans: components["schemas"]["ReplicaOrphan"][];
+            removed: {
+                instance_uuid: string;
+                objects: number;
+            }[];
+        };
         NvramRestoreRequest: {
             generation: number;
         };
@@ -1663,6 +1761,26 @@ export interface operations {
             };
         };
     };
+    get_openapi: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The OpenAPI 3.1 document. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+        };
+    };
     metrics: {
         parameters: {
             query?: never;
@@ -1779,6 +1897,23 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "rotation_id": "ms-2023-ca",
+                 *       "add": {
+                 *         "keyset": "ms-2023",
+                 *         "databases": [
+                 *           "KEK",
+                 *           "db"
+                 *         ]
+                 *       },
+                 *       "selection": {
+                 *         "where": {
+                 *           "kek_lacks": "2023"
+                 *         }
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["SecureBootRotationRequest"];
             };
         };
@@ -1945,6 +2080,7 @@ export interface operations {
             header?: never;
             path: {
                 instance_uuid: components["parameters"]["InstanceUuid"];
+                /** @description The vendor GUID, or its well-known name (`EfiGlobalVariable`, `EfiImageSecurityDatabase`, ...), as the offline `nvram` tool takes. */
                 guid: string;
                 name: string;
             };
@@ -1952,6 +2088,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "data": "0100"
+                 *     }
+                 */
                 "application/json": components["schemas"]["NvramVariableWrite"];
             };
         };
@@ -1974,6 +2115,7 @@ export interface operations {
             header?: never;
             path: {
                 instance_uuid: components["parameters"]["InstanceUuid"];
+                /** @description The vendor GUID, or its well-known name (`EfiGlobalVariable`, `EfiImageSecurityDatabase`, ...), as the offline `nvram` tool takes. */
                 guid: string;
                 name: string;
             };
@@ -2004,6 +2146,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "boot_order": [
+                 *         1,
+                 *         0
+                 *       ],
+                 *       "boot_next": null
+                 *     }
+                 */
                 "application/json": components["schemas"]["NvramBootWrite"];
             };
         };
@@ -2056,6 +2207,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "keyset": "debian"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SecureBootWrite"];
             };
         };
@@ -2192,6 +2348,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "generation": 3
+                 *     }
+                 */
                 "application/json": components["schemas"]["NvramRestoreRequest"];
             };
         };
@@ -2208,6 +2369,60 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    list_orphaned_replicas: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Orphaned and kept instances. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplicaOrphans"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    prune_orphaned_replicas: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "dry_run": false,
+                 *       "instances": [
+                 *         "6f1d2b4e-1c3a-4e5f-9a7b-2c8d0e1f3a4b"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["ReplicaPruneRequest"];
+            };
+        };
+        responses: {
+            /** @description What was (or would be) removed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplicaPruneResult"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
     spawn: {
         parameters: {
             query?: never;
@@ -2219,6 +2434,33 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "instance": {
+                 *         "uuid": "6f1d2b4e-1c3a-4e5f-9a7b-2c8d0e1f3a4b",
+                 *         "id": 42,
+                 *         "host": "compute1",
+                 *         "vcpus": 1,
+                 *         "memory_mb": 2048
+                 *       },
+                 *       "image_meta": {
+                 *         "properties": {
+                 *           "hw_firmware_type": "uefi",
+                 *           "hw_machine_type": "q35",
+                 *           "os_secure_boot": "required"
+                 *         }
+                 *       },
+                 *       "flavor": {
+                 *         "name": "m1.small",
+                 *         "vcpus": 1,
+                 *         "memory_mb": 2048,
+                 *         "extra_specs": {
+                 *           "os:secure_boot": "required"
+                 *         }
+                 *       },
+                 *       "power_on": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["SpawnRequest"];
             };
         };
@@ -2238,6 +2480,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "instance": {
+                 *         "uuid": "6f1d2b4e-1c3a-4e5f-9a7b-2c8d0e1f3a4b",
+                 *         "id": 42,
+                 *         "host": "compute1",
+                 *         "vcpus": 1,
+                 *         "memory_mb": 2048,
+                 *         "task_state": "deleting"
+                 *       },
+                 *       "destroy_disks": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["DestroyRequest"];
             };
         };
@@ -2257,6 +2512,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "instance": {
+                 *         "uuid": "6f1d2b4e-1c3a-4e5f-9a7b-2c8d0e1f3a4b",
+                 *         "id": 42,
+                 *         "host": "compute1",
+                 *         "vcpus": 1,
+                 *         "memory_mb": 2048
+                 *       },
+                 *       "reboot_type": "HARD"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RebootRequest"];
             };
         };
@@ -2276,6 +2543,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "instance": {
+                 *         "uuid": "6f1d2b4e-1c3a-4e5f-9a7b-2c8d0e1f3a4b",
+                 *         "id": 42,
+                 *         "host": "compute1",
+                 *         "vcpus": 1,
+                 *         "memory_mb": 2048
+                 *       },
+                 *       "timeout": 60,
+                 *       "retry_interval": 10
+                 *     }
+                 */
                 "application/json": components["schemas"]["PowerOffRequest"];
             };
         };
@@ -2295,6 +2575,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "instance": {
+                 *         "uuid": "6f1d2b4e-1c3a-4e5f-9a7b-2c8d0e1f3a4b",
+                 *         "id": 42,
+                 *         "host": "compute1",
+                 *         "vcpus": 1,
+                 *         "memory_mb": 2048
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["InstanceOnlyRequest"];
             };
         };
@@ -2314,6 +2605,25 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "instance": {
+                 *         "uuid": "6f1d2b4e-1c3a-4e5f-9a7b-2c8d0e1f3a4b",
+                 *         "id": 42,
+                 *         "host": "compute1",
+                 *         "vcpus": 1,
+                 *         "memory_mb": 2048
+                 *       },
+                 *       "image_meta": {
+                 *         "properties": {
+                 *           "hw_firmware_type": "uefi",
+                 *           "hw_machine_type": "q35",
+                 *           "os_secure_boot": "required"
+                 *         }
+                 *       },
+                 *       "preserve_nvram": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["RebuildRequest"];
             };
         };
@@ -2333,6 +2643,24 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "instance": {
+                 *         "uuid": "6f1d2b4e-1c3a-4e5f-9a7b-2c8d0e1f3a4b",
+                 *         "id": 42,
+                 *         "host": "compute1",
+                 *         "vcpus": 1,
+                 *         "memory_mb": 2048
+                 *       },
+                 *       "image_meta": {
+                 *         "properties": {
+                 *           "hw_firmware_type": "uefi",
+                 *           "hw_rescue_device": "cdrom",
+                 *           "hw_rescue_bus": "sata"
+                 *         }
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["RescueRequest"];
             };
         };
@@ -2352,6 +2680,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "instance": {
+                 *         "uuid": "6f1d2b4e-1c3a-4e5f-9a7b-2c8d0e1f3a4b",
+                 *         "id": 42,
+                 *         "host": "compute1",
+                 *         "vcpus": 1,
+                 *         "memory_mb": 2048
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["InstanceOnlyRequest"];
             };
         };
@@ -2371,6 +2710,34 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "instance": {
+                 *         "uuid": "6f1d2b4e-1c3a-4e5f-9a7b-2c8d0e1f3a4b",
+                 *         "id": 42,
+                 *         "host": "compute1",
+                 *         "vcpus": 1,
+                 *         "memory_mb": 2048
+                 *       },
+                 *       "dest": "compute2",
+                 *       "flavor": {
+                 *         "name": "m1.small",
+                 *         "vcpus": 1,
+                 *         "memory_mb": 2048,
+                 *         "extra_specs": {
+                 *           "os:secure_boot": "required"
+                 *         }
+                 *       },
+                 *       "migration": {
+                 *         "uuid": "0b8e7f6a-3c2d-4b1a-9e8f-7d6c5b4a3e2f",
+                 *         "id": 7,
+                 *         "source_compute": "compute1",
+                 *         "dest_compute": "compute2",
+                 *         "migration_type": "resize",
+                 *         "status": "migrating"
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["MigrateDiskAndPowerOffRequest"];
             };
         };
@@ -2390,6 +2757,35 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "migration": {
+                 *         "uuid": "0b8e7f6a-3c2d-4b1a-9e8f-7d6c5b4a3e2f",
+                 *         "id": 7,
+                 *         "source_compute": "compute1",
+                 *         "dest_compute": "compute2",
+                 *         "migration_type": "resize",
+                 *         "status": "migrating"
+                 *       },
+                 *       "instance": {
+                 *         "uuid": "6f1d2b4e-1c3a-4e5f-9a7b-2c8d0e1f3a4b",
+                 *         "id": 42,
+                 *         "host": "compute1",
+                 *         "vcpus": 1,
+                 *         "memory_mb": 2048
+                 *       },
+                 *       "disk_info": "{}",
+                 *       "image_meta": {
+                 *         "properties": {
+                 *           "hw_firmware_type": "uefi",
+                 *           "hw_machine_type": "q35",
+                 *           "os_secure_boot": "required"
+                 *         }
+                 *       },
+                 *       "resize_instance": true,
+                 *       "power_on": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["FinishMigrationRequest"];
             };
         };
@@ -2409,6 +2805,25 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "migration": {
+                 *         "uuid": "0b8e7f6a-3c2d-4b1a-9e8f-7d6c5b4a3e2f",
+                 *         "id": 7,
+                 *         "source_compute": "compute1",
+                 *         "dest_compute": "compute2",
+                 *         "migration_type": "resize",
+                 *         "status": "migrating"
+                 *       },
+                 *       "instance": {
+                 *         "uuid": "6f1d2b4e-1c3a-4e5f-9a7b-2c8d0e1f3a4b",
+                 *         "id": 42,
+                 *         "host": "compute1",
+                 *         "vcpus": 1,
+                 *         "memory_mb": 2048
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["ConfirmMigrationRequest"];
             };
         };
@@ -2428,6 +2843,26 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "instance": {
+                 *         "uuid": "6f1d2b4e-1c3a-4e5f-9a7b-2c8d0e1f3a4b",
+                 *         "id": 42,
+                 *         "host": "compute1",
+                 *         "vcpus": 1,
+                 *         "memory_mb": 2048
+                 *       },
+                 *       "migration": {
+                 *         "uuid": "0b8e7f6a-3c2d-4b1a-9e8f-7d6c5b4a3e2f",
+                 *         "id": 7,
+                 *         "source_compute": "compute1",
+                 *         "dest_compute": "compute2",
+                 *         "migration_type": "resize",
+                 *         "status": "migrating"
+                 *       },
+                 *       "power_on": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["FinishRevertMigrationRequest"];
             };
         };
@@ -2447,6 +2882,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "instance": {
+                 *         "uuid": "6f1d2b4e-1c3a-4e5f-9a7b-2c8d0e1f3a4b",
+                 *         "id": 42,
+                 *         "host": "compute1",
+                 *         "vcpus": 1,
+                 *         "memory_mb": 2048
+                 *       },
+                 *       "block_migration": false,
+                 *       "disk_over_commit": false
+                 *     }
+                 */
                 "application/json": components["schemas"]["CheckDestRequest"];
             };
         };
@@ -2466,6 +2914,24 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "instance": {
+                 *         "uuid": "6f1d2b4e-1c3a-4e5f-9a7b-2c8d0e1f3a4b",
+                 *         "id": 42,
+                 *         "host": "compute1",
+                 *         "vcpus": 1,
+                 *         "memory_mb": 2048
+                 *       },
+                 *       "dest_check_data": {
+                 *         "block_migration": false,
+                 *         "uefi_shim": {
+                 *           "dest_host": "compute2",
+                 *           "migration_uri": "qemu+tcp://compute2/system"
+                 *         }
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["CheckSourceRequest"];
             };
         };
@@ -2485,6 +2951,33 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "instance": {
+                 *         "uuid": "6f1d2b4e-1c3a-4e5f-9a7b-2c8d0e1f3a4b",
+                 *         "id": 42,
+                 *         "host": "compute1",
+                 *         "vcpus": 1,
+                 *         "memory_mb": 2048
+                 *       },
+                 *       "migrate_data": {
+                 *         "migration": {
+                 *           "uuid": "0b8e7f6a-3c2d-4b1a-9e8f-7d6c5b4a3e2f",
+                 *           "id": 7,
+                 *           "source_compute": "compute1",
+                 *           "dest_compute": "compute2",
+                 *           "migration_type": "live-migration",
+                 *           "status": "migrating"
+                 *         },
+                 *         "block_migration": false,
+                 *         "uefi_shim": {
+                 *           "dest_host": "compute2",
+                 *           "migration_uri": "qemu+tcp://compute2/system",
+                 *           "source_host": "compute1"
+                 *         }
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["PreLiveMigrationRequest"];
             };
         };
@@ -2504,6 +2997,35 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "instance": {
+                 *         "uuid": "6f1d2b4e-1c3a-4e5f-9a7b-2c8d0e1f3a4b",
+                 *         "id": 42,
+                 *         "host": "compute1",
+                 *         "vcpus": 1,
+                 *         "memory_mb": 2048
+                 *       },
+                 *       "dest": "compute2",
+                 *       "block_migration": false,
+                 *       "migrate_data": {
+                 *         "migration": {
+                 *           "uuid": "0b8e7f6a-3c2d-4b1a-9e8f-7d6c5b4a3e2f",
+                 *           "id": 7,
+                 *           "source_compute": "compute1",
+                 *           "dest_compute": "compute2",
+                 *           "migration_type": "live-migration",
+                 *           "status": "migrating"
+                 *         },
+                 *         "block_migration": false,
+                 *         "uefi_shim": {
+                 *           "dest_host": "compute2",
+                 *           "migration_uri": "qemu+tcp://compute2/system",
+                 *           "source_host": "compute1"
+                 *         }
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["LiveMigrationRequest"];
             };
         };
@@ -2523,6 +3045,33 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "instance": {
+                 *         "uuid": "6f1d2b4e-1c3a-4e5f-9a7b-2c8d0e1f3a4b",
+                 *         "id": 42,
+                 *         "host": "compute1",
+                 *         "vcpus": 1,
+                 *         "memory_mb": 2048
+                 *       },
+                 *       "migrate_data": {
+                 *         "migration": {
+                 *           "uuid": "0b8e7f6a-3c2d-4b1a-9e8f-7d6c5b4a3e2f",
+                 *           "id": 7,
+                 *           "source_compute": "compute1",
+                 *           "dest_compute": "compute2",
+                 *           "migration_type": "live-migration",
+                 *           "status": "migrating"
+                 *         },
+                 *         "block_migration": false,
+                 *         "uefi_shim": {
+                 *           "dest_host": "compute2",
+                 *           "migration_uri": "qemu+tcp://compute2/system",
+                 *           "source_host": "compute1"
+                 *         }
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["LiveStepRequest"];
             };
         };
@@ -2542,6 +3091,33 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "instance": {
+                 *         "uuid": "6f1d2b4e-1c3a-4e5f-9a7b-2c8d0e1f3a4b",
+                 *         "id": 42,
+                 *         "host": "compute1",
+                 *         "vcpus": 1,
+                 *         "memory_mb": 2048
+                 *       },
+                 *       "migrate_data": {
+                 *         "migration": {
+                 *           "uuid": "0b8e7f6a-3c2d-4b1a-9e8f-7d6c5b4a3e2f",
+                 *           "id": 7,
+                 *           "source_compute": "compute1",
+                 *           "dest_compute": "compute2",
+                 *           "migration_type": "live-migration",
+                 *           "status": "migrating"
+                 *         },
+                 *         "block_migration": false,
+                 *         "uefi_shim": {
+                 *           "dest_host": "compute2",
+                 *           "migration_uri": "qemu+tcp://compute2/system",
+                 *           "source_host": "compute1"
+                 *         }
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["LiveStepRequest"];
             };
         };
@@ -2561,6 +3137,33 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "instance": {
+                 *         "uuid": "6f1d2b4e-1c3a-4e5f-9a7b-2c8d0e1f3a4b",
+                 *         "id": 42,
+                 *         "host": "compute1",
+                 *         "vcpus": 1,
+                 *         "memory_mb": 2048
+                 *       },
+                 *       "migrate_data": {
+                 *         "migration": {
+                 *           "uuid": "0b8e7f6a-3c2d-4b1a-9e8f-7d6c5b4a3e2f",
+                 *           "id": 7,
+                 *           "source_compute": "compute1",
+                 *           "dest_compute": "compute2",
+                 *           "migration_type": "live-migration",
+                 *           "status": "migrating"
+                 *         },
+                 *         "block_migration": false,
+                 *         "uefi_shim": {
+                 *           "dest_host": "compute2",
+                 *           "migration_uri": "qemu+tcp://compute2/system",
+                 *           "source_host": "compute1"
+                 *         }
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["LiveStepRequest"];
             };
         };
@@ -2580,6 +3183,33 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "instance": {
+                 *         "uuid": "6f1d2b4e-1c3a-4e5f-9a7b-2c8d0e1f3a4b",
+                 *         "id": 42,
+                 *         "host": "compute1",
+                 *         "vcpus": 1,
+                 *         "memory_mb": 2048
+                 *       },
+                 *       "migrate_data": {
+                 *         "migration": {
+                 *           "uuid": "0b8e7f6a-3c2d-4b1a-9e8f-7d6c5b4a3e2f",
+                 *           "id": 7,
+                 *           "source_compute": "compute1",
+                 *           "dest_compute": "compute2",
+                 *           "migration_type": "live-migration",
+                 *           "status": "migrating"
+                 *         },
+                 *         "block_migration": false,
+                 *         "uefi_shim": {
+                 *           "dest_host": "compute2",
+                 *           "migration_uri": "qemu+tcp://compute2/system",
+                 *           "source_host": "compute1"
+                 *         }
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["LiveStepRequest"];
             };
         };
@@ -2599,6 +3229,33 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "instance": {
+                 *         "uuid": "6f1d2b4e-1c3a-4e5f-9a7b-2c8d0e1f3a4b",
+                 *         "id": 42,
+                 *         "host": "compute1",
+                 *         "vcpus": 1,
+                 *         "memory_mb": 2048
+                 *       },
+                 *       "migrate_data": {
+                 *         "migration": {
+                 *           "uuid": "0b8e7f6a-3c2d-4b1a-9e8f-7d6c5b4a3e2f",
+                 *           "id": 7,
+                 *           "source_compute": "compute1",
+                 *           "dest_compute": "compute2",
+                 *           "migration_type": "live-migration",
+                 *           "status": "migrating"
+                 *         },
+                 *         "block_migration": false,
+                 *         "uefi_shim": {
+                 *           "dest_host": "compute2",
+                 *           "migration_uri": "qemu+tcp://compute2/system",
+                 *           "source_host": "compute1"
+                 *         }
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["LiveStepRequest"];
             };
         };
@@ -2618,6 +3275,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "instance": {
+                 *         "uuid": "6f1d2b4e-1c3a-4e5f-9a7b-2c8d0e1f3a4b",
+                 *         "id": 42,
+                 *         "host": "compute1",
+                 *         "vcpus": 1,
+                 *         "memory_mb": 2048
+                 *       },
+                 *       "destroy_disks": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["CleanupRequest"];
             };
         };

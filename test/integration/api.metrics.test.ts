@@ -162,7 +162,7 @@ describe('GET /readyz', function () {
     assert.equal(r.data.status, 'ready');
     assert.deepEqual(
       r.data.checks.map((c: { name: string }) => c.name),
-      ['config', 'nvram_dir', 'state_dir', 'firmware', 'hypervisor', 'recovery'],
+      ['config', 'nvram_dir', 'state_dir', 'firmware', 'hypervisor', 'recovery', 'replica'],
     );
     assert.deepEqual(r.data.not_ready, []);
   });

@@ -14,6 +14,10 @@ import { runCli } from '../../src/cli/program';
 import { firmwareTree, tmpDir, type FirmwareTree } from '../support/firmwareFixture';
 import { freePort } from '../support/processes';
 import { startTestSidecar, type TestSidecar } from '../support/sidecar';
+import { OWNER, testCert } from '../support/sbKeys';
+import { loadConfigFile } from '../../src/config';
+import { startSidecar } from '../../src/server';
+import { memoryLogger } from '../../src/util/log';
 
 const SECRET = 'doctor-secret';
 const MAIN = path.join(__dirname, '..', '..', 'src', 'main.ts');
@@ -98,7 +102,7 @@ ${map}
     const by = (name: string) => r.checks.filter((c) => c.check === name).map((c) => c.message);
     assert.deepEqual(
       [...new Set(r.checks.map((c) => c.check))],
-      ['config', 'api', 'tls', 'firmware', 'nvram_dir', 'state_dir', 'hypervisor', 'peer', 'replica'],
+      ['config', 'api', 'tls', 'firmware', 'keysets', 'nvram_dir', 'state_dir', 'hypervisor', 'peer', 'replica'],
     );
     assert.deepEqual(by('replica'), ['no replica store ([replica] backend = none): variable stores live on this host only']);
     assert.ok(by('firmware').some((m) => m.startsWith('x86_64 plain OVMF 4M from [firmware:x86_64]: ') && m.includes('(540672 bytes)')));
@@ -213,6 +217,39 @@ ${map}
       ],
     );
     assert.match(failing(r.checks)[0].message, /cannot read \[peer\] ca_file .*no-ca\.pem/);
+  });
+
+  describe('checks the Secure Boot key sets exactly as serve loads them', () => {
+    const CASES: [string, (dir: string) => string, RegExp][] = [
+      ['a missing certificate file', (dir) => `kek = ${path.join(dir, 'gone.crt')}`, /\[secure_boot_keyset:lab\] kek: cannot read .*gone\.crt: ENOENT/],
+      ['a private key where a certificate belongs', () => `kek = ${testCert('doctor-kek').key}`, /\[secure_boot_keyset:lab\] kek: .*doctor-kek\.key: /],
+    ];
+    for (const [name, line, want] of CASES) {
+      it(`fails ${name}, and serve refuses the same file`, async () => {
+        const file = conf({
+          peers: 'compute1=http://127.0.0.1:1',
+          edit: (t) => `${t}[secure_boot_keyset:lab]\npk = ${testCert('doctor-pk').crt}\n${line(root)}\nowner_guid = ${OWNER}\n`,
+        });
+        const r = await doctor(file);
+        assert.equal(r.code, 1, r.out);
+        const bad = failing(r.checks).filter((c) => c.check === 'keysets');
+        assert.equal(bad.length, 1, r.out);
+        assert.match(bad[0].message, want);
+        assert.equal(bad[0].option, '[secure_boot_keyset:lab] kek');
+        await assert.rejects(
+          startSidecar(loadConfigFile(file), { log: memoryLogger(), hostArch: 'x86_64' }),
+          (e: Error) => e.name === 'StartupError' && want.test(e.message),
+        );
+      });
+    }
+    it('passes a key set whose files load, listing it', async () => {
+      const file = conf({
+        edit: (t) => `${t}[secure_boot_keyset:lab]\npk = ${testCert('doctor-pk').crt}\nkek = ${testCert('doctor-kek').crt}\nowner_guid = ${OWNER}\n`,
+      });
+      const r = await doctor(file);
+      assert.equal(r.code, 0, r.out);
+      assert.match(r.checks.find((c) => c.check === 'keysets')!.message, /^Secure Boot key sets: lab/);
+    });
   });
 
   it('fails an invalid file with one line per problem', async () => {

@@ -34,6 +34,7 @@ import { ReplicaLog } from '../../src/replica/generations';
 import { makeKeyring, parseKey, type Keyring } from '../../src/replica/keys';
 import { ReplicaService, type ReplicaOptions } from '../../src/driver/replicas';
 import { ReplicaStateStore } from '../../src/state/replicas';
+import { TombstoneStore } from '../../src/state/tombstones';
 import type { Hypervisor } from '../../src/hypervisor/types';
 
 /** The replica key of driver unit tests (every host holds it unless a test gives one its own). */
@@ -199,6 +200,7 @@ export async function makeWorld<H extends Hypervisor = MemoryHypervisor>(opts: W
       replicas = new ReplicaService({
         log: rlog,
         states: new ReplicaStateStore(config.hypervisor.state_dir),
+        tombstones: new TombstoneStore(config.hypervisor.state_dir),
         nvram,
         records,
         logger: log,

@@ -1,10 +1,12 @@
 /**
  * @module driver/services/replicaAdmin
  * The replicas of a store off this host through the API (`/v1/instances/{uuid}/nvram/backups`):
- * list, write one now, restore one. Implemented by driver/restore over the replica service.
+ * list, write one now, restore one; orphaned replicas (`/v1/host/replicas/orphans`). Implemented by
+ * driver/restore and driver/orphans over the replica service.
  */
 import type { NvramInfo } from '../../nvram/store';
 import type { BackupView } from '../replicas';
+import type { OrphanList, PruneResult } from '../orphans';
 
 export interface ReplicaAdmin {
   /** The generations in the replica store, newest first; `Invalid` (409) when replicas are not configured. */
@@ -17,4 +19,8 @@ export interface ReplicaAdmin {
    * when it fails its checks, `Invalid` when its size does not fit the firmware.
    */
   restoreNvram(uuid: string, generation: number): Promise<{ restored: BackupView; nvram: NvramInfo }>;
+  /** Instances in the replica store that no longer exist anywhere, and the ones kept with why (driver/orphans). */
+  listOrphanedReplicas(): Promise<OrphanList>;
+  /** Remove orphaned replicas (`dryRun` only lists them); each re-checked under its instance's lock, each removal logged. */
+  pruneOrphanedReplicas(opts: { dryRun: boolean; instances?: readonly string[] }): Promise<PruneResult>;
 }

@@ -49,12 +49,12 @@ describe('api/validate RequestValidator', () => {
         image_meta: prim('ImageMeta', { properties: prim('ImageMetaProps', { hw_firmware_type: 'uefi' }) }),
       },
     ],
-    ['unknown (newer Nova) arguments', 'destroy', { instance: { uuid: randomUUID() }, destroy_disks: true, some_new_arg: [1, 2] }],
+    ['unknown (newer Nova) arguments', 'destroy', { instance: { uuid: randomUUID(), id: 1 }, destroy_disks: true, some_new_arg: [1, 2] }],
   ];
   for (const [what, op, body] of ok) it(`accepts ${what}`, () => v.validate(op, body));
   const bad: [string, string, object, string][] = [
     ['a missing instance', 'spawn', { image_meta: {} }, 'instance'],
-    ['a non-uuid instance.uuid', 'destroy', { instance: { uuid: 'nope' } }, 'instance.uuid'],
+    ['a non-uuid instance.uuid', 'destroy', { instance: { uuid: 'nope', id: 1 } }, 'instance.uuid'],
     [
       'an unknown hw_firmware_type',
       'spawn',
@@ -62,8 +62,9 @@ describe('api/validate RequestValidator', () => {
       'image_meta.properties.hw_firmware_type',
     ],
     ['a bad field inside a primitive', 'spawn', { instance: prim('Instance', { uuid: randomUUID(), id: 'x' }), image_meta: {} }, 'instance.id'],
-    ['a bad reboot_type', 'reboot', { instance: { uuid: randomUUID() }, reboot_type: 'MEDIUM' }, 'reboot_type'],
-    ['a missing dest', 'migrate_disk_and_power_off', { instance: { uuid: randomUUID() } }, 'dest'],
+    ['a bad reboot_type', 'reboot', { instance: { uuid: randomUUID(), id: 1 }, reboot_type: 'MEDIUM' }, 'reboot_type'],
+    ['a missing dest', 'migrate_disk_and_power_off', { instance: { uuid: randomUUID(), id: 1 } }, 'dest'],
+    ['a missing instance.id (Nova always sends it)', 'destroy', { instance: { uuid: randomUUID() } }, 'instance.id'],
   ];
   for (const [what, op, body, field] of bad) {
     it(`refuses ${what}, naming ${field}`, () => {

@@ -32,6 +32,9 @@ describe('cli/program', () => {
     ['doctor'],
     ['nvram'],
     ...['show', 'diff', 'set', 'delete', 'export', 'import', 'secure-boot'].map((c) => ['nvram', c]),
+    ...['list', 'show', 'variables', 'get', 'set', 'unset', 'secure-boot', 'enroll', 'backups', 'backup', 'restore'].map((c) => ['instance', c]),
+    ...['list', 'show', 'start'].map((c) => ['rotation', c]),
+    ...['list', 'prune'].map((c) => ['replicas', c]),
   ];
   for (const argv of helps) {
     it(`answers --help for '${['nova-uefi-shim', ...argv].join(' ')}'`, async () => {

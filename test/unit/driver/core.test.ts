@@ -62,14 +62,18 @@ describe('driver/core DriverCore', () => {
       [
         'the explicit flavor wins',
         [
-          { uuid: 'u', vcpus: 1, memory_mb: 256, flavor: { vcpus: 2, memory_mb: 1024 } },
+          { uuid: 'u', id: 1, vcpus: 1, memory_mb: 256, flavor: { vcpus: 2, memory_mb: 1024 } },
           { vcpus: 4, memory_mb: 4096, extra_specs: { 'os:secure_boot': 'required' } },
         ],
         { vcpus: 4, memoryMb: 4096, extraSpecs: { 'os:secure_boot': 'required' } },
       ],
-      ['then instance.flavor', [{ uuid: 'u', vcpus: 1, memory_mb: 256, flavor: { vcpus: 2, memory_mb: 1024 } }], { vcpus: 2, memoryMb: 1024, extraSpecs: {} }],
-      ['then the instance fields', [{ uuid: 'u', vcpus: 3, memory_mb: 768 }], { vcpus: 3, memoryMb: 768, extraSpecs: {} }],
-      ['then the defaults', [{ uuid: 'u' }], { vcpus: 1, memoryMb: 512, extraSpecs: {} }],
+      [
+        'then instance.flavor',
+        [{ uuid: 'u', id: 1, vcpus: 1, memory_mb: 256, flavor: { vcpus: 2, memory_mb: 1024 } }],
+        { vcpus: 2, memoryMb: 1024, extraSpecs: {} },
+      ],
+      ['then the instance fields', [{ uuid: 'u', id: 1, vcpus: 3, memory_mb: 768 }], { vcpus: 3, memoryMb: 768, extraSpecs: {} }],
+      ['then the defaults', [{ uuid: 'u', id: 1 }], { vcpus: 1, memoryMb: 512, extraSpecs: {} }],
     ];
     for (const [name, args, want] of CASES) it(name, () => assert.deepEqual(A.driver.core.sizing(...args), want));
   });

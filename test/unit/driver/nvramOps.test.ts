@@ -67,7 +67,7 @@ describe('driver/nvramOps', () => {
       it(name, async () => {
         const inst = await guest();
         const before = fileBytes(storeOf(inst));
-        await assert.rejects(op(A.driver, inst.uuid, size()), nova('InstanceInvalidState', { code: 409, fragment: 'power_state 1' }));
+        await assert.rejects(op(A.driver, inst.uuid, size()), nova('InstanceInvalidState', { code: 409, fragment: 'power_state running' }));
         assert.deepEqual(fileBytes(storeOf(inst)), before);
       });
     }

@@ -105,6 +105,23 @@ describe('cli/nvram', () => {
     );
   });
 
+  it('sets an existing variable without --attr, keeping its attributes; a new one needs --attr', async () => {
+    const pk = path.join(dir, 'pk.fd');
+    // PK carries 0x27 (NV,BS,RT,AT): a new value keeps it.
+    const r = await run('set', file, '--name', 'Timeout', '--guid', 'EfiGlobalVariable', '--data', '0900');
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /set Timeout \(8be4df61-93ca-11d2-aa0d-00e098032b8c\), 2 bytes; 4 -> 4 variables \(attr 0x7\)/);
+    const sbe = await run('set', file, '--name', 'SecureBootEnable', '--guid', SBE, '--data', '00', '--output', pk);
+    assert.equal(sbe.code, 0, sbe.err);
+    const v = parseVarStore(await fsp.readFile(pk)).variables.find((x) => x.name === 'SecureBootEnable');
+    assert.deepEqual([v?.attr, v?.data.toString('hex')], [3, '00']);
+    const before = await fsp.readFile(file);
+    const fresh = await run('set', file, '--name', 'Brand', '--guid', G, '--data', '01');
+    assert.equal(fresh.code, 2);
+    oneLine(fresh, /^nvram set: --attr is required for a new variable \(Brand is not in .*vm_VARS\.fd\)/);
+    assert.ok((await fsp.readFile(file)).equals(before), 'nothing written');
+  });
+
   it('writes to --output and leaves the input untouched', async () => {
     const out = path.join(dir, 'out.fd');
     const r = await run('set', file, '--name=New', `--guid=${G}`, '--attr=7', '--data=01', '--output', out);

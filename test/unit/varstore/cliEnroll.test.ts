@@ -7,6 +7,7 @@ import { promises as fsp, existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runNvramCli } from '../../../src/cli/nvram';
+import { buildConfig, DEFAULT_CONFIG_FILE } from '../../../src/config';
 import { parseVarStore } from '../../../src/varstore/parse';
 import { secureBootSummary } from '../../../src/varstore/secureBoot';
 import { ecCert, OWNER, testCert } from '../../support/sbKeys';
@@ -80,6 +81,39 @@ describe('cli/nvram enroll', () => {
     const s = await summary();
     assert.match(s.pk.certificates[0], /Debian/);
     assert.equal(s.db.certificates.length, 2);
+  });
+
+  it('enrolls the built-in debian key set without a config file (the built-in defaults find the enrolled template)', async function () {
+    if (existsSync(DEFAULT_CONFIG_FILE)) this.skip(); // this host has a configuration: the defaults are not what runs
+    const r = await run('enroll', file, '--keyset', 'debian');
+    assert.equal(r.code, 0, r.err);
+    const s = await summary();
+    assert.match(s.pk.certificates[0], /Debian/);
+    assert.deepEqual(s.kek.certificates, (await summary(MS_4M)).kek.certificates);
+  });
+
+  it('enrolls the built-in key set from the configuration the environment gives when no --config-file is named', async () => {
+    const tpl = path.join(dir, 'enrolled_VARS.fd');
+    await fsp.copyFile(MS_4M, tpl);
+    const conf = buildConfig(
+      {
+        DEFAULT: {},
+        firmware: { descriptor_dirs: path.join(dir, 'none') },
+        'firmware:x86_64': { loader: MS_4M, nvram_template: EMPTY_4M, secure_loader: MS_4M, secure_nvram_template: tpl, secure_enrolled_keys: 'true' },
+      },
+      'injected',
+    );
+    const asked: (string | undefined)[] = [];
+    const env = { config: (f: string | undefined) => (asked.push(f), conf), hostArch: () => 'x86_64' };
+    let err = '';
+    const code = await runNvramCli(
+      ['enroll', file, '--keyset', 'debian'],
+      { stdout: { write: () => true }, stderr: { write: (t: string) => (err += t) } },
+      env,
+    );
+    assert.equal(code, 0, err);
+    assert.deepEqual(asked, [undefined]);
+    assert.match((await summary()).pk.certificates[0], /Debian/);
   });
 
   const FAILS: [string, () => string[], number, RegExp][] = [
