@@ -76,6 +76,34 @@ module.exports = {
       to: { path: TOP },
     },
     {
+      name: 'api-imports-driver-class',
+      severity: 'error',
+      comment:
+        "The API depends on the driver's interfaces (driver/contract: Nova's ComputeDriver; driver/services: NVRAM " +
+        'administration, Secure Boot across the host, replicas, host firmware, the peer side), never on the class that ' +
+        'implements them or on a flow: start-up hands it the driver.',
+      from: { path: API },
+      to: { path: DRIVER, pathNot: '^src/driver/(contract\\.ts$|services/)' },
+    },
+    {
+      name: 'replica-state-outside-replica-room',
+      severity: 'error',
+      comment:
+        "Replica states (state/replicas) and their transition table belong to replication (driver/replicas, which reacts to the flows' " +
+        'announcements); a flow that wrote them would bypass the table and the scheduler. Start-up (server.ts) builds the store.',
+      from: { path: '^src/', pathNot: '^src/(driver/replicas|server|state/replicas)\\.ts$' },
+      to: { path: '^src/state/replicas\\.ts$' },
+    },
+    {
+      name: 'flows-call-replication',
+      severity: 'error',
+      comment:
+        'Flows announce what happened (driver/events) and replication subscribes; only the restoring spawn, the replica ' +
+        'administration (driver/restore, driver/orphans), the start-up wiring (driver/index, driver/core) and the events module name the replica service.',
+      from: { path: DRIVER, pathNot: '^src/driver/(replicas|restore|orphans|index|core|events|contract|services/replicaAdmin)\\.ts$' },
+      to: { path: '^src/driver/replicas\\.ts$' },
+    },
+    {
       name: 'driver-touches-files',
       severity: 'error',
       comment:

@@ -21,19 +21,38 @@ export class NovaError extends Error {
     this.code = code;
     this.details = options?.details;
   }
+
+  /**
+   * The same Nova exception (type, status, details) said with `message`, this one as its
+   * cause: a flow adds what it was doing without changing what Nova re-raises.
+   */
+  restated(message: string): NovaError {
+    return new NovaError(this.type, this.code, message, { cause: this, details: this.details });
+  }
 }
 
-/** Nova `Invalid` (400): an enum value outside its set and similar. */
+/** Nova `NotFound` (404): a resource that is not an instance (a generation, a rotation, a route). */
+export class NotFound extends NovaError {
+  constructor(message: string) {
+    super('NotFound', 404, message);
+  }
+}
+
+/**
+ * Nova `Invalid`: an enum value outside its set and similar (400), or a request this host
+ * cannot serve in its present state (`code` 409: replicas not configured, a template gone).
+ */
 export class Invalid extends NovaError {
-  constructor(message: string, details?: Record<string, unknown>) {
-    super('Invalid', 400, message, { details });
+  constructor(message: string, details?: Record<string, unknown>, code: 400 | 409 = 400) {
+    super('Invalid', code, message, { details });
   }
 }
 
 /** Nova `InvalidInput` (400): "Invalid input received: %(reason)s". Names the field. */
 export class InvalidInput extends NovaError {
-  constructor(field: string, reason: string) {
-    super('InvalidInput', 400, `Invalid input received: ${field}: ${reason}`, { details: { field } });
+  /** 400; 415 for a body whose media type, charset or coding is not taken (RFC 9110 §15.5.16). */
+  constructor(field: string, reason: string, status: 400 | 415 = 400) {
+    super('InvalidInput', status, `Invalid input received: ${field}: ${reason}`, { details: { field } });
   }
 }
 
@@ -58,8 +77,16 @@ export class FlavorImageConflict extends NovaError {
 }
 
 export class InstanceNotFound extends NovaError {
-  constructor(instanceId: string) {
-    super('InstanceNotFound', 404, `Instance ${instanceId} could not be found.`, { details: { instance_id: instanceId } });
+  /** @param message Nova's text unless given (e.g. a guest that did not arrive on this host). */
+  constructor(instanceId: string, message = `Instance ${instanceId} could not be found.`) {
+    super('InstanceNotFound', 404, message, { details: { instance_id: instanceId } });
+  }
+}
+
+/** Nova `InstanceExists` (409): "Instance %(name)s already exists." */
+export class InstanceExists extends NovaError {
+  constructor(name: string) {
+    super('InstanceExists', 409, `Instance ${name} already exists.`);
   }
 }
 
@@ -94,6 +121,20 @@ export class HypervisorError extends NovaError {
   constructor(kind: string, message: string, options?: { cause?: unknown }) {
     super('InternalError', 500, message, { cause: options?.cause });
     this.kind = kind;
+  }
+}
+
+/** HTTP 405: the path exists but does not take this method (the answer's `Allow` names those it takes). */
+export class MethodNotAllowed extends NovaError {
+  constructor(message: string) {
+    super('MethodNotAllowed', 405, message);
+  }
+}
+
+/** The sidecar cannot serve now (shutting down): 503, retry later. */
+export class ServiceUnavailable extends NovaError {
+  constructor(message: string) {
+    super('ServiceUnavailable', 503, message);
   }
 }
 

@@ -13,6 +13,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import { keyFileProblems, type Config } from './config';
+import type { FirmwareInventory } from './firmware/types';
 import { createApp } from './api/app';
 import { ShimDriver, type RecoveryOutcome } from './driver';
 import { FirmwareHost } from './firmware/host';
@@ -21,10 +22,7 @@ import { FaultPoints } from './util/faults';
 import { mkdirDurable } from './util/atomicFile';
 import { StorageError } from './errors';
 import { incomingStreamRouter, ARRIVE_PATH } from './api/incomingStream';
-import { EmbeddedHypervisor } from './hypervisor/embedded';
-import { LibvirtHypervisor } from './hypervisor/libvirt';
-import { NovaOwnedHypervisor } from './hypervisor/novaOwned';
-import { virshRunner } from './hypervisor/virsh';
+import { hypervisorFor } from './hypervisor/factory';
 import type { Hypervisor } from './hypervisor/types';
 import { NvramStore, resolveId } from './nvram/store';
 import { RecordStore, type SecureBootRecordSummary } from './state/records';
@@ -37,7 +35,7 @@ import { peerRouter } from './api/peerRoutes';
 import { ownPeerNames } from './peer/hosts';
 import { Metrics, type SecureBootPendingSummary } from './metrics';
 import { readinessChecks } from './service/readiness';
-import { reloadConfig, type ReloadResult, type ReloadTarget } from './service/reload';
+import { reloadConfig, type Prepared, type ReloadResult, type ReloadTarget } from './service/reload';
 import { openReplicas } from './replica';
 import { ReplicaService } from './driver/replicas';
 import { ReplicaStateStore } from './state/replicas';
@@ -148,14 +146,7 @@ export async function buildDriver(config: Config, opts: StartOptions = {}): Prom
   // Backends that keep domains as records hand a live-migrated guest to the destination
   // sidecar through the signed peer link (the embedded backend's stand-in for QEMU's stream).
   const stream = { send: async (destHost: string, guest: unknown) => void (await peer.call(destHost, 'POST', ARRIVE_PATH, guest)) };
-  let hypervisor: Hypervisor;
-  if (opts.hypervisor) hypervisor = opts.hypervisor;
-  else if (config.hypervisor.backend === 'libvirt')
-    hypervisor = new LibvirtHypervisor({ uri: config.libvirt.connection_uri, virshPath: config.libvirt.virsh_path });
-  else if (config.hypervisor.backend === 'nova') {
-    const probe = config.hypervisor.nova_power_state === 'libvirt' ? virshRunner(config.libvirt.connection_uri, config.libvirt.virsh_path) : undefined;
-    hypervisor = new NovaOwnedHypervisor({ stateDir: config.hypervisor.state_dir, nvram, stream, probe });
-  } else hypervisor = new EmbeddedHypervisor(config.hypervisor.state_dir, nvram, stream, faults);
+  const hypervisor = opts.hypervisor ?? hypervisorFor(config, { nvram, stream, faults });
   await hypervisor.init();
   const firmware = new FirmwareHost(config, log, opts.hostArch ?? (config.debug.host_arch || undefined));
   firmware.logProblems();
@@ -229,153 +220,214 @@ function secureBootPending(recs: readonly SecureBootRecordSummary[]): SecureBoot
   return { instances, changes, oldestQueuedAt: oldest };
 }
 
-export async function startSidecar(initial: Config, opts: StartOptions = {}): Promise<Sidecar> {
-  let config = initial;
-  const metrics = opts.metrics ?? (config.api.metrics_enabled ? new Metrics() : undefined);
-  const { driver, hypervisor, log, firmware, peer } = await buildDriver(config, { ...opts, metrics });
-  const verifier = new SignatureVerifier(config.peer.shared_secret, config.peer.max_clock_skew, () => ownPeerNames(config));
-  let lastReloadError: string | null = null;
-  let recovery: string | null = null;
-  let stopping = false;
-  const app = createApp({
-    driver,
-    log,
-    settings: () => config.api,
-    host: config.DEFAULT.host,
-    backend: hypervisor.kind,
-    metrics,
-    stopping: () => stopping,
-    readiness: () =>
-      readinessChecks({
-        config: () => config,
-        lastReloadError: () => lastReloadError,
-        firmware,
-        hypervisor,
-        recovery: () => recovery,
-        stopping: () => stopping,
-        replica: driver.core.replicas ? () => driver.core.replicas!.probe(config.replica.timeout) : undefined,
-      }),
-    extraRouters: [
-      peerRouter({ verifier, host: config.DEFAULT.host, metrics, secret: () => config.peer.shared_secret }),
-      ...(hypervisor.acceptIncoming ? [incomingStreamRouter({ acceptIncoming: (g) => hypervisor.acceptIncoming!(g) })] : []),
-    ],
-  });
-  const tls = config.api.tls_cert_file ? loadTls(config) : undefined;
-  const server: Server | HttpsServer = tls ? createHttpsServer(tls, app) : createHttpServer(app);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (e) => reject(new StartupError(`cannot listen on ${config.api.host}:${config.api.port}: ${e.message}; set [api] port`)));
-    server.listen(config.api.port, config.api.host, () => resolve());
-  });
-  const inFlight = new InFlight(server);
-  const port = (server.address() as AddressInfo).port;
-  const replicas = driver.core.replicas;
-  replicas?.start();
-  const hostPart = config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host;
-  const scheme = tls ? 'https' : 'http';
-  log.info('listening', { address: config.api.host, port, scheme, backend: hypervisor.kind, config: config.source });
+/** What a reload reads and builds before anything changes; `apply` puts it in force. */
+interface ReloadPrepared {
+  /** The renewed certificate and key at the running paths (a TLS listener only). */
+  tls?: SecureContextOptions;
+  peerAgent: ReturnType<typeof peerHttpsAgent>;
+  keysets: ReturnType<typeof loadKeysetsFor>;
+}
 
-  // Start-up recovery runs while the API already answers (liveness), under each instance's
-  // lock (a Nova call for the instance waits for it); /readyz says 503 until it is done.
-  const recovered = driver.recoverJournals().then(
-    (outcomes) => {
-      recovery = describeRecovery(outcomes);
-    },
-    (e: unknown) => {
-      log.error('start-up recovery failed; open journals wait for Nova', { error: (e as Error).message });
-      recovery = `failed (${(e as Error).message}); open journals complete on Nova's next call`;
-    },
-  );
+/** The parts a running sidecar is assembled from (`RunningSidecar.start`). */
+interface SidecarParts extends BuiltDriver {
+  metrics?: Metrics;
+  verifier: SignatureVerifier;
+  /** The API's certificate and key when it serves HTTPS. */
+  tls?: SecureContextOptions;
+}
 
-  let renewed: SecureContextOptions | undefined;
-  let keysetLoad: ReturnType<typeof loadKeysetsFor> | undefined;
-  let peerAgent: ReturnType<typeof peerHttpsAgent>;
-  const reloadTarget: ReloadTarget = {
-    log,
-    metrics,
-    current: () => config,
-    firmwareNow: () => firmware.inventory(),
-    firmwareFor: (next) => firmware.discoverFor(next),
-    // TLS material is read before anything changes: a renewed certificate at the running
-    // path (the API's paths are restart-only) and the peers' CA, both must load.
-    check: (next) => {
-      const problems: string[] = [...keyFileProblems(next)];
-      try {
-        if (tls) renewed = loadTls(next);
-      } catch (e) {
-        problems.push((e as Error).message);
-      }
-      try {
-        peerAgent = peerHttpsAgent(next);
-      } catch (e) {
-        problems.push((e as Error).message);
-      }
-      // Secure Boot key sets: every file must check out, or the reload is refused as a whole.
-      keysetLoad = loadKeysetsFor(next, firmware, log);
-      problems.push(...keysetLoad.problems);
-      return Promise.resolve(problems);
-    },
-    apply: (next, inv) => {
-      config = next;
-      driver.core.reconfigure(next);
-      firmware.reconfigure(next, inv);
-      peer.reconfigure(next, peerAgent);
-      if (renewed) (server as HttpsServer).setSecureContext(renewed);
-      verifier.reconfigure(next.peer.shared_secret, next.peer.max_clock_skew);
-      if (keysetLoad) driver.core.deps.keysets.replace(keysetLoad);
-      log.setLevel(next.DEFAULT.debug ? 'debug' : 'info');
-    },
-  };
-  let reloading: Promise<unknown> = Promise.resolve();
+/**
+ * A sidecar. Its state is these fields and nothing else: the configuration in force, whether
+ * it is stopping, the last reload's refusal, the start-up recovery's outcome and the reload
+ * queue. `start` assembles it, listens, and starts recovering open migration journals.
+ */
+class RunningSidecar implements Sidecar {
+  readonly driver: ShimDriver;
+  readonly hypervisor: Hypervisor;
+  readonly log: Logger;
+  readonly metrics?: Metrics;
+  readonly server: Server | HttpsServer;
+  port = 0;
+  url = '';
+  recovered: Promise<void> = Promise.resolve();
+  private current: Config;
+  private stopping = false;
+  private lastReloadError: string | null = null;
+  private recovery: string | null = null;
+  private reloading: Promise<unknown> = Promise.resolve();
+  private readonly inFlight: InFlight;
+  private readonly reloadTarget: ReloadTarget<ReloadPrepared>;
 
-  return {
-    get config() {
-      return config;
-    },
-    driver,
-    hypervisor,
-    log,
-    metrics,
-    server,
-    port,
-    url: `${scheme}://${hostPart}:${port}`,
-    recovered,
-    reload: (file: string) => {
-      // One reload at a time (two SIGHUPs in a row apply in order).
-      const run = reloading.then(() => reloadConfig(file, reloadTarget));
-      reloading = run.catch(() => undefined);
-      return run.then((r) => {
-        lastReloadError = r.ok ? null : r.problems.join('; ');
-        return r;
+  static async start(initial: Config, opts: StartOptions = {}): Promise<Sidecar> {
+    const metrics = opts.metrics ?? (initial.api.metrics_enabled ? new Metrics() : undefined);
+    const built = await buildDriver(initial, { ...opts, metrics });
+    // The names this host answers to follow the configuration in force (a reload may change them).
+    let running: RunningSidecar | undefined;
+    const verifier = new SignatureVerifier(initial.peer.shared_secret, initial.peer.max_clock_skew, () => ownPeerNames(running?.config ?? initial));
+    const sidecar = new RunningSidecar(initial, { ...built, metrics, verifier, tls: initial.api.tls_cert_file ? loadTls(initial) : undefined });
+    running = sidecar;
+    await sidecar.listen();
+    return sidecar;
+  }
+
+  private constructor(
+    initial: Config,
+    private readonly parts: SidecarParts,
+  ) {
+    const { driver, hypervisor, log, metrics, firmware, verifier } = parts;
+    this.current = initial;
+    this.driver = driver;
+    this.hypervisor = hypervisor;
+    this.log = log;
+    this.metrics = metrics;
+    const app = createApp({
+      driver,
+      log,
+      settings: () => this.current.api,
+      host: initial.DEFAULT.host,
+      backend: hypervisor.kind,
+      metrics,
+      stopping: () => this.stopping,
+      readiness: () =>
+        readinessChecks({
+          config: () => this.current,
+          lastReloadError: () => this.lastReloadError,
+          firmware,
+          hypervisor,
+          recovery: () => this.recovery,
+          stopping: () => this.stopping,
+          replica: driver.core.replicas ? () => driver.core.replicas!.probe(this.current.replica.timeout) : undefined,
+        }),
+      extraRouters: [
+        peerRouter({ verifier, host: initial.DEFAULT.host, metrics, secret: () => this.current.peer.shared_secret }),
+        ...(hypervisor.acceptIncoming ? [incomingStreamRouter({ acceptIncoming: (g) => hypervisor.acceptIncoming!(g) })] : []),
+      ],
+    });
+    this.server = parts.tls ? createHttpsServer(parts.tls, app) : createHttpServer(app);
+    this.inFlight = new InFlight(this.server);
+    this.reloadTarget = {
+      log,
+      metrics,
+      current: () => this.current,
+      firmwareNow: () => firmware.inventory(),
+      firmwareFor: (next) => firmware.discoverFor(next),
+      prepare: (next) => Promise.resolve(this.prepareReload(next)),
+      apply: (next, inv, prepared) => this.applyReload(next, inv, prepared),
+    };
+  }
+
+  /** Listen, start the replica scheduler, and start recovering open migration journals. */
+  private async listen(): Promise<void> {
+    const { api } = this.current;
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', (e) => reject(new StartupError(`cannot listen on ${api.host}:${api.port}: ${e.message}; set [api] port`)));
+      this.server.listen(api.port, api.host, () => resolve());
+    });
+    this.port = (this.server.address() as AddressInfo).port;
+    this.driver.core.replicas?.start();
+    const hostPart = api.host.includes(':') ? `[${api.host}]` : api.host;
+    const scheme = this.parts.tls ? 'https' : 'http';
+    this.url = `${scheme}://${hostPart}:${this.port}`;
+    this.log.info('listening', { address: api.host, port: this.port, scheme, backend: this.hypervisor.kind, config: this.current.source });
+
+    // Start-up recovery runs while the API already answers (liveness), under each instance's
+    // lock (a Nova call for the instance waits for it); /readyz says 503 until it is done.
+    this.recovered = this.driver.recoverJournals().then(
+      (outcomes) => {
+        this.recovery = describeRecovery(outcomes);
+      },
+      (e: unknown) => {
+        this.log.error('start-up recovery failed; open journals wait for Nova', { error: (e as Error).message });
+        this.recovery = `failed (${(e as Error).message}); open journals complete on Nova's next call`;
+      },
+    );
+  }
+
+  /** The configuration in force (a reload replaces it). */
+  get config(): Config {
+    return this.current;
+  }
+
+  /**
+   * TLS material is read before anything changes: a renewed certificate at the running path
+   * (the API's paths are restart-only) and the peers' CA, both must load; and every Secure
+   * Boot key set file must check out, or the reload is refused as a whole.
+   */
+  private prepareReload(next: Config): Prepared<ReloadPrepared> {
+    const problems: string[] = [...keyFileProblems(next)];
+    let tls: SecureContextOptions | undefined;
+    let peerAgent: ReturnType<typeof peerHttpsAgent> | undefined;
+    try {
+      if (this.parts.tls) tls = loadTls(next);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+    try {
+      peerAgent = peerHttpsAgent(next);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+    const keysets = loadKeysetsFor(next, this.parts.firmware, this.log);
+    problems.push(...keysets.problems);
+    return problems.length ? { problems } : { value: { tls, peerAgent, keysets } };
+  }
+
+  /** Everything in one synchronous step, so no call sees half of the new configuration. */
+  private applyReload(next: Config, inv: FirmwareInventory, prepared: ReloadPrepared): void {
+    this.current = next;
+    this.driver.core.reconfigure(next);
+    this.parts.firmware.reconfigure(next, inv);
+    this.parts.peer.reconfigure(next, prepared.peerAgent);
+    if (prepared.tls) (this.server as HttpsServer).setSecureContext(prepared.tls);
+    this.parts.verifier.reconfigure(next.peer.shared_secret, next.peer.max_clock_skew);
+    this.driver.core.deps.keysets.replace(prepared.keysets);
+    this.log.setLevel(next.DEFAULT.debug ? 'debug' : 'info');
+  }
+
+  reload(file: string): Promise<ReloadResult> {
+    // One reload at a time (two SIGHUPs in a row apply in order).
+    const run = this.reloading.then(() => reloadConfig(file, this.reloadTarget));
+    this.reloading = run.catch(() => undefined);
+    return run.then((r) => {
+      this.lastReloadError = r.ok ? null : r.problems.join('; ');
+      return r;
+    });
+  }
+
+  async shutdown(timeoutSec: number): Promise<boolean> {
+    const { server, driver, log, hypervisor, inFlight } = this;
+    this.stopping = true;
+    server.close();
+    server.closeIdleConnections();
+    const busy = () => driver.core.locks.busyKeys();
+    const drained = await settleWithin(Promise.all([inFlight.idle(), driver.core.locks.idle(), this.recovered]), timeoutSec * 1000);
+    const cut = drained ? [] : busy();
+    if (cut.length || !drained) {
+      log.error('shutdown timeout reached: stopping with calls in flight; their journals are completed at the next start', {
+        shutdown_timeout: timeoutSec,
+        requests_in_flight: inFlight.count,
+        instances: cut,
       });
-    },
-    shutdown: async (timeoutSec: number) => {
-      stopping = true;
-      server.close();
-      server.closeIdleConnections();
-      const busy = () => driver.core.locks.busyKeys();
-      const drained = await settleWithin(Promise.all([inFlight.idle(), driver.core.locks.idle(), recovered]), timeoutSec * 1000);
-      const cut = drained ? [] : busy();
-      if (cut.length || !drained) {
-        log.error('shutdown timeout reached: stopping with calls in flight; their journals are completed at the next start', {
-          shutdown_timeout: timeoutSec,
-          requests_in_flight: inFlight.count,
-          instances: cut,
-        });
-      }
-      server.closeAllConnections();
-      await hypervisor.close?.();
-      log.info('stopped', { drained });
-      return drained;
-    },
-    close: async () => {
-      stopping = true;
-      await recovered;
-      await new Promise<void>((r) => server.close(() => r()));
-      server.closeAllConnections?.();
-      await replicas?.stop();
-      await hypervisor.close?.();
-    },
-  };
+    }
+    server.closeAllConnections();
+    await hypervisor.close?.();
+    log.info('stopped', { drained });
+    return drained;
+  }
+
+  async close(): Promise<void> {
+    this.stopping = true;
+    await this.recovered;
+    await new Promise<void>((r) => this.server.close(() => r()));
+    this.server.closeAllConnections?.();
+    await this.driver.core.replicas?.stop();
+    await this.hypervisor.close?.();
+  }
+}
+
+/** Assemble the sidecar for `initial`, listen, and start recovering open migration journals. */
+export function startSidecar(initial: Config, opts: StartOptions = {}): Promise<Sidecar> {
+  return RunningSidecar.start(initial, opts);
 }
 
 /**

@@ -2,7 +2,7 @@
  * @module api/app
  * The express application: request ids (`X-OpenStack-Request-ID`, generated as
  * `req-<uuid>` when absent, echoed, carried by every log line the request causes through
- * `ShimDriver.forRequest`), bearer-token auth (all but /healthz, /readyz and, when
+ * the driver's `forRequest`), bearer-token auth (all but /healthz, /readyz and, when
  * `[api] metrics_open`, /metrics), request validation against the OpenAPI document,
  * versioned-object unwrapping, one route per Nova method, JSON answers through `sendJson`,
  * and one error middleware that maps `NovaError`s to `{"error": {"type", "code", "message"}}`
@@ -18,8 +18,8 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
-import type { ShimDriver } from '../driver';
-import { InvalidInput, NovaError, Unauthorized, isNovaError } from '../errors';
+import type { ApiDriver } from '../driver/services';
+import { InternalError, InvalidInput, MethodNotAllowed, NotFound, ServiceUnavailable, Unauthorized, isNovaError, type NovaError } from '../errors';
 import type { Logger } from '../util/log';
 import { RequestValidator, loadOpenApi } from './requestValidator';
 import { allowedMethods } from './routeTable';
@@ -52,7 +52,7 @@ export interface ApiSettings {
 export type ReadinessCheck = ReadinessBody['checks'][number];
 
 export interface AppOptions {
-  driver: ShimDriver;
+  driver: ApiDriver;
   log: Logger;
   /** The current `[api]` settings (a reload swaps what this returns). */
   settings: () => ApiSettings;
@@ -134,7 +134,7 @@ export function createApp(opts: AppOptions): express.Express {
       if (!stopping() || req.path === '/readyz') return next();
       // A request on a kept-alive connection after SIGTERM: refused, and the connection closed.
       res.setHeader('Connection', 'close');
-      next(new NovaError('ServiceUnavailable', 503, 'The sidecar is shutting down; retry once it is back.'));
+      next(new ServiceUnavailable('The sidecar is shutting down; retry once it is back.'));
     });
   }
 
@@ -216,7 +216,7 @@ export function createApp(opts: AppOptions): express.Express {
 
   app.post('/v1/instances/:uuid/:method', json, async (req, res) => {
     const method = String(req.params.method);
-    if (!isInstanceMethod(method) || !validator.has(method)) throw new NovaError('NotFound', 404, `Unknown driver method '${method}'.`);
+    if (!isInstanceMethod(method) || !validator.has(method)) throw new NotFound(`Unknown driver method '${method}'.`);
     const uuid = validateUuid(String(req.params.uuid));
     sendJson(res, await callInstanceMethod(driverOf(res), method, uuid, validator.parseArgs(method, req.body)));
   });
@@ -227,10 +227,10 @@ export function createApp(opts: AppOptions): express.Express {
     const allow = allowedMethods(req.path);
     // Unknown path, or a documented method that is not served here (GET /metrics with
     // metrics_enabled = false): 404. Only a method the path does not take at all is 405.
-    if (!allow.length || allow.includes(req.method)) return next(new NovaError('NotFound', 404, 'No such resource.'));
+    if (!allow.length || allow.includes(req.method)) return next(new NotFound('No such resource.'));
     // RFC 9110 §15.5.6: a 405 names the methods the resource supports.
     res.setHeader('Allow', allow.join(', '));
-    next(new NovaError('MethodNotAllowed', 405, `${req.method} is not allowed on ${req.path}; use ${allow.join(' or ')}.`));
+    next(new MethodNotAllowed(`${req.method} is not allowed on ${req.path}; use ${allow.join(' or ')}.`));
   });
 
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
@@ -241,10 +241,10 @@ export function createApp(opts: AppOptions): express.Express {
     else if (err && typeof err === 'object' && (err as { type?: string }).type === 'entity.too.large') e = new InvalidInput('body', 'request body too large');
     else if (err && typeof err === 'object' && ['charset.unsupported', 'encoding.unsupported'].includes(String((err as { type?: string }).type)))
       // RFC 9110 §15.5.16: a body in a charset or content coding the resource does not take.
-      e = new NovaError('InvalidInput', 415, `Invalid input received: body: ${(err as Error).message} (JSON bodies are UTF-8)`, { details: { field: 'body' } });
+      e = new InvalidInput('body', `${(err as Error).message} (JSON bodies are UTF-8)`, 415);
     else {
       opts.log.error('unexpected error', { request_id: rid, error: String((err as Error)?.message ?? err), stack: (err as Error)?.stack });
-      e = new NovaError('InternalError', 500, `Unexpected error; see the sidecar log for request ${rid}.`);
+      e = new InternalError(`Unexpected error; see the sidecar log for request ${rid}.`);
     }
     if (e.code >= 500 && isNovaError(err))
       opts.log.error('request failed', { request_id: rid, type: e.type, error: e.message, cause: String((e.cause as Error)?.message ?? '') });

@@ -7,88 +7,34 @@
  */
 import { readFileSync } from 'node:fs';
 import * as ini from 'ini';
-import { OPTIONS, FIRMWARE_MAP_OPTIONS, SECURE_BOOT_KEYSET_OPTIONS, type OptDef } from './schema';
+import { OPTIONS, FIRMWARE_MAP_OPTIONS, SECURE_BOOT_KEYSET_OPTIONS, type OptDef, type SectionOf, type SectionsOf } from './schema';
 import { secretProblems } from './keyFiles';
 
-export interface FirmwareMapSection {
-  arch: string;
-  loader: string;
-  nvram_template: string;
-  requires_smm: boolean;
-  machines: string[];
-  secure_loader: string;
-  secure_nvram_template: string;
-  secure_requires_smm: boolean;
-  secure_machines: string[];
-  secure_enrolled_keys: boolean;
-  stateless_loader: string;
-}
+/**
+ * The configuration's type is inferred from the option table (`./schema`): an option added
+ * there is a field here, with the type its `type` and `choices` give, and nothing else
+ * declares it a second time.
+ */
+/** The main sections (`[DEFAULT]`, `[api]`, ...), each with its options. */
+export type Sections = SectionsOf<typeof OPTIONS>;
+/** One entry of the main option table. */
+export type Option = (typeof OPTIONS)[number];
+
+/** One `[firmware:<arch>]` section (the operator's firmware map). */
+export type FirmwareMapSection = { arch: string } & SectionOf<typeof FIRMWARE_MAP_OPTIONS>;
 
 /** One `[secure_boot_keyset:<name>]` section as written (file names and hashes; firmware/keysets reads the files). */
-export interface KeysetSection {
-  name: string;
-  pk: string;
-  kek: string[];
-  db: string[];
-  dbx: string[];
-  owner_guid: string;
-  allow_expired: boolean;
-}
+export type KeysetSection = { name: string } & SectionOf<typeof SECURE_BOOT_KEYSET_OPTIONS>;
 
-export interface Config {
-  DEFAULT: { host: string; instance_name_template: string; debug: boolean };
-  api: {
-    host: string;
-    port: number;
-    auth_token: string;
-    metrics_enabled: boolean;
-    metrics_open: boolean;
-    tls_cert_file: string;
-    tls_key_file: string;
-    shutdown_timeout: number;
-  };
-  hypervisor: { backend: 'embedded' | 'libvirt' | 'nova'; state_dir: string; nova_power_state: 'recorded' | 'libvirt' };
-  nvram: { nvram_dir: string; owner: string; group: string; mode: number };
-  libvirt: {
-    connection_uri: string;
-    virt_type: 'kvm' | 'qemu';
-    hw_machine_type: Record<string, string>;
-    migration_uri: string;
-    live_migration_inbound_addr: string;
-    wait_soft_reboot_seconds: number;
-    virsh_path: string;
-    serial_socket_dir: string;
-  };
-  firmware: { descriptor_dirs: string[]; secure_boot: boolean };
+export type Config = Sections & {
   firmwareMap: Record<string, FirmwareMapSection>;
   /** `[secure_boot_keyset:<name>]` sections by name. */
   secureBootKeysets: Record<string, KeysetSection>;
-  peer: { url_template: string; hosts: Record<string, string>; shared_secret: string; ca_file: string; timeout: number; max_clock_skew: number };
-  replica: ReplicaConfig;
-  debug: { crash_points: string[]; host_arch: string };
   /** Where the values came from (file path or 'defaults'). */
   source: string;
-}
+};
 
-export interface ReplicaConfig {
-  backend: 'none' | 's3' | 'directory';
-  encryption_key_file: string;
-  old_key_files: string[];
-  interval: number;
-  keep: number;
-  concurrency: number;
-  retry_interval: number;
-  timeout: number;
-  prefix: string;
-  endpoint: string;
-  bucket: string;
-  region: string;
-  access_key: string;
-  secret_key: string;
-  secret_key_file: string;
-  force_path_style: boolean;
-  path: string;
-}
+export type ReplicaConfig = Sections['replica'];
 
 /** The options a replica backend needs together (one problem per missing option). */
 function replicaProblems(r: ReplicaConfig): string[] {
@@ -195,23 +141,37 @@ const ARCH_RE = /^[a-z0-9_]+$/;
 export const KEYSET_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const GUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
+/**
+ * Values for every option of a table, section by section, as `pick` gives them. The one place
+ * where a value of the table's type is made from `unknown`s: `pick` answers for exactly the
+ * table's (section, key) pairs, which is what `SectionsOf` declares.
+ */
+export function sectionsFrom<Defs extends readonly OptDef[]>(defs: Defs, pick: (def: Defs[number]) => unknown): SectionsOf<Defs> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const def of defs) (out[def.section] ??= {})[def.key] = pick(def);
+  return out as SectionsOf<Defs>;
+}
+
+/** One option's value in a built configuration. */
+export function optionValue(c: Sections, def: Option): unknown {
+  const section: Record<string, unknown> = c[def.section];
+  return section[def.key];
+}
+
 /** Convert one prefixed section (`[firmware:x86_64]`) with its option table; unknown keys are problems. */
-function prefixedSection(name: string, value: Raw, defs: readonly OptDef[], problems: string[]): Record<string, unknown> {
-  const sec: Record<string, unknown> = {};
+function prefixedSection<Defs extends readonly OptDef[]>(name: string, value: Raw, defs: Defs, problems: string[]): SectionOf<Defs> {
   const keys = new Set(defs.map((d) => d.key));
   for (const k of Object.keys(value)) if (!keys.has(k)) problems.push(`[${name}] ${k}: unknown option`);
-  for (const def of defs) sec[def.key] = convert({ ...def, section: name }, value[def.key], problems);
-  return sec;
+  const sections = sectionsFrom(defs, (def) => convert({ ...def, section: name }, value[def.key], problems));
+  return sections[defs[0].section as Defs[number]['section']];
 }
 
 /** Build a frozen Config from parsed INI data (`ini.parse` output). */
 export function buildConfig(raw: Raw, source: string): Config {
   const problems: string[] = [];
-  const out: Record<string, Record<string, unknown>> = {};
+  const out = sectionsFrom(OPTIONS, (def) => convert(def, sectionOf(raw, def.section)[def.key], problems));
   const known = new Map<string, Set<string>>();
   for (const def of OPTIONS) {
-    const sec = sectionOf(raw, def.section);
-    (out[def.section] ??= {})[def.key] = convert(def, sec[def.key], problems);
     if (!known.has(def.section)) known.set(def.section, new Set());
     known.get(def.section)!.add(def.key);
   }
@@ -228,7 +188,7 @@ export function buildConfig(raw: Raw, source: string): Config {
         problems.push(`[${name}]: '${arch}' is not an architecture name`);
         continue;
       }
-      firmwareMap[arch] = { arch, ...prefixedSection(name, value as Raw, FIRMWARE_MAP_OPTIONS, problems) } as unknown as FirmwareMapSection;
+      firmwareMap[arch] = { arch, ...prefixedSection(name, value as Raw, FIRMWARE_MAP_OPTIONS, problems) };
       continue;
     }
     if (name.startsWith('secure_boot_keyset:')) {
@@ -237,7 +197,7 @@ export function buildConfig(raw: Raw, source: string): Config {
         problems.push(`[${name}]: '${ks}' is not a key set name (letters, digits, '_', '.', '-'; at most 64)`);
         continue;
       }
-      const sec = prefixedSection(name, value as Raw, SECURE_BOOT_KEYSET_OPTIONS, problems) as unknown as Omit<KeysetSection, 'name'>;
+      const sec = prefixedSection(name, value as Raw, SECURE_BOOT_KEYSET_OPTIONS, problems);
       if (!sec.owner_guid) problems.push(`[${name}] owner_guid: required (the SignatureOwner GUID of the key set's entries)`);
       else if (!GUID_RE.test(sec.owner_guid)) problems.push(`[${name}] owner_guid: '${sec.owner_guid}' is not a GUID`);
       if (!sec.pk && !sec.kek.length && !sec.db.length && !sec.dbx.length) problems.push(`[${name}]: holds no keys (set pk, kek, db or dbx)`);
@@ -252,21 +212,21 @@ export function buildConfig(raw: Raw, source: string): Config {
     for (const k of Object.keys(value)) if (!keys.has(k)) problems.push(`[${name}] ${k}: unknown option`);
   }
   problems.push(...crossChecks(out));
-  problems.push(...replicaProblems(out.replica as unknown as ReplicaConfig));
-  problems.push(...secretProblems(out as unknown as Pick<Config, 'api' | 'peer'>));
+  problems.push(...replicaProblems(out.replica));
+  problems.push(...secretProblems(out));
   if (problems.length) throw new ConfigError(problems);
-  const cfg = { ...(out as unknown as Omit<Config, 'firmwareMap' | 'secureBootKeysets' | 'source'>), firmwareMap, secureBootKeysets, source };
+  const cfg: Config = { ...out, firmwareMap, secureBootKeysets, source };
   return deepFreeze(cfg);
 }
 
 /** Rules between options (each option alone is valid by then). */
-function crossChecks(c: Record<string, Record<string, unknown>>): string[] {
+function crossChecks(c: Sections): string[] {
   const problems: string[] = [];
   if (Boolean(c.api.tls_cert_file) !== Boolean(c.api.tls_key_file)) problems.push('[api] tls_cert_file and tls_key_file must be set together');
-  for (const [name, url] of Object.entries(c.peer.hosts as Record<string, string>)) {
+  for (const [name, url] of Object.entries(c.peer.hosts)) {
     if (!/^https?:\/\/[^/]/.test(url)) problems.push(`[peer] hosts: '${name}=${url}' is not an http:// or https:// URL`);
   }
-  const tpl = String(c.peer.url_template);
+  const tpl = c.peer.url_template;
   if (tpl && !/^https?:\/\/[^/]/.test(tpl)) problems.push(`[peer] url_template: '${tpl}' is not an http:// or https:// URL`);
   return problems;
 }

@@ -16,11 +16,11 @@ export interface OptDef {
   section: string;
   key: string;
   type: OptType;
-  default: string | number | boolean | string[] | Record<string, string>;
+  default: string | number | boolean | readonly string[] | Readonly<Record<string, string>>;
   help: string;
   /** Allowed values for string options. */
   choices?: readonly string[];
-  related?: string[];
+  related?: readonly string[];
   min?: number;
   max?: number;
   /**
@@ -34,7 +34,31 @@ export interface OptDef {
   secret?: boolean;
 }
 
-export const OPTIONS: readonly OptDef[] = [
+/** The value an option of type `T` holds once converted (a string option with `choices`: one of them). */
+export type OptValue<D extends OptDef> = D extends { type: 'string'; choices: readonly string[] }
+  ? NonNullable<D['choices']>[number]
+  : D['type'] extends 'string'
+    ? string
+    : D['type'] extends 'int' | 'octal'
+      ? number
+      : D['type'] extends 'bool'
+        ? boolean
+        : D['type'] extends 'list'
+          ? string[]
+          : Record<string, string>;
+
+/** A table as callers read it: each entry its literal type and every optional field of `OptDef`. */
+export type Table<T extends readonly OptDef[]> = readonly (T[number] & OptDef)[];
+
+/** One section's values, keyed as the table declares them. */
+export type SectionOf<Defs extends readonly OptDef[], S extends string = Defs[number]['section']> = {
+  [D in Extract<Defs[number], { section: S }> as D['key']]: OptValue<D>;
+};
+
+/** Every section of a table, each with its values: the type a config is, inferred from the table. */
+export type SectionsOf<Defs extends readonly OptDef[]> = { [S in Defs[number]['section']]: SectionOf<Defs, S> };
+
+const OPTIONS_TABLE = [
   {
     section: 'DEFAULT',
     key: 'host',
@@ -390,10 +414,11 @@ export const OPTIONS: readonly OptDef[] = [
     default: '',
     help: "Tests only: the Nova architecture this host reports (aarch64, x86_64, ...) instead of the process's own, as Nova's functional tests fake an aarch64 host. Never set in production.",
   },
-];
+] as const satisfies readonly OptDef[];
+export const OPTIONS: Table<typeof OPTIONS_TABLE> = OPTIONS_TABLE;
 
 /** Keys of one `[firmware:<arch>]` section (the operator's firmware map). */
-export const FIRMWARE_MAP_OPTIONS: readonly OptDef[] = [
+const FIRMWARE_MAP_OPTIONS_TABLE = [
   { section: 'firmware:<arch>', key: 'loader', mutable: true, type: 'string', default: '', help: 'CODE image for non-secure UEFI boot.' },
   {
     section: 'firmware:<arch>',
@@ -453,7 +478,8 @@ export const FIRMWARE_MAP_OPTIONS: readonly OptDef[] = [
     default: '',
     help: 'CODE image for stateless firmware (hw_firmware_stateless=true); no NVRAM.',
   },
-];
+] as const satisfies readonly OptDef[];
+export const FIRMWARE_MAP_OPTIONS: Table<typeof FIRMWARE_MAP_OPTIONS_TABLE> = FIRMWARE_MAP_OPTIONS_TABLE;
 
 /**
  * Keys of one `[secure_boot_keyset:<name>]` section: Secure Boot keys an operator defines once
@@ -461,7 +487,7 @@ export const FIRMWARE_MAP_OPTIONS: readonly OptDef[] = [
  * `os_secure_boot_keyset`, the API, fleet rotations). The files are read and checked at start
  * and on reload (SIGHUP) by firmware/keysets; every problem names its option.
  */
-export const SECURE_BOOT_KEYSET_OPTIONS: readonly OptDef[] = [
+const SECURE_BOOT_KEYSET_OPTIONS_TABLE = [
   {
     section: 'secure_boot_keyset:<name>',
     key: 'pk',
@@ -504,4 +530,5 @@ export const SECURE_BOOT_KEYSET_OPTIONS: readonly OptDef[] = [
     default: false,
     help: 'Accept expired and not-yet-valid certificates (the firmware ignores validity dates when it verifies images; the inventory flags them).',
   },
-];
+] as const satisfies readonly OptDef[];
+export const SECURE_BOOT_KEYSET_OPTIONS: Table<typeof SECURE_BOOT_KEYSET_OPTIONS_TABLE> = SECURE_BOOT_KEYSET_OPTIONS_TABLE;

@@ -3,11 +3,19 @@
  * Nova's `ComputeDriver.capabilities` keys this driver speaks for, in one `as const` map, and
  * the placement traits they imply (`nova/virt/driver.py` CAPABILITY_TRAITS_MAP). The
  * firmware-dependent keys are filled from the discovered firmware at request time; every
- * branch that depends on a capability reads it from here.
+ * branch that depends on a capability reads it from here. A key is true only where the
+ * driver serves it (test/unit/driver/capabilities exercises each true one).
  */
 export const STATIC_CAPABILITIES = {
   has_imagecache: false,
-  supports_evacuate: false,
+  /**
+   * Nova checks it on the destination of an evacuation (`rebuild_instance`): the spawn (or
+   * rebuild) with `evacuate` builds the guest here, with the newest replica of its store when
+   * replicas are configured, else from the template (as Nova's libvirt driver without shared
+   * storage).
+   */
+  supports_evacuate: true,
+  /** A resize to the same host keeps the live store in place and a stash for revert. */
   supports_migrate_to_same_host: true,
   supports_attach_interface: false,
   supports_device_tagging: false,

@@ -110,7 +110,7 @@ async function readyStore(core: DriverCore, rec: InstanceRecord, plan: StorePlan
 async function applyQueued(core: DriverCore, rec: InstanceRecord, plan: StorePlan, out: ColdBootResult): Promise<boolean> {
   if (plan === 'none' || !rec.nvramPath || core.storeHooks.length === 0) return false;
   const before = JSON.stringify(rec);
-  for (const hook of core.storeHooks) out.warnings.push(...(await hook(rec, rec.nvramPath)));
+  for (const hook of core.storeHooks) out.warnings.push(...(await hook(core, rec, rec.nvramPath)));
   return JSON.stringify(rec) !== before;
 }
 

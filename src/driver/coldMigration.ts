@@ -24,7 +24,7 @@ import type {
   StageResult,
 } from './contract';
 import type { NovaInstance, NovaMigration } from '../nova/objects';
-import type { InstanceRecord } from '../state/records';
+import { isLive, type InstanceRecord } from '../state/records';
 import { isFinal, type DestJournal, type SourceJournal } from '../state/journal';
 import { encodeNvram, decodeNvram, type NvramPayload } from '../peer/transfer';
 import { firmwareForIncoming } from './lifecycle';
@@ -119,7 +119,7 @@ export async function migrateDiskAndPowerOff(core: DriverCore, md: MigrationDeps
     core.crashPoint('mdpo:stashed-before-journal');
     await md.journals.put(j, 'stashed');
     // A generation of the final store before it leaves this host (queued, not awaited).
-    if (!same && stashed) core.replicas?.enqueue(uuid, 'move', { content: stashed.content, force: true });
+    if (!same && stashed) await core.announce({ kind: 'leaving', uuid, how: 'cold', content: stashed.content });
   }
   if (j.status === 'stashed') {
     if (!same && j.stash_path) {
@@ -185,7 +185,7 @@ export async function finishMigration(core: DriverCore, md: MigrationDeps, uuid:
   const j = await md.journals.get(uuid, 'dest');
   // Done when the record is this migration's and its journal is gone (removed last).
   const existing = await deps.records.get(uuid);
-  if (!j && existing && existing.lastMigration === mig && existing.vmState !== 'deleted-kept') return core.view(existing);
+  if (!j && existing && existing.lastMigration === mig && isLive(existing)) return core.view(existing);
   const sizing = core.sizing(a.instance);
   const name = core.nameOf(a.instance);
   const live = deps.nvram.pathFor(name);
@@ -233,7 +233,7 @@ export async function finishMigration(core: DriverCore, md: MigrationDeps, uuid:
   const booted = await coldBoot(core, { rec, start: a.power_on !== false, teardown: true, store: 'keep', prepareStore: install });
   if (j) await md.journals.delete(uuid, 'dest');
   // Nova moved the instance here: this host writes its generations from now on.
-  if (nvramPath) await core.replicas?.adopt(uuid, null, 'move');
+  if (nvramPath) await core.announce({ kind: 'arrived', uuid, via: 'move' });
   deps.log.info('finish_migration done', { instance_uuid: uuid, migration: mig, loader: firmware?.loader, reselected });
   const warnings = [...boot.warnings, ...booted.warnings];
   if (reselected) warnings.push(`firmware re-selected: ${reason}`);
@@ -282,7 +282,7 @@ export async function completeConfirm(
     const stillSource = rec && (migrationUuid !== undefined ? rec.lastMigration !== migrationUuid : rec.lastMigration === j.record?.lastMigration);
     if (stillSource) await deps.records.delete(uuid);
     if (j.record?.nvramPath) await deps.nvram.remove(j.record.nvramPath);
-    await core.replicas?.forget(uuid);
+    await core.announce({ kind: 'left', uuid });
   }
   if (j.stash_path) await deps.nvram.remove(j.stash_path);
   await md.journals.delete(uuid, 'source');
@@ -334,9 +334,8 @@ export async function revertSource(
   });
   await md.journals.put(j, 'reverted');
   if (stash) await deps.nvram.remove(stash);
-  // The destination took the replicas over when the migration finished there: this host,
-  // the instance's home again, takes them back (a forced generation in the background).
-  if (rec.nvramPath) await core.replicas?.adopt(uuid, null, 'move');
+  // Home again: replication takes the replicas back from the destination.
+  if (rec.nvramPath) await core.announce({ kind: 'resize-reverted', uuid });
   await md.journals.delete(uuid, 'source');
   deps.log.info('finish_revert_migration done', { instance_uuid: uuid });
   return { rec, warnings: booted.warnings };

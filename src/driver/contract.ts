@@ -27,7 +27,7 @@ import type { PowerStateCode } from '../nova/powerState';
 import type { InstanceRecord } from '../state/records';
 import type { NvramPayload } from '../peer/transfer';
 import type { KeyChangeReport, SecureBootSummary, VarStoreJson } from '../varstore';
-import type { BackupView, ReplicaView } from './replicas';
+import type { ReplicaView } from './replicas';
 
 export type SecureBootWrite = Schemas['SecureBootWrite'];
 export type SecureBootInventory = Schemas['SecureBootInventory'];
@@ -200,7 +200,11 @@ export interface NvramDigest {
 }
 
 /**
- * Every method the API serves. Instance methods take `(uuid, args)`; the uuid is the path's.
+ * Nova's calls, and only those: the virt-driver methods `nova/virt/driver.py` declares that
+ * the sidecar serves, camelCase of Nova's names. Nova's positional and keyword arguments
+ * arrive in one object (`a`, the OpenAPI request body unwrapped); the instance's uuid is the
+ * path's. What the API serves besides Nova's calls is in `driver/services`: NVRAM
+ * administration, Secure Boot across the host, replicas and the peer side.
  */
 export interface ComputeDriver {
   // ---- lifecycle (driver/lifecycle) ----
@@ -324,78 +328,8 @@ export interface ComputeDriver {
   /** Nova's `cleanup`: after a live migration only a verified source copy goes; otherwise a destroy. */
   cleanup(uuid: string, a: CleanupArgs): Promise<Done>;
 
-  // ---- the variable store (driver/nvramOps) ----
-
-  /** The raw store, a snapshot (allowed while running). `NotFound` for BIOS and stateless guests. */
-  getNvram(uuid: string): Promise<{ data: Buffer; info: NvramInfo }>;
-  /** Replace the store atomically: shut off only (`InstanceInvalidState`), same size only (`InvalidInput`). */
-  putNvram(uuid: string, data: Buffer): Promise<NvramInfo>;
-  /** Variables decoded, or in the v2 interchange format. `InvalidNVRAM` when the store does not parse. */
-  listNvramVariables(uuid: string, format: 'decoded' | 'v2'): Promise<NvramVariables>;
-  /** Secure Boot state and keys as the store holds them, the instance's key set and its queued changes. */
-  nvramSecureBoot(uuid: string): Promise<InstanceSecureBoot>;
-  /**
-   * Change PK/KEK/db/dbx (key set, set, add, remove, in that order). Shut off: written at once
-   * (with changes still queued before it), atomic and same size, `InvalidNVRAM` reason `full`
-   * and nothing written when it does not fit. Running: `InstanceInvalidState` (409) unless
-   * `queue`, then queued in the record (survives restarts, travels with cold migrations) and
-   * applied by the cold-boot path before QEMU opens the store. Each bad entry is
-   * `InvalidInput` naming its field; an entry already present is a no-op named in `notes`.
-   */
-  putNvramSecureBoot(uuid: string, body: SecureBootWrite, queue: boolean): Promise<SecureBootWriteResult>;
-  /** Cancel a queued change; `NotFound` when it is not queued (unknown or already applied). */
-  cancelSecureBootChange(uuid: string, changeId: string): Promise<{ pending: PendingKeyChangeView[] }>;
-  /** Set one variable; shut off only; the store's size is unchanged (`InvalidNVRAM` reason `full` when it does not fit). */
-  putNvramVariable(uuid: string, guid: string, name: string, body: NvramVariableWrite): Promise<NvramEditResult>;
-  /** Delete one variable; shut off only. */
-  deleteNvramVariable(uuid: string, guid: string, name: string): Promise<NvramEditResult>;
-  /** Set BootOrder and/or BootNext; shut off only. */
-  setNvramBoot(uuid: string, body: NvramBootWrite): Promise<NvramEditResult>;
-  /** Back to a fresh copy of the pinned template; shut off only; `Invalid` (409) when the template is gone. */
-  resetNvram(uuid: string): Promise<{ nvram: NvramInfo; template: string }>;
-
-  // ---- Secure Boot across the host (driver/secureBootFleet) ----
-
-  /** Every instance's Secure Boot state, keys with expiry, key set and queued changes, plus a host summary. */
-  secureBootInventory(): Promise<SecureBootInventory>;
-  /**
-   * Start a fleet rotation (or answer the one with the same `rotation_id`): shut-off instances
-   * changed at once, running ones queued; setup-mode and Secure-Boot-off stores skipped unless
-   * asked; idempotent per instance. `InvalidInput` for an unknown key set or an empty change.
-   */
-  startSecureBootRotation(req: RotationRequest): Promise<SecureBootRotation>;
-  /** A rotation's progress and per-instance outcomes; `NotFound` when unknown. */
-  getSecureBootRotation(id: string): Promise<SecureBootRotation>;
-  listSecureBootRotations(): Promise<{ rotations: SecureBootRotation[] }>;
-
-  // ---- replicas off this host (driver/restore, driver/replicas) ----
-
-  /** The generations in the replica store, newest first; `Invalid` (409) when replicas are not configured. */
-  listNvramBackups(uuid: string): Promise<{ backups: BackupView[] }>;
-  /** Write a generation now and answer once it was read back; `ReplicaUnavailable` (503) when the store fails. */
-  createNvramBackup(uuid: string): Promise<{ backup: BackupView }>;
-  /**
-   * Replace the store with generation `generation`, verified before anything is written; shut
-   * off only (`InstanceInvalidState`); `NotFound` for an unknown generation, `ReplicaCorrupt`
-   * when it fails its checks, `Invalid` when its size does not fit the firmware. An instance
-   * with no store here: the generation is pinned for its next unshelve or evacuate instead
-   * (`pinned`, `nvram` null).
-   */
-  restoreNvram(uuid: string, generation: number): Promise<{ restored: BackupView; nvram: NvramInfo | null; pinned?: boolean }>;
-
   // ---- host ----
 
-  /** Nova's capabilities map, placement traits and per-architecture firmware support. */
+  /** Nova's `capabilities`: its capability map, placement traits and per-architecture firmware support. */
   capabilities(): HostCapabilities;
-  /** The firmware map and descriptors as discovered now (re-read on every call). */
-  firmwareView(): FirmwareInventoryView;
-
-  // ---- peer calls (sidecar to sidecar, signed) ----
-
-  /** Destination of a cold migration: verify the received store and stage it (not live). Idempotent per migration. */
-  peerStage(uuid: string, body: StageRequest): Promise<StageResult>;
-  /** Source: its record, definition, power state and, when asked, its store. */
-  peerState(uuid: string, withNvram: boolean): Promise<PeerInstanceState>;
-  /** Destination: the digest of the store the arriving guest uses. */
-  peerNvramDigest(uuid: string, name: string): Promise<NvramDigest>;
 }

@@ -28,6 +28,7 @@ import { validateDomainName } from '../nvram/paths';
 import { buildDomainXml } from '../domainXml';
 import { InstanceNotFound } from '../errors';
 import { KeyedMutex } from './locks';
+import { InstanceEvents, type InstanceEvent } from './events';
 import type { Metrics } from '../metrics';
 
 export interface DriverDeps {
@@ -62,7 +63,7 @@ export interface MigrationDeps {
  * A hook may update the record's own fields (e.g. empty the queue it applied): `coldBoot`
  * writes the record again after the hooks when they changed it, after the store write.
  */
-export type StoreChangeHook = (rec: InstanceRecord, storePath: string) => Promise<string[]>;
+export type StoreChangeHook = (core: DriverCore, rec: InstanceRecord, storePath: string) => Promise<string[]>;
 
 /** Domain state queries in flight at once when listing (files, or virsh processes). */
 const STATE_QUERY_CONCURRENCY = 8;
@@ -73,12 +74,18 @@ export class DriverCore {
    * dependencies of the moment it began, so one call never sees two configurations.
    */
   deps: DriverDeps;
-  readonly locks: KeyedMutex;
-  /** Changes queued for stores, applied on the cold-boot path (see `coldBoot`). */
-  readonly storeHooks: StoreChangeHook[] = [];
-  constructor(deps: DriverDeps) {
+  /**
+   * @param locks the per-instance locks; a request's core (`withLog`) shares them
+   * @param storeHooks changes queued for stores, applied on the cold-boot path (see `coldBoot`); shared as well
+   * @param events what the flows announce (driver/events) and who listens; shared as well
+   */
+  constructor(
+    deps: DriverDeps,
+    readonly locks: KeyedMutex = new KeyedMutex(deps.metrics?.lockWait),
+    readonly storeHooks: StoreChangeHook[] = [],
+    readonly events: InstanceEvents = new InstanceEvents(),
+  ) {
     this.deps = deps;
-    this.locks = new KeyedMutex(deps.metrics?.lockWait);
   }
 
   /** Calls that begin from now on read `config` (a reload's; restart-only options unchanged). */
@@ -87,13 +94,16 @@ export class DriverCore {
   }
 
   /**
-   * This core with `deps.log` replaced (a request's child logger): a view that shares the
-   * locks, the hooks and every other dependency with this one.
+   * This core with `deps.log` replaced (a request's child logger): another core over the same
+   * locks, hooks and every other dependency, holding the dependencies of this moment.
    */
   withLog(log: Logger): DriverCore {
-    const view = Object.create(this) as DriverCore;
-    Object.defineProperty(view, 'deps', { value: { ...this.deps, log }, enumerable: true });
-    return view;
+    return new DriverCore({ ...this.deps, log }, this.locks, this.storeHooks, this.events);
+  }
+
+  /** Tell the subscribers (replication, ...) what happened to an instance; see driver/events. */
+  announce(e: InstanceEvent): Promise<void> {
+    return this.events.announce(e, this.deps.log);
   }
 
   /** The replica service, or null when `[replica] backend = none`. */
@@ -133,15 +143,15 @@ export class DriverCore {
   }
 
   async mustRecord(uuid: string): Promise<InstanceRecord> {
-    const rec = await this.deps.records.get(uuid);
-    if (!rec || rec.vmState === 'deleted-kept') throw new InstanceNotFound(uuid);
+    const rec = await this.deps.records.live(uuid);
+    if (!rec) throw new InstanceNotFound(uuid);
     return rec;
   }
 
   /** `mustRecord` for reading only: the shared frozen record (see `RecordStore.peek`). */
   async peekRecord(uuid: string): Promise<Readonly<InstanceRecord>> {
-    const rec = await this.deps.records.peek(uuid);
-    if (!rec || rec.vmState === 'deleted-kept') throw new InstanceNotFound(uuid);
+    const rec = await this.deps.records.peekLive(uuid);
+    if (!rec) throw new InstanceNotFound(uuid);
     return rec;
   }
 

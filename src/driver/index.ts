@@ -18,6 +18,7 @@ import { SecureBootFleet } from './secureBootFleet';
 import * as restore from './restore';
 import * as orphans from './orphans';
 import type * as C from './contract';
+import type { RequestDrivers, ServedDriver } from './services';
 import type { NovaInstance } from '../nova/objects';
 import { InvalidInput } from '../errors';
 import { hostFirmwareCapabilities, describeInventory } from '../firmware';
@@ -28,6 +29,7 @@ import { outcomeOf } from '../metrics';
 export type { DriverDeps, MigrationDeps } from './core';
 export type { RecoveryOutcome } from './recovery';
 export type { ComputeDriver } from './contract';
+export type { RequestDrivers, ServedDriver } from './services';
 
 /** The path's uuid and `instance.uuid` must agree. */
 function checkInstance(uuid: string, instance: NovaInstance | undefined): void {
@@ -37,28 +39,43 @@ function checkInstance(uuid: string, instance: NovaInstance | undefined): void {
   }
 }
 
-export class ShimDriver implements C.ComputeDriver {
+/** What a driver is made of; a request's driver (`forRequest`) is made of views of its parent's. */
+interface DriverParts {
+  core: DriverCore;
+  secureBootFleet: SecureBootFleet;
+  migration?: MigrationDeps;
+}
+
+export class ShimDriver implements ServedDriver, RequestDrivers {
   readonly core: DriverCore;
   /** Inventory and rotations of every instance's Secure Boot keys. */
   readonly secureBootFleet: SecureBootFleet;
   /** Present when peers can be reached (journals + signed peer client). */
   readonly migration?: MigrationDeps;
-  constructor(deps: DriverDeps, migration?: MigrationDeps) {
-    this.core = new DriverCore(deps);
-    this.core.storeHooks.push(secureBootOps.storeHook(this.core));
-    this.secureBootFleet = new SecureBootFleet(this.core, deps.rotations);
+  constructor(deps: DriverDeps, migration?: MigrationDeps);
+  constructor(parts: DriverParts);
+  constructor(from: DriverDeps | DriverParts, migration?: MigrationDeps) {
+    if ('core' in from) {
+      ({ core: this.core, secureBootFleet: this.secureBootFleet, migration: this.migration } = from);
+      return;
+    }
+    this.core = new DriverCore(from);
+    this.core.storeHooks.push(secureBootOps.applyQueuedSecureBootChanges);
+    // Replication subscribes to what the flows announce (driver/events).
+    if (from.replicas) this.core.events.subscribe(from.replicas.react);
+    this.secureBootFleet = new SecureBootFleet(this.core, from.rotations);
     this.migration = migration;
   }
 
   /**
-   * This driver for one API request: its log lines carry `requestId` and its peer calls send
-   * it on. A view sharing all state (locks, caches, stores) with this driver.
+   * This driver for one API request: its log lines (the fleet rotations it starts included)
+   * carry `requestId` and its peer calls send it on. Another driver over the same state
+   * (locks, caches, stores, running rotations) as this one.
    */
   forRequest(requestId: string): ShimDriver {
-    const view = Object.create(this) as ShimDriver;
-    Object.defineProperty(view, 'core', { value: this.core.withLog(this.core.deps.log.child({ request_id: requestId })) });
-    if (this.migration) Object.defineProperty(view, 'migration', { value: { ...this.migration, peer: this.migration.peer.forRequest(requestId) } });
-    return view;
+    const core = this.core.withLog(this.core.deps.log.child({ request_id: requestId }));
+    const migration = this.migration && { ...this.migration, peer: this.migration.peer.forRequest(requestId) };
+    return new ShimDriver({ core, secureBootFleet: this.secureBootFleet.forCore(core), migration });
   }
 
   private md(): MigrationDeps {
@@ -115,11 +132,8 @@ export class ShimDriver implements C.ComputeDriver {
       const kind = restore.spawnRestores(a);
       if (kind) return restore.spawnRestoring(this.core, u, a, kind);
       const view = await lifecycle.spawn(this.core, u, a);
-      const replicas = this.core.replicas;
-      if (replicas) {
-        replicas.enqueue(u, 'spawn');
-        if (view.nvram) view.nvram.replica = replicas.view(u);
-      }
+      await this.core.announce({ kind: 'store-changed', uuid: u, why: 'spawn' });
+      if (view.nvram && this.core.replicas) view.nvram.replica = this.core.replicas.view(u);
       return view;
     });
   }
@@ -139,7 +153,7 @@ export class ShimDriver implements C.ComputeDriver {
   powerOff(uuid: string, a: C.PowerOffArgs) {
     return this.method('power_off', uuid, a, async (u) => {
       const view = await lifecycle.powerOff(this.core, u, a);
-      this.core.replicas?.enqueue(u, 'stop');
+      await this.core.announce({ kind: 'store-changed', uuid: u, why: 'stop' });
       return view;
     });
   }
@@ -160,7 +174,7 @@ export class ShimDriver implements C.ComputeDriver {
         );
       }
       const view = await lifecycle.rebuild(this.core, u, a);
-      this.core.replicas?.enqueue(u, 'spawn');
+      await this.core.announce({ kind: 'rebuilt', uuid: u });
       return view;
     });
   }
@@ -184,8 +198,8 @@ export class ShimDriver implements C.ComputeDriver {
   }
 
   private async instancesNow(): Promise<C.InstanceList> {
-    const records = await this.core.deps.records.summaries();
-    const byName = new Map(records.filter((r) => r.vmState !== 'deleted-kept').map((r) => [r.name, r.uuid]));
+    const records = await this.core.deps.records.liveSummaries();
+    const byName = new Map(records.map((r) => [r.name, r.uuid]));
     const names = await this.core.hv.list();
     const states = await this.core.powerStates(names);
     const instances = names.map((name, i) => ({ uuid: byName.get(name) ?? '', name, power_state: states[i] }));
@@ -200,7 +214,7 @@ export class ShimDriver implements C.ComputeDriver {
    */
   private async edited<T>(uuid: string, edit: Promise<T>): Promise<T> {
     const r = await edit;
-    this.core.replicas?.enqueue(uuid, 'edit');
+    await this.core.announce({ kind: 'store-changed', uuid, why: 'edit' });
     return r;
   }
   getNvram(uuid: string) {

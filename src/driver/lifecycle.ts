@@ -11,12 +11,12 @@
  */
 import type { DriverCore } from './core';
 import type { DestroyArgs, Done, InstanceView, PowerOffArgs, PowerOnArgs, RebootArgs, RebuildArgs, RescueArgs, SpawnArgs, UnrescueArgs } from './contract';
-import type { InstanceRecord } from '../state/records';
+import { isLive, type InstanceRecord } from '../state/records';
 import type { BootRequest, FirmwareSelection } from '../firmware/types';
 import { coldBoot } from './coldBoot';
 import { resolveBootRequest, selectFirmware } from '../firmware';
 import { PowerState } from '../nova/powerState';
-import { InstanceInvalidState, InstanceNotFound, MigrationError, NovaError } from '../errors';
+import { InstanceExists, InstanceInvalidState, InstanceNotFound, MigrationError } from '../errors';
 import type { NovaImageMeta, NovaInstance } from '../nova/objects';
 import { keysForFreshStore, queueKeysetAtSpawn, requestedKeyset } from './secureBootOps';
 
@@ -86,8 +86,12 @@ export async function spawn(core: DriverCore, uuid: string, a: SpawnArgs, incomi
   const { hv, deps } = core;
   const name = core.nameOf(a.instance);
   const existing = await deps.records.get(uuid);
-  if (existing && existing.vmState !== 'deleted-kept') throw new NovaError('InstanceExists', 409, `Instance ${existing.name} already exists.`);
-  if (!existing && (await hv.getInfo(name))) throw new NovaError('InstanceExists', 409, `Instance ${name} already exists.`);
+  // A store kept by destroy(destroy_disks=False) (the record's tombstone) is reused when it
+  // fits the new template (libvirt would use an existing file as is); anything else, a
+  // crash's leftover included, starts from the template.
+  const kept = existing !== null && !isLive(existing);
+  if (existing && !kept) throw new InstanceExists(existing.name);
+  if (!existing && (await hv.getInfo(name))) throw new InstanceExists(name);
   const sizing = core.sizing(a.instance, a.flavor);
   const picked = incoming
     ? await firmwareForIncoming(core, incoming.firmware, a.image_meta, sizing.extraSpecs, incoming.store.length)
@@ -112,10 +116,6 @@ export async function spawn(core: DriverCore, uuid: string, a: SpawnArgs, incomi
     createdAt: now,
     updatedAt: now,
   };
-  // A store kept by destroy(destroy_disks=False) is reused when it fits the new template
-  // (libvirt would use an existing file as is); anything else, a crash's leftover included,
-  // starts from the template.
-  const kept = existing?.vmState === 'deleted-kept';
   const install = incoming && rec.nvramPath ? incoming.store : null;
   // The key set is enrolled by the cold-boot path's store hook, into the store before it boots;
   // a restored store (unshelve, evacuate) keeps the keys it had.
@@ -179,8 +179,7 @@ export async function destroy(core: DriverCore, uuid: string, a: DestroyArgs): P
     await deps.nvram.remove(rec?.nvramPath ?? deps.nvram.pathFor(domain));
     if (rec) await deps.records.delete(uuid);
   } else if (rec) {
-    rec.vmState = 'deleted-kept';
-    await deps.records.put(rec);
+    await deps.records.keep(rec);
   }
   deps.log.info('destroyed', { instance_uuid: uuid, instance_name: domain, destroy_disks: destroyDisks });
   return {};

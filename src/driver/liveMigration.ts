@@ -34,7 +34,7 @@ import { isFinal } from '../state/journal';
 import { coldBoot } from './coldBoot';
 import { encodeNvram, decodeNvram } from '../peer/transfer';
 import { setNvramPath, setSerialSocketPath } from '../domainXml';
-import { InstanceInvalidState, InvalidInput, MigrationError, MigrationPreCheckError, NovaError } from '../errors';
+import { InstanceInvalidState, InstanceNotFound, InvalidInput, MigrationError, MigrationPreCheckError } from '../errors';
 import { PowerState } from '../nova/powerState';
 
 /** Polls of the destination's store digest after the hand-over (QEMU writes it at the first resume). */
@@ -246,7 +246,7 @@ export async function liveMigration(core: DriverCore, md: MigrationDeps, uuid: s
     // A generation of the store as it is before it leaves this host (queued, not awaited).
     if (rec.nvramPath && core.replicas) {
       const content = await deps.nvram.read(rec.nvramPath).catch(() => null);
-      if (content) core.replicas.enqueue(uuid, 'move', { content });
+      if (content) await core.announce({ kind: 'leaving', uuid, how: 'live', content });
     }
     // A domain already gone was handed over before a crash.
     if (await hv.getInfo(rec.name)) {
@@ -280,7 +280,7 @@ async function dropSourceCopy(core: DriverCore, md: MigrationDeps, uuid: string,
   await core.deps.records.delete(uuid);
   // The destination writes the generations now (it took the replicas over): this host keeps no
   // replica state for the instance (a move generation still being written finishes first).
-  await core.replicas?.forget(uuid);
+  await core.announce({ kind: 'left', uuid });
   await md.journals.delete(uuid, 'source');
   return true;
 }
@@ -319,11 +319,11 @@ export async function postLiveMigrationAtDestination(core: DriverCore, md: Migra
     return core.view(rec);
   }
   const rec: InstanceRecord = { ...j.record, vmState: 'active', nvramPath: j.staged_path ?? null, lastMigration: j.key };
-  if (!(await core.hv.getInfo(rec.name))) throw new NovaError('InstanceNotFound', 404, `Instance ${uuid} did not arrive on this host.`);
+  if (!(await core.hv.getInfo(rec.name))) throw new InstanceNotFound(uuid, `Instance ${uuid} did not arrive on this host.`);
   await deps.records.put(rec);
   await md.journals.delete(uuid, 'dest');
   // The guest runs here now: this host writes its generations from now on.
-  if (rec.nvramPath) await core.replicas?.adopt(uuid, null, 'move');
+  if (rec.nvramPath) await core.announce({ kind: 'arrived', uuid, via: 'move' });
   deps.log.info('post_live_migration_at_destination done', { instance_uuid: uuid });
   return core.view(rec);
 }

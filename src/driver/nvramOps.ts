@@ -12,7 +12,7 @@
  * Callers hold the instance lock (`ShimDriver.locked`). Parsing is `src/varstore`; its
  * `VarStoreError`s (`InvalidNVRAM`, 400/404/409/422 by reason) reach the caller unchanged.
  */
-import { InstanceInvalidState, InstanceNotFound, InvalidInput, NovaError } from '../errors';
+import { Invalid, InstanceInvalidState, InstanceNotFound, InvalidInput, NotFound } from '../errors';
 import { PowerState, powerStateName } from '../nova/powerState';
 import type { NvramBootWrite, NvramEditResult, NvramVariables, NvramVariableWrite, VariableJson } from './contract';
 import type { NvramInfo } from '../nvram/store';
@@ -38,8 +38,8 @@ import type { DriverCore } from './core';
 /** EFI_VARIABLE_NON_VOLATILE | BOOTSERVICE_ACCESS | RUNTIME_ACCESS: the default for a new variable. */
 const DEFAULT_ATTR = 0x07;
 
-export function noStore(uuid: string, why: string): NovaError {
-  return new NovaError('NotFound', 404, `Instance ${uuid} has no UEFI variable store (${why}).`);
+export function noStore(uuid: string, why: string): NotFound {
+  return new NotFound(`Instance ${uuid} has no UEFI variable store (${why}).`);
 }
 
 /** The record and its store path; 404 for BIOS and stateless instances. */
@@ -138,10 +138,10 @@ export async function reset(core: DriverCore, uuid: string): Promise<{ nvram: Nv
   const template = rec.firmware?.nvram_template;
   if (!template) throw noStore(uuid, 'no template pinned');
   if (!core.deps.firmware.exists(template))
-    throw new NovaError(
-      'Invalid',
-      409,
+    throw new Invalid(
       `Cannot reset the variable store of ${uuid}: its pinned template ${template} no longer exists on this host (a hard reboot re-selects the firmware).`,
+      undefined,
+      409,
     );
   const nvram = await core.deps.nvram.createFromTemplate(path, template);
   core.deps.log.info('variable store reset', { instance_uuid: uuid, template });

@@ -1,7 +1,9 @@
 /**
  * @module driver/replicas
  * When generations of an instance's store are written to the replica store, and what this host
- * knows about them (`ReplicaService`). The flows call it; it never defines or boots anything.
+ * knows about them (`ReplicaService`). It subscribes to what the flows announce (driver/events,
+ * `react`) and is called directly only by the replica administration API (list, back up now,
+ * restore) and the restoring spawn's reads; it never defines or boots anything.
  *
  * Written:
  * - after spawn, after every stop, before a cross-host move, for running guests whose store
@@ -24,9 +26,10 @@
  * (`since`: set when a current instance's generation is queued, kept through retries).
  */
 import type { Logger } from '../util/log';
+import type { InstanceEvent } from './events';
 import type { NvramStore } from '../nvram/store';
-import type { RecordStore } from '../state/records';
-import { freshState, type ReplicaState, type ReplicaStateName, type ReplicaStateStore } from '../state/replicas';
+import { isLive, type RecordStore } from '../state/records';
+import { checkReplicaTransition, freshState, type ReplicaState, type ReplicaStateName, type ReplicaStateStore } from '../state/replicas';
 import type { Tombstone, TombstoneStore } from '../state/tombstones';
 import type { FirmwareSelection } from '../firmware/types';
 import {
@@ -123,6 +126,82 @@ export class ReplicaService {
   private ready: Promise<void> | null = null;
 
   constructor(private readonly d: ReplicaServiceDeps) {}
+
+  /**
+   * What replication does about each announcement of the flows (driver/events). Generations
+   * are queued, never awaited, except the shelve generation, read back before the local store
+   * may go (a failure fails the shelve-offload). `log` is the announcing request's.
+   */
+  readonly react = async (e: InstanceEvent, log: Logger): Promise<void> => {
+    switch (e.kind) {
+      case 'store-changed':
+        return this.enqueue(e.uuid, e.why, e.why === 'restore' ? { force: true } : {});
+      case 'rebuilt':
+        return this.enqueue(e.uuid, 'spawn');
+      case 'leaving':
+        // A generation of the final store before it leaves this host (cold: forced, it is the last one here).
+        return this.enqueue(e.uuid, 'move', e.how === 'cold' ? { content: e.content, force: true } : { content: e.content });
+      case 'arrived':
+        // Nova put the instance here: this host writes its generations from now on.
+        return this.adopt(e.uuid, e.restored ?? null, e.via);
+      case 'resize-reverted':
+        // The destination took the replicas over when the migration finished there: this host,
+        // the instance's home again, takes them back (a forced generation in the background).
+        return this.adopt(e.uuid, null, 'move');
+      case 'shelving': {
+        const w = await this.writeNow(e.uuid, e.content, e.firmware, 'shelve');
+        log.info('shelve generation written and read back', { instance_uuid: e.uuid, generation: w.generation, sha256: w.header.sha256 });
+        return;
+      }
+      case 'left':
+        return this.forget(e.uuid);
+      case 'destroyed':
+        return this.destroyed(e, log);
+    }
+  };
+
+  /** After a destroy: what becomes of the replicas. */
+  private async destroyed(e: Extract<InstanceEvent, { kind: 'destroyed' }>, log: Logger): Promise<void> {
+    const uuid = e.uuid;
+    if (e.why === 'delete') {
+      if (this.isFenced(uuid)) {
+        log.warning('delete: replicas left alone, another host owns them', { instance_uuid: uuid });
+        await this.forget(uuid);
+        return;
+      }
+      try {
+        const n = await this.deleteAll(uuid);
+        log.info('nvram replicas deleted', { instance_uuid: uuid, objects: n });
+      } catch (err) {
+        // Nova's delete goes on; the deletion is remembered and retried until the store answers.
+        log.error('nvram replicas could not be deleted yet; retried with back-off', {
+          instance_uuid: uuid,
+          error: (err as Error).message,
+          backend: this.backend,
+        });
+      }
+      return;
+    }
+    if (e.why === 'evacuated-source') {
+      log.info('destroy of an instance evacuated from here: its replicas and its store elsewhere are left alone', { instance_uuid: uuid, now_on: e.nowOn });
+    }
+    // A destroy Nova named no task for leaves replicas nobody asks for again: a tombstone lets
+    // `replicas prune` tell them from replicas of an instance that lives elsewhere.
+    if (e.why === 'other' && e.destroyDisks && e.untracked) {
+      const t = await this.recordDestroy(uuid).catch((err: unknown) => {
+        log.warning('destroy without task state not recorded', { instance_uuid: uuid, error: (err as Error).message });
+        return null;
+      });
+      if (t)
+        log.info('destroy without task state recorded: its replicas are orphaned unless the instance comes back', {
+          instance_uuid: uuid,
+          generation: t.generation,
+        });
+    }
+    // A rebuild's destroy keeps the replica state: the spawn that follows writes the next
+    // generation as the same owner (forgotten, it would be fenced by its own history).
+    if (e.destroyDisks && e.why !== 'rebuild') await this.forget(uuid);
+  }
 
   /** Make the replica store usable (created when missing); retried by the next write after a failure. */
   ensureStore(): Promise<void> {
@@ -255,9 +334,12 @@ export class ReplicaService {
     return { states, oldestUnreplicated: oldest };
   }
 
+  /** Write the instance's state, checked against the transition table (state/replicas) first. */
   private async save(s: ReplicaState): Promise<void> {
+    const from = this.states.get(s.uuid)?.state ?? 'none';
+    checkReplicaTransition(s.uuid, from, s.state);
     this.states.set(s.uuid, s);
-    await this.d.states.put(s);
+    await this.d.states.put(s, from);
   }
 
   /**
@@ -318,7 +400,7 @@ export class ReplicaService {
     // written its answer by then, so compression and encryption never delay it.
     await new Promise<void>((r) => setImmediate(r));
     const rec = await this.d.records.peek(uuid).catch(() => null);
-    if (!rec || rec.vmState === 'deleted-kept' || !rec.nvramPath) {
+    if (!isLive(rec) || !rec.nvramPath) {
       // The instance left this host (or has no store): nothing to write, nothing to retry.
       if (!rec && this.states.has(uuid) && this.states.get(uuid)?.state !== 'deleting') {
         this.states.delete(uuid);
@@ -421,8 +503,8 @@ export class ReplicaService {
     this.scanning = true;
     let queued = 0;
     try {
-      for (const r of await this.d.records.summaries()) {
-        if (r.vmState === 'deleted-kept' || this.queue.has(r.uuid)) continue;
+      for (const r of await this.d.records.liveSummaries()) {
+        if (this.queue.has(r.uuid)) continue;
         const s = this.states.get(r.uuid);
         if (s?.state === 'fenced' || s?.state === 'stale' || s?.state === 'deleting') continue;
         const rec = await this.d.records.peek(r.uuid).catch(() => null);

@@ -17,7 +17,8 @@ import type { DestroyArgs, Done, InstanceView, SpawnArgs } from './contract';
 import { ReplicaService, type BackupView } from './replicas';
 import type { NovaInstance } from '../nova/objects';
 import type { NvramInfo } from '../nvram/store';
-import { NovaError } from '../errors';
+import { Invalid, NotFound, isNovaError } from '../errors';
+import { ReplicaUnavailable } from '../replica';
 import * as lifecycle from './lifecycle';
 import { requireShutOff, storeOf } from './nvramOps';
 
@@ -29,7 +30,8 @@ const DELETING = 'deleting';
 const DELETED = 'deleted';
 const REBUILDING = 'rebuilding';
 
-export type DestroyKind = 'shelve-offload' | 'delete' | 'evacuated-source' | 'rebuild' | 'other';
+export type { DestroyKind } from './events';
+import type { DestroyKind } from './events';
 
 /** What a destroy is for, from the instance Nova passed. */
 export function destroyKind(instance: NovaInstance | undefined, thisHost: string): DestroyKind {
@@ -51,7 +53,7 @@ export function spawnRestores(a: SpawnArgs): 'unshelve' | 'evacuate' | null {
 
 function replicasOf(core: DriverCore): ReplicaService {
   const r = core.replicas;
-  if (!r) throw new NovaError('Invalid', 409, 'NVRAM replicas are not configured on this host ([replica] backend = none)');
+  if (!r) throw new Invalid('NVRAM replicas are not configured on this host ([replica] backend = none)', undefined, 409);
   return r;
 }
 
@@ -68,7 +70,7 @@ export async function spawnRestoring(core: DriverCore, uuid: string, a: SpawnArg
   const r = await svc.newest(uuid);
   if (!r) {
     const view = await lifecycle.spawn(core, uuid, a);
-    await svc.adopt(uuid, null, kind);
+    await core.announce({ kind: 'arrived', uuid, via: kind, restored: null });
     log.warning('no nvram replica to restore: the store starts from the template', { instance_uuid: uuid, kind, backend: svc.backend });
     view.warnings.push(`no replica of the variable store in ${svc.backend}: it starts from the template`);
     return view;
@@ -85,7 +87,7 @@ export async function spawnRestoring(core: DriverCore, uuid: string, a: SpawnArg
     svc.countOlderRestore('pinned');
   }
   const view = await lifecycle.spawn(core, uuid, a, { store: r.store, firmware: r.header.firmware });
-  await svc.adopt(uuid, r, kind);
+  await core.announce({ kind: 'arrived', uuid, via: kind, restored: r });
   const restored = svc.restoredView(r);
   log.info('nvram restored from replica', {
     instance_uuid: uuid,
@@ -110,76 +112,38 @@ export async function spawnRestoring(core: DriverCore, uuid: string, a: SpawnArg
  * written the destroy is refused and everything local is kept.
  */
 export async function shelveOffload(core: DriverCore, uuid: string, a: DestroyArgs): Promise<Done> {
-  const svc = replicasOf(core);
-  const rec = await core.deps.records.get(uuid);
-  if (rec?.nvramPath && rec.vmState !== 'deleted-kept') {
+  replicasOf(core); // Invalid (409) when replicas are not configured
+  const rec = await core.deps.records.live(uuid);
+  if (rec?.nvramPath) {
     // QEMU must not write the store while its last generation is taken.
     await core.hv.destroy(rec.name);
     const content = await core.deps.nvram.read(rec.nvramPath).catch(() => null);
     if (content) {
       try {
-        const w = await svc.writeNow(uuid, content, rec.firmware, 'shelve');
-        core.deps.log.info('shelve generation written and read back', { instance_uuid: uuid, generation: w.generation, sha256: w.header.sha256 });
+        await core.announce({ kind: 'shelving', uuid, content, firmware: rec.firmware });
       } catch (e) {
-        const err = e as NovaError;
-        throw new NovaError(
-          err.type ?? 'ReplicaUnavailable',
-          err.code ?? 503,
-          `shelve-offload of ${uuid} refused: the final generation of its variable store could not be written and read back (${err.message}); the local store ${rec.nvramPath} is kept`,
-          { cause: e },
-        );
+        const why = `shelve-offload of ${uuid} refused: the final generation of its variable store could not be written and read back (${(e as Error).message}); the local store ${rec.nvramPath} is kept`;
+        throw isNovaError(e) ? e.restated(why) : new ReplicaUnavailable(why, { cause: e });
       }
       core.crashPoint('shelve:written-before-destroy');
     }
   }
   const done = await lifecycle.destroy(core, uuid, a);
-  await svc.forget(uuid);
+  await core.announce({ kind: 'left', uuid });
   return done;
 }
 
-/** After a destroy: what becomes of the replicas. */
+/** After a destroy: announced, so replication decides what becomes of the replicas. */
 export async function afterDestroy(core: DriverCore, uuid: string, a: DestroyArgs, kind: DestroyKind): Promise<void> {
-  const svc = core.replicas;
-  if (!svc) return;
-  const log = core.deps.log;
-  if (kind === 'delete') {
-    if (svc.isFenced(uuid)) {
-      log.warning('delete: replicas left alone, another host owns them', { instance_uuid: uuid });
-      await svc.forget(uuid);
-      return;
-    }
-    try {
-      const n = await svc.deleteAll(uuid);
-      log.info('nvram replicas deleted', { instance_uuid: uuid, objects: n });
-    } catch (e) {
-      // Nova's delete goes on; the deletion is remembered and retried until the store answers.
-      log.error('nvram replicas could not be deleted yet; retried with back-off', { instance_uuid: uuid, error: (e as Error).message, backend: svc.backend });
-    }
-    return;
-  }
-  if (kind === 'evacuated-source') {
-    log.info('destroy of an instance evacuated from here: its replicas and its store elsewhere are left alone', {
-      instance_uuid: uuid,
-      now_on: a.instance.host,
-    });
-  }
-  // Nova's own destroys name their task; one without (an operator's call, an old proxy) leaves
-  // replicas nobody asks for again: a tombstone lets `replicas prune` tell them from replicas
-  // of an instance that lives elsewhere.
-  if (kind === 'other' && a.destroy_disks !== false && !a.instance?.task_state && a.instance?.vm_state !== 'deleted') {
-    const t = await svc.recordDestroy(uuid).catch((e: unknown) => {
-      log.warning('destroy without task state not recorded', { instance_uuid: uuid, error: (e as Error).message });
-      return null;
-    });
-    if (t)
-      log.info('destroy without task state recorded: its replicas are orphaned unless the instance comes back', {
-        instance_uuid: uuid,
-        generation: t.generation,
-      });
-  }
-  // A rebuild's destroy keeps the replica state: the spawn that follows writes the next
-  // generation as the same owner (forgotten, it would be fenced by its own history).
-  if (a.destroy_disks !== false && kind !== 'rebuild') await svc.forget(uuid);
+  await core.announce({
+    kind: 'destroyed',
+    uuid,
+    why: kind,
+    destroyDisks: a.destroy_disks !== false,
+    nowOn: a.instance.host ?? undefined,
+    // Nova's own destroys name their task; one without (an operator's call, an old proxy) does not.
+    untracked: !a.instance?.task_state && a.instance?.vm_state !== 'deleted',
+  });
 }
 
 export async function listBackups(core: DriverCore, uuid: string): Promise<{ backups: BackupView[] }> {
@@ -225,13 +189,13 @@ export async function restoreGeneration(
   const { path } = await storeOf(core, uuid);
   await requireShutOff(core, rec, 'restore the variable store');
   const got = await svc.read(uuid, generation);
-  if (!got) throw new NovaError('NotFound', 404, `Instance ${uuid} has no replica generation ${generation}.`);
+  if (!got) throw new NotFound(`Instance ${uuid} has no replica generation ${generation}.`);
   const cur = await core.deps.nvram.sizeOf(path);
   if (cur !== null && cur !== got.header.size) {
-    throw new NovaError(
-      'Invalid',
-      409,
+    throw new Invalid(
       `replica generation ${generation} holds a ${got.header.size}-byte store; the instance's firmware maps ${cur} bytes (another firmware build)`,
+      undefined,
+      409,
     );
   }
   const highest = await svc.highest(uuid);
@@ -246,6 +210,6 @@ export async function restoreGeneration(
     });
     svc.countOlderRestore('point-in-time');
   } else log.info('variable store restored from replica', { instance_uuid: uuid, generation, written_at: got.header.time, sha256: got.header.sha256 });
-  svc.enqueue(uuid, 'restore', { force: true });
+  await core.announce({ kind: 'store-changed', uuid, why: 'restore' });
   return { restored: ReplicaService.backupView(got.header, got.storedBytes), nvram: info };
 }

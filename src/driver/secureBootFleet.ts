@@ -18,7 +18,7 @@
  * the first read. Expiry is judged at answer time.
  */
 import { randomUUID } from 'node:crypto';
-import { InvalidInput, NovaError } from '../errors';
+import { InvalidInput, NotFound, isNovaError } from '../errors';
 import { StatCache } from '../util/fileIdentity';
 import type { RotationDoc, RotationOutcome, RotationRequest, RotationStore } from '../state/rotations';
 import type { InstanceRecord } from '../state/records';
@@ -40,17 +40,37 @@ const INVENTORY_CACHE_ENTRIES = 65536;
 /** What the inventory keeps per store: the summary and each KEK/db certificate's notAfter in ms. */
 type StoreSummary = { s: SecureBootSummary; kekAfter: number[]; dbAfter: number[] } | { error: string };
 
-export class SecureBootFleet {
-  private readonly summaries = new StatCache<StoreSummary>(INVENTORY_CACHE_ENTRIES);
+/** What every request's view of the fleet shares: the summary cache, the rotations running and those starting. */
+interface FleetState {
+  readonly summaries: StatCache<StoreSummary>;
   /** Rotations running in this process, by id. */
-  private readonly running = new Map<string, Promise<void>>();
+  readonly running: Map<string, Promise<void>>;
   /** Starts in progress, by rotation id (concurrent starts of one id wait for the first). */
-  private readonly starting = new Map<string, Promise<unknown>>();
+  readonly starting: Map<string, Promise<unknown>>;
+}
+
+export class SecureBootFleet {
+  private readonly summaries: StatCache<StoreSummary>;
+  private readonly running: Map<string, Promise<void>>;
+  private readonly starting: Map<string, Promise<unknown>>;
 
   constructor(
     private readonly core: DriverCore,
     private readonly rotations: RotationStore,
-  ) {}
+    private readonly state: FleetState = { summaries: new StatCache<StoreSummary>(INVENTORY_CACHE_ENTRIES), running: new Map(), starting: new Map() },
+  ) {
+    this.summaries = state.summaries;
+    this.running = state.running;
+    this.starting = state.starting;
+  }
+
+  /**
+   * The fleet as one request sees it (`core` is the request's): a rotation it starts logs
+   * with the request's id to the end, while the cache and the running rotations are shared.
+   */
+  forCore(core: DriverCore): SecureBootFleet {
+    return new SecureBootFleet(core, this.rotations, this.state);
+  }
 
   // ---- inventory ----
 
@@ -170,7 +190,7 @@ export class SecureBootFleet {
     const sel = req.selection;
     let targets: string[];
     if (sel.instances) targets = [...new Set(sel.instances.map((u) => u.toLowerCase()))];
-    else targets = (await this.core.deps.records.summaries()).filter((r) => r.vmState !== 'deleted-kept').map((r) => r.uuid);
+    else targets = (await this.core.deps.records.liveSummaries()).map((r) => r.uuid);
     const doc: RotationDoc = known
       ? { ...known, status: 'running', finished_at: null }
       : { rotation_id: id, status: 'running', created_at: new Date().toISOString(), finished_at: null, request: req, targets, instances: [] };
@@ -219,8 +239,8 @@ export class SecureBootFleet {
   private async one(uuid: string, doc: RotationDoc, changes: KeyChange[]): Promise<RotationOutcome> {
     const at = () => new Date().toISOString();
     const req = doc.request;
-    const rec = await this.core.deps.records.get(uuid);
-    if (!rec || rec.vmState === 'deleted-kept') return { instance_uuid: uuid, outcome: 'skipped', detail: 'not an instance of this host', at: at() };
+    const rec = await this.core.deps.records.live(uuid);
+    if (!rec) return { instance_uuid: uuid, outcome: 'skipped', detail: 'not an instance of this host', at: at() };
     const out = (outcome: RotationOutcome['outcome'], detail?: string, change_id?: string): RotationOutcome => ({
       instance_uuid: uuid,
       instance_name: rec.name,
@@ -242,7 +262,7 @@ export class SecureBootFleet {
       if (r.queued) return out('queued', 'running: applied at the next cold boot', r.change?.id);
       return out(r.changed ? 'applied' : 'unchanged', r.changed ? undefined : 'every entry already as asked');
     } catch (e) {
-      if (e instanceof NovaError) return out('failed', e.message);
+      if (isNovaError(e)) return out('failed', e.message);
       throw e;
     }
   }
@@ -286,7 +306,7 @@ export class SecureBootFleet {
 
   async get(id: string): Promise<SecureBootRotation> {
     const doc = await this.rotations.get(id);
-    if (!doc) throw new NovaError('NotFound', 404, `No Secure Boot rotation ${id} on this host.`);
+    if (!doc) throw new NotFound(`No Secure Boot rotation ${id} on this host.`);
     return this.view(doc);
   }
 

@@ -8,14 +8,14 @@
  * Offline only, never lost: a shut-off guest's store is written at once (with any changes
  * still queued before it, in order); a running guest's change is queued in its record
  * (persisted atomically, carried by cold migrations with the record) and applied by the
- * cold-boot path's store hook (`storeHook`) while no QEMU holds the store. Applying is
+ * cold-boot path's store hook (`applyQueuedSecureBootChanges`) while no QEMU holds the store. Applying is
  * idempotent (varstore/enroll), so a crash between the store write and the record write
  * re-applies to no effect: the change lands exactly once. Callers hold the instance lock.
  *
  * Does not touch files itself: the store through `NvramStore`, the edits through varstore.
  */
 import { randomUUID } from 'node:crypto';
-import { FlavorImageConflict, InstanceInvalidState, InvalidInput, NovaError } from '../errors';
+import { FlavorImageConflict, InstanceInvalidState, InvalidInput, NotFound, NovaError } from '../errors';
 import { PowerState, powerStateName } from '../nova/powerState';
 import type { NovaImageMeta, NovaInstance } from '../nova/objects';
 import type { NvramInfo } from '../nvram/store';
@@ -276,7 +276,7 @@ export async function putSecureBoot(core: DriverCore, uuid: string, body: Secure
 export async function cancelChange(core: DriverCore, uuid: string, id: string): Promise<{ pending: PendingKeyChangeView[] }> {
   const rec = await core.mustRecord(uuid);
   const state = rec.secureBoot;
-  if (!state?.pending.some((p) => p.id === id)) throw new NovaError('NotFound', 404, `No queued Secure Boot change ${id} for instance ${uuid}.`);
+  if (!state?.pending.some((p) => p.id === id)) throw new NotFound(`No queued Secure Boot change ${id} for instance ${uuid}.`);
   rec.secureBoot = { ...state, pending: state.pending.filter((p) => p.id !== id) };
   await core.deps.records.put(rec);
   core.deps.log.info('queued Secure Boot change cancelled', { instance_uuid: uuid, change: id });
@@ -289,29 +289,27 @@ export async function cancelChange(core: DriverCore, uuid: string, id: string): 
  * (`InvalidNVRAM`, e.g. `full`) does not stop the boot: it is dropped with a warning and its
  * outcome recorded as failed.
  */
-export function storeHook(core: DriverCore): StoreChangeHook {
-  return async function applyQueuedSecureBootChanges(rec, path) {
-    const state = rec.secureBoot;
-    if (!state?.pending.length) return [];
-    const queued = state.pending;
-    const next: SecureBootState = { ...state, pending: [] };
-    try {
-      const r = await applyToStore(
-        core,
-        path,
-        queued.flatMap((p) => p.changes),
-      );
-      for (const p of queued) if (p.keyset) next.keyset = p.keyset;
-      remember(next, queued, r.changed ? 'applied' : 'unchanged');
-      rec.secureBoot = next;
-      core.deps.log.info('queued Secure Boot changes applied', { instance_uuid: rec.uuid, changes: queued.map((p) => p.id), changed: r.changed });
-      return [];
-    } catch (e) {
-      if (!isVarStoreError(e)) throw e;
-      remember(next, queued, 'failed', e.message);
-      rec.secureBoot = next;
-      core.deps.log.error('queued Secure Boot changes not applied', { instance_uuid: rec.uuid, changes: queued.map((p) => p.id), error: e.message });
-      return [`queued Secure Boot changes not applied (${e.message}); the store is unchanged`];
-    }
-  };
-}
+export const applyQueuedSecureBootChanges: StoreChangeHook = async function applyQueuedSecureBootChanges(core, rec, path) {
+  const state = rec.secureBoot;
+  if (!state?.pending.length) return [];
+  const queued = state.pending;
+  const next: SecureBootState = { ...state, pending: [] };
+  try {
+    const r = await applyToStore(
+      core,
+      path,
+      queued.flatMap((p) => p.changes),
+    );
+    for (const p of queued) if (p.keyset) next.keyset = p.keyset;
+    remember(next, queued, r.changed ? 'applied' : 'unchanged');
+    rec.secureBoot = next;
+    core.deps.log.info('queued Secure Boot changes applied', { instance_uuid: rec.uuid, changes: queued.map((p) => p.id), changed: r.changed });
+    return [];
+  } catch (e) {
+    if (!isVarStoreError(e)) throw e;
+    remember(next, queued, 'failed', e.message);
+    rec.secureBoot = next;
+    core.deps.log.error('queued Secure Boot changes not applied', { instance_uuid: rec.uuid, changes: queued.map((p) => p.id), error: e.message });
+    return [`queued Secure Boot changes not applied (${e.message}); the store is unchanged`];
+  }
+};

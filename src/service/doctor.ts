@@ -164,7 +164,7 @@ function tlsChecks(config: Config): DoctorCheck[] {
 /** The map key whose value (a path) a problem names, e.g. `[firmware:x86_64] nvram_template`. */
 function mapOption(config: Config, p: FirmwareProblem): string {
   const section = /\[firmware:([a-z0-9_]+)\]/.exec(p.source)?.[1] ?? p.arch ?? '<arch>';
-  const values = (config.firmwareMap[section] ?? {}) as unknown as Record<string, unknown>;
+  const values: Record<string, unknown> = config.firmwareMap[section] ?? {};
   const key = Object.keys(values).find((k) => typeof values[k] === 'string' && values[k] !== '' && p.message.includes(values[k]));
   return `[firmware:${section}]${key ? ` ${key}` : ''}`;
 }

@@ -15,16 +15,16 @@
  * Deliberately not here: what each module does with the new configuration (`server.ts` hands
  * it to them in one synchronous step, so no call sees half of it).
  */
-import { ConfigError, OPTIONS, deepFreeze, loadConfigFile, type Config } from '../config';
+import { ConfigError, OPTIONS, deepFreeze, loadConfigFile, optionValue, sectionsFrom, type Config } from '../config';
 import type { FirmwareInventory, FirmwareProblem } from '../firmware/types';
 import type { Logger } from '../util/log';
 import type { Metrics } from '../metrics';
 
-export interface RestartOnlyChange {
+export type RestartOnlyChange = {
   option: string;
   running: string;
   file: string;
-}
+};
 
 export interface ReloadPlan {
   /** The configuration to put in force: the file's, with restart-only options at their running values. */
@@ -46,25 +46,25 @@ function shown(v: unknown, secret: boolean | undefined): string {
 export function planReload(running: Config, fromFile: Config): ReloadPlan {
   const restartOnly: RestartOnlyChange[] = [];
   const changed: string[] = [];
-  const sections: Record<string, Record<string, unknown>> = {};
-  for (const def of OPTIONS) {
-    const was = (running as unknown as Record<string, Record<string, unknown>>)[def.section][def.key];
-    const now = (fromFile as unknown as Record<string, Record<string, unknown>>)[def.section][def.key];
-    const same = JSON.stringify(was) === JSON.stringify(now);
-    const keep = !same && !def.mutable;
-    (sections[def.section] ??= {})[def.key] = keep ? was : now;
-    if (same) continue;
+  const sections = sectionsFrom(OPTIONS, (def) => {
+    const was = optionValue(running, def);
+    const now = optionValue(fromFile, def);
+    if (JSON.stringify(was) === JSON.stringify(now)) return now;
     const option = `[${def.section}] ${def.key}`;
-    if (keep) restartOnly.push({ option, running: shown(was, def.secret), file: shown(now, def.secret) });
-    else changed.push(option);
-  }
+    if (def.mutable) {
+      changed.push(option);
+      return now;
+    }
+    restartOnly.push({ option, running: shown(was, def.secret), file: shown(now, def.secret) });
+    return was;
+  });
   const arches = new Set([...Object.keys(running.firmwareMap), ...Object.keys(fromFile.firmwareMap)]);
   for (const arch of [...arches].sort()) {
     if (JSON.stringify(running.firmwareMap[arch]) !== JSON.stringify(fromFile.firmwareMap[arch])) changed.push(`[firmware:${arch}]`);
   }
   if (JSON.stringify(running.secureBootKeysets) !== JSON.stringify(fromFile.secureBootKeysets)) changed.push('[secure_boot_keyset:*]');
-  const next = deepFreeze({
-    ...(sections as unknown as Omit<Config, 'firmwareMap' | 'secureBootKeysets' | 'source'>),
+  const next: Config = deepFreeze({
+    ...sections,
     firmwareMap: fromFile.firmwareMap,
     secureBootKeysets: fromFile.secureBootKeysets,
     source: fromFile.source,
@@ -82,8 +82,14 @@ export function newMapErrors(now: FirmwareInventory, next: FirmwareInventory): s
     .map((p) => `${p.source.slice('config:'.length)}: ${p.message}`);
 }
 
-/** What the reloader needs from the running sidecar. */
-export interface ReloadTarget {
+/**
+ * What a reload prepares from a candidate before anything changes (files read, contexts
+ * built): the value `apply` takes, or the problems that refuse the candidate.
+ */
+export type Prepared<P> = { value: P } | { problems: string[] };
+
+/** What the reloader needs from the running sidecar; `P` is what it prepares for `apply`. */
+export interface ReloadTarget<P> {
   log: Logger;
   metrics?: Metrics;
   /** The configuration in force. */
@@ -91,19 +97,16 @@ export interface ReloadTarget {
   /** The running firmware inventory, and what a configuration's map and descriptors would give. */
   firmwareNow(): FirmwareInventory;
   firmwareFor(config: Config): FirmwareInventory;
-  /**
-   * More checks of a candidate (e.g. TLS files load): the problems, none when it may go in.
-   * Runs before anything changes.
-   */
-  check?(next: Config): Promise<string[]>;
-  /** Put `next` in force, with the inventory found for it; synchronous, so no call sees half of it. */
-  apply(next: Config, inv: FirmwareInventory): void;
+  /** Read and check what `next` needs (e.g. TLS files, key sets) without changing anything. */
+  prepare(next: Config): Promise<Prepared<P>>;
+  /** Put `next` in force with what `prepare` made and the inventory found for it; synchronous, so no call sees half of it. */
+  apply(next: Config, inv: FirmwareInventory, prepared: P): void;
 }
 
 export type ReloadResult = { ok: true; plan: ReloadPlan } | { ok: false; problems: string[] };
 
 /** Re-read `file` and put it in force, or refuse it as a whole; logs and counts either way. */
-export async function reloadConfig(file: string, t: ReloadTarget): Promise<ReloadResult> {
+export async function reloadConfig<P>(file: string, t: ReloadTarget<P>): Promise<ReloadResult> {
   const refuse = (problems: string[]): ReloadResult => {
     t.log.error('configuration reload refused, the running configuration keeps serving', { config: file, problems });
     t.metrics?.reloads.inc({ outcome: 'failed' });
@@ -119,12 +122,13 @@ export async function reloadConfig(file: string, t: ReloadTarget): Promise<Reloa
   }
   const plan = planReload(t.current(), fromFile);
   const inv = t.firmwareFor(plan.next);
-  const problems = [...newMapErrors(t.firmwareNow(), inv), ...((await t.check?.(plan.next)) ?? [])];
-  if (problems.length) return refuse(problems);
+  const prepared = await t.prepare(plan.next);
+  const problems = [...newMapErrors(t.firmwareNow(), inv), ...('problems' in prepared ? prepared.problems : [])];
+  if (problems.length || 'problems' in prepared) return refuse(problems);
   for (const c of plan.restartOnly) {
-    t.log.warning('option changed in the file takes effect at restart; the running value is kept', c as unknown as Record<string, unknown>);
+    t.log.warning('option changed in the file takes effect at restart; the running value is kept', c);
   }
-  t.apply(plan.next, inv);
+  t.apply(plan.next, inv, prepared.value);
   t.metrics?.reloads.inc({ outcome: 'success' });
   t.metrics?.lastReloadSuccessful.set(1);
   t.log.info('configuration reloaded', { config: file, changed: plan.changed, restart_only: plan.restartOnly.map((c) => c.option) });

@@ -11,7 +11,20 @@ import type { ImageProps } from '../nova/objects';
 import { validateUuid } from '../nova/ids';
 import type { KeyChange } from '../varstore';
 
-export type VmState = 'active' | 'stopped' | 'rescued' | 'resized' | 'migrating' | 'deleted-kept';
+/**
+ * The states a record is in, each set by a flow: `active` (running), `stopped`, `rescued`,
+ * and `deleted-kept`, the tombstone `destroy(destroy_disks=False)` leaves (the record and
+ * store kept for a later spawn; not an instance). Readers that want instances read through
+ * the live reads (`live`, `peekLive`, `liveSummaries`, `isLive`), never the state itself.
+ */
+export type VmState = 'active' | 'stopped' | 'rescued' | typeof TOMBSTONE;
+/** The state of a kept record (see `VmState`). */
+export const TOMBSTONE = 'deleted-kept';
+
+/** True when `r` is an instance of this host (a record, and not the tombstone). */
+export function isLive<R extends Pick<InstanceRecord, 'vmState'>>(r: R | null | undefined): r is R {
+  return !!r && r.vmState !== TOMBSTONE;
+}
 
 export interface InstanceRecord {
   uuid: string;
@@ -113,6 +126,24 @@ export class RecordStore {
     return this.docs.peek(validateUuid(uuid));
   }
 
+  /** The instance's record; null when there is none or only the tombstone. */
+  async live(uuid: string): Promise<InstanceRecord | null> {
+    const r = await this.get(uuid);
+    return isLive(r) ? r : null;
+  }
+
+  /** `live` for reading only (see `peek`). */
+  async peekLive(uuid: string): Promise<Readonly<InstanceRecord> | null> {
+    const r = await this.peek(uuid);
+    return isLive(r) ? r : null;
+  }
+
+  /** Keep `rec` as the tombstone (destroy without its disks): the store stays for a later spawn. */
+  keep(rec: InstanceRecord): Promise<void> {
+    rec.vmState = TOMBSTONE;
+    return this.put(rec);
+  }
+
   async put(rec: InstanceRecord): Promise<void> {
     rec.updatedAt = new Date().toISOString();
     await this.docs.write(validateUuid(rec.uuid), rec);
@@ -131,7 +162,12 @@ export class RecordStore {
   /** What the Secure Boot inventory needs of every readable record, in key order (remembered per unchanged record). */
   async secureBootSummaries(): Promise<SecureBootRecordSummary[]> {
     const docs = await this.docs.readManyPicked(await this.docs.keys(), secureBootSummaryOf);
-    return docs.filter((r): r is SecureBootRecordSummary => r !== null && r.vmState !== 'deleted-kept');
+    return docs.filter((r): r is SecureBootRecordSummary => isLive(r));
+  }
+
+  /** `summaries` of the instances (tombstones left out). */
+  async liveSummaries(): Promise<RecordSummary[]> {
+    return (await this.summaries()).filter((r) => isLive(r));
   }
 
   /** uuid, name and vm state of every readable record, in key order: `list` without holding whole records. */

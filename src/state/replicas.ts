@@ -15,6 +15,42 @@ import { validateUuid } from '../nova/ids';
 /** `deleting`: the instance was deleted while the replica store failed; its replicas are removed when it answers. */
 export type ReplicaStateName = 'current' | 'pending' | 'stale' | 'fenced' | 'deleting';
 
+/**
+ * Which state may follow which when a state is written (`none`: no state yet), as the
+ * replica scheduler moves them:
+ * - a generation written (or an unchanged store found) makes `current`; one the store refused
+ *   makes `stale` (retried with back-off); one another host claimed makes `fenced`;
+ * - Nova putting the instance here (`adopt`) makes `pending` with a takeover, from any state;
+ * - a delete the store refused makes `deleting` (retried until it answers).
+ * A `fenced` host writes nothing until it adopts the instance again, so `fenced` never
+ * becomes `stale` or `fenced` again by a write of its own.
+ */
+export const REPLICA_TRANSITIONS: { readonly [F in ReplicaStateName | 'none']: readonly ReplicaStateName[] } = {
+  none: ['pending', 'current', 'stale', 'fenced', 'deleting'],
+  pending: ['pending', 'current', 'stale', 'fenced', 'deleting'],
+  current: ['current', 'pending', 'stale', 'fenced', 'deleting'],
+  stale: ['stale', 'pending', 'current', 'fenced', 'deleting'],
+  fenced: ['pending', 'current', 'deleting'],
+  deleting: ['deleting', 'pending', 'current', 'stale', 'fenced'],
+};
+
+/** A state write the table does not allow: a defect of the scheduler, never an operator's problem. */
+export class ReplicaTransitionError extends Error {
+  constructor(
+    readonly uuid: string,
+    readonly from: ReplicaStateName | 'none',
+    readonly to: ReplicaStateName,
+  ) {
+    super(`replica state of ${uuid} cannot go from ${from} to ${to}`);
+    this.name = 'ReplicaTransitionError';
+  }
+}
+
+/** Throws `ReplicaTransitionError` unless `REPLICA_TRANSITIONS` allows `from` → `to`. */
+export function checkReplicaTransition(uuid: string, from: ReplicaStateName | 'none', to: ReplicaStateName): void {
+  if (!REPLICA_TRANSITIONS[from].includes(to)) throw new ReplicaTransitionError(uuid, from, to);
+}
+
 export interface ReplicaState {
   uuid: string;
   /** Newest generation this host wrote or restored; 0 for none. */
@@ -55,8 +91,10 @@ export class ReplicaStateStore {
   get(uuid: string): Promise<ReplicaState | null> {
     return this.docs.read(validateUuid(uuid));
   }
-  put(s: ReplicaState): Promise<void> {
-    return this.docs.write(validateUuid(s.uuid), s);
+  /** Write `s`, which follows state `from` (`none` when there was none): refused unless the table allows it. */
+  async put(s: ReplicaState, from: ReplicaStateName | 'none'): Promise<void> {
+    checkReplicaTransition(s.uuid, from, s.state);
+    await this.docs.write(validateUuid(s.uuid), s);
   }
   delete(uuid: string): Promise<void> {
     return this.docs.remove(validateUuid(uuid));

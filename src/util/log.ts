@@ -3,8 +3,11 @@
  * Structured JSON logs, one object per line on stdout. A line written while serving an HTTP
  * request carries that request's id, so an operator can follow `X-OpenStack-Request-ID` from
  * nova-compute through the sidecar: the API gives each request a child logger
- * (`log.child({ request_id })`, through `ShimDriver.forRequest`) instead of an implicit
- * async context, which in Node 20 would put a hook on every promise the sidecar makes.
+ * (`log.child({ request_id })`, through `ShimDriver.forRequest`, which builds a driver over
+ * the same state holding that logger) instead of an implicit async context
+ * (`AsyncLocalStorage`), which in Node 20 would put a hook on every promise the sidecar
+ * makes. The context is an explicit value: work a request starts in the background (a fleet
+ * rotation) keeps the request's logger to its last line.
  */
 export type Level = 'debug' | 'info' | 'warning' | 'error';
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warning: 30, error: 40 };

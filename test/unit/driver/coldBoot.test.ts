@@ -38,7 +38,7 @@ interface HookCall {
 /** Register the store-change hook on `h`: it marks `hook` in the hypervisor's event list and notes what it saw. */
 function watchHook(h: Host): HookCall[] {
   const calls: HookCall[] = [];
-  h.driver.core.storeHooks.push(async (rec, p) => {
+  h.driver.core.storeHooks.push(async (_core, rec, p) => {
     h.hv.events.push('hook');
     calls.push({ path: p, recordPath: rec.nvramPath, size: await h.nvram.sizeOf(p), state: h.hv.stateOf(rec.name) });
     return [];

@@ -152,4 +152,21 @@ describe('driver/secureBootFleet', () => {
     );
     assert.equal(e?.pending, 1);
   });
+
+  it("logs a rotation started through a request with that request's id, to its last line", async () => {
+    const off = await spawn('old', false);
+    const driver = A.driver.forRequest('req-rotation-1');
+    const before = A.log.lines.length;
+    await driver.startSecureBootRotation({ rotation_id: 'r-log', add: { keyset: 'new', databases: ['db' as const] }, selection: { all: true as const } });
+    await driver.secureBootFleet.settled('r-log');
+    const lines = A.log.lines.slice(before).filter((l) => typeof l.msg === 'string' && l.msg.startsWith('Secure Boot rotation'));
+    assert.deepEqual(
+      lines.map((l) => [l.msg, l.request_id]),
+      [
+        ['Secure Boot rotation started', 'req-rotation-1'],
+        ['Secure Boot rotation finished', 'req-rotation-1'],
+      ],
+    );
+    assert.equal((await A.driver.getSecureBootRotation('r-log')).instances.find((o) => o.instance_uuid === off.uuid)?.outcome, 'applied');
+  });
 });
