@@ -262,10 +262,10 @@ class RunningSidecar implements Sidecar {
     const metrics = opts.metrics ?? (initial.api.metrics_enabled ? new Metrics() : undefined);
     const built = await buildDriver(initial, { ...opts, metrics });
     // The names this host answers to follow the configuration in force (a reload may change them).
-    let running: RunningSidecar | undefined;
-    const verifier = new SignatureVerifier(initial.peer.shared_secret, initial.peer.max_clock_skew, () => ownPeerNames(running?.config ?? initial));
+    const self: { sidecar?: RunningSidecar } = {};
+    const verifier = new SignatureVerifier(initial.peer.shared_secret, initial.peer.max_clock_skew, () => ownPeerNames(self.sidecar?.config ?? initial));
     const sidecar = new RunningSidecar(initial, { ...built, metrics, verifier, tls: initial.api.tls_cert_file ? loadTls(initial) : undefined });
-    running = sidecar;
+    self.sidecar = sidecar;
     await sidecar.listen();
     return sidecar;
   }

@@ -5,7 +5,8 @@
  * util/atomicFile), so a reader sees a whole object or none. A claim is a file created with
  * link(2) from a complete temp file: link fails with EEXIST when the name exists, atomically
  * on a local filesystem and on NFSv3+ (the O_EXCL rule), so at most one claimant wins. New
- * directories (the root, an instance's, a claim's) are fsynced in their parent.
+ * directories (the root, an instance's, a claim's) are fsynced in their parent. Temp files a
+ * killed writer left are swept at start-up once they are old enough (`sweepStaleTemps`).
  *
  * A full, read-only or failing filesystem (ENOSPC, EDQUOT, EROFS, EIO) is a `StorageError`
  * (507) naming the file; anything else the directory refuses (missing, not a directory, no
@@ -17,6 +18,9 @@ import { createFileExclusive, mkdirDurable, probeWritable, unlinkDurable, writeF
 import { StorageError } from '../errors';
 import { checkKey, checkOwner, type ClaimEntry, type ProbeResult, type ReplicaStore } from './types';
 import { ReplicaUnavailable } from './errors';
+
+/** A temp file older than this was left by a writer that died (a store's write takes seconds at most). */
+export const STALE_TEMP_MS = 10 * 60 * 1000;
 
 /** Suffix of claim files, so that `list` (objects) and `claims` see disjoint names. */
 const CLAIM_SUFFIX = '.claim';
@@ -54,6 +58,39 @@ export class DirectoryReplicaStore implements ReplicaStore {
     } catch (e) {
       throw unavailable(`cannot use ${this.root}`, e);
     }
+    await this.sweepStaleTemps();
+  }
+
+  /**
+   * Remove the temp files (objects and claims) a writer killed mid-write left behind, anywhere
+   * under the root. Only those older than `olderThanMs`: every host that shares the directory
+   * writes its temp files here, and one still being written by a live host is seconds old.
+   * Best effort (a file another host removed first is not an error). Returns the keys removed.
+   */
+  async sweepStaleTemps(olderThanMs = STALE_TEMP_MS, now = Date.now()): Promise<string[]> {
+    const removed: string[] = [];
+    const visit = async (dir: string, rel: string): Promise<void> => {
+      const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => []);
+      for (const d of entries) {
+        const full = path.join(dir, d.name);
+        const k = rel ? `${rel}/${d.name}` : d.name;
+        if (d.isDirectory()) await visit(full, k);
+        else if (d.name.includes(TEMP_MARKER)) {
+          const st = await fsp.stat(full).catch(() => null);
+          if (
+            st &&
+            now - st.mtimeMs > olderThanMs &&
+            (await fsp.unlink(full).then(
+              () => true,
+              () => false,
+            ))
+          )
+            removed.push(k);
+        }
+      }
+    };
+    await visit(this.root, '');
+    return removed;
   }
 
   async probe(): Promise<ProbeResult> {

@@ -61,4 +61,28 @@ describe('replica/directory', () => {
       [...gens].sort((p, q) => p - q),
     );
   });
+  it('sweeps temp files a killed writer left once they are stale, and keeps fresh ones a live host is writing', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'nus-dir-sweep-'));
+    try {
+      const dir = path.join(root, 'instances', 'u1');
+      fs.mkdirSync(dir, { recursive: true });
+      const stale = path.join(dir, '000001.nus.tmp-123-abc');
+      const staleClaim = path.join(dir, '000002.claim.tmp-9-x');
+      const fresh = path.join(dir, '000003.nus.tmp-456-def');
+      const object = path.join(dir, '000001.nus');
+      for (const f of [stale, staleClaim, fresh, object]) fs.writeFileSync(f, 'x');
+      const old = new Date(Date.now() - 60 * 60 * 1000);
+      for (const f of [stale, staleClaim, object]) fs.utimesSync(f, old, old);
+      const store = new DirectoryReplicaStore(root);
+      await store.init();
+      assert.equal(fs.existsSync(stale), false);
+      assert.equal(fs.existsSync(staleClaim), false);
+      assert.equal(fs.existsSync(fresh), true, 'a fresh temp file may be another host writing');
+      assert.equal(fs.existsSync(object), true, 'objects are never swept');
+      // Once it is old too, an explicit sweep takes it and names it.
+      assert.deepEqual(await store.sweepStaleTemps(0, Date.now() + 1000), ['instances/u1/000003.nus.tmp-456-def']);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
 });
