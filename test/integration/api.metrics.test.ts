@@ -200,7 +200,7 @@ describe('GET /readyz', function () {
       assert.deepEqual(anon.data, {
         status: 'not ready',
         not_ready: ['nvram_dir'],
-        checks: ['config', 'nvram_dir', 'state_dir', 'firmware', 'hypervisor', 'recovery'].map((name) => ({ name, ok: name !== 'nvram_dir' })),
+        checks: ['config', 'nvram_dir', 'state_dir', 'firmware', 'hypervisor', 'recovery', 'replica'].map((name) => ({ name, ok: name !== 'nvram_dir' })),
       });
       const text = JSON.stringify(anon.data);
       for (const leak of ['hunter2', sc.root, 'ENOTDIR', '[nvram]', 'compute1']) assert.ok(!text.includes(leak), `${leak} in ${text}`);
