@@ -10,7 +10,8 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import axios from 'axios';
-import { freePort, makeHosts, type SidecarProcess } from '../support/processes';
+import { freePort, makeHosts, SECRET, type SidecarProcess } from '../support/processes';
+import { H_DESTINATION, H_NONCE, H_RESPONSE_SIGNATURE, signResponse } from '../../src/peer/signing';
 import { call, fileSha, migration, newInstance, nvramPath, spawnWithMarker, storesFor, UEFI, type Inst } from '../support/novaFlows';
 import { makeFile, SIZES } from '../support/firmwareFixture';
 import { sample, scrape } from '../support/metrics';
@@ -44,15 +45,18 @@ function journalStatus(h: SidecarProcess, inst: Inst): string | null {
 
 /**
  * A stand-in destination sidecar on loopback: answers a stage request after `delayMs`
- * (or never, with `null`), as a slow or hung peer would.
+ * (or never, with `null`), as a slow or hung peer would; its answer is signed for the
+ * request, as a peer holding the shared secret signs it.
  */
 async function fakePeer(delayMs: number | null): Promise<{ url: string; close: () => Promise<void> }> {
   const server = http.createServer((req, res) => {
     req.resume();
     if (delayMs === null) return;
     setTimeout(() => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ staged: true, sha256: '', size: 0 }));
+      const body = Buffer.from(JSON.stringify({ staged: true, sha256: '', size: 0 }));
+      const signed = signResponse(SECRET, { nonce: String(req.headers[H_NONCE]), destination: String(req.headers[H_DESTINATION]) }, 200, body);
+      res.writeHead(200, { 'content-type': 'application/json', [H_RESPONSE_SIGNATURE]: signed });
+      res.end(body);
     }, delayMs);
   });
   const port = await freePort();
