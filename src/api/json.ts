@@ -40,7 +40,14 @@ export function sendJson(res: Response, body: unknown, status = 200): void {
  * raw bytes before JSON.parse (`verify`: 400 beyond MAX_JSON_DEPTH).
  */
 export function jsonBody(limit: string, strict: boolean): RequestHandler {
-  const parse = express.json({ limit, strict, verify: (_req, _res, buf) => checkJsonDepth(buf) });
+  // `type`: the media types jsonContentType lets through, +json suffixes included (body-parser's
+  // default reads application/json only and would hand such a body on unread, as undefined).
+  const parse = express.json({
+    limit,
+    strict,
+    type: (req) => isJsonType(String(req.headers['content-type'] ?? '')),
+    verify: (_req, _res, buf) => checkJsonDepth(buf),
+  });
   return function json(req, res, next) {
     const refused = jsonContentType(req);
     if (refused) return next(refused);
