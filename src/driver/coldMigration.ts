@@ -25,7 +25,7 @@ import type {
 } from './contract';
 import type { NovaInstance, NovaMigration } from '../nova/objects';
 import { isLive, type InstanceRecord } from '../state/records';
-import { isFinal, type DestJournal, type SourceJournal } from '../state/journal';
+import { isFinal, type ColdSourceJournal, type DestJournal, type SourceJournal } from '../state/journal';
 import { encodeNvram, decodeNvram, type NvramPayload } from '../peer/transfer';
 import { firmwareForIncoming } from './lifecycle';
 import { coldBoot } from './coldBoot';
@@ -67,7 +67,9 @@ export async function migrateDiskAndPowerOff(core: DriverCore, md: MigrationDeps
     j = null;
   }
   if (j && isFinal('source', j.status)) j = null;
-  const result = (jj: SourceJournal): MigrateDiskResult => ({
+  // A live migration's open journal under the same key: this flow could not take a step of it.
+  if (j && j.kind !== 'cold') throw new InstanceInvalidState(uuid, 'migration', `${j.kind} ${j.status} (${j.key})`, 'migrate_disk_and_power_off');
+  const result = (jj: ColdSourceJournal): MigrateDiskResult => ({
     disk_info: '[]',
     nvram: jj.nvram ? { size: jj.nvram.size, sha256: jj.nvram.sha256, firmware: jj.firmware ?? null } : null,
   });
@@ -76,7 +78,7 @@ export async function migrateDiskAndPowerOff(core: DriverCore, md: MigrationDeps
   const rec = j?.record ?? (await core.mustRecord(uuid));
   const same = sameHost(a.migration) ?? md.peer.isSelf(a.dest, md.selfUrl);
   if (!j) {
-    j = await md.journals.put<SourceJournal>(
+    j = await md.journals.put<ColdSourceJournal>(
       {
         instance_uuid: uuid,
         role: 'source',

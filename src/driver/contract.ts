@@ -24,7 +24,7 @@ import type { FirmwareSelection } from '../firmware/types';
 import type { FirmwareInventoryView } from '../firmware';
 import type { NvramInfo } from '../nvram/store';
 import type { PowerStateCode } from '../nova/powerState';
-import type { InstanceRecord } from '../state/records';
+import type { InstanceRecord, VmState } from '../state/records';
 import type { NvramPayload } from '../peer/transfer';
 import type { KeyChangeReport, SecureBootSummary, VarStoreJson } from '../varstore';
 import type { ReplicaView } from './replicas';
@@ -55,7 +55,8 @@ export interface InstanceView {
   instance_uuid: string;
   instance_name: string;
   power_state: PowerStateCode;
-  vm_state: string;
+  /** The sidecar's own record of it (not Nova's vm_state, which Nova keeps). */
+  vm_state: VmState;
   domain_xml: string | null;
   firmware: FirmwareSelection | null;
   nvram: NvramView | null;

@@ -29,7 +29,7 @@ import type {
   PreLiveMigrationArgs,
 } from './contract';
 import type { InstanceRecord } from '../state/records';
-import type { DestJournal, SourceJournal } from '../state/journal';
+import type { DestJournal, LiveSourceJournal, SourceJournal } from '../state/journal';
 import { isFinal } from '../state/journal';
 import { coldBoot } from './coldBoot';
 import { encodeNvram, decodeNvram } from '../peer/transfer';
@@ -220,7 +220,7 @@ export async function liveMigration(core: DriverCore, md: MigrationDeps, uuid: s
   }
   if (!j || j.key !== key) {
     const rec = await core.mustRecord(uuid);
-    j = await md.journals.put<SourceJournal>(
+    j = await md.journals.put<LiveSourceJournal>(
       {
         instance_uuid: uuid,
         role: 'source',
@@ -239,6 +239,8 @@ export async function liveMigration(core: DriverCore, md: MigrationDeps, uuid: s
       'live-prepared',
     );
   }
+  // A cold migration's open journal under the same key: this flow could not take a step of it.
+  if (j.kind !== 'live') throw new InstanceInvalidState(uuid, 'migration', `${j.kind} ${j.status}`, 'live_migration');
   const rec = j.record;
   if (!rec) throw new MigrationError(`the live-migration journal of ${uuid} has no record`);
   core.crashPoint('live:prepared');

@@ -19,7 +19,7 @@
  * generation, claim and tombstone (`ReplicaLog.deleteAll`), drops this host's tombstone and
  * logs each removal. Without `dryRun: false` it only says what it would remove.
  */
-import { NovaError } from '../errors';
+import { Invalid } from '../errors';
 import type { DriverCore } from './core';
 import type { ReplicaService } from './replicas';
 
@@ -51,7 +51,7 @@ export interface PruneResult {
 
 function replicasOf(core: DriverCore): ReplicaService {
   const r = core.replicas;
-  if (!r) throw new NovaError('Invalid', 409, 'NVRAM replicas are not configured on this host ([replica] backend = none)');
+  if (!r) throw new Invalid('NVRAM replicas are not configured on this host ([replica] backend = none)', undefined, 409);
   return r;
 }
 
@@ -100,7 +100,7 @@ export async function pruneOrphans(core: DriverCore, opts: { dryRun: boolean; in
     const notOrphan = [...wanted].filter((u) => !known.has(u));
     if (notOrphan.length) {
       const why = (u: string) => listed.kept.find((k) => k.instance_uuid === u)?.why ?? 'nothing of it in the replica store';
-      throw new NovaError('Invalid', 409, `not orphaned: ${notOrphan.map((u) => `${u} (${why(u)})`).join('; ')}`);
+      throw new Invalid(`not orphaned: ${notOrphan.map((u) => `${u} (${why(u)})`).join('; ')}`, undefined, 409);
     }
   }
   const orphans = listed.orphans.filter((o) => !wanted || wanted.has(o.instance_uuid));
