@@ -27,7 +27,7 @@ import type { PowerStateCode } from '../nova/powerState';
 import type { InstanceRecord, VmState } from '../state/records';
 import type { NvramPayload } from '../peer/transfer';
 import type { KeyChangeReport, SecureBootSummary, VarStoreJson } from '../varstore';
-import type { ReplicaView } from './replicas';
+import type { ReplicaView } from '../replica/views';
 
 export type SecureBootWrite = Schemas['SecureBootWrite'];
 export type SecureBootInventory = Schemas['SecureBootInventory'];
