@@ -147,7 +147,8 @@ class SidecarFixture(fixtures.Fixture):
     """One sidecar process; ``url``, ``nvram_dir`` and small API helpers."""
 
     def __init__(self, host, port, peers, nvram_mount=None, secure_boot=True,
-                 firmware=None, mounts=(), replicas=None, arch=None):
+                 firmware=None, mounts=(), replicas=None, arch=None,
+                 descriptor_dir=None):
         """One sidecar.
 
         :param host: its [DEFAULT] host (the compute host's name)
@@ -162,6 +163,8 @@ class SidecarFixture(fixtures.Fixture):
         :param arch: the host architecture it reports ([debug] host_arch,
             as Nova's fake libvirt reports a faked one) and its map's
             section; None: x86_64, the process's own not named
+        :param descriptor_dir: a directory of QEMU firmware descriptors it
+            reads besides the map ([firmware] descriptor_dirs); None: none
         """
         super(SidecarFixture, self).__init__()
         self.host = host
@@ -173,6 +176,7 @@ class SidecarFixture(fixtures.Fixture):
         self.mounts = list(mounts)
         self.replicas = replicas
         self.arch = arch
+        self.descriptor_dir = descriptor_dir
         self.process = None
         self.url = 'http://127.0.0.1:%d' % port
 
@@ -215,7 +219,8 @@ class SidecarFixture(fixtures.Fixture):
             'nvram_dir = %s' % self.configured_nvram_dir,
             '[firmware]',
             # no QEMU descriptors: only the map below, on every machine
-            'descriptor_dirs = %s' % os.path.join(self.base_dir, 'none'),
+            'descriptor_dirs = %s' % (self.descriptor_dir or
+                                      os.path.join(self.base_dir, 'none')),
             'secure_boot = %s' % ('true' if self.secure_boot else 'false'),
             '[peer]',
             'shared_secret = %s' % PEER_SECRET,

@@ -23,6 +23,7 @@ validates against libvirt's domain.rng. Each step is also written to the
 suite's report (``NOVA_UEFI_SHIM_REPORT``).
 """
 
+import inspect
 import json
 import os
 import shutil
@@ -35,6 +36,7 @@ from nova import exception
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.functional.api import client
 from nova.tests.functional.libvirt import test_uefi
+from nova.virt.libvirt import driver as libvirt_driver
 
 from nova_uefi_shim_tests.functional import base
 from nova_uefi_shim_tests.functional import fixtures as shim_fixtures
@@ -312,7 +314,21 @@ class SharedPathLiveMigrationFailureTest(_TwoHostsBase):
             'nova.virt.libvirt.driver.LibvirtDriver.'
             '_check_shared_storage_test_file', return_value=True))
 
-    def _failed_live_migration(self, step):
+    #: Nova >= 33's _live_migration re-raises the failure of libvirt's
+    #: migrate call after the rollback ran: the compute manager then sets
+    #: the instance to ERROR (stock Nova too); 26 and 31 leave it ACTIVE.
+    LIBVIRT_FAILURE_STATUS = (
+        'ERROR' if 'future.result()' in inspect.getsource(
+            libvirt_driver.LibvirtDriver._live_migration) else 'ACTIVE')
+
+    def _failed_live_migration(self, step, status='ACTIVE', left=False):
+        """A live migration to compute2 that fails; what is left where.
+
+        ``status``: the server's status Nova reports once the migration
+        has ended and no task is under way. ``left``: the copy and journal
+        pre_live_migration made are still on compute2 (no rollback reached
+        it); the next periodic updates must remove them.
+        """
         server = self._create_server(image_uuid=self.uefi_image,
                                      host='compute1', networks='none')
         server = self._stop_mark_start(server)
@@ -320,17 +336,28 @@ class SharedPathLiveMigrationFailureTest(_TwoHostsBase):
             server['id'],
             {'os-migrateLive': {'host': 'compute2', 'block_migration': 'auto'}})
         self._wait_for_migration_status(server, ['error', 'failed'])
-        server = self._wait_for_state_change(server, 'ACTIVE')
+        # Nova 33 sets ERROR a moment after the rollback ended the
+        # migration: polled as long as a migration may take on a busy host
+        server = self._wait_for_server_parameter(
+            server, {'OS-EXT-STS:task_state': None, 'status': status},
+            max_retries=int(self.MIGRATION_WAIT / 0.5))
         migration = [m for m in self.api.get_migrations()
                      if m['instance_uuid'] == server['id'] and
                      m['migration_type'] == 'live-migration'][-1]
         self.assertEqual('compute1', self.owner(server))
+        if left:
+            self.assertNotEqual([], self.sidecars['compute2'].state_files(),
+                                'the failure left nothing to clean up')
+            # update_available_resource -> update_provider_tree on each host
+            self._run_periodics()
         self.assertStoreOnOwner(server, MARKER, step)
         self.assertNothingOn('compute2', step)
         self.report('faults', case='live migration, shared instance path, '
                     'fails in %s' % step,
-                    result='migration %s; nothing left on compute2, the '
-                    'store on compute1' % migration['status'])
+                    result='migration %s, server %s; nothing left on '
+                    'compute2%s, the store on compute1' % (
+                        migration['status'], server['status'],
+                        ' (after the periodic update)' if left else ''))
         self._delete_server(server)
 
     def test_failure_in_libvirt_leaves_nothing_on_the_destination(self):
@@ -345,7 +372,30 @@ class SharedPathLiveMigrationFailureTest(_TwoHostsBase):
         self.useFixture(fixtures.MonkeyPatch(
             'nova.tests.fixtures.libvirt.Domain.migrateToURI3',
             migrate_fails))
-        self._failed_live_migration('libvirt')
+        self._failed_live_migration('libvirt', self.LIBVIRT_FAILURE_STATUS)
+
+    def test_failure_no_rollback_reaches_is_undone_by_the_periodic_update(self):
+        # The source's rollback does not reach the destination's sidecar
+        # (its compute died, or a Nova that calls no rollback): the copy
+        # and journal stay on compute2 until its periodic update finds
+        # the failed migration.
+        def migrate_fails(domain, destination, params, flags):
+            domain.fail_job()
+            raise fakelibvirt.make_libvirtError(
+                fakelibvirt.libvirtError, 'migration failed (test)',
+                error_code=fakelibvirt.VIR_ERR_OPERATION_FAILED,
+                error_domain=fakelibvirt.VIR_FROM_QEMU)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.tests.fixtures.libvirt.Domain.migrateToURI3',
+            migrate_fails))
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.virt.uefi_shim.driver.UEFIShimDriver.'
+            'rollback_live_migration_at_source',
+            libvirt_driver.LibvirtDriver.rollback_live_migration_at_source))
+        self._failed_live_migration(
+            'libvirt, no rollback reaching compute2',
+            self.LIBVIRT_FAILURE_STATUS, left=True)
 
     def test_failure_in_pre_live_migration_leaves_nothing(self):
         self.useFixture(fixtures.MockPatch(
@@ -630,10 +680,39 @@ class NovaUEFITestWithShimDriver(base.UEFIShimTestBase,
                         'yes' if secure is not None and
                         secure.get('enabled') == 'yes' else 'no'))
 
+    def _stateless_descriptors(self):
+        """A QEMU firmware descriptor of a stateless Secure Boot build.
+
+        Nova >= 33's stateless tests (the trait, and ``<loader secure='yes'
+        stateless='yes'>``) need stateless builds on the host, as stock
+        Nova gets them from libvirt's auto-selection. The map names the
+        plain one (``stateless_loader``); the Secure Boot one comes from
+        this descriptor, as on a host whose firmware package ships it. The
+        fake libvirt never reads the file.
+        """
+        path = self.useFixture(fixtures.TempDir()).path
+        with open(os.path.join(path, '60-ovmf-secboot-stateless.json'),
+                  'w') as f:
+            json.dump({
+                'description': 'OVMF, Secure Boot, stateless (test)',
+                'interface-types': ['uefi'],
+                'mapping': {
+                    'device': 'flash', 'mode': 'stateless',
+                    'executable': {
+                        'filename': shim_fixtures.OVMF_DIR +
+                        '/OVMF_CODE.secboot.fd',
+                        'format': 'raw'}},
+                'targets': [{'architecture': 'x86_64',
+                             'machines': ['pc-q35-*']}],
+                'features': ['acpi-s3', 'requires-smm', 'secure-boot'],
+                'tags': []}, f)
+        return path
+
     def start_sidecar(self, hostname, **kwargs):
         kwargs.update(
             nvram_mount=shim_fixtures.LIBVIRT_NVRAM_DIR,
             mounts=[(self.ovmf, shim_fixtures.OVMF_DIR)],
+            descriptor_dir=self._stateless_descriptors(),
             firmware={
                 'loader': shim_fixtures.OVMF_DIR + '/OVMF_CODE.fd',
                 'nvram_template': shim_fixtures.OVMF_DIR + '/OVMF_VARS.fd',
@@ -641,6 +720,8 @@ class NovaUEFITestWithShimDriver(base.UEFIShimTestBase,
                     shim_fixtures.OVMF_DIR + '/OVMF_CODE.secboot.fd',
                 'secure_nvram_template':
                     shim_fixtures.OVMF_DIR + '/OVMF_VARS.secboot.fd',
+                'stateless_loader':
+                    shim_fixtures.OVMF_DIR + '/OVMF_CODE.fd',
             })
         return super(NovaUEFITestWithShimDriver, self).start_sidecar(
             hostname, **kwargs)

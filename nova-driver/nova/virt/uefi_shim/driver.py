@@ -348,6 +348,9 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
         self._evacuating = set()
         #: time.monotonic() of the last replica clean-up (None: never)
         self._last_replica_cleanup = None
+        #: ids of the failed live migrations to this host whose leftovers
+        #: the periodic clean-up undid (see _sweep_stranded_copies)
+        self._swept_migrations = set()
 
     # Service start and capabilities
 
@@ -414,6 +417,7 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
         # nova-compute is picked up by the next periodic update.
         self._refresh_sidecar_capabilities()
         self._cleanup_deleted_replicas()
+        self._sweep_stranded_copies()
         return super(UEFIShimDriver, self).update_provider_tree(
             provider_tree, nodename, allocations=allocations)
 
@@ -455,6 +459,59 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
         except exception.NovaException as e:
             LOG.warning('nova-uefi-shim replica clean-up failed (retried at '
                         'the next periodic update): %s', e)
+
+    def _sweep_stranded_copies(self):
+        """Undo what failed live migrations to this host left here.
+
+        ``pre_live_migration`` copies the store here before the guest
+        moves. When the migration fails, Nova's rollbacks undo that, but
+        not always: with a shared instance path Nova calls no destination
+        rollback (the source's rollback asks this host's sidecar instead),
+        Nova 33 sets the instance to ERROR when libvirt's migrate call
+        fails, and a source compute that dies mid-migration calls nothing.
+        The resource tracker's periodic update calls this: for each live
+        migration to this host that Nova reports ``error`` or ``failed``,
+        whose instance lives on another host with no task under way, the
+        sidecar's ``rollback_live_migration_at_destination`` runs (what
+        Nova's own destination rollback would have done: the copy and its
+        journal go; nothing there is success). Once per migration and
+        service start.
+        """
+        try:
+            ctx = nova_context.get_admin_context()
+            failed = objects.MigrationList.get_by_filters(ctx, {
+                'host': self._hostname, 'status': ['error', 'failed'],
+                'migration_type': 'live-migration'})
+            for migration in failed:
+                if (migration.dest_compute != self._hostname or
+                        migration.id in self._swept_migrations):
+                    continue
+                try:
+                    instance = objects.Instance.get_by_uuid(
+                        ctx, migration.instance_uuid,
+                        expected_attrs=['system_metadata', 'flavor'])
+                except exception.InstanceNotFound:
+                    # deleted: the delete's own clean-up ran here
+                    self._swept_migrations.add(migration.id)
+                    continue
+                if not self._is_uefi(instance):
+                    self._swept_migrations.add(migration.id)
+                    continue
+                if (not instance.host or instance.host == self._hostname or
+                        instance.task_state is not None):
+                    continue
+                self._call(instance, 'rollback_live_migration_at_destination')
+                self._swept_migrations.add(migration.id)
+                LOG.info('nova-uefi-shim undid what the failed live '
+                         'migration %(migration)s left on %(host)s (the '
+                         'instance lives on %(owner)s)',
+                         {'migration': migration.uuid,
+                          'host': self._hostname, 'owner': instance.host},
+                         instance=instance)
+        except exception.NovaException as e:
+            LOG.warning('nova-uefi-shim clean-up after failed live '
+                        'migrations failed (retried at the next periodic '
+                        'update): %s', e)
 
     # Which guests the sidecar keeps
 
