@@ -97,7 +97,9 @@ function rotationShape(body: unknown): void {
 
 export function createApp(opts: AppOptions): express.Express {
   const app = express();
-  const validator = new RequestValidator();
+  const validator = new RequestValidator(undefined, (operation, fields) =>
+    opts.log.warning('ill-formed instance fields ignored (the operation does not need them)', { operation, fields }),
+  );
   app.disable('x-powered-by');
   app.set('etag', false);
 

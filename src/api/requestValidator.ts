@@ -13,6 +13,7 @@ import { parse as parseYaml } from 'yaml';
 import { InvalidInput } from '../errors';
 import { unwrap } from '../nova/objects';
 import type { ArgsFor, InstanceMethodName } from '../driver/contract';
+import type { InstanceToDestroy } from '../nova/objects';
 
 /** The package root: the nearest directory above this module holding package.json (src/api under tsx, dist/api when built, installed). */
 function packageRoot(from: string): string {
@@ -29,6 +30,11 @@ export const OPENAPI_PATH = path.join(packageRoot(__dirname), 'openapi', 'nova-u
  * millisecond where parsing the YAML took about 120 ms of every start-up.
  */
 export const OPENAPI_JSON_PATH = path.join(packageRoot(__dirname), 'openapi', 'nova-uefi-shim.json');
+
+/** The little of a schema object `RequestValidator` reads itself. */
+interface SchemaObject {
+  properties?: Record<string, { $ref?: string }>;
+}
 
 export interface OpenApiDoc {
   paths: Record<string, Record<string, { operationId?: string; requestBody?: { content?: Record<string, { schema?: { $ref?: string } }> } }>>;
@@ -97,11 +103,22 @@ export class RequestValidator {
   private readonly refs = new Map<string, string>();
   /** Validators compiled so far: each on first use (compiling all of them took ~130 ms at start-up). */
   private readonly byOperation = new Map<string, ValidateFunction>();
+  /** Validators of Instance's fields, for `wellFormedInstance`. */
+  private readonly byField = new Map<string, ValidateFunction>();
+  private readonly schemas: Record<string, SchemaObject>;
 
-  constructor(doc: OpenApiDoc = loadOpenApi()) {
+  /**
+   * @param onIgnored told which fields of an InstanceToDestroy were left out (destroy and
+   *   cleanup go on without them; the caller logs them).
+   */
+  constructor(
+    doc: OpenApiDoc = loadOpenApi(),
+    private readonly onIgnored: (operationId: string, fields: string[]) => void = () => undefined,
+  ) {
     this.ajv = new Ajv2020({ strict: false, allErrors: true, useDefaults: false });
     addFormats(this.ajv);
     this.ajv.addSchema(doc, 'openapi');
+    this.schemas = (doc as { components?: { schemas?: Record<string, SchemaObject> } }).components?.schemas ?? {};
     for (const item of Object.values(doc.paths)) {
       for (const op of Object.values(item)) {
         const ref = op?.requestBody?.content?.['application/json']?.schema?.$ref;
@@ -136,7 +153,45 @@ export class RequestValidator {
    */
   parseArgs<M extends InstanceMethodName>(method: M, body: unknown): ArgsFor<M> {
     this.validate(method, body);
-    return unwrap(body) as ArgsFor<M>;
+    const args = unwrap(body) as ArgsFor<M>;
+    if (this.takesInstanceToDestroy(method)) {
+      const a = args as { instance: Record<string, unknown> };
+      const { instance, dropped } = this.wellFormedInstance(a.instance);
+      a.instance = instance;
+      if (dropped.length) this.onIgnored(method, dropped);
+    }
+    return args;
+  }
+
+  /** Whether the operation's `instance` is an InstanceToDestroy (only its uuid is needed). */
+  takesInstanceToDestroy(operationId: string): boolean {
+    const ref = this.refs.get(operationId);
+    const name = ref?.split('/').pop();
+    const schema = name ? this.schemas[name] : undefined;
+    return schema?.properties?.instance?.$ref === '#/components/schemas/InstanceToDestroyArg';
+  }
+
+  /**
+   * An instance that destroy or cleanup took (its uuid already checked): each other field
+   * kept only when Instance's schema accepts it; the ones that it refuses, and the ones it
+   * does not describe, are left out (`dropped` names the refused ones). Those operations are
+   * never refused for a field they can do without.
+   */
+  wellFormedInstance(instance: Record<string, unknown>): { instance: InstanceToDestroy; dropped: string[] } {
+    const props = this.schemas.Instance?.properties ?? {};
+    const out: Record<string, unknown> = { uuid: instance.uuid };
+    const dropped: string[] = [];
+    for (const [field, value] of Object.entries(instance)) {
+      if (field === 'uuid' || !(field in props)) continue;
+      let fn = this.byField.get(field);
+      if (!fn) {
+        fn = this.ajv.compile({ $ref: `openapi#/components/schemas/Instance/properties/${field}` });
+        this.byField.set(field, fn);
+      }
+      if (fn(value)) out[field] = value;
+      else dropped.push(`instance.${field}`);
+    }
+    return { instance: out as InstanceToDestroy, dropped };
   }
 
   /** Throw InvalidInput naming the field when `body` does not match the operation's schema. */

@@ -23,7 +23,7 @@ import type {
   StageRequest,
   StageResult,
 } from './contract';
-import type { NovaInstance, NovaMigration } from '../nova/objects';
+import type { InstanceToDestroy, NovaMigration } from '../nova/objects';
 import { isLive, type InstanceRecord } from '../state/records';
 import { isFinal, type ColdSourceJournal, type DestJournal, type SourceJournal } from '../state/journal';
 import { encodeNvram, decodeNvram, type NvramPayload } from '../peer/transfer';
@@ -344,7 +344,7 @@ export async function revertSource(
 }
 
 /** Called from destroy(): drop anything staged for this instance on this (destination) host, journalled or not. */
-export async function dropStaged(core: DriverCore, md: MigrationDeps, uuid: string, instance?: NovaInstance): Promise<void> {
+export async function dropStaged(core: DriverCore, md: MigrationDeps, uuid: string, instance?: InstanceToDestroy): Promise<void> {
   const j = await md.journals.get(uuid, 'dest');
   if (j?.staged_path && j.kind === 'cold') await core.deps.nvram.remove(j.staged_path);
   const name = core.nameIfKnown(instance);

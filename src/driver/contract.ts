@@ -24,6 +24,7 @@ import type { FirmwareSelection } from '../firmware/types';
 import type { FirmwareInventoryView } from '../firmware';
 import type { NvramInfo } from '../nvram/store';
 import type { PowerStateCode } from '../nova/powerState';
+import type { InstanceToDestroy } from '../nova/objects';
 import type { InstanceRecord, VmState } from '../state/records';
 import type { NvramPayload } from '../peer/transfer';
 import type { KeyChangeReport, SecureBootSummary, VarStoreJson } from '../varstore';
@@ -68,7 +69,8 @@ export interface InstanceView {
 export type Done = Record<string, never>;
 
 export type SpawnArgs = ArgsOf<'spawn'>;
-export type DestroyArgs = ArgsOf<'destroy'>;
+/** destroy and cleanup need only the instance's uuid (see InstanceToDestroy). */
+export type DestroyArgs = Omit<ArgsOf<'destroy'>, 'instance'> & { instance: InstanceToDestroy };
 export type RebootArgs = ArgsOf<'reboot'>;
 export type PowerOffArgs = ArgsOf<'power_off'>;
 export type PowerOnArgs = ArgsOf<'power_on'>;
@@ -84,7 +86,7 @@ export type CheckSourceArgs = ArgsOf<'check_can_live_migrate_source'>;
 export type PreLiveMigrationArgs = ArgsOf<'pre_live_migration'>;
 export type LiveMigrationArgs = ArgsOf<'live_migration'>;
 export type LiveStepArgs = ArgsOf<'post_live_migration'>;
-export type CleanupArgs = ArgsOf<'cleanup'>;
+export type CleanupArgs = Omit<ArgsOf<'cleanup'>, 'instance'> & { instance: InstanceToDestroy };
 export type MigrateData = Unwrapped<Schemas['MigrateData']>;
 /** What the sidecars add to Nova's migrate_data (Nova's LibvirtLiveMigrateData has no firmware field). */
 export type ShimMigrateData = Unwrapped<Schemas['ShimMigrateData']>;

@@ -21,12 +21,12 @@ import type { FirmwareSelection } from '../firmware/types';
 import type { Peer } from '../peer/client';
 import type { InstanceView, NvramView } from './contract';
 import type { ReplicaReads, ReplicaService } from '../replica/scheduler';
-import type { NovaFlavor, NovaInstance } from '../nova/objects';
+import type { InstanceToDestroy, NovaFlavor, NovaInstance } from '../nova/objects';
 import { instanceName } from '../nova/naming';
 import { validateInstanceId } from '../nova/ids';
 import { validateDomainName } from '../nvram/paths';
 import { buildDomainXml } from '../domainXml';
-import { InstanceNotFound } from '../errors';
+import { InstanceNotFound, InvalidInput } from '../errors';
 import { KeyedMutex } from '../util/mutex';
 import { InstanceEvents, type InstanceEvent } from '../events';
 import type { Metrics } from '../metrics';
@@ -125,16 +125,24 @@ export class DriverCore {
    * backend's domains are Nova's (`Hypervisor.namedByNova`) and Nova sent it, else
    * `[DEFAULT] instance_name_template` applied to the instance.
    */
-  nameOf(instance: NovaInstance): string {
+  nameOf(instance: InstanceToDestroy): string {
     if (this.hv.namedByNova && instance.name) return validateDomainName(instance.name, 'instance.name');
     validateInstanceId(instance.id);
     return validateDomainName(instanceName(this.deps.config.DEFAULT.instance_name_template, instance), 'instance name');
   }
 
-  /** `nameOf`, or undefined when the instance carries neither a usable name nor an id. */
-  nameIfKnown(instance: NovaInstance | undefined): string | undefined {
+  /**
+   * `nameOf`, or undefined when the instance carries neither a usable name nor a usable id
+   * (destroy's look-up of a store left without a record: never a reason to refuse the call).
+   */
+  nameIfKnown(instance: InstanceToDestroy | undefined): string | undefined {
     if (!instance || (instance.id === undefined && !(this.hv.namedByNova && instance.name))) return undefined;
-    return this.nameOf(instance);
+    try {
+      return this.nameOf(instance);
+    } catch (e) {
+      if (e instanceof InvalidInput) return undefined;
+      throw e;
+    }
   }
 
   /** Where the store of a guest with `firmware` lives: none for BIOS and stateless firmware. */

@@ -22,7 +22,7 @@ import { replicationListener } from '../replica/reactions';
 import type { ReplicaService } from '../replica/scheduler';
 import type * as C from './contract';
 import type { RequestDrivers, ServedDriver } from './services';
-import type { NovaInstance } from '../nova/objects';
+import type { InstanceToDestroy } from '../nova/objects';
 import { InvalidInput } from '../errors';
 import { hostFirmwareCapabilities, describeInventory } from '../firmware';
 import { STATIC_CAPABILITIES, traitsFor } from './capabilities';
@@ -35,7 +35,7 @@ export type { ComputeDriver } from './contract';
 export type { RequestDrivers, ServedDriver } from './services';
 
 /** The path's uuid and `instance.uuid` must agree. */
-function checkInstance(uuid: string, instance: NovaInstance | undefined): void {
+function checkInstance(uuid: string, instance: InstanceToDestroy | undefined): void {
   if (!instance || typeof instance !== 'object') throw new InvalidInput('instance', 'required');
   if (String(instance.uuid).toLowerCase() !== uuid) {
     throw new InvalidInput('instance.uuid', `'${String(instance.uuid)}' does not match the path's instance_uuid '${uuid}'`);
@@ -127,7 +127,12 @@ export class ShimDriver implements ServedDriver, RequestDrivers {
   }
 
   /** An instance method: under the lock, with `a.instance` checked against the path. */
-  protected method<A extends { instance: NovaInstance }, T>(op: C.InstanceMethodName, uuid: string, a: A, fn: (uuid: string, a: A) => Promise<T>): Promise<T> {
+  protected method<A extends { instance: InstanceToDestroy }, T>(
+    op: C.InstanceMethodName,
+    uuid: string,
+    a: A,
+    fn: (uuid: string, a: A) => Promise<T>,
+  ): Promise<T> {
     return this.locked(op, uuid, (id) => {
       checkInstance(id, a?.instance);
       return fn(id, a);

@@ -16,7 +16,7 @@ import type { DriverCore } from './core';
 import type { DestroyArgs, Done, InstanceView, SpawnArgs } from './contract';
 import { backupView, restoredView, type BackupView } from '../replica/views';
 import { replicasOrRefuse, type HostAccess } from '../replica/admin';
-import type { NovaInstance } from '../nova/objects';
+import type { InstanceToDestroy } from '../nova/objects';
 import type { NvramInfo } from '../nvram/store';
 import { Invalid, NotFound, isNovaError } from '../errors';
 import { ReplicaUnavailable } from '../replica';
@@ -35,7 +35,7 @@ const REBUILDING = 'rebuilding';
 export type { DestroyKind } from '../events';
 
 /** What a destroy is for, from the instance Nova passed. */
-export function destroyKind(instance: NovaInstance | undefined, thisHost: string): DestroyKind {
+export function destroyKind(instance: InstanceToDestroy | undefined, thisHost: string): DestroyKind {
   const host = instance?.host;
   if (host && host !== thisHost) return 'evacuated-source';
   if (instance?.task_state === SHELVING_OFFLOADING) return 'shelve-offload';

@@ -39,6 +39,11 @@ export function objectName(v: unknown): string | undefined {
  * Fields Nova sends beyond these pass through at run time and are not typed.
  */
 export type NovaInstance = Unwrapped<Schemas['Instance']>;
+/**
+ * The instance destroy and cleanup take (InstanceToDestroy): its uuid, and those fields of
+ * Instance that were well-formed (`RequestValidator.wellFormedInstance` leaves the others out).
+ */
+export type InstanceToDestroy = Partial<NovaInstance> & Unwrapped<Schemas['InstanceToDestroy']>;
 export type NovaFlavor = Unwrapped<Schemas['Flavor']>;
 /** Image properties the sidecar reads (ImageMetaProps field names). */
 export type ImageProps = Unwrapped<Schemas['ImageMetaProps']>;

@@ -995,6 +995,16 @@ export interface components {
             "nova_object.name"?: "Instance";
             "nova_object.data"?: components["schemas"]["Instance"];
         });
+        /** @description Nova's Instance as destroy and cleanup take it. They need only `uuid`: an instance whose other fields are missing, null or ill-formed can still be deleted (an instance that cannot be deleted is worse than one with a wrong field). The other fields of Instance they read (`id` and `name` for a store left without a record, `host`, `task_state`, `vm_state`) are used when they are well-formed as in Instance, and ignored otherwise. */
+        InstanceToDestroy: {
+            /** Format: uuid */
+            uuid: string;
+        };
+        InstanceToDestroyArg: components["schemas"]["InstanceToDestroy"] | (components["schemas"]["VersionedObjectEnvelope"] & {
+            /** @constant */
+            "nova_object.name"?: "Instance";
+            "nova_object.data"?: components["schemas"]["InstanceToDestroy"];
+        });
         Flavor: {
             name?: string | null;
             flavorid?: string;
@@ -1066,7 +1076,7 @@ export interface components {
             domain_xml?: string;
         };
         DestroyRequest: {
-            instance: components["schemas"]["InstanceArg"];
+            instance: components["schemas"]["InstanceToDestroyArg"];
             network_info?: unknown;
             block_device_info?: unknown;
             /** @default true */
@@ -1226,7 +1236,7 @@ export interface components {
             destroy_disks?: boolean;
         };
         CleanupRequest: {
-            instance: components["schemas"]["InstanceArg"];
+            instance: components["schemas"]["InstanceToDestroyArg"];
             network_info?: unknown;
             block_device_info?: unknown;
             /** @default true */

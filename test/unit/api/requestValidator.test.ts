@@ -64,7 +64,9 @@ describe('api/validate RequestValidator', () => {
     ['a bad field inside a primitive', 'spawn', { instance: prim('Instance', { uuid: randomUUID(), id: 'x' }), image_meta: {} }, 'instance.id'],
     ['a bad reboot_type', 'reboot', { instance: { uuid: randomUUID(), id: 1 }, reboot_type: 'MEDIUM' }, 'reboot_type'],
     ['a missing dest', 'migrate_disk_and_power_off', { instance: { uuid: randomUUID(), id: 1 } }, 'dest'],
-    ['a missing instance.id (Nova always sends it)', 'destroy', { instance: { uuid: randomUUID() } }, 'instance.id'],
+    // (destroy and cleanup need only the uuid: test/integration/api.destroy.tolerant.test.ts)
+    ['a missing instance.id (Nova always sends it)', 'power_off', { instance: { uuid: randomUUID() } }, 'instance.id'],
+    ['a missing instance.uuid on destroy', 'destroy', { instance: { id: 1 } }, 'instance.uuid'],
   ];
   for (const [what, op, body, field] of bad) {
     it(`refuses ${what}, naming ${field}`, () => {
