@@ -1,12 +1,15 @@
 /**
  * 9. Nova's operations with `compute_driver = uefi_shim.UEFIShimDriver` (and a sidecar per host)
- * against the stock `LibvirtDriver`, on Nova's own functional framework (Debian's python3-nova:
- * API, conductor, scheduler, placement, two compute hosts on Nova's fake libvirt). Runs
- * `nova-driver/nova_uefi_shim_tests/functional/bench.py`, which starts a fresh cloud per driver
- * per round, alternating (ABBA), and times create, hard reboot, resize + confirm, cold migrate +
- * confirm, live migrate and delete for a few UEFI servers. The subject's extra time is the
- * sidecar's HTTP calls and store work: the issue's target is ≤ 1.25× per operation.
- * Skipped with the reason when python3-nova (with its tests) is not importable.
+ * against the stock `LibvirtDriver` of the same release, on Nova's own functional framework
+ * (API, conductor, scheduler, placement, two compute hosts on Nova's fake libvirt), release by
+ * release: 26 is this host's python3-nova, 31 and 33 run in the chroots of
+ * `scripts/nova-release.sh` (`run`). Runs `nova-driver/nova_uefi_shim_tests/functional/bench.py`,
+ * which starts a fresh cloud per driver per round, alternating (ABBA), and times create, hard
+ * reboot, resize + confirm, cold migrate + confirm, live migrate and delete for a few UEFI
+ * servers, then a live migration between two aarch64 hosts (64 MiB AAVMF store). The
+ * subject's extra time is the sidecar's HTTP calls and store work: the issue's target is
+ * ≤ 1.25× per operation on every release. A release that is not importable or not installed
+ * is skipped with the reason.
  */
 import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -21,6 +24,7 @@ const TARGET = 1.25;
 interface BenchDoc {
   samples: { driver: 'stock' | 'uefi_shim'; op: string; ms: number }[];
   operations: string[];
+  nova_version?: string;
   skipped: string | null;
   errors: string[];
 }
@@ -30,17 +34,37 @@ export interface NovaBenchSizes {
   servers: number;
 }
 
-function novaMissing(): Promise<string | null> {
+/** Nova majors the bench runs on: 26 on this host, the others in scripts/nova-release.sh's chroots. */
+export const NOVA_RELEASES = ['26', '31', '33'] as const;
+const RELEASE_SCRIPT = path.join(REPO, 'scripts', 'nova-release.sh');
+
+/** The command that runs `argv` (python first) on `release`: as is on 26, through `nova-release.sh run` otherwise. */
+function onRelease(release: string, argv: string[]): string[] {
+  if (release === '26') return argv;
+  // In the chroot the sidecars run from this tree with the host's node (bind-mounted there).
+  const inner = `cd ${JSON.stringify(DRIVER_DIR)} && PYTHONPATH=${JSON.stringify(DRIVER_DIR)} NOVA_UEFI_SHIM_NODE=/usr/local/bin/node exec "$@"`;
+  return [RELEASE_SCRIPT, 'run', release, '--', '/bin/bash', '-c', inner, 'bench', '/usr/bin/python3', ...argv.slice(1)];
+}
+
+function novaMissing(release: string): Promise<string | null> {
   return new Promise((resolve) => {
-    execFile(PYTHON, ['-c', 'import nova.tests.functional.libvirt.base'], { timeout: 60_000 }, (err) =>
+    if (release !== '26') {
+      if (process.getuid?.() !== 0) return resolve(`release ${release} runs in a chroot, which needs root`);
+      execFile(RELEASE_SCRIPT, ['status', release], { timeout: 600_000 }, (err) =>
+        resolve(err ? `release ${release} is not installed (scripts/nova-release.sh install ${release})` : null),
+      );
+      return;
+    }
+    execFile(PYTHON, ['-c', 'import nova.tests.functional.libvirt.base'], { timeout: 600_000 }, (err) =>
       resolve(err ? `python3-nova with its tests is not importable by ${PYTHON}` : null),
     );
   });
 }
 
-function run(args: string[], log: (s: string) => void): Promise<number | null> {
+function run(release: string, args: string[], log: (s: string) => void): Promise<number | null> {
   return new Promise((resolve) => {
-    const child = spawn(PYTHON, ['-m', 'nova_uefi_shim_tests.functional.bench', ...args], {
+    const cmd = onRelease(release, [PYTHON, '-m', 'nova_uefi_shim_tests.functional.bench', ...args]);
+    const child = spawn(cmd[0], cmd.slice(1), {
       cwd: DRIVER_DIR,
       env: { ...process.env, PYTHONPATH: DRIVER_DIR },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -54,37 +78,56 @@ function run(args: string[], log: (s: string) => void): Promise<number | null> {
   });
 }
 
-export async function benchNova(root: string, sz: NovaBenchSizes, log: (s: string) => void, skip: (reason: string) => void): Promise<Result[]> {
-  const missing = await novaMissing();
+export async function benchNova(
+  root: string,
+  sz: NovaBenchSizes,
+  releases: readonly string[],
+  log: (s: string) => void,
+  skip: (release: string, reason: string) => void,
+): Promise<Result[]> {
+  const out: Result[] = [];
+  for (const release of releases) out.push(...(await benchRelease(root, release, sz, log, (why) => skip(release, why))));
+  return out;
+}
+
+async function benchRelease(root: string, release: string, sz: NovaBenchSizes, log: (s: string) => void, skip: (reason: string) => void): Promise<Result[]> {
+  const missing = await novaMissing(release);
   if (missing) {
     skip(missing);
     return [];
   }
-  const out = path.join(root, 'nova-bench.json');
-  log(`nova: ${sz.rounds} rounds per driver (alternating), ${sz.servers} UEFI servers each`);
-  await run(['--rounds', String(sz.rounds), '--servers', String(sz.servers), '--out', out], log);
-  if (!fs.existsSync(out)) throw new Error('nova: bench.py wrote no results');
-  const doc = JSON.parse(fs.readFileSync(out, 'utf8')) as BenchDoc;
-  if (doc.skipped) {
-    skip(doc.skipped);
-    return [];
-  }
-  if (doc.errors.length) throw new Error(`nova: a round failed:\n${doc.errors[0]}`);
-  const of = (driver: string, op: string) => doc.samples.filter((s) => s.driver === driver && s.op === op).map((s) => s.ms);
-  return doc.operations.map((op) => {
-    const r = result({
-      id: `nova.${op.replace(/[^a-z]+/g, '_').replace(/_+$/, '')}`,
-      name: `Nova ${op} (functional framework)`,
-      unit: 'ms',
-      subject: of('uefi_shim', op),
-      baseline: of('stock', op),
-      target: `≤ ${TARGET}×`,
-      met: null,
-      subjectLabel: 'UEFIShimDriver + sidecar',
-      baselineLabel: 'LibvirtDriver (stock 26.2.2)',
-      better: 'lower',
-      extra: { rounds: sz.rounds, servers: sz.servers },
+  // Under the repository, not /tmp: the chroots of 31 and 33 mount their own /tmp (and /work).
+  const dir = release === '26' ? root : fs.mkdtempSync(path.join(REPO, 'bench', 'results', '.nova-'));
+  const out = path.join(dir, `nova-bench-${release}.json`);
+  try {
+    log(`nova ${release}: ${sz.rounds} rounds per driver (alternating), ${sz.servers} UEFI servers each, then aarch64 live migrations`);
+    await run(release, ['--rounds', String(sz.rounds), '--servers', String(sz.servers), '--out', out], log);
+    if (!fs.existsSync(out)) throw new Error(`nova ${release}: bench.py wrote no results`);
+    const doc = JSON.parse(fs.readFileSync(out, 'utf8')) as BenchDoc;
+    if (doc.skipped) {
+      skip(doc.skipped);
+      return [];
+    }
+    if (doc.errors.length) throw new Error(`nova ${release}: a round failed:\n${doc.errors[0]}`);
+    const version = doc.nova_version ?? release;
+    const of = (driver: string, op: string) => doc.samples.filter((s) => s.driver === driver && s.op === op).map((s) => s.ms);
+    return doc.operations.map((op) => {
+      const r = result({
+        id: `nova${release === '26' ? '' : release}.${op.replace(/[^a-z0-9]+/g, '_').replace(/_+$/, '')}`,
+        name: `Nova ${version}: ${op} (functional framework)`,
+        unit: 'ms',
+        subject: of('uefi_shim', op),
+        baseline: of('stock', op),
+        target: `≤ ${TARGET}×`,
+        met: null,
+        subjectLabel: 'UEFIShimDriver + sidecar',
+        baselineLabel: `LibvirtDriver (stock ${version})`,
+        better: 'lower',
+        extra: { release, nova_version: version, rounds: sz.rounds, servers: sz.servers },
+      });
+      return { ...r, met: r.ratio <= TARGET };
     });
-    return { ...r, met: r.ratio <= TARGET };
-  });
+  } finally {
+    if (dir !== root) fs.rmSync(dir, { recursive: true, force: true });
+  }
 }

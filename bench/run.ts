@@ -14,8 +14,9 @@
  *   7. NVRAM replicas: a generation of the 528 KiB and 64 MiB stores vs a plain PUT, catch-up of
  *      1,000 changed stores after an outage (time, peak memory), spawn with a replica backend vs none
  *   8. get_info with Prometheus metrics vs the same build with metrics off
- *   9. Nova's operations with UEFIShimDriver vs the stock LibvirtDriver on Nova's functional
- *      framework (skipped with the reason when python3-nova is absent)
+ *   9. Nova's operations with UEFIShimDriver vs the stock LibvirtDriver of the same release on
+ *      Nova's functional framework, per release (`--nova-releases`, default 26,31,33; a release
+ *      not installed is skipped with the reason), aarch64 live migration included
  * Prints a table and writes JSON (median, p95, n per side, ratio, target, met, machine) to
  * `--out` (default bench/results/latest.json). `--quick`: every measurement, smaller sizes,
  * under two minutes. Sidecars run the compiled build (dist/, rebuilt first when stale), as
@@ -35,12 +36,18 @@ import { benchScale } from './scale';
 import { benchSecureBoot } from './secureBoot';
 import { benchReplica } from './replica';
 import { benchMetrics } from './metrics';
-import { benchNova } from './nova';
+import { benchNova, NOVA_RELEASES } from './nova';
 
 const ALL = ['spawn', 'overhead', 'transfer', 'footprint', 'scale', 'secureboot', 'replica', 'metrics', 'nova'] as const;
 
 function parseArgs(argv: string[]) {
-  const o = { quick: false, out: path.join(REPO, 'bench', 'results', 'latest.json'), only: [...ALL] as string[], keep: false };
+  const o = {
+    quick: false,
+    out: path.join(REPO, 'bench', 'results', 'latest.json'),
+    only: [...ALL] as string[],
+    keep: false,
+    novaReleases: [...NOVA_RELEASES] as string[],
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => (a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i]);
@@ -52,13 +59,20 @@ function parseArgs(argv: string[]) {
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean);
+    else if (a === '--nova-releases' || a.startsWith('--nova-releases='))
+      o.novaReleases = val()
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     else if (a === '-h' || a === '--help') {
       process.stdout.write(
-        'usage: npm run bench -- [--quick] [--out FILE] [--only spawn,overhead,transfer,footprint,scale,secureboot,replica,metrics,nova] [--keep]\n',
+        'usage: npm run bench -- [--quick] [--out FILE] [--only spawn,overhead,transfer,footprint,scale,secureboot,replica,metrics,nova] [--nova-releases 26,31,33] [--keep]\n',
       );
       process.exit(0);
     } else throw new Error(`unknown argument '${a}'`);
   }
+  for (const r of o.novaReleases)
+    if (!(NOVA_RELEASES as readonly string[]).includes(r)) throw new Error(`--nova-releases: unknown release '${r}' (${NOVA_RELEASES.join(', ')})`);
   for (const x of o.only) if (!(ALL as readonly string[]).includes(x)) throw new Error(`--only: unknown measurement '${x}' (${ALL.join(', ')})`);
   return o;
 }
@@ -114,9 +128,9 @@ async function main(): Promise<void> {
     replica: () => benchReplica(root, fw, sz.replica, log),
     metrics: () => benchMetrics(root, fw, sz.metrics, log),
     nova: () =>
-      benchNova(root, sz.nova, log, (why) => {
-        skipped.nova = why;
-        log(`nova: skipped: ${why}`);
+      benchNova(root, sz.nova, args.novaReleases, log, (release, why) => {
+        skipped[`nova ${release}`] = why;
+        log(`nova ${release}: skipped: ${why}`);
       }),
   };
   let failed = true;

@@ -54,14 +54,17 @@ function keyOf(md: MigrateData | undefined, uuid: string): string {
 export async function peerInstanceState(core: DriverCore, uuid: string, withNvram: boolean): Promise<PeerInstanceState> {
   const rec = await core.mustRecord(uuid);
   const info = await core.hv.getInfo(rec.name);
-  const store = rec.nvramPath ? await core.deps.nvram.info(rec.nvramPath) : null;
-  const data = withNvram && store ? encodeNvram(await core.deps.nvram.read(store.path)) : null;
+  // One read and one digest of the store at most: the pre-checks need its size only (a stat),
+  // the copy its bytes, hashed once by encodeNvram (a 64 MiB AAVMF store costs a pass each).
+  // The digest is kept for the source's own check after the hand-over (verifyDestination).
+  const store = withNvram && rec.nvramPath ? await core.deps.nvram.readHashed(rec.nvramPath) : null;
+  const size = store ? store.data.length : rec.nvramPath ? await core.deps.nvram.sizeOf(rec.nvramPath) : null;
   return {
     record: rec,
     domain_xml: await core.hv.getXml(rec.name),
     power_state: info?.state ?? PowerState.NOSTATE,
-    nvram_size: store?.size ?? null,
-    nvram: data,
+    nvram_size: size,
+    nvram: store ? encodeNvram(store.data, store.sha256) : null,
   };
 }
 
@@ -119,7 +122,7 @@ export async function checkCanLiveMigrateSource(core: DriverCore, _md: Migration
   if (mine && (!theirs || theirs.loader !== mine.loader || theirs.nvram_template !== mine.nvram_template)) {
     throw new MigrationPreCheckError(`destination ${shim.dest_host} accepted firmware ${theirs?.loader ?? 'none'}, the guest runs ${mine.loader}`);
   }
-  const info = rec.nvramPath ? await core.deps.nvram.info(rec.nvramPath) : null;
+  const info = rec.nvramPath ? await core.deps.nvram.cachedInfo(rec.nvramPath) : null;
   if (info && shim.nvram && shim.nvram.size && shim.nvram.size !== info.size) {
     throw new MigrationPreCheckError(`destination ${shim.dest_host} expects a ${shim.nvram.size}-byte store, the guest's is ${info.size} bytes`);
   }
@@ -188,13 +191,16 @@ async function destinationXml(core: DriverCore, rec: InstanceRecord, j: SourceJo
 
 /** Source: does the destination's store equal ours? QEMU writes it at the first resume, so poll briefly. */
 async function verifyDestination(core: DriverCore, md: MigrationDeps, uuid: string, dest: string, rec: InstanceRecord, j: SourceJournal): Promise<void> {
-  const mine = rec.nvramPath ? await core.deps.nvram.info(rec.nvramPath) : null;
+  const ask = () => md.peer.call<NvramDigest>(dest, 'GET', `/v1/peer/instances/${uuid}/nvram_digest?name=${encodeURIComponent(rec.name)}`).catch(() => null);
+  // Our digest and the destination's first answer at the same time: each host reads and hashes
+  // its own store (a 64 MiB AAVMF store is a pass each), so neither waits for the other's.
+  // Ours is reused from the last hash while the file keeps its stat identity (util/fileIdentity).
+  const [mine, first] = await Promise.all([rec.nvramPath ? core.deps.nvram.cachedInfo(rec.nvramPath) : null, rec.nvramPath ? ask() : null]);
   if (mine) {
-    let theirs: { sha256?: string | null } | null = null;
-    for (let i = 0; i < VERIFY_POLLS; i++) {
-      theirs = await md.peer.call<NvramDigest>(dest, 'GET', `/v1/peer/instances/${uuid}/nvram_digest?name=${encodeURIComponent(rec.name)}`).catch(() => null);
-      if (theirs?.sha256 === mine.sha256) break;
+    let theirs: { sha256?: string | null } | null = first;
+    for (let i = 1; i < VERIFY_POLLS && theirs?.sha256 !== mine.sha256; i++) {
       await new Promise((r) => setTimeout(r, VERIFY_POLL_MS));
+      theirs = await ask();
     }
     j.nvram = { size: mine.size, sha256: mine.sha256 };
     if (theirs?.sha256 !== mine.sha256) {
@@ -387,6 +393,6 @@ async function rollBackSourceJournal(core: DriverCore, uuid: string, md: Migrati
 export async function peerNvramDigest(core: DriverCore, md: MigrationDeps, uuid: string, name: string): Promise<NvramDigest> {
   const j = await md.journals.get(uuid, 'dest');
   const p = j?.staged_path ?? core.deps.nvram.pathFor(name);
-  const info = await core.deps.nvram.info(p);
+  const info = await core.deps.nvram.cachedInfo(p);
   return { sha256: info?.sha256 ?? null, size: info?.size ?? null };
 }

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { writeFileAtomic, unlinkDurable, sweepTempFiles, allocatedBytes, mkdirDurable, renameDurable, type AtomicWriteOptions } from '../util/atomicFile';
 import { nvramPathFor, assertInside, validateDomainName } from './paths';
 import { InternalError, InvalidInput } from '../errors';
-import { StatCache } from '../util/fileIdentity';
+import { StatCache, statIdentity } from '../util/fileIdentity';
 import type { Metrics } from '../metrics';
 
 /** Templates kept in memory (a host has a handful: one per firmware build and variant). */
@@ -139,6 +139,39 @@ export class NvramStore {
     return fsp.readFile(this.checkPath(p));
   }
 
+  /**
+   * A store's bytes with their digest, in one read: the digest is the one `cachedInfo` keeps
+   * while the file has the stat identity it was hashed at (else computed here, and kept under
+   * the same rule, so a later `cachedInfo` of the unchanged file reads nothing). Null when the
+   * file does not exist.
+   */
+  async readHashed(p: string): Promise<{ data: Buffer; sha256: string } | null> {
+    const full = this.checkPath(p);
+    let st;
+    try {
+      st = statSync(full);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      this.digests.forget(full);
+      return null;
+    }
+    const readAt = Date.now();
+    const data = await fsp.readFile(full).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return null;
+      throw e;
+    });
+    if (!data) return null;
+    const hit = this.digests.get(full, st);
+    // The file may have changed between the stat and the read: a digest is reused or kept only
+    // when the stat after the read still shows the identity it had before.
+    const same = statIdentityOf(full) === statIdentity(st);
+    if (hit && same && hit.size === data.length) return { data, sha256: hit.sha256 };
+    const digest = sha256(data);
+    if (same) this.digests.remember(full, st, readAt, data.length, { path: full, size: data.length, sha256: digest, allocated: st.blocks * 512 });
+    else this.digests.forget(full);
+    return { data, sha256: digest };
+  }
+
   /** Size, digest and allocation, or null when the file does not exist. */
   async info(p: string): Promise<NvramInfo | null> {
     const full = this.checkPath(p);
@@ -226,6 +259,15 @@ export class NvramStore {
   /** Delete a store; a missing file is fine. Returns whether it existed. */
   async remove(p: string): Promise<boolean> {
     return unlinkDurable(this.checkPath(p));
+  }
+}
+
+/** The stat identity of a file now, or null when it cannot be stat'ed. */
+function statIdentityOf(file: string): string | null {
+  try {
+    return statIdentity(statSync(file));
+  } catch {
+    return null;
   }
 }
 

@@ -66,9 +66,11 @@ function tempSuffix(): string {
   return `${TEMP_PREFIX}${(tempCounter++).toString(36)}`;
 }
 
+/** One block of zeros, compared against (a native memcmp: a byte loop in JS costs ~10× more on a 64 MiB store). */
+const ZERO_BLOCK = Buffer.alloc(BLOCK);
+
 function isZeroBlock(buf: Buffer, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) if (buf[i] !== 0) return false;
-  return true;
+  return ZERO_BLOCK.compare(buf, start, end, 0, end - start) === 0;
 }
 
 /** The byte ranges to write: all of `buf`, or (sparse) its runs of blocks that are not all zero. */

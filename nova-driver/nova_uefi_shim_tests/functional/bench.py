@@ -18,7 +18,9 @@ section). Each round starts a fresh cloud on Nova's functional framework
 (API, conductor, scheduler, placement, two compute hosts on the fake
 libvirt) once per driver, the order alternating (ABBA), and times, for M UEFI
 servers in turn: create, hard reboot, resize + confirm, cold migrate +
-confirm, live migrate, delete. With UEFIShimDriver each host has its sidecar
+confirm, live migrate, delete; then, on a second cloud whose two hosts are
+aarch64 (as ``test_aarch64`` fakes them: AAVMF, a 64 MiB store), create and
+live migrate one UEFI server. With UEFIShimDriver each host has its sidecar
 (``[hypervisor] backend = nova``), so the difference is what the sidecar's
 HTTP calls and store work add. Both sides mock the same disk copy
 (``LibvirtDriver.migrate_disk_and_power_off``, as Nova's own tests do) and
@@ -36,12 +38,18 @@ from urllib import parse
 
 import fixtures
 
+from nova.objects import fields
+from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.functional.libvirt import base as nova_base
 
 from nova_uefi_shim_tests.functional import base
+from nova_uefi_shim_tests.functional import fixtures as shim_fixtures
+
+AARCH64 = fields.Architecture.AARCH64
 
 OPERATIONS = ('create', 'hard reboot', 'resize + confirm',
-              'cold migrate + confirm', 'live migrate', 'delete')
+              'cold migrate + confirm', 'live migrate', 'delete',
+              'live migrate (aarch64)')
 
 SETTINGS = {'servers': 3, 'samples': []}
 
@@ -109,6 +117,43 @@ class _BenchRound(object):
             small, medium = medium, small
 
 
+class _ArmRound(_BenchRound):
+    """Two aarch64 hosts (faked as test_aarch64 fakes them): live migration."""
+
+    def start_compute(self, hostname='compute1', *args, **kwargs):
+        # NOTE(uefi_shim): as test_aarch64: the fake connection's
+        # capabilities follow os.uname (mocked), getInfo the HostInfo.
+        self.libvirt.mock_uname.return_value = fakelibvirt.os_uname(
+            'Linux', '', '5.4.0-0-generic', '', AARCH64)
+        host_info = fakelibvirt.HostInfo(
+            cpu_nodes=2, cpu_sockets=1, cpu_cores=2, cpu_threads=2)
+        host_info.arch = AARCH64
+        kwargs['host_info'] = host_info
+        return super(_ArmRound, self).start_compute(hostname, *args, **kwargs)
+
+    def bench_round(self):
+        self._stub_moves()
+        # Nova >= 31 compares the guest CPU with the destination's; the fake
+        # libvirt has no aarch64 CPU model to compare (as test_aarch64).
+        self.useFixture(fixtures.MockPatch(
+            'nova.virt.libvirt.driver.LibvirtDriver._compare_cpu',
+            return_value=None))
+        self.start_compute('compute1')
+        self.start_compute('compute2')
+        image = base.UEFIShimTestBase.create_image(
+            self, 'bench_arm', hw_architecture=AARCH64,
+            hw_firmware_type='uefi', hw_machine_type='virt')
+        flavor = self._create_flavor(memory_mb=512, vcpu=1, disk=1,
+                                     ephemeral=0)
+        for _ in range(SETTINGS['servers']):
+            server = self._create_server(
+                image_uuid=image, flavor_id=flavor, host='compute1',
+                networks='none')
+            server = self._timed('live migrate (aarch64)',
+                                 lambda: self._live_migrate(server))
+            self._delete_server(server)
+
+
 class StockBench(_BenchRound, nova_base.ServersTestBase):
     LABEL = 'stock'
 
@@ -132,21 +177,42 @@ class ShimBench(_BenchRound, base.UEFIShimTestBase):
                           '--mount, as root) for live migration')
 
 
+class StockArmBench(_ArmRound, StockBench):
+    LABEL = 'stock'
+
+
+class ShimArmBench(_ArmRound, ShimBench):
+    LABEL = 'uefi_shim'
+
+    def start_sidecar(self, hostname, **kwargs):
+        kwargs.update(arch=AARCH64, firmware=shim_fixtures.AAVMF_FIRMWARE)
+        return super(ShimArmBench, self).start_sidecar(hostname, **kwargs)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--rounds', type=int, default=2)
     p.add_argument('--servers', type=int, default=3)
     p.add_argument('--out', required=True)
+    p.add_argument('--no-aarch64', dest='aarch64', action='store_false',
+                   help='skip the aarch64 live-migration rounds')
     args = p.parse_args(argv)
     SETTINGS['servers'] = args.servers
     suite = unittest.TestSuite()
     for r in range(args.rounds):
         pair = [StockBench('bench_round'), ShimBench('bench_round')]
         suite.addTests(pair if r % 2 == 0 else pair[::-1])
+        if args.aarch64:
+            pair = [StockArmBench('bench_round'), ShimArmBench('bench_round')]
+            suite.addTests(pair if r % 2 == 0 else pair[::-1])
     result = unittest.TextTestRunner(stream=sys.stderr, verbosity=1).run(
         suite)
     skipped = [reason for _, reason in result.skipped]
-    doc = {'samples': SETTINGS['samples'], 'operations': list(OPERATIONS),
+    from nova import version
+    doc = {'samples': SETTINGS['samples'],
+           'operations': [op for op in OPERATIONS
+                          if args.aarch64 or 'aarch64' not in op],
+           'nova_version': version.version_string(),
            'rounds': args.rounds, 'servers': args.servers,
            'skipped': skipped[0] if skipped else None,
            'errors': [str(t) for _, t in result.errors + result.failures]}

@@ -69,3 +69,39 @@ describe('nvram/store templates', () => {
     assert.equal(fs.existsSync(nv.pathFor('instance-00000007')), false);
   });
 });
+
+describe('nvram/store readHashed', () => {
+  let root: string;
+  let nv: NvramStore;
+  beforeEach(async () => {
+    root = tmpDir('nus-store-');
+    nv = new NvramStore({ dir: path.join(root, 'nvram'), mode: 0o600 });
+    await nv.init();
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('answers null for a store that does not exist', async () => {
+    assert.equal(await nv.readHashed(nv.pathFor('instance-00000010')), null);
+  });
+
+  it('answers the bytes with their digest as they are now, also after an in-place change of a settled store', async function () {
+    this.timeout(10000);
+    const p = nv.pathFor('instance-00000011');
+    fs.writeFileSync(p, Buffer.alloc(8192, 0x11));
+    let r = await nv.readHashed(p);
+    assert.deepEqual(r?.data, Buffer.alloc(8192, 0x11));
+    assert.equal(r?.sha256, sha(Buffer.alloc(8192, 0x11)));
+    // Settled: the digest is kept, and reused by cachedInfo while the file is unchanged.
+    await new Promise((res) => setTimeout(res, SETTLED_MS + 200));
+    assert.equal((await nv.readHashed(p))?.sha256, sha(Buffer.alloc(8192, 0x11)));
+    assert.equal((await nv.cachedInfo(p))?.sha256, sha(Buffer.alloc(8192, 0x11)));
+    // In place, same size: a kept digest would be stale.
+    const fd = fs.openSync(p, 'r+');
+    fs.writeSync(fd, Buffer.from([0x22]), 0, 1, 100);
+    fs.closeSync(fd);
+    r = await nv.readHashed(p);
+    assert.equal(r?.sha256, sha(fs.readFileSync(p)));
+    assert.notEqual(r?.sha256, sha(Buffer.alloc(8192, 0x11)));
+    assert.equal((await nv.cachedInfo(p))?.sha256, sha(fs.readFileSync(p)));
+  });
+});
