@@ -52,6 +52,8 @@ IS=/srv/cloud          # the state directory as the services see it (inside the 
 S=$C$IS                # the same directory from the host
 TIMEOUT=${CLOUD_TIMEOUT:-300}
 NS_DIR=/run/nova-uefi-shim-cloud-$RELEASE
+RELEASE_CHROOT=/var/cache/nova-uefi-shim/chroots/$SUITE   # scripts/nova-release.sh's, when built
+RELEASE_CHROOT_STAMPS=/var/cache/nova-uefi-shim/chroots/$SUITE.stamps
 HOSTS=(cmp1 cmp2)
 addr_of() { case "$1" in cmp1) echo 127.0.0.2 ;; cmp2) echo 127.0.0.3 ;; *) die "unknown host $1" ;; esac; }
 CTL=127.0.0.1
@@ -79,6 +81,16 @@ APT=(env DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Check-Valid-Until=fa
 
 install() {
   command -v debootstrap >/dev/null || { "${APT[@]}" update -qq; "${APT[@]}" install -y -qq --no-install-recommends debootstrap >/dev/null; }
+  if [ ! -x "$C/usr/bin/apt-get" ] && [ -e "$RELEASE_CHROOT_STAMPS/debootstrap" ] && [ -x "$RELEASE_CHROOT/usr/bin/apt-get" ]; then
+    # The same release's chroot that scripts/nova-release.sh built (Debian's Nova and its test
+    # packages): a copy of it saves the debootstrap and most of the downloads. A copy, not the
+    # chroot itself, so that the cloud's packages and services never change what that suite runs on.
+    log "seeding $C from $RELEASE_CHROOT (scripts/nova-release.sh's $SUITE chroot)"
+    mkdir -p "$(dirname "$C")"
+    rm -rf "$C.partial"
+    cp -a --one-file-system --reflink=auto "$RELEASE_CHROOT" "$C.partial"
+    mv "$C.partial" "$C"
+  fi
   if [ ! -x "$C/usr/bin/apt-get" ]; then
     log "debootstrap $SUITE into $C (a few minutes)"
     mkdir -p "$(dirname "$C")"
@@ -268,7 +280,7 @@ wait_for() {
   done
   log "$name answers ($((SECONDS - t0)) s)"
 }
-http_ok() { curl -s -o /dev/null -m 5 -w '%{http_code}' "$1" | grep -Eq '^(200|300|401)$'; }
+http_ok() { curl -s -o /dev/null -m 30 -w '%{http_code}' "$1" | grep -Eq '^(200|300|401)$'; }
 
 # ---------------------------------------------------------------- configuration
 secret() { # one generated password for every service account (readable by root only)
