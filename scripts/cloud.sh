@@ -556,7 +556,7 @@ uwsgi() { # uwsgi NAME ADDR:PORT WSGI_FILE [ENV=VALUE | --uwsgi-option VALUE]...
       *) envs+=(--env "$1"); shift ;;
     esac
   done
-  run "$name" uwsgi --plugin python3 --http-socket "$addr" --wsgi-file "$file" --master --processes 1 --threads 8 \
+  run "$name" uwsgi --plugin python3 --http-socket "$addr" --wsgi-file "$file" --master --processes "${UWSGI_PROCESSES:-1}" --threads "${UWSGI_THREADS:-8}" \
     --die-on-term --need-app --lazy-apps --buffer-size 65535 --add-header "Connection: close" "${envs[@]}"
 }
 
@@ -646,7 +646,10 @@ start_nova_controller() {
     touch "$S/etc/.nova-cells"
   fi
   mkdir -p "$C/var/lib/nova/tmp"
-  alive nova-api || uwsgi nova-api "$CTL:8774" /usr/bin/nova-api-wsgi OS_NOVA_CONFIG_DIR="$IS/etc/nova"
+  # One thread per process: nova-api's eventlet-patched code hung a second
+  # request that came in while the first was in a thread of the same process (two server creates
+  # at once: the second never answered).
+  alive nova-api || UWSGI_PROCESSES=3 UWSGI_THREADS=1 uwsgi nova-api "$CTL:8774" /usr/bin/nova-api-wsgi OS_NOVA_CONFIG_DIR="$IS/etc/nova"
   alive nova-conductor || run nova-conductor nova-conductor "${NOVA[@]}" --log-file "$IS/log/nova-conductor.log"
   alive nova-scheduler || run nova-scheduler nova-scheduler "${NOVA[@]}" --log-file "$IS/log/nova-scheduler.log"
   wait_for nova-api http_ok "http://$CTL:8774/"
