@@ -52,6 +52,8 @@ IS=/srv/cloud          # the state directory as the services see it (inside the 
 S=$C$IS                # the same directory from the host
 TIMEOUT=${CLOUD_TIMEOUT:-300}
 NS_DIR=/run/nova-uefi-shim-cloud-$RELEASE
+RELEASE_CHROOT=/var/cache/nova-uefi-shim/chroots/$SUITE   # scripts/nova-release.sh's, when built
+RELEASE_CHROOT_STAMPS=/var/cache/nova-uefi-shim/chroots/$SUITE.stamps
 HOSTS=(cmp1 cmp2)
 addr_of() { case "$1" in cmp1) echo 127.0.0.2 ;; cmp2) echo 127.0.0.3 ;; *) die "unknown host $1" ;; esac; }
 CTL=127.0.0.1
@@ -79,6 +81,16 @@ APT=(env DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Check-Valid-Until=fa
 
 install() {
   command -v debootstrap >/dev/null || { "${APT[@]}" update -qq; "${APT[@]}" install -y -qq --no-install-recommends debootstrap >/dev/null; }
+  if [ ! -x "$C/usr/bin/apt-get" ] && [ -e "$RELEASE_CHROOT_STAMPS/debootstrap" ] && [ -x "$RELEASE_CHROOT/usr/bin/apt-get" ]; then
+    # The same release's chroot that scripts/nova-release.sh built (Debian's Nova and its test
+    # packages): a copy of it saves the debootstrap and most of the downloads. A copy, not the
+    # chroot itself, so that the cloud's packages and services never change what that suite runs on.
+    log "seeding $C from $RELEASE_CHROOT (scripts/nova-release.sh's $SUITE chroot)"
+    mkdir -p "$(dirname "$C")"
+    rm -rf "$C.partial"
+    cp -a --one-file-system --reflink=auto "$RELEASE_CHROOT" "$C.partial"
+    mv "$C.partial" "$C"
+  fi
   if [ ! -x "$C/usr/bin/apt-get" ]; then
     log "debootstrap $SUITE into $C (a few minutes)"
     mkdir -p "$(dirname "$C")"
@@ -131,15 +143,8 @@ install_driver() {
     --break-system-packages --force-reinstall /tmp/nova-driver-src >/dev/null 2>"$C/var/log/cloud-pip.log" \
     || { cat "$C/var/log/cloud-pip.log" >&2; die "pip install of nova-driver failed"; }
   rm -rf "$tmp"
-  local drv=$C/usr/lib/python3/dist-packages/nova/virt/uefi_shim/driver.py major
-  [ -f "$drv" ] || die "the driver did not land in the chroot's dist-packages ($drv)"
-  major=$(in_c python3 -c 'from nova import version; print(version.version_info.version_string().split(".")[0])')
-  if ! grep -Eq "^SUPPORTED_NOVA_MAJOR_VERSIONS = \(.*\b$major\b" "$drv"; then
-    # This tree's driver was checked against other Nova releases only: admit this one in the
-    # installed copy (never in the repository), and say so.
-    sed -i -E "s/^SUPPORTED_NOVA_MAJOR_VERSIONS = \((.*)\)/SUPPORTED_NOVA_MAJOR_VERSIONS = (\1 $major,)/; s/\(([0-9]+),? ([0-9]+),\)/(\1, \2)/" "$drv"
-    log "WARNING: this tree's driver does not list Nova $major; the installed copy was patched to accept it: $(grep '^SUPPORTED_NOVA_MAJOR_VERSIONS' "$drv")"
-  fi
+  [ -f "$C/usr/lib/python3/dist-packages/nova/virt/uefi_shim/driver.py" ] \
+    || die "the driver did not land in the chroot's dist-packages (nova/virt/uefi_shim/driver.py)"
 }
 
 # ---------------------------------------------------------------- guest images
@@ -153,19 +158,8 @@ install_driver() {
 # (keys/), which the sidecars enroll into the instance's db (image property
 # os_secure_boot_keyset=nus-cloud); Microsoft's keys stay as the template has them.
 MARKER_GUID=3a7b9c1e-1111-2222-3333-444455556666
-build_images() {
-  local d=$S/images
-  [ -s "$d/uefi.img" ] && [ -s "$d/uefi-sb.img" ] && [ -s "$S/keys/db.crt" ] && return
-  mkdir -p "$d" "$S/keys"
-  local shell
-  shell=$(in_c dpkg -L efi-shell-x64 | grep -i 'shell.*x64.*\.efi$' | head -1)
-  [ -n "$shell" ] || die "efi-shell-x64 ships no shell binary?"
-  if [ ! -s "$S/keys/db.crt" ]; then
-    in_c openssl req -new -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=nova-uefi-shim cloud db/" \
-      -keyout "$IS/keys/db.key" -out "$IS/keys/db.crt" 2>/dev/null
-    chmod 0600 "$S/keys/db.key"
-  fi
-  cat >"$d/startup.nsh" <<EOF
+startup_nsh() {
+  cat <<EOF
 @echo -off
 echo "NUS-BOOT begin"
 dmpstore NusMarker -guid $MARKER_GUID
@@ -177,6 +171,24 @@ else
 endif
 echo "NUS-BOOT end"
 EOF
+}
+build_images() {
+  local d=$S/images
+  mkdir -p "$d" "$S/keys"
+  startup_nsh >"$d/startup.nsh.new"
+  # Built again when the script changed (register() then uploads the new image).
+  if [ -s "$d/uefi.img" ] && [ -s "$d/uefi-sb.img" ] && [ -s "$S/keys/db.crt" ] && cmp -s "$d/startup.nsh.new" "$d/startup.nsh"; then
+    rm -f "$d/startup.nsh.new"
+    return
+  fi
+  local shell
+  shell=$(in_c dpkg -L efi-shell-x64 | grep -i 'shell.*x64.*\.efi$' | head -1)
+  [ -n "$shell" ] || die "efi-shell-x64 ships no shell binary?"
+  if [ ! -s "$S/keys/db.crt" ]; then
+    in_c openssl req -new -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=nova-uefi-shim cloud db/" \
+      -keyout "$IS/keys/db.key" -out "$IS/keys/db.crt" 2>/dev/null
+    chmod 0600 "$S/keys/db.key"
+  fi
   in_c sbsign --key "$IS/keys/db.key" --cert "$IS/keys/db.crt" --output "$IS/images/shell-signed.efi" "$shell" 2>/dev/null
   local img bin
   for img in uefi uefi-sb; do
@@ -186,9 +198,10 @@ EOF
     in_c mkfs.vfat -C "$IS/images/$img.img.tmp" 16384 >/dev/null
     in_c mmd -i "$IS/images/$img.img.tmp" ::/EFI ::/EFI/BOOT
     in_c mcopy -i "$IS/images/$img.img.tmp" "$bin" ::/EFI/BOOT/BOOTX64.EFI
-    in_c mcopy -i "$IS/images/$img.img.tmp" "$IS/images/startup.nsh" ::/startup.nsh
+    in_c mcopy -i "$IS/images/$img.img.tmp" "$IS/images/startup.nsh.new" ::/startup.nsh
     mv "$d/$img.img.tmp" "$d/$img.img"
   done
+  mv "$d/startup.nsh.new" "$d/startup.nsh"
   log "guest images: $d/uefi.img, $d/uefi-sb.img"
 }
 
@@ -267,7 +280,7 @@ wait_for() {
   done
   log "$name answers ($((SECONDS - t0)) s)"
 }
-http_ok() { curl -s -o /dev/null -m 5 -w '%{http_code}' "$1" | grep -Eq '^(200|300|401)$'; }
+http_ok() { curl -s -o /dev/null -m 30 -w '%{http_code}' "$1" | grep -Eq '^(200|300|401)$'; }
 
 # ---------------------------------------------------------------- configuration
 secret() { # one generated password for every service account (readable by root only)
@@ -543,11 +556,13 @@ uwsgi() { # uwsgi NAME ADDR:PORT WSGI_FILE [ENV=VALUE | --uwsgi-option VALUE]...
       *) envs+=(--env "$1"); shift ;;
     esac
   done
-  run "$name" uwsgi --plugin python3 --http-socket "$addr" --wsgi-file "$file" --master --processes 1 --threads 8 \
+  run "$name" uwsgi --plugin python3 --http-socket "$addr" --wsgi-file "$file" --master --processes "${UWSGI_PROCESSES:-1}" --threads "${UWSGI_THREADS:-8}" \
     --die-on-term --need-app --lazy-apps --buffer-size 65535 --add-header "Connection: close" "${envs[@]}"
 }
 
 os_admin() { in_c env $(admin_env | sed 's/^export //') openstack "$@"; }
+# admin STEP ARGS...: scripts/cloud-admin.py (openstacksdk, one process) as the admin user
+admin() { in_c env $(admin_env | sed 's/^export //') python3 "$REPO/scripts/cloud-admin.py" "$@"; }
 admin_env() {
   cat <<EOF
 export OS_AUTH_URL=http://$CTL:5000/v3
@@ -576,29 +591,10 @@ start_keystone() {
   uwsgi keystone "$CTL:5000" /usr/bin/keystone-wsgi-public OS_KEYSTONE_CONFIG_FILES="$IS/etc/keystone/keystone.conf"
   wait_for keystone http_ok "http://$CTL:5000/v3"
 }
-keystone_accounts() { # the service project, users, services and endpoints (once)
-  if [ ! -e "$S/keystone/.accounts" ]; then
-    os_admin project show service >/dev/null 2>&1 || os_admin project create --domain default service >/dev/null
-    local u svc type port path i
-    for u in glance placement nova neutron; do
-      os_admin user show --domain default "$u" >/dev/null 2>&1 || os_admin user create --domain default --password "$(secret)" "$u" >/dev/null
-      os_admin role add --project service --user "$u" admin
-      os_admin role add --project service --user "$u" service 2>/dev/null || true
-    done
-    while read -r svc type port path; do
-      os_admin service show "$svc" >/dev/null 2>&1 || os_admin service create --name "$svc" "$type" >/dev/null
-      for i in public internal admin; do
-        [ -n "$(os_admin endpoint list --service "$svc" --interface "$i" -f value -c ID)" ] \
-          || os_admin endpoint create --region RegionOne "$type" "$i" "http://$CTL:$port$path" >/dev/null
-      done
-    done <<EOF
-glance image 9292 
-placement placement 8778 
-nova compute 8774 /v2.1
-neutron network 9696 
-EOF
-    touch "$S/keystone/.accounts"
-  fi
+keystone_accounts() { # the service project, users, services and endpoints (one SDK run, once)
+  [ -e "$S/keystone/.accounts" ] && return
+  admin accounts "$(secret)" "$CTL" >&2
+  touch "$S/keystone/.accounts"
 }
 
 start_glance() {
@@ -650,7 +646,10 @@ start_nova_controller() {
     touch "$S/etc/.nova-cells"
   fi
   mkdir -p "$C/var/lib/nova/tmp"
-  alive nova-api || uwsgi nova-api "$CTL:8774" /usr/bin/nova-api-wsgi OS_NOVA_CONFIG_DIR="$IS/etc/nova"
+  # One thread per process: nova-api's eventlet-patched code hung a second
+  # request that came in while the first was in a thread of the same process (two server creates
+  # at once: the second never answered).
+  alive nova-api || UWSGI_PROCESSES=3 UWSGI_THREADS=1 uwsgi nova-api "$CTL:8774" /usr/bin/nova-api-wsgi OS_NOVA_CONFIG_DIR="$IS/etc/nova"
   alive nova-conductor || run nova-conductor nova-conductor "${NOVA[@]}" --log-file "$IS/log/nova-conductor.log"
   alive nova-scheduler || run nova-scheduler nova-scheduler "${NOVA[@]}" --log-file "$IS/log/nova-scheduler.log"
   wait_for nova-api http_ok "http://$CTL:8774/"
@@ -744,7 +743,7 @@ start_sidecar() {
   run "sidecar-$h" --ns "$h" sh -c "cd '$REPO' && exec /usr/local/bin/node --import tsx src/main.ts --config-file '$IS/etc/sidecar-$h.conf'"
   wait_for "sidecar-$h" http_ok "http://$(addr_of "$h"):$SIDECAR_PORT/healthz"
 }
-compute_up() { os_admin compute service list --service nova-compute --host "$1" -f value -c State | grep -qx up; }
+compute_up() { admin service-up nova-compute "$1"; }
 
 stop_compute() {
   local h=$1 d
@@ -762,26 +761,7 @@ stop_compute() {
 }
 
 # ---------------------------------------------------------------- images and flavors
-register() {
-  local id
-  for spec in "nus-uefi uefi.img" "nus-uefi-sb uefi-sb.img"; do
-    set -- $spec
-    id=$(os_admin image list --name "$1" -f value -c ID | head -1)
-    if [ -z "$id" ]; then
-      local sb=()
-      [ "$1" = nus-uefi-sb ] && sb=(--property os_secure_boot=required --property os_secure_boot_keyset=nus-cloud)
-      os_admin image create "$1" --public --disk-format raw --container-format bare --file "$IS/images/$2" \
-        --property hw_firmware_type=uefi --property hw_machine_type=q35 "${sb[@]}" >/dev/null
-      log "image $1 uploaded"
-    fi
-  done
-  local f
-  for f in "nus.small 1 256 1" "nus.medium 1 320 1"; do
-    set -- $f
-    os_admin flavor show "$1" >/dev/null 2>&1 || os_admin flavor create --public --id "$1" --vcpus "$2" --ram "$3" --disk "$4" "$1" >/dev/null
-  done
-  os_admin flavor show nus.pc >/dev/null 2>&1 || os_admin flavor create --public --id nus.pc --vcpus 1 --ram 256 --disk 1 --property hw:machine_type=pc nus.pc >/dev/null
-}
+register() { admin register "$IS/images" >&2; }
 
 # ---------------------------------------------------------------- commands
 start() {
@@ -836,8 +816,8 @@ status() {
   check placement http_ok "http://$CTL:8778/"
   check neutron-server http_ok "http://$CTL:9696/"
   check nova-api http_ok "http://$CTL:8774/"
-  check nova-conductor os_admin compute service list --service nova-conductor -f value -c State
-  check nova-scheduler os_admin compute service list --service nova-scheduler -f value -c State
+  check nova-conductor admin service-up nova-conductor
+  check nova-scheduler admin service-up nova-scheduler
   for h in "${HOSTS[@]}"; do
     check "libvirtd-$h" nsenter "--mount=$NS_DIR/$h.mnt" chroot "$C" virsh -c qemu:///system -q version
     check "sshd-$h" in_c ssh -o BatchMode=yes -o ConnectTimeout=5 "$(addr_of "$h")" true

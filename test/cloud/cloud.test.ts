@@ -6,21 +6,25 @@
  * the plain UEFI image, one the Secure Boot image (the same UEFI shell, signed with the cloud's
  * own db key, enrolled by the sidecars from the image's key set). At every boot the image's
  * startup.nsh looks for the marker variable, writes it when it is missing and prints
- * `NUS-MARKER written` or `NUS-MARKER present` on the serial console, which the test reads
- * through Nova's console-log API. After each step:
- *   - the guest booted again (a new boot on its console) and found the marker its first boot
- *     wrote (`present`);
+ * `NUS-MARKER written` or `NUS-MARKER present` on the serial console. After each step:
+ *   - the guest booted again (a new QEMU process for its domain on the host Nova names, and a
+ *     completed boot in that host's console log of the instance, which Nova's libvirt driver
+ *     truncates at every QEMU start) and found the marker its first boot wrote (`present`);
  *   - the marker is in the store on the host Nova names, read through that host's sidecar API
  *     (with the stock driver, which has no sidecar record, from the store file itself with the
  *     project's variable-store parser);
- *   - nothing of the instance is on the other host (no store file, no instance directory, no
- *     sidecar record).
+ *   - once Nova reports the step's migration finished, nothing of the instance is on the other
+ *     host (no store file, no instance directory, no sidecar record).
  * After delete nothing is left on either host and no replica names the instance.
  *
+ * Every wait polls what Nova reports (server status and task state, the migration's status) or
+ * what the host shows (a new QEMU process, a completed boot), up to a generous limit: never a
+ * fixed sleep.
+ *
  * NUS_CLOUD_DRIVER=stock restarts both nova-compute services with Nova's own LibvirtDriver and
- * runs the same steps, recording (instead of failing on) a lost marker: the stock column of
- * docs/cloud.md. A cloud that is not running is installed and started, and stopped at the end
- * (NUS_CLOUD_KEEP=1 leaves it running); a running one is used and left running.
+ * runs the same steps, recording (instead of failing on) a lost marker or a leftover: the stock
+ * column of docs/cloud.md. A cloud that is not running is installed and started, and stopped at
+ * the end (NUS_CLOUD_KEEP=1 leaves it running); a running one is used and left running.
  */
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
@@ -41,9 +45,9 @@ const ADDR: Record<Host, string> = { cmp1: '127.0.0.2', cmp2: '127.0.0.3' };
 const other = (h: Host): Host => (h === 'cmp1' ? 'cmp2' : 'cmp1');
 const STOCK = process.env.NUS_CLOUD_DRIVER === 'stock';
 const DRIVER = STOCK ? 'stock' : 'ours';
-/** Generous: TCG guests on a 2-core machine shared with the whole control plane. */
-const OP_MS = 600_000;
-const BOOT_MS = 300_000;
+/** Generous limits: TCG guests on a 2-core machine shared with the whole control plane. */
+const OP_MS = 900_000;
+const BOOT_MS = 600_000;
 
 async function sh(cmd: string, args: string[], timeout = OP_MS): Promise<string> {
   try {
@@ -68,6 +72,7 @@ async function openstackJson<T>(...args: string[]): Promise<T> {
 interface ServerView {
   id: string;
   status: string;
+  image: { id: string } | string;
   'OS-EXT-STS:task_state': string | null;
   'OS-EXT-STS:vm_state': string;
   'OS-EXT-SRV-ATTR:host': string | null;
@@ -90,7 +95,6 @@ async function connectNova(): Promise<void> {
     baseURL: 'http://127.0.0.1:8774/v2.1',
     headers: { 'X-Auth-Token': auth.headers['x-subject-token'] as string, 'OpenStack-API-Version': 'compute 2.95' },
     validateStatus: () => true,
-    // Generous: Nova's console-log call is an RPC to a compute that shares 2 cores with TCG guests.
     timeout: 300_000,
   });
 }
@@ -100,6 +104,13 @@ async function server(id: string): Promise<ServerView | null> {
   if (r.status === 404) return null;
   assert.equal(r.status, 200, `GET /servers/${id}: ${r.status} ${JSON.stringify(r.data)}`);
   return (r.data as { server: ServerView }).server;
+}
+
+/** A server action through Nova's API (202 expected). `version` overrides the microversion. */
+async function action(id: string, body: Record<string, unknown>, version?: string): Promise<void> {
+  const headers = version ? { 'OpenStack-API-Version': `compute ${version}` } : {};
+  const r = await nova.post(`/servers/${id}/action`, body, { headers });
+  assert.ok(r.status === 202 || r.status === 200, `${Object.keys(body)[0]} on ${id}: HTTP ${r.status} ${JSON.stringify(r.data)}`);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -127,10 +138,27 @@ async function waitGone(id: string, ms = OP_MS): Promise<void> {
   assert.fail(`server ${id} still there after ${ms / 1000} s`);
 }
 
-async function consoleLog(id: string): Promise<string> {
-  const r = await nova.post(`/servers/${id}/action`, { 'os-getConsoleOutput': {} }).catch(() => null);
-  if (r?.status !== 200) return '';
-  return String((r.data as { output?: string }).output ?? '').replace(/\r/g, '');
+interface Migration {
+  id: number;
+  status: string;
+  migration_type: string;
+  source_compute: string;
+  dest_compute: string;
+}
+/** Poll Nova's newest migration record of the server until its status is one of `statuses`. */
+async function waitMigration(id: string, statuses: string[], ms = OP_MS): Promise<Migration> {
+  const t0 = Date.now();
+  let last: Migration | undefined;
+  while (Date.now() - t0 < ms) {
+    const r = await nova.get('/os-migrations', { params: { instance_uuid: id } });
+    assert.equal(r.status, 200, `GET /os-migrations: ${r.status}`);
+    last = (r.data as { migrations: Migration[] }).migrations.sort((a, b) => b.id - a.id)[0];
+    if (last && statuses.includes(last.status)) return last;
+    if (last && ['error', 'failed'].includes(last.status) && !statuses.includes(last.status))
+      assert.fail(`migration ${last.id} of ${id} (${last.migration_type}) ended ${last.status}`);
+    await sleep(1000);
+  }
+  assert.fail(`migration of ${id} not ${statuses.join('|')} after ${ms / 1000} s (last: ${last?.status})`);
 }
 
 /** Marker lines of completed boots, in order ('written' | 'present'). */
@@ -145,6 +173,19 @@ function boots(log: string): string[] {
 /** Where an instance's things live on host H, as the host sees them (its own mount namespace). */
 const storeFile = (h: Host, name: string) => `${S}/hosts/${h}/lib-libvirt/qemu/nvram/${name}_VARS.fd`;
 const instanceDir = (h: Host, uuid: string) => `${S}/hosts/${h}/lib-nova/instances/${uuid}`;
+const consoleFile = (h: Host, uuid: string) => `${instanceDir(h, uuid)}/console.log`;
+
+/** The QEMU process of domain NAME on host H as "pid:start time", or null when none runs. */
+function qemuOf(h: Host, name: string): string | null {
+  if (!name) return null;
+  try {
+    const pid = fs.readFileSync(`${S}/hosts/${h}/run-libvirt/qemu/${name}.pid`, 'utf8').trim();
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return `${pid}:${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`;
+  } catch {
+    return null;
+  }
+}
 
 function sidecar(h: Host): AxiosInstance {
   return axios.create({
@@ -201,9 +242,8 @@ interface Guest {
   id: string;
   instanceName: string;
   host: Host;
-  /** Completed boots seen on the console of the current host, and the log they came from. */
-  seen: number;
-  log: string;
+  /** The domain's QEMU process on each host when the step began (a boot needs a new one). */
+  qemu: Record<Host, string | null>;
 }
 
 interface Result {
@@ -216,6 +256,9 @@ interface Result {
   note: string;
 }
 
+/** A check that found a lost marker or a leftover: the step failed, the chain goes on. */
+class CheckFailed extends Error {}
+
 describe(`real cloud: UEFI variables through every Nova operation (${DRIVER} driver)`, function () {
   this.timeout(3 * 3600_000);
   const results: Result[] = [];
@@ -226,35 +269,45 @@ describe(`real cloud: UEFI variables through every Nova operation (${DRIVER} dri
 
   before(async function () {
     const t0 = Date.now();
-    const up = await cloud('status').then(
-      () => true,
-      () => false,
+    // `status` exits 0 when every service answers; a service that is slow to answer on a busy
+    // machine makes it fail, so the cloud counts as ours to stop only when nothing of it ran.
+    const status = await run('bash', [CLOUD, 'status']).then(
+      () => ({ up: true, out: '' }),
+      (e: { stdout?: string }) => ({ up: false, out: e.stdout ?? '' }),
     );
-    if (!up) {
+    if (!status.up) {
+      const wasRunning = /answers|running \(pid/.test(status.out);
       await sh('bash', [CLOUD, 'install'], 3600_000);
       await sh('bash', [CLOUD, 'start'], 3600_000);
-      startedHere = true;
+      startedHere = !wasRunning;
     }
     cloudStartS = (Date.now() - t0) / 1000;
-    console.log(`      cloud ${startedHere ? 'started' : 'already running'} in ${cloudStartS.toFixed(0)} s`);
+    const how = status.up ? 'already running' : startedHere ? 'installed and started' : 'partly answering: install + start brought it up';
+    console.log(`      cloud ${how} in ${cloudStartS.toFixed(0)} s`);
     osEnv = (await cloud('env'))
       .split('\n')
       .filter((l) => l.startsWith('export '))
       .map((l) => l.slice('export '.length));
     sidecarToken = fs.readFileSync(`${S}/etc/secret`, 'utf8').trim();
     const current = fs.existsSync(`${S}/etc/compute_driver`) ? fs.readFileSync(`${S}/etc/compute_driver`, 'utf8').trim() : 'ours';
-    if (current !== DRIVER) await sh('bash', [CLOUD, 'driver', DRIVER], 1800_000);
+    if (current !== DRIVER) {
+      const t1 = Date.now();
+      await sh('bash', [CLOUD, 'driver', DRIVER], 1800_000);
+      console.log(`      both nova-compute services restarted with the ${DRIVER} driver in ${((Date.now() - t1) / 1000).toFixed(0)} s`);
+    }
     await connectNova();
   });
 
   after(async function () {
-    for (const g of guests) if (g.id) await openstack('server', 'delete', '--force', g.id).catch(() => undefined);
+    for (const g of guests) if (g.id) await nova.delete(`/servers/${g.id}`).catch(() => undefined);
     console.log(`\n      driver: ${DRIVER}; cloud start-up ${cloudStartS.toFixed(0)} s`);
     console.log('      step | guest | host after | marker | seconds | result');
     for (const r of results)
       console.log(
         `      ${r.step} | ${r.guest} | ${r.host} | ${r.marker} | ${r.seconds.toFixed(0)} | ${r.ok ? 'ok' : 'FAILED'}${r.note ? ` (${r.note})` : ''}`,
       );
+    const failed = results.filter((r) => !r.ok).length;
+    console.log(`      ${results.length - failed} passed, ${failed} failed`);
     if (process.env.NUS_CLOUD_REPORT) fs.writeFileSync(process.env.NUS_CLOUD_REPORT, JSON.stringify({ driver: DRIVER, cloudStartS, results }, null, 2));
     if (STOCK) await sh('bash', [CLOUD, 'driver', 'ours'], 1800_000).catch((e) => console.log(String(e)));
     if (startedHere && !process.env.NUS_CLOUD_KEEP) await cloud('stop');
@@ -264,30 +317,31 @@ describe(`real cloud: UEFI variables through every Nova operation (${DRIVER} dri
     if (chainBroken) this.skip();
   });
   afterEach(function () {
-    if (this.currentTest?.state === 'failed' && !this.currentTest.title.startsWith('bad input')) chainBroken = true;
+    const t = this.currentTest;
+    if (t?.state === 'failed' && !t.title.startsWith('bad input') && !(t.err instanceof CheckFailed)) chainBroken = true;
   });
 
-  /** Wait for a boot that completed after `g.seen` boots on this host's console; its marker line. */
-  async function nextBoot(g: Guest, hostChanged: boolean): Promise<string> {
+  function mark(g: Guest): void {
+    g.qemu = { cmp1: qemuOf('cmp1', g.instanceName), cmp2: qemuOf('cmp2', g.instanceName) };
+  }
+
+  /** Wait for a new QEMU process of the guest on host H and a completed boot in its console log. */
+  async function nextBoot(g: Guest, h: Host): Promise<string> {
     const t0 = Date.now();
-    if (hostChanged) {
-      g.seen = 0;
-      g.log = '';
-    }
+    let log = '';
     while (Date.now() - t0 < BOOT_MS) {
-      const log = await consoleLog(g.id);
-      // A restarted QEMU truncates the console log: a log that no longer extends the last one is a new one.
-      const fresh = !log.startsWith(g.log.slice(0, Math.min(g.log.length, 2000)));
-      const b = boots(log);
-      const base = fresh ? 0 : g.seen;
-      if (b.length > base) {
-        g.seen = b.length;
-        g.log = log;
-        return b[b.length - 1];
+      const q = qemuOf(h, g.instanceName);
+      if (q && q !== g.qemu[h]) {
+        log = fs.existsSync(consoleFile(h, g.id)) ? fs.readFileSync(consoleFile(h, g.id), 'latin1').replace(/\r/g, '') : '';
+        const b = boots(log);
+        if (b.length) {
+          g.qemu[h] = q;
+          return b[b.length - 1];
+        }
       }
-      await sleep(2000);
+      await sleep(1000);
     }
-    assert.fail(`${g.label}: no completed boot on the console within ${BOOT_MS / 1000} s; last 1500 chars:\n${(await consoleLog(g.id)).slice(-1500)}`);
+    assert.fail(`${g.label}: no new boot on ${h} within ${BOOT_MS / 1000} s; console log's last 1500 chars:\n${log.slice(-1500)}`);
   }
 
   /** After a step: where Nova says the guest is, the marker there, nothing on the other host. */
@@ -295,12 +349,11 @@ describe(`real cloud: UEFI variables through every Nova operation (${DRIVER} dri
     const s = await server(g.id);
     assert.ok(s, `${g.label} vanished`);
     const host = s['OS-EXT-SRV-ATTR:host'] as Host;
-    const moved = host !== g.host;
     g.host = host;
     g.instanceName = s['OS-EXT-SRV-ATTR:instance_name'];
     const notes: string[] = [];
     let seen: string | undefined;
-    if (opts.boot !== false) seen = await nextBoot(g, moved);
+    if (opts.boot !== false) seen = await nextBoot(g, host);
     const inStore = await markerInStore(host, g.id, g.instanceName);
     const left = await leftOn(other(host), g.id, g.instanceName);
     const expect = opts.expect ?? 'present';
@@ -310,17 +363,18 @@ describe(`real cloud: UEFI variables through every Nova operation (${DRIVER} dri
     if (seen) notes.push(`guest: ${seen}`);
     if (!inStore) notes.push('no marker in the store');
     if (left.length) notes.push(`left on ${other(host)}: ${left.join(', ')}`);
-    const ok = (STOCK || !lost || expect === 'written') && left.length === 0 && (expect !== 'written' || seen === 'written');
+    const ok = STOCK || (!lost && left.length === 0);
     results.push({ step, guest: g.label, host, marker, seconds: (Date.now() - t0) / 1000, ok, note: notes.join('; ') });
-    assert.ok(ok, `${g.label} after ${step}: ${notes.join('; ')}`);
+    if (!ok) throw new CheckFailed(`${g.label} after ${step}: ${notes.join('; ')}`);
   }
 
-  /** Run one step on both guests at once; the step's time is the slower guest's. */
+  /** Run one step on both guests at once. */
   async function both(step: string, fn: (g: Guest) => Promise<void>): Promise<void> {
-    const errors: string[] = [];
+    const errors: Error[] = [];
     await Promise.all(
       guests.map(async (g) => {
         const t0 = Date.now();
+        mark(g);
         try {
           await fn(g);
         } catch (e) {
@@ -334,43 +388,48 @@ describe(`real cloud: UEFI variables through every Nova operation (${DRIVER} dri
               ok: false,
               note: (e as Error).message.split('\n')[0],
             });
-          errors.push(`${g.label}: ${(e as Error).message}`);
+          errors.push(e as Error);
         }
       }),
     );
-    if (errors.length) assert.fail(errors.join('\n'));
+    if (errors.length) {
+      const msg = errors.map((e) => e.message).join('\n');
+      throw errors.every((e) => e instanceof CheckFailed) ? new CheckFailed(msg) : new Error(msg);
+    }
+    const t = results.filter((r) => r.step === step);
+    console.log(`      ${step}: ${t.map((r) => `${r.guest} ${r.seconds.toFixed(0)} s`).join(', ')}`);
   }
 
-  it("bad input: a Secure Boot image on a flavor with hw:machine_type=pc ends in ERROR with the sidecar's message", async function () {
+  it("bad input: a Secure Boot image with hw_machine_type=pc ends in ERROR with the sidecar's message", async function () {
     if (STOCK) this.skip();
     const t0 = Date.now();
     const s = await openstackJson<{ id: string }>(
       'server',
       'create',
       '--image',
-      'nus-uefi-sb',
+      'nus-uefi-sb-pc',
       '--flavor',
-      'nus.pc',
+      'nus.small',
       '--nic',
       'none',
       `nus-bad-${Date.now().toString(36)}`,
     );
     try {
       const v = await waitStatus(s.id, 'ERROR');
-      const msg = v.fault?.message ?? '';
-      const ok = /machine|q35|pc/i.test(msg) && !/No valid host/i.test(msg);
+      const msg = `${v.fault?.message ?? ''} ${v.fault?.details ?? ''}`;
+      const ok = /q35|SMM|machine/i.test(msg);
       results.push({
-        step: 'bad input (SB on pc)',
+        step: 'bad input (Secure Boot on pc)',
         guest: 'secure-boot',
         host: '-',
         marker: '-',
         seconds: (Date.now() - t0) / 1000,
         ok,
-        note: `fault: ${msg}`,
+        note: `fault: ${(v.fault?.message ?? '').slice(0, 300)}`,
       });
-      assert.ok(ok, `fault names the machine type: ${msg}`);
+      assert.ok(ok, `the fault names the machine type: ${msg.slice(0, 2000)}`);
     } finally {
-      await openstack('server', 'delete', '--wait', s.id).catch(() => undefined);
+      await nova.delete(`/servers/${s.id}`);
     }
   });
 
@@ -380,7 +439,7 @@ describe(`real cloud: UEFI variables through every Nova operation (${DRIVER} dri
       ['uefi', 'nus-uefi'],
       ['secure-boot', 'nus-uefi-sb'],
     ])
-      guests.push({ label, image, name: `nus-${label}-${tag}`, id: '', instanceName: '', host: 'cmp1', seen: 0, log: '' });
+      guests.push({ label, image, name: `nus-${label}-${tag}`, id: '', instanceName: '', host: 'cmp1', qemu: { cmp1: null, cmp2: null } });
     await both('create', async (g) => {
       const t0 = Date.now();
       const s = await openstackJson<{ id: string }>(
@@ -405,9 +464,9 @@ describe(`real cloud: UEFI variables through every Nova operation (${DRIVER} dri
   it('stop / start', async () => {
     await both('stop/start', async (g) => {
       const t0 = Date.now();
-      await openstack('server', 'stop', g.id);
+      await action(g.id, { 'os-stop': null });
       await waitStatus(g.id, 'SHUTOFF');
-      await openstack('server', 'start', g.id);
+      await action(g.id, { 'os-start': null });
       await waitStatus(g.id, 'ACTIVE');
       await check(g, 'stop/start', t0);
     });
@@ -416,7 +475,7 @@ describe(`real cloud: UEFI variables through every Nova operation (${DRIVER} dri
   it('hard reboot', async () => {
     await both('hard reboot', async (g) => {
       const t0 = Date.now();
-      await openstack('server', 'reboot', '--hard', '--wait', g.id);
+      await action(g.id, { reboot: { type: 'HARD' } });
       await waitStatus(g.id, 'ACTIVE');
       await check(g, 'hard reboot', t0);
     });
@@ -426,10 +485,11 @@ describe(`real cloud: UEFI variables through every Nova operation (${DRIVER} dri
     await both('resize + confirm', async (g) => {
       const t0 = Date.now();
       const from = g.host;
-      await openstack('server', 'resize', '--flavor', 'nus.medium', g.id);
+      await action(g.id, { resize: { flavorRef: 'nus.medium' } });
       await waitStatus(g.id, 'VERIFY_RESIZE');
-      await openstack('server', 'resize', 'confirm', g.id);
+      await action(g.id, { confirmResize: null });
       const s = await waitStatus(g.id, 'ACTIVE');
+      await waitMigration(g.id, ['confirmed']);
       assert.equal(s['OS-EXT-SRV-ATTR:host'], other(from), 'the resize went to the other host');
       await check(g, 'resize + confirm', t0);
     });
@@ -439,15 +499,15 @@ describe(`real cloud: UEFI variables through every Nova operation (${DRIVER} dri
     await both('resize + revert', async (g) => {
       const t0 = Date.now();
       const from = g.host;
-      await openstack('server', 'resize', '--flavor', 'nus.small', g.id);
+      await action(g.id, { resize: { flavorRef: 'nus.small' } });
       const v = await waitStatus(g.id, 'VERIFY_RESIZE');
       assert.equal(v['OS-EXT-SRV-ATTR:host'], other(from));
       // The resized guest booted on the destination: wait for that boot before reverting.
-      await nextBoot(g, true);
-      await openstack('server', 'resize', 'revert', g.id);
+      await nextBoot(g, other(from));
+      await action(g.id, { revertResize: null });
       const s = await waitStatus(g.id, 'ACTIVE');
+      await waitMigration(g.id, ['reverted']);
       assert.equal(s['OS-EXT-SRV-ATTR:host'], from, 'revert returns to the source');
-      g.host = other(from);
       await check(g, 'resize + revert', t0);
     });
   });
@@ -456,20 +516,22 @@ describe(`real cloud: UEFI variables through every Nova operation (${DRIVER} dri
     await both('cold migrate + confirm', async (g) => {
       const t0 = Date.now();
       const from = g.host;
-      await openstack('server', 'migrate', g.id);
+      await action(g.id, { migrate: null });
       await waitStatus(g.id, 'VERIFY_RESIZE');
-      await openstack('server', 'resize', 'confirm', g.id);
+      await action(g.id, { confirmResize: null });
       const s = await waitStatus(g.id, 'ACTIVE');
+      await waitMigration(g.id, ['confirmed']);
       assert.equal(s['OS-EXT-SRV-ATTR:host'], other(from));
       await check(g, 'cold migrate + confirm', t0);
     });
   });
 
-  it('live migrate (block migration), then a hard reboot on the destination', async () => {
+  it('live migrate (block migration)', async () => {
     await both('live migrate', async (g) => {
       const t0 = Date.now();
       const from = g.host;
-      await openstack('server', 'migrate', '--live-migration', '--block-migration', '--wait', g.id);
+      await action(g.id, { 'os-migrateLive': { host: null, block_migration: true } });
+      await waitMigration(g.id, ['completed']);
       const s = await waitStatus(g.id, 'ACTIVE');
       assert.equal(s['OS-EXT-SRV-ATTR:host'], other(from), 'the live migration moved the guest');
       // No boot: the guest kept running; the store on the destination must hold the marker now.
@@ -480,19 +542,12 @@ describe(`real cloud: UEFI variables through every Nova operation (${DRIVER} dri
   it('shelve-offload: nothing on either host', async () => {
     await both('shelve-offload', async (g) => {
       const t0 = Date.now();
-      await openstack('server', 'shelve', g.id);
+      await action(g.id, { shelve: null });
       await waitStatus(g.id, 'SHELVED_OFFLOADED');
       const left = [...(await leftOn('cmp1', g.id, g.instanceName)), ...(await leftOn('cmp2', g.id, g.instanceName))];
-      results.push({
-        step: 'shelve-offload',
-        guest: g.label,
-        host: '-',
-        marker: '-',
-        seconds: (Date.now() - t0) / 1000,
-        ok: left.length === 0,
-        note: left.join(', '),
-      });
-      assert.deepEqual(left, [], 'shelve-offload leaves nothing on the hosts');
+      const ok = STOCK || left.length === 0;
+      results.push({ step: 'shelve-offload', guest: g.label, host: '-', marker: '-', seconds: (Date.now() - t0) / 1000, ok, note: left.join(', ') });
+      if (!ok) throw new CheckFailed(`${g.label}: shelve-offload left ${left.join(', ')}`);
     });
   });
 
@@ -500,7 +555,7 @@ describe(`real cloud: UEFI variables through every Nova operation (${DRIVER} dri
     await both('unshelve', async (g) => {
       const t0 = Date.now();
       const to = other(g.host);
-      await openstack('--os-compute-api-version', '2.91', 'server', 'unshelve', '--host', to, g.id);
+      await action(g.id, { unshelve: { host: to } }, '2.91');
       const s = await waitStatus(g.id, 'ACTIVE');
       assert.equal(s['OS-EXT-SRV-ATTR:host'], to);
       await check(g, 'unshelve', t0);
@@ -519,81 +574,106 @@ describe(`real cloud: UEFI variables through every Nova operation (${DRIVER} dri
     try {
       await both('evacuate', async (g) => {
         const t1 = Date.now();
-        await openstack('server', 'evacuate', g.id);
+        // 2.94: the evacuated guest boots on the destination (2.95 would leave it stopped).
+        await action(g.id, { evacuate: {} }, '2.94');
         const s = await waitStatus(g.id, 'ACTIVE');
         assert.equal(s['OS-EXT-SRV-ATTR:host'], other(down));
         // The source is down: its leftovers are checked once it is back (below).
-        const seen = await nextBoot(g, true);
-        const inStore = await markerInStore(other(down), g.id, s['OS-EXT-SRV-ATTR:instance_name']);
+        const seen = await nextBoot(g, other(down));
         g.host = other(down);
+        const inStore = await markerInStore(g.host, g.id, g.instanceName);
         const lost = seen !== 'present' || !inStore;
+        const ok = STOCK || !lost;
         results.push({
           step: 'evacuate',
           guest: g.label,
           host: g.host,
           marker: lost ? 'lost' : 'kept',
           seconds: (Date.now() - t1) / 1000,
-          ok: STOCK || !lost,
+          ok,
           note: `guest: ${seen}${inStore ? '' : '; no marker in the store'}`,
         });
-        assert.ok(STOCK || !lost, `${g.label} after evacuate: guest ${seen}, marker in store: ${inStore}`);
+        if (!ok) throw new CheckFailed(`${g.label} after evacuate: guest ${seen}, marker in store: ${inStore}`);
       });
     } finally {
       await cloud('compute', 'start', down);
       await openstack('compute', 'service', 'set', '--up', down, 'nova-compute');
     }
-    // The returning host deletes what it had of the evacuated instances (at nova-compute start).
-    const deadline = Date.now() + 300_000;
+    // The returning host deletes what it had of the evacuated instances at nova-compute start and
+    // marks the evacuation's migration completed.
+    const left: string[] = [];
     for (const g of guests) {
-      let left = await leftOn(down, g.id, g.instanceName);
-      while (left.length && Date.now() < deadline) {
-        await sleep(2000);
-        left = await leftOn(down, g.id, g.instanceName);
-      }
-      results.push({
-        step: 'evacuated host back',
-        guest: g.label,
-        host: down,
-        marker: '-',
-        seconds: (Date.now() - t0) / 1000,
-        ok: left.length === 0,
-        note: left.join(', '),
-      });
-      assert.deepEqual(left, [], `${g.label}: left on ${down} after it came back`);
+      await waitMigration(g.id, ['completed']);
+      const l = await leftOn(down, g.id, g.instanceName);
+      const ok = STOCK || l.length === 0;
+      results.push({ step: 'evacuated host back', guest: g.label, host: down, marker: '-', seconds: (Date.now() - t0) / 1000, ok, note: l.join(', ') });
+      if (!ok) left.push(`${g.label}: ${l.join(', ')}`);
     }
+    if (left.length) throw new CheckFailed(`left on ${down} after it came back: ${left.join('; ')}`);
   });
 
   it('rebuild: the store restarts from the template with the root disk (the guest writes the marker again)', async () => {
     await both('rebuild', async (g) => {
       const t0 = Date.now();
-      await openstack('server', 'rebuild', '--image', g.image, '--wait', g.id);
+      const s0 = await server(g.id);
+      const imageRef = typeof s0?.image === 'object' ? s0.image.id : '';
+      await action(g.id, { rebuild: { imageRef } });
       await waitStatus(g.id, 'ACTIVE');
       await check(g, 'rebuild', t0, { expect: 'written' });
     });
   });
 
+  it('bad input: a sidecar stopped during a resize leaves the server in ERROR with its store intact; reset + retry completes', async function () {
+    if (STOCK) this.skip();
+    const g = guests[0];
+    const t0 = Date.now();
+    mark(g);
+    const from = g.host;
+    await cloud('sidecar', 'stop', from);
+    let stopped = true;
+    try {
+      await action(g.id, { resize: { flavorRef: 'nus.medium' } });
+      const e = await waitStatus(g.id, 'ERROR');
+      assert.equal(e['OS-EXT-SRV-ATTR:host'], from, 'the failed resize left the server on its host');
+      await cloud('sidecar', 'start', from);
+      stopped = false;
+      const intact = await markerInStore(from, g.id, g.instanceName);
+      const left = await leftOn(other(from), g.id, g.instanceName);
+      results.push({
+        step: 'sidecar down during resize',
+        guest: g.label,
+        host: from,
+        marker: intact ? 'kept' : 'lost',
+        seconds: (Date.now() - t0) / 1000,
+        ok: intact && left.length === 0,
+        note: `fault: ${(e.fault?.message ?? '').slice(0, 200)}${left.length ? `; left on ${other(from)}: ${left.join(', ')}` : ''}`,
+      });
+      assert.ok(intact, 'the store is intact after the failed resize');
+      assert.deepEqual(left, [], 'the failed resize left nothing on the destination');
+      const t1 = Date.now();
+      await openstack('server', 'set', '--state', 'active', g.id);
+      await action(g.id, { resize: { flavorRef: 'nus.medium' } });
+      await waitStatus(g.id, 'VERIFY_RESIZE');
+      await action(g.id, { confirmResize: null });
+      await waitStatus(g.id, 'ACTIVE');
+      await waitMigration(g.id, ['confirmed']);
+      await check(g, 'reset + resize again', t1);
+    } finally {
+      if (stopped) await cloud('sidecar', 'start', from);
+    }
+  });
+
   it('delete: nothing on either host, no replica', async () => {
     await both('delete', async (g) => {
       const t0 = Date.now();
-      await openstack('server', 'delete', '--wait', g.id);
+      const r = await nova.delete(`/servers/${g.id}`);
+      assert.equal(r.status, 204, `DELETE /servers/${g.id}: ${r.status}`);
       await waitGone(g.id);
       const left = [...(await leftOn('cmp1', g.id, g.instanceName)), ...(await leftOn('cmp2', g.id, g.instanceName)), ...replicasOf(g.id)];
-      results.push({
-        step: 'delete',
-        guest: g.label,
-        host: '-',
-        marker: 'gone (deleted)',
-        seconds: (Date.now() - t0) / 1000,
-        ok: left.length === 0,
-        note: left.join(', '),
-      });
+      const ok = STOCK || left.length === 0;
+      results.push({ step: 'delete', guest: g.label, host: '-', marker: 'gone (deleted)', seconds: (Date.now() - t0) / 1000, ok, note: left.join(', ') });
       g.id = '';
-      assert.deepEqual(left, [], 'delete leaves nothing');
+      if (!ok) throw new CheckFailed(`delete left ${left.join(', ')}`);
     });
-  });
-
-  after(function () {
-    const failed = results.filter((r) => !r.ok).length;
-    console.log(`      ${results.length - failed} passed, ${failed} failed`);
   });
 });
