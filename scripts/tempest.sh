@@ -24,13 +24,13 @@ log() { echo "tempest: $*" >&2; }
 [ "$(id -u)" = 0 ] || die "must run as root"
 
 REPO=$(cd "$(dirname "$0")/.." && pwd -P)
-CLOUD="$REPO/scripts/cloud.sh"
+CLOUD=(bash "$REPO/scripts/cloud.sh")
 C=/var/cache/nova-uefi-shim/cloud-31
 IS=/srv/cloud
 S=$C$IS
 W=$IS/tempest/workspace      # the workspace as the chroot sees it
 in_c() { chroot "$C" "$@"; }
-os_env() { "$CLOUD" env | sed 's/^export //'; }
+os_env() { "${CLOUD[@]}" env | sed 's/^export //'; }
 os_admin() { in_c env $(os_env) openstack "$@"; }
 
 # The selected set of Tempest's own compute tests: create, the server actions (reboot,
@@ -67,7 +67,7 @@ id_of() { # id_of image|flavor NAME
 }
 
 config() {
-  "$CLOUD" status >/dev/null || die "the cloud is not fully up (scripts/cloud.sh status)"
+  "${CLOUD[@]}" status >/dev/null || die "the cloud is not fully up (scripts/cloud.sh status)"
   local uefi uefi_sb secret token_file
   uefi=$(id_of image nus-uefi)
   uefi_sb=$(id_of image nus-uefi-sb)
@@ -133,6 +133,11 @@ personality = False
 [validation]
 run_validation = False
 
+[service-clients]
+# Nova reads a console log through libvirt and privsep: on a busy 2-core host that takes longer
+# than the 60 s default.
+http_timeout = 300
+
 [service_available]
 nova = True
 glance = True
@@ -173,13 +178,13 @@ run() {
     shift
   done
   local before
-  before=$("$CLOUD" status | awk '$1=="compute_driver"{print $2}')
-  if [ "$driver" != "$before" ]; then "$CLOUD" driver "$driver"; fi
+  before=$("${CLOUD[@]}" status | awk '$1=="compute_driver"{print $2}')
+  if [ "$driver" != "$before" ]; then "${CLOUD[@]}" driver "$driver"; fi
   local stream=$S/tempest/$set-$driver.subunit t0=$SECONDS rc=0
   log "running the $set set on the $driver driver (stream: $stream)"
   in_c sh -c "cd '$W' && tempest run --concurrency ${TEMPEST_CONCURRENCY:-1} --regex '$(regex_of "$set")' --subunit" \
     >"$stream" || rc=$?
-  if [ "$driver" != "$before" ]; then "$CLOUD" driver "$before"; fi
+  if [ "$driver" != "$before" ]; then "${CLOUD[@]}" driver "$before"; fi
   # Read the stream back with Debian's subunit tools (the same consumer the tempest-compat check uses).
   subunit2pyunit <"$stream" 2>&1 | tail -n 40 || true
   local counts
@@ -210,7 +215,7 @@ case "$CMD" in
   list) list "$@" ;;
   run) run "$@" ;;
   all)
-    "$CLOUD" status >/dev/null 2>&1 || "$CLOUD" start
+    "${CLOUD[@]}" status >/dev/null 2>&1 || "${CLOUD[@]}" start
     install
     config
     run all "$@"
