@@ -15,6 +15,14 @@ opts = [
         default=False,
         help="The cloud's compute hosts run nova-uefi-shim: run this plugin's tests.",
     ),
+    cfg.StrOpt(
+        "compute_driver",
+        default="ours",
+        choices=["ours", "stock"],
+        help="The driver the compute hosts run. With 'stock' (Nova's LibvirtDriver, for the "
+        "comparison run) the sidecars hold no record of an instance: a store is then judged by "
+        "the guest's own boot only.",
+    ),
     cfg.DictOpt(
         "sidecar_endpoints",
         default={},
