@@ -53,7 +53,7 @@ class FakeS3 {
     res.end(head ? undefined : `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${code} (fake)</Message></Error>`);
   }
 
-  private handle(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): void {
+  private handle(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): unknown {
     const url = new URL(req.url ?? '/', 'http://x');
     const method = req.method ?? 'GET';
     this.seen.push({ method, url: req.url ?? '', headers: req.headers });

@@ -82,7 +82,7 @@ describe('service/readiness', () => {
     const c = await byName(state);
     assert.equal(c.nvram_dir.ok, false);
     assert.match(
-      c.nvram_dir.detail,
+      c.nvram_dir.detail ?? '',
       new RegExp(`^cannot create a file in ${path.join(dir, 'nvram')} \\(ENOENT: .*\\); fix the directory or \\[nvram\\] nvram_dir$`),
     );
     assert.equal(c.state_dir.ok, true);
@@ -101,7 +101,7 @@ describe('service/readiness', () => {
   it('counts only entries of this host arch', async () => {
     const c = await byName({ ...state, firmware: new FirmwareHost(config, memoryLogger(), 'aarch64') });
     assert.equal(c.firmware.ok, false);
-    assert.match(c.firmware.detail, /^no usable UEFI firmware for aarch64/);
+    assert.match(c.firmware.detail ?? '', /^no usable UEFI firmware for aarch64/);
   });
 
   it('fails hypervisor with what the backend said', async () => {

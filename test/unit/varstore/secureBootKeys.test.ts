@@ -145,7 +145,8 @@ describe('varstore/secureBootKeys', () => {
     });
 
     it('sameItem compares type and data, not the owner', () => {
-      assert.equal(sameItem(cert, { ...cert, owner: ESL_OWNER }), true);
+      const otherOwner: SignatureItem = { ...cert, owner: ESL_OWNER };
+      assert.equal(sameItem(cert, otherOwner), true);
       assert.equal(sameItem(cert, { ...cert, data: HASH }), false);
       assert.equal(sameItem({ type: 'sha256', data: HASH }, { type: 'x509', data: HASH }), false);
     });
