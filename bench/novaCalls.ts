@@ -115,7 +115,7 @@ async function startSidecar(
       'private',
       'sh',
       '-c',
-      `mount --bind "$0" "$1" && shift 2 && exec "$@"`,
+      `mount --bind "$0" "$1" && shift && exec "$@"`,
       path.join(base, 'nvram'),
       shared,
       process.execPath,
@@ -229,8 +229,14 @@ async function main(): Promise<void> {
     fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(snapshot, 'node_modules'));
     trees.unshift([o.base, snapshot]);
   }
-  const clouds = [];
-  for (const [label, tree] of trees) clouds.push({ label, times: {} as Times, ...(await cloud(tree, o.arch, o.replicas)) });
+  const clouds: (Awaited<ReturnType<typeof cloud>> & { label: string; times: Times })[] = [];
+  // Interrupted: the sidecars go too (they run in their own namespaces, not in our process group).
+  for (const sig of ['SIGINT', 'SIGTERM'] as const)
+    process.once(sig, () => {
+      for (const c of clouds) c.stop();
+      process.exit(130);
+    });
+  for (const [label, tree] of trees) clouds.push({ label, times: {}, ...(await cloud(tree, o.arch, o.replicas)) });
   try {
     for (let r = 0; r < o.rounds; r++) {
       const order = r % 2 === 0 ? clouds : [...clouds].reverse();
