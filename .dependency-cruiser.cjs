@@ -6,8 +6,8 @@
  *   service                  doctor, offline nvram tool
  *   api                      express app, routes, validation, error mapping
  *   driver                   the ComputeDriver contract and its flows
- *   firmware hypervisor replica
- *   config metrics nvram domainXml peer state varstore util errors nova wire (+ firmware/types.ts)
+ *   firmware hypervisor replica   (replica: the store, and replication: scheduler, reactions, admin)
+ *   config metrics nvram domainXml peer state varstore util errors nova wire events (+ firmware/types.ts)
  *
  * Modules of one layer may import each other (but never in a cycle). Type-only imports count
  * (`tsPreCompilationDeps`): a type borrowed from an upper layer couples the layers all the same.
@@ -18,7 +18,7 @@ const TOP = '^src/(main|server)\\.ts$|^src/(cli|service)/';
 const API = '^src/api/';
 const DRIVER = '^src/driver/';
 const MIDDLE = '^src/(firmware|hypervisor|replica)/';
-const BOTTOM = '^src/((config|metrics|nvram|domainXml|peer|state|varstore|util|nova|wire)/|errors\\.ts$)';
+const BOTTOM = '^src/((config|metrics|nvram|domainXml|peer|state|varstore|util|nova|wire|events)/|errors\\.ts$)';
 // The firmware vocabulary (BootRequest, FirmwareSelection, ...): types only, no imports and no
 // code. A pinned selection is stored in records and journals and rendered by the XML model, so
 // the bottom layer may name these types; the rest of firmware/ stays in the middle.
@@ -89,19 +89,47 @@ module.exports = {
       name: 'replica-state-outside-replica-room',
       severity: 'error',
       comment:
-        "Replica states (state/replicas) and their transition table belong to replication (driver/replicas, which reacts to the flows' " +
-        'announcements); a flow that wrote them would bypass the table and the scheduler. Start-up (server.ts) builds the store.',
-      from: { path: '^src/', pathNot: '^src/(driver/replicas|server|state/replicas)\\.ts$' },
+        'Replica states (state/replicas) and their transition table belong to replication, in its own room (src/replica/: the ' +
+        "scheduler writes them, reacting to the flows' announcements); a flow or start-up that wrote them would bypass the table and the scheduler.",
+      from: { path: '^src/', pathNot: '^src/(replica/|state/replicas\\.ts$)' },
       to: { path: '^src/state/replicas\\.ts$' },
     },
     {
       name: 'flows-call-replication',
       severity: 'error',
       comment:
-        'Flows announce what happened (driver/events) and replication subscribes; only the restoring spawn, the replica ' +
-        'administration (driver/restore, driver/orphans), the start-up wiring (driver/index, driver/core) and the events module name the replica service.',
-      from: { path: DRIVER, pathNot: '^src/driver/(replicas|restore|orphans|index|core|events|contract|services/replicaAdmin)\\.ts$' },
-      to: { path: '^src/driver/replicas\\.ts$' },
+        'Flows announce what happened (events) and replication subscribes (replica/reactions). Only the driver class wires the ' +
+        'subscription and hands replica administration its host access (driver/index); the core holds the service for reads ' +
+        '(driver/core: a read-only view of it) and the restores read and pin generations (driver/restore). No other flow names replication.',
+      from: { path: DRIVER, pathNot: '^src/driver/(index|core|restore)\\.ts$' },
+      to: { path: '^src/replica/(scheduler|reactions|admin)\\.ts$', dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'flows-name-replication-types',
+      severity: 'error',
+      comment:
+        'Flows may name what replication shows (replica/views) and the API-facing interfaces their answer types ' +
+        '(driver/services/replicaAdmin, replica/admin), but no flow names the scheduler or the reactions, even as a type.',
+      from: { path: DRIVER, pathNot: '^src/driver/(index|core|restore)\\.ts$' },
+      to: { path: '^src/replica/(scheduler|reactions)\\.ts$' },
+    },
+    {
+      name: 'events-are-vocabulary',
+      severity: 'error',
+      comment:
+        'events/ is what the flows announce and subscribers hear: it names the firmware vocabulary and the logger and nothing ' +
+        'else, so the driver and replication can both import it without importing each other.',
+      from: { path: '^src/events/' },
+      to: { path: '^src/', pathNot: '^src/(firmware/types|util/log)\\.ts$' },
+    },
+    {
+      name: 'only-the-driver-class-subscribes',
+      severity: 'error',
+      comment:
+        "Replication's listener is subscribed once, by the driver class (driver/index), which tests and start-up build: " +
+        'a second subscription elsewhere would write every generation twice.',
+      from: { path: '^src/', pathNot: '^src/(driver/index|replica/reactions)\\.ts$' },
+      to: { path: '^src/replica/reactions\\.ts$' },
     },
     {
       name: 'driver-touches-files',

@@ -12,7 +12,7 @@ import { S3ReplicaStore, type S3StoreOptions } from '../src/replica/s3';
 import { DirectoryReplicaStore } from '../src/replica/directory';
 import { ReplicaLog } from '../src/replica/generations';
 import { makeKeyring, parseKey } from '../src/replica/keys';
-import { ReplicaService } from '../src/driver/replicas';
+import { ReplicaService } from '../src/replica/scheduler';
 import { ReplicaStateStore } from '../src/state/replicas';
 import { RecordStore } from '../src/state/records';
 import { NvramStore } from '../src/nvram/store';

@@ -38,12 +38,12 @@ function contractMethods() {
   return n;
 }
 
-/** Calls of the replica scheduler's verbs made by flows (src/driver/ minus the scheduler itself). */
+/** Calls of the replica scheduler's verbs made by flows (src/driver/; the scheduler lived there until it moved to src/replica/). */
 function replicaCallsInFlows() {
   const re = /\.(enqueue|adopt|forget|deleteAll|writeNow)\(/g;
   const hits = [];
   for (const f of handWritten) {
-    if (!f.startsWith('src/driver/') || f === 'src/driver/replicas.ts') continue;
+    if (!f.startsWith('src/driver/') || f === 'src/driver/replicas.ts') continue; // the old home of the scheduler, excluded before the move
     text
       .get(f)
       .split('\n')

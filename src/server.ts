@@ -38,9 +38,7 @@ import { Metrics, type SecureBootPendingSummary } from './metrics';
 import { readinessChecks } from './service/readiness';
 import { reloadConfig, type Prepared, type ReloadResult, type ReloadTarget } from './service/reload';
 import { openReplicas } from './replica';
-import { ReplicaService } from './driver/replicas';
-import { ReplicaStateStore } from './state/replicas';
-import { TombstoneStore } from './state/tombstones';
+import { openReplication, type ReplicaService } from './replica/scheduler';
 
 export class StartupError extends Error {
   constructor(message: string) {
@@ -188,20 +186,8 @@ async function startReplicas(
   }
   if (!replicaLog) return undefined;
   const r = config.replica;
-  const states = new ReplicaStateStore(config.hypervisor.state_dir);
-  const svc = new ReplicaService({
-    log: replicaLog,
-    states,
-    tombstones: new TombstoneStore(config.hypervisor.state_dir),
-    nvram: d.nvram,
-    records: d.records,
-    logger: d.log,
-    options: { interval: r.interval, concurrency: r.concurrency, retryInterval: r.retry_interval },
-    metrics: d.metrics?.enableReplicas(),
-  });
+  const svc = await openReplication(config, replicaLog, { nvram: d.nvram, records: d.records, logger: d.log, metrics: d.metrics?.enableReplicas() });
   d.metrics?.setSources({ replicas: () => svc.summary() });
-  await svc.init();
-  await svc.ensureStore().catch((e: Error) => d.log.warning('nvram replica store unavailable at start-up; generations will be retried', { error: e.message }));
   d.log.info('nvram replicas', { backend: replicaLog.store.describe(), keep: r.keep, interval_s: r.interval });
   return svc;
 }
@@ -297,7 +283,7 @@ class RunningSidecar implements Sidecar {
           hypervisor,
           recovery: () => this.recovery,
           stopping: () => this.stopping,
-          replica: driver.core.replicas ? () => driver.core.replicas!.probe(this.current.replica.timeout) : undefined,
+          replica: driver.core.deps.replicas ? () => driver.core.deps.replicas!.probe(this.current.replica.timeout) : undefined,
         }),
       extraRouters: [
         peerRouter({ verifier, host: initial.DEFAULT.host, metrics, secret: () => this.current.peer.shared_secret }),
@@ -325,7 +311,7 @@ class RunningSidecar implements Sidecar {
       this.server.listen(api.port, api.host, () => resolve());
     });
     this.port = (this.server.address() as AddressInfo).port;
-    this.driver.core.replicas?.start();
+    this.driver.core.deps.replicas?.start();
     const hostPart = api.host.includes(':') ? `[${api.host}]` : api.host;
     const scheme = this.parts.tls ? 'https' : 'http';
     this.url = `${scheme}://${hostPart}:${this.port}`;
@@ -421,7 +407,7 @@ class RunningSidecar implements Sidecar {
     await this.recovered;
     await new Promise<void>((r) => this.server.close(() => r()));
     this.server.closeAllConnections?.();
-    await this.driver.core.replicas?.stop();
+    await this.driver.core.deps.replicas?.stop();
     await this.hypervisor.close?.();
   }
 }

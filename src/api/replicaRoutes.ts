@@ -2,7 +2,7 @@
  * @module api/replicaRoutes
  * `/v1/replicas/orphans`: the instances of the replica store that no longer exist anywhere
  * (GET), and their removal (`POST .../prune`, a dry run unless `dry_run` is false). The rule
- * is driver/orphans'.
+ * is replica/admin's.
  */
 import express, { type Router } from 'express';
 import type { DriverOf } from './context';

@@ -26,7 +26,7 @@ import type { NvramInfo } from '../nvram/store';
 import type { PowerStateCode } from '../nova/powerState';
 import type { VmState } from '../state/records';
 import type { KeyChangeReport, SecureBootSummary, VarStoreJson } from '../varstore';
-import type { ReplicaView } from './replicas';
+import type { ReplicaView } from '../replica/views';
 
 export type SecureBootWrite = Schemas['SecureBootWrite'];
 export type SecureBootInventory = Schemas['SecureBootInventory'];

@@ -20,15 +20,15 @@ import type { KeysetRegistry } from '../firmware/keysets';
 import type { FirmwareSelection } from '../firmware/types';
 import type { Peer } from '../peer/client';
 import type { InstanceView, NvramView } from './contract';
-import type { ReplicaService } from './replicas';
+import type { ReplicaReads, ReplicaService } from '../replica/scheduler';
 import type { NovaFlavor, NovaInstance } from '../nova/objects';
 import { instanceName } from '../nova/naming';
 import { validateInstanceId } from '../nova/ids';
 import { validateDomainName } from '../nvram/paths';
 import { buildDomainXml } from '../domainXml';
 import { InstanceNotFound } from '../errors';
-import { KeyedMutex } from './locks';
-import { InstanceEvents, type InstanceEvent } from './events';
+import { KeyedMutex } from '../util/mutex';
+import { InstanceEvents, type InstanceEvent } from '../events';
 import type { Metrics } from '../metrics';
 
 export interface DriverDeps {
@@ -77,7 +77,7 @@ export class DriverCore {
   /**
    * @param locks the per-instance locks; a request's core (`withLog`) shares them
    * @param storeHooks changes queued for stores, applied on the cold-boot path (see `coldBoot`); shared as well
-   * @param events what the flows announce (driver/events) and who listens; shared as well
+   * @param events what the flows announce (events) and who listens; shared as well
    */
   constructor(
     deps: DriverDeps,
@@ -101,13 +101,13 @@ export class DriverCore {
     return new DriverCore({ ...this.deps, log }, this.locks, this.storeHooks, this.events);
   }
 
-  /** Tell the subscribers (replication, ...) what happened to an instance; see driver/events. */
+  /** Tell the subscribers (replication, ...) what happened to an instance; see events/. */
   announce(e: InstanceEvent): Promise<void> {
     return this.events.announce(e, this.deps.log);
   }
 
-  /** The replica service, or null when `[replica] backend = none`. */
-  get replicas(): ReplicaService | null {
+  /** What the flows may do with the replica service (read, pin), or null when `[replica] backend = none`. */
+  get replicas(): ReplicaReads | null {
     return this.deps.replicas ?? null;
   }
 

@@ -16,7 +16,10 @@ import { recoverJournal, type RecoveryOutcome } from './recovery';
 import * as secureBootOps from './secureBootOps';
 import { SecureBootFleet } from './secureBootFleet';
 import * as restore from './restore';
-import * as orphans from './orphans';
+import * as replicaAdmin from '../replica/admin';
+import { replicasOrRefuse } from '../replica/admin';
+import { replicationListener } from '../replica/reactions';
+import type { ReplicaService } from '../replica/scheduler';
 import type * as C from './contract';
 import type { RequestDrivers, ServedDriver } from './services';
 import type { NovaInstance } from '../nova/objects';
@@ -61,8 +64,8 @@ export class ShimDriver implements ServedDriver, RequestDrivers {
     }
     this.core = new DriverCore(from);
     this.core.storeHooks.push(secureBootOps.applyQueuedSecureBootChanges);
-    // Replication subscribes to what the flows announce (driver/events).
-    if (from.replicas) this.core.events.subscribe(from.replicas.react);
+    // Replication subscribes to what the flows announce (events, replica/reactions).
+    if (from.replicas) this.core.events.subscribe(replicationListener(from.replicas));
     this.secureBootFleet = new SecureBootFleet(this.core, from.rotations);
     this.migration = migration;
   }
@@ -76,6 +79,11 @@ export class ShimDriver implements ServedDriver, RequestDrivers {
     const core = this.core.withLog(this.core.deps.log.child({ request_id: requestId }));
     const migration = this.migration && { ...this.migration, peer: this.migration.peer.forRequest(requestId) };
     return new ShimDriver({ core, secureBootFleet: this.secureBootFleet.forCore(core), migration });
+  }
+
+  /** The replica service; `Invalid` (409) when `[replica] backend = none`. */
+  private replicas(): ReplicaService {
+    return replicasOrRefuse(this.core.deps.replicas);
   }
 
   private md(): MigrationDeps {
@@ -262,21 +270,21 @@ export class ShimDriver implements ServedDriver, RequestDrivers {
     return this.secureBootFleet.list();
   }
   listNvramBackups(uuid: string) {
-    return this.locked('list_nvram_backups', uuid, (u) => restore.listBackups(this.core, u));
+    return this.locked('list_nvram_backups', uuid, (u) => replicaAdmin.listBackups(this.replicas(), restore.hostAccess(this.core), u));
   }
   createNvramBackup(uuid: string) {
-    return this.locked('create_nvram_backup', uuid, (u) => restore.createBackup(this.core, u));
+    return this.locked('create_nvram_backup', uuid, (u) => replicaAdmin.createBackup(this.replicas(), restore.hostAccess(this.core), u));
   }
   restoreNvram(uuid: string, generation: number) {
     return this.locked('restore_nvram', uuid, (u) => restore.restoreGeneration(this.core, u, generation));
   }
-  /** Instances in the replica store that no longer exist anywhere, and the ones kept with why (driver/orphans). */
-  listOrphanedReplicas(): Promise<orphans.OrphanList> {
-    return orphans.listOrphans(this.core);
+  /** Instances in the replica store that no longer exist anywhere, and the ones kept with why (replica/admin). */
+  listOrphanedReplicas(): Promise<replicaAdmin.OrphanList> {
+    return replicaAdmin.listOrphans(this.replicas(), restore.hostAccess(this.core));
   }
   /** Remove orphaned replicas (`dryRun` only lists them); each re-checked under its instance's lock, each removal logged. */
-  pruneOrphanedReplicas(opts: { dryRun: boolean; instances?: readonly string[] }): Promise<orphans.PruneResult> {
-    return orphans.pruneOrphans(this.core, { ...opts, instances: opts.instances?.map((u) => validateUuid(u)) });
+  pruneOrphanedReplicas(opts: { dryRun: boolean; instances?: readonly string[] }): Promise<replicaAdmin.PruneResult> {
+    return replicaAdmin.pruneOrphans(this.replicas(), restore.hostAccess(this.core), { ...opts, instances: opts.instances?.map((u) => validateUuid(u)) });
   }
 
   // ---- host ----

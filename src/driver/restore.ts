@@ -14,13 +14,15 @@
  */
 import type { DriverCore } from './core';
 import type { DestroyArgs, Done, InstanceView, SpawnArgs } from './contract';
-import { ReplicaService, type BackupView } from './replicas';
+import { backupView, restoredView, type BackupView } from '../replica/views';
+import { replicasOrRefuse, type HostAccess } from '../replica/admin';
 import type { NovaInstance } from '../nova/objects';
 import type { NvramInfo } from '../nvram/store';
 import { Invalid, NotFound, isNovaError } from '../errors';
 import { ReplicaUnavailable } from '../replica';
 import * as lifecycle from './lifecycle';
 import { requireShutOff, storeOf } from './nvramOps';
+import type { DestroyKind } from '../events';
 
 /** Nova task and vm states the flows below key on (nova/compute/task_states.py, vm_states.py). */
 const SHELVING_OFFLOADING = 'shelving_offloading';
@@ -30,8 +32,7 @@ const DELETING = 'deleting';
 const DELETED = 'deleted';
 const REBUILDING = 'rebuilding';
 
-export type { DestroyKind } from './events';
-import type { DestroyKind } from './events';
+export type { DestroyKind } from '../events';
 
 /** What a destroy is for, from the instance Nova passed. */
 export function destroyKind(instance: NovaInstance | undefined, thisHost: string): DestroyKind {
@@ -51,10 +52,17 @@ export function spawnRestores(a: SpawnArgs): 'unshelve' | 'evacuate' | null {
   return null;
 }
 
-function replicasOf(core: DriverCore): ReplicaService {
-  const r = core.replicas;
-  if (!r) throw new Invalid('NVRAM replicas are not configured on this host ([replica] backend = none)', undefined, 409);
-  return r;
+/** What replica administration (replica/admin) may use of this host, with the request's log. */
+export function hostAccess(core: DriverCore): HostAccess {
+  return {
+    records: core.deps.records,
+    locks: core.locks,
+    log: core.deps.log,
+    async snapshot(uuid) {
+      const { rec, path } = await storeOf(core, uuid);
+      return { content: await core.deps.nvram.read(path), firmware: rec.firmware };
+    },
+  };
 }
 
 /**
@@ -88,7 +96,7 @@ export async function spawnRestoring(core: DriverCore, uuid: string, a: SpawnArg
   }
   const view = await lifecycle.spawn(core, uuid, a, { store: r.store, firmware: r.header.firmware });
   await core.announce({ kind: 'arrived', uuid, via: kind, restored: r });
-  const restored = svc.restoredView(r);
+  const restored = restoredView(r);
   log.info('nvram restored from replica', {
     instance_uuid: uuid,
     kind,
@@ -112,7 +120,7 @@ export async function spawnRestoring(core: DriverCore, uuid: string, a: SpawnArg
  * written the destroy is refused and everything local is kept.
  */
 export async function shelveOffload(core: DriverCore, uuid: string, a: DestroyArgs): Promise<Done> {
-  replicasOf(core); // Invalid (409) when replicas are not configured
+  replicasOrRefuse(core.replicas); // Invalid (409) when replicas are not configured
   const rec = await core.deps.records.live(uuid);
   if (rec?.nvramPath) {
     // QEMU must not write the store while its last generation is taken.
@@ -146,23 +154,6 @@ export async function afterDestroy(core: DriverCore, uuid: string, a: DestroyArg
   });
 }
 
-export async function listBackups(core: DriverCore, uuid: string): Promise<{ backups: BackupView[] }> {
-  const svc = replicasOf(core);
-  await core.peekRecord(uuid).catch(async (e) => {
-    // A shelved-offloaded instance has no record here but has backups: list them anyway.
-    if ((await svc.list(uuid)).length === 0) throw e;
-  });
-  return { backups: await svc.list(uuid) };
-}
-
-export async function createBackup(core: DriverCore, uuid: string): Promise<{ backup: BackupView }> {
-  const svc = replicasOf(core);
-  const { rec, path } = await storeOf(core, uuid);
-  const content = await core.deps.nvram.read(path);
-  const w = await svc.writeNow(uuid, content, rec.firmware, 'manual');
-  return { backup: ReplicaService.backupView(w.header, w.objectBytes) };
-}
-
 /**
  * Point-in-time restore of one generation while the guest is shut off. For an instance with no
  * store on this host (shelved-offloaded, or waiting for an evacuation), the operator's choice
@@ -174,7 +165,7 @@ export async function restoreGeneration(
   uuid: string,
   generation: number,
 ): Promise<{ restored: BackupView; nvram: NvramInfo | null; pinned?: boolean }> {
-  const svc = replicasOf(core);
+  const svc = replicasOrRefuse(core.replicas);
   const log = core.deps.log;
   const rec = await core.deps.records.get(uuid);
   if (!rec) {
@@ -184,7 +175,7 @@ export async function restoreGeneration(
       generation,
       newer: r.skipped.map((s) => s.generation),
     });
-    return { restored: ReplicaService.backupView(r.header, r.storedBytes), nvram: null, pinned: true };
+    return { restored: backupView(r.header, r.storedBytes), nvram: null, pinned: true };
   }
   const { path } = await storeOf(core, uuid);
   await requireShutOff(core, rec, 'restore the variable store');
@@ -211,5 +202,5 @@ export async function restoreGeneration(
     svc.countOlderRestore('point-in-time');
   } else log.info('variable store restored from replica', { instance_uuid: uuid, generation, written_at: got.header.time, sha256: got.header.sha256 });
   await core.announce({ kind: 'store-changed', uuid, why: 'restore' });
-  return { restored: ReplicaService.backupView(got.header, got.storedBytes), nvram: info };
+  return { restored: backupView(got.header, got.storedBytes), nvram: info };
 }

@@ -62,7 +62,7 @@ describe('GET /metrics: replicas and queued Secure Boot changes', function () {
 
     const inst = instance();
     assert.equal((await sc.http.post(`/v1/instances/${inst.uuid}/spawn`, { instance: inst, image_meta: UEFI_Q35 })).status, 200);
-    await sc.driver.core.replicas!.idle();
+    await sc.driver.core.deps.replicas!.idle();
     const m1 = await scrape(sc.http);
     const gens = 'nova_uefi_shim_replica_generations_total';
     assert.equal(delta(m0, m1, gens, { reason: 'spawn', outcome: 'success' }), 1);

@@ -80,7 +80,7 @@ describe('the online CLI against running sidecars', function () {
     const inst = instance({ host: sc.config.DEFAULT.host, ...extra });
     const r = await sc.http.post(`/v1/instances/${inst.uuid}/spawn`, { instance: inst, image_meta: image, power_on: powerOn });
     assert.equal(r.status, 200, JSON.stringify(r.data));
-    await sc.driver.core.replicas!.idle();
+    await sc.driver.core.deps.replicas!.idle();
     return inst;
   }
 

@@ -32,7 +32,7 @@ import { SIZES, makeFile, tmpDir } from './firmwareFixture';
 import type { ReplicaStore } from '../../src/replica/types';
 import { ReplicaLog } from '../../src/replica/generations';
 import { makeKeyring, parseKey, type Keyring } from '../../src/replica/keys';
-import { ReplicaService, type ReplicaOptions } from '../../src/driver/replicas';
+import { ReplicaService, type ReplicaOptions } from '../../src/replica/scheduler';
 import { ReplicaStateStore } from '../../src/state/replicas';
 import { TombstoneStore } from '../../src/state/tombstones';
 import type { Hypervisor } from '../../src/hypervisor/types';

@@ -1,12 +1,16 @@
 /**
- * driver/events: every flow that changes where an instance lives (or what its store holds)
- * announces it, so replication (and any later subscriber) cannot be forgotten by a flow. Each
- * case runs a flow end to end on two hosts with replicas configured and compares what each
- * host announced with what the flow did.
+ * events, as the driver's flows announce them: every flow that changes where an instance lives
+ * (or what its store holds) announces it, so replication (and any later subscriber) cannot be
+ * forgotten by a flow. Each case runs a flow end to end on two hosts with replicas configured
+ * and compares what each host announced with what the flow did.
+ *
+ * Every Nova method is classified in `ANNOUNCES` (a new method does not type-check until it is),
+ * and the cases together must call each announcing method and hear it announce (a method that
+ * stops announcing fails), while a silent method announcing anything fails as well.
  */
 import { strict as assert } from 'node:assert';
-import type { MigrateData } from '../../../src/driver/contract';
-import type { InstanceEvent } from '../../../src/driver/events';
+import type { InstanceMethodName, MigrateData } from '../../../src/driver/contract';
+import type { InstanceEvent } from '../../../src/events';
 import { MemoryReplicaStore } from '../../support/memoryReplicaStore';
 import { UEFI, makeWorld, migration, newInstance, type Host, type Inst, type World } from '../../support/driverHarness';
 
@@ -26,15 +30,72 @@ function brief(e: InstanceEvent): string {
   }
 }
 
+/**
+ * What each Nova method announces when it does its work (the kinds), or nothing. A method that
+ * changes where an instance lives or what its store holds must announce it.
+ */
+const ANNOUNCES: { readonly [M in InstanceMethodName]: readonly InstanceEvent['kind'][] } = {
+  spawn: ['store-changed', 'arrived'],
+  destroy: ['destroyed', 'shelving', 'left'],
+  reboot: [],
+  power_off: ['store-changed'],
+  power_on: [],
+  rebuild: ['rebuilt', 'arrived'],
+  rescue: [],
+  unrescue: [],
+  migrate_disk_and_power_off: ['leaving'],
+  finish_migration: ['arrived'],
+  confirm_migration: ['left'],
+  finish_revert_migration: ['resize-reverted'],
+  check_can_live_migrate_destination: [],
+  check_can_live_migrate_source: [],
+  pre_live_migration: [],
+  live_migration: ['leaving'],
+  post_live_migration: [],
+  post_live_migration_at_source: ['left'],
+  post_live_migration_at_destination: ['arrived'],
+  rollback_live_migration_at_source: [],
+  rollback_live_migration_at_destination: [],
+  cleanup: [],
+};
+
+const camel = (m: string) => m.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
 describe('driver/events', () => {
   let w: World;
   let A: Host, B: Host;
   let heard: Record<string, string[]>;
+  /** The Nova method running on each host while an announcement was heard (the attribution). */
+  let running: Record<string, InstanceMethodName | null>;
+  /** method → the kinds it was heard announcing, across every case. */
+  const byMethod = new Map<InstanceMethodName, Set<string>>();
+  const called = new Set<InstanceMethodName>();
   beforeEach(async () => {
     w = await makeWorld({ hosts: ['compute1', 'compute2'], replicaStore: new MemoryReplicaStore() });
     [A, B] = w.hosts;
     heard = { compute1: [], compute2: [] };
-    for (const h of w.hosts) h.driver.core.events.subscribe((e) => void heard[h.name].push(brief(e)));
+    running = { compute1: null, compute2: null };
+    for (const h of w.hosts) {
+      h.driver.core.events.subscribe((e) => {
+        heard[h.name].push(brief(e));
+        const m = running[h.name];
+        if (m) byMethod.set(m, (byMethod.get(m) ?? new Set()).add(e.kind));
+      });
+      // Attribute what is heard to the Nova method running on that host.
+      const d = h.driver as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+      for (const m of Object.keys(ANNOUNCES) as InstanceMethodName[]) {
+        const orig = d[camel(m)].bind(h.driver);
+        d[camel(m)] = async (...args: unknown[]) => {
+          called.add(m);
+          running[h.name] = m;
+          try {
+            return await orig(...args);
+          } finally {
+            running[h.name] = null;
+          }
+        };
+      }
+    }
   });
   afterEach(async () => {
     for (const h of w.hosts) await h.replicas?.idle();
@@ -132,6 +193,40 @@ describe('driver/events', () => {
       { compute1: ['destroyed:evacuated-source'], compute2: ['arrived:evacuate'] },
     ],
     [
+      'evacuation through rebuild on the new host: arrived',
+      async (i) => {
+        await spawned(A, i);
+        await A.replicas!.idle();
+        await B.driver.rebuild(i.uuid, { instance: { ...i, host: 'compute2' }, image_meta: UEFI, evacuate: true });
+      },
+      { compute1: [], compute2: ['arrived:evacuate'] },
+    ],
+    [
+      'live migration rolled back at both ends (and cleaned up on the destination): nothing moved, nothing announced',
+      async (i) => {
+        await spawned(A, i);
+        const mig = migration('compute1', 'compute2', 'live-migration');
+        const d = await B.driver.checkCanLiveMigrateDestination(i.uuid, { instance: i, block_migration: false });
+        const s = await A.driver.checkCanLiveMigrateSource(i.uuid, { instance: i, dest_check_data: { ...d.migrate_data, migration: mig } });
+        const p = await B.driver.preLiveMigration(i.uuid, { instance: i, migrate_data: s.migrate_data });
+        await B.driver.rollbackLiveMigrationAtDestination(i.uuid, { instance: i, migrate_data: p.migrate_data });
+        await B.driver.cleanup(i.uuid, { instance: i, migrate_data: p.migrate_data });
+        await A.driver.rollbackLiveMigrationAtSource(i.uuid, { instance: i, migrate_data: p.migrate_data });
+      },
+      { compute1: [], compute2: [] },
+    ],
+    [
+      'the rest of a life on one host: reboot, power on, rescue, unrescue announce nothing',
+      async (i) => {
+        await spawned(A, i);
+        await A.driver.reboot(i.uuid, { instance: i, reboot_type: 'SOFT' });
+        await A.driver.rescue(i.uuid, { instance: i, image_meta: UEFI });
+        await A.driver.unrescue(i.uuid, { instance: i });
+        await A.driver.powerOn(i.uuid, { instance: i });
+      },
+      { compute1: [], compute2: [] },
+    ],
+    [
       'delete: destroyed as a delete',
       async (i) => {
         await spawned(A, i);
@@ -146,4 +241,15 @@ describe('driver/events', () => {
       assert.deepEqual(heard, want);
     });
   }
+
+  // Runs after the cases (mocha keeps the order): what they heard, per method.
+  it('every Nova method was called by the cases, each announcing method announced, each silent one did not', () => {
+    const missing = (Object.keys(ANNOUNCES) as InstanceMethodName[]).filter((m) => !called.has(m));
+    assert.deepEqual(missing, [], 'Nova methods no case calls');
+    for (const [m, kinds] of Object.entries(ANNOUNCES) as [InstanceMethodName, readonly string[]][]) {
+      const got = [...(byMethod.get(m) ?? [])].sort();
+      if (!kinds.length) assert.deepEqual(got, [], `${m} announces nothing`);
+      else assert.deepEqual(got, [...kinds].sort(), `${m} announces ${kinds.join(', ')}`);
+    }
+  });
 });

@@ -1,6 +1,6 @@
 /**
  * driver/restore: which destroy is which and which spawn restores, from Nova's instance as the
- * proxy passes it (task_state, vm_state, host). The flows themselves: driver/replicas.test.ts.
+ * proxy passes it (task_state, vm_state, host). The flows themselves: replica/scheduler.test.ts.
  */
 import { strict as assert } from 'node:assert';
 import { destroyKind, spawnRestores } from '../../../src/driver/restore';

@@ -1,11 +1,13 @@
 /**
- * @module driver/events
- * What happened to an instance, as the flows announce it: its store changed, it arrived on
- * this host (a finished migration, an unshelve or an evacuation), it is leaving or left, it was
- * deleted, rebuilt, or a resize was reverted home. Cross-cutting concerns (replication today)
- * subscribe and react from their own room (`ReplicaService.react` in driver/replicas); a flow
- * only says what it did, so a new flow cannot forget them. A test checks that every flow that
- * changes where an instance lives announces it.
+ * @module events
+ * What happened to an instance, as the driver's flows announce it: its store changed, it
+ * arrived on this host (a finished migration, an unshelve or an evacuation), it is leaving or
+ * left, it was deleted, rebuilt, or a resize was reverted home. Cross-cutting concerns
+ * (replication today) subscribe and react from their own room (`replicationListener` in
+ * replica/reactions); a flow only says what it did, so a new flow cannot forget them. A test
+ * (test/unit/driver/events.test.ts) checks that every flow that changes where an instance
+ * lives announces it. The vocabulary sits below the driver and replication so that both may
+ * name it and neither imports the other.
  *
  * Listeners run in subscription order and are awaited: a flow that announces `arrived` goes
  * on once its subscribers took note (their background work, e.g. writing a generation, is
@@ -15,11 +17,19 @@
  * Deliberately not here: what any subscriber does.
  */
 import type { FirmwareSelection } from '../firmware/types';
-import type { ReadResult } from '../replica';
 import type { Logger } from '../util/log';
 
 /** What a destroy is for (driver/restore `destroyKind` tells them apart from the instance Nova passed). */
 export type DestroyKind = 'shelve-offload' | 'delete' | 'evacuated-source' | 'rebuild' | 'other';
+
+/**
+ * The generation a store was restored from (unshelve, evacuate), as replication needs it to take
+ * the replicas over: a `replica` ReadResult satisfies it.
+ */
+export interface RestoredGeneration {
+  entry: { generation: number };
+  header: { sha256: string; time: string };
+}
 
 /** Why an instance's store changed in place (the generation reason replication records). */
 export type StoreChange = 'spawn' | 'stop' | 'edit' | 'restore';
@@ -34,7 +44,7 @@ export type InstanceEvent =
    * unshelve or an evacuation (`restored`: the generation its store came from, null when
    * there was none).
    */
-  | { kind: 'arrived'; uuid: string; via: 'move' | 'unshelve' | 'evacuate'; restored?: ReadResult | null }
+  | { kind: 'arrived'; uuid: string; via: 'move' | 'unshelve' | 'evacuate'; restored?: RestoredGeneration | null }
   /** The store as it is before it leaves this host (`how`: the migration carrying it). */
   | { kind: 'leaving'; uuid: string; how: 'cold' | 'live'; content: Buffer }
   /**

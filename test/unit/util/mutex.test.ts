@@ -1,9 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { KeyedMutex } from '../../../src/driver/locks';
+import { KeyedMutex } from '../../../src/util/mutex';
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('driver/locks KeyedMutex', () => {
+describe('util/mutex KeyedMutex', () => {
   it('never interleaves calls with the same key, in arrival order', async () => {
     const m = new KeyedMutex();
     const events: string[] = [];

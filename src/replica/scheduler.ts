@@ -1,9 +1,11 @@
 /**
- * @module driver/replicas
+ * @module replica/scheduler
  * When generations of an instance's store are written to the replica store, and what this host
- * knows about them (`ReplicaService`). It subscribes to what the flows announce (driver/events,
- * `react`) and is called directly only by the replica administration API (list, back up now,
- * restore) and the restoring spawn's reads; it never defines or boots anything.
+ * knows about them (`ReplicaService`): the queue, the timers, back-off and fencing. The
+ * driver's flows never call it to write: they announce what happened (events) and
+ * replica/reactions turns that into the verbs below. Besides reactions, only the replica
+ * administration (replica/admin: list, back up now, orphans), the driver's restores (reads and
+ * pins) and start-up call it; it never defines or boots anything.
  *
  * Written:
  * - after spawn, after every stop, before a cross-host move, for running guests whose store
@@ -26,24 +28,19 @@
  * (`since`: set when a current instance's generation is queued, kept through retries).
  */
 import type { Logger } from '../util/log';
-import type { InstanceEvent } from './events';
+import { KeyedMutex } from '../util/mutex';
 import type { NvramStore } from '../nvram/store';
-import { isLive, type RecordStore } from '../state/records';
-import { checkReplicaTransition, freshState, type ReplicaState, type ReplicaStateName, type ReplicaStateStore } from '../state/replicas';
-import type { Tombstone, TombstoneStore } from '../state/tombstones';
-import type { FirmwareSelection } from '../firmware/types';
-import {
-  ReplicaCorrupt,
-  ReplicaFenced,
-  ReplicaKeyError,
-  type GenerationEntry,
-  type GenerationReason,
-  type ReadResult,
-  type ReplicaHeader,
-  type ReplicaLog,
-  type WriteResult,
-} from '../replica';
 import { sha256 } from '../nvram/store';
+import { isLive, type RecordStore } from '../state/records';
+import { ReplicaStateStore, checkReplicaTransition, freshState, type ReplicaState, type ReplicaStateName } from '../state/replicas';
+import { TombstoneStore, type Tombstone } from '../state/tombstones';
+import type { Config } from '../config';
+import type { FirmwareSelection } from '../firmware/types';
+import type { RestoredGeneration } from '../events';
+import { ReplicaCorrupt, ReplicaFenced, ReplicaKeyError } from './errors';
+import type { GenerationEntry, ReadResult, ReplicaLog, WriteResult } from './generations';
+import type { GenerationReason, ReplicaHeader } from './format';
+import { backupView, ageOf, type BackupView, type ReplicaView } from './views';
 import { outcomeOf, type ReplicaMetrics, type ReplicaSummary } from '../metrics';
 
 export interface ReplicaOptions {
@@ -67,40 +64,6 @@ export interface ReplicaServiceDeps {
   tombstones?: TombstoneStore;
 }
 
-/** What get_info shows as `nvram.replica`. */
-export interface ReplicaView {
-  state: ReplicaStateName | 'none';
-  generation: number | null;
-  time: string | null;
-  age_seconds: number | null;
-  error?: string;
-  owner?: string;
-  restored?: RestoredView;
-}
-
-/** The generation a spawn restored (unshelve, evacuate): the recovery point. */
-export interface RestoredView {
-  generation: number;
-  time: string;
-  age_seconds: number;
-  host: string;
-  reason: string;
-  skipped: { generation: number; error: string }[];
-}
-
-export interface BackupView {
-  generation: number;
-  sha256: string;
-  size: number;
-  time: string;
-  host: string;
-  reason: GenerationReason;
-  key_id: string;
-  stored_bytes: number;
-  loader: string | null;
-  nvram_template: string | null;
-}
-
 interface Job {
   reason: GenerationReason;
   /** The store as the flow read it (a move's stash); otherwise read when the job runs. */
@@ -108,14 +71,44 @@ interface Job {
   force: boolean;
 }
 
-function ageOf(time: string | null, now = Date.now()): number | null {
-  return time ? Math.max(0, Math.round((now - Date.parse(time)) / 1000)) : null;
+/**
+ * The replica service `[replica]` asks for over `replicaLog` (openReplicas): states and
+ * tombstones in `[hypervisor] state_dir`, loaded; the store created when missing (an
+ * unreachable store is logged, and generations are retried until it answers). Not started.
+ */
+export async function openReplication(
+  config: Config,
+  replicaLog: ReplicaLog,
+  d: Pick<ReplicaServiceDeps, 'nvram' | 'records' | 'logger' | 'metrics'>,
+): Promise<ReplicaService> {
+  const r = config.replica;
+  const svc = new ReplicaService({
+    ...d,
+    log: replicaLog,
+    states: new ReplicaStateStore(config.hypervisor.state_dir),
+    tombstones: new TombstoneStore(config.hypervisor.state_dir),
+    options: { interval: r.interval, concurrency: r.concurrency, retryInterval: r.retry_interval },
+  });
+  await svc.init();
+  await svc
+    .ensureStore()
+    .catch((e: Error) => d.logger.warning('nvram replica store unavailable at start-up; generations will be retried', { error: e.message }));
+  return svc;
 }
+
+/**
+ * What the driver's flows may do with replication: read (the state a view shows, the newest
+ * generation, one generation), pin a generation for the next restore, count a restore. Writing,
+ * adopting, forgetting and deleting are the reactions' (replica/reactions), so a flow cannot
+ * call them: the type checker refuses it.
+ */
+export type ReplicaReads = Pick<ReplicaService, 'backend' | 'view' | 'newest' | 'pin' | 'read' | 'highest' | 'countOlderRestore' | 'instances'>;
 
 export class ReplicaService {
   private readonly states = new Map<string, ReplicaState>();
   private readonly queue = new Map<string, Job>();
-  private readonly chains = new Map<string, Promise<unknown>>();
+  /** Calls for one instance run one after another (the generation log's `base` rule). */
+  private readonly serial = new KeyedMutex();
   private running = 0;
   private idleWaiters: (() => void)[] = [];
   private timers: NodeJS.Timeout[] = [];
@@ -126,82 +119,6 @@ export class ReplicaService {
   private ready: Promise<void> | null = null;
 
   constructor(private readonly d: ReplicaServiceDeps) {}
-
-  /**
-   * What replication does about each announcement of the flows (driver/events). Generations
-   * are queued, never awaited, except the shelve generation, read back before the local store
-   * may go (a failure fails the shelve-offload). `log` is the announcing request's.
-   */
-  readonly react = async (e: InstanceEvent, log: Logger): Promise<void> => {
-    switch (e.kind) {
-      case 'store-changed':
-        return this.enqueue(e.uuid, e.why, e.why === 'restore' ? { force: true } : {});
-      case 'rebuilt':
-        return this.enqueue(e.uuid, 'spawn');
-      case 'leaving':
-        // A generation of the final store before it leaves this host (cold: forced, it is the last one here).
-        return this.enqueue(e.uuid, 'move', e.how === 'cold' ? { content: e.content, force: true } : { content: e.content });
-      case 'arrived':
-        // Nova put the instance here: this host writes its generations from now on.
-        return this.adopt(e.uuid, e.restored ?? null, e.via);
-      case 'resize-reverted':
-        // The destination took the replicas over when the migration finished there: this host,
-        // the instance's home again, takes them back (a forced generation in the background).
-        return this.adopt(e.uuid, null, 'move');
-      case 'shelving': {
-        const w = await this.writeNow(e.uuid, e.content, e.firmware, 'shelve');
-        log.info('shelve generation written and read back', { instance_uuid: e.uuid, generation: w.generation, sha256: w.header.sha256 });
-        return;
-      }
-      case 'left':
-        return this.forget(e.uuid);
-      case 'destroyed':
-        return this.destroyed(e, log);
-    }
-  };
-
-  /** After a destroy: what becomes of the replicas. */
-  private async destroyed(e: Extract<InstanceEvent, { kind: 'destroyed' }>, log: Logger): Promise<void> {
-    const uuid = e.uuid;
-    if (e.why === 'delete') {
-      if (this.isFenced(uuid)) {
-        log.warning('delete: replicas left alone, another host owns them', { instance_uuid: uuid });
-        await this.forget(uuid);
-        return;
-      }
-      try {
-        const n = await this.deleteAll(uuid);
-        log.info('nvram replicas deleted', { instance_uuid: uuid, objects: n });
-      } catch (err) {
-        // Nova's delete goes on; the deletion is remembered and retried until the store answers.
-        log.error('nvram replicas could not be deleted yet; retried with back-off', {
-          instance_uuid: uuid,
-          error: (err as Error).message,
-          backend: this.backend,
-        });
-      }
-      return;
-    }
-    if (e.why === 'evacuated-source') {
-      log.info('destroy of an instance evacuated from here: its replicas and its store elsewhere are left alone', { instance_uuid: uuid, now_on: e.nowOn });
-    }
-    // A destroy Nova named no task for leaves replicas nobody asks for again: a tombstone lets
-    // `replicas prune` tell them from replicas of an instance that lives elsewhere.
-    if (e.why === 'other' && e.destroyDisks && e.untracked) {
-      const t = await this.recordDestroy(uuid).catch((err: unknown) => {
-        log.warning('destroy without task state not recorded', { instance_uuid: uuid, error: (err as Error).message });
-        return null;
-      });
-      if (t)
-        log.info('destroy without task state recorded: its replicas are orphaned unless the instance comes back', {
-          instance_uuid: uuid,
-          generation: t.generation,
-        });
-    }
-    // A rebuild's destroy keeps the replica state: the spawn that follows writes the next
-    // generation as the same owner (forgotten, it would be fenced by its own history).
-    if (e.destroyDisks && e.why !== 'rebuild') await this.forget(uuid);
-  }
 
   /** Make the replica store usable (created when missing); retried by the next write after a failure. */
   ensureStore(): Promise<void> {
@@ -302,7 +219,7 @@ export class ReplicaService {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.queue.clear();
-    await Promise.allSettled([...this.chains.values()]);
+    await this.serial.idle();
   }
 
   /** Resolves when nothing is queued or running (tests, bench). */
@@ -355,18 +272,6 @@ export class ReplicaService {
     return { ...(this.states.get(uuid) ?? freshState(uuid)) };
   }
 
-  /** Run `fn` after every earlier call for the same instance. */
-  private serial<T>(uuid: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.chains.get(uuid) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.chains.set(uuid, tail);
-    void tail.then(() => {
-      if (this.chains.get(uuid) === tail) this.chains.delete(uuid);
-    });
-    return next;
-  }
-
   /** Queue a generation (not awaited by the caller). A later request for the same instance replaces a queued one. */
   enqueue(uuid: string, reason: GenerationReason, opts: { content?: Buffer; force?: boolean } = {}): void {
     const prev = this.queue.get(uuid);
@@ -385,7 +290,8 @@ export class ReplicaService {
       const [uuid, job] = this.queue.entries().next().value as [string, Job];
       this.queue.delete(uuid);
       this.running++;
-      void this.serial(uuid, () => this.runJob(uuid, job))
+      void this.serial
+        .run(uuid, () => this.runJob(uuid, job))
         .catch(() => undefined)
         .finally(() => {
           this.running--;
@@ -429,7 +335,7 @@ export class ReplicaService {
    * Throws `ReplicaUnavailable` (the instance is then stale and retried) or `ReplicaFenced`.
    */
   writeNow(uuid: string, content: Buffer, firmware: FirmwareSelection | null, reason: GenerationReason): Promise<WriteResult> {
-    return this.serial(uuid, async () => (await this.write(uuid, content, firmware, reason, true, true)) as WriteResult);
+    return this.serial.run(uuid, async () => (await this.write(uuid, content, firmware, reason, true, true)) as WriteResult);
   }
 
   /** Write unless unchanged since the last generation (forced writes always go); `verify`: read it back first. Null when skipped. */
@@ -484,7 +390,7 @@ export class ReplicaService {
     for (const s of [...this.states.values()]) {
       const due = !s.retryAt || Date.parse(s.retryAt) <= now;
       if (s.state === 'stale' && due && !this.queue.has(s.uuid)) this.enqueue(s.uuid, 'periodic', { force: s.takeover });
-      if (s.state === 'deleting' && due && !this.chains.has(s.uuid)) {
+      if (s.state === 'deleting' && due && !this.serial.busy(s.uuid)) {
         this.deleteAll(s.uuid).then(
           (n) => this.d.logger.info('nvram replicas deleted (retried)', { instance_uuid: s.uuid, objects: n }),
           () => undefined,
@@ -530,7 +436,7 @@ export class ReplicaService {
 
   /** An operator chose an older generation for the next restore of `uuid` (logged and counted by the caller). */
   pin(uuid: string, generation: number, by: string): Promise<ReadResult> {
-    return this.serial(uuid, () => this.d.log.pin(uuid, generation, by));
+    return this.serial.run(uuid, () => this.d.log.pin(uuid, generation, by));
   }
 
   /** The highest generation listed for `uuid` (0: none). */
@@ -550,22 +456,6 @@ export class ReplicaService {
     return { entry, ...(await this.d.log.read(uuid, entry)) };
   }
 
-  /** A generation's header as the backups listing shows it. */
-  static backupView(h: ReplicaHeader, storedBytes: number): BackupView {
-    return {
-      generation: h.generation,
-      sha256: h.sha256,
-      size: h.size,
-      time: h.time,
-      host: h.host,
-      reason: h.reason,
-      key_id: h.key_id,
-      stored_bytes: storedBytes,
-      loader: h.firmware?.loader ?? null,
-      nvram_template: h.firmware?.nvram_template ?? null,
-    };
-  }
-
   /**
    * Every generation that decodes, with its header, newest first. Decoded (not only the header
    * read): the header holds no plaintext digest, so the sha256 shown is computed from the store.
@@ -580,20 +470,9 @@ export class ReplicaService {
         if (err instanceof ReplicaCorrupt || err instanceof ReplicaKeyError) continue;
         throw err;
       }
-      out.push(ReplicaService.backupView(r.header, r.storedBytes));
+      out.push(backupView(r.header, r.storedBytes));
     }
     return out;
-  }
-
-  restoredView(r: ReadResult): RestoredView {
-    return {
-      generation: r.entry.generation,
-      time: r.header.time,
-      age_seconds: ageOf(r.header.time) ?? 0,
-      host: r.header.host,
-      reason: r.header.reason,
-      skipped: r.skipped,
-    };
   }
 
   // ---- ownership ----
@@ -603,7 +482,7 @@ export class ReplicaService {
    * (a finished migration: `restored` null): the next generation, written now in the background
    * with `reason`, takes the replicas over.
    */
-  async adopt(uuid: string, restored: ReadResult | null, reason: GenerationReason): Promise<void> {
+  async adopt(uuid: string, restored: RestoredGeneration | null, reason: GenerationReason): Promise<void> {
     const s = this.stateOf(uuid);
     await this.save({
       uuid,
@@ -621,7 +500,7 @@ export class ReplicaService {
   /** The local store is gone (moved away, shelved, evacuated from here): forget, keep the replicas. */
   async forget(uuid: string): Promise<void> {
     this.queue.delete(uuid);
-    await this.serial(uuid, async () => {
+    await this.serial.run(uuid, async () => {
       this.states.delete(uuid);
       await this.d.states.delete(uuid);
     });
@@ -641,7 +520,7 @@ export class ReplicaService {
   /** The instance was deleted: remove its replicas (after the local store is gone) and its state. */
   async deleteAll(uuid: string): Promise<number> {
     this.queue.delete(uuid);
-    return this.serial(uuid, async () => {
+    return this.serial.run(uuid, async () => {
       try {
         const n = await this.d.log.deleteAll(uuid);
         this.states.delete(uuid);

@@ -1,5 +1,11 @@
 /**
- * @module driver/orphans
+ * @module replica/admin
+ * Replica administration through the API, in replication's own room: the backups of one
+ * instance (listed, one written now) and orphaned replicas (listed, removed). What it needs of
+ * the host (records, the instance's lock, a snapshot of its store) comes through `HostAccess`,
+ * which the driver hands it; the driver's restore of a generation is a flow of the driver's
+ * (driver/restore), since it rewrites the local store.
+ *
  * Orphaned replicas: generations (and claims) in the replica store whose instance no longer
  * exists anywhere, listed and, on request, removed.
  *
@@ -19,9 +25,23 @@
  * generation, claim and tombstone (`ReplicaLog.deleteAll`), drops this host's tombstone and
  * logs each removal. Without `dryRun: false` it only says what it would remove.
  */
-import { Invalid } from '../errors';
-import type { DriverCore } from './core';
-import type { ReplicaService } from './replicas';
+import { Invalid, InstanceNotFound } from '../errors';
+import type { FirmwareSelection } from '../firmware/types';
+import type { InstanceRecord, RecordStore } from '../state/records';
+import type { Logger } from '../util/log';
+import type { KeyedMutex } from '../util/mutex';
+import type { ReplicaService } from './scheduler';
+import { backupView, type BackupView } from './views';
+
+/** What replica administration needs of the host: given by the driver (one per request: `log` is the request's). */
+export interface HostAccess {
+  records: RecordStore;
+  /** The driver's per-instance locks (a removal is re-checked under the instance's). */
+  locks: KeyedMutex;
+  /** The instance's store as it is now, with its pinned firmware (`NotFound` without a store). */
+  snapshot(uuid: string): Promise<{ content: Buffer; firmware: FirmwareSelection | null }>;
+  log: Logger;
+}
 
 export interface OrphanView {
   instance_uuid: string;
@@ -49,15 +69,15 @@ export interface PruneResult {
   removed: { instance_uuid: string; objects: number }[];
 }
 
-function replicasOf(core: DriverCore): ReplicaService {
-  const r = core.replicas;
-  if (!r) throw new Invalid('NVRAM replicas are not configured on this host ([replica] backend = none)', undefined, 409);
-  return r;
+/** The replica service, or `Invalid` (409) when `[replica] backend = none`. */
+export function replicasOrRefuse<S>(svc: S | null | undefined): S {
+  if (!svc) throw new Invalid('NVRAM replicas are not configured on this host ([replica] backend = none)', undefined, 409);
+  return svc;
 }
 
 /** One instance: orphaned (with its generations and claims) or kept (with why). */
-async function judge(core: DriverCore, svc: ReplicaService, uuid: string): Promise<OrphanView | KeptView> {
-  const rec = await core.deps.records.peek(uuid).catch(() => null);
+async function judge(host: HostAccess, svc: ReplicaService, uuid: string): Promise<OrphanView | KeptView> {
+  const rec: Readonly<InstanceRecord> | null = await host.records.peek(uuid).catch(() => null);
   if (rec) return { instance_uuid: uuid, why: `this host has a record of it (${rec.vmState})` };
   const state = svc.stateName(uuid);
   if (state && state !== 'deleting') return { instance_uuid: uuid, why: `this host replicates it (${state})` };
@@ -79,11 +99,11 @@ async function judge(core: DriverCore, svc: ReplicaService, uuid: string): Promi
 
 const isOrphan = (v: OrphanView | KeptView): v is OrphanView => 'generations' in v;
 
-export async function listOrphans(core: DriverCore): Promise<OrphanList> {
-  const svc = replicasOf(core);
+/** Every instance in the replica store: orphaned, or kept with why. */
+export async function listOrphans(svc: ReplicaService, host: HostAccess): Promise<OrphanList> {
   const out: OrphanList = { backend: svc.backend, orphans: [], kept: [] };
   for (const uuid of await svc.generations.instances()) {
-    const v = await judge(core, svc, uuid);
+    const v = await judge(host, svc, uuid);
     if (isOrphan(v)) out.orphans.push(v);
     else out.kept.push(v);
   }
@@ -91,9 +111,8 @@ export async function listOrphans(core: DriverCore): Promise<OrphanList> {
 }
 
 /** Remove the orphans (only `instances` when given); each re-checked under the instance's lock. */
-export async function pruneOrphans(core: DriverCore, opts: { dryRun: boolean; instances?: readonly string[] }): Promise<PruneResult> {
-  const svc = replicasOf(core);
-  const listed = await listOrphans(core);
+export async function pruneOrphans(svc: ReplicaService, host: HostAccess, opts: { dryRun: boolean; instances?: readonly string[] }): Promise<PruneResult> {
+  const listed = await listOrphans(svc, host);
   const wanted = opts.instances ? new Set(opts.instances) : null;
   if (wanted) {
     const known = new Set(listed.orphans.map((o) => o.instance_uuid));
@@ -106,10 +125,10 @@ export async function pruneOrphans(core: DriverCore, opts: { dryRun: boolean; in
   const orphans = listed.orphans.filter((o) => !wanted || wanted.has(o.instance_uuid));
   const result: PruneResult = { dry_run: opts.dryRun, orphans, removed: [] };
   if (opts.dryRun) return result;
-  const log = core.deps.log;
+  const log = host.log;
   for (const o of orphans) {
-    await core.locks.run(o.instance_uuid, async () => {
-      const again = await judge(core, svc, o.instance_uuid);
+    await host.locks.run(o.instance_uuid, async () => {
+      const again = await judge(host, svc, o.instance_uuid);
       if (!isOrphan(again)) {
         log.warning('orphaned replicas not removed: no longer orphaned', { instance_uuid: o.instance_uuid, why: again.why });
         return;
@@ -128,4 +147,19 @@ export async function pruneOrphans(core: DriverCore, opts: { dryRun: boolean; in
     });
   }
   return result;
+}
+
+/** The generations in the replica store, newest first (also for an instance shelved off this host). */
+export async function listBackups(svc: ReplicaService, host: HostAccess, uuid: string): Promise<{ backups: BackupView[] }> {
+  const backups = await svc.list(uuid);
+  // A shelved-offloaded instance has no record here but has backups: list them anyway.
+  if (!backups.length && !(await host.records.peekLive(uuid))) throw new InstanceNotFound(uuid);
+  return { backups };
+}
+
+/** Write a generation of the store now; answers once it was read back. */
+export async function createBackup(svc: ReplicaService, host: HostAccess, uuid: string): Promise<{ backup: BackupView }> {
+  const { content, firmware } = await host.snapshot(uuid);
+  const w = await svc.writeNow(uuid, content, firmware, 'manual');
+  return { backup: backupView(w.header, w.objectBytes) };
 }

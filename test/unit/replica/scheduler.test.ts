@@ -1,5 +1,5 @@
 /**
- * driver/replicas and driver/restore on in-memory hosts sharing one replica store: when
+ * replica/scheduler (with replica/reactions) and driver/restore on in-memory hosts sharing one replica store: when
  * generations are written (spawn, stop, a changed store, on demand), what get_info shows, and
  * the flows that need the store off the host: shelve-offload → unshelve on another host,
  * evacuate, point-in-time restore, delete, and the faults (store down, tampered object,
@@ -30,7 +30,7 @@ async function marked(h: Host, i: Inst, marker: string): Promise<Buffer> {
   return markStore(storePath(h, i), marker);
 }
 
-describe('driver/replicas', () => {
+describe('replica/scheduler', () => {
   let w: World;
   let store: MemoryReplicaStore;
   let A: Host, B: Host;

@@ -1,9 +1,12 @@
 /**
- * @module driver/locks
- * Per-key serialization: calls for the same instance never interleave (Nova takes a lock
- * per instance uuid in the compute manager; the sidecar must not rely on that), calls for
- * different instances run in parallel. How long each call waited for its key is reported to
- * an optional observer (the lock wait metric).
+ * @module util/mutex
+ * The one mutex type of the project: per-key serialization. Calls with the same key never
+ * interleave, calls with different keys run in parallel. The driver holds one keyed by
+ * instance uuid (Nova takes a lock per instance uuid in the compute manager; the sidecar must
+ * not rely on that); replication holds its own, so that the generations of one instance are
+ * written one after another (the generation log's `base` rule) without waiting for a Nova call.
+ * How long each call waited for its key is reported to an optional observer (the lock wait
+ * metric). A call runs after every earlier call with its key settled, whether it succeeded or not.
  */
 
 /** Receives each call's wait for its key, in seconds (0 for an idle key). */
@@ -71,6 +74,11 @@ export class KeyedMutex {
     if (this.tails.size !== 0 || this.idleWaiters.size === 0) return;
     for (const w of this.idleWaiters) w();
     this.idleWaiters.clear();
+  }
+
+  /** True while a call holds or waits for `key`. */
+  busy(key: string): boolean {
+    return this.tails.has(key);
   }
 
   /** Keys with a call running or queued (for tests and health). */
