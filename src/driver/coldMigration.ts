@@ -27,6 +27,7 @@ import type { InstanceToDestroy, NovaMigration } from '../nova/objects';
 import { isLive, type InstanceRecord } from '../state/records';
 import { isFinal, type ColdSourceJournal, type DestJournal, type SourceJournal } from '../state/journal';
 import { encodeNvram, decodeNvram, type NvramPayload } from '../peer/transfer';
+import { peerApi } from '../peer/protocol';
 import { firmwareForIncoming } from './lifecycle';
 import { coldBoot } from './coldBoot';
 import { InstanceInvalidState, InvalidInput, MigrationError } from '../errors';
@@ -127,7 +128,7 @@ export async function migrateDiskAndPowerOff(core: DriverCore, md: MigrationDeps
     if (!same && j.stash_path) {
       const nvram = stashed?.payload ?? encodeNvram(stashed?.content ?? (await deps.nvram.read(j.stash_path)));
       const body: StageRequest = { kind: 'cold', key, name: rec.name, source_host: deps.config.DEFAULT.host, firmware: rec.firmware, nvram, record: rec };
-      await md.peer.call(a.dest, 'PUT', `/v1/peer/instances/${uuid}/nvram`, body);
+      await peerApi(md.peer).stageNvram(a.dest, uuid, body);
     }
     core.crashPoint('mdpo:sent-before-journal');
     await md.journals.put(j, 'sent');

@@ -33,6 +33,7 @@ import type { DestJournal, LiveSourceJournal, SourceJournal } from '../state/jou
 import { isFinal } from '../state/journal';
 import { coldBoot } from './coldBoot';
 import { encodeNvram, decodeNvram } from '../peer/transfer';
+import { peerApi } from '../peer/protocol';
 import { setNvramPath, setSerialSocketPath } from '../domainXml';
 import { InstanceInvalidState, InstanceNotFound, InvalidInput, MigrationError, MigrationPreCheckError } from '../errors';
 import { PowerState } from '../nova/powerState';
@@ -75,7 +76,7 @@ export async function checkCanLiveMigrateDestination(core: DriverCore, md: Migra
   if (md.peer.isSelf(String(src), md.selfUrl)) throw new MigrationPreCheckError('Attempt to migrate guest to the same host');
   let state: PeerInstanceState;
   try {
-    state = await md.peer.call<PeerInstanceState>(String(src), 'GET', `/v1/peer/instances/${uuid}/state`);
+    state = await peerApi(md.peer).instanceState(String(src), uuid, false);
   } catch (e) {
     throw new MigrationPreCheckError(`cannot read the guest's firmware from the source sidecar: ${(e as Error).message}`);
   }
@@ -147,7 +148,7 @@ export async function preLiveMigration(core: DriverCore, md: MigrationDeps, uuid
   if (prepared && prepared.key === key && prepared.status === 'live-staged') {
     return { migrate_data: { ...mdata, uefi_shim: { ...shim, dest_nvram_path: prepared.staged_path ?? null } } };
   }
-  const state = await md.peer.call<PeerInstanceState>(shim.source_host, 'GET', `/v1/peer/instances/${uuid}/state?nvram=1`);
+  const state = await peerApi(md.peer).instanceState(shim.source_host, uuid, true);
   const name = core.nameOf(a.instance);
   if (name !== state.record.name)
     throw new MigrationError(`domain name differs between hosts (${state.record.name} vs ${name}): check [DEFAULT] instance_name_template`, { code: 400 });
@@ -191,7 +192,10 @@ async function destinationXml(core: DriverCore, rec: InstanceRecord, j: SourceJo
 
 /** Source: does the destination's store equal ours? QEMU writes it at the first resume, so poll briefly. */
 async function verifyDestination(core: DriverCore, md: MigrationDeps, uuid: string, dest: string, rec: InstanceRecord, j: SourceJournal): Promise<void> {
-  const ask = () => md.peer.call<NvramDigest>(dest, 'GET', `/v1/peer/instances/${uuid}/nvram_digest?name=${encodeURIComponent(rec.name)}`).catch(() => null);
+  const ask = () =>
+    peerApi(md.peer)
+      .nvramDigest(dest, uuid, rec.name)
+      .catch(() => null);
   // Our digest and the destination's first answer at the same time: each host reads and hashes
   // its own store (a 64 MiB AAVMF store is a pass each), so neither waits for the other's.
   // Ours is reused from the last hash while the file keeps its stat identity (util/fileIdentity).
@@ -359,7 +363,7 @@ export async function rollbackLiveMigrationAtSource(core: DriverCore, md: Migrat
   const dest = a.migrate_data?.uefi_shim?.dest_host;
   if (dest && dest !== core.deps.config.DEFAULT.host) {
     try {
-      await md.peer.call(dest, 'POST', `/v1/peer/instances/${uuid}/rollback_live_migration_at_destination`, {});
+      await peerApi(md.peer).rollbackLiveMigrationAtDestination(dest, uuid);
     } catch (e) {
       core.deps.log.warning('the destination sidecar did not roll back its copy of the store', {
         instance_uuid: uuid,
