@@ -21,9 +21,10 @@ import { KeysetRegistry, enrolledTemplate, loadKeysets } from './firmware/keyset
 import { FaultPoints } from './util/faults';
 import { mkdirDurable } from './util/atomicFile';
 import { StorageError } from './errors';
-import { incomingStreamRouter, ARRIVE_PATH } from './api/incomingStream';
+import { incomingStreamRouter } from './api/incomingStream';
+import { peerApi } from './peer/protocol';
 import { hypervisorFor } from './hypervisor/factory';
-import type { Hypervisor } from './hypervisor/types';
+import type { Hypervisor, IncomingGuest } from './hypervisor/types';
 import { NvramStore, resolveId } from './nvram/store';
 import { RecordStore, type SecureBootRecordSummary } from './state/records';
 import { createLogger, type Logger } from './util/log';
@@ -143,7 +144,7 @@ export async function buildDriver(config: Config, opts: StartOptions = {}): Prom
   }
   // Backends that keep domains as records hand a live-migrated guest to the destination
   // sidecar through the signed peer link (the embedded backend's stand-in for QEMU's stream).
-  const stream = { send: async (destHost: string, guest: unknown) => void (await peer.call(destHost, 'POST', ARRIVE_PATH, guest)) };
+  const stream = { send: async (destHost: string, guest: IncomingGuest) => void (await peerApi(peer).arrive(destHost, guest)) };
   const hypervisor = opts.hypervisor ?? hypervisorFor(config, { nvram, stream, faults });
   await hypervisor.init();
   const firmware = new FirmwareHost(config, log, opts.hostArch ?? (config.debug.host_arch || undefined));

@@ -93,7 +93,15 @@ function operation(doc: Json, path: string, method: string, op: Json, shared: un
   const id = typeof op.operationId === 'string' ? op.operationId : `${method}_${path}`;
   const out: string[] = [`### ${id}`, '', `\`${method.toUpperCase()} ${path}\``, ''];
   const open = Array.isArray(op.security) && op.security.length === 0;
-  out.push(open ? 'No token needed.' : 'Bearer token (`[api] auth_token`) when one is configured.', '');
+  const signed = Array.isArray(op.security) && op.security.some((s) => isObj(s) && 'peerSignature' in s);
+  out.push(
+    open
+      ? 'No token needed.'
+      : signed
+        ? 'Signed by a peer sidecar (`[peer] shared_secret`; [security.md](security.md#peer-requests-authenticate-before-reading)), never the bearer token.'
+        : 'Bearer token (`[api] auth_token`) when one is configured.',
+    '',
+  );
   if (typeof op.description === 'string') out.push(prose(op.description.trim()), '');
   const own: unknown[] = Array.isArray(op.parameters) ? (op.parameters as unknown[]) : [];
   const params = [...shared, ...own].map((p) => resolve(doc, p));
@@ -134,6 +142,7 @@ function operation(doc: Json, path: string, method: string, op: Json, shared: un
 const GROUPS: [string, (path: string) => boolean][] = [
   ['Health and metrics', (p) => !p.startsWith('/v1/')],
   ['Host', (p) => p.startsWith('/v1/host/')],
+  ['Peer: sidecar to sidecar', (p) => p.startsWith('/v1/peer/')],
   ['UEFI variables, Secure Boot and backups', (p) => p.includes('/nvram')],
   ['Instances: Nova driver methods', (p) => p.startsWith('/v1/instances')],
   ['Other', () => true],

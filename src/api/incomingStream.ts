@@ -9,28 +9,24 @@
  */
 import express, { type Request } from 'express';
 import type { Hypervisor, IncomingGuest } from '../hypervisor/types';
-import type { NvramPayload } from '../peer/transfer';
-import { InvalidInput } from '../errors';
+import { PEER_OPERATIONS, PEER_PATHS, peerRoute, type PeerArrived } from '../peer/protocol';
 import { peerBody } from './peerRoutes';
 import { sendJson } from './json';
+import { RequestValidator } from './requestValidator';
 
-export const ARRIVE_PATH = '/v1/peer/arrive';
-
-function incomingGuest(body: unknown): IncomingGuest {
-  if (!body || typeof body !== 'object') throw new InvalidInput('body', 'must be an object');
-  const { domain_xml, nvram } = body as Record<string, unknown>;
-  if (typeof domain_xml !== 'string' || !domain_xml) throw new InvalidInput('domain_xml', 'must be a non-empty string');
-  if (nvram !== null && (typeof nvram !== 'object' || Array.isArray(nvram))) throw new InvalidInput('nvram', 'must be an object or null');
-  return { domain_xml, nvram: nvram as NvramPayload | null };
+/** The body checked against the OpenAPI `PeerArrival` schema (InvalidInput naming the field otherwise). */
+function incomingGuest(validator: RequestValidator, body: unknown): IncomingGuest {
+  validator.validate(PEER_OPERATIONS.arrive, body);
+  return body as IncomingGuest;
 }
 
 /** Mounted after the peer router, whose middleware has checked the signature and parsed the body. */
-export function incomingStreamRouter(hv: Required<Pick<Hypervisor, 'acceptIncoming'>>): () => express.Router {
+export function incomingStreamRouter(hv: Required<Pick<Hypervisor, 'acceptIncoming'>>, validator = new RequestValidator()): () => express.Router {
   return () => {
     const r = express.Router();
-    r.post(ARRIVE_PATH, async (req: Request, res) => {
-      await hv.acceptIncoming(incomingGuest(peerBody(req)));
-      sendJson(res, { arrived: true });
+    r.post(peerRoute(PEER_PATHS.arrive), async (req: Request, res) => {
+      await hv.acceptIncoming(incomingGuest(validator, peerBody(req)));
+      sendJson(res, { arrived: true } satisfies PeerArrived);
     });
     return r;
   };

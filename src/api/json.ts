@@ -7,7 +7,7 @@
  * request's JSON body is read (and when its `Content-Type` refuses it).
  */
 import express, { type Request, type RequestHandler, type Response } from 'express';
-import { InvalidInput, NovaError } from '../errors';
+import { InvalidInput } from '../errors';
 
 /** Signs an answer (status, body) to an authenticated peer request: the header to set. */
 export type AnswerSigner = (status: number, body: Buffer) => [header: string, value: string];
@@ -45,12 +45,7 @@ export function jsonBody(limit: string, strict: boolean): RequestHandler {
     const refused = jsonContentType(req);
     if (refused) return next(refused);
     const m = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '');
-    if (m && !/^utf-?8$/i.test(m[1]))
-      return next(
-        new NovaError('InvalidInput', 415, `Invalid input received: body: charset '${m[1].slice(0, 32)}' (JSON bodies are UTF-8)`, {
-          details: { field: 'body' },
-        }),
-      );
+    if (m && !/^utf-?8$/i.test(m[1])) return next(new InvalidInput('body', `charset '${m[1].slice(0, 32)}' (JSON bodies are UTF-8)`, 415));
     parse(req, res, next);
   };
 }
@@ -61,7 +56,7 @@ export function jsonBody(limit: string, strict: boolean): RequestHandler {
  * another media type is refused: 415 naming the header to send, never read as an empty body
  * (which used to surface as `body: must be object`).
  */
-export function jsonContentType(req: Request): NovaError | undefined {
+export function jsonContentType(req: Request): InvalidInput | undefined {
   const ct = req.headers['content-type'];
   if (!hasBody(req)) return undefined;
   if (ct === undefined || ct === '') {
@@ -70,12 +65,7 @@ export function jsonContentType(req: Request): NovaError | undefined {
   }
   if (isJsonType(ct)) return undefined;
   // The same answer as a foreign charset's: InvalidInput, 415, naming what to send.
-  return new NovaError(
-    'InvalidInput',
-    415,
-    `Invalid input received: Content-Type: '${ct.split(';')[0].trim()}' is not JSON; send the body with the header 'Content-Type: application/json'`,
-    { details: { field: 'Content-Type' } },
-  );
+  return new InvalidInput('Content-Type', `'${ct.split(';')[0].trim()}' is not JSON; send the body with the header 'Content-Type: application/json'`, 415);
 }
 
 function isJsonType(ct: string): boolean {

@@ -43,6 +43,13 @@ export class PeerBodyTooLarge extends NovaError {
   }
 }
 
+/** A peer body in a content coding other than identity or gzip (415, RFC 9110 §15.5.16). */
+export class PeerEncodingRefused extends NovaError {
+  constructor(encoding: string) {
+    super('InvalidInput', 415, `peer request refused: Content-Encoding '${encoding.slice(0, 32)}' (identity or gzip only)`);
+  }
+}
+
 export class PeerBusy extends NovaError {
   constructor() {
     super('ServiceUnavailable', 503, 'peer request refused: too many peer bodies in flight; retry');
@@ -142,8 +149,7 @@ export function authenticatedPeerBody(verifier: SignatureVerifier, limits: PeerB
       if (cl !== undefined && Number(cl) !== verified.length)
         throw new InvalidInput('body', `Content-Length ${cl} is not the signed length ${verified.length}`);
       const enc = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
-      if (enc !== 'identity' && enc !== 'gzip')
-        throw new NovaError('InvalidInput', 415, `peer request refused: Content-Encoding '${enc.slice(0, 32)}' (identity or gzip only)`);
+      if (enc !== 'identity' && enc !== 'gzip') throw new PeerEncodingRefused(enc);
       if (inFlight >= limits.maxConcurrent) throw new PeerBusy();
     } catch (e) {
       return refuse(res, next, e);

@@ -13,50 +13,26 @@ import { InvalidInput } from '../errors';
 import { validateUuid } from '../nova/ids';
 import { parseJsonBody, sendJson, signAnswers } from './json';
 import { authenticatedPeerBody, DEFAULT_PEER_BODY_LIMITS, peerState, type PeerBodyLimits } from './peerBody';
-import type { LiveStepArgs, StageRequest } from '../driver/contract';
-import type { FirmwareSelection } from '../firmware/types';
-import { storeBytesIn, type NvramPayload } from '../peer/transfer';
+import type { LiveStepArgs } from '../driver/contract';
+import { storeBytesIn } from '../peer/transfer';
+import { PEER_OPERATIONS, PEER_PATHS, PEER_PREFIX, peerRoute, type PeerEmpty, type PeerPing, type StageRequest } from '../peer/protocol';
 import type { Metrics } from '../metrics';
-import type { InstanceRecord } from '../state/records';
+import { RequestValidator } from './requestValidator';
 
 /** The signed request's JSON body (parsed once by the signature check). */
 export function peerBody(req: Request): unknown {
   return (req as Request & { json?: unknown }).json;
 }
 
-function objectField(v: unknown, field: string): Record<string, unknown> {
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new InvalidInput(field, 'must be an object');
-  return v as Record<string, unknown>;
-}
-
-/** A nested object of a signed body, taken as the peer's sidecar wrote it. */
-function peerObject<T extends object>(v: unknown, field: string): T {
-  objectField(v, field);
-  return v as T;
-}
-
-function stringField(b: Record<string, unknown>, field: string): string {
-  const v = b[field];
-  if (typeof v !== 'string' || !v) throw new InvalidInput(field, 'must be a non-empty string');
-  return v;
-}
-
 /**
- * A stage request from a peer: signed by a sidecar that holds the shared secret, so trusted
- * for content, but checked for shape. The store itself is verified by `decodeNvram` (digest).
+ * A signed body checked against its operation's request schema in the OpenAPI document
+ * (`peer` tag): InvalidInput naming the field otherwise. Signed by a sidecar that holds the
+ * shared secret, so trusted for content, but checked for shape; a store is verified again by
+ * `decodeNvram` (digest).
  */
-function stageRequest(body: unknown): StageRequest {
-  const b = objectField(body, 'body');
-  if (b.kind !== 'cold' && b.kind !== 'live') throw new InvalidInput('kind', "must be 'cold' or 'live'");
-  return {
-    kind: b.kind,
-    key: stringField(b, 'key'),
-    name: stringField(b, 'name'),
-    source_host: stringField(b, 'source_host'),
-    firmware: b.firmware ? peerObject<FirmwareSelection>(b.firmware, 'firmware') : null,
-    nvram: peerObject<NvramPayload>(b.nvram, 'nvram'),
-    record: b.record ? peerObject<InstanceRecord>(b.record, 'record') : undefined,
-  };
+function peerRequest<T>(validator: RequestValidator, operationId: string, body: unknown): T {
+  validator.validate(operationId, body);
+  return body as T;
 }
 
 export interface PeerRouterOptions {
@@ -68,13 +44,22 @@ export interface PeerRouterOptions {
   /** The current `[peer] shared_secret` (answers are signed with it). */
   secret: () => string;
   limits?: PeerBodyLimits;
+  /** The request schemas (one is made when not given). */
+  validator?: RequestValidator;
 }
 
-export function peerRouter({ verifier, host, metrics, secret, limits = DEFAULT_PEER_BODY_LIMITS }: PeerRouterOptions): (driverOf: DriverOf) => express.Router {
+export function peerRouter({
+  verifier,
+  host,
+  metrics,
+  secret,
+  limits = DEFAULT_PEER_BODY_LIMITS,
+  validator = new RequestValidator(),
+}: PeerRouterOptions): (driverOf: DriverOf) => express.Router {
   const readBody = authenticatedPeerBody(verifier, limits, (n) => metrics?.peerBodyBytesRead.inc(n));
   return (driverOf) => {
     const r = express.Router();
-    r.use('/v1/peer', readBody, (req: Request, res, next) => {
+    r.use(PEER_PREFIX.replace(/\/$/, ''), readBody, (req: Request, res, next) => {
       const st = peerState(req)!;
       const key = secret();
       signAnswers(res, (status, bytes) => [H_RESPONSE_SIGNATURE, signResponse(key, st.verified, status, bytes)]);
@@ -84,26 +69,28 @@ export function peerRouter({ verifier, host, metrics, secret, limits = DEFAULT_P
     const uuidOf = (req: Request) => validateUuid(String(req.params.uuid));
 
     // A signed no-op: `doctor` checks that a peer answers, shares the secret, and its clock.
-    r.get('/v1/peer/ping', (_req, res) => {
-      sendJson(res, { host, time: Date.now() / 1000 });
+    r.get(peerRoute(PEER_PATHS.ping), (_req, res) => {
+      sendJson(res, { host, time: Date.now() / 1000 } satisfies PeerPing);
     });
 
-    r.put('/v1/peer/instances/:uuid/nvram', async (req, res) => {
-      sendJson(res, await driverOf(res).peerStage(uuidOf(req), stageRequest(peerBody(req))));
+    r.put(peerRoute(PEER_PATHS.stageNvram), async (req, res) => {
+      const uuid = uuidOf(req);
+      sendJson(res, await driverOf(res).peerStage(uuid, peerRequest<StageRequest>(validator, PEER_OPERATIONS.stageNvram, peerBody(req))));
     });
-    r.get('/v1/peer/instances/:uuid/state', async (req, res) => {
+    r.get(peerRoute(PEER_PATHS.instanceState), async (req, res) => {
       const state = await driverOf(res).peerState(uuidOf(req), req.query.nvram === '1');
       sendJson(res, state);
       metrics?.nvramBytesSent.inc(storeBytesIn(state));
     });
     // The source of a live migration that failed with a shared instance path, where Nova
     // calls no rollback on this (the destination) host.
-    r.post('/v1/peer/instances/:uuid/rollback_live_migration_at_destination', async (req, res) => {
+    r.post(peerRoute(PEER_PATHS.rollbackLiveMigrationAtDestination), async (req, res) => {
       const uuid = uuidOf(req);
+      peerRequest<PeerEmpty>(validator, PEER_OPERATIONS.rollbackLiveMigrationAtDestination, peerBody(req) ?? {});
       // Only the uuid is known here; the destination's journal holds the rest.
       sendJson(res, await driverOf(res).rollbackLiveMigrationAtDestination(uuid, { instance: { uuid } } as unknown as LiveStepArgs));
     });
-    r.get('/v1/peer/instances/:uuid/nvram_digest', async (req, res) => {
+    r.get(peerRoute(PEER_PATHS.nvramDigest), async (req, res) => {
       const name = req.query.name;
       if (typeof name !== 'string') throw new InvalidInput('name', 'required once, as a string');
       sendJson(res, await driverOf(res).peerNvramDigest(uuidOf(req), name));

@@ -5,44 +5,16 @@
  * Failures become `InvalidInput` naming the offending field in Nova's dotted form
  * (`image_meta.properties.hw_firmware_type`).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import * as path from 'node:path';
-import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020';
-import addFormats from 'ajv-formats';
-import { parse as parseYaml } from 'yaml';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020';
+import type Ajv2020 from 'ajv/dist/2020';
 import { InvalidInput } from '../errors';
 import { unwrap } from '../nova/objects';
 import type { ArgsFor, InstanceMethodName } from '../driver/contract';
+import { loadOpenApi, openApiAjv, type OpenApiDoc } from '../util/openapiDoc';
 
-/** The package root: the nearest directory above this module holding package.json (src/api under tsx, dist/api when built, installed). */
-function packageRoot(from: string): string {
-  for (let d = from; ; d = path.dirname(d)) {
-    if (existsSync(path.join(d, 'package.json'))) return d;
-    if (path.dirname(d) === d) throw new Error(`no package.json above ${from}`);
-  }
-}
-/** The document as written (YAML): the source of the types, the JSON copy and the docs. */
-export const OPENAPI_PATH = path.join(packageRoot(__dirname), 'openapi', 'nova-uefi-shim.yaml');
-/**
- * The same document as JSON, generated from the YAML (`npm run gen:types`; `npm run
- * check:types` fails when it is stale). The sidecar reads this one: JSON.parse takes about a
- * millisecond where parsing the YAML took about 120 ms of every start-up.
- */
-export const OPENAPI_JSON_PATH = path.join(packageRoot(__dirname), 'openapi', 'nova-uefi-shim.json');
+export { OPENAPI_JSON_PATH, OPENAPI_PATH, loadOpenApi, type OpenApiDoc } from '../util/openapiDoc';
 
-export interface OpenApiDoc {
-  paths: Record<string, Record<string, { operationId?: string; requestBody?: { content?: Record<string, { schema?: { $ref?: string } }> } }>>;
-  [k: string]: unknown;
-}
-
-let cachedDoc: OpenApiDoc | undefined;
-export function loadOpenApi(): OpenApiDoc {
-  cachedDoc ??= (
-    existsSync(OPENAPI_JSON_PATH) ? JSON.parse(readFileSync(OPENAPI_JSON_PATH, 'utf8')) : parseYaml(readFileSync(OPENAPI_PATH, 'utf8'))
-  ) as OpenApiDoc;
-  return cachedDoc;
-}
-
+/** The field an Ajv error is about, in Nova's dotted form (`image_meta.properties.hw_firmware_type`). */
 function fieldOf(e: ErrorObject): string {
   const base = e.instancePath
     .split('/')
@@ -99,9 +71,7 @@ export class RequestValidator {
   private readonly byOperation = new Map<string, ValidateFunction>();
 
   constructor(doc: OpenApiDoc = loadOpenApi()) {
-    this.ajv = new Ajv2020({ strict: false, allErrors: true, useDefaults: false });
-    addFormats(this.ajv);
-    this.ajv.addSchema(doc, 'openapi');
+    this.ajv = openApiAjv(doc);
     for (const item of Object.values(doc.paths)) {
       for (const op of Object.values(item)) {
         const ref = op?.requestBody?.content?.['application/json']?.schema?.$ref;

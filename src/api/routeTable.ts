@@ -1,10 +1,12 @@
 /**
  * @module api/routeTable
  * Which methods a path serves, from the OpenAPI document (its path templates and their
- * operations): what a 405 answer's `Allow` header lists. Only the documented API; the signed
- * peer endpoints are not listed (a wrong method there stays 404).
+ * operations): what a 405 answer's `Allow` header lists. Only the API a client calls; the
+ * signed peer endpoints (documented under the `peer` tag) are left out, so a wrong method
+ * there stays 404.
  */
 import { loadOpenApi } from './requestValidator';
+import { PEER_PREFIX } from '../peer/protocol';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
 
@@ -13,6 +15,7 @@ let table: { re: RegExp; methods: string[] }[] | undefined;
 function build(): { re: RegExp; methods: string[] }[] {
   const out: { re: RegExp; methods: string[] }[] = [];
   for (const [template, item] of Object.entries(loadOpenApi().paths)) {
+    if (template.startsWith(PEER_PREFIX)) continue;
     const methods = METHODS.filter((m) => item[m]).map((m) => m.toUpperCase());
     if (!methods.length) continue;
     const pattern = template

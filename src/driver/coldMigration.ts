@@ -25,8 +25,9 @@ import type {
 } from './contract';
 import type { NovaMigration } from '../nova/objects';
 import { isLive, type InstanceRecord } from '../state/records';
-import { isFinal, type DestJournal, type SourceJournal } from '../state/journal';
+import { isFinal, type ColdSourceJournal, type DestJournal, type SourceJournal } from '../state/journal';
 import { encodeNvram, decodeNvram, type NvramPayload } from '../peer/transfer';
+import { peerApi } from '../peer/protocol';
 import { firmwareForIncoming } from './lifecycle';
 import { coldBoot } from './coldBoot';
 import { InstanceInvalidState, InvalidInput, MigrationError } from '../errors';
@@ -68,7 +69,9 @@ export async function migrateDiskAndPowerOff(core: DriverCore, md: MigrationDeps
     j = null;
   }
   if (j && isFinal('source', j.status)) j = null;
-  const result = (jj: SourceJournal): MigrateDiskResult => ({
+  // A live migration's open journal under the same key: this flow could not take a step of it.
+  if (j && j.kind !== 'cold') throw new InstanceInvalidState(uuid, 'migration', `${j.kind} ${j.status} (${j.key})`, 'migrate_disk_and_power_off');
+  const result = (jj: ColdSourceJournal): MigrateDiskResult => ({
     disk_info: '[]',
     nvram: jj.nvram ? { size: jj.nvram.size, sha256: jj.nvram.sha256, firmware: jj.firmware ?? null } : null,
   });
@@ -77,7 +80,7 @@ export async function migrateDiskAndPowerOff(core: DriverCore, md: MigrationDeps
   const rec = j?.record ?? (await core.mustRecord(uuid));
   const same = sameHost(a.migration) ?? md.peer.isSelf(a.dest, md.selfUrl);
   if (!j) {
-    j = await md.journals.put<SourceJournal>(
+    j = await md.journals.put<ColdSourceJournal>(
       {
         instance_uuid: uuid,
         role: 'source',
@@ -126,7 +129,7 @@ export async function migrateDiskAndPowerOff(core: DriverCore, md: MigrationDeps
     if (!same && j.stash_path) {
       const nvram = stashed?.payload ?? encodeNvram(stashed?.content ?? (await deps.nvram.read(j.stash_path)));
       const body: StageRequest = { kind: 'cold', key, name: rec.name, source_host: deps.config.DEFAULT.host, firmware: rec.firmware, nvram, record: rec };
-      await md.peer.call(a.dest, 'PUT', `/v1/peer/instances/${uuid}/nvram`, body);
+      await peerApi(md.peer).stageNvram(a.dest, uuid, body);
     }
     core.crashPoint('mdpo:sent-before-journal');
     await md.journals.put(j, 'sent');

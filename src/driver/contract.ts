@@ -24,8 +24,7 @@ import type { FirmwareSelection } from '../firmware/types';
 import type { FirmwareInventoryView } from '../firmware';
 import type { NvramInfo } from '../nvram/store';
 import type { PowerStateCode } from '../nova/powerState';
-import type { InstanceRecord } from '../state/records';
-import type { NvramPayload } from '../peer/transfer';
+import type { VmState } from '../state/records';
 import type { KeyChangeReport, SecureBootSummary, VarStoreJson } from '../varstore';
 import type { ReplicaView } from '../replica/views';
 
@@ -55,7 +54,8 @@ export interface InstanceView {
   instance_uuid: string;
   instance_name: string;
   power_state: PowerStateCode;
-  vm_state: string;
+  /** The sidecar's own record of it (not Nova's vm_state, which Nova keeps). */
+  vm_state: VmState;
   domain_xml: string | null;
   firmware: FirmwareSelection | null;
   nvram: NvramView | null;
@@ -171,33 +171,8 @@ export interface InstanceList {
   uuids: string[];
 }
 
-/** Body of the peer call that stages a store on the destination of a cold migration. */
-export interface StageRequest {
-  kind: 'cold' | 'live';
-  key: string;
-  name: string;
-  source_host: string;
-  firmware: FirmwareSelection | null;
-  nvram: NvramPayload;
-  record?: InstanceRecord;
-}
-export interface StageResult extends StoreDigest {
-  staged: boolean;
-}
-
-/** The source's view of an instance, read by the destination's live-migration pre-checks. */
-export interface PeerInstanceState {
-  record: InstanceRecord;
-  domain_xml: string | null;
-  power_state: number;
-  nvram_size: number | null;
-  nvram: NvramPayload | null;
-}
-
-export interface NvramDigest {
-  sha256: string | null;
-  size: number | null;
-}
+/** The peer protocol's bodies (peer/protocol, schemas under the OpenAPI `peer` tag), named here for driver/services/peerSide. */
+export type { StageRequest, StageResult, PeerInstanceState, NvramDigest } from '../peer/protocol';
 
 /**
  * Nova's calls, and only those: the virt-driver methods `nova/virt/driver.py` declares that

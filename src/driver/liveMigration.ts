@@ -29,10 +29,11 @@ import type {
   PreLiveMigrationArgs,
 } from './contract';
 import type { InstanceRecord } from '../state/records';
-import type { DestJournal, SourceJournal } from '../state/journal';
+import type { DestJournal, LiveSourceJournal, SourceJournal } from '../state/journal';
 import { isFinal } from '../state/journal';
 import { coldBoot } from './coldBoot';
 import { encodeNvram, decodeNvram } from '../peer/transfer';
+import { peerApi } from '../peer/protocol';
 import { setNvramPath, setSerialSocketPath } from '../domainXml';
 import { InstanceInvalidState, InstanceNotFound, InvalidInput, MigrationError, MigrationPreCheckError } from '../errors';
 import { PowerState } from '../nova/powerState';
@@ -73,7 +74,7 @@ export async function checkCanLiveMigrateDestination(core: DriverCore, md: Migra
   if (md.peer.isSelf(String(src), md.selfUrl)) throw new MigrationPreCheckError('Attempt to migrate guest to the same host');
   let state: PeerInstanceState;
   try {
-    state = await md.peer.call<PeerInstanceState>(String(src), 'GET', `/v1/peer/instances/${uuid}/state`);
+    state = await peerApi(md.peer).instanceState(String(src), uuid, false);
   } catch (e) {
     throw new MigrationPreCheckError(`cannot read the guest's firmware from the source sidecar: ${(e as Error).message}`);
   }
@@ -146,7 +147,7 @@ export async function preLiveMigration(core: DriverCore, md: MigrationDeps, p: P
   if (prepared && prepared.key === key && prepared.status === 'live-staged') {
     return { migrate_data: { ...mdata, uefi_shim: { ...shim, dest_nvram_path: prepared.staged_path ?? null } } };
   }
-  const state = await md.peer.call<PeerInstanceState>(shim.source_host, 'GET', `/v1/peer/instances/${uuid}/state?nvram=1`);
+  const state = await peerApi(md.peer).instanceState(shim.source_host, uuid, true);
   const name = p.name;
   if (name !== state.record.name)
     throw new MigrationError(`domain name differs between hosts (${state.record.name} vs ${name}): check [DEFAULT] instance_name_template`, { code: 400 });
@@ -194,7 +195,9 @@ async function verifyDestination(core: DriverCore, md: MigrationDeps, uuid: stri
   if (mine) {
     let theirs: { sha256?: string | null } | null = null;
     for (let i = 0; i < VERIFY_POLLS; i++) {
-      theirs = await md.peer.call<NvramDigest>(dest, 'GET', `/v1/peer/instances/${uuid}/nvram_digest?name=${encodeURIComponent(rec.name)}`).catch(() => null);
+      theirs = await peerApi(md.peer)
+        .nvramDigest(dest, uuid, rec.name)
+        .catch(() => null);
       if (theirs?.sha256 === mine.sha256) break;
       await new Promise((r) => setTimeout(r, VERIFY_POLL_MS));
     }
@@ -222,7 +225,7 @@ export async function liveMigration(core: DriverCore, md: MigrationDeps, uuid: s
   }
   if (!j || j.key !== key) {
     const rec = await core.mustRecord(uuid);
-    j = await md.journals.put<SourceJournal>(
+    j = await md.journals.put<LiveSourceJournal>(
       {
         instance_uuid: uuid,
         role: 'source',
@@ -241,6 +244,8 @@ export async function liveMigration(core: DriverCore, md: MigrationDeps, uuid: s
       'live-prepared',
     );
   }
+  // A cold migration's open journal under the same key: this flow could not take a step of it.
+  if (j.kind !== 'live') throw new InstanceInvalidState(uuid, 'migration', `${j.kind} ${j.status}`, 'live_migration');
   const rec = j.record;
   if (!rec) throw new MigrationError(`the live-migration journal of ${uuid} has no record`);
   core.crashPoint('live:prepared');
@@ -353,7 +358,7 @@ export async function rollbackLiveMigrationAtSource(core: DriverCore, md: Migrat
   const dest = a.migrate_data?.uefi_shim?.dest_host;
   if (dest && dest !== core.deps.config.DEFAULT.host) {
     try {
-      await md.peer.call(dest, 'POST', `/v1/peer/instances/${uuid}/rollback_live_migration_at_destination`, {});
+      await peerApi(md.peer).rollbackLiveMigrationAtDestination(dest, uuid);
     } catch (e) {
       core.deps.log.warning('the destination sidecar did not roll back its copy of the store', {
         instance_uuid: uuid,

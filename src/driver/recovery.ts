@@ -22,7 +22,7 @@
  * revert/rollback): finishing needs what only Nova has (image, flavor, migrate_data).
  */
 import type { DriverCore, MigrationDeps } from './core';
-import type { Role } from '../state/journal';
+import type { JournalStatus, MigrationKind, Role } from '../state/journal';
 import { PowerState } from '../nova/powerState';
 import { completeConfirm, revertSource } from './coldMigration';
 
@@ -30,9 +30,9 @@ import { completeConfirm, revertSource } from './coldMigration';
 export interface RecoveryOutcome {
   instance_uuid: string;
   role: Role;
-  kind: string;
+  kind: MigrationKind;
   /** The status found at start. */
-  status: string;
+  status: JournalStatus;
   /** `reverted` / `confirmed`: completed here; `closed`: only leftovers removed; `left`: waits for Nova; `failed`: see detail. */
   action: 'reverted' | 'confirmed' | 'closed' | 'left' | 'failed';
   detail: string;

@@ -31,11 +31,12 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 /** Seconds a call waited for its instance's lock: zero almost always. */
 const LOCK_BUCKETS = [0.0001, 0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 120];
 
-export interface JournalSummary {
-  kind: string;
-  role: string;
-  status: string;
-}
+/**
+ * An open migration journal as label values. The closed sets (kind, role, and each kind's
+ * statuses) and their transitions are state/journal's; this module only counts what it is
+ * given, and state/journal's summaries fit this shape.
+ */
+export type JournalSummary = Readonly<Record<'kind' | 'role' | 'status', string>>;
 
 /** What the replica service knows, summed over this host's instances (read at scrape time). */
 export interface ReplicaSummary {

@@ -22,7 +22,7 @@
  * (server.ts gives the verifier that list).
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { NovaError } from '../errors';
+import { MigrationError, NovaError } from '../errors';
 
 export const H_TIMESTAMP = 'x-shim-timestamp';
 export const H_NONCE = 'x-shim-nonce';
@@ -72,7 +72,7 @@ export interface VerifiedRequest {
 
 /** Headers for a signed request to the sidecar known as `destination`. */
 export function signRequest(secret: string, method: string, pathAndQuery: string, destination: string, body: Buffer, now = Date.now()): Record<string, string> {
-  if (!secret) throw new NovaError('MigrationError', 500, 'Migration error: [peer] shared_secret is not set');
+  if (!secret) throw new MigrationError('[peer] shared_secret is not set');
   const ts = String(Math.floor(now / 1000));
   const nonce = randomBytes(16).toString('hex');
   const digest = bodyDigest(body);

@@ -41,7 +41,7 @@ import { checkOwner } from './types';
 import { decodeReplica, encodeReplica, readHeader, sha256Hex, REASONS, type GenerationReason, type ReplicaHeader } from './format';
 import { ReplicaCorrupt, ReplicaFenced, ReplicaUnavailable } from './errors';
 import { openIndex, sealIndex, type ReplicaIndex } from './signedIndex';
-import { NovaError } from '../errors';
+import { NotFound } from '../errors';
 
 const DIGITS = 12;
 /** Attempts at a claim before a takeover gives up (each loses only to another live writer). */
@@ -329,7 +329,7 @@ export class ReplicaLog {
   async pin(uuid: string, generation: number, by: string): Promise<ReadResult> {
     const entries = await this.list(uuid);
     const chosen = entries.find((e) => e.generation === generation);
-    if (!chosen) throw new NovaError('NotFound', 404, `Instance ${uuid} has no replica generation ${generation}.`);
+    if (!chosen) throw new NotFound(`Instance ${uuid} has no replica generation ${generation}.`);
     const got = await this.read(uuid, chosen);
     const index = await this.readIndex(uuid).catch(() => null);
     const high = Math.max(index?.generation ?? 0, entries[entries.length - 1].generation);

@@ -38,6 +38,7 @@ import { discoverFirmware, listDescriptors, CODE_BUILDS, hostArch } from '../fir
 import type { FirmwareEntry, FirmwareProblem } from '../firmware/types';
 import { LibvirtHypervisor } from '../hypervisor/libvirt';
 import { PeerClient, peerHttpsAgent } from '../peer/client';
+import { peerApi } from '../peer/protocol';
 import { isNovaError } from '../errors';
 import { probeWritable } from '../util/atomicFile';
 import { isLoopback } from '../server';
@@ -401,7 +402,7 @@ async function peerChecks(config: Config): Promise<DoctorCheck[]> {
       const who = `${names.join(' / ')} (${url})`;
       const t0 = Date.now();
       try {
-        const r = await client.call<{ host?: string; time?: number }>(name, 'GET', '/v1/peer/ping');
+        const r = await peerApi(client).ping(name);
         const t1 = Date.now();
         const skew = Number(r.time) - (t0 + t1) / 2000;
         const line = `${who}: answers a signed ping in ${t1 - t0} ms as ${r.host}, clock ${skew >= 0 ? '+' : ''}${skew.toFixed(1)} s (max ${max} s)`;

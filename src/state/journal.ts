@@ -38,46 +38,74 @@ import type { Metrics } from '../metrics';
 export type Role = 'source' | 'dest';
 export type MigrationKind = 'cold' | 'live';
 
-/** Every status a journal of each role can hold, with the statuses that may follow it. */
-export const TRANSITIONS = {
-  source: {
-    stashing: ['stashed', 'reverting'],
-    stashed: ['sent', 'reverting'],
-    sent: ['confirmed', 'reverting'],
-    confirmed: [],
-    reverting: ['reverted'],
-    reverted: [],
-    'live-prepared': ['live-migrated', 'rolled-back'],
-    'live-migrated': ['live-verified', 'live-unverified', 'rolled-back'],
-    'live-unverified': ['live-verified', 'rolled-back'],
-    'live-verified': ['live-cleaned'],
-    'live-cleaned': [],
-    'rolled-back': [],
+/**
+ * Every status a journal can hold, per kind and role, with the statuses that may follow it.
+ * Cold and live migrations are separate machines: no status is shared and no transition
+ * crosses from one kind to the other, so each kind has its own status type.
+ */
+export const KIND_TRANSITIONS = {
+  cold: {
+    source: {
+      stashing: ['stashed', 'reverting'],
+      stashed: ['sent', 'reverting'],
+      sent: ['confirmed', 'reverting'],
+      confirmed: [],
+      reverting: ['reverted'],
+      reverted: [],
+    },
+    dest: {
+      staged: ['installing'],
+      installing: [],
+    },
   },
-  dest: {
-    staged: ['installing'],
-    installing: [],
-    'live-staging': ['live-staged'],
-    'live-staged': [],
+  live: {
+    source: {
+      'live-prepared': ['live-migrated', 'rolled-back'],
+      'live-migrated': ['live-verified', 'live-unverified', 'rolled-back'],
+      'live-unverified': ['live-verified', 'rolled-back'],
+      'live-verified': ['live-cleaned'],
+      'live-cleaned': [],
+      'rolled-back': [],
+    },
+    dest: {
+      'live-staging': ['live-staged'],
+      'live-staged': [],
+    },
   },
 } as const;
 
-export type SourceStatus = keyof (typeof TRANSITIONS)['source'];
-export type DestStatus = keyof (typeof TRANSITIONS)['dest'];
-export type StatusOf<R extends Role> = keyof (typeof TRANSITIONS)[R];
+/** Both kinds' statuses of each role in one table (the module header's lines, metrics, recovery). */
+export const TRANSITIONS = {
+  source: { ...KIND_TRANSITIONS.cold.source, ...KIND_TRANSITIONS.live.source },
+  dest: { ...KIND_TRANSITIONS.cold.dest, ...KIND_TRANSITIONS.live.dest },
+} as const;
+
+/** The statuses of role `R` in migrations of kind `K` (both kinds when `K` is left out). */
+export type StatusOf<R extends Role, K extends MigrationKind = MigrationKind> = StatusTable[K][R];
+type StatusTable = { [K in MigrationKind]: { [R in Role]: keyof (typeof KIND_TRANSITIONS)[K][R] } };
+export type SourceStatus = StatusOf<'source'>;
+export type DestStatus = StatusOf<'dest'>;
+export type ColdSourceStatus = StatusOf<'source', 'cold'>;
+export type LiveSourceStatus = StatusOf<'source', 'live'>;
+export type ColdDestStatus = StatusOf<'dest', 'cold'>;
+export type LiveDestStatus = StatusOf<'dest', 'live'>;
+/** Any status of any journal. */
+export type JournalStatus = SourceStatus | DestStatus;
 
 /** The status a new entry starts with, per role and kind. */
-export const INITIAL: { readonly [R in Role]: { readonly [K in MigrationKind]: StatusOf<R> } } = {
+export const INITIAL: { readonly [R in Role]: { readonly [K in MigrationKind]: StatusOf<R, K> } } = {
   source: { cold: 'stashing', live: 'live-prepared' },
   dest: { cold: 'staged', live: 'live-staging' },
 };
 
-function successors(role: Role, status: string): readonly string[] | undefined {
-  return (TRANSITIONS[role] as Readonly<Record<string, readonly string[]>>)[status];
+/** The statuses that may follow `status` in a `kind` migration's `role` journal; undefined for a status outside that table. */
+function successors(role: Role, status: JournalStatus, kind?: MigrationKind): readonly JournalStatus[] | undefined {
+  const table: Readonly<Partial<Record<JournalStatus, readonly JournalStatus[]>>> = kind ? KIND_TRANSITIONS[kind][role] : TRANSITIONS[role];
+  return Object.prototype.hasOwnProperty.call(table, status) ? table[status] : undefined;
 }
 
 /** True for a status with no successor: the flow removes the entry next. */
-export function isFinal(role: Role, status: string): boolean {
+export function isFinal(role: Role, status: JournalStatus): boolean {
   return successors(role, status)?.length === 0;
 }
 
@@ -93,7 +121,7 @@ export function describeTransitions(): string[] {
 }
 
 /** What a final status means for the migration on this side (the `migrations_finished_total` outcome). */
-const FINAL_OUTCOME: Readonly<Record<string, string>> = {
+const FINAL_OUTCOME: Readonly<Partial<Record<JournalStatus, string>>> = {
   confirmed: 'completed',
   reverted: 'reverted',
   'live-cleaned': 'completed',
@@ -104,15 +132,17 @@ const FINAL_OUTCOME: Readonly<Record<string, string>> = {
 
 /** A journal write that the transition table does not allow: a bug in a flow, never bad input. */
 export class JournalTransitionError extends Error {
-  constructor(role: Role, from: string | null, to: string) {
+  constructor(role: Role, from: JournalStatus | null, to: JournalStatus) {
     super(from === null ? `a new ${role} migration journal cannot start at '${to}'` : `${role} migration journal: '${from}' → '${to}' is not a transition`);
     this.name = 'JournalTransitionError';
   }
 }
 
-interface JournalBase {
+interface JournalBase<R extends Role, K extends MigrationKind> {
   instance_uuid: string;
-  kind: MigrationKind;
+  role: R;
+  kind: K;
+  status: StatusOf<R, K>;
   /** migration.uuid, or `dest:<dest>` for migrate_disk_and_power_off (Nova passes no migration). */
   key: string;
   name: string;
@@ -123,30 +153,54 @@ interface JournalBase {
   firmware?: FirmwareSelection | null;
   /** Source: the instance record at stash time (restored on revert). Dest: the source's record, sent with the store. */
   record?: InstanceRecord;
-  history: { status: string; at: string }[];
+  history: { status: StatusOf<R, K>; at: string }[];
 }
 
-export interface SourceJournal extends JournalBase {
-  role: 'source';
-  status: SourceStatus;
+/**
+ * A source journal of a `K` migration: `SourceJournal<'cold'>` holds only cold statuses. Left
+ * without `K` it is either kind (what a new entry is built as before its kind is known to the
+ * type checker); `get` answers the union of the two kinds, so testing `kind` narrows `status`.
+ */
+export interface SourceJournal<K extends MigrationKind = MigrationKind> extends JournalBase<'source', K> {
   /** The copy of the store kept for a revert until confirm. */
   stash_path?: string;
   /** The source domain XML at stash time. */
   domain_xml?: string | null;
 }
 
-export interface DestJournal extends JournalBase {
-  role: 'dest';
-  status: DestStatus;
+export interface DestJournal<K extends MigrationKind = MigrationKind> extends JournalBase<'dest', K> {
   /** Where the received store waits (cold), or the live path it was written to (live). */
   staged_path?: string;
 }
 
-export type MigrationJournal = SourceJournal | DestJournal;
-type JournalOf<R extends Role> = R extends 'source' ? SourceJournal : DestJournal;
+export type ColdSourceJournal = SourceJournal<'cold'>;
+export type LiveSourceJournal = SourceJournal<'live'>;
+export type ColdDestJournal = DestJournal<'cold'>;
+export type LiveDestJournal = DestJournal<'live'>;
+/** Any journal, its kind and status told apart (what `get` and `list` answer). */
+export type MigrationJournal = ColdSourceJournal | LiveSourceJournal | ColdDestJournal | LiveDestJournal;
+/** A journal as `put` takes it: a narrowed one, or one whose kind the type checker does not know. */
+type WritableJournal = SourceJournal | DestJournal;
+type JournalOf<R extends Role> = R extends 'source' ? ColdSourceJournal | LiveSourceJournal : ColdDestJournal | LiveDestJournal;
+
+/** Who, what and where of an open entry. */
+export interface JournalSummary {
+  instance_uuid: string;
+  role: Role;
+  kind: MigrationKind;
+  status: JournalStatus;
+}
+
+/**
+ * An entry as read back: only `put` writes entries, and it admits only the statuses of the
+ * entry's own kind, so a kind and its status agree on disk.
+ */
+function told(j: WritableJournal): MigrationJournal {
+  return j as MigrationJournal;
+}
 
 export class JournalStore {
-  private readonly docs: JsonDir<MigrationJournal>;
+  private readonly docs: JsonDir<WritableJournal>;
   /**
    * `metrics`: every status written is a migration step, and a final one (or the removal of
    * an entry that never reached one) closes the migration on this side. This is the one place
@@ -173,16 +227,17 @@ export class JournalStore {
 
   /**
    * Record `status` (appended to history) atomically. A new entry (empty history) must start
-   * at its kind's initial status; an existing one must follow `TRANSITIONS` or repeat its
-   * current status. Anything else throws `JournalTransitionError` and writes nothing.
+   * at its kind's initial status; an existing one must follow its kind's table
+   * (`KIND_TRANSITIONS`) or repeat its current status. Anything else throws
+   * `JournalTransitionError` and writes nothing.
    */
-  async put<J extends MigrationJournal>(j: J, status: J['status']): Promise<J> {
+  async put<J extends WritableJournal>(j: J, status: J['status']): Promise<J> {
     const fresh = !j.history?.length;
-    if (fresh ? INITIAL[j.role][j.kind] !== status : status !== j.status && !successors(j.role, j.status)?.includes(status)) {
+    if (fresh ? INITIAL[j.role][j.kind] !== status : status !== j.status && !successors(j.role, j.status, j.kind)?.includes(status)) {
       throw new JournalTransitionError(j.role, fresh ? null : j.status, status);
     }
     j.status = status;
-    j.history = [...(j.history ?? []), { status, at: new Date().toISOString() }];
+    j.history = [...(j.history ?? []), { status, at: new Date().toISOString() }] as J['history'];
     await this.docs.write(this.key(j.instance_uuid, j.role), j);
     if (this.metrics) {
       this.metrics.migrationSteps.inc({ kind: j.kind, role: j.role, step: status });
@@ -199,7 +254,7 @@ export class JournalStore {
   }
 
   /** Who, what and where of every open entry, without copying the documents (metrics, readiness, recovery). */
-  async summaries(): Promise<{ instance_uuid: string; role: Role; kind: MigrationKind; status: string }[]> {
+  async summaries(): Promise<JournalSummary[]> {
     const docs = await this.docs.readMany(await this.docs.keys(), (j) => ({ instance_uuid: j.instance_uuid, role: j.role, kind: j.kind, status: j.status }));
     return docs.filter((d) => d !== null);
   }
@@ -208,7 +263,7 @@ export class JournalStore {
     const out: MigrationJournal[] = [];
     for (const k of await this.docs.keys()) {
       const j = await this.docs.read(k).catch(() => null);
-      if (j) out.push(j);
+      if (j) out.push(told(j));
     }
     return out;
   }

@@ -919,6 +919,126 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/peer/ping": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A signed no-op (`doctor`): the peer answers, shares the secret, and says its clock. */
+        get: operations["peer_ping"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/peer/instances/{instance_uuid}/nvram": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * @description Destination of a cold migration (`migrate_disk_and_power_off` on the source): the store, verified by its
+         *     digest and staged until `finish_migration` installs it. Idempotent per migration (`key`).
+         */
+        put: operations["peer_stage_nvram"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/peer/instances/{instance_uuid}/state": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+            };
+            cookie?: never;
+        };
+        /** @description Source of a live migration, read by the destination's pre-checks and `pre_live_migration`. */
+        get: operations["peer_instance_state"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/peer/instances/{instance_uuid}/nvram_digest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+            };
+            cookie?: never;
+        };
+        /** @description Destination of a live migration, asked by the source before it drops its copy. */
+        get: operations["peer_nvram_digest"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/peer/instances/{instance_uuid}/rollback_live_migration_at_destination": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description The source of a live migration that failed with a shared instance path, where Nova calls no rollback on
+         *     the destination: the destination's journal holds what to undo. The body is `{}`.
+         */
+        post: operations["peer_rollback_live_migration_at_destination"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/peer/arrive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description The receiving end of a live migration between backends that keep domains as records (embedded, nova):
+         *     the destination definition and, from the embedded backend, the flash contents. Served only by a sidecar
+         *     whose backend accepts arrivals.
+         */
+        post: operations["peer_arrive"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1660,6 +1780,67 @@ export interface components {
                 arch?: string;
                 message: string;
             }[];
+        };
+        /** @description A store in transit between sidecars, brotli-compressed, with the digest of its uncompressed bytes. */
+        NvramPayload: {
+            sha256: string;
+            size: number;
+            /** @description Base64 of brotli(content). */
+            data: string;
+            /** @constant */
+            encoding: "br";
+        };
+        /** @description The sidecar's record of an instance, as the peer keeps it (fields beyond these are the peer's and kept as sent). */
+        PeerInstanceRecord: {
+            /** Format: uuid */
+            uuid: string;
+            id?: number;
+            name: string;
+            /** @enum {string} */
+            vmState: "active" | "stopped" | "rescued" | "deleted-kept";
+            firmware?: Record<string, never> | null;
+            nvramPath?: string | null;
+        };
+        PeerPing: {
+            host: string;
+            /** @description The peer's clock, in seconds since the epoch. */
+            time: number;
+        };
+        PeerStageRequest: {
+            /** @enum {string} */
+            kind: "cold" | "live";
+            /** @description The migration's uuid, or `dest:<host>` when Nova passed none. */
+            key: string;
+            name: string;
+            source_host: string;
+            firmware?: components["schemas"]["FirmwareSelection"] | null;
+            nvram: components["schemas"]["NvramPayload"];
+            record?: components["schemas"]["PeerInstanceRecord"];
+        };
+        PeerStageResult: {
+            staged: boolean;
+            size: number;
+            sha256: string;
+        };
+        PeerInstanceState: {
+            record: components["schemas"]["PeerInstanceRecord"];
+            domain_xml: string | null;
+            power_state: number;
+            nvram_size: number | null;
+            nvram: components["schemas"]["NvramPayload"] | null;
+        };
+        PeerNvramDigest: {
+            sha256: string | null;
+            size: number | null;
+        };
+        PeerEmpty: Record<string, never>;
+        PeerArrival: {
+            domain_xml: string;
+            nvram: components["schemas"]["NvramPayload"] | null;
+        };
+        PeerArrived: {
+            /** @constant */
+            arrived: true;
         };
     };
     responses: {
@@ -3358,6 +3539,180 @@ export interface operations {
         };
         responses: {
             200: components["responses"]["DoneRef"];
+            default: components["responses"]["Error"];
+        };
+    };
+    peer_ping: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The peer's host name and clock. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PeerPing"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    peer_stage_nvram: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "kind": "cold",
+                 *       "key": "3c5a3a8e-98a4-4b8a-9d4a-7c2b1c0e5f11",
+                 *       "name": "instance-0000002a",
+                 *       "source_host": "compute1",
+                 *       "firmware": null,
+                 *       "nvram": {
+                 *         "sha256": "374708fff7719dd5979ec875d56cd2286f6d3cf7ec317a3b25632aab28ec37bb",
+                 *         "size": 16,
+                 *         "data": "Gw8A+CcAIowAAA==",
+                 *         "encoding": "br"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["PeerStageRequest"];
+            };
+        };
+        responses: {
+            /** @description Staged (or already staged for this migration). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PeerStageResult"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    peer_instance_state: {
+        parameters: {
+            query?: {
+                /** @description `1`: the store too (`pre_live_migration` puts a copy in place). */
+                nvram?: string;
+            };
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The source's record, definition, power state and, when asked, its store. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PeerInstanceState"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    peer_nvram_digest: {
+        parameters: {
+            query: {
+                /** @description The libvirt domain name the store belongs to. */
+                name: string;
+            };
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The digest of the store the arriving guest uses (null fields when there is none). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PeerNvramDigest"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    peer_rollback_live_migration_at_destination: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_uuid: components["parameters"]["InstanceUuid"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /** @example {} */
+                "application/json": components["schemas"]["PeerEmpty"];
+            };
+        };
+        responses: {
+            /** @description Rolled back (or nothing to roll back). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PeerEmpty"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    peer_arrive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "domain_xml": "<domain type='kvm'><name>instance-0000002a</name></domain>",
+                 *       "nvram": null
+                 *     }
+                 */
+                "application/json": components["schemas"]["PeerArrival"];
+            };
+        };
+        responses: {
+            /** @description Defined and started here. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PeerArrived"];
+                };
+            };
             default: components["responses"]["Error"];
         };
     };
