@@ -121,6 +121,28 @@ function stringTypedStates() {
   return hits;
 }
 
+/**
+ * Peer paths written outside the protocol's module: string and template literals holding
+ * `/v1/peer/` anywhere in src/ but src/peer/protocol.ts (where the paths are declared once,
+ * for the client and the routes). Comments do not count.
+ */
+function peerPathLiterals() {
+  const hits = [];
+  for (const f of handWritten) {
+    if (f === 'src/peer/protocol.ts') continue;
+    const sf = parse(f);
+    const visit = (node) => {
+      if ((ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateExpression(node)) && node.getText(sf).includes('/v1/peer')) {
+        hits.push(`${f}:${sf.getLineAndCharacterOfPosition(node.getStart()).line + 1}`);
+        return;
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(sf);
+  }
+  return hits;
+}
+
 /** Modules of src/ with no test/unit/<same path>.test.ts (the mirror STYLE R12 asks for). */
 function untestedModules() {
   return handWritten.filter((f) => !existsSync(f.replace(/^src\//, 'test/unit/').replace(/\.ts$/, '.test.ts')));
@@ -171,6 +193,7 @@ const counts = {
   // with the name on the same line or the next (prettier breaks long calls), and an unchecked
   // `as NovaError` cast of a caught value. The base class re-raising a peer's own type (a
   // variable, not a literal) is what it is for, and is not counted.
+  peer_path_literals: peerPathLiterals(),
   string_built_errors: grepText(/new NovaError\(\s*'|\bas NovaError\b/g),
   modules_without_unit_test: untestedModules(),
   longest_function: longestFunction(),
@@ -186,6 +209,7 @@ if (process.argv.includes('--json')) {
   console.log(`'as unknown as' in src/:                             ${n(counts.as_unknown_as)}`);
   console.log(`string-typed states (…state/status/phase: string):   ${n(counts.string_typed_states)}`);
   console.log(`'deleted-kept' tombstone sites:                      ${n(counts.deleted_kept_checks)}`);
+  console.log(`peer paths written outside peer/protocol:             ${n(counts.peer_path_literals)}`);
   console.log(`errors built from a name (new NovaError('…')):       ${n(counts.string_built_errors)}`);
   console.log(`modules of src/ without a unit test of their own:    ${n(counts.modules_without_unit_test)} of ${handWritten.length}`);
   console.log(`longest function:                                    ${counts.longest_function.lines} lines (${counts.longest_function.where})`);

@@ -27,6 +27,7 @@ import { nvramRouter } from './nvramRoutes';
 import { replicaRouter } from './replicaRoutes';
 import { callInstanceMethod, isInstanceMethod } from './methods';
 import { validateUuid } from '../nova/ids';
+import { PEER_PREFIX } from '../peer/protocol';
 import type {
   CapabilitiesBody,
   FirmwareInventoryBody,
@@ -157,7 +158,7 @@ export function createApp(opts: AppOptions): express.Express {
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     const { auth_token: token, metrics_open: metricsOpen } = opts.settings();
-    if (!token || req.path.startsWith('/v1/peer/') || (metricsOpen && req.path === '/metrics')) return next();
+    if (!token || req.path.startsWith(PEER_PREFIX) || (metricsOpen && req.path === '/metrics')) return next();
     const h = req.header('authorization') ?? '';
     const m = /^Bearer\s+(.+)$/i.exec(h);
     if (!m) return next(new Unauthorized('missing bearer token'));
