@@ -16,11 +16,9 @@
  * cli/client's `EXIT`. Nothing here exits the process: each action leaves its code in `out`.
  */
 import { Command, Option } from 'commander';
-import { clientSettings, type ClientOptions } from '../config/client';
+import { CliError, EXIT } from './client';
 import { UsageError, type CliIo } from './args';
-import { CliError, EXIT, SidecarClient } from './client';
 import { powerStateName } from '../nova/powerState';
-import { resolveGuid } from '../varstore';
 import type {
   InstanceListBody,
   InstanceViewBody,
@@ -33,61 +31,13 @@ import type {
   SecureBootWriteResultBody,
   Schemas,
 } from '../wire';
+import { EXIT_HELP, guidOf, json, onlineKit, secureBootText, summary, table, uuidArg, type Common, type Kit, type OnlineEnv } from './onlineKit';
 
-interface Common extends ClientOptions {
-  json?: boolean;
-  timeout?: string;
-}
-
-export interface OnlineEnv {
-  /** The environment the connection settings may come from (tests pass their own). */
-  env?: NodeJS.ProcessEnv;
-  /** Between polls of a running rotation (ms; tests shorten it). */
-  pollMs?: number;
-}
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-function uuidArg(s: string): string {
-  if (!UUID_RE.test(s)) throw new UsageError(`'${s}' is not an instance uuid`);
-  return s.toLowerCase();
-}
-
-function guidOf(s: string): string {
-  const g = resolveGuid(s);
-  if (!g) throw new UsageError(`--guid: '${s}' is not a GUID or a well-known GUID name`);
-  return g;
-}
-
-function json(x: unknown): string {
-  return `${JSON.stringify(x, null, 2)}\n`;
-}
-
-/** Columns padded to their widest cell. */
-function table(head: string[], rows: string[][]): string {
-  const all = [head, ...rows];
-  const w = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
-  return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join('  ')).join('\n') + '\n';
-}
+export type { OnlineEnv } from './onlineKit';
 
 type Variable = Schemas['NvramVariable'];
 type Orphans = Schemas['ReplicaOrphans'];
 type Prune = Schemas['ReplicaPruneResult'];
-
-function keys(name: string, db: Schemas['KeyDatabase']): string {
-  if (db.error) return `${name}: unreadable (${db.error})`;
-  if (!db.present) return `${name}: not enrolled`;
-  const parts = [...db.certificates];
-  if (db.hash_count) parts.push(`${db.hash_count} SHA-256 hash${db.hash_count === 1 ? '' : 'es'}`);
-  return `${name}: ${parts.join('; ') || 'empty'}`;
-}
-
-function secureBootText(s: SecureBootSummaryBody): string {
-  const state = s.setup_mode ? 'setup mode (no PK: any key may be enrolled)' : s.enabled ? 'enabled' : 'disabled';
-  const lines = [`Secure Boot: ${state}`, `key set: ${s.keyset ?? '-'}`, keys('PK', s.pk), keys('KEK', s.kek), keys('db', s.db), keys('dbx', s.dbx)];
-  for (const p of s.pending ?? []) lines.push(`queued for the next cold boot: ${p.id}`);
-  return lines.join('\n') + '\n';
-}
 
 function rotationLine(r: SecureBootRotationBody): string {
   const counts = Object.entries(r.counts)
@@ -113,44 +63,14 @@ function orphansText(o: Orphans, all: boolean): string {
   return text;
 }
 
-const EXIT_HELP = `
-Connection: --url / --token, else NOVA_UEFI_SHIM_URL / NOVA_UEFI_SHIM_TOKEN, else [api] of the
-config file (--config-file, NOVA_UEFI_SHIM_CONFIG or /etc/nova-uefi-shim/nova-uefi-shim.conf).
-Exit codes: 0 done; 1 refused or failed by the sidecar; 2 usage; 3 not found; 4 not authorized
-(token missing or wrong); 5 sidecar unreachable.
-`;
-
 export function onlineCommands(io: CliIo, out: { code: number }, opts: OnlineEnv = {}): Command[] {
-  /** The client for one command's options (usage problems are exit 2 before anything is sent). */
-  const client = (o: Common) => {
-    let s;
-    try {
-      s = clientSettings(o, opts.env ?? process.env);
-    } catch (e) {
-      throw new CliError((e as Error).message, EXIT.USAGE);
-    }
-    const t = o.timeout === undefined ? 30 : Number(o.timeout);
-    if (!Number.isFinite(t) || t <= 0) throw new UsageError(`--timeout: '${o.timeout}' is not a number of seconds`);
-    return new SidecarClient(s, t * 1000);
-  };
-  const emit = (o: Common, data: unknown, text: () => string) => void io.stdout.write(o.json ? json(data) : text());
-  const progress = (line: string) => void io.stderr.write(`${line}\n`);
-  /** Adds the connection options and runs `fn` with the command's options last. */
-  const leaf = (cmd: Command, fn: (...a: never[]) => Promise<void>) =>
-    cmd
-      .option('--url <URL>', 'the sidecar (default: NOVA_UEFI_SHIM_URL, else [api] in the config file, else http://127.0.0.1:7780)')
-      .option('--token <TOKEN>', "the sidecar's [api] auth_token (default: NOVA_UEFI_SHIM_TOKEN, else the config file's)")
-      .option(
-        '--config-file <FILE>',
-        'read the URL and token from this sidecar configuration (default: NOVA_UEFI_SHIM_CONFIG, else /etc/nova-uefi-shim/nova-uefi-shim.conf)',
-      )
-      .option('--timeout <SECONDS>', 'give up on an answer after this long', '30')
-      .option('--json', "print the sidecar's JSON answer")
-      .action(async (...args: unknown[]) => {
-        await (fn as (...a: unknown[]) => Promise<void>)(...args.slice(0, -1));
-        out.code = EXIT.OK;
-      });
+  const k = onlineKit(io, out, opts);
+  return [instanceCommand(k), rotationCommand(k), replicasCommand(k)];
+}
 
+/** `instance ...`: an instance's firmware, variables, Secure Boot and backups. */
+function instanceCommand(k: Kit): Command {
+  const { io, client, emit, leaf } = k;
   const instance = new Command('instance')
     .description("ask a running sidecar about an instance's firmware and UEFI variables")
     .usage('<command> [options]')
@@ -202,6 +122,14 @@ export function onlineCommands(io: CliIo, out: { code: number }, opts: OnlineEnv
       );
     },
   );
+  variableCommands(instance, k);
+  protectionCommands(instance, k);
+  return instance;
+}
+
+/** `instance get | set | unset`: one variable. */
+function variableCommands(instance: Command, k: Kit): void {
+  const { client, emit, leaf } = k;
   const guidOpt = () => new Option('--guid <GUID>', 'vendor GUID or a well-known name').default('EfiGlobalVariable');
   leaf(
     instance.command('get').description("one variable's value, hex").argument('<UUID>', 'instance uuid', uuidArg).argument('<NAME>').addOption(guidOpt()),
@@ -245,6 +173,11 @@ export function onlineCommands(io: CliIo, out: { code: number }, opts: OnlineEnv
       emit(o, r, () => `${name} deleted; store sha256 ${r.nvram.sha256}\n`);
     },
   );
+}
+
+/** `instance secure-boot | enroll | backups | backup | restore`: keys and replicas of one instance. */
+function protectionCommands(instance: Command, k: Kit): void {
+  const { client, emit, progress, leaf } = k;
   leaf(
     instance.command('secure-boot').description('Secure Boot state, enrolled keys, key set and queued changes').argument('<UUID>', 'instance uuid', uuidArg),
     async (uuid: string, o: Common) => {
@@ -313,7 +246,11 @@ export function onlineCommands(io: CliIo, out: { code: number }, opts: OnlineEnv
       emit(o, r, () => `${now.path}: generation ${r.restored.generation} (sha256 ${now.sha256})\n`);
     },
   );
+}
 
+/** `rotation ...`: Secure Boot key rotations across the instances of the sidecar. */
+function rotationCommand(k: Kit): Command {
+  const { opts, client, emit, progress, leaf } = k;
   const rotation = new Command('rotation')
     .description('Secure Boot key rotations across the instances of a running sidecar')
     .usage('<command> [options]')
@@ -399,7 +336,12 @@ export function onlineCommands(io: CliIo, out: { code: number }, opts: OnlineEnv
         throw new CliError(`${r.counts.failed} instance(s) failed: see rotation show ${r.rotation_id}`, EXIT.REFUSED);
     },
   );
+  return rotation;
+}
 
+/** `replicas ...`: orphaned replicas. */
+function replicasCommand(k: Kit): Command {
+  const { client, emit, progress, leaf } = k;
   const replicas = new Command('replicas')
     .description('orphaned replicas: generations whose instance no longer exists anywhere')
     .usage('<command> [options]')
@@ -433,16 +375,5 @@ export function onlineCommands(io: CliIo, out: { code: number }, opts: OnlineEnv
       });
     },
   );
-  return [instance, rotation, replicas];
-}
-
-/** A short rendering of a decoded value for the variables table. */
-function summary(v: Variable): string {
-  const d = v.decoded;
-  if (!d) return v.data.length > 32 ? `${v.data.slice(0, 32)}...` : v.data;
-  if (typeof d.description === 'string') return d.description;
-  if (Array.isArray(d.entries)) return (d.entries as string[]).join(',');
-  if (d.value !== undefined) return String(d.value);
-  if (Array.isArray(d.certificates)) return (d.certificates as string[]).join('; ');
-  return String(d.kind ?? '');
+  return replicas;
 }

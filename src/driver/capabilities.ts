@@ -6,6 +6,9 @@
  * branch that depends on a capability reads it from here. A key is true only where the
  * driver serves it (test/unit/driver/capabilities exercises each true one).
  */
+import type { FirmwareHost } from '../firmware/host';
+import { hostFirmwareCapabilities } from '../firmware';
+import type { HostCapabilities } from './contract';
 export const STATIC_CAPABILITIES = {
   has_imagecache: false,
   /**
@@ -37,4 +40,15 @@ export function traitsFor(caps: Record<string, boolean>): string[] {
     .filter((k) => caps[k])
     .map((k) => CAPABILITY_TRAITS[k])
     .sort();
+}
+
+/** The host's capabilities as `GET /v1/host/capabilities` serves them: the static map with the firmware-dependent keys filled now. */
+export function hostCapabilities(fw: FirmwareHost, host: string, hypervisorType: string): HostCapabilities {
+  const caps = hostFirmwareCapabilities(fw.inventory(), { secureBootEnabled: fw.secureBootEnabled, hostArch: fw.arch });
+  const all: Record<string, boolean> = {
+    ...STATIC_CAPABILITIES,
+    supports_secure_boot: caps.supports_secure_boot,
+    supports_stateless_firmware: caps.supports_stateless_firmware,
+  };
+  return { host, hypervisor_type: hypervisorType, capabilities: all, traits: traitsFor(all), architectures: caps.architectures };
 }

@@ -23,7 +23,7 @@ import type {
   StageRequest,
   StageResult,
 } from './contract';
-import type { InstanceToDestroy, NovaMigration } from '../nova/objects';
+import type { NovaMigration } from '../nova/objects';
 import { isLive, type InstanceRecord } from '../state/records';
 import { isFinal, type ColdSourceJournal, type DestJournal, type SourceJournal } from '../state/journal';
 import { encodeNvram, decodeNvram, type NvramPayload } from '../peer/transfer';
@@ -32,6 +32,7 @@ import { firmwareForIncoming } from './lifecycle';
 import { coldBoot } from './coldBoot';
 import { InstanceInvalidState, InvalidInput, MigrationError } from '../errors';
 import { validateDomainName } from '../nvram/paths';
+import type { ParsedInstance } from '../nova/instance';
 import { sha256 } from '../nvram/store';
 
 function migrationUuid(m: NovaMigration | undefined, field: string): string {
@@ -173,24 +174,24 @@ export async function stageNvram(core: DriverCore, md: MigrationDeps, uuid: stri
 }
 
 /** Same-host resize: the live store never moved; redefine with the new flavor. */
-async function finishInPlace(core: DriverCore, uuid: string, mig: string, a: FinishMigrationArgs): Promise<InstanceView> {
-  const rec = await core.mustRecord(uuid);
-  const sizing = core.sizing(a.instance);
+async function finishInPlace(core: DriverCore, p: ParsedInstance, mig: string, a: FinishMigrationArgs): Promise<InstanceView> {
+  const rec = await core.mustRecord(p.uuid);
+  const sizing = p.sizing;
   Object.assign(rec, { vcpus: sizing.vcpus, memoryMb: sizing.memoryMb, flavorExtraSpecs: sizing.extraSpecs, lastMigration: mig });
   const booted = await coldBoot(core, { rec, start: a.power_on !== false, teardown: true, store: 'keep' });
   return core.view(rec, booted.warnings);
 }
 
-export async function finishMigration(core: DriverCore, md: MigrationDeps, uuid: string, a: FinishMigrationArgs): Promise<InstanceView> {
+export async function finishMigration(core: DriverCore, md: MigrationDeps, p: ParsedInstance, a: FinishMigrationArgs): Promise<InstanceView> {
   const { deps } = core;
+  const uuid = p.uuid;
   const mig = migrationUuid(a.migration, 'migration');
-  if (sameHost(a.migration)) return finishInPlace(core, uuid, mig, a);
+  if (sameHost(a.migration)) return finishInPlace(core, p, mig, a);
   const j = await md.journals.get(uuid, 'dest');
   // Done when the record is this migration's and its journal is gone (removed last).
   const existing = await deps.records.get(uuid);
   if (!j && existing && existing.lastMigration === mig && isLive(existing)) return core.view(existing);
-  const sizing = core.sizing(a.instance);
-  const name = core.nameOf(a.instance);
+  const { sizing, name } = p;
   const live = deps.nvram.pathFor(name);
   const { boot, firmware, reselected, reason } = await firmwareForIncoming(core, j?.firmware, a.image_meta, sizing.extraSpecs, j?.nvram?.size ?? null);
   const nvramPath = core.storePathFor(firmware, name);
@@ -345,10 +346,11 @@ export async function revertSource(
 }
 
 /** Called from destroy(): drop anything staged for this instance on this (destination) host, journalled or not. */
-export async function dropStaged(core: DriverCore, md: MigrationDeps, uuid: string, instance?: InstanceToDestroy): Promise<void> {
+export async function dropStaged(core: DriverCore, md: MigrationDeps, p: ParsedInstance): Promise<void> {
+  const uuid = p.uuid;
   const j = await md.journals.get(uuid, 'dest');
   if (j?.staged_path && j.kind === 'cold') await core.deps.nvram.remove(j.staged_path);
-  const name = core.nameIfKnown(instance);
+  const name = p.nameIfKnown;
   if (name) await core.deps.nvram.remove(core.deps.nvram.auxPathFor('staged', name, uuid));
   if (j) await md.journals.delete(uuid, 'dest');
 }

@@ -1,6 +1,6 @@
 /**
  * @module driver/core
- * Shared plumbing of the driver flows: dependencies, record lookup, name derivation, the one
+ * Shared plumbing of the driver flows: dependencies, record lookup, the naming rules, the one
  * rule for where a store lives, the XML build from a record, and the instance view. Flows
  * (lifecycle, migrations, variable store) use these; none of them touches files or XML text
  * itself (files through `NvramStore` and `FirmwareHost`, XML through `domainXml`).
@@ -19,14 +19,11 @@ import type { FirmwareHost } from '../firmware/host';
 import type { KeysetRegistry } from '../firmware/keysets';
 import type { FirmwareSelection } from '../firmware/types';
 import type { Peer } from '../peer/client';
-import type { InstanceView, NvramView } from './contract';
+import type { InstanceList, InstanceView, NvramView } from './contract';
 import type { ReplicaReads, ReplicaService } from '../replica/scheduler';
-import type { InstanceToDestroy, NovaFlavor, NovaInstance } from '../nova/objects';
-import { instanceName } from '../nova/naming';
-import { validateInstanceId } from '../nova/ids';
-import { validateDomainName } from '../nvram/paths';
+import type { NamingRules } from '../nova/instance';
 import { buildDomainXml } from '../domainXml';
-import { InstanceNotFound, InvalidInput } from '../errors';
+import { InstanceNotFound } from '../errors';
 import { KeyedMutex } from '../util/mutex';
 import { InstanceEvents, type InstanceEvent } from '../events';
 import type { Metrics } from '../metrics';
@@ -120,29 +117,9 @@ export class DriverCore {
     this.deps.faults.hit(step);
   }
 
-  /**
-   * The domain name, validated as one file-name component: Nova's `instance.name` when the
-   * backend's domains are Nova's (`Hypervisor.namedByNova`) and Nova sent it, else
-   * `[DEFAULT] instance_name_template` applied to the instance.
-   */
-  nameOf(instance: InstanceToDestroy): string {
-    if (this.hv.namedByNova && instance.name) return validateDomainName(instance.name, 'instance.name');
-    validateInstanceId(instance.id);
-    return validateDomainName(instanceName(this.deps.config.DEFAULT.instance_name_template, instance), 'instance name');
-  }
-
-  /**
-   * `nameOf`, or undefined when the instance carries neither a usable name nor a usable id
-   * (destroy's look-up of a store left without a record: never a reason to refuse the call).
-   */
-  nameIfKnown(instance: InstanceToDestroy | undefined): string | undefined {
-    if (!instance || (instance.id === undefined && !(this.hv.namedByNova && instance.name))) return undefined;
-    try {
-      return this.nameOf(instance);
-    } catch (e) {
-      if (e instanceof InvalidInput) return undefined;
-      throw e;
-    }
+  /** How domain names are derived now (nova/instance): the template of this moment's config, the backend's naming. */
+  namingRules(): NamingRules {
+    return { template: this.deps.config.DEFAULT.instance_name_template, namedByNova: this.hv.namedByNova };
   }
 
   /** Where the store of a guest with `firmware` lives: none for BIOS and stateless firmware. */
@@ -161,16 +138,6 @@ export class DriverCore {
     const rec = await this.deps.records.peekLive(uuid);
     if (!rec) throw new InstanceNotFound(uuid);
     return rec;
-  }
-
-  /** vCPUs and memory: explicit flavor arg, then instance.flavor, then instance fields. */
-  sizing(instance: NovaInstance, flavor?: NovaFlavor): { vcpus: number; memoryMb: number; extraSpecs: Record<string, string> } {
-    const f = flavor ?? instance.flavor ?? {};
-    return {
-      vcpus: Number(f.vcpus ?? instance.vcpus ?? 1),
-      memoryMb: Number(f.memory_mb ?? instance.memory_mb ?? 512),
-      extraSpecs: { ...(f.extra_specs ?? {}) },
-    };
   }
 
   serialSocket(name: string): string | undefined {
@@ -215,6 +182,16 @@ export class DriverCore {
   private nvramView(uuid: string, info: NvramInfo | null): NvramView | null {
     if (!info) return null;
     return this.replicas ? { ...info, replica: this.replicas.view(uuid) } : info;
+  }
+
+  /** Every domain of the backend with its power state and, when this host has its record, its uuid. */
+  async instances(): Promise<InstanceList> {
+    const records = await this.deps.records.liveSummaries();
+    const byName = new Map(records.map((r) => [r.name, r.uuid]));
+    const names = await this.hv.list();
+    const states = await this.powerStates(names);
+    const instances = names.map((name, i) => ({ uuid: byName.get(name) ?? '', name, power_state: states[i] }));
+    return { instances, names, uuids: instances.map((i) => i.uuid).filter(Boolean) };
   }
 
   /** Power state of each named domain (NOSTATE when gone), a few queries at a time. */

@@ -12,20 +12,21 @@ import * as lifecycle from './lifecycle';
 import * as cold from './coldMigration';
 import * as live from './liveMigration';
 import * as nvramOps from './nvramOps';
-import { recoverJournal, type RecoveryOutcome } from './recovery';
+import { recoverJournals, type RecoveryOutcome } from './recovery';
 import * as secureBootOps from './secureBootOps';
 import { SecureBootFleet } from './secureBootFleet';
 import * as restore from './restore';
+import * as calls from './novaCalls';
 import * as replicaAdmin from '../replica/admin';
 import { replicasOrRefuse } from '../replica/admin';
 import { replicationListener } from '../replica/reactions';
 import type { ReplicaService } from '../replica/scheduler';
 import type * as C from './contract';
 import type { RequestDrivers, ServedDriver } from './services';
-import type { InstanceToDestroy } from '../nova/objects';
+import { ParsedInstance, type InstanceArgs } from '../nova/instance';
 import { InvalidInput } from '../errors';
-import { hostFirmwareCapabilities, describeInventory } from '../firmware';
-import { STATIC_CAPABILITIES, traitsFor } from './capabilities';
+import { describeInventory } from '../firmware';
+import { hostCapabilities } from './capabilities';
 import { validateUuid } from '../nova/ids';
 import { outcomeOf } from '../metrics';
 
@@ -33,14 +34,6 @@ export type { DriverDeps, MigrationDeps } from './core';
 export type { RecoveryOutcome } from './recovery';
 export type { ComputeDriver } from './contract';
 export type { RequestDrivers, ServedDriver } from './services';
-
-/** The path's uuid and `instance.uuid` must agree. */
-function checkInstance(uuid: string, instance: InstanceToDestroy | undefined): void {
-  if (!instance || typeof instance !== 'object') throw new InvalidInput('instance', 'required');
-  if (String(instance.uuid).toLowerCase() !== uuid) {
-    throw new InvalidInput('instance.uuid', `'${String(instance.uuid)}' does not match the path's instance_uuid '${uuid}'`);
-  }
-}
 
 /** What a driver is made of; a request's driver (`forRequest`) is made of views of its parent's. */
 interface DriverParts {
@@ -126,115 +119,59 @@ export class ShimDriver implements ServedDriver, RequestDrivers {
     });
   }
 
-  /** An instance method: under the lock, with `a.instance` checked against the path. */
-  protected method<A extends { instance: InstanceToDestroy }, T>(
-    op: C.InstanceMethodName,
-    uuid: string,
-    a: A,
-    fn: (uuid: string, a: A) => Promise<T>,
-  ): Promise<T> {
-    return this.locked(op, uuid, (id) => {
-      checkInstance(id, a?.instance);
-      return fn(id, a);
-    });
+  /**
+   * A Nova instance method: under the lock, with `a.instance` parsed once (nova/instance:
+   * checked against the path, its id, name and sizing) before any flow runs.
+   */
+  protected method<A extends InstanceArgs, T>(op: C.InstanceMethodName, uuid: string, a: A, fn: (p: ParsedInstance) => Promise<T>): Promise<T> {
+    // Destroy and cleanup need only the uuid: an unusable id or name never refuses them.
+    const tolerant = op === 'destroy' || op === 'cleanup';
+    return this.locked(op, uuid, (id) => fn(ParsedInstance.parse(id, a, this.core.namingRules(), tolerant)));
   }
 
   // ---- lifecycle ----
   spawn(uuid: string, a: C.SpawnArgs) {
-    return this.method('spawn', uuid, a, async (u) => {
-      const kind = restore.spawnRestores(a);
-      if (kind) return restore.spawnRestoring(this.core, u, a, kind);
-      const view = await lifecycle.spawn(this.core, u, a);
-      await this.core.announce({ kind: 'store-changed', uuid: u, why: 'spawn' });
-      if (view.nvram && this.core.replicas) view.nvram.replica = this.core.replicas.view(u);
-      return view;
-    });
+    return this.method('spawn', uuid, a, (p) => calls.spawn(this.core, p, a));
   }
   destroy(uuid: string, a: C.DestroyArgs) {
-    return this.method('destroy', uuid, a, async (u) => {
-      const kind = restore.destroyKind(a.instance, this.core.deps.config.DEFAULT.host);
-      const r = kind === 'shelve-offload' && this.core.replicas ? await restore.shelveOffload(this.core, u, a) : await lifecycle.destroy(this.core, u, a);
-      // A revert destroys the destination: anything staged here for the instance goes too.
-      if (this.migration) await cold.dropStaged(this.core, this.migration, u, a.instance);
-      if (kind !== 'shelve-offload') await restore.afterDestroy(this.core, u, a, kind);
-      return r;
-    });
+    return this.method('destroy', uuid, a, (p) => calls.destroy(this.core, this.migration, p, a));
   }
   reboot(uuid: string, a: C.RebootArgs) {
-    return this.method('reboot', uuid, a, (u) => lifecycle.reboot(this.core, u, a));
+    return this.method('reboot', uuid, a, (p) => lifecycle.reboot(this.core, p.uuid, a));
   }
   powerOff(uuid: string, a: C.PowerOffArgs) {
-    return this.method('power_off', uuid, a, async (u) => {
-      const view = await lifecycle.powerOff(this.core, u, a);
-      await this.core.announce({ kind: 'store-changed', uuid: u, why: 'stop' });
-      return view;
-    });
+    return this.method('power_off', uuid, a, (p) => calls.powerOff(this.core, p.uuid, a));
   }
   powerOn(uuid: string, a: C.PowerOnArgs) {
-    return this.method('power_on', uuid, a, (u) => lifecycle.powerOn(this.core, u, a));
+    return this.method('power_on', uuid, a, (p) => lifecycle.powerOn(this.core, p.uuid, a));
   }
   rebuild(uuid: string, a: C.RebuildArgs) {
-    return this.method('rebuild', uuid, a, async (u) => {
-      // Evacuation through rebuild on the new host (a driver with its own rebuild): no record
-      // here yet, so it is an evacuating spawn.
-      if (a.evacuate === true && this.core.replicas && !(await this.core.deps.records.get(u))) {
-        const { instance, image_meta, flavor, network_info, block_device_info, power_on, domain_xml } = a;
-        return restore.spawnRestoring(
-          this.core,
-          u,
-          { instance, image_meta, flavor, network_info, block_device_info, power_on, domain_xml, evacuate: true },
-          'evacuate',
-        );
-      }
-      const view = await lifecycle.rebuild(this.core, u, a);
-      await this.core.announce({ kind: 'rebuilt', uuid: u });
-      return view;
-    });
+    return this.method('rebuild', uuid, a, (p) => calls.rebuild(this.core, p, a));
   }
   rescue(uuid: string, a: C.RescueArgs) {
-    return this.method('rescue', uuid, a, (u) => lifecycle.rescue(this.core, u, a));
+    return this.method('rescue', uuid, a, (p) => lifecycle.rescue(this.core, p.uuid, a));
   }
   unrescue(uuid: string, a: C.UnrescueArgs) {
-    return this.method('unrescue', uuid, a, (u) => lifecycle.unrescue(this.core, u, a));
+    return this.method('unrescue', uuid, a, (p) => lifecycle.unrescue(this.core, p.uuid, a));
   }
 
   getInfo(uuid: string): Promise<C.InstanceView> {
     return this.locked('get_info', uuid, async (u) => this.core.view(await this.core.peekRecord(u)));
   }
 
-  async replicaInstances(): Promise<{ configured: boolean; instances: string[] }> {
-    const svc = this.core.replicas;
-    return svc ? { configured: true, instances: await svc.instances() } : { configured: false, instances: [] };
+  replicaInstances(): Promise<{ configured: boolean; instances: string[] }> {
+    return replicaAdmin.replicaInstances(this.core.replicas);
   }
   listInstances(): Promise<C.InstanceList> {
-    return this.measured('list_instances', () => this.instancesNow());
-  }
-
-  private async instancesNow(): Promise<C.InstanceList> {
-    const records = await this.core.deps.records.liveSummaries();
-    const byName = new Map(records.map((r) => [r.name, r.uuid]));
-    const names = await this.core.hv.list();
-    const states = await this.core.powerStates(names);
-    const instances = names.map((name, i) => ({ uuid: byName.get(name) ?? '', name, power_state: states[i] }));
-    return { instances, names, uuids: instances.map((i) => i.uuid).filter(Boolean) };
+    return this.measured('list_instances', () => this.core.instances());
   }
 
   // ---- the variable store ----
-  /**
-   * An edit of the store through the API (the guest is shut off: the write guard saw to it)
-   * is a change the replicas must carry, or an evacuation would restore the store without
-   * it: a generation is queued once the edit succeeded (asynchronous, never awaited).
-   */
-  private async edited<T>(uuid: string, edit: Promise<T>): Promise<T> {
-    const r = await edit;
-    await this.core.announce({ kind: 'store-changed', uuid, why: 'edit' });
-    return r;
-  }
   getNvram(uuid: string) {
     return this.locked('get_nvram', uuid, (u) => nvramOps.readRaw(this.core, u));
   }
   putNvram(uuid: string, data: Buffer) {
-    return this.locked('put_nvram', uuid, (u) => this.edited(u, nvramOps.writeRaw(this.core, u, data)));
+    return this.locked('put_nvram', uuid, (u) => calls.edited(this.core, u, nvramOps.writeRaw(this.core, u, data)));
   }
   listNvramVariables(uuid: string, format: 'decoded' | 'v2') {
     return this.locked('list_nvram_variables', uuid, (u) => nvramOps.listVariables(this.core, u, format));
@@ -243,22 +180,22 @@ export class ShimDriver implements ServedDriver, RequestDrivers {
     return this.locked('get_nvram_secure_boot', uuid, (u) => secureBootOps.getSecureBoot(this.core, u));
   }
   putNvramSecureBoot(uuid: string, body: C.SecureBootWrite, queue: boolean) {
-    return this.locked('put_nvram_secure_boot', uuid, (u) => this.edited(u, secureBootOps.putSecureBoot(this.core, u, body, queue)));
+    return this.locked('put_nvram_secure_boot', uuid, (u) => calls.edited(this.core, u, secureBootOps.putSecureBoot(this.core, u, body, queue)));
   }
   cancelSecureBootChange(uuid: string, changeId: string) {
     return this.locked('cancel_secure_boot_change', uuid, (u) => secureBootOps.cancelChange(this.core, u, changeId));
   }
   putNvramVariable(uuid: string, guid: string, name: string, body: C.NvramVariableWrite) {
-    return this.locked('put_nvram_variable', uuid, (u) => this.edited(u, nvramOps.putVariable(this.core, u, guid, name, body)));
+    return this.locked('put_nvram_variable', uuid, (u) => calls.edited(this.core, u, nvramOps.putVariable(this.core, u, guid, name, body)));
   }
   deleteNvramVariable(uuid: string, guid: string, name: string) {
-    return this.locked('delete_nvram_variable', uuid, (u) => this.edited(u, nvramOps.removeVariable(this.core, u, guid, name)));
+    return this.locked('delete_nvram_variable', uuid, (u) => calls.edited(this.core, u, nvramOps.removeVariable(this.core, u, guid, name)));
   }
   setNvramBoot(uuid: string, body: C.NvramBootWrite) {
-    return this.locked('put_nvram_boot', uuid, (u) => this.edited(u, nvramOps.setBoot(this.core, u, body)));
+    return this.locked('put_nvram_boot', uuid, (u) => calls.edited(this.core, u, nvramOps.setBoot(this.core, u, body)));
   }
   resetNvram(uuid: string) {
-    return this.locked('reset_nvram', uuid, (u) => this.edited(u, nvramOps.reset(this.core, u)));
+    return this.locked('reset_nvram', uuid, (u) => calls.edited(this.core, u, nvramOps.reset(this.core, u)));
   }
 
   // ---- Secure Boot across the host (driver/secureBootFleet) ----
@@ -294,20 +231,7 @@ export class ShimDriver implements ServedDriver, RequestDrivers {
 
   // ---- host ----
   capabilities(): C.HostCapabilities {
-    const fw = this.core.deps.firmware;
-    const caps = hostFirmwareCapabilities(fw.inventory(), { secureBootEnabled: fw.secureBootEnabled, hostArch: fw.arch });
-    const all: Record<string, boolean> = {
-      ...STATIC_CAPABILITIES,
-      supports_secure_boot: caps.supports_secure_boot,
-      supports_stateless_firmware: caps.supports_stateless_firmware,
-    };
-    return {
-      host: this.core.deps.config.DEFAULT.host,
-      hypervisor_type: this.core.hv.hypervisorType,
-      capabilities: all,
-      traits: traitsFor(all),
-      architectures: caps.architectures,
-    };
+    return hostCapabilities(this.core.deps.firmware, this.core.deps.config.DEFAULT.host, this.core.hv.hypervisorType);
   }
 
   firmwareView(): C.FirmwareInventoryView {
@@ -316,48 +240,48 @@ export class ShimDriver implements ServedDriver, RequestDrivers {
 
   // ---- cold migration and resize ----
   migrateDiskAndPowerOff(uuid: string, a: C.MigrateDiskArgs) {
-    return this.method('migrate_disk_and_power_off', uuid, a, (u) => cold.migrateDiskAndPowerOff(this.core, this.md(), u, a));
+    return this.method('migrate_disk_and_power_off', uuid, a, (p) => cold.migrateDiskAndPowerOff(this.core, this.md(), p.uuid, a));
   }
   finishMigration(uuid: string, a: C.FinishMigrationArgs) {
-    return this.method('finish_migration', uuid, a, (u) => cold.finishMigration(this.core, this.md(), u, a));
+    return this.method('finish_migration', uuid, a, (p) => cold.finishMigration(this.core, this.md(), p, a));
   }
   confirmMigration(uuid: string, a: C.ConfirmMigrationArgs) {
-    return this.method('confirm_migration', uuid, a, (u) => cold.confirmMigration(this.core, this.md(), u, a));
+    return this.method('confirm_migration', uuid, a, (p) => cold.confirmMigration(this.core, this.md(), p.uuid, a));
   }
   finishRevertMigration(uuid: string, a: C.FinishRevertArgs) {
-    return this.method('finish_revert_migration', uuid, a, (u) => cold.finishRevertMigration(this.core, this.md(), u, a));
+    return this.method('finish_revert_migration', uuid, a, (p) => cold.finishRevertMigration(this.core, this.md(), p.uuid, a));
   }
 
   // ---- live migration ----
   checkCanLiveMigrateDestination(uuid: string, a: C.CheckDestinationArgs) {
-    return this.method('check_can_live_migrate_destination', uuid, a, (u) => live.checkCanLiveMigrateDestination(this.core, this.md(), u, a));
+    return this.method('check_can_live_migrate_destination', uuid, a, (p) => live.checkCanLiveMigrateDestination(this.core, this.md(), p.uuid, a));
   }
   checkCanLiveMigrateSource(uuid: string, a: C.CheckSourceArgs) {
-    return this.method('check_can_live_migrate_source', uuid, a, (u) => live.checkCanLiveMigrateSource(this.core, this.md(), u, a));
+    return this.method('check_can_live_migrate_source', uuid, a, (p) => live.checkCanLiveMigrateSource(this.core, this.md(), p.uuid, a));
   }
   preLiveMigration(uuid: string, a: C.PreLiveMigrationArgs) {
-    return this.method('pre_live_migration', uuid, a, (u) => live.preLiveMigration(this.core, this.md(), u, a));
+    return this.method('pre_live_migration', uuid, a, (p) => live.preLiveMigration(this.core, this.md(), p, a));
   }
   liveMigration(uuid: string, a: C.LiveMigrationArgs) {
-    return this.method('live_migration', uuid, a, (u) => live.liveMigration(this.core, this.md(), u, a));
+    return this.method('live_migration', uuid, a, (p) => live.liveMigration(this.core, this.md(), p.uuid, a));
   }
   postLiveMigration(uuid: string, a: C.LiveStepArgs) {
-    return this.method('post_live_migration', uuid, a, (u) => live.postLiveMigration(this.core, this.md(), u, a));
+    return this.method('post_live_migration', uuid, a, (p) => live.postLiveMigration(this.core, this.md(), p.uuid, a));
   }
   postLiveMigrationAtSource(uuid: string, a: C.LiveStepArgs) {
-    return this.method('post_live_migration_at_source', uuid, a, (u) => live.postLiveMigrationAtSource(this.core, this.md(), u, a));
+    return this.method('post_live_migration_at_source', uuid, a, (p) => live.postLiveMigrationAtSource(this.core, this.md(), p.uuid, a));
   }
   postLiveMigrationAtDestination(uuid: string, a: C.LiveStepArgs) {
-    return this.method('post_live_migration_at_destination', uuid, a, (u) => live.postLiveMigrationAtDestination(this.core, this.md(), u, a));
+    return this.method('post_live_migration_at_destination', uuid, a, (p) => live.postLiveMigrationAtDestination(this.core, this.md(), p.uuid, a));
   }
   rollbackLiveMigrationAtSource(uuid: string, a: C.LiveStepArgs) {
-    return this.method('rollback_live_migration_at_source', uuid, a, (u) => live.rollbackLiveMigrationAtSource(this.core, this.md(), u, a));
+    return this.method('rollback_live_migration_at_source', uuid, a, (p) => live.rollbackLiveMigrationAtSource(this.core, this.md(), p.uuid, a));
   }
   rollbackLiveMigrationAtDestination(uuid: string, a: C.LiveStepArgs) {
-    return this.method('rollback_live_migration_at_destination', uuid, a, (u) => live.rollbackLiveMigrationAtDestination(this.core, this.md(), u, a));
+    return this.method('rollback_live_migration_at_destination', uuid, a, (p) => live.rollbackLiveMigrationAtDestination(this.core, this.md(), p.uuid, a));
   }
   cleanup(uuid: string, a: C.CleanupArgs) {
-    return this.method('cleanup', uuid, a, (u) => live.cleanup(this.core, this.md(), u, a, () => lifecycle.destroy(this.core, u, a)));
+    return this.method('cleanup', uuid, a, (p) => live.cleanup(this.core, this.md(), p.uuid, a, () => lifecycle.destroy(this.core, p, a)));
   }
 
   // ---- start-up ----
@@ -366,24 +290,8 @@ export class ShimDriver implements ServedDriver, RequestDrivers {
    * under its instance's lock (a Nova call for the instance waits for it). A journal that
    * cannot be recovered is logged and reported as `failed`; the others go on.
    */
-  async recoverJournals(): Promise<RecoveryOutcome[]> {
-    const md = this.migration;
-    if (!md) return [];
-    const out: RecoveryOutcome[] = [];
-    for (const s of await md.journals.summaries()) {
-      try {
-        const r = await this.locked('recover_journal', s.instance_uuid, (u) => recoverJournal(this.core, md, u, s.role));
-        if (r) out.push(r);
-      } catch (e) {
-        out.push({ ...s, action: 'failed', detail: (e as Error).message });
-      }
-    }
-    for (const r of out) {
-      const fields = { instance_uuid: r.instance_uuid, role: r.role, kind: r.kind, status: r.status, action: r.action, detail: r.detail };
-      if (r.action === 'failed') this.core.deps.log.error('migration journal not recovered', fields);
-      else this.core.deps.log[r.action === 'left' ? 'warning' : 'info']('migration journal recovered at start', fields);
-    }
-    return out;
+  recoverJournals(): Promise<RecoveryOutcome[]> {
+    return recoverJournals(this.core, this.migration, (uuid, fn) => this.locked('recover_journal', uuid, fn));
   }
 
   // ---- peer calls ----

@@ -18,6 +18,7 @@ import { resolveBootRequest, selectFirmware } from '../firmware';
 import { PowerState } from '../nova/powerState';
 import { InstanceExists, InstanceInvalidState, InstanceNotFound, MigrationError } from '../errors';
 import type { NovaImageMeta, NovaInstance } from '../nova/objects';
+import type { ParsedInstance } from '../nova/instance';
 import { keysForFreshStore, queueKeysetAtSpawn, requestedKeyset } from './secureBootOps';
 
 /** Resolve image + flavor + host into a boot request and a firmware selection (pure parts in firmware/). */
@@ -82,9 +83,9 @@ export interface IncomingStore {
   firmware: FirmwareSelection | null;
 }
 
-export async function spawn(core: DriverCore, uuid: string, a: SpawnArgs, incoming?: IncomingStore): Promise<InstanceView> {
+export async function spawn(core: DriverCore, p: ParsedInstance, a: SpawnArgs, incoming?: IncomingStore): Promise<InstanceView> {
   const { hv, deps } = core;
-  const name = core.nameOf(a.instance);
+  const { uuid, name, sizing } = p;
   const existing = await deps.records.get(uuid);
   // A store kept by destroy(destroy_disks=False) (the record's tombstone) is reused when it
   // fits the new template (libvirt would use an existing file as is); anything else, a
@@ -92,7 +93,6 @@ export async function spawn(core: DriverCore, uuid: string, a: SpawnArgs, incomi
   const kept = existing !== null && !isLive(existing);
   if (existing && !kept) throw new InstanceExists(existing.name);
   if (!existing && (await hv.getInfo(name))) throw new InstanceExists(name);
-  const sizing = core.sizing(a.instance, a.flavor);
   const picked = incoming
     ? await firmwareForIncoming(core, incoming.firmware, a.image_meta, sizing.extraSpecs, incoming.store.length)
     : { ...chooseFirmware(core, a.image_meta, sizing.extraSpecs), reselected: false, reason: undefined };
@@ -101,13 +101,13 @@ export async function spawn(core: DriverCore, uuid: string, a: SpawnArgs, incomi
   const now = new Date().toISOString();
   const rec: InstanceRecord = {
     uuid,
-    id: a.instance.id,
+    id: p.id,
     name,
     vmState: 'stopped',
     firmware,
     nvramPath: core.storePathFor(firmware, name),
     boot,
-    imageProps: { ...(a.image_meta?.properties ?? {}) },
+    imageProps: { ...p.imageProps },
     flavorExtraSpecs: sizing.extraSpecs,
     vcpus: sizing.vcpus,
     memoryMb: sizing.memoryMb,
@@ -159,12 +159,13 @@ export async function spawn(core: DriverCore, uuid: string, a: SpawnArgs, incomi
   return core.view(rec, warnings, booted.nvram);
 }
 
-export async function destroy(core: DriverCore, uuid: string, a: DestroyArgs): Promise<Done> {
+export async function destroy(core: DriverCore, p: ParsedInstance, a: DestroyArgs): Promise<Done> {
   const { hv, deps } = core;
+  const uuid = p.uuid;
   const destroyDisks = a.destroy_disks !== false;
   const rec = await deps.records.get(uuid);
   let name = rec?.name;
-  if (!name) name = core.nameIfKnown(a.instance);
+  if (!name) name = p.nameIfKnown ?? undefined;
   if (!rec && (!name || !(await hv.getInfo(name)))) {
     // No record and no domain: a store under this instance's name can only be a leftover
     // (e.g. a destination killed between installing the store and defining the domain).
@@ -229,11 +230,11 @@ export async function powerOn(core: DriverCore, uuid: string, _a: PowerOnArgs): 
   return hardReboot(core, rec);
 }
 
-export async function rebuild(core: DriverCore, uuid: string, a: RebuildArgs): Promise<InstanceView> {
+export async function rebuild(core: DriverCore, p: ParsedInstance, a: RebuildArgs): Promise<InstanceView> {
   const { hv, deps } = core;
-  const rec = await core.mustRecord(uuid);
+  const rec = await core.mustRecord(p.uuid);
   const wasRunning = (await hv.getInfo(rec.name))?.state === PowerState.RUNNING;
-  const sizing = core.sizing(a.instance, a.flavor ?? { extra_specs: rec.flavorExtraSpecs, vcpus: rec.vcpus, memory_mb: rec.memoryMb });
+  const sizing = p.sizingOr({ extra_specs: rec.flavorExtraSpecs, vcpus: rec.vcpus, memory_mb: rec.memoryMb });
   // Select before touching anything: a refused image leaves the guest as it was.
   const { boot, firmware } = chooseFirmware(core, a.image_meta, sizing.extraSpecs);
   const keyset = requestedKeyset(core, a.image_meta, sizing.extraSpecs, a.instance);
@@ -242,7 +243,7 @@ export async function rebuild(core: DriverCore, uuid: string, a: RebuildArgs): P
     boot,
     firmware,
     nvramPath: core.storePathFor(firmware, rec.name),
-    imageProps: { ...(a.image_meta?.properties ?? {}) },
+    imageProps: { ...p.imageProps },
     flavorExtraSpecs: sizing.extraSpecs,
     vcpus: sizing.vcpus,
     memoryMb: sizing.memoryMb,

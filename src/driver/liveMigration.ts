@@ -37,6 +37,7 @@ import { peerApi } from '../peer/protocol';
 import { setNvramPath, setSerialSocketPath } from '../domainXml';
 import { InstanceInvalidState, InstanceNotFound, InvalidInput, MigrationError, MigrationPreCheckError } from '../errors';
 import { PowerState } from '../nova/powerState';
+import type { ParsedInstance } from '../nova/instance';
 
 /** Polls of the destination's store digest after the hand-over (QEMU writes it at the first resume). */
 const VERIFY_POLLS = 20;
@@ -137,8 +138,9 @@ export async function checkCanLiveMigrateSource(core: DriverCore, _md: Migration
   };
 }
 
-export async function preLiveMigration(core: DriverCore, md: MigrationDeps, uuid: string, a: PreLiveMigrationArgs): Promise<MigrateDataResult> {
+export async function preLiveMigration(core: DriverCore, md: MigrationDeps, p: ParsedInstance, a: PreLiveMigrationArgs): Promise<MigrateDataResult> {
   const { deps } = core;
+  const uuid = p.uuid;
   const mdata = a.migrate_data ?? {};
   const shim = mdata.uefi_shim;
   if (!shim?.source_host) throw new InvalidInput('migrate_data.uefi_shim.source_host', 'required (from check_can_live_migrate_source)');
@@ -149,7 +151,7 @@ export async function preLiveMigration(core: DriverCore, md: MigrationDeps, uuid
     return { migrate_data: { ...mdata, uefi_shim: { ...shim, dest_nvram_path: prepared.staged_path ?? null } } };
   }
   const state = await peerApi(md.peer).instanceState(shim.source_host, uuid, true);
-  const name = core.nameOf(a.instance);
+  const name = p.name;
   if (name !== state.record.name)
     throw new MigrationError(`domain name differs between hosts (${state.record.name} vs ${name}): check [DEFAULT] instance_name_template`, { code: 400 });
   const why = await deps.firmware.whyCannotRun(state.record.firmware, state.nvram?.size ?? null);

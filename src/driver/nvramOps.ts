@@ -58,7 +58,7 @@ export function variableJson(v: Variable): VariableJson {
   const out: VariableJson = { name: v.name, guid: v.guid.toLowerCase(), attr: v.attr, attr_names: attrNames(v.attr), data: v.data.toString('hex') };
   if (v.timestamp && !isZeroTime(v.timestamp)) out.time = v.timestamp.toString('hex');
   const decoded = decodeVariable(v);
-  if (decoded !== undefined) out.decoded = decoded as unknown as Record<string, unknown>;
+  if (decoded !== undefined) out.decoded = { ...decoded };
   return out;
 }
 

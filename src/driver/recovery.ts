@@ -81,3 +81,31 @@ export async function recoverJournal(core: DriverCore, md: MigrationDeps, uuid: 
       return out('left', 'the destination holds the store: waits for confirm_migration or finish_revert_migration');
   }
 }
+
+/**
+ * Start-up recovery of every open migration journal, one at a time, each under its instance's
+ * lock (`locked`: a Nova call for the instance waits for it). A journal that cannot be
+ * recovered is logged and reported as `failed`; the others go on.
+ */
+export async function recoverJournals(
+  core: DriverCore,
+  md: MigrationDeps | undefined,
+  locked: (uuid: string, fn: (uuid: string) => Promise<RecoveryOutcome | null>) => Promise<RecoveryOutcome | null>,
+): Promise<RecoveryOutcome[]> {
+  if (!md) return [];
+  const out: RecoveryOutcome[] = [];
+  for (const s of await md.journals.summaries()) {
+    try {
+      const r = await locked(s.instance_uuid, (u) => recoverJournal(core, md, u, s.role));
+      if (r) out.push(r);
+    } catch (e) {
+      out.push({ ...s, action: 'failed', detail: (e as Error).message });
+    }
+  }
+  for (const r of out) {
+    const fields = { instance_uuid: r.instance_uuid, role: r.role, kind: r.kind, status: r.status, action: r.action, detail: r.detail };
+    if (r.action === 'failed') core.deps.log.error('migration journal not recovered', fields);
+    else core.deps.log[r.action === 'left' ? 'warning' : 'info']('migration journal recovered at start', fields);
+  }
+  return out;
+}

@@ -17,6 +17,7 @@ import type { DestroyArgs, Done, InstanceView, SpawnArgs } from './contract';
 import { backupView, restoredView, type BackupView } from '../replica/views';
 import { replicasOrRefuse, type HostAccess } from '../replica/admin';
 import type { InstanceToDestroy } from '../nova/objects';
+import type { ParsedInstance } from '../nova/instance';
 import type { NvramInfo } from '../nvram/store';
 import { Invalid, NotFound, isNovaError } from '../errors';
 import { ReplicaUnavailable } from '../replica';
@@ -71,13 +72,14 @@ export function hostAccess(core: DriverCore): HostAccess {
  * objects this host cannot decrypt; a spawn from the template (with a warning) when the
  * instance has no replica at all.
  */
-export async function spawnRestoring(core: DriverCore, uuid: string, a: SpawnArgs, kind: 'unshelve' | 'evacuate'): Promise<InstanceView> {
+export async function spawnRestoring(core: DriverCore, p: ParsedInstance, a: SpawnArgs, kind: 'unshelve' | 'evacuate'): Promise<InstanceView> {
+  const uuid = p.uuid;
   const svc = core.replicas;
-  if (!svc) return lifecycle.spawn(core, uuid, a);
+  if (!svc) return lifecycle.spawn(core, p, a);
   const log = core.deps.log;
   const r = await svc.newest(uuid);
   if (!r) {
-    const view = await lifecycle.spawn(core, uuid, a);
+    const view = await lifecycle.spawn(core, p, a);
     await core.announce({ kind: 'arrived', uuid, via: kind, restored: null });
     log.warning('no nvram replica to restore: the store starts from the template', { instance_uuid: uuid, kind, backend: svc.backend });
     view.warnings.push(`no replica of the variable store in ${svc.backend}: it starts from the template`);
@@ -94,7 +96,7 @@ export async function spawnRestoring(core: DriverCore, uuid: string, a: SpawnArg
     });
     svc.countOlderRestore('pinned');
   }
-  const view = await lifecycle.spawn(core, uuid, a, { store: r.store, firmware: r.header.firmware });
+  const view = await lifecycle.spawn(core, p, a, { store: r.store, firmware: r.header.firmware });
   await core.announce({ kind: 'arrived', uuid, via: kind, restored: r });
   const restored = restoredView(r);
   log.info('nvram restored from replica', {
@@ -119,7 +121,8 @@ export async function spawnRestoring(core: DriverCore, uuid: string, a: SpawnArg
  * local store, domain and record go (`lifecycle.destroy`). When the generation cannot be
  * written the destroy is refused and everything local is kept.
  */
-export async function shelveOffload(core: DriverCore, uuid: string, a: DestroyArgs): Promise<Done> {
+export async function shelveOffload(core: DriverCore, p: ParsedInstance, a: DestroyArgs): Promise<Done> {
+  const uuid = p.uuid;
   replicasOrRefuse(core.replicas); // Invalid (409) when replicas are not configured
   const rec = await core.deps.records.live(uuid);
   if (rec?.nvramPath) {
@@ -136,7 +139,7 @@ export async function shelveOffload(core: DriverCore, uuid: string, a: DestroyAr
       core.crashPoint('shelve:written-before-destroy');
     }
   }
-  const done = await lifecycle.destroy(core, uuid, a);
+  const done = await lifecycle.destroy(core, p, a);
   await core.announce({ kind: 'left', uuid });
   return done;
 }

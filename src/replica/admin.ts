@@ -163,3 +163,8 @@ export async function createBackup(svc: ReplicaService, host: HostAccess, uuid: 
   const w = await svc.writeNow(uuid, content, firmware, 'manual');
   return { backup: backupView(w.header, w.objectBytes) };
 }
+
+/** Every instance with replicas in the replica store (any host's); none when replicas are not configured. */
+export async function replicaInstances(svc: Pick<ReplicaService, 'instances'> | null): Promise<{ configured: boolean; instances: string[] }> {
+  return svc ? { configured: true, instances: await svc.instances() } : { configured: false, instances: [] };
+}

@@ -195,8 +195,10 @@ export class JsonDir<T> {
    * unreadable), read with bounded concurrency instead of one file after another. Each
    * document is dropped right after `pick`, so listing many keeps only what `pick` returns.
    */
-  async readMany<R = T>(keys: readonly string[], pick: (doc: T) => R = (d) => d as unknown as R): Promise<(R | null)[]> {
-    const out = new Array<R | null>(keys.length).fill(null);
+  readMany(keys: readonly string[]): Promise<(T | null)[]>;
+  readMany<R>(keys: readonly string[], pick: (doc: T) => R): Promise<(R | null)[]>;
+  async readMany(keys: readonly string[], pick: (doc: T) => unknown = (d) => d): Promise<unknown[]> {
+    const out = new Array<unknown>(keys.length).fill(null);
     const misses: number[] = [];
     keys.forEach((k, i) => {
       const hit = this.cache.get(k);

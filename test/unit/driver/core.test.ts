@@ -4,6 +4,7 @@
  * from a record, the instance view, and a request's log view sharing all state.
  */
 import { strict as assert } from 'node:assert';
+import { domainNameOf, sizingOf } from '../../../src/nova/instance';
 import type { FirmwareSelection } from '../../../src/firmware/types';
 import { PowerState } from '../../../src/nova/powerState';
 import { readDomainFirmware } from '../../../src/domainXml';
@@ -42,23 +43,23 @@ describe('driver/core DriverCore', () => {
     }
   });
 
-  describe('nameOf: the domain name from [DEFAULT] instance_name_template', () => {
+  describe('domainNameOf (nova/instance): the domain name from [DEFAULT] instance_name_template', () => {
     it('formats instance.id with the default template', () => {
       const inst = newInstance();
-      assert.equal(A.driver.core.nameOf(inst), domainName(inst));
+      assert.equal(domainNameOf(inst, A.driver.core.namingRules()), domainName(inst));
     });
     it('refuses a template result that is not one file-name component', async () => {
       const w2 = await makeWorld({ config: { DEFAULT: { instance_name_template: '../%(uuid)s' } } });
       try {
-        assert.throws(() => w2.hosts[0].driver.core.nameOf(newInstance()), nova('InvalidInput', { field: 'instance name' }));
+        assert.throws(() => domainNameOf(newInstance(), w2.hosts[0].driver.core.namingRules()), nova('InvalidInput', { field: 'instance name' }));
       } finally {
         w2.cleanup();
       }
     });
   });
 
-  describe('sizing: explicit flavor, then instance.flavor, then instance fields, then 1 vCPU / 512 MiB', () => {
-    const CASES: [string, Parameters<Host['driver']['core']['sizing']>, { vcpus: number; memoryMb: number; extraSpecs: Record<string, string> }][] = [
+  describe('sizingOf (nova/instance): explicit flavor, then instance.flavor, then instance fields, then 1 vCPU / 512 MiB', () => {
+    const CASES: [string, Parameters<typeof sizingOf>, { vcpus: number; memoryMb: number; extraSpecs: Record<string, string> }][] = [
       [
         'the explicit flavor wins',
         [
@@ -75,7 +76,7 @@ describe('driver/core DriverCore', () => {
       ['then the instance fields', [{ uuid: 'u', id: 1, vcpus: 3, memory_mb: 768 }], { vcpus: 3, memoryMb: 768, extraSpecs: {} }],
       ['then the defaults', [{ uuid: 'u', id: 1 }], { vcpus: 1, memoryMb: 512, extraSpecs: {} }],
     ];
-    for (const [name, args, want] of CASES) it(name, () => assert.deepEqual(A.driver.core.sizing(...args), want));
+    for (const [name, args, want] of CASES) it(name, () => assert.deepEqual(sizingOf(...args), want));
   });
 
   it('mustRecord treats a store kept by destroy(destroy_disks=False) as no instance', async () => {
