@@ -404,6 +404,10 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
                     {name: False for name in _SIDECAR_CAPABILITIES})
             return
         caps = answer.get('capabilities') or {}
+        if not hasattr(vconfig.LibvirtConfigGuest(), 'os_loader_stateless'):
+            # NOTE(uefi_shim): a Nova that cannot write <loader
+            # stateless='yes'> (< 2024.2) cannot serve a stateless pin.
+            caps = dict(caps, supports_stateless_firmware=False)
         self.capabilities.update(
             {name: bool(caps.get(name, False))
              for name in _SIDECAR_CAPABILITIES})
