@@ -33,12 +33,8 @@ try:
 except ImportError:  # Nova < 2024.2 has no stateless firmware
     test_stateless_firmware = None
 
-#: A stateless build of the release's own OVMF: the unified image (code and
-#: variables in one file, Debian's ovmf package on every release). Loaded
-#: read-only with no store, OVMF keeps its variables in memory: booted this
-#: way it reaches the boot manager (checked by hand with QEMU); it is the
-#: firmware the sidecar pins for hw_firmware_stateless=true.
-STATELESS_LOADER = '/usr/share/ovmf/OVMF.fd'
+#: The stateless build the sidecars map (the release's unified OVMF image).
+STATELESS_LOADER = test_operations.STATELESS_LOADER
 
 
 class _NovaApiPaste(object):
