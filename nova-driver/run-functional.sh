@@ -3,7 +3,14 @@
 # plus a few unit tests of seams the fake libvirt cannot reach.
 #
 #   nova-driver/run-functional.sh [--release 26|31|33|all] [--sidecar-ref REF]
-#                                 [--concurrency N] [REGEX...]
+#                                 [--concurrency N] [--conformance] [REGEX...]
+#
+# --conformance runs Nova's own tests instead (nova_uefi_shim_conformance):
+# test_virt_drivers.LibvirtConnTestCase (BIOS and UEFI guests), the functional
+# test_uefi.py and test_stateless_firmware.py (where the release has them),
+# each with stock LibvirtDriver and with UEFIShimDriver plus real sidecars,
+# and the wire-schema test; it prints "stock N passed/N failed/N skipped |
+# driver ..." per class pair and every test whose outcome differs.
 #
 # --release runs the suite on that Nova release: 26 is this host's own
 # python3-nova (the default), 31 and 33 run inside the release chroots that
@@ -37,6 +44,7 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 SIDECAR_REF=
 CONCURRENCY=${NUS_TEST_CONCURRENCY:-1}
 RELEASE=
+CONFORMANCE=
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -46,7 +54,8 @@ while [ $# -gt 0 ]; do
         --sidecar-ref=*) SIDECAR_REF=${1#*=}; shift ;;
         --concurrency) CONCURRENCY=$2; shift 2 ;;
         --concurrency=*) CONCURRENCY=${1#*=}; shift ;;
-        -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --conformance) CONFORMANCE=--conformance; shift ;;
+        -h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) break ;;
     esac
 done
@@ -86,7 +95,7 @@ run_release() {
 case "$RELEASE" in
     ''|26) ;;
     31|33)
-        run_release "$RELEASE" --concurrency "$CONCURRENCY" "$@"
+        run_release "$RELEASE" --concurrency "$CONCURRENCY" $CONFORMANCE "$@"
         exit $?
         ;;
     all)
@@ -96,7 +105,7 @@ case "$RELEASE" in
         for r in 26 31 33; do
             echo "=== Nova release $r ==="
             r_started=$(date +%s)
-            run_release "$r" --concurrency "$CONCURRENCY" "$@" 2>&1 | tee "$ALL/$r"
+            run_release "$r" --concurrency "$CONCURRENCY" $CONFORMANCE "$@" 2>&1 | tee "$ALL/$r"
             [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
             echo "release $r took $(( $(date +%s) - r_started ))s" >> "$ALL/lines"
             line=$(summary_of "$ALL/$r")
@@ -151,11 +160,27 @@ cd "$HERE" || exit 1
 mkdir -p "$WORK/stestr"
 # Each test appends what it saw (operation by operation) here; printed below.
 export NOVA_UEFI_SHIM_REPORT="$WORK/report.jsonl"
+TEST_PATH=./nova_uefi_shim_tests
+[ -n "$CONFORMANCE" ] && TEST_PATH=./nova_uefi_shim_conformance
 started=$(date +%s)
-"$PYTHON" -m stestr --test-path ./nova_uefi_shim_tests --top-dir ./ \
+"$PYTHON" -m stestr --test-path "$TEST_PATH" --top-dir ./ \
     --repo-url "$WORK/stestr" run --concurrency "$CONCURRENCY" "$@" \
     2>&1 | tee "$WORK/out"
 elapsed=$(( $(date +%s) - started ))
+
+if [ -n "$CONFORMANCE" ]; then
+    # stock against driver, pair by pair; its last line is the totals
+    "$PYTHON" -m stestr --repo-url "$WORK/stestr" last --subunit \
+        2>/dev/null | "$PYTHON" "$HERE/nova_uefi_shim_conformance/report.py" \
+        > "$WORK/pairs"
+    rc=$?
+    cat "$WORK/pairs"
+    echo "elapsed: ${elapsed}s"
+    line=$(summary_of "$WORK/pairs")
+    [ -n "$line" ] || { line="0 passed, 1 failed"; rc=1; }
+    echo "$line"
+    return $rc
+fi
 
 count() {
     sed -n "s/^ - $1: \([0-9]*\)$/\1/p" "$WORK/out" | tail -1

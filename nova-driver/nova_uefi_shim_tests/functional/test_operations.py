@@ -611,6 +611,13 @@ class ShelveAndEvacuateTest(_TwoHostsBase):
         self.assertReplicasGone(server, 'delete after evacuate')
 
 
+#: A stateless build of the release's own OVMF: Debian's unified image
+#: (code and variables in one file, package ovmf on every release). Loaded
+#: read-only with no store, OVMF keeps its variables in memory (booted this
+#: way it reaches the boot manager).
+STATELESS_LOADER = '/usr/share/ovmf/OVMF.fd'
+
+
 class NovaUEFITestWithShimDriver(base.UEFIShimTestBase,
                                  test_uefi.UEFIServersTest):
     """Nova's own test_uefi.UEFIServersTest, with our driver and a sidecar.
@@ -723,6 +730,11 @@ class NovaUEFITestWithShimDriver(base.UEFIShimTestBase,
                 'stateless_loader':
                     shim_fixtures.OVMF_DIR + '/OVMF_CODE.fd',
             })
+        if os.path.exists(STATELESS_LOADER):
+            # Nova >= 2024.2 tests stateless firmware: the sidecar's
+            # stateless pin (its trait, COMPUTE_SECURITY_STATELESS_FIRMWARE,
+            # is reported when the sidecar has one).
+            kwargs['firmware']['stateless_loader'] = STATELESS_LOADER
         return super(NovaUEFITestWithShimDriver, self).start_sidecar(
             hostname, **kwargs)
 

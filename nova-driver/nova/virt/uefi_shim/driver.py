@@ -407,6 +407,10 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
                     {name: False for name in _SIDECAR_CAPABILITIES})
             return
         caps = answer.get('capabilities') or {}
+        if not hasattr(vconfig.LibvirtConfigGuest(), 'os_loader_stateless'):
+            # NOTE(uefi_shim): a Nova that cannot write <loader
+            # stateless='yes'> (< 2024.2) cannot serve a stateless pin.
+            caps = dict(caps, supports_stateless_firmware=False)
         self.capabilities.update(
             {name: bool(caps.get(name, False))
              for name in _SIDECAR_CAPABILITIES})
@@ -655,6 +659,10 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
         bios_image_meta = image_meta.obj_clone()
         bios_image_meta.properties.hw_firmware_type = (
             fields.FirmwareType.BIOS)
+        if 'hw_firmware_stateless' in bios_image_meta.properties.fields:
+            # Nova >= 2024.2 refuses stateless with BIOS (Invalid); the
+            # stateless pin is written below.
+            bios_image_meta.properties.hw_firmware_stateless = False
         super(UEFIShimDriver, self)._configure_guest_by_virt_type(
             guest, instance, bios_image_meta, flavor, *args, **kwargs)
 
