@@ -655,6 +655,13 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
         bios_image_meta = image_meta.obj_clone()
         bios_image_meta.properties.hw_firmware_type = (
             fields.FirmwareType.BIOS)
+        props = bios_image_meta.properties
+        if ('hw_firmware_stateless' in props.fields and
+                props.obj_attr_is_set('hw_firmware_stateless')):
+            # Nova >= 31 refuses stateless firmware for a BIOS guest
+            # (hardware.get_stateless_firmware_constraint); the pin below
+            # says stateless.
+            props.hw_firmware_stateless = False
         super(UEFIShimDriver, self)._configure_guest_by_virt_type(
             guest, instance, bios_image_meta, flavor, *args, **kwargs)
 
