@@ -24,7 +24,8 @@
 # The last line is "N passed, N failed" (", N skipped" when some were).
 # Environment: PYTHON (default /usr/bin/python3, Debian's interpreter, since
 # pyenv shims may shadow python3), NUS_REQUIRE_NOVA=1 turns "python3-nova is
-# not installed" from a skip into a failure.
+# not installed", a release that is not installed and any skipped test into
+# failures (every skip is printed with its reason either way).
 
 set -u
 
@@ -170,6 +171,14 @@ if [ -z "$passed" ] || [ -z "$failed" ]; then
     exit 1
 fi
 failed=$(( failed + ${unexpected:-0} ))
+if [ "${skipped:-0}" -gt 0 ]; then
+    # each skip with its reason, as stestr printed it
+    grep -E '\.\.\. SKIPPED' "$WORK/out" | sed 's/^{[0-9]*} /skipped: /'
+    if [ "${NUS_REQUIRE_NOVA:-0}" = 1 ]; then
+        echo "NUS_REQUIRE_NOVA=1: a skipped test counts as failed"
+        failed=$(( failed + skipped ))
+    fi
+fi
 if [ -s "$NOVA_UEFI_SHIM_REPORT" ]; then
     "$PYTHON" "$HERE/nova_uefi_shim_tests/report.py" "$NOVA_UEFI_SHIM_REPORT"
 fi
