@@ -156,6 +156,7 @@ started=$(date +%s)
 "$PYTHON" -m stestr --test-path ./nova_uefi_shim_tests --top-dir ./ \
     --repo-url "$WORK/stestr" run --concurrency "$CONCURRENCY" "$@" \
     2>&1 | tee "$WORK/out"
+stestr_rc=${PIPESTATUS[0]}
 elapsed=$(( $(date +%s) - started ))
 
 count() {
@@ -171,6 +172,11 @@ if [ -z "$passed" ] || [ -z "$failed" ]; then
     exit 1
 fi
 failed=$(( failed + ${unexpected:-0} ))
+if [ "$stestr_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+    # a worker that died (killed, crashed) leaves totals of what finished
+    echo "stestr exited $stestr_rc with no failed test: the run did not finish"
+    failed=1
+fi
 if [ "${skipped:-0}" -gt 0 ]; then
     # each skip with its reason, as stestr printed it
     grep -E '\.\.\. SKIPPED' "$WORK/out" | sed 's/^{[0-9]*} /skipped: /'
