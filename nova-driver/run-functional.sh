@@ -31,7 +31,8 @@
 # The last line is "N passed, N failed" (", N skipped" when some were).
 # Environment: PYTHON (default /usr/bin/python3, Debian's interpreter, since
 # pyenv shims may shadow python3), NUS_REQUIRE_NOVA=1 turns "python3-nova is
-# not installed" from a skip into a failure.
+# not installed", a release that is not installed and any skipped test into
+# failures (every skip is printed with its reason either way).
 
 set -u
 
@@ -166,6 +167,7 @@ started=$(date +%s)
 "$PYTHON" -m stestr --test-path "$TEST_PATH" --top-dir ./ \
     --repo-url "$WORK/stestr" run --concurrency "$CONCURRENCY" "$@" \
     2>&1 | tee "$WORK/out"
+stestr_rc=${PIPESTATUS[0]}
 elapsed=$(( $(date +%s) - started ))
 
 if [ -n "$CONFORMANCE" ]; then
@@ -195,6 +197,19 @@ if [ -z "$passed" ] || [ -z "$failed" ]; then
     exit 1
 fi
 failed=$(( failed + ${unexpected:-0} ))
+if [ "$stestr_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+    # a worker that died (killed, crashed) leaves totals of what finished
+    echo "stestr exited $stestr_rc with no failed test: the run did not finish"
+    failed=1
+fi
+if [ "${skipped:-0}" -gt 0 ]; then
+    # each skip with its reason, as stestr printed it
+    grep -E '\.\.\. SKIPPED' "$WORK/out" | sed 's/^{[0-9]*} /skipped: /'
+    if [ "${NUS_REQUIRE_NOVA:-0}" = 1 ]; then
+        echo "NUS_REQUIRE_NOVA=1: a skipped test counts as failed"
+        failed=$(( failed + skipped ))
+    fi
+fi
 if [ -s "$NOVA_UEFI_SHIM_REPORT" ]; then
     "$PYTHON" "$HERE/nova_uefi_shim_tests/report.py" "$NOVA_UEFI_SHIM_REPORT"
 fi

@@ -80,6 +80,12 @@ class SidecarClient(object):
         self.timeout = timeout
         self._session = requests.Session()
         self._session.headers['Accept'] = 'application/json'
+        # NOTE(uefi_shim): one connection per request. A kept-alive
+        # connection the sidecar closes when it has been idle for its
+        # keep-alive time (Node's 5 s) races with the next request, which
+        # then fails with "Remote end closed connection without response"
+        # (seen on a busy host); a POST cannot be retried blindly.
+        self._session.headers['Connection'] = 'close'
         if auth_token:
             self._session.headers['Authorization'] = 'Bearer %s' % auth_token
 

@@ -659,10 +659,13 @@ class UEFIShimDriver(libvirt_driver.LibvirtDriver):
         bios_image_meta = image_meta.obj_clone()
         bios_image_meta.properties.hw_firmware_type = (
             fields.FirmwareType.BIOS)
-        if 'hw_firmware_stateless' in bios_image_meta.properties.fields:
-            # Nova >= 2024.2 refuses stateless with BIOS (Invalid); the
-            # stateless pin is written below.
-            bios_image_meta.properties.hw_firmware_stateless = False
+        props = bios_image_meta.properties
+        if ('hw_firmware_stateless' in props.fields and
+                props.obj_attr_is_set('hw_firmware_stateless')):
+            # Nova >= 31 refuses stateless firmware for a BIOS guest
+            # (hardware.get_stateless_firmware_constraint); the pin below
+            # says stateless.
+            props.hw_firmware_stateless = False
         super(UEFIShimDriver, self)._configure_guest_by_virt_type(
             guest, instance, bios_image_meta, flavor, *args, **kwargs)
 
