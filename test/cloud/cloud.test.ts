@@ -161,12 +161,19 @@ async function waitMigration(id: string, statuses: string[], ms = OP_MS): Promis
   assert.fail(`migration of ${id} not ${statuses.join('|')} after ${ms / 1000} s (last: ${last?.status})`);
 }
 
-/** Marker lines of completed boots, in order ('written' | 'present'). */
+/**
+ * Completed boots in a console log, in order: 'present' when the firmware had the marker at that
+ * boot (startup.nsh's `dmpstore` printed the variable), else 'written' (the script then wrote it).
+ * The test reads dmpstore's own output, not the script's verdict line.
+ */
 function boots(log: string): string[] {
   const out: string[] = [];
-  const re = /NUS-MARKER (written|present)[\s\S]*?NUS-BOOT end/g;
+  const re = /NUS-BOOT begin([\s\S]*?)NUS-BOOT end/g;
   let m: RegExpExecArray | null;
-  while ((m = re.exec(log))) out.push(m[1]);
+  while ((m = re.exec(log))) {
+    const text = m[1].replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*[A-Za-z]`, 'g'), '');
+    out.push(text.toLowerCase().includes(`${GUID}:nusmarker' datasize`) ? 'present' : 'written');
+  }
   return out;
 }
 
