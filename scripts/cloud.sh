@@ -253,7 +253,7 @@ run() {
   local name=$1
   shift
   local pre=()
-  if [ "$1" = --ns ]; then pre=(nsenter "--mount=$NS_DIR/$2.mnt" --); shift 2; fi
+  if [ "$1" = --ns ]; then pre=(nsenter "--mount=$NS_DIR/$2.mnt" "--uts=$NS_DIR/$2.uts" --); shift 2; fi
   mkdir -p "$S/log" "$S/run"
   echo "---- $(date -u +%FT%TZ) start: $*" >>"$S/log/$name.log"
   setsid "${pre[@]}" chroot "$C" "$@" >>"$S/log/$name.log" 2>&1 </dev/null &
@@ -656,7 +656,7 @@ start_nova_controller() {
 }
 
 # ---------------------------------------------------------------- compute hosts
-ns_up() { [ -e "$NS_DIR/$1.mnt" ] && nsenter "--mount=$NS_DIR/$1.mnt" true 2>/dev/null; }
+ns_up() { [ -e "$NS_DIR/$1.mnt" ] && [ -e "$NS_DIR/$1.uts" ] && nsenter "--mount=$NS_DIR/$1.mnt" "--uts=$NS_DIR/$1.uts" true 2>/dev/null; }
 make_ns() { # a persistent mount namespace for host H with its own libvirt and Nova directories
   local h=$1 H=$S/hosts/$1
   ns_up "$h" && return
@@ -691,6 +691,11 @@ host_uuid = "$(cat /proc/sys/kernel/random/uuid)"
 EOF
     touch "$H/.populated"
   fi
+  # Its own host name too (a UTS namespace): Nova names the compute node, and Placement its
+  # resource provider, after the host name libvirt reports; two hosts named alike collide there
+  # (the second host gets no resource provider and the scheduler never picks it).
+  touch "$NS_DIR/$h.uts"
+  unshare "--uts=$NS_DIR/$h.uts" hostname "$h"
   touch "$NS_DIR/$h.mnt"
   unshare "--mount=$NS_DIR/$h.mnt" --propagation private /bin/sh -ec '
     C=$1 H=$2
@@ -730,7 +735,7 @@ start_compute() { # start_compute H: libvirt (virtlogd, libvirtd), sshd, sidecar
     rm -f "$S/hosts/$h/run-libvirt/libvirt-sock"*
     run "libvirtd-$h" --ns "$h" env DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/no-system-bus libvirtd --listen -p /run/libvirt/libvirtd.pid
   fi
-  wait_for "libvirtd-$h" nsenter "--mount=$NS_DIR/$h.mnt" chroot "$C" virsh -c qemu:///system -q version
+  wait_for "libvirtd-$h" nsenter "--mount=$NS_DIR/$h.mnt" "--uts=$NS_DIR/$h.uts" chroot "$C" virsh -c qemu:///system -q version
   alive "sshd-$h" || run "sshd-$h" --ns "$h" /usr/sbin/sshd -D -e -p "$SSH_PORT" -o "ListenAddress=$ip" -h "$IS/etc/ssh/host_ed25519" -o PermitRootLogin=prohibit-password -o UsePAM=no
   wait_for "sshd-$h" in_c ssh -o BatchMode=yes -o ConnectTimeout=5 "$ip" true
   start_sidecar "$h"
@@ -750,8 +755,8 @@ stop_compute() {
   stop_one "nova-compute-$h"
   if alive "libvirtd-$h"; then
     # Running guests would outlive their libvirtd (and keep the namespace's mounts busy).
-    for d in $(nsenter "--mount=$NS_DIR/$h.mnt" chroot "$C" virsh -c qemu:///system -q list --name 2>/dev/null); do
-      nsenter "--mount=$NS_DIR/$h.mnt" chroot "$C" virsh -c qemu:///system -q destroy "$d" >/dev/null 2>&1 || log "could not destroy $d on $h"
+    for d in $(nsenter "--mount=$NS_DIR/$h.mnt" "--uts=$NS_DIR/$h.uts" chroot "$C" virsh -c qemu:///system -q list --name 2>/dev/null); do
+      nsenter "--mount=$NS_DIR/$h.mnt" "--uts=$NS_DIR/$h.uts" chroot "$C" virsh -c qemu:///system -q destroy "$d" >/dev/null 2>&1 || log "could not destroy $d on $h"
     done
   fi
   stop_one "sidecar-$h"
@@ -793,7 +798,10 @@ stop() {
   local h s
   for h in "${HOSTS[@]}"; do stop_compute "$h"; done
   for s in nova-scheduler nova-conductor nova-api neutron-server placement glance-api keystone rabbitmq epmd mariadb; do stop_one "$s"; done
-  for h in "${HOSTS[@]}"; do [ -e "$NS_DIR/$h.mnt" ] && { umount "$NS_DIR/$h.mnt" 2>/dev/null || true; rm -f "$NS_DIR/$h.mnt"; }; done
+  local f
+  for h in "${HOSTS[@]}"; do
+    for f in "$NS_DIR/$h.mnt" "$NS_DIR/$h.uts"; do [ -e "$f" ] && { umount "$f" 2>/dev/null || true; rm -f "$f"; }; done
+  done
   unmount_all
   rmdir "$NS_DIR" 2>/dev/null || true
   log "stopped"
@@ -819,7 +827,7 @@ status() {
   check nova-conductor admin service-up nova-conductor
   check nova-scheduler admin service-up nova-scheduler
   for h in "${HOSTS[@]}"; do
-    check "libvirtd-$h" nsenter "--mount=$NS_DIR/$h.mnt" chroot "$C" virsh -c qemu:///system -q version
+    check "libvirtd-$h" nsenter "--mount=$NS_DIR/$h.mnt" "--uts=$NS_DIR/$h.uts" chroot "$C" virsh -c qemu:///system -q version
     check "sshd-$h" in_c ssh -o BatchMode=yes -o ConnectTimeout=5 "$(addr_of "$h")" true
     check "sidecar-$h" http_ok "http://$(addr_of "$h"):$SIDECAR_PORT/healthz"
     check "nova-compute-$h" compute_up "$h"
