@@ -36,9 +36,10 @@ opts = [
     ),
     cfg.StrOpt(
         "image_ref",
-        help="A UEFI image (hw_firmware_type=uefi) whose every boot prints 'NUS-MARKER written' "
-        "when its store has no marker variable (and writes it), 'NUS-MARKER present' when it has, "
-        "then 'NUS-BOOT end'. Defaults to [compute] image_ref.",
+        help="A UEFI image (hw_firmware_type=uefi) whose every boot prints 'NUS-BOOT begin', "
+        "runs `dmpstore` on the marker variable (which prints it when the store holds it), "
+        "writes the marker, and prints 'NUS-BOOT end' on the serial console. Defaults to "
+        "[compute] image_ref.",
     ),
     cfg.StrOpt(
         "secure_boot_image_ref",

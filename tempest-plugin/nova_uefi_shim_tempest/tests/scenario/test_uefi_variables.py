@@ -31,7 +31,19 @@ from nova_uefi_shim_tempest.services import sidecar_client
 CONF = config.CONF
 LOG = logging.getLogger(__name__)
 
-BOOT_RE = re.compile(r"NUS-MARKER (written|present)[\s\S]*?NUS-BOOT end")
+BOOT_RE = re.compile(r"NUS-BOOT begin([\s\S]*?)NUS-BOOT end")
+ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def boots(log):
+    """Completed boots in a console log, in order: 'present' when the firmware had the marker at
+    that boot (the script's `dmpstore` printed the variable), else 'written' (the script then
+    wrote it). dmpstore's own output is read, not the script's verdict line."""
+    want = "%s:%s' datasize" % (CONF.uefi_shim.marker_guid.lower(), CONF.uefi_shim.marker_name.lower())
+    return [
+        "present" if want in ANSI_RE.sub("", text).lower() else "written"
+        for text in BOOT_RE.findall(log)
+    ]
 
 
 class UEFIServerTestBase(base.BaseV2ComputeAdminTest):
@@ -95,9 +107,9 @@ class UEFIServerTestBase(base.BaseV2ComputeAdminTest):
             # A new QEMU (another host, a cold boot) may start a new log: a log that does not
             # extend the one seen before is counted from its first boot.
             base_count = seen if log.startswith(old[:2000]) else 0
-            boots = BOOT_RE.findall(log)
-            if len(boots) > base_count:
-                self.console[server_id] = (len(boots), log)
+            found = boots(log)
+            if len(found) > base_count:
+                self.console[server_id] = (len(found), log)
                 return True
             return False
 
@@ -106,7 +118,7 @@ class UEFIServerTestBase(base.BaseV2ComputeAdminTest):
                 "server %s: no completed boot on its console within %s s; its last lines:\n%s"
                 % (server_id, timeout, log[-1500:])
             )
-        return BOOT_RE.findall(log)[-1]
+        return boots(log)[-1]
 
     def _host(self, server_id):
         return self.get_host_for_server(server_id)
