@@ -334,12 +334,25 @@ describe('replica/scheduler', () => {
   });
 
   it('catch-up after an outage writes every changed store with at most [replica] concurrency in flight', async () => {
+    // Generation writes are held until [replica] concurrency of them are in flight at once (or
+    // 2 s pass, for a scheduler that never gets there): the peak then says what the limit is,
+    // whatever the machine's speed. Unlimited would reach 12, a serial scheduler 1.
     class Slow extends MemoryReplicaStore {
       inFlight = 0;
       peak = 0;
+      private gate: Promise<void> | null = null;
+      private open: (() => void) | null = null;
       override async put(key: string, body: Buffer): Promise<void> {
         if (!key.includes('/gen/')) return super.put(key, body);
         this.peak = Math.max(this.peak, ++this.inFlight);
+        if (!this.gate) {
+          this.gate = new Promise<void>((r) => {
+            this.open = r;
+            setTimeout(r, 2000).unref();
+          });
+        }
+        if (this.inFlight >= 3) this.open?.();
+        await this.gate;
         await new Promise((r) => setTimeout(r, 5));
         this.inFlight--;
         return super.put(key, body);
