@@ -164,6 +164,15 @@ class UEFIServerTestBase(base.BaseV2ComputeAdminTest):
                 )
         return host
 
+    def _cold_migrate_confirm(self, server_id):
+        """Cold-migrate the server to another host and confirm; that host."""
+        target = self._other_host(server_id)
+        self.admin_servers_client.migrate_server(server_id, host=target)
+        waiters.wait_for_server_status(self.servers_client, server_id, "VERIFY_RESIZE")
+        self.servers_client.confirm_resize_server(server_id)
+        waiters.wait_for_server_status(self.servers_client, server_id, "ACTIVE")
+        return target
+
     def _other_host(self, server_id):
         if CONF.compute.min_compute_nodes < 2:
             raise self.skipException("Less than 2 compute nodes, skipping a cross-host test.")
@@ -219,11 +228,7 @@ class UEFIVariablesTest(UEFIServerTestBase):
         if not CONF.compute_feature_enabled.cold_migration:
             raise self.skipException("Cold migration not available.")
         server_id = self._create()
-        target = self._other_host(server_id)
-        self.admin_servers_client.migrate_server(server_id, host=target)
-        waiters.wait_for_server_status(self.servers_client, server_id, "VERIFY_RESIZE")
-        self.servers_client.confirm_resize_server(server_id)
-        waiters.wait_for_server_status(self.servers_client, server_id, "ACTIVE")
+        target = self._cold_migrate_confirm(server_id)
         self.assertEqual(target, self._check(server_id))
 
     @decorators.attr(type="multinode")
@@ -295,10 +300,6 @@ class UEFISecureBootKeysTest(UEFIServerTestBase):
         # The signed shell runs only if the key set is in db: its first boot is the proof too.
         server_id = self._create(CONF.uefi_shim.secure_boot_image_ref)
         self._assert_enrolled(server_id)
-        target = self._other_host(server_id)
-        self.admin_servers_client.migrate_server(server_id, host=target)
-        waiters.wait_for_server_status(self.servers_client, server_id, "VERIFY_RESIZE")
-        self.servers_client.confirm_resize_server(server_id)
-        waiters.wait_for_server_status(self.servers_client, server_id, "ACTIVE")
+        target = self._cold_migrate_confirm(server_id)
         self.assertEqual(target, self._check(server_id))
         self._assert_enrolled(server_id)
