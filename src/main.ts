@@ -4,8 +4,9 @@
  * start the sidecar, and handle signals: SIGHUP reloads the config file (`Sidecar.reload`),
  * SIGTERM/SIGINT stop gracefully within `[api] shutdown_timeout` (a second one exits at
  * once). Exit code 0 after a stop that finished every call, 1 when the bound cut one (its
- * journal is completed at the next start). Start-up problems are one line on stderr and exit
- * code 1, never a stack trace. The command line is `cli/program`: `nova-uefi-shim doctor`
+ * journal is completed at the next start). Start-up problems go to stderr prefixed
+ * `nova-uefi-shim:` (an invalid configuration as `invalid configuration:` and one `- problem`
+ * line each) with exit code 1, never a stack trace. The command line is `cli/program`: `nova-uefi-shim doctor`
  * checks the host and `nova-uefi-shim nvram ...` runs the offline variable store tool
  * instead of the sidecar.
  */
