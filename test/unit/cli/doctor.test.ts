@@ -52,7 +52,7 @@ describe('cli/doctor', () => {
 
   it('the command passes --config-file and --json through and sets the exit code', async () => {
     const conf = path.join(root, 'bad.conf');
-    fs.writeFileSync(conf, '[api]\nhost = 0.0.0.0\n');
+    fs.writeFileSync(conf, `[api]\nhost = 0.0.0.0\n[nvram]\nnvram_dir = ${root}/nvram\n[hypervisor]\nstate_dir = ${root}/state\n`);
     const t = io();
     const out = { code: -1 };
     await doctorCommand(t.io, out, { hostArch: 'x86_64' }).parseAsync(['--config-file', conf, '--json'], { from: 'user' });
