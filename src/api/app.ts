@@ -103,8 +103,42 @@ export function createApp(opts: AppOptions): express.Express {
   );
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.use(requestLog(opts));
 
-  app.use((req: Request, res: Response, next: NextFunction) => {
+  app.get('/healthz', (_req, res) => {
+    sendJson(res, { status: 'ok', host: opts.host, backend: opts.backend });
+  });
+  app.get('/openapi.json', (_req, res) => {
+    sendJson(res, loadOpenApi());
+  });
+  const stopping = opts.stopping;
+  if (stopping) app.use(refuseWhileStopping(stopping));
+  const readiness = opts.readiness;
+  if (readiness) app.get('/readyz', readinessHandler(opts, readiness));
+  app.use(bearerAuth(opts));
+  const metrics = opts.metrics;
+  if (metrics) app.get('/metrics', metricsHandler(metrics));
+
+  const driverOf = requestDriver(opts.driver);
+  app.use(hostRouter(opts.driver, driverOf, validator));
+  app.use(nvramRouter(driverOf, validator));
+  app.use(replicaRouter(driverOf, validator));
+  app.post('/v1/instances/:uuid/:method', jsonBody('16mb', false), async (req, res) => {
+    const method = String(req.params.method);
+    if (!isInstanceMethod(method) || !validator.has(method)) throw new NotFound(`Unknown driver method '${method}'.`);
+    const uuid = validateUuid(String(req.params.uuid));
+    sendJson(res, await callInstanceMethod(driverOf(res), method, uuid, validator.parseArgs(method, req.body)));
+  });
+  for (const make of opts.extraRouters ?? []) app.use(make(driverOf));
+
+  app.use(notFoundOr405);
+  app.use(errorHandler(opts.log));
+  return app;
+}
+
+/** Every request: its id (given or made), its log line and, with metrics, its count and time. */
+function requestLog(opts: AppOptions) {
+  return (req: Request, res: Response, next: NextFunction) => {
     const given = req.header('x-openstack-request-id');
     const rid = given && REQ_ID_RE.test(given) ? given : `req-${randomUUID()}`;
     res.locals.requestId = rid;
@@ -121,44 +155,39 @@ export function createApp(opts: AppOptions): express.Express {
       }
     });
     next();
-  });
+  };
+}
 
-  app.get('/healthz', (_req, res) => {
-    sendJson(res, { status: 'ok', host: opts.host, backend: opts.backend });
-  });
+/** Once the sidecar is stopping: every request but /readyz refused (503), its connection closed. */
+function refuseWhileStopping(stopping: () => boolean) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (!stopping() || req.path === '/readyz') return next();
+    // A request on a kept-alive connection after SIGTERM: refused, and the connection closed.
+    res.setHeader('Connection', 'close');
+    next(new ServiceUnavailable('The sidecar is shutting down; retry once it is back.'));
+  };
+}
 
-  app.get('/openapi.json', (_req, res) => {
-    sendJson(res, loadOpenApi());
-  });
+/** GET /readyz: the checks' verdict; their details only to a caller with the bearer token. */
+function readinessHandler(opts: AppOptions, readiness: () => Promise<ReadinessCheck[]>) {
+  return async (req: Request, res: Response) => {
+    const checks = await readiness();
+    const failing = checks.filter((c) => !c.ok);
+    // Without the bearer token (a load balancer): ready or not and the names of the checks,
+    // never their details (paths, config text, a refused reload's problems).
+    const token = opts.settings().auth_token;
+    const m = /^Bearer\s+(.+)$/i.exec(req.header('authorization') ?? '');
+    const trusted = !token || (!!m && tokenMatches(m[1].trim(), token));
+    const body: ReadinessBody = trusted
+      ? { status: failing.length ? 'not ready' : 'ready', host: opts.host, not_ready: failing.map((c) => `${c.name}: ${c.detail}`), checks }
+      : { status: failing.length ? 'not ready' : 'ready', not_ready: failing.map((c) => c.name), checks: checks.map((c) => ({ name: c.name, ok: c.ok })) };
+    sendJson(res, body, failing.length ? 503 : 200);
+  };
+}
 
-  const stopping = opts.stopping;
-  if (stopping) {
-    app.use((req: Request, res: Response, next: NextFunction) => {
-      if (!stopping() || req.path === '/readyz') return next();
-      // A request on a kept-alive connection after SIGTERM: refused, and the connection closed.
-      res.setHeader('Connection', 'close');
-      next(new ServiceUnavailable('The sidecar is shutting down; retry once it is back.'));
-    });
-  }
-
-  const readiness = opts.readiness;
-  if (readiness) {
-    app.get('/readyz', async (req, res) => {
-      const checks = await readiness();
-      const failing = checks.filter((c) => !c.ok);
-      // Without the bearer token (a load balancer): ready or not and the names of the checks,
-      // never their details (paths, config text, a refused reload's problems).
-      const token = opts.settings().auth_token;
-      const m = /^Bearer\s+(.+)$/i.exec(req.header('authorization') ?? '');
-      const trusted = !token || (!!m && tokenMatches(m[1].trim(), token));
-      const body: ReadinessBody = trusted
-        ? { status: failing.length ? 'not ready' : 'ready', host: opts.host, not_ready: failing.map((c) => `${c.name}: ${c.detail}`), checks }
-        : { status: failing.length ? 'not ready' : 'ready', not_ready: failing.map((c) => c.name), checks: checks.map((c) => ({ name: c.name, ok: c.ok })) };
-      sendJson(res, body, failing.length ? 503 : 200);
-    });
-  }
-
-  app.use((req: Request, _res: Response, next: NextFunction) => {
+/** The bearer token on everything after this point but the peer routes (signed) and an open /metrics. */
+function bearerAuth(opts: AppOptions) {
+  return (req: Request, _res: Response, next: NextFunction) => {
     const { auth_token: token, metrics_open: metricsOpen } = opts.settings();
     if (!token || req.path.startsWith(PEER_PREFIX) || (metricsOpen && req.path === '/metrics')) return next();
     const h = req.header('authorization') ?? '';
@@ -166,77 +195,72 @@ export function createApp(opts: AppOptions): express.Express {
     if (!m) return next(new Unauthorized('missing bearer token'));
     if (!tokenMatches(m[1].trim(), token)) return next(new Unauthorized('wrong bearer token'));
     next();
-  });
+  };
+}
 
-  const metrics = opts.metrics;
-  if (metrics) {
-    app.get('/metrics', async (_req, res) => {
-      const { contentType, text } = await metrics.exposition();
-      res.statusCode = 200;
-      res.setHeader('Content-Type', contentType);
-      res.setHeader('Content-Length', Buffer.byteLength(text));
-      res.end(text);
-    });
-  }
+/** GET /metrics: the Prometheus exposition. */
+function metricsHandler(metrics: Metrics) {
+  return async (_req: Request, res: Response) => {
+    const { contentType, text } = await metrics.exposition();
+    res.statusCode = 200;
+    res.setHeader('Content-Type', contentType);
+    res.setHeader('Content-Length', Buffer.byteLength(text));
+    res.end(text);
+  };
+}
 
+/** /v1/host/... and the instance list and view. */
+function hostRouter(d: ApiDriver, driverOf: DriverOf, validator: RequestValidator): express.Router {
+  const r = express.Router();
   const json = jsonBody('16mb', false);
-  const d = opts.driver;
-  const driverOf = requestDriver(d);
-
-  app.get('/v1/host/capabilities', (_req, res) => {
+  r.get('/v1/host/capabilities', (_req, res) => {
     sendJson(res, d.capabilities() satisfies CapabilitiesBody);
   });
-  app.get('/v1/host/firmware', (_req, res) => {
+  r.get('/v1/host/firmware', (_req, res) => {
     sendJson(res, d.firmwareView() satisfies FirmwareInventoryBody);
   });
-  app.get('/v1/host/secure-boot', async (_req, res) => {
+  r.get('/v1/host/secure-boot', async (_req, res) => {
     sendJson(res, (await d.secureBootInventory()) satisfies SecureBootInventoryBody);
   });
-  app.get('/v1/host/secure-boot/rotations', async (_req, res) => {
+  r.get('/v1/host/secure-boot/rotations', async (_req, res) => {
     sendJson(res, await d.listSecureBootRotations());
   });
-  app.post('/v1/host/secure-boot/rotations', json, async (req, res) => {
+  r.post('/v1/host/secure-boot/rotations', json, async (req, res) => {
     rotationShape(req.body);
     validator.validate('create_secure_boot_rotation', req.body);
     sendJson(res, (await driverOf(res).startSecureBootRotation(req.body as SecureBootRotationRequestBody)) satisfies SecureBootRotationBody, 202);
   });
-  app.get('/v1/host/secure-boot/rotations/:id', async (req, res) => {
+  r.get('/v1/host/secure-boot/rotations/:id', async (req, res) => {
     const id = String(req.params.id);
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new InvalidInput('rotation_id', `'${id}' is not a rotation id`);
     sendJson(res, (await d.getSecureBootRotation(id)) satisfies SecureBootRotationBody);
   });
-  app.get('/v1/host/replicas', async (_req, res) => {
+  r.get('/v1/host/replicas', async (_req, res) => {
     sendJson(res, (await d.replicaInstances()) satisfies ReplicaInstancesBody);
   });
-  app.get('/v1/instances', async (_req, res) => {
+  r.get('/v1/instances', async (_req, res) => {
     sendJson(res, (await d.listInstances()) satisfies InstanceListBody);
   });
-  app.get('/v1/instances/:uuid', async (req, res) => {
+  r.get('/v1/instances/:uuid', async (req, res) => {
     sendJson(res, (await driverOf(res).getInfo(validateUuid(String(req.params.uuid)))) satisfies InstanceViewBody);
   });
-  app.use(nvramRouter(driverOf, validator));
-  app.use(replicaRouter(driverOf, validator));
+  return r;
+}
 
-  app.post('/v1/instances/:uuid/:method', json, async (req, res) => {
-    const method = String(req.params.method);
-    if (!isInstanceMethod(method) || !validator.has(method)) throw new NotFound(`Unknown driver method '${method}'.`);
-    const uuid = validateUuid(String(req.params.uuid));
-    sendJson(res, await callInstanceMethod(driverOf(res), method, uuid, validator.parseArgs(method, req.body)));
-  });
+/** Unknown path, or a documented method not served here: 404; a method the path never takes: 405 + Allow. */
+function notFoundOr405(req: Request, res: Response, next: NextFunction): void {
+  const allow = allowedMethods(req.path);
+  // Unknown path, or a documented method that is not served here (GET /metrics with
+  // metrics_enabled = false): 404. Only a method the path does not take at all is 405.
+  if (!allow.length || allow.includes(req.method)) return next(new NotFound('No such resource.'));
+  // RFC 9110 §15.5.6: a 405 names the methods the resource supports.
+  res.setHeader('Allow', allow.join(', '));
+  next(new MethodNotAllowed(`${req.method} is not allowed on ${req.path}; use ${allow.join(' or ')}.`));
+}
 
-  for (const make of opts.extraRouters ?? []) app.use(make(driverOf));
-
-  app.use((req: Request, res: Response, next: NextFunction) => {
-    const allow = allowedMethods(req.path);
-    // Unknown path, or a documented method that is not served here (GET /metrics with
-    // metrics_enabled = false): 404. Only a method the path does not take at all is 405.
-    if (!allow.length || allow.includes(req.method)) return next(new NotFound('No such resource.'));
-    // RFC 9110 §15.5.6: a 405 names the methods the resource supports.
-    res.setHeader('Allow', allow.join(', '));
-    next(new MethodNotAllowed(`${req.method} is not allowed on ${req.path}; use ${allow.join(' or ')}.`));
-  });
-
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+/** Every error as Nova's `{"error": {type, code, message, request_id}}`; anything unexpected a 500 without a stack. */
+function errorHandler(log: Logger) {
+  return (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const rid = String(res.locals.requestId ?? '');
     let e: NovaError;
     if (isNovaError(err)) e = err;
@@ -246,13 +270,11 @@ export function createApp(opts: AppOptions): express.Express {
       // RFC 9110 §15.5.16: a body in a charset or content coding the resource does not take.
       e = new InvalidInput('body', `${(err as Error).message} (JSON bodies are UTF-8)`, 415);
     else {
-      opts.log.error('unexpected error', { request_id: rid, error: String((err as Error)?.message ?? err), stack: (err as Error)?.stack });
+      log.error('unexpected error', { request_id: rid, error: String((err as Error)?.message ?? err), stack: (err as Error)?.stack });
       e = new InternalError(`Unexpected error; see the sidecar log for request ${rid}.`);
     }
     if (e.code >= 500 && isNovaError(err))
-      opts.log.error('request failed', { request_id: rid, type: e.type, error: e.message, cause: String((e.cause as Error)?.message ?? '') });
+      log.error('request failed', { request_id: rid, type: e.type, error: e.message, cause: String((e.cause as Error)?.message ?? '') });
     sendJson(res, { error: { type: e.type, code: e.code, message: e.message, request_id: rid, ...(e.details ? { details: e.details } : {}) } }, e.code);
-  });
-
-  return app;
+  };
 }

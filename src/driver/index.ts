@@ -11,6 +11,7 @@ import { DriverCore, type DriverDeps, type MigrationDeps } from './core';
 import * as lifecycle from './lifecycle';
 import * as cold from './coldMigration';
 import * as live from './liveMigration';
+import * as answers from './peerAnswers';
 import * as nvramOps from './nvramOps';
 import { recoverJournals, type RecoveryOutcome } from './recovery';
 import * as secureBootOps from './secureBootOps';
@@ -299,9 +300,9 @@ export class ShimDriver implements ServedDriver, RequestDrivers {
     return this.locked('peer_stage', uuid, (u) => cold.stageNvram(this.core, this.md(), u, body));
   }
   peerState(uuid: string, withNvram: boolean) {
-    return this.locked('peer_state', uuid, (u) => live.peerInstanceState(this.core, u, withNvram));
+    return this.locked('peer_state', uuid, (u) => answers.peerInstanceState(this.core, u, withNvram));
   }
   peerNvramDigest(uuid: string, name: string) {
-    return this.locked('peer_nvram_digest', uuid, (u) => live.peerNvramDigest(this.core, this.md(), u, name));
+    return this.locked('peer_nvram_digest', uuid, (u) => answers.peerNvramDigest(this.core, this.md(), u, name));
   }
 }

@@ -10,7 +10,8 @@
  * same code build: the pre-checks refuse anything else before a byte moves. The
  * destination gets a copy of the store in pre_live_migration (so the file exists when the
  * guest arrives); the source deletes its copy only after it has verified the destination's
- * digest equals its own.
+ * digest equals its own. What a host answers its peer about an instance (its state, the digest
+ * of an arriving store) is in driver/peerAnswers.
  */
 import type { DriverCore, MigrationDeps } from './core';
 import type {
@@ -24,7 +25,6 @@ import type {
   LiveStepArgs,
   MigrateData,
   MigrateDataResult,
-  NvramDigest,
   PeerInstanceState,
   PreLiveMigrationArgs,
 } from './contract';
@@ -32,11 +32,10 @@ import type { InstanceRecord } from '../state/records';
 import type { DestJournal, LiveSourceJournal, SourceJournal } from '../state/journal';
 import { isFinal } from '../state/journal';
 import { coldBoot } from './coldBoot';
-import { encodeNvram, decodeNvram } from '../peer/transfer';
+import { decodeNvram } from '../peer/transfer';
 import { peerApi } from '../peer/protocol';
 import { setNvramPath, setSerialSocketPath } from '../domainXml';
 import { InstanceInvalidState, InstanceNotFound, InvalidInput, MigrationError, MigrationPreCheckError } from '../errors';
-import { PowerState } from '../nova/powerState';
 import type { ParsedInstance } from '../nova/instance';
 
 /** Polls of the destination's store digest after the hand-over (QEMU writes it at the first resume). */
@@ -50,24 +49,6 @@ function ownMigrationUri(core: DriverCore): string {
 
 function keyOf(md: MigrateData | undefined, uuid: string): string {
   return md?.migration?.uuid ?? `live:${uuid}`;
-}
-
-/** Peer endpoint: the source's record, XML, power state and (optionally) its live store. */
-export async function peerInstanceState(core: DriverCore, uuid: string, withNvram: boolean): Promise<PeerInstanceState> {
-  const rec = await core.mustRecord(uuid);
-  const info = await core.hv.getInfo(rec.name);
-  // One read and one digest of the store at most: the pre-checks need its size only (a stat),
-  // the copy its bytes, hashed once by encodeNvram (a 64 MiB AAVMF store costs a pass each).
-  // The digest is kept for the source's own check after the hand-over (verifyDestination).
-  const store = withNvram && rec.nvramPath ? await core.deps.nvram.readHashed(rec.nvramPath) : null;
-  const size = store ? store.data.length : rec.nvramPath ? await core.deps.nvram.sizeOf(rec.nvramPath) : null;
-  return {
-    record: rec,
-    domain_xml: await core.hv.getXml(rec.name),
-    power_state: info?.state ?? PowerState.NOSTATE,
-    nvram_size: size,
-    nvram: store ? encodeNvram(store.data, store.sha256) : null,
-  };
 }
 
 export async function checkCanLiveMigrateDestination(core: DriverCore, md: MigrationDeps, uuid: string, a: CheckDestinationArgs): Promise<MigrateDataResult> {
@@ -393,12 +374,4 @@ async function rollBackSourceJournal(core: DriverCore, uuid: string, md: Migrati
   await md.journals.put(j, 'rolled-back');
   await md.journals.delete(uuid, 'source');
   core.deps.log.info('rollback_live_migration_at_source done', { instance_uuid: uuid });
-}
-
-/** Destination peer endpoint: digest of the store the arriving guest uses. */
-export async function peerNvramDigest(core: DriverCore, md: MigrationDeps, uuid: string, name: string): Promise<NvramDigest> {
-  const j = await md.journals.get(uuid, 'dest');
-  const p = j?.staged_path ?? core.deps.nvram.pathFor(name);
-  const info = await core.deps.nvram.cachedInfo(p);
-  return { sha256: info?.sha256 ?? null, size: info?.size ?? null };
 }

@@ -6,6 +6,7 @@
  * theirs and requests keep succeeding; a broken file is refused as a whole.
  */
 import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
@@ -50,10 +51,19 @@ function journalStatus(h: SidecarProcess, inst: Inst): string | null {
  */
 async function fakePeer(delayMs: number | null): Promise<{ url: string; close: () => Promise<void> }> {
   const server = http.createServer((req, res) => {
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
     if (delayMs === null) return;
     setTimeout(() => {
-      const body = Buffer.from(JSON.stringify({ staged: true, sha256: '', size: 0 }));
+      // The answer a destination gives: the digest and size of the store it staged (the one sent).
+      let sent: { nvram?: { sha256?: string; size?: number } } = {};
+      try {
+        sent = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof sent;
+      } catch {
+        /* not JSON: answered with the empty store's digest below */
+      }
+      const sha256 = sent.nvram?.sha256 ?? createHash('sha256').update(Buffer.alloc(0)).digest('hex');
+      const body = Buffer.from(JSON.stringify({ staged: true, sha256, size: sent.nvram?.size ?? 0 }));
       const signed = signResponse(SECRET, { nonce: String(req.headers[H_NONCE]), destination: String(req.headers[H_DESTINATION]) }, 200, body);
       res.writeHead(200, { 'content-type': 'application/json', [H_RESPONSE_SIGNATURE]: signed });
       res.end(body);

@@ -18,12 +18,19 @@ const concrete = (template: string) => template.replace(/\{[^}]+\}/g, '0b7c6f1e-
 describe('api/routeTable', () => {
   it('answers for every documented path exactly the methods the document gives it (plus HEAD with GET)', () => {
     for (const [template, item] of Object.entries(doc.paths)) {
+      if (template.startsWith('/v1/peer/')) continue; // signed peer endpoints: see the next test
       const want = ['get', 'put', 'post', 'delete', 'patch'].filter((m) => m in item).map((m) => m.toUpperCase());
       if (want.includes('GET')) want.push('HEAD');
       // Another template may match the same concrete path (a literal segment vs a parameter): the answer holds at least these.
       const got = allowedMethods(concrete(template));
       for (const m of want) assert.ok(got.includes(m), `${template}: ${m} missing from ${got.join(',')}`);
     }
+  });
+
+  it('answers nothing for the signed peer endpoints (a wrong method there stays 404, as before they were documented)', () => {
+    const peer = Object.keys(doc.paths).filter((t) => t.startsWith('/v1/peer/'));
+    assert.ok(peer.length > 0, 'the document describes the peer endpoints');
+    for (const template of peer) assert.deepEqual(allowedMethods(concrete(template)), [], template);
   });
 
   it('takes a trailing slash', () => {
