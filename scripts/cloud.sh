@@ -763,6 +763,26 @@ stop_compute() {
   stop_one "sshd-$h"
   stop_one "libvirtd-$h"
   stop_one "virtlogd-$h"
+  # Guests whose libvirtd was already gone (killed for an evacuation) outlive all of the above:
+  # whatever still runs in the host's mount namespace goes too, as with a host that fails.
+  local left i
+  left=$(leftovers_of "$h")
+  if [ -n "$left" ]; then
+    log "$h: stopping what outlived its services: $(ps -o comm= -p "$(echo $left | tr ' ' ',')" | sort -u | tr '\n' ' ')"
+    kill $left 2>/dev/null || true
+    for i in $(seq 1 30); do [ -z "$(leftovers_of "$h")" ] && break; sleep 1; done
+    left=$(leftovers_of "$h")
+    [ -z "$left" ] || kill -9 $left 2>/dev/null || true
+  fi
+}
+
+leftovers_of() { # PIDs of the processes in host H's mount namespace
+  local want p
+  want=$(stat -L -c %i "$NS_DIR/$1.mnt" 2>/dev/null) || return 0
+  for p in /proc/[0-9]*; do
+    [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "mnt:[$want]" ] && echo "${p#/proc/}"
+  done
+  return 0
 }
 
 # ---------------------------------------------------------------- images and flavors
