@@ -158,9 +158,25 @@ async function compareRuns(fh: TempHandle, buf: Buffer, runs: [number, number][]
   }
 }
 
+/**
+ * Temp files whose removal failed: a read-only filesystem refuses the unlink as it refused
+ * the write. They are removed before this process's next write, once the filesystem takes
+ * writes again (a restart's `sweepTempFiles` finds any this process could not).
+ */
+const pendingRemovals = new Set<string>();
+
 /** Remove a file without letting a failure of the clean-up replace the error being reported. */
 async function removeQuietly(file: string): Promise<void> {
-  await fsp.unlink(file).catch(() => undefined);
+  await fsp.unlink(file).then(
+    () => pendingRemovals.delete(file),
+    (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? pendingRemovals.delete(file) : pendingRemovals.add(file)),
+  );
+}
+
+/** Retry the removals that failed (see `pendingRemovals`); the paths still left. */
+export async function retryPendingRemovals(): Promise<string[]> {
+  for (const f of [...pendingRemovals]) await removeQuietly(f);
+  return [...pendingRemovals];
 }
 
 /**
@@ -169,6 +185,7 @@ async function removeQuietly(file: string): Promise<void> {
  * is thrown.
  */
 async function writeTemp(target: string, buf: Buffer, opts: AtomicWriteOptions): Promise<string> {
+  if (pendingRemovals.size) await retryPendingRemovals();
   const tmp = path.join(path.dirname(target), `${path.basename(target)}${TEMP_MARKER}${tempSuffix()}`);
   let raw: FileHandle;
   try {

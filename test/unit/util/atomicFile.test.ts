@@ -3,7 +3,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
-import { writeFileAtomic, sweepTempFiles, allocatedBytes, createFileExclusive, mkdirDurable, type TempHandle } from '../../../src/util/atomicFile';
+import {
+  writeFileAtomic,
+  sweepTempFiles,
+  allocatedBytes,
+  createFileExclusive,
+  mkdirDurable,
+  retryPendingRemovals,
+  type TempHandle,
+} from '../../../src/util/atomicFile';
 import { StorageError } from '../../../src/errors';
 import { requireRootFs, tempFilesUnder, Tmpfs } from '../../support/tmpfs';
 
@@ -125,6 +133,35 @@ describe('util/atomicFile: all or nothing', () => {
     assert.ok(e instanceof StorageError, String(e));
     assert.deepEqual([e.type, e.code, e.errno, e.step, e.path], ['StorageError', 507, 'ENOSPC', 'write', target]);
     assert.match(e.message, /^Storage error: cannot write .*instance-00000001_VARS\.fd: no space left on device \[ENOSPC\]/);
+    assertUntouched();
+  });
+
+  it('a temp file it could not remove (the filesystem refused the unlink too) is removed before the next write', async () => {
+    // The failing write puts a non-empty directory where its temp file was, so that the clean-up's
+    // unlink fails (EISDIR/EPERM) as a read-only filesystem's would; the file is put back after.
+    let tmp = '';
+    const blocking = (fh: FileHandle): TempHandle =>
+      Object.assign(Object.create(fh) as FileHandle, {
+        write: () => {
+          tmp = fs
+            .readdirSync(dir)
+            .map((n) => path.join(dir, n))
+            .find((f) => f.includes('.tmp-'))!;
+          fs.renameSync(tmp, `${tmp}.aside`);
+          fs.mkdirSync(tmp);
+          fs.writeFileSync(path.join(tmp, 'x'), '');
+          return Promise.reject(Object.assign(new Error('EROFS'), { code: 'EROFS' }));
+        },
+      });
+    const e = await writeFileAtomic(target, NEW, { wrapHandle: blocking }).catch((x: unknown) => x);
+    assert.ok(e instanceof StorageError && e.errno === 'EROFS', String(e));
+    fs.rmSync(tmp, { recursive: true });
+    fs.renameSync(`${tmp}.aside`, tmp);
+    assert.ok(fs.existsSync(tmp), 'the temp file is still there');
+    await writeFileAtomic(path.join(dir, 'other.json'), '{}');
+    assert.equal(fs.existsSync(tmp), false, 'removed before the next write');
+    assert.deepEqual(await retryPendingRemovals(), []);
+    fs.unlinkSync(path.join(dir, 'other.json'));
     assertUntouched();
   });
 
