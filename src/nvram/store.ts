@@ -8,7 +8,7 @@
  *
  * Does not know about domains or libvirt; the driver decides when to create, keep or drop.
  */
-import { promises as fsp, constants as fsc, statSync } from 'node:fs';
+import { promises as fsp, constants as fsc, statSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { writeFileAtomic, unlinkDurable, sweepTempFiles, allocatedBytes, mkdirDurable, renameDurable, type AtomicWriteOptions } from '../util/atomicFile';
@@ -140,6 +140,20 @@ export class NvramStore {
   }
 
   /**
+   * The file's stat, or null (and its kept digest dropped) when it does not exist. One local
+   * stat, synchronously: a thread-pool round trip costs more than the call.
+   */
+  private statOrForget(full: string, cache: { forget(p: string): void } = this.digests): Stats | null {
+    try {
+      return statSync(full);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      cache.forget(full);
+      return null;
+    }
+  }
+
+  /**
    * A store's bytes with their digest, in one read: the digest is the one `cachedInfo` keeps
    * while the file has the stat identity it was hashed at (else computed here, and kept under
    * the same rule, so a later `cachedInfo` of the unchanged file reads nothing). Null when the
@@ -147,14 +161,8 @@ export class NvramStore {
    */
   async readHashed(p: string): Promise<{ data: Buffer; sha256: string } | null> {
     const full = this.checkPath(p);
-    let st;
-    try {
-      st = statSync(full);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      this.digests.forget(full);
-      return null;
-    }
+    const st = this.statOrForget(full);
+    if (!st) return null;
     const readAt = Date.now();
     const data = await fsp.readFile(full).catch((e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT') return null;
@@ -185,7 +193,6 @@ export class NvramStore {
     return { path: full, size: data.length, sha256: sha256(data), allocated: await allocatedBytes(full) };
   }
 
-  /** Copy one store to another path in the directory, atomically (used for stashes). */
   /**
    * `info` without re-reading and re-hashing an unchanged store on every view: the digest is
    * reused under the rule of util/fileIdentity (same stat identity, settled when hashed).
@@ -193,15 +200,8 @@ export class NvramStore {
    */
   async cachedInfo(p: string): Promise<NvramInfo | null> {
     const full = this.checkPath(p);
-    let st;
-    try {
-      // One local stat: synchronously, a thread-pool round trip costs more than the call.
-      st = statSync(full);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      this.digests.forget(full);
-      return null;
-    }
+    const st = this.statOrForget(full);
+    if (!st) return null;
     const hit = this.digests.get(full, st);
     if (hit) return { ...hit, allocated: st.blocks * 512 };
     const readAt = Date.now();
@@ -218,14 +218,8 @@ export class NvramStore {
    */
   async cachedDerived<T>(p: string, cache: StatCache<T>, derive: (data: Buffer) => T): Promise<T | null> {
     const full = this.checkPath(p);
-    let st;
-    try {
-      st = statSync(full);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      cache.forget(full);
-      return null;
-    }
+    const st = this.statOrForget(full, cache);
+    if (!st) return null;
     const hit = cache.get(full, st);
     if (hit !== undefined) return hit;
     const readAt = Date.now();
@@ -245,6 +239,7 @@ export class NvramStore {
     return st ? st.size : null;
   }
 
+  /** Copy one store to another path in the directory, atomically (used for stashes). */
   async copy(from: string, to: string): Promise<NvramInfo> {
     const data = await this.read(from);
     await this.writeBytes(to, data);
