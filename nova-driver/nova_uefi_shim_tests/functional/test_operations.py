@@ -360,9 +360,9 @@ class SharedPathLiveMigrationFailureTest(_TwoHostsBase):
                         ' (after the periodic update)' if left else ''))
         self._delete_server(server)
 
-    def test_failure_in_libvirt_leaves_nothing_on_the_destination(self):
+    def _libvirt_migrate_fails(self):
+        """libvirt's migrate call fails, and the job Nova's monitor watches with it."""
         def migrate_fails(domain, destination, params, flags):
-            # the job Nova's monitor watches fails with it
             domain.fail_job()
             raise fakelibvirt.make_libvirtError(
                 fakelibvirt.libvirtError, 'migration failed (test)',
@@ -372,6 +372,9 @@ class SharedPathLiveMigrationFailureTest(_TwoHostsBase):
         self.useFixture(fixtures.MonkeyPatch(
             'nova.tests.fixtures.libvirt.Domain.migrateToURI3',
             migrate_fails))
+
+    def test_failure_in_libvirt_leaves_nothing_on_the_destination(self):
+        self._libvirt_migrate_fails()
         self._failed_live_migration('libvirt', self.LIBVIRT_FAILURE_STATUS)
 
     def test_failure_no_rollback_reaches_is_undone_by_the_periodic_update(self):
@@ -379,16 +382,7 @@ class SharedPathLiveMigrationFailureTest(_TwoHostsBase):
         # (its compute died, or a Nova that calls no rollback): the copy
         # and journal stay on compute2 until its periodic update finds
         # the failed migration.
-        def migrate_fails(domain, destination, params, flags):
-            domain.fail_job()
-            raise fakelibvirt.make_libvirtError(
-                fakelibvirt.libvirtError, 'migration failed (test)',
-                error_code=fakelibvirt.VIR_ERR_OPERATION_FAILED,
-                error_domain=fakelibvirt.VIR_FROM_QEMU)
-
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova.tests.fixtures.libvirt.Domain.migrateToURI3',
-            migrate_fails))
+        self._libvirt_migrate_fails()
         self.useFixture(fixtures.MonkeyPatch(
             'nova.virt.uefi_shim.driver.UEFIShimDriver.'
             'rollback_live_migration_at_source',
