@@ -22,6 +22,9 @@ per compute host.
 
 import os
 
+import fixtures
+from nova.virt import libvirt as nova_libvirt
+
 from nova.tests.functional.libvirt import test_uefi
 
 from nova_uefi_shim_tests.functional import base as shim_base
@@ -80,7 +83,24 @@ if test_stateless_firmware is not None:
             if not os.path.exists(STATELESS_LOADER):
                 self.skipTest('%s is missing (Debian package ovmf)' %
                               STATELESS_LOADER)
+            # NOTE(uefi_shim): Nova's setUp records every host's guest
+            # config through compute1's driver object (its wrapper calls
+            # the method bound to compute1). Stock LibvirtDriver keeps no
+            # per-host state there; UEFIShimDriver's firmware pin is held
+            # by each host's own sidecar, so compute2's unshelve or
+            # evacuation would be configured from compute1's sidecar. The
+            # same recording, through the driver object Nova called:
+            unpatched = nova_libvirt.LibvirtDriver._get_guest_config
             super(UEFIShimLibvirtStatelessFirmwareTest, self).setUp()
+
+            def _get_guest_config(driver, *args, **kwargs):
+                config = unpatched(driver, *args, **kwargs)
+                self.guest_configs[args[0].uuid] = config
+                return config
+
+            self.useFixture(fixtures.MonkeyPatch(
+                'nova.virt.libvirt.LibvirtDriver._get_guest_config',
+                _get_guest_config))
 
         def start_sidecar(self, hostname, **kwargs):
             firmware = dict(shim_fixtures.FIRMWARE,
