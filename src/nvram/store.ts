@@ -300,11 +300,12 @@ export class NvramStore {
 const HASH_PIECE = 1024 * 1024;
 
 /**
- * Size and sha256 of a file read through one descriptor, piece by piece (the descriptor keeps
- * the inode it opened: an atomic rename over the path during the read is not mixed in). Null
- * when the file does not exist.
+ * Read a file through one descriptor (the inode it opened: an atomic rename over the path
+ * during the read is not mixed in), piece by piece into one reused buffer of HASH_PIECE
+ * bytes, handing each piece and its offset to `onPiece` (the piece is valid during the call
+ * only). The file's size, or null when it does not exist.
  */
-export async function hashFile(full: string): Promise<{ size: number; sha256: string } | null> {
+async function eachPiece(full: string, onPiece: (piece: Buffer, offset: number) => void): Promise<number | null> {
   let fh: Awaited<ReturnType<typeof fsp.open>>;
   try {
     fh = await fsp.open(full, 'r');
@@ -313,46 +314,35 @@ export async function hashFile(full: string): Promise<{ size: number; sha256: st
     throw e;
   }
   try {
-    const hash = createHash('sha256');
     const piece = Buffer.allocUnsafe(HASH_PIECE);
     let size = 0;
     for (;;) {
       const { bytesRead } = await fh.read(piece, 0, piece.length, size);
-      if (bytesRead <= 0) break;
-      hash.update(piece.subarray(0, bytesRead));
+      if (bytesRead <= 0) return size;
+      onPiece(piece.subarray(0, bytesRead), size);
       size += bytesRead;
     }
-    return { size, sha256: hash.digest('hex') };
   } finally {
     await fh.close();
   }
 }
 
+/** Size and sha256 of a file, read piece by piece; null when it does not exist. */
+export async function hashFile(full: string): Promise<{ size: number; sha256: string } | null> {
+  const hash = createHash('sha256');
+  const size = await eachPiece(full, (piece) => hash.update(piece));
+  return size === null ? null : { size, sha256: hash.digest('hex') };
+}
+
 /** A file as a sparse image (its non-zero blocks copied out) and its digest, read piece by piece; null when missing. */
 async function readSparse(full: string): Promise<{ image: SparseImage; sha256: string } | null> {
-  let fh: Awaited<ReturnType<typeof fsp.open>>;
-  try {
-    fh = await fsp.open(full, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
-  try {
-    const hash = createHash('sha256');
-    const piece = Buffer.allocUnsafe(HASH_PIECE);
-    const image: SparseImage = { size: 0, segments: [] };
-    for (;;) {
-      const { bytesRead } = await fh.read(piece, 0, piece.length, image.size);
-      if (bytesRead <= 0) break;
-      const got = piece.subarray(0, bytesRead);
-      hash.update(got);
-      for (const [start, end] of dataRuns(got)) image.segments.push({ offset: image.size + start, data: Buffer.from(got.subarray(start, end)) });
-      image.size += bytesRead;
-    }
-    return { image, sha256: hash.digest('hex') };
-  } finally {
-    await fh.close();
-  }
+  const hash = createHash('sha256');
+  const segments: SparseImage['segments'] = [];
+  const size = await eachPiece(full, (piece, offset) => {
+    hash.update(piece);
+    for (const [start, end] of dataRuns(piece)) segments.push({ offset: offset + start, data: Buffer.from(piece.subarray(start, end)) });
+  });
+  return size === null ? null : { image: { size, segments }, sha256: hash.digest('hex') };
 }
 
 /** The stat identity of a file now, or null when it cannot be stat'ed. */
