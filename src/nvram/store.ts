@@ -296,7 +296,7 @@ export class NvramStore {
   }
 }
 
-/** The piece `hashFile` reads at a time. */
+/** The piece `eachPiece` reads at a time (one buffer, reused). */
 const HASH_PIECE = 1024 * 1024;
 
 /**
