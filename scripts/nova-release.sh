@@ -14,8 +14,9 @@
 #   install  build (or finish building) the release; every completed step
 #            leaves a stamp, so a re-run does only what is missing
 #   run      run COMMAND in the release (inside the chroot for 31/33, with
-#            /proc, /dev, /dev/pts, /sys, a tmpfs /tmp, /work and the host's
-#            node mounted; all unmounted again on exit, failure or signal)
+#            /proc, /dev, /dev/pts, /sys, a tmpfs /tmp, this repository (at
+#            its own path, also when that is under /tmp) and the host's node
+#            mounted; all unmounted again on exit, failure or signal)
 #   shell    an interactive shell in the release
 #   remove   delete the chroot (refused while anything is mounted in it)
 #   status   print what is installed
@@ -30,10 +31,11 @@ set -eu
 set -o pipefail
 
 ROOT=${NOVA_RELEASE_ROOT:-/var/cache/nova-uefi-shim/chroots}
+REPO_DIR=$(cd "$(dirname "$0")/.." && pwd)
 UNSHARE=${NOVA_RELEASE_UNSHARE:-1}
 
 usage() {
-    sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 die() {
@@ -122,9 +124,11 @@ mount_chroot() {
     do_mount "$C/dev/pts" --bind /dev/pts
     do_mount "$C/sys" --bind /sys
     do_mount "$C/tmp" -t tmpfs tmpfs
-    if [ "${NOVA_RELEASE_MOUNT_WORK:-1}" = 1 ] && [ -d /work ]; then
-        mkdir -p "$C/work"
-        do_mount "$C/work" --bind /work
+    # The repository at its own path (after /tmp: a clone under /tmp is mounted on the
+    # chroot's tmpfs, not hidden by it): the suite, the bench and their sidecars run from it.
+    if [ "${NOVA_RELEASE_MOUNT_REPO:-1}" = 1 ]; then
+        mkdir -p "$C$REPO_DIR"
+        do_mount "$C$REPO_DIR" --bind "$REPO_DIR"
     fi
     local node
     node=$(command -v node || true)
@@ -218,14 +222,14 @@ install_chroot() {
     if ! stamp "$PACKAGES_STEP"; then
         echo "release $RELEASE: installing Nova and its test packages"
         # shellcheck disable=SC2086
-        NOVA_RELEASE_MOUNT_WORK=0 in_chroot_sub sh -c "apt-get $APT_OPTS update -q && \
+        NOVA_RELEASE_MOUNT_REPO=0 in_chroot_sub sh -c "apt-get $APT_OPTS update -q && \
             apt-get $APT_OPTS install -y -q --no-install-recommends $TEST_PACKAGES $FIRMWARE && apt-get clean" \
             > "$ROOT/$SUITE.packages.log" 2>&1 \
             || die "package install failed, see $ROOT/$SUITE.packages.log"
         done_step "$PACKAGES_STEP"
     fi
     if ! stamp api-paste; then
-        NOVA_RELEASE_MOUNT_WORK=0 in_chroot_sub sh -c "cd /tmp && apt-get $APT_OPTS download nova-common && \
+        NOVA_RELEASE_MOUNT_REPO=0 in_chroot_sub sh -c "cd /tmp && apt-get $APT_OPTS download nova-common && \
             dpkg-deb -x nova-common_*.deb nc && mkdir -p $(dirname "$API_PASTE") && \
             cp nc/usr/share/nova-common/api-paste.ini $API_PASTE" \
             > "$ROOT/$SUITE.api-paste.log" 2>&1 \
