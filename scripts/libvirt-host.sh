@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Start / stop a real libvirt "host" for tests on a machine without systemd (Debian 12, root),
-# following /work/shared/reference/host-setup.md.
+# Start / stop a real libvirt "host" for tests on a machine without systemd (Debian 12, root):
+# the system virtlogd and libvirtd started by hand, as docs/testing.md describes.
 #
 #   libvirt-host.sh install            apt-get install the Debian 12 packages (only the missing ones)
 #   libvirt-host.sh start a            host A: the system virtlogd + libvirtd (reused when it answers)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A real object store for tests: an OpenStack Swift all-in-one from Debian 12's packages with the
 # s3api and tempauth middlewares, on 127.0.0.1 only, without systemd, one replica on one "device"
-# that is a plain directory (/work/shared/reference/replica-store.md).
+# that is a plain directory.
 #
 #   object-store.sh install   apt-get install the Debian 12 packages (only the missing ones)
 #   object-store.sh start     write the configs under the state dir, build the rings if missing, start
