@@ -25,6 +25,11 @@
  * runs the same steps, recording (instead of failing on) a lost marker or a leftover: the stock
  * column of docs/cloud.md. A cloud that is not running is installed and started, and stopped at
  * the end (NUS_CLOUD_KEEP=1 leaves it running); a running one is used and left running.
+ *
+ * Picking up after a failed step: NUS_CLOUD_KEEP_SERVERS=1 leaves the two servers in place at the
+ * end (their ids are printed); NUS_CLOUD_RESUME=<uefi id>,<secure-boot id> adopts them instead of
+ * creating new ones and NUS_CLOUD_FROM=<step title prefix> runs from that step on (the steps
+ * before it are skipped, and so is the bad-input case; e.g. NUS_CLOUD_FROM='resize + revert').
  */
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
@@ -44,6 +49,10 @@ type Host = 'cmp1' | 'cmp2';
 const ADDR: Record<Host, string> = { cmp1: '127.0.0.2', cmp2: '127.0.0.3' };
 const other = (h: Host): Host => (h === 'cmp1' ? 'cmp2' : 'cmp1');
 const STOCK = process.env.NUS_CLOUD_DRIVER === 'stock';
+const RESUME = (process.env.NUS_CLOUD_RESUME ?? '').split(',').filter(Boolean);
+const FROM = process.env.NUS_CLOUD_FROM ?? '';
+if ((RESUME.length || FROM) && (RESUME.length !== 2 || !FROM))
+  throw new Error('NUS_CLOUD_RESUME=<uefi id>,<secure-boot id> needs NUS_CLOUD_FROM=<step title prefix>');
 const DRIVER = STOCK ? 'stock' : 'ours';
 /** Generous limits: TCG guests on a 2-core machine shared with the whole control plane. */
 const OP_MS = 900_000;
@@ -311,10 +320,21 @@ describe(`real cloud: UEFI variables through every Nova operation (${DRIVER} dri
       console.log(`      both nova-compute services restarted with the ${DRIVER} driver in ${((Date.now() - t1) / 1000).toFixed(0)} s`);
     }
     await connectNova();
+    for (const [i, id] of RESUME.entries()) {
+      const s = await server(id);
+      assert.ok(s, `NUS_CLOUD_RESUME: no server ${id}`);
+      const label = i === 0 ? 'uefi' : 'secure-boot';
+      const host = s['OS-EXT-SRV-ATTR:host'] as Host;
+      guests.push({ label, image: '', name: id, id, instanceName: s['OS-EXT-SRV-ATTR:instance_name'], host, qemu: { cmp1: null, cmp2: null } });
+      console.log(`      resuming with ${label} server ${id} on ${host} (${s.status}) from step '${FROM}'`);
+    }
   });
 
   after(async function () {
-    for (const g of guests) if (g.id) await nova.delete(`/servers/${g.id}`).catch(() => undefined);
+    if (process.env.NUS_CLOUD_KEEP_SERVERS) {
+      const ids = guests.filter((g) => g.id).map((g) => g.id);
+      if (ids.length) console.log(`      servers kept: NUS_CLOUD_RESUME=${ids.join(',')}`);
+    } else for (const g of guests) if (g.id) await nova.delete(`/servers/${g.id}`).catch(() => undefined);
     console.log(`\n      driver: ${DRIVER}; cloud start-up ${cloudStartS.toFixed(0)} s`);
     console.log('      step | guest | host after | marker | seconds | result');
     for (const r of results)
@@ -328,8 +348,11 @@ describe(`real cloud: UEFI variables through every Nova operation (${DRIVER} dri
     if (startedHere && !process.env.NUS_CLOUD_KEEP) await cloud('stop');
   });
 
+  let reached = !FROM;
   beforeEach(function () {
     if (chainBroken) this.skip();
+    if (!reached && this.currentTest?.title.startsWith(FROM)) reached = true;
+    if (!reached) this.skip();
   });
   afterEach(function () {
     const t = this.currentTest;
