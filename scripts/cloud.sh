@@ -603,7 +603,12 @@ start_glance() {
     in_c glance-manage --config-file "$IS/etc/glance/glance-api.conf" db_sync >>"$S/log/glance-manage.log" 2>&1 || die "glance-manage db_sync failed; see $S/log/glance-manage.log"
     touch "$S/glance/.synced"
   fi
-  uwsgi glance-api "$CTL:9292" /usr/bin/glance-wsgi-api OS_GLANCE_CONFIG_DIR="$IS/etc/glance"
+  # Nova uploads a snapshot (shelve) chunked, in glanceclient's 1 MiB parts; with uWSGI's default
+  # chunked-input limit (1 MiB) Glance failed every such upload ("unable to receive chunked
+  # part", HTTP 500: the shelve failed). A higher limit, and more than the default 4 s socket
+  # timeout between two parts on a busy host.
+  uwsgi glance-api "$CTL:9292" /usr/bin/glance-wsgi-api OS_GLANCE_CONFIG_DIR="$IS/etc/glance" \
+    --chunked-input-limit $((64 * 1024 * 1024)) --chunked-input-timeout 300
   wait_for glance-api http_ok "http://$CTL:9292/versions"
 }
 
