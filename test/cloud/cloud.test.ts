@@ -128,11 +128,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function waitStatus(id: string, status: string, ms = OP_MS): Promise<ServerView> {
   const t0 = Date.now();
   let s: ServerView | null = null;
+  let task = '';
   while (Date.now() - t0 < ms) {
     s = await server(id);
     assert.ok(s, `server ${id} disappeared while waiting for ${status}`);
     if (s.status === status && !s['OS-EXT-STS:task_state']) return s;
     if (s.status === 'ERROR' && status !== 'ERROR') assert.fail(`server ${id} went to ERROR: ${s.fault?.message ?? '(no fault)'}`);
+    // A task that ended elsewhere (a failed shelve reverts to SHUTOFF with no task): say so now.
+    if (s['OS-EXT-STS:task_state']) task = s['OS-EXT-STS:task_state'];
+    else if (task) assert.fail(`server ${id}: task ${task} ended in ${s.status}, not ${status}; ${await lastAction(id)}`);
     if (status === 'VERIFY_RESIZE' && !s['OS-EXT-STS:task_state']) {
       // A resize or migration that failed before it started (no valid host) leaves the server as
       // it was, with the migration in error: say so instead of waiting for the limit.
@@ -144,6 +148,17 @@ async function waitStatus(id: string, status: string, ms = OP_MS): Promise<Serve
     await sleep(1000);
   }
   assert.fail(`server ${id} not ${status} after ${ms / 1000} s (last: ${s?.status}/${s?.['OS-EXT-STS:task_state']})`);
+}
+
+/** The newest instance action's failed event, if any (what Nova recorded of a failed task). */
+async function lastAction(id: string): Promise<string> {
+  const r = await nova.get(`/servers/${id}/os-instance-actions`);
+  const a = (r.data as { instanceActions?: { action: string; request_id: string }[] }).instanceActions?.[0];
+  if (!a) return 'no instance action';
+  const d = await nova.get(`/servers/${id}/os-instance-actions/${a.request_id}`);
+  const ev = (d.data as { instanceAction?: { events?: { event: string; result: string | null; traceback?: string }[] } }).instanceAction?.events ?? [];
+  const bad = ev.find((e) => e.result === 'Error');
+  return `last action ${a.action}${bad ? `: ${bad.event} Error${bad.traceback ? ` (${bad.traceback.trim().split('\n').pop()})` : ''}` : ''}`;
 }
 
 async function waitGone(id: string, ms = OP_MS): Promise<void> {
