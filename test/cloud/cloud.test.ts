@@ -705,6 +705,10 @@ describe(`real cloud: UEFI variables through every Nova operation (${DRIVER} dri
         const t1 = Date.now();
         // 2.94: the evacuated guest boots on the destination (2.95 would leave it stopped).
         await action(g.id, { evacuate: {} }, '2.94');
+        // Nova names the new host only once the rebuild there is finished (the resource tracker's
+        // finish_evacuation, which also sets the evacuation's migration to done): the server is
+        // ACTIVE with no task on the old host a moment before that.
+        await waitMigration(g.id, ['done', 'completed']);
         const s = await waitStatus(g.id, 'ACTIVE');
         assert.equal(s['OS-EXT-SRV-ATTR:host'], other(down));
         // The source is down: its leftovers are checked once it is back (below).
