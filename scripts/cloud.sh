@@ -744,8 +744,13 @@ start_compute() { # start_compute H: libvirt (virtlogd, libvirtd), sshd, sidecar
   alive "sshd-$h" || run "sshd-$h" --ns "$h" /usr/sbin/sshd -D -e -p "$SSH_PORT" -o "ListenAddress=$ip" -h "$IS/etc/ssh/host_ed25519" -o PermitRootLogin=prohibit-password -o UsePAM=no
   wait_for "sshd-$h" in_c ssh -o BatchMode=yes -o ConnectTimeout=5 "$ip" true
   start_sidecar "$h"
+  local since
+  since=$(date +%s)
   alive "nova-compute-$h" || run "nova-compute-$h" --ns "$h" nova-compute --config-file "$IS/etc/nova/nova-$h.conf"
-  wait_for "nova-compute-$h" compute_up "$h"
+  # A host an evacuation forced down reads down until the operator unsets that, which Nova only
+  # accepts once the returning nova-compute has cleaned up the evacuated instances: its first
+  # report since this start is the sign it runs.
+  wait_for "nova-compute-$h" compute_up "$h" "$since"
 }
 start_sidecar() {
   local h=$1
@@ -753,7 +758,7 @@ start_sidecar() {
   run "sidecar-$h" --ns "$h" sh -c "cd '$REPO' && exec /usr/local/bin/node --import tsx src/main.ts --config-file '$IS/etc/sidecar-$h.conf'"
   wait_for "sidecar-$h" http_ok "http://$(addr_of "$h"):$SIDECAR_PORT/healthz"
 }
-compute_up() { admin service-up nova-compute "$1"; }
+compute_up() { admin service-up nova-compute "$@"; }
 
 stop_compute() {
   local h=$1 d

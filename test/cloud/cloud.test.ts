@@ -729,10 +729,10 @@ describe(`real cloud: UEFI variables through every Nova operation (${DRIVER} dri
         if (!ok) throw new CheckFailed(`${g.label} after evacuate: guest ${seen}, marker in store: ${inStore}`);
       });
     } finally {
-      // Forced down, the service never reads "up", which `compute start` waits for: the host is
-      // no longer forced down once it is repaired, before its services start again.
-      await openstack('compute', 'service', 'set', '--up', down, 'nova-compute');
+      // Nova unsets forced-down only once the returning nova-compute has cleaned up what was
+      // evacuated from it (the evacuations' migrations completed).
       await cloud('compute', 'start', down);
+      await openstack('compute', 'service', 'set', '--up', down, 'nova-compute');
     }
     // The returning host deletes what it had of the evacuated instances at nova-compute start and
     // marks the evacuation's migration completed.
