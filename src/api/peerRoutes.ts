@@ -78,7 +78,8 @@ export function peerRouter({
       sendJson(res, await driverOf(res).peerStage(uuid, peerRequest<StageRequest>(validator, PEER_OPERATIONS.stageNvram, peerBody(req))));
     });
     r.get(peerRoute(PEER_PATHS.instanceState), async (req, res) => {
-      const state = await driverOf(res).peerState(uuidOf(req), req.query.nvram === '1');
+      const nvram = req.query.nvram === '1' ? (req.query.runs === '1' ? 'runs' : 'whole') : false;
+      const state = await driverOf(res).peerState(uuidOf(req), nvram);
       sendJson(res, state);
       metrics?.nvramBytesSent.inc(storeBytesIn(state));
     });

@@ -299,8 +299,8 @@ export class ShimDriver implements ServedDriver, RequestDrivers {
   peerStage(uuid: string, body: C.StageRequest) {
     return this.locked('peer_stage', uuid, (u) => cold.stageNvram(this.core, this.md(), u, body));
   }
-  peerState(uuid: string, withNvram: boolean) {
-    return this.locked('peer_state', uuid, (u) => answers.peerInstanceState(this.core, u, withNvram));
+  peerState(uuid: string, nvram: answers.StoreAsked) {
+    return this.locked('peer_state', uuid, (u) => answers.peerInstanceState(this.core, u, nvram));
   }
   peerNvramDigest(uuid: string, name: string) {
     return this.locked('peer_nvram_digest', uuid, (u) => answers.peerNvramDigest(this.core, this.md(), u, name));

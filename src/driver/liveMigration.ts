@@ -32,7 +32,7 @@ import type { InstanceRecord } from '../state/records';
 import type { DestJournal, LiveSourceJournal, SourceJournal } from '../state/journal';
 import { isFinal } from '../state/journal';
 import { coldBoot } from './coldBoot';
-import { decodeNvram } from '../peer/transfer';
+import { decodeNvram, decodeImage } from '../peer/transfer';
 import { peerApi } from '../peer/protocol';
 import { setNvramPath, setSerialSocketPath } from '../domainXml';
 import { InstanceInvalidState, InstanceNotFound, InvalidInput, MigrationError, MigrationPreCheckError } from '../errors';
@@ -137,7 +137,10 @@ export async function preLiveMigration(core: DriverCore, md: MigrationDeps, p: P
     throw new MigrationError(`domain name differs between hosts (${state.record.name} vs ${name}): check [DEFAULT] instance_name_template`, { code: 400 });
   const why = await deps.firmware.whyCannotRun(state.record.firmware, state.nvram?.size ?? null);
   if (why) throw new MigrationPreCheckError(why);
-  const content = state.nvram && state.record.nvramPath ? decodeNvram(state.nvram) : null;
+  // As runs (a sparse image: a 64 MiB AAVMF store is never held whole), or whole from a
+  // source that predates them.
+  const sent = state.nvram && state.record.nvramPath ? state.nvram : null;
+  const content = sent ? (sent.runs ? decodeImage(sent) : decodeNvram(sent)) : null;
   const live = content ? deps.nvram.pathFor(name) : null;
   const j: DestJournal = {
     instance_uuid: uuid,
@@ -149,7 +152,7 @@ export async function preLiveMigration(core: DriverCore, md: MigrationDeps, p: P
     same_host: false,
     peer: shim.source_host,
     staged_path: live ?? undefined,
-    nvram: content && state.nvram ? { size: content.length, sha256: state.nvram.sha256 } : null,
+    nvram: content && sent ? { size: sent.size, sha256: sent.sha256 } : null,
     firmware: state.record.firmware,
     record: state.record,
     history: [],
@@ -157,7 +160,7 @@ export async function preLiveMigration(core: DriverCore, md: MigrationDeps, p: P
   await md.journals.put(j, 'live-staging');
   // The file must exist, with the right size, before the incoming QEMU maps it; QEMU
   // rewrites it from the migration stream at the first resume.
-  if (content && live) await deps.nvram.writeBytes(live, content);
+  if (content && live) await (Buffer.isBuffer(content) ? deps.nvram.writeBytes(live, content) : deps.nvram.writeImage(live, content));
   core.crashPoint('pre_live:written-before-journal');
   await md.journals.put(j, 'live-staged');
   return { migrate_data: { ...mdata, uefi_shim: { ...shim, dest_nvram_path: live } } };

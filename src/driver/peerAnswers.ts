@@ -7,25 +7,37 @@
  */
 import type { DriverCore, MigrationDeps } from './core';
 import type { NvramDigest, PeerInstanceState } from './contract';
-import { encodeNvram } from '../peer/transfer';
+import { encodeNvram, encodeImage, type NvramPayload } from '../peer/transfer';
 import { PowerState } from '../nova/powerState';
 
+/** What a peer asks of the store: nothing, the whole store, or its runs (peer/transfer). */
+export type StoreAsked = false | 'whole' | 'runs';
+
 /** Peer endpoint: the source's record, XML, power state and (optionally) its live store. */
-export async function peerInstanceState(core: DriverCore, uuid: string, withNvram: boolean): Promise<PeerInstanceState> {
+export async function peerInstanceState(core: DriverCore, uuid: string, nvram: StoreAsked): Promise<PeerInstanceState> {
   const rec = await core.mustRecord(uuid);
   const info = await core.hv.getInfo(rec.name);
   // One read and one digest of the store at most: the pre-checks need its size only (a stat),
-  // the copy its bytes, hashed once by encodeNvram (a 64 MiB AAVMF store costs a pass each).
+  // the copy its bytes, hashed in the same pass (a 64 MiB AAVMF store costs a pass each).
   // The digest is kept for the source's own check after the hand-over (verifyDestination).
-  const store = withNvram && rec.nvramPath ? await core.deps.nvram.readHashed(rec.nvramPath) : null;
-  const size = store ? store.data.length : rec.nvramPath ? await core.deps.nvram.sizeOf(rec.nvramPath) : null;
+  const copy = nvram && rec.nvramPath ? await storeCopy(core, rec.nvramPath, nvram) : null;
   return {
     record: rec,
     domain_xml: await core.hv.getXml(rec.name),
     power_state: info?.state ?? PowerState.NOSTATE,
-    nvram_size: size,
-    nvram: store ? encodeNvram(store.data, store.sha256) : null,
+    nvram_size: copy ? copy.size : rec.nvramPath ? await core.deps.nvram.sizeOf(rec.nvramPath) : null,
+    nvram: copy,
   };
+}
+
+/** The store for the wire: its runs (read piece by piece, never whole), or all its bytes. */
+async function storeCopy(core: DriverCore, path: string, how: 'whole' | 'runs'): Promise<NvramPayload | null> {
+  if (how === 'runs') {
+    const read = await core.deps.nvram.readImage(path);
+    return read ? encodeImage(read.image, read.sha256) : null;
+  }
+  const store = await core.deps.nvram.readHashed(path);
+  return store ? encodeNvram(store.data, store.sha256) : null;
 }
 
 /** Destination peer endpoint: digest of the store the arriving guest uses. */

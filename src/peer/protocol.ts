@@ -128,9 +128,13 @@ export class PeerApi {
     return checkAnswer(host, 'PeerStageResult', await this.peer.call(host, 'PUT', peerPath(PEER_PATHS.stageNvram, uuid), body));
   }
 
-  /** Live migration, destination → source: the instance's record, definition, power state and (`withNvram`) its store. */
+  /**
+   * Live migration, destination → source: the instance's record, definition, power state and
+   * (`withNvram`) its store, asked as runs (`runs=1`: a source that predates them ignores the
+   * word and sends the whole store, which the caller takes as well).
+   */
   async instanceState(host: string, uuid: string, withNvram: boolean): Promise<PeerInstanceState> {
-    const path = peerPath(PEER_PATHS.instanceState, uuid, withNvram ? { nvram: '1' } : undefined);
+    const path = peerPath(PEER_PATHS.instanceState, uuid, withNvram ? { nvram: '1', runs: '1' } : undefined);
     return checkAnswer(host, 'PeerInstanceState', await this.peer.call(host, 'GET', path));
   }
 

@@ -8,15 +8,25 @@
 import { brotliCompressSync, brotliDecompressSync, constants as zc } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { MigrationError } from '../errors';
+import type { SparseImage } from '../util/atomicFile';
 
 export interface NvramPayload {
   /** sha256 of the uncompressed store. */
   sha256: string;
   size: number;
-  /** base64 of brotli(content). */
+  /** base64 of brotli(content), or with `runs` of brotli(the runs' bytes, one after the other). */
   data: string;
   encoding: 'br';
+  /**
+   * [offset, length] of each run of bytes that are not all zero, in order: every other byte of
+   * the store is zero. Sent only to a receiver that asked for it (it never holds the whole
+   * store: a 64 MiB AAVMF store is a few KiB of runs).
+   */
+  runs?: [number, number][];
 }
+
+/** Zeros hashed in place of the gaps between runs (a digest is of the whole store). */
+const ZEROS = Buffer.alloc(1024 * 1024);
 
 /**
  * Brotli quality 1: a 64 MiB AAVMF store compresses in ~22 ms instead of ~140 ms at quality 5
@@ -24,14 +34,6 @@ export interface NvramPayload {
  * 528 KiB OVMF store to 6.0 KiB instead of 5.4. Time on the migration path matters more.
  */
 const BROTLI_QUALITY = 1;
-
-/**
- * Output chunk of the decompression: the whole store in one piece up to this size (an OVMF
- * store), else pieces of this size. zlib's default (16 KiB) cuts a 64 MiB AAVMF store into
- * 4,096 pieces that are then copied together once more: about twice the time of the
- * decompression itself (bench, Debian's AAVMF_VARS.ms.fd).
- */
-const DECOMPRESS_CHUNK = 1024 * 1024;
 
 /**
  * `content` compressed for the wire with its digest. `sha256`: the digest of exactly these
@@ -52,7 +54,12 @@ export function decodeNvram(p: NvramPayload, maxSize = 256 * 1024 * 1024): Buffe
   try {
     content = brotliDecompressSync(Buffer.from(p.data, 'base64'), {
       maxOutputLength: p.size + 1,
-      chunkSize: Math.max(zc.Z_MIN_CHUNK, Math.min(p.size + 1, DECOMPRESS_CHUNK)),
+      // One output buffer of the declared size (and the byte that tells a longer output):
+      // pieces of any size are copied together once more at the end, and for a 64 MiB AAVMF
+      // store that copy into fresh memory costs as much as the decompression (1 MiB pieces:
+      // 457 ms, one buffer: 217 ms, Debian's AAVMF_VARS.ms.fd on a 2-vCPU VM). p.size is
+      // bounded by maxSize above.
+      chunkSize: Math.max(zc.Z_MIN_CHUNK, p.size + 1),
     });
   } catch (e) {
     throw new MigrationError('NVRAM payload does not decompress', { code: 400, cause: e });
@@ -71,4 +78,67 @@ export function decodeNvram(p: NvramPayload, maxSize = 256 * 1024 * 1024): Buffe
 export function storeBytesIn(body: unknown): number {
   const p = (body as { nvram?: Partial<NvramPayload> | null } | null | undefined)?.nvram;
   return p && typeof p === 'object' && p.encoding === 'br' && typeof p.data === 'string' && Number.isInteger(p.size) ? Number(p.size) : 0;
+}
+
+/**
+ * A sparse image for the wire: its runs and brotli of their bytes, with the digest of the
+ * whole store (`sha256`, computed by whoever read it: NvramStore.readImage).
+ */
+export function encodeImage(image: SparseImage, sha256: string): NvramPayload {
+  const runs: [number, number][] = [];
+  for (const s of image.segments) {
+    const last = runs[runs.length - 1];
+    if (last && last[0] + last[1] === s.offset) last[1] += s.data.length;
+    else runs.push([s.offset, s.data.length]);
+  }
+  const bytes = Buffer.concat(image.segments.map((s) => s.data));
+  const packed = brotliCompressSync(bytes, { params: { [zc.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY, [zc.BROTLI_PARAM_SIZE_HINT]: bytes.length } });
+  return { sha256, size: image.size, data: packed.toString('base64'), encoding: 'br', runs };
+}
+
+/**
+ * Decompress a payload with `runs` into a sparse image and verify it (runs in order, inside the
+ * size, their bytes exactly as many as they say, the digest of the whole store with zeros in
+ * the gaps); throws MigrationError without returning anything partial. The zeros are hashed,
+ * never allocated.
+ */
+export function decodeImage(p: NvramPayload, maxSize = 256 * 1024 * 1024): SparseImage {
+  if (!p || p.encoding !== 'br' || typeof p.data !== 'string' || typeof p.sha256 !== 'string' || !Number.isInteger(p.size) || !Array.isArray(p.runs)) {
+    throw new MigrationError('malformed NVRAM payload', { code: 400 });
+  }
+  if (p.size < 0 || p.size > maxSize) throw new MigrationError(`NVRAM payload size ${p.size} out of range`, { code: 400 });
+  let end = 0;
+  for (const r of p.runs) {
+    if (!Array.isArray(r) || r.length !== 2 || !Number.isInteger(r[0]) || !Number.isInteger(r[1]) || r[0] < end || r[1] <= 0 || r[0] + r[1] > p.size) {
+      throw new MigrationError(`NVRAM payload runs out of order or beyond its ${p.size} bytes`, { code: 400 });
+    }
+    end = r[0] + r[1];
+  }
+  const total = p.runs.reduce((n, r) => n + r[1], 0);
+  let bytes: Buffer;
+  try {
+    bytes = brotliDecompressSync(Buffer.from(p.data, 'base64'), { maxOutputLength: total + 1, chunkSize: Math.max(zc.Z_MIN_CHUNK, total + 1) });
+  } catch (e) {
+    throw new MigrationError('NVRAM payload does not decompress', { code: 400, cause: e });
+  }
+  if (bytes.length !== total) throw new MigrationError(`NVRAM size mismatch: got ${bytes.length} bytes of runs, expected ${total}`, { code: 400 });
+  const image: SparseImage = { size: p.size, segments: [] };
+  const hash = createHash('sha256');
+  let at = 0;
+  let taken = 0;
+  const zeros = (n: number) => {
+    for (let left = n; left > 0; left -= ZEROS.length) hash.update(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
+  };
+  for (const [offset, length] of p.runs) {
+    zeros(offset - at);
+    const data = bytes.subarray(taken, taken + length);
+    hash.update(data);
+    image.segments.push({ offset, data });
+    taken += length;
+    at = offset + length;
+  }
+  zeros(p.size - at);
+  const digest = hash.digest('hex');
+  if (digest !== p.sha256) throw new MigrationError(`NVRAM digest mismatch: got ${digest}, expected ${p.sha256}`, { code: 400 });
+  return image;
 }

@@ -1795,10 +1795,12 @@ export interface components {
         NvramPayload: {
             sha256: string;
             size: number;
-            /** @description Base64 of brotli(content). */
+            /** @description Base64 of brotli(content); with `runs`, of brotli(the runs' bytes, one after the other). */
             data: string;
             /** @constant */
             encoding: "br";
+            /** @description [offset, length] of each run of bytes that are not all zero, in order; every other byte of the store is zero. Sent only when asked (`runs=1`). */
+            runs?: number[][];
         };
         /** @description The sidecar's record of an instance, as the peer keeps it (fields beyond these are the peer's and kept as sent). */
         PeerInstanceRecord: {
@@ -3620,6 +3622,8 @@ export interface operations {
             query?: {
                 /** @description `1`: the store too (`pre_live_migration` puts a copy in place). */
                 nvram?: string;
+                /** @description `1` (with `nvram=1`): the store as its runs of bytes that are not all zero (`NvramPayload.runs`), not whole. */
+                runs?: string;
             };
             header?: never;
             path: {

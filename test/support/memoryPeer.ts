@@ -94,7 +94,10 @@ function route(driver: ShimDriver, method: Method, pathAndQuery: string, body: u
   const m = /^\/v1\/peer\/instances\/([^/]+)\/(nvram|state|nvram_digest)$/.exec(url.pathname);
   const uuid = m ? decodeURIComponent(m[1]) : '';
   if (m && method === 'PUT' && m[2] === 'nvram') return driver.peerStage(uuid, body as StageRequest);
-  if (m && method === 'GET' && m[2] === 'state') return driver.peerState(uuid, url.searchParams.get('nvram') === '1');
+  if (m && method === 'GET' && m[2] === 'state') {
+    const nvram = url.searchParams.get('nvram') === '1' ? (url.searchParams.get('runs') === '1' ? 'runs' : 'whole') : false;
+    return driver.peerState(uuid, nvram);
+  }
   if (m && method === 'GET' && m[2] === 'nvram_digest') return driver.peerNvramDigest(uuid, url.searchParams.get('name') ?? '');
   return Promise.reject(new NovaError('NotFound', 404, `no peer route ${method} ${url.pathname}`));
 }

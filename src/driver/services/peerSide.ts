@@ -5,12 +5,13 @@
  * Implemented by driver/coldMigration and driver/liveMigration.
  */
 import type { NvramDigest, PeerInstanceState, StageRequest, StageResult } from '../contract';
+import type { StoreAsked } from '../peerAnswers';
 
 export interface PeerSide {
   /** Destination of a cold migration: verify the received store and stage it (not live). Idempotent per migration. */
   peerStage(uuid: string, body: StageRequest): Promise<StageResult>;
-  /** Source: its record, definition, power state and, when asked, its store. */
-  peerState(uuid: string, withNvram: boolean): Promise<PeerInstanceState>;
+  /** Source: its record, definition, power state and, when asked, its store (whole, or as runs). */
+  peerState(uuid: string, nvram: StoreAsked): Promise<PeerInstanceState>;
   /** Destination: the digest of the store the arriving guest uses. */
   peerNvramDigest(uuid: string, name: string): Promise<NvramDigest>;
 }

@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { decodeNvram } from '../../../src/peer/transfer';
+import { decodeNvram, decodeImage } from '../../../src/peer/transfer';
 import { UEFI, makeWorld, newInstance, nova, type Host, type World } from '../../support/driverHarness';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -34,10 +34,20 @@ describe('driver/peerAnswers', () => {
     assert.equal(bare.nvram_size, bytes.length);
     assert.equal(bare.nvram, null);
 
-    const full = await A.driver.peerState(inst.uuid, true);
+    const full = await A.driver.peerState(inst.uuid, 'whole');
     assert.ok(full.nvram);
     assert.equal(full.nvram.sha256, sha256(bytes));
+    assert.equal(full.nvram.runs, undefined);
     assert.deepEqual(decodeNvram(full.nvram), bytes);
+
+    // As runs: the same store, rebuilt from its runs with zeros between them.
+    const runs = await A.driver.peerState(inst.uuid, 'runs');
+    assert.ok(runs.nvram?.runs);
+    assert.equal(runs.nvram.sha256, sha256(bytes));
+    const image = decodeImage(runs.nvram);
+    const rebuilt = Buffer.alloc(image.size);
+    for (const s of image.segments) s.data.copy(rebuilt, s.offset);
+    assert.deepEqual(rebuilt, bytes);
   });
 
   it('refuses the state of an instance this host does not hold (InstanceNotFound)', async () => {

@@ -70,6 +70,61 @@ describe('nvram/store templates', () => {
   });
 });
 
+describe('nvram/store info', () => {
+  let dir: string;
+  let store: NvramStore;
+  beforeEach(async () => {
+    dir = tmpDir('nus-store-info-');
+    store = new NvramStore({ dir, mode: 0o600 });
+    await store.init();
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('hashes a store larger than one read piece, with a short last piece, as the whole file hashes', async () => {
+    const data = Buffer.alloc(2 * 1024 * 1024 + 7, 0xa5);
+    data.write('head', 0);
+    data.write('tail', data.length - 4);
+    const file = path.join(dir, 'big_VARS.fd');
+    fs.writeFileSync(file, data);
+    const info = await store.info(file);
+    assert.equal(info?.size, data.length);
+    assert.equal(info?.sha256, createHash('sha256').update(data).digest('hex'));
+  });
+
+  it('reads a store as a sparse image (its non-zero blocks only) with its digest, and writes one back byte for byte', async () => {
+    const data = Buffer.alloc(3 * 1024 * 1024 + 10);
+    data.write('VARS', 0x10);
+    data.fill(0xff, 2 * 1024 * 1024 - 8, 2 * 1024 * 1024 + 8); // across a read piece's edge
+    data.write('!', data.length - 1);
+    const file = path.join(dir, 'aavmf_VARS.fd');
+    fs.writeFileSync(file, data);
+    const read = await store.readImage(file);
+    assert.ok(read);
+    assert.equal(read.sha256, createHash('sha256').update(data).digest('hex'));
+    assert.equal(read.image.size, data.length);
+    assert.deepEqual(
+      read.image.segments.map((s) => [s.offset, s.data.length]),
+      [
+        [0, 4096],
+        [2 * 1024 * 1024 - 4096, 4096],
+        [2 * 1024 * 1024, 4096],
+        [3 * 1024 * 1024, 10],
+      ],
+    );
+    const copy = path.join(dir, 'copy_VARS.fd');
+    await store.writeImage(copy, read.image);
+    assert.ok(fs.readFileSync(copy).equals(data));
+    assert.equal(await store.readImage(path.join(dir, 'none_VARS.fd')), null);
+  });
+
+  it('answers null for a store that does not exist, and an empty store its empty digest', async () => {
+    assert.equal(await store.info(path.join(dir, 'none_VARS.fd')), null);
+    fs.writeFileSync(path.join(dir, 'empty_VARS.fd'), '');
+    const info = await store.info(path.join(dir, 'empty_VARS.fd'));
+    assert.deepEqual([info?.size, info?.sha256], [0, createHash('sha256').digest('hex')]);
+  });
+});
+
 describe('nvram/store readHashed', () => {
   let root: string;
   let nv: NvramStore;

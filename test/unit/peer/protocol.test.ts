@@ -47,7 +47,7 @@ describe('peer/protocol', () => {
     const u = randomUUID();
     const nvram = encodeNvram(Buffer.alloc(4096, 0xff));
     const { peer, calls } = transport((c) => {
-      if (c.path.endsWith('/state?nvram=1')) return { record: record(u), domain_xml: '<domain/>', power_state: 1, nvram_size: 4096, nvram };
+      if (c.path.endsWith('/state?nvram=1&runs=1')) return { record: record(u), domain_xml: '<domain/>', power_state: 1, nvram_size: 4096, nvram };
       if (c.path.includes('/nvram_digest')) return { sha256: nvram.sha256, size: 4096 };
       if (c.path.endsWith('/nvram')) return { staged: true, size: 4096, sha256: nvram.sha256 };
       if (c.path.endsWith('/rollback_live_migration_at_destination')) return {};
@@ -65,7 +65,7 @@ describe('peer/protocol', () => {
     assert.deepEqual(
       calls.map((c) => `${c.method} ${c.path}`),
       [
-        `GET /v1/peer/instances/${u}/state?nvram=1`,
+        `GET /v1/peer/instances/${u}/state?nvram=1&runs=1`,
         `GET /v1/peer/instances/${u}/nvram_digest?name=instance-0000002a`,
         `PUT /v1/peer/instances/${u}/nvram`,
         `POST /v1/peer/instances/${u}/rollback_live_migration_at_destination`,

@@ -1,5 +1,7 @@
 import { strict as assert } from 'node:assert';
-import { encodeNvram, decodeNvram } from '../../../src/peer/transfer';
+import { createHash } from 'node:crypto';
+import { encodeNvram, decodeNvram, encodeImage, decodeImage } from '../../../src/peer/transfer';
+import { dataRuns, type SparseImage } from '../../../src/util/atomicFile';
 
 describe('peer/transfer', () => {
   it('round-trips a store and shrinks a 64 MiB zero store to under 0.1% of its size', () => {
@@ -30,4 +32,83 @@ describe('peer/transfer', () => {
       );
     });
   }
+});
+
+describe('peer/transfer: a store as runs', () => {
+  /** A store as NvramStore.readImage gives it: its non-zero blocks, with the digest of the whole. */
+  const imageOf = (data: Buffer): [SparseImage, string] => [
+    { size: data.length, segments: dataRuns(data).map(([a, b]) => ({ offset: a, data: data.subarray(a, b) })) },
+    createHash('sha256').update(data).digest('hex'),
+  ];
+  const rebuild = (image: SparseImage) => {
+    const out = Buffer.alloc(image.size);
+    for (const s of image.segments) s.data.copy(out, s.offset);
+    return out;
+  };
+  const store = () => {
+    const data = Buffer.alloc(8 * 1024 * 1024 + 100);
+    data.write('VARS', 0x100);
+    data.fill(0xa5, 3 * 1024 * 1024, 3 * 1024 * 1024 + 10_000);
+    data.write('END', data.length - 3);
+    return data;
+  };
+
+  it('round-trips a store through its runs, adjacent segments sent as one run, zeros never sent', () => {
+    const data = store();
+    const [image, digest] = imageOf(data);
+    // the same bytes cut in two adjacent segments travel as one run
+    const cut = {
+      size: image.size,
+      segments: image.segments.flatMap((s) => [
+        { offset: s.offset, data: s.data.subarray(0, 1) },
+        { offset: s.offset + 1, data: s.data.subarray(1) },
+      ]),
+    };
+    const p = encodeImage(cut, digest);
+    assert.deepEqual(p.runs, [
+      [0, 4096],
+      [3 * 1024 * 1024, 12_288],
+      [8 * 1024 * 1024, 100], // the short last block
+    ]);
+    const back = decodeImage(p);
+    assert.equal(back.size, data.length);
+    assert.ok(rebuild(back).equals(data));
+  });
+
+  const bad: [string, (p: ReturnType<typeof encodeImage>) => object, RegExp][] = [
+    ['a digest mismatch', (p) => ({ ...p, sha256: 'f'.repeat(64) }), /digest mismatch/],
+    ['runs out of order', (p) => ({ ...p, runs: [...(p.runs ?? [])].reverse() }), /out of order/],
+    ['a run beyond the size', (p) => ({ ...p, size: 4096 }), /out of order or beyond/],
+    ['an empty run', (p) => ({ ...p, runs: [[0, 0], ...(p.runs ?? [])] }), /out of order or beyond/],
+    ['runs longer than their bytes', (p) => ({ ...p, runs: (p.runs ?? []).map(([o, n], i) => (i === 0 ? [o, n + 1] : [o, n])) }), /size mismatch/],
+    [
+      'a zero moved: same bytes, another place',
+      (p) => ({ ...p, runs: (p.runs ?? []).map(([o, n], i) => (i === 1 ? [o + 4096, n] : [o, n])) }),
+      /digest mismatch/,
+    ],
+    ['runs that are not pairs', (p) => ({ ...p, runs: [[0]] }), /out of order or beyond/],
+  ];
+  for (const [what, mutate, re] of bad) {
+    it(`refuses ${what} with MigrationError, nothing returned`, () => {
+      const [image, digest] = imageOf(store());
+      assert.throws(
+        () => decodeImage(mutate(encodeImage(image, digest)) as ReturnType<typeof encodeImage>),
+        (e: Error & { type?: string }) => e.type === 'MigrationError' && re.test(e.message),
+      );
+    });
+  }
+
+  it('hashes the zeros of a 64 MiB store without holding them: the digest is of the whole store', () => {
+    const data = Buffer.alloc(64 * 1024 * 1024);
+    data.write('VARS', 0x100);
+    const [image, digest] = imageOf(data);
+    const p = encodeImage(image, digest);
+    assert.ok(Buffer.from(p.data, 'base64').length < 1024, `${p.data.length} base64 chars`);
+    const back = decodeImage(p);
+    assert.equal(
+      back.segments.reduce((n, s) => n + s.data.length, 0),
+      4096,
+    );
+    assert.ok(rebuild(back).equals(data));
+  });
 });

@@ -67,6 +67,46 @@ describe('util/atomicFile', () => {
     assert.ok(alloc <= 64 * 1024, `allocated ${alloc}`);
   });
 
+  it('finds data inside otherwise-zero 1 MiB windows, across a window edge and in a partial last block', async () => {
+    const size = 3 * 1024 * 1024 + 100;
+    const data = Buffer.alloc(size);
+    data.write('MID', 1024 * 1024 + 5000);
+    data.write('EDGE', 2 * 1024 * 1024 - 2); // straddles the second window's end
+    data.write('END', size - 3);
+    const t = path.join(dir, 'windows');
+    await writeFileAtomic(t, data);
+    assert.ok(fs.readFileSync(t).equals(data));
+    assert.ok((await allocatedBytes(t)) <= 64 * 1024, 'zero windows stay holes');
+  });
+
+  it('writes a sparse image: its segments at their offsets, holes elsewhere, the size it says; refuses segments out of order', async () => {
+    const t = path.join(dir, 'image');
+    const image = {
+      size: 5 * 1024 * 1024,
+      segments: [
+        { offset: 4096, data: Buffer.from('first') },
+        { offset: 4101, data: Buffer.from('-adjacent') },
+        { offset: 4 * 1024 * 1024, data: Buffer.alloc(8192, 0x5a) },
+      ],
+    };
+    await writeFileAtomic(t, image, { verify: true });
+    const want = Buffer.alloc(image.size);
+    for (const s of image.segments) s.data.copy(want, s.offset);
+    assert.ok(fs.readFileSync(t).equals(want));
+    assert.ok((await allocatedBytes(t)) <= 64 * 1024, 'the gaps stay holes');
+    const before = fs.readFileSync(t);
+    const overlapping = {
+      size: 8192,
+      segments: [
+        { offset: 100, data: Buffer.alloc(10, 1) },
+        { offset: 105, data: Buffer.alloc(10, 2) },
+      ],
+    };
+    await assert.rejects(writeFileAtomic(t, overlapping), /out of order/);
+    await assert.rejects(writeFileAtomic(t, { size: 10, segments: [{ offset: 5, data: Buffer.alloc(10, 1) }] }), /beyond 10 bytes/);
+    assert.ok(fs.readFileSync(t).equals(before), 'the old file as it was');
+  });
+
   it('keeps 0xFF-filled content dense and identical', async () => {
     const data = Buffer.alloc(540_672, 0xff);
     const t = path.join(dir, 'dense');
