@@ -876,7 +876,9 @@ case "$CMD" in
   driver)
     case "${ARGS[0]:-}" in stock|ours) ;; *) die "driver stock|ours" ;; esac
     echo "${ARGS[0]}" >"$(DRIVER_FILE)"
-    for h in "${HOSTS[@]}"; do stop_one "nova-compute-$h"; compute_conf "$h" >"$S/etc/nova/nova-$h.conf"; done
+    # Every config file again (compute_conf needs write_configs' nova_common), then the restarts.
+    write_configs
+    for h in "${HOSTS[@]}"; do stop_one "nova-compute-$h"; done
     for h in "${HOSTS[@]}"; do run "nova-compute-$h" --ns "$h" nova-compute --config-file "$IS/etc/nova/nova-$h.conf"; done
     for h in "${HOSTS[@]}"; do wait_for "nova-compute-$h" compute_up "$h"; done
     ;;
