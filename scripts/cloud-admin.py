@@ -7,10 +7,15 @@ Run by scripts/cloud.sh inside the cloud's chroot, with the admin user's OS_* va
                                            service roles), the services and their endpoints
   cloud-admin.py register IMAGE_DIR        the guest images (uploaded again when the file on disk
                                            changed) and the flavors
-  cloud-admin.py service-up BINARY [HOST]  exit 0 when Nova reports the service (on HOST) up
+  cloud-admin.py service-up BINARY [HOST [SINCE]]
+                                           exit 0 when Nova reports the service (on HOST) up, or,
+                                           with SINCE (seconds since the epoch), when a service an
+                                           operator forced down has reported in since then (Nova
+                                           reads a forced-down service as down however alive it is)
 
 Every step is idempotent: what exists is left as it is.
 """
+import datetime
 import hashlib
 import os
 import sys
@@ -121,10 +126,17 @@ def register(image_dir):
             print(f"flavor {name} created")
 
 
-def service_up(binary, host=None):
+def service_up(binary, host=None, since=None):
     c = conn()
     query = {"binary": binary, **({"host": host} if host else {})}
-    return 0 if any(s.state == "up" for s in c.compute.services(**query)) else 1
+    for s in c.compute.services(**query):
+        if s.state == "up":
+            return 0
+        if since and s.is_forced_down and s.updated_at:
+            seen = datetime.datetime.fromisoformat(s.updated_at).replace(tzinfo=datetime.timezone.utc)
+            if seen.timestamp() > float(since):
+                return 0
+    return 1
 
 
 def main(argv):
@@ -136,7 +148,7 @@ def main(argv):
         accounts(*args)
     elif cmd == "register" and len(args) == 1:
         register(*args)
-    elif cmd == "service-up" and len(args) in (1, 2):
+    elif cmd == "service-up" and len(args) in (1, 2, 3):
         return service_up(*args)
     else:
         print(__doc__, file=sys.stderr)

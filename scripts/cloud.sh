@@ -603,7 +603,12 @@ start_glance() {
     in_c glance-manage --config-file "$IS/etc/glance/glance-api.conf" db_sync >>"$S/log/glance-manage.log" 2>&1 || die "glance-manage db_sync failed; see $S/log/glance-manage.log"
     touch "$S/glance/.synced"
   fi
-  uwsgi glance-api "$CTL:9292" /usr/bin/glance-wsgi-api OS_GLANCE_CONFIG_DIR="$IS/etc/glance"
+  # Nova uploads a snapshot (shelve) chunked, in glanceclient's 1 MiB parts; with uWSGI's default
+  # chunked-input limit (1 MiB) Glance failed every such upload ("unable to receive chunked
+  # part", HTTP 500: the shelve failed). A higher limit, and more than the default 4 s socket
+  # timeout between two parts on a busy host.
+  uwsgi glance-api "$CTL:9292" /usr/bin/glance-wsgi-api OS_GLANCE_CONFIG_DIR="$IS/etc/glance" \
+    --chunked-input-limit $((64 * 1024 * 1024)) --chunked-input-timeout 300
   wait_for glance-api http_ok "http://$CTL:9292/versions"
 }
 
@@ -739,8 +744,13 @@ start_compute() { # start_compute H: libvirt (virtlogd, libvirtd), sshd, sidecar
   alive "sshd-$h" || run "sshd-$h" --ns "$h" /usr/sbin/sshd -D -e -p "$SSH_PORT" -o "ListenAddress=$ip" -h "$IS/etc/ssh/host_ed25519" -o PermitRootLogin=prohibit-password -o UsePAM=no
   wait_for "sshd-$h" in_c ssh -o BatchMode=yes -o ConnectTimeout=5 "$ip" true
   start_sidecar "$h"
+  local since
+  since=$(date +%s)
   alive "nova-compute-$h" || run "nova-compute-$h" --ns "$h" nova-compute --config-file "$IS/etc/nova/nova-$h.conf"
-  wait_for "nova-compute-$h" compute_up "$h"
+  # A host an evacuation forced down reads down until the operator unsets that, which Nova only
+  # accepts once the returning nova-compute has cleaned up the evacuated instances: its first
+  # report since this start is the sign it runs.
+  wait_for "nova-compute-$h" compute_up "$h" "$since"
 }
 start_sidecar() {
   local h=$1
@@ -748,7 +758,7 @@ start_sidecar() {
   run "sidecar-$h" --ns "$h" sh -c "cd '$REPO' && exec /usr/local/bin/node --import tsx src/main.ts --config-file '$IS/etc/sidecar-$h.conf'"
   wait_for "sidecar-$h" http_ok "http://$(addr_of "$h"):$SIDECAR_PORT/healthz"
 }
-compute_up() { admin service-up nova-compute "$1"; }
+compute_up() { admin service-up nova-compute "$@"; }
 
 stop_compute() {
   local h=$1 d
@@ -866,7 +876,9 @@ case "$CMD" in
   driver)
     case "${ARGS[0]:-}" in stock|ours) ;; *) die "driver stock|ours" ;; esac
     echo "${ARGS[0]}" >"$(DRIVER_FILE)"
-    for h in "${HOSTS[@]}"; do stop_one "nova-compute-$h"; compute_conf "$h" >"$S/etc/nova/nova-$h.conf"; done
+    # Every config file again (compute_conf needs write_configs' nova_common), then the restarts.
+    write_configs
+    for h in "${HOSTS[@]}"; do stop_one "nova-compute-$h"; done
     for h in "${HOSTS[@]}"; do run "nova-compute-$h" --ns "$h" nova-compute --config-file "$IS/etc/nova/nova-$h.conf"; done
     for h in "${HOSTS[@]}"; do wait_for "nova-compute-$h" compute_up "$h"; done
     ;;
