@@ -14,7 +14,7 @@
  */
 import { promises as fsp, constants as fsc } from 'node:fs';
 import * as path from 'node:path';
-import { createFileExclusive, mkdirDurable, probeWritable, unlinkDurable, writeFileAtomic, TEMP_MARKER } from '../util/atomicFile';
+import { createFileExclusive, fsyncDir, mkdirDurable, probeWritable, unlinkDurable, writeFileAtomic, TEMP_MARKER } from '../util/atomicFile';
 import { StorageError } from '../errors';
 import { checkKey, checkOwner, type ClaimEntry, type ProbeResult, type ReplicaStore } from './types';
 import { ReplicaUnavailable } from './errors';
@@ -111,8 +111,7 @@ export class DirectoryReplicaStore implements ReplicaStore {
   async put(key: string, body: Buffer): Promise<void> {
     const f = this.file(key);
     try {
-      await mkdirDurable(path.dirname(f), 0o700);
-      await writeFileAtomic(f, body, { mode: 0o600 });
+      await inFolder(f, () => writeFileAtomic(f, body, { mode: 0o600 }));
     } catch (e) {
       throw unavailable(`cannot write ${key}`, e);
     }
@@ -156,19 +155,37 @@ export class DirectoryReplicaStore implements ReplicaStore {
     return (await this.walk(prefix)).filter((k) => !k.endsWith(CLAIM_SUFFIX));
   }
 
+  /**
+   * Remove the object, then the folders it leaves empty up to the store's root (an instance's
+   * `gen/` and `claim/` folders and its own, once its last object is gone). `rmdir` removes
+   * only an empty folder, atomically: a folder another host has just put something in stays,
+   * and a writer whose new folder is removed before its file lands makes it again (`inFolder`).
+   */
   async delete(key: string): Promise<void> {
+    const f = this.file(key);
     try {
-      await unlinkDurable(this.file(key));
+      await unlinkDurable(f);
     } catch (e) {
       throw unavailable(`cannot delete ${key}`, e);
+    }
+    await this.removeEmptyFolders(path.dirname(f));
+  }
+
+  private async removeEmptyFolders(dir: string): Promise<void> {
+    for (let d = dir; d !== this.root && d.startsWith(this.root + path.sep); d = path.dirname(d)) {
+      try {
+        await fsp.rmdir(d);
+      } catch {
+        return; // not empty (or already gone): what is above it is not empty either
+      }
+      await fsyncDir(path.dirname(d)).catch(() => undefined);
     }
   }
 
   async claim(key: string, owner: string): Promise<boolean> {
     const target = this.file(key) + CLAIM_SUFFIX;
     try {
-      await mkdirDurable(path.dirname(target), 0o700);
-      return await createFileExclusive(target, checkOwner(owner), { mode: 0o600, sparse: false });
+      return await inFolder(target, () => createFileExclusive(target, checkOwner(owner), { mode: 0o600, sparse: false }));
     } catch (e) {
       throw unavailable(`cannot claim ${key}`, e);
     }
@@ -186,5 +203,20 @@ export class DirectoryReplicaStore implements ReplicaStore {
 
   async dropClaim(key: string): Promise<void> {
     await this.delete(key + CLAIM_SUFFIX);
+  }
+}
+
+/**
+ * Make `file`'s folder and run `write` in it; when the folder was removed between the two (a
+ * `delete` on another host removed it as empty), make it again and write again, at most twice.
+ */
+async function inFolder<T>(file: string, write: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    await mkdirDurable(path.dirname(file), 0o700);
+    try {
+      return await write();
+    } catch (e) {
+      if (!(e instanceof StorageError && e.errno === 'ENOENT' && attempt < 2)) throw e;
+    }
   }
 }

@@ -28,6 +28,42 @@ describe('replica/directory', () => {
     assert.deepEqual(await s.list('nothing/'), []);
   });
 
+  it("removes the folders an instance's last object leaves empty, and no other: the store's root stays", async () => {
+    const shared = path.join(root, 'shared');
+    const s = new DirectoryReplicaStore(shared);
+    await s.init();
+    await s.put('nvram/u1/gen/a', Buffer.from('A'));
+    await s.claim('nvram/u1/claim/000000000001', 'host1');
+    await s.put('nvram/u2/gen/a', Buffer.from('B'));
+    await s.delete('nvram/u1/gen/a');
+    assert.ok(!fs.existsSync(path.join(shared, 'nvram/u1/gen')), 'the empty gen/ folder is gone');
+    assert.ok(fs.existsSync(path.join(shared, 'nvram/u1/claim')), 'the claim folder still holds a claim');
+    await s.dropClaim('nvram/u1/claim/000000000001');
+    assert.ok(!fs.existsSync(path.join(shared, 'nvram/u1')), "the instance's folder is gone with its last object");
+    assert.deepEqual(fs.readdirSync(path.join(shared, 'nvram')), ['u2'], 'the other instance is untouched');
+    await s.delete('nvram/u2/gen/a');
+    assert.deepEqual(fs.readdirSync(shared), [], 'the root stays, empty');
+    // ... and takes objects again
+    await s.put('nvram/u1/gen/b', Buffer.from('C'));
+    assert.equal((await s.get('nvram/u1/gen/b'))?.toString(), 'C');
+  });
+
+  it('puts and claims while the last sibling of their folder is deleted, 50 times over: every write lands', async () => {
+    const s = new DirectoryReplicaStore(root);
+    for (let i = 0; i < 50; i++) {
+      await s.put(`nvram/u/gen/old${i}`, Buffer.from('old'));
+      await Promise.all([
+        s.delete(`nvram/u/gen/old${i}`),
+        s.put(`nvram/u/gen/new${i}`, Buffer.from('new')),
+        s.claim(`nvram/u/claim/${String(i).padStart(12, '0')}`, 'host1'),
+      ]);
+      assert.equal((await s.get(`nvram/u/gen/new${i}`))?.toString(), 'new', `round ${i}`);
+      await s.delete(`nvram/u/gen/new${i}`);
+      await s.dropClaim(`nvram/u/claim/${String(i).padStart(12, '0')}`);
+    }
+    assert.deepEqual(fs.readdirSync(root), []);
+  });
+
   it('refuses keys that would leave the directory', async () => {
     const s = new DirectoryReplicaStore(root);
     for (const k of ['../x', 'a/../../x', '/abs', 'a//b', '']) await assert.rejects(s.put(k, Buffer.from('x')), /invalid replica object key/, k);
