@@ -196,6 +196,8 @@ class UEFIShimTestBase(base.ServersTestBase):
     #: (a busy machine makes an aarch64 live migration slower, not wrong).
     MIGRATION_WAIT = float(os.environ.get('NOVA_UEFI_SHIM_MIGRATION_WAIT',
                                           '180'))
+    #: Seconds between two looks at the newest migration.
+    MIGRATION_POLL = 0.2
     #: Migration states after which nothing changes any more.
     _MIGRATION_FINAL = ('completed', 'confirmed', 'reverted', 'error',
                         'failed', 'cancelled', 'done')
@@ -228,7 +230,7 @@ class UEFIShimTestBase(base.ServersTestBase):
                 self.fail('migration of %s still %s after %d s (expected %s)'
                           % (server['id'], status, self.MIGRATION_WAIT,
                              expected_statuses))
-            time.sleep(0.2)
+            time.sleep(self.MIGRATION_POLL)
 
     def report(self, table, **row):
         """Append a row to the suite's report (run-functional.sh prints it)."""
