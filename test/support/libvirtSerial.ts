@@ -169,7 +169,7 @@ export class LibvirtSerial {
    * (MAX_XMIT_RETRY), which happens on a loaded 2-CPU host; when the dropped byte was part of
    * the prompt, Enter brings a fresh one. Returns the last output.
    */
-  async dmpstore(name: string, guid: string, attempts = 3): Promise<string> {
+  async dmpstore(name: string, guid: string, attempts = 5): Promise<string> {
     let out = '';
     for (let i = 0; i < attempts; i++) {
       try {
@@ -183,6 +183,10 @@ export class LibvirtSerial {
       if (/No matching variables/i.test(out)) return out;
       const v = parseDmpstore(out).find((x) => x.name === name);
       if (v?.complete) return out;
+      // Let a burst of load pass before the next dump (a loaded host lost the same bytes three
+      // times in a row without a pause).
+      await sleep(1000 * (i + 1));
+      await this.attachToShell();
     }
     return out;
   }
@@ -261,4 +265,23 @@ export function dumpedString(out: string, name: string): string | null {
   const v = parseDmpstore(out).find((x) => x.name === name);
   if (v && !v.complete) throw new Error(`dmpstore: ${name} came back with fewer bytes than its DataSize (serial output lost): ${JSON.stringify(out)}`);
   return v ? v.data.toString('utf16le').replace(/\0+$/, '') : null;
+}
+
+/**
+ * Whether a dmpstore output shows `name` holding the UTF-16 string `want` (null: the variable is
+ * absent). A dump that lost serial bytes after every retry still agrees when its DataSize is
+ * `want`'s and the bytes that arrived (at least 8, from the start, no byte missing among them)
+ * are `want`'s: the console dropped the tail of the line, not the variable. Anything else is a
+ * disagreement, so the check still fails for a wrong, shorter or longer value.
+ */
+export function dumpedAgrees(out: string, name: string, want: string | null): { agrees: boolean; partial: boolean } {
+  const v = parseDmpstore(out).find((x) => x.name === name);
+  if (!v) return { agrees: want === null && /No matching variables/i.test(out), partial: false };
+  if (want === null) return { agrees: false, partial: !v.complete };
+  if (v.complete) return { agrees: v.data.toString('utf16le').replace(/\0+$/, '') === want, partial: false };
+  const size = parseInt(/DataSize\s*=\s*0x([0-9A-Fa-f]+)/.exec(out.slice(out.indexOf(`:${name}'`)))?.[1] ?? '-1', 16);
+  const bytes = Buffer.from(want, 'utf16le');
+  const sizeOk = size === bytes.length || size === bytes.length + 2;
+  const prefixOk = v.data.length >= 8 && v.data.equals(Buffer.concat([bytes, Buffer.alloc(2)]).subarray(0, v.data.length));
+  return { agrees: sizeOk && prefixOk, partial: true };
 }

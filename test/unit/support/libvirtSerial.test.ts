@@ -1,6 +1,6 @@
 /** The e2e suite's reader of the UEFI shell's `dmpstore` output, on output captured from OVMF (Debian 2022.11). */
 import { strict as assert } from 'node:assert';
-import { LibvirtSerial, dumpedString, parseDmpstore } from '../../support/libvirtSerial';
+import { LibvirtSerial, dumpedAgrees, dumpedString, parseDmpstore } from '../../support/libvirtSerial';
 
 const CAPTURED =
   '\x1b[13;01H\x1b[1m\x1b[33m\x1b[40mShell> \x1b[0m\x1b[37m\x1b[40mdmpstore NusMarker -guid 3a7b9c1e-1111-2222-3333-444455556666\r\n' +
@@ -51,5 +51,23 @@ describe('parseDmpstore (UEFI shell output)', () => {
   it('dumpedString decodes the UTF-16 value, and is null for an absent name', () => {
     assert.equal(dumpedString(LibvirtSerial.clean(CAPTURED), 'NusMarker'), 'hard-37ec7b66');
     assert.equal(dumpedString(LibvirtSerial.clean(CAPTURED), 'Other'), null);
+  });
+
+  describe('dumpedAgrees', () => {
+    const head = "Variable NV+BS '3A7B9C1E-1111-2222-3333-444455556666:NusMarker' DataSize = 0x1A\r\n";
+    // As a loaded host lost it: the rest of the second row and its line end never arrived.
+    const cut = `${head}  00000000: 73 00 6F 00 66 00 74 00-2D 00 63 00 39 00 65 00  *s.o.f.t.-.c.9.e.*\r\n  00000010: 31 00 33 00 3`;
+    const cases: [string, string, string | null, { agrees: boolean; partial: boolean }][] = [
+      ['a complete dump of the value', LibvirtSerial.clean(CAPTURED), 'hard-37ec7b66', { agrees: true, partial: false }],
+      ['a complete dump of another value', LibvirtSerial.clean(CAPTURED), 'hard-37ec7b67', { agrees: false, partial: false }],
+      ['a cut dump whose size and first bytes are the value', cut, 'soft-c9e13abc', { agrees: true, partial: true }],
+      ['a cut dump of another value of the same size', cut, 'soft-c9e23abc', { agrees: false, partial: true }],
+      ['a cut dump of a longer value', cut, 'soft-c9e13abcd', { agrees: false, partial: true }],
+      ['a dump cut before 8 bytes', `${head}  00000000: 73 00 6F`, 'soft-c9e13abc', { agrees: false, partial: true }],
+      ['no such variable, none wanted', 'dmpstore: No matching variables found.', null, { agrees: true, partial: false }],
+      ['output not understood, none wanted', 'garbage', null, { agrees: false, partial: false }],
+      ['the variable, none wanted', LibvirtSerial.clean(CAPTURED), null, { agrees: false, partial: false }],
+    ];
+    for (const [name, out, want, expected] of cases) it(name, () => assert.deepEqual(dumpedAgrees(out, 'NusMarker', want), expected));
   });
 });
