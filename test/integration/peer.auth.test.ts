@@ -7,10 +7,10 @@
  */
 import { strict as assert } from 'node:assert';
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import axios from 'axios';
 import { startTestSidecar, instance, UEFI_Q35, type TestSidecar } from '../support/sidecar';
 import { freePort } from '../support/processes';
+import { listenLoopback } from '../support/loopback';
 import { scrape, sample } from '../support/metrics';
 import { signRequest, H_RESPONSE_SIGNATURE } from '../../src/peer/signing';
 import { PeerClient } from '../../src/peer/client';
@@ -23,12 +23,8 @@ async function listener(answer: (req: http.IncomingMessage, res: http.ServerResp
   let connections = 0;
   const server = http.createServer(answer);
   server.on('connection', () => connections++);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    port: (server.address() as AddressInfo).port,
-    connections: () => connections,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
+  const { port, close } = await listenLoopback(server);
+  return { port, connections: () => connections, close };
 }
 
 describe('peer link authentication', function () {

@@ -7,9 +7,8 @@
  */
 import { strict as assert } from 'node:assert';
 import express from 'express';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createApp, type ReadinessCheck } from '../../../src/api/app';
+import { listenLoopback, type Loopback } from '../../support/loopback';
 import { makeWorld, newInstance, UEFI, type Host, type World } from '../../support/driverHarness';
 
 const TOKEN = 'app-test-token-0123456789';
@@ -18,7 +17,7 @@ const RID = 'req-0b7a6c2e-1d3f-4e5a-8b9c-0d1e2f3a4b5c';
 describe('api/app', () => {
   let w: World;
   let A: Host;
-  let server: http.Server;
+  let srv: Loopback;
   let base: string;
   let stopping: boolean;
   let checks: ReadinessCheck[];
@@ -46,12 +45,11 @@ describe('api/app', () => {
           }),
       ],
     });
-    server = http.createServer(app);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    srv = await listenLoopback(app);
+    base = srv.base;
   });
   afterEach(async () => {
-    await new Promise<void>((r) => server.close(() => r()));
+    await srv.close();
     w.cleanup();
   });
 

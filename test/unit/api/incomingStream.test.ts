@@ -7,16 +7,15 @@
  */
 import { strict as assert } from 'node:assert';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { incomingStreamRouter } from '../../../src/api/incomingStream';
 import { InstanceInvalidState, NovaError } from '../../../src/errors';
 import type { IncomingGuest } from '../../../src/hypervisor/types';
+import { listenLoopback, type Loopback } from '../../support/loopback';
 
 const PAYLOAD = { sha256: 'ab'.repeat(32), size: 540672, data: 'G8MAAI', encoding: 'br' };
 
 describe('api/incomingStream', () => {
-  let server: http.Server;
+  let srv: Loopback;
   let base: string;
   let accepted: IncomingGuest[];
   let fail: Error | null;
@@ -40,11 +39,10 @@ describe('api/incomingStream', () => {
       const n = e instanceof NovaError ? e : new NovaError('Internal', 500, String(e));
       res.status(n.code).json({ error: { type: n.type, code: n.code, message: n.message } });
     });
-    server = http.createServer(app);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    srv = await listenLoopback(app);
+    base = srv.base;
   });
-  after(() => new Promise<void>((r) => server.close(() => r())));
+  after(() => srv.close());
   beforeEach(() => {
     accepted = [];
     fail = null;

@@ -8,9 +8,8 @@
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createApp } from '../../../src/api/app';
+import { listenLoopback, type Loopback } from '../../support/loopback';
 import { MemoryReplicaStore } from '../../support/memoryReplicaStore';
 import { makeWorld, markStore, newInstance, storeOn, UEFI, SECURE, type Host, type Inst, type World } from '../../support/driverHarness';
 
@@ -19,7 +18,7 @@ type ErrBody = { error: { type: string; code: number; message: string } };
 describe('api/nvramRoutes', () => {
   let w: World;
   let A: Host;
-  let server: http.Server;
+  let srv: Loopback;
   let base: string;
   let i: Inst;
 
@@ -27,15 +26,14 @@ describe('api/nvramRoutes', () => {
     w = await makeWorld({ replicaStore: new MemoryReplicaStore() });
     [A] = w.hosts;
     const app = createApp({ driver: A.driver, log: A.log, settings: () => ({ auth_token: '', metrics_open: false }), host: 'compute1', backend: 'embedded' });
-    server = http.createServer(app);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    srv = await listenLoopback(app);
+    base = srv.base;
     i = newInstance();
     await A.driver.spawn(i.uuid, { instance: i, image_meta: UEFI });
     await A.replicas!.idle();
   });
   afterEach(async () => {
-    await new Promise<void>((r) => server.close(() => r()));
+    await srv.close();
     w.cleanup();
   });
 

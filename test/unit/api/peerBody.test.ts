@@ -8,11 +8,11 @@ import { strict as assert } from 'node:assert';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { authenticatedPeerBody, peerState, type PeerBodyLimits } from '../../../src/api/peerBody';
 import { NovaError } from '../../../src/errors';
 import { SignatureVerifier, signRequest } from '../../../src/peer/signing';
+import { listenLoopback, type Loopback } from '../../support/loopback';
 
 const SECRET = 'peer-body-test-secret-0123456789';
 const PATH = '/v1/peer/echo';
@@ -24,7 +24,7 @@ interface Reply {
 }
 
 describe('api/peerBody', () => {
-  let server: http.Server;
+  let srv: Loopback;
   let port: number;
   let bytesRead: number;
   let routeReached: number;
@@ -45,11 +45,10 @@ describe('api/peerBody', () => {
       const n = e instanceof NovaError ? e : new NovaError('Internal', 500, String(e));
       res.status(n.code).json({ type: n.type, message: n.message });
     });
-    server = http.createServer(app);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    port = (server.address() as AddressInfo).port;
+    srv = await listenLoopback(app);
+    port = srv.port;
   });
-  after(() => new Promise<void>((r) => server.close(() => r())));
+  after(() => srv.close());
   beforeEach(() => {
     bytesRead = 0;
     routeReached = 0;

@@ -8,14 +8,13 @@
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createApp } from '../../../src/api/app';
 import { peerRouter } from '../../../src/api/peerRoutes';
 import { testConfig } from '../../../src/config';
 import { NovaError } from '../../../src/errors';
 import { PeerClient } from '../../../src/peer/client';
 import { SignatureVerifier } from '../../../src/peer/signing';
+import { listenLoopback, type Loopback } from '../../support/loopback';
 import { makeWorld, newInstance, storeOn, UEFI, type Host, type Inst, type World } from '../../support/driverHarness';
 
 const SECRET = 'peer-routes-test-secret-0123456789';
@@ -23,7 +22,7 @@ const SECRET = 'peer-routes-test-secret-0123456789';
 describe('api/peerRoutes', () => {
   let w: World;
   let A: Host;
-  let server: http.Server;
+  let srv: Loopback;
   let peer: PeerClient;
   let base: string;
   let i: Inst;
@@ -40,15 +39,14 @@ describe('api/peerRoutes', () => {
       backend: 'embedded',
       extraRouters: [peerRouter({ verifier, host: 'compute1', secret: () => SECRET })],
     });
-    server = http.createServer(app);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    srv = await listenLoopback(app);
+    base = srv.base;
     peer = new PeerClient(testConfig({ DEFAULT: { host: 'compute2' }, peer: { shared_secret: SECRET, hosts: { compute1: base } } }));
     i = newInstance();
     await A.driver.spawn(i.uuid, { instance: i, image_meta: UEFI });
   });
   afterEach(async () => {
-    await new Promise<void>((r) => server.close(() => r()));
+    await srv.close();
     w.cleanup();
   });
 

@@ -4,17 +4,14 @@
  * fit the schema refused naming the field, and 409 on a host without replicas.
  */
 import { strict as assert } from 'node:assert';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createApp } from '../../../src/api/app';
+import { listenLoopback, type Loopback } from '../../support/loopback';
 import { MemoryReplicaStore } from '../../support/memoryReplicaStore';
 import { makeWorld, newInstance, UEFI, type Host, type World } from '../../support/driverHarness';
 
-async function serve(h: Host): Promise<{ base: string; close: () => Promise<void> }> {
+function serve(h: Host): Promise<Loopback> {
   const app = createApp({ driver: h.driver, log: h.log, settings: () => ({ auth_token: '', metrics_open: false }), host: h.name, backend: 'embedded' });
-  const server = http.createServer(app);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return listenLoopback(app);
 }
 
 type Orphans = { backend: string; orphans: { instance_uuid: string; generations: number[]; owner: string }[]; kept: { instance_uuid: string; why: string }[] };
@@ -23,7 +20,7 @@ type Pruned = { dry_run: boolean; orphans: { instance_uuid: string }[]; removed:
 describe('api/replicaRoutes', () => {
   let w: World;
   let A: Host;
-  let srv: { base: string; close: () => Promise<void> };
+  let srv: Loopback;
   afterEach(async () => {
     await srv.close();
     w.cleanup();

@@ -5,8 +5,8 @@
  */
 import { strict as assert } from 'node:assert';
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { CliError, EXIT, SidecarClient } from '../../../src/cli/client';
+import { closedPort, listenLoopback, type Loopback } from '../../support/loopback';
 
 interface Seen {
   method: string;
@@ -16,14 +16,14 @@ interface Seen {
 }
 
 describe('cli/client', () => {
-  let server: http.Server;
+  let srv: Loopback;
   let url: string;
   let seen: Seen[];
   let reply: (res: http.ServerResponse) => void;
   const held: http.ServerResponse[] = [];
 
   before(async () => {
-    server = http.createServer((req, res) => {
+    srv = await listenLoopback((req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString('utf8')));
       req.on('end', () => {
@@ -31,12 +31,11 @@ describe('cli/client', () => {
         reply(res);
       });
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    url = srv.base;
   });
   after(() => {
     for (const r of held) r.destroy();
-    return new Promise<void>((r) => server.close(() => r()));
+    return srv.close();
   });
   beforeEach(() => {
     seen = [];
@@ -106,10 +105,7 @@ describe('cli/client', () => {
   });
 
   it('a sidecar that refuses the connection is exit 5 naming the URL, its source and the system error', async () => {
-    const closed = http.createServer();
-    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((r) => closed.close(() => r()));
+    const port = await closedPort();
     const c = new SidecarClient({ url: `http://127.0.0.1:${port}`, token: '', source: 'NOVA_UEFI_SHIM_URL' });
     await assert.rejects(
       c.call('GET', '/healthz'),

@@ -6,12 +6,11 @@
  */
 import { strict as assert } from 'node:assert';
 import { Command } from 'commander';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createApp } from '../../../src/api/app';
 import { CliError, EXIT } from '../../../src/cli/client';
 import { UsageError } from '../../../src/cli/args';
 import { onlineCommands } from '../../../src/cli/online';
+import { listenLoopback, type Loopback } from '../../support/loopback';
 import { MemoryReplicaStore } from '../../support/memoryReplicaStore';
 import { domainName, makeWorld, newInstance, UEFI, type Host, type Inst, type World } from '../../support/driverHarness';
 
@@ -20,7 +19,7 @@ const TOKEN = 'online-cli-token-0123456789';
 describe('cli/online', () => {
   let w: World;
   let A: Host;
-  let server: http.Server;
+  let srv: Loopback;
   let url: string;
   let i: Inst;
 
@@ -34,15 +33,14 @@ describe('cli/online', () => {
       host: 'compute1',
       backend: 'embedded',
     });
-    server = http.createServer(app);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    srv = await listenLoopback(app);
+    url = srv.base;
     i = newInstance();
     await A.driver.spawn(i.uuid, { instance: i, image_meta: UEFI });
     await A.replicas!.idle();
   });
   afterEach(async () => {
-    await new Promise<void>((r) => server.close(() => r()));
+    await srv.close();
     w.cleanup();
   });
 

@@ -8,13 +8,13 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { testConfig } from '../../../src/config';
 import { NovaError } from '../../../src/errors';
 import { PeerClient, peerHttpsAgent } from '../../../src/peer/client';
 import { H_RESPONSE_SIGNATURE, SignatureVerifier, signResponse, type VerifiedRequest } from '../../../src/peer/signing';
+import { closedPort, listenLoopback, type Loopback } from '../../support/loopback';
 
 const SECRET = 'peer-client-test-secret-0123456789';
 
@@ -50,14 +50,14 @@ const isNova =
   };
 
 describe('peer/client', () => {
-  let server: http.Server;
+  let srv: Loopback;
   let url: string;
   let seen: Seen[];
   let reply: Answer;
   const verifier = new SignatureVerifier(SECRET, 300, () => ['compute2']);
 
   before(async () => {
-    server = http.createServer((req, res) => {
+    srv = await listenLoopback((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -71,10 +71,9 @@ describe('peer/client', () => {
         reply(s, res);
       });
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    url = srv.base;
   });
-  after(() => new Promise<void>((r) => server.close(() => r())));
+  after(() => srv.close());
   beforeEach(() => {
     seen = [];
     reply = answer(200, { ok: true });
@@ -148,10 +147,7 @@ describe('peer/client', () => {
   });
 
   it('a peer that refuses the connection or does not answer in [peer] timeout is a MigrationError naming it', async () => {
-    const closed = http.createServer();
-    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((r) => closed.close(() => r()));
+    const port = await closedPort();
     const c = client({ hosts: { compute3: `http://127.0.0.1:${port}` } });
     await assert.rejects(
       c.call('compute3', 'GET', '/v1/peer/ping'),

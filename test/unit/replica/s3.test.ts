@@ -10,10 +10,10 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { S3ReplicaStore, s3OptionsFrom, type S3StoreOptions } from '../../../src/replica/s3';
 import { ReplicaUnavailable } from '../../../src/replica/errors';
 import { testConfig, type ReplicaConfig } from '../../../src/config';
+import { listenLoopback, type Loopback } from '../../support/loopback';
 
 const BUCKET = 'nvram-replicas';
 
@@ -31,21 +31,19 @@ class FakeS3 {
   /** `METHOD key` (or `METHOD` for any key) → HTTP status to answer with an S3 error body. */
   readonly failures = new Map<string, number>();
   readonly seen: Seen[] = [];
-  private server!: http.Server;
+  private srv!: Loopback;
   port = 0;
 
   async start(): Promise<void> {
-    this.server = http.createServer((req, res) => {
+    this.srv = await listenLoopback((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => this.handle(req, Buffer.concat(chunks), res));
     });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.port = this.srv.port;
   }
   async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((r) => this.server.close(() => r()));
+    await this.srv.close({ dropConnections: true });
   }
 
   private error(res: http.ServerResponse, status: number, code: string, head = false): void {
