@@ -10,27 +10,18 @@
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { runCli } from '../../src/cli/program';
 import { startTestSidecar, instance, TOKEN, UEFI_Q35, type TestSidecar } from '../support/sidecar';
 import { driverFirmware } from '../support/driverHarness';
 import { tmpDir } from '../support/firmwareFixture';
 import { OWNER, testCert } from '../support/sbKeys';
+import { closedPort } from '../support/loopback';
 
 interface Run {
   code: number;
   out: string;
   err: string;
-}
-
-/** A port nothing listens on (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 describe('the online CLI against running sidecars', function () {

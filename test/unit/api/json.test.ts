@@ -4,16 +4,15 @@
  * no deeper than the limit. Driven through a real express app on loopback.
  */
 import { strict as assert } from 'node:assert';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { InvalidInput, NovaError } from '../../../src/errors';
 import { MAX_JSON_DEPTH, checkJsonDepth, jsonBody, parseJsonBody, sendJson, signAnswers } from '../../../src/api/json';
+import { listenLoopback, type Loopback } from '../../support/loopback';
 
 const nest = (n: number, inner = '1') => '['.repeat(n) + inner + ']'.repeat(n);
 
 describe('api/json', () => {
-  let server: Server;
+  let srv: Loopback;
   let base: string;
   before(async () => {
     const app = express();
@@ -28,11 +27,10 @@ describe('api/json', () => {
       const status = (err as { status?: number }).status ?? 500;
       sendJson(res, { type: 'other', message: String((err as Error).message) }, status);
     });
-    server = app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    srv = await listenLoopback(app);
+    base = srv.base;
   });
-  after(() => new Promise<void>((r) => server.close(() => r())));
+  after(() => srv.close());
 
   const post = (body: string, headers: Record<string, string> = {}) => fetch(`${base}/echo`, { method: 'POST', body, headers });
 
