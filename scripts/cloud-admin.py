@@ -8,10 +8,10 @@ Run by scripts/cloud.sh inside the cloud's chroot, with the admin user's OS_* va
   cloud-admin.py register IMAGE_DIR        the guest images (uploaded again when the file on disk
                                            changed) and the flavors
   cloud-admin.py service-up BINARY [HOST [SINCE]]
-                                           exit 0 when Nova reports the service (on HOST) up, or,
-                                           with SINCE (seconds since the epoch), when a service an
-                                           operator forced down has reported in since then (Nova
-                                           reads a forced-down service as down however alive it is)
+                                           exit 0 when Nova reports the service (on HOST) up; with
+                                           SINCE (seconds since the epoch), only once it has
+                                           reported in since then, up or forced down (Nova reads a
+                                           forced-down service as down however alive it is)
 
 Every step is idempotent: what exists is left as it is.
 """
@@ -130,12 +130,17 @@ def service_up(binary, host=None, since=None):
     c = conn()
     query = {"binary": binary, **({"host": host} if host else {})}
     for s in c.compute.services(**query):
-        if s.state == "up":
+        seen = None
+        if s.updated_at:
+            seen = datetime.datetime.fromisoformat(s.updated_at).replace(tzinfo=datetime.timezone.utc).timestamp()
+        # With SINCE, only a report since then counts: a restarted service reads "up" on its old
+        # process's last report, while the new one is still in init_host (where nova-compute
+        # puts a build scheduled to it meanwhile in ERROR, as interrupted).
+        reported = not since or (seen is not None and seen > float(since))
+        if s.state == "up" and reported:
             return 0
-        if since and s.is_forced_down and s.updated_at:
-            seen = datetime.datetime.fromisoformat(s.updated_at).replace(tzinfo=datetime.timezone.utc)
-            if seen.timestamp() > float(since):
-                return 0
+        if since and s.is_forced_down and reported:
+            return 0
     return 1
 
 

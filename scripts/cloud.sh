@@ -879,8 +879,10 @@ case "$CMD" in
     # Every config file again (compute_conf needs write_configs' nova_common), then the restarts.
     write_configs
     for h in "${HOSTS[@]}"; do stop_one "nova-compute-$h"; done
+    since=$(date +%s)
     for h in "${HOSTS[@]}"; do run "nova-compute-$h" --ns "$h" nova-compute --config-file "$IS/etc/nova/nova-$h.conf"; done
-    for h in "${HOSTS[@]}"; do wait_for "nova-compute-$h" compute_up "$h"; done
+    # Each one's first report since this restart: until then it may still be in init_host.
+    for h in "${HOSTS[@]}"; do wait_for "nova-compute-$h" compute_up "$h" "$since"; done
     ;;
   sidecar)
     h=${ARGS[1]:-}; addr_of "$h" >/dev/null
