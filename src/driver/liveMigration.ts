@@ -241,11 +241,9 @@ export async function liveMigration(core: DriverCore, md: MigrationDeps, uuid: s
   if (!rec) throw new MigrationError(`the live-migration journal of ${uuid} has no record`);
   core.crashPoint('live:prepared');
   if (j.status === 'live-prepared') {
-    // A generation of the store as it is before it leaves this host (queued, not awaited).
-    if (rec.nvramPath && core.replicas) {
-      const content = await deps.nvram.read(rec.nvramPath).catch(() => null);
-      if (content) await core.announce({ kind: 'leaving', uuid, how: 'live', content });
-    }
+    // A generation of the store before it leaves this host (queued, not awaited; read there
+    // only if it changed since the last generation, so a 64 MiB store is not read here).
+    if (rec.nvramPath && core.replicas) await core.announce({ kind: 'leaving', uuid, how: 'live' });
     // A domain already gone was handed over before a crash.
     if (await hv.getInfo(rec.name)) {
       await hv.liveMigrate(rec.name, {

@@ -45,8 +45,13 @@ export type InstanceEvent =
    * there was none).
    */
   | { kind: 'arrived'; uuid: string; via: 'move' | 'unshelve' | 'evacuate'; restored?: RestoredGeneration | null }
-  /** The store as it is before it leaves this host (`how`: the migration carrying it). */
-  | { kind: 'leaving'; uuid: string; how: 'cold' | 'live'; content: Buffer }
+  /**
+   * The store before it leaves this host (`how`: the migration carrying it). A cold migration
+   * gives the stashed content (its last one here); a live migration gives none: the guest runs
+   * on, and the store is read only if it changed since the last generation.
+   */
+  | { kind: 'leaving'; uuid: string; how: 'cold'; content: Buffer }
+  | { kind: 'leaving'; uuid: string; how: 'live' }
   /**
    * Shelve-offload: the store's final state, which must be kept off this host before the
    * local copy goes (a subscriber that cannot keep it fails the announcement).

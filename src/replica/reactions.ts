@@ -22,7 +22,7 @@ export function replicationListener(svc: ReplicaService): Listener {
         return svc.enqueue(e.uuid, 'spawn');
       case 'leaving':
         // A generation of the final store before it leaves this host (cold: forced, it is the last one here).
-        return svc.enqueue(e.uuid, 'move', e.how === 'cold' ? { content: e.content, force: true } : { content: e.content });
+        return svc.enqueue(e.uuid, 'move', e.how === 'cold' ? { content: e.content, force: true } : {});
       case 'arrived':
         // Nova put the instance here: this host writes its generations from now on.
         return svc.adopt(e.uuid, e.restored ?? null, e.via);

@@ -314,6 +314,16 @@ export class ReplicaService {
       } else if (rec) this.nothingToWrite(uuid);
       return;
     }
+    if (!job.content && !job.force) {
+      // The store's digest as the store keeps it (cached while the file is unchanged): an
+      // unchanged store is not read at all (a 64 MiB AAVMF store costs a fresh buffer and a hash).
+      const info = await this.d.nvram.info(rec.nvramPath).catch(() => null);
+      const s = this.states.get(uuid);
+      if (info && s && this.unchanged(s, info.sha256, false)) {
+        await this.save({ ...s, state: 'current', since: undefined });
+        return;
+      }
+    }
     const content = job.content ?? (await this.d.nvram.read(rec.nvramPath).catch(() => null));
     if (!content) return;
     await this.write(uuid, content, rec.firmware, job.reason, job.force, false).catch(() => undefined);
@@ -338,6 +348,11 @@ export class ReplicaService {
     return this.serial.run(uuid, async () => (await this.write(uuid, content, firmware, reason, true, true)) as WriteResult);
   }
 
+  /** Whether a store whose digest is `digest` needs no new generation: not forced, not taken over, not stale, same as the last one. */
+  private unchanged(s: ReplicaState, digest: string, force: boolean): boolean {
+    return !force && !s.takeover && s.state !== 'stale' && s.sha256 === digest && s.generation > 0;
+  }
+
   /** Write unless unchanged since the last generation (forced writes always go); `verify`: read it back first. Null when skipped. */
   private async write(
     uuid: string,
@@ -349,7 +364,7 @@ export class ReplicaService {
   ): Promise<WriteResult | null> {
     const s = this.stateOf(uuid);
     const digest = sha256(content);
-    if (!force && !s.takeover && s.state !== 'stale' && s.sha256 === digest && s.generation > 0) {
+    if (this.unchanged(s, digest, force)) {
       await this.save({ ...s, state: 'current', since: undefined });
       return null;
     }
