@@ -72,10 +72,11 @@ class _BenchRound(object):
         base.UEFIShimTestBase._wait_for_migration_status)
 
     # NOTE(uefi_shim): Nova's helpers poll a server's state and its deletion
-    # every 0.5 s, so every sample would be rounded up to that grid: a few
-    # tens of milliseconds more on one side can read as a whole poll more
-    # (the delete on Nova 26 read 1.4x that way). Both drivers poll every
-    # POLL seconds here, for as long as Nova's helper would wait at least.
+    # every 0.5 s. The framework turns casts into calls, so most operations
+    # are done when the API answers and the first look finds them; one that
+    # is not would be rounded up to that grid, on one side only. Both
+    # drivers poll every POLL seconds here, for as long as Nova's helper
+    # would wait at least.
     POLL = 0.05
     MIGRATION_POLL = POLL
 
