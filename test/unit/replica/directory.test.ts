@@ -28,6 +28,25 @@ describe('replica/directory', () => {
     assert.deepEqual(await s.list('nothing/'), []);
   });
 
+  it("a log's deleteAll, its removals all at once, leaves no folder of the instance behind, and the other's whole", async () => {
+    const shared = path.join(root, 'shared');
+    const s = new DirectoryReplicaStore(shared);
+    await s.init();
+    const keys = makeKeyring(parseKey('44'.repeat(32), 'k'));
+    const a = new ReplicaLog(s, keys, { prefix: 'nvram/', host: 'compute1', keep: 20, backoffMs: () => 0 });
+    const u = 'a1b2c3d4-0000-4000-8000-000000000001';
+    const other = 'a1b2c3d4-0000-4000-8000-000000000002';
+    let base = 0;
+    for (let n = 0; n < 8; n++) base = (await a.write({ uuid: u, store: Buffer.alloc(4096, n), firmware: null, reason: 'periodic', base })).generation;
+    await a.write({ uuid: other, store: Buffer.alloc(4096, 9), firmware: null, reason: 'spawn', base: 0 });
+    const objects = (await s.list(`nvram/${u}/`)).length;
+    assert.ok(objects >= 9, `eight generations and an index: ${objects}`);
+    assert.equal(await a.deleteAll(u), objects);
+    assert.ok(!fs.existsSync(path.join(shared, 'nvram', u)), "the instance's folder and its gen/ and claim/ are gone");
+    assert.deepEqual(fs.readdirSync(path.join(shared, 'nvram')), [other]);
+    assert.equal((await a.list(other)).length, 1);
+  });
+
   it("removes the folders an instance's last object leaves empty, and no other: the store's root stays", async () => {
     const shared = path.join(root, 'shared');
     const s = new DirectoryReplicaStore(shared);
