@@ -119,6 +119,8 @@ async function startSidecar(
       path.join(base, 'nvram'),
       shared,
       process.execPath,
+      // NUS_BENCH_PROF=DIR: each sidecar writes a V8 CPU profile there when it exits.
+      ...(process.env.NUS_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.NUS_BENCH_PROF}`] : []),
       '--import',
       'tsx',
       'src/main.ts',

@@ -71,6 +71,8 @@ export interface WriteRequest {
   verify?: boolean;
   /** When it was written (default now). */
   time?: Date;
+  /** The store's SHA-256, when the caller has it already (a 64 MiB store is not hashed again). */
+  sha256?: string;
 }
 
 export interface WriteResult {
@@ -237,7 +239,7 @@ export class ReplicaLog {
     let header: ReplicaHeader;
     if (req.verify === false) {
       const { sha256: _v1, ...stored } = readHeader(obj, key).header;
-      header = { ...stored, sha256: sha256Hex(req.store) };
+      header = { ...stored, sha256: req.sha256 ?? sha256Hex(req.store) };
     } else {
       const back = await this.store.get(key);
       if (!back || !back.equals(obj))

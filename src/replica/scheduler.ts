@@ -315,18 +315,19 @@ export class ReplicaService {
       return;
     }
     if (!job.content && !job.force) {
-      // The store's digest as the store keeps it (cached while the file is unchanged): an
+      // The store's digest as the store keeps it (reused while the file is unchanged): an
       // unchanged store is not read at all (a 64 MiB AAVMF store costs a fresh buffer and a hash).
-      const info = await this.d.nvram.info(rec.nvramPath).catch(() => null);
+      const info = await this.d.nvram.cachedInfo(rec.nvramPath).catch(() => null);
       const s = this.states.get(uuid);
       if (info && s && this.unchanged(s, info.sha256, false)) {
         await this.save({ ...s, state: 'current', since: undefined });
         return;
       }
     }
-    const content = job.content ?? (await this.d.nvram.read(rec.nvramPath).catch(() => null));
-    if (!content) return;
-    await this.write(uuid, content, rec.firmware, job.reason, job.force, false).catch(() => undefined);
+    // Read with its digest (the kept one while the file is unchanged), hashed no more after.
+    const read = job.content ? { data: job.content, sha256: undefined } : await this.d.nvram.readHashed(rec.nvramPath).catch(() => null);
+    if (!read) return;
+    await this.write(uuid, read.data, rec.firmware, job.reason, job.force, false, read.sha256).catch(() => undefined);
   }
 
   /**
@@ -353,7 +354,10 @@ export class ReplicaService {
     return !force && !s.takeover && s.state !== 'stale' && s.sha256 === digest && s.generation > 0;
   }
 
-  /** Write unless unchanged since the last generation (forced writes always go); `verify`: read it back first. Null when skipped. */
+  /**
+   * Write unless unchanged since the last generation (forced writes always go); `verify`: read
+   * it back first; `known`: the content's SHA-256 when the caller has it. Null when skipped.
+   */
   private async write(
     uuid: string,
     content: Buffer,
@@ -361,9 +365,10 @@ export class ReplicaService {
     reason: GenerationReason,
     force: boolean,
     verify: boolean,
+    known?: string,
   ): Promise<WriteResult | null> {
     const s = this.stateOf(uuid);
-    const digest = sha256(content);
+    const digest = known ?? sha256(content);
     if (this.unchanged(s, digest, force)) {
       await this.save({ ...s, state: 'current', since: undefined });
       return null;
@@ -371,7 +376,7 @@ export class ReplicaService {
     if (s.state === 'fenced' && !s.takeover) throw new ReplicaFenced(uuid, s.generation, s.owner ?? '?');
     try {
       await this.ensureStore();
-      const r = await this.d.log.write({ uuid, store: content, firmware, reason, base: s.generation, takeover: s.takeover, verify });
+      const r = await this.d.log.write({ uuid, store: content, firmware, reason, base: s.generation, takeover: s.takeover, verify, sha256: digest });
       await this.save({ uuid, generation: r.generation, sha256: r.header.sha256, time: r.header.time, state: 'current', takeover: false, failures: 0 });
       this.d.metrics?.generations.inc({ reason, outcome: 'success' });
       this.d.metrics?.bytesWritten.inc(r.objectBytes);

@@ -415,11 +415,13 @@ describe('replica/scheduler', () => {
     // Reads of the store other than the hypervisor's own hand-over (QEMU's, in production),
     // which may run at the same time as the replica job: told apart by the caller.
     const reads: string[] = [];
-    const read = A.nvram.read.bind(A.nvram);
-    A.nvram.read = (p: string) => {
+    const count = (p: string) => {
       if (!new Error().stack?.includes('MemoryHypervisor.liveMigrate')) reads.push(p);
-      return read(p);
     };
+    const read = A.nvram.read.bind(A.nvram);
+    A.nvram.read = (p: string) => (count(p), read(p));
+    const readHashed = A.nvram.readHashed.bind(A.nvram);
+    A.nvram.readHashed = (p: string) => (count(p), readHashed(p));
     const live = migration('compute1', 'compute2', 'live-migration');
     const d = await B.driver.checkCanLiveMigrateDestination(i.uuid, { instance: i, block_migration: false });
     const s = await A.driver.checkCanLiveMigrateSource(i.uuid, { instance: i, dest_check_data: { ...d.migrate_data, migration: live } });
