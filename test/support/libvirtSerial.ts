@@ -225,6 +225,8 @@ export interface DumpedVariable {
   /** The attribute letters dmpstore printed, e.g. `NV+BS`. */
   attrs: string;
   data: Buffer;
+  /** DataSize as dmpstore printed it (`data` holds fewer bytes when serial output was lost). */
+  size: number;
   /** Whether the hex rows held all DataSize bytes (false: serial output was lost). */
   complete: boolean;
 }
@@ -237,10 +239,17 @@ export interface DumpedVariable {
  */
 export function parseDmpstore(out: string): DumpedVariable[] {
   const vars: DumpedVariable[] = [];
-  let cur: (DumpedVariable & { size: number; bytes: number[] }) | null = null;
+  let cur: (DumpedVariable & { bytes: number[] }) | null = null;
   const flush = () => {
     if (cur)
-      vars.push({ name: cur.name, guid: cur.guid, attrs: cur.attrs, data: Buffer.from(cur.bytes.slice(0, cur.size)), complete: cur.bytes.length >= cur.size });
+      vars.push({
+        name: cur.name,
+        guid: cur.guid,
+        attrs: cur.attrs,
+        data: Buffer.from(cur.bytes.slice(0, cur.size)),
+        size: cur.size,
+        complete: cur.bytes.length >= cur.size,
+      });
     cur = null;
   };
   for (const line of out.split(/\r?\n/)) {
@@ -279,9 +288,8 @@ export function dumpedAgrees(out: string, name: string, want: string | null): { 
   if (!v) return { agrees: want === null && /No matching variables/i.test(out), partial: false };
   if (want === null) return { agrees: false, partial: !v.complete };
   if (v.complete) return { agrees: v.data.toString('utf16le').replace(/\0+$/, '') === want, partial: false };
-  const size = parseInt(/DataSize\s*=\s*0x([0-9A-Fa-f]+)/.exec(out.slice(out.indexOf(`:${name}'`)))?.[1] ?? '-1', 16);
   const bytes = Buffer.from(want, 'utf16le');
-  const sizeOk = size === bytes.length || size === bytes.length + 2;
+  const sizeOk = v.size === bytes.length || v.size === bytes.length + 2;
   const prefixOk = v.data.length >= 8 && v.data.equals(Buffer.concat([bytes, Buffer.alloc(2)]).subarray(0, v.data.length));
   return { agrees: sizeOk && prefixOk, partial: true };
 }

@@ -5,26 +5,18 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { Agent as HttpsAgent } from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
 import { firmwareMapIni, tmpDir, firmwareTree, type FirmwareTree } from './firmwareFixture';
+import { closedPort } from './loopback';
 
 const MAIN = path.join(__dirname, '..', '..', 'src', 'main.ts');
 export const TOKEN = 'proc-token-0123456789';
 export const SECRET = 'proc-shared-secret';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-    s.once('error', reject);
-  });
-}
+/** A loopback port free a moment ago (for a process the test starts on it). */
+export const freePort = closedPort;
 
 export interface HostSpec {
   name: string;

@@ -15,7 +15,14 @@ describe('parseDmpstore (UEFI shell output)', () => {
       {
         given: LibvirtSerial.clean(CAPTURED),
         want: [
-          { name: 'NusMarker', guid: '3a7b9c1e-1111-2222-3333-444455556666', attrs: 'NV+BS', data: Buffer.from('hard-37ec7b66', 'utf16le'), complete: true },
+          {
+            name: 'NusMarker',
+            guid: '3a7b9c1e-1111-2222-3333-444455556666',
+            attrs: 'NV+BS',
+            data: Buffer.from('hard-37ec7b66', 'utf16le'),
+            size: 0x1a,
+            complete: true,
+          },
         ],
       },
     ],
@@ -33,8 +40,8 @@ describe('parseDmpstore (UEFI shell output)', () => {
         given:
           "Variable NV+BS+RT '8BE4DF61-93CA-11D2-AA0D-00E098032B8C:Timeout' DataSize = 0x2\r\n  00000000: 00 00                                            *..*\r\nVariable NV+BS+RT '8BE4DF61-93CA-11D2-AA0D-00E098032B8C:BootOrder' DataSize = 0x4\r\n  00000000: 01 00 00 00                                      *....*\r\n",
         want: [
-          { name: 'Timeout', guid: '8be4df61-93ca-11d2-aa0d-00e098032b8c', attrs: 'NV+BS+RT', data: Buffer.from([0, 0]), complete: true },
-          { name: 'BootOrder', guid: '8be4df61-93ca-11d2-aa0d-00e098032b8c', attrs: 'NV+BS+RT', data: Buffer.from([1, 0, 0, 0]), complete: true },
+          { name: 'Timeout', guid: '8be4df61-93ca-11d2-aa0d-00e098032b8c', attrs: 'NV+BS+RT', data: Buffer.from([0, 0]), size: 2, complete: true },
+          { name: 'BootOrder', guid: '8be4df61-93ca-11d2-aa0d-00e098032b8c', attrs: 'NV+BS+RT', data: Buffer.from([1, 0, 0, 0]), size: 4, complete: true },
         ],
       },
     ],
