@@ -112,7 +112,14 @@ describe('UEFI variables through every operation on two real libvirt hosts (e2e)
     const out: string[] = [`---- diagnostics for "${this.currentTest.title}"`];
     out.push(`sidecar error: ${lastError || '(no error answer recorded)'}`);
     for (const s of sockets) out.push(`serial ${path.basename(s)} (last 3000 chars):\n${LibvirtSerial.transcript(s).slice(-3000) || '(nothing captured)'}`);
-    for (const h of [A, B]) if (h) out.push(`${h.name} log tail:\n${h.log.split('\n').slice(-15).join('\n')}`);
+    // The last lines that are not a GET's request line (a wait that polls would fill the tail).
+    const tail = (log: string) =>
+      log
+        .split('\n')
+        .filter((l) => !(l.includes('"msg":"request"') && l.includes('"method":"GET"')))
+        .slice(-15)
+        .join('\n');
+    for (const h of [A, B]) if (h) out.push(`${h.name} log tail (GET requests left out):\n${tail(h.log)}`);
     console.log(out.join('\n'));
   });
 
@@ -436,18 +443,28 @@ describe('UEFI variables through every operation on two real libvirt hosts (e2e)
     await expectMarker(g, 'live migration', false, t0);
   });
 
-  /** Until the newest replica generation holds the owner's store file as it is now (the periodic scan writes it). */
+  /**
+   * Until the newest replica generation holds the owner's store file as it is at that poll (the
+   * periodic scan writes it; the file is read again each time, so a later write by the firmware
+   * is waited for, not taken for a lost generation). On failure it says what the sidecar's
+   * replica state and newest generation were.
+   */
   async function replicated(h: SidecarProcess, name: string, uuid: string): Promise<number> {
-    const want = createHash('sha256')
-      .update(fs.readFileSync(storeFile(h, name)))
-      .digest('hex');
-    for (let i = 0; i < 150; i++) {
+    const fileSha = () =>
+      createHash('sha256')
+        .update(fs.readFileSync(storeFile(h, name)))
+        .digest('hex');
+    let seen = '';
+    for (let i = 0; i < 300; i++) {
       const r = await h.http.get(`/v1/instances/${uuid}/nvram/backups`);
       const newest = r.status === 200 ? r.data.backups[0] : undefined;
+      const want = fileSha();
       if (newest?.sha256 === want) return newest.generation as number;
+      seen = `file ${want.slice(0, 12)}, newest generation ${newest?.generation ?? '-'} ${String(newest?.sha256 ?? r.status).slice(0, 12)}`;
       await new Promise((res) => setTimeout(res, 200));
     }
-    return assert.fail(`no replica generation of ${name} holds its store as it is now`);
+    const info = await h.http.get(`/v1/instances/${uuid}`);
+    return assert.fail(`no replica generation of ${name} holds its store as it is now (${seen}; replica state ${JSON.stringify(info.data?.nvram?.replica)})`);
   }
 
   it('shelve-offload on B, unshelve on A: the variable written in the guest survives (replica restored)', async () => {
