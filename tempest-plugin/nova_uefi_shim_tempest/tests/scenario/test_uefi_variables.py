@@ -32,7 +32,9 @@ CONF = config.CONF
 LOG = logging.getLogger(__name__)
 
 BOOT_RE = re.compile(r"NUS-BOOT begin([\s\S]*?)NUS-BOOT end")
-ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# The shell's colour codes. Nova's os-getConsoleOutput drops control characters, ESC included,
+# so what reaches the API is "[1m[37m[40m" without the ESC: both forms are removed.
+ANSI_RE = re.compile(r"\x1b?\[[0-9;=?]*[A-Za-z]")
 
 
 def boots(log):
