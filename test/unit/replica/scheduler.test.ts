@@ -422,6 +422,8 @@ describe('replica/scheduler', () => {
     A.nvram.read = (p: string) => (count(p), read(p));
     const readHashed = A.nvram.readHashed.bind(A.nvram);
     A.nvram.readHashed = (p: string) => (count(p), readHashed(p));
+    const readPieces = A.nvram.readPieces.bind(A.nvram);
+    A.nvram.readPieces = (p: string, f: (piece: Buffer) => void | Promise<void>) => (count(p), readPieces(p, f));
     const live = migration('compute1', 'compute2', 'live-migration');
     const d = await B.driver.checkCanLiveMigrateDestination(i.uuid, { instance: i, block_migration: false });
     const s = await A.driver.checkCanLiveMigrateSource(i.uuid, { instance: i, dest_check_data: { ...d.migrate_data, migration: live } });
@@ -435,6 +437,41 @@ describe('replica/scheduler', () => {
     await A.replicas!.scan();
     await A.replicas!.idle();
     assert.equal(reads.length, 1, 'a changed store is read once');
+  });
+
+  it('a generation of the store on disk reads it piece by piece, never whole (spawn, and the takeover after a live migration), and carries its bytes', async () => {
+    const whole: string[] = [];
+    const pieces: string[] = [];
+    for (const h of [A, B]) {
+      const byReplicas = () => new Error().stack?.includes('ReplicaService.') ?? false;
+      const read = h.nvram.read.bind(h.nvram);
+      h.nvram.read = (p: string) => (byReplicas() && whole.push(`${h.name} read`), read(p));
+      const readHashed = h.nvram.readHashed.bind(h.nvram);
+      h.nvram.readHashed = (p: string) => (byReplicas() && whole.push(`${h.name} readHashed`), readHashed(p));
+      const readPieces = h.nvram.readPieces.bind(h.nvram);
+      h.nvram.readPieces = (p: string, f: (piece: Buffer) => void | Promise<void>) => (pieces.push(h.name), readPieces(p, f));
+    }
+    const i = newInstance();
+    await spawned(A, i);
+    assert.deepEqual(pieces, ['compute1'], 'the spawn generation read the store piece by piece');
+    assert.ok((await A.replicas!.read(i.uuid, 1))?.store.equals(fs.readFileSync(storePath(A, i))), 'generation 1 holds the store');
+    markStore(storePath(A, i), 'running-guest');
+    const live = migration('compute1', 'compute2', 'live-migration');
+    const d = await B.driver.checkCanLiveMigrateDestination(i.uuid, { instance: i, block_migration: false });
+    const s = await A.driver.checkCanLiveMigrateSource(i.uuid, { instance: i, dest_check_data: { ...d.migrate_data, migration: live } });
+    const p = await B.driver.preLiveMigration(i.uuid, { instance: i, migrate_data: s.migrate_data });
+    await A.driver.liveMigration(i.uuid, { instance: i, dest: 'compute2', migrate_data: p.migrate_data });
+    await A.driver.postLiveMigration(i.uuid, { instance: i, migrate_data: p.migrate_data });
+    await A.driver.postLiveMigrationAtSource(i.uuid, { instance: i });
+    await B.driver.postLiveMigrationAtDestination(i.uuid, { instance: { ...i, host: 'compute2' } });
+    await Promise.all([A.replicas!.idle(), B.replicas!.idle()]);
+    assert.deepEqual(whole, [], 'no replica job read a store whole');
+    assert.ok(pieces.includes('compute2'), 'the takeover read the store piece by piece');
+    const newest = await B.replicas!.newest(i.uuid);
+    assert.match(`${newest?.entry.generation}.${newest?.entry.reason}.${newest?.entry.host}`, /^\d+\.move\.compute2$/);
+    assert.ok(newest?.store.equals(fs.readFileSync(storePath(B, i))), 'the takeover generation holds the store the guest runs on');
+    assert.equal(B.replicas!.view(i.uuid).state, 'current');
+    assert.equal(B.replicas!.view(i.uuid).generation, newest?.entry.generation);
   });
 
   it('resize + revert: the source takes the replicas back; a rebuild there writes on as their owner; delete removes them all', async () => {
