@@ -8,14 +8,14 @@
 #                                 running cloud (images, flavors, the sidecars, feature flags)
 #   tempest.sh list [api|plugin]  the tests a run would select
 #   tempest.sh run [api|plugin|all] [--stock]
-#                                 run the selected set (default all) with --concurrency 1; with
+#                                 run the selected set (default all), two tests at a time; with
 #                                 --stock, on the stock LibvirtDriver (the computes are switched
 #                                 back to ours afterwards). Keeps the subunit v2 stream, reads it
 #                                 back with Debian's subunit tools and ends with
 #                                 "N passed, N failed, N skipped".
 #
 # The workspace and its streams are under the cloud's state directory (tempest/); a run's stream
-# is tempest/<set>-<driver>.subunit. Environment: TEMPEST_CONCURRENCY (default 1).
+# is tempest/<set>-<driver>.subunit. Environment: TEMPEST_CONCURRENCY (default 2).
 set -euo pipefail
 export LC_ALL=C.UTF-8 PYTHONIOENCODING=utf-8
 
@@ -35,7 +35,10 @@ os_admin() { in_c env $(os_env) openstack "$@"; }
 
 # The selected set of Tempest's own compute tests: create, the server actions (reboot,
 # stop/start, rebuild, resize + confirm/revert, shelve/unshelve), cold and live migration.
-API_REGEX='^tempest\.api\.compute\.(servers\.test_create_server\.ServersTestJSON\.|servers\.test_server_actions\.ServerActionsTestJSON\.test_(reboot_server_hard|rebuild_server|resize_server_confirm|resize_server_revert|stop_start_server)\b|servers\.test_server_actions\.ServerActionsTestOtherA\.test_rebuild_server_in_stop_state\b|servers\.test_server_actions\.ServerActionsTestOtherB\.test_(resize_server_confirm_from_stopped|shelve_unshelve_server)\b|admin\.test_migrations\.|admin\.test_live_migration\.LiveMigrationTest\.)'
+# Rebuild is ServerActionsTestOtherA's test_rebuild_server_in_stop_state: ServerActionsTestJSON's
+# test_rebuild_server waits for a floating IP whatever [validation] says (Tempest 43 reads
+# validation_resources['floating_ip'] unconditionally), and this cloud's Neutron has no agents.
+API_REGEX='^tempest\.api\.compute\.(servers\.test_create_server\.ServersTestJSON\.|servers\.test_server_actions\.ServerActionsTestJSON\.test_(reboot_server_hard|resize_server_confirm|resize_server_revert|stop_start_server)\b|servers\.test_server_actions\.ServerActionsTestOtherA\.test_rebuild_server_in_stop_state\b|servers\.test_server_actions\.ServerActionsTestOtherB\.test_(resize_server_confirm_from_stopped|shelve_unshelve_server)\b|admin\.test_migrations\.|admin\.test_live_migration\.LiveMigrationTest\.)'
 PLUGIN_REGEX='^nova_uefi_shim_tempest\.'
 
 regex_of() {
@@ -106,7 +109,8 @@ min_microversion = 2.1
 max_microversion = latest
 build_interval = 2
 build_timeout = 900
-shelved_offload_time = -1
+# As the cloud's Nova: shelve offloads at once (Nova's default [DEFAULT] shelved_offload_time = 0).
+shelved_offload_time = 0
 
 [compute-feature-enabled]
 resize = True
@@ -189,7 +193,7 @@ run() {
   if [ "$driver" != "$before" ]; then "${CLOUD[@]}" driver "$driver"; fi
   local stream=$S/tempest/$set-$driver.subunit t0=$SECONDS rc=0
   log "running the $set set on the $driver driver (stream: $stream)"
-  in_c sh -c "cd '$W' && tempest run --config-file '$W/etc/tempest$([ "$driver" = stock ] && echo -stock).conf' --concurrency ${TEMPEST_CONCURRENCY:-1} --regex '$(regex_of "$set")' --subunit" \
+  in_c sh -c "cd '$W' && tempest run --config-file '$W/etc/tempest$([ "$driver" = stock ] && echo -stock).conf' --concurrency ${TEMPEST_CONCURRENCY:-2} --regex '$(regex_of "$set")' --subunit" \
     >"$stream" || rc=$?
   if [ "$driver" != "$before" ]; then "${CLOUD[@]}" driver "$before"; fi
   # Read the stream back with Debian's subunit tools (the same consumer the tempest-compat check uses).
