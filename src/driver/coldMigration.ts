@@ -236,12 +236,15 @@ export async function finishMigration(core: DriverCore, md: MigrationDeps, p: Pa
   };
   const booted = await coldBoot(core, { rec, start: a.power_on !== false, teardown: true, store: 'keep', prepareStore: install });
   if (j) await md.journals.delete(uuid, 'dest');
+  // The store's info for the answer before the takeover generation starts reading the store
+  // (two passes over a 64 MiB AAVMF store at once share the event loop; Nova waits for this one).
+  const nvram = nvramPath ? await deps.nvram.cachedInfo(nvramPath) : null;
   // Nova moved the instance here: this host writes its generations from now on.
   if (nvramPath) await core.announce({ kind: 'arrived', uuid, via: 'move' });
   deps.log.info('finish_migration done', { instance_uuid: uuid, migration: mig, loader: firmware?.loader, reselected });
   const warnings = [...boot.warnings, ...booted.warnings];
   if (reselected) warnings.push(`firmware re-selected: ${reason}`);
-  return core.view(rec, warnings);
+  return core.view(rec, warnings, nvram ?? undefined);
 }
 
 export async function confirmMigration(core: DriverCore, md: MigrationDeps, uuid: string, a: ConfirmMigrationArgs): Promise<Done> {

@@ -318,10 +318,13 @@ export async function postLiveMigrationAtDestination(core: DriverCore, md: Migra
   if (!(await core.hv.getInfo(rec.name))) throw new InstanceNotFound(uuid, `Instance ${uuid} did not arrive on this host.`);
   await deps.records.put(rec);
   await md.journals.delete(uuid, 'dest');
+  // The store's info for the answer before the takeover generation starts reading the store:
+  // two passes over a 64 MiB AAVMF store at once share the event loop, and Nova waits for this one.
+  const nvram = rec.nvramPath ? await deps.nvram.cachedInfo(rec.nvramPath) : null;
   // The guest runs here now: this host writes its generations from now on.
   if (rec.nvramPath) await core.announce({ kind: 'arrived', uuid, via: 'move' });
   deps.log.info('post_live_migration_at_destination done', { instance_uuid: uuid });
-  return core.view(rec);
+  return core.view(rec, [], nvram ?? undefined);
 }
 
 export async function rollbackLiveMigrationAtDestination(core: DriverCore, md: MigrationDeps, uuid: string, _a: LiveStepArgs): Promise<Done> {

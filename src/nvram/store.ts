@@ -174,6 +174,30 @@ export class NvramStore {
     return read;
   }
 
+  /**
+   * A store piece by piece, as `readImage` reads it (one descriptor, one reused buffer of
+   * HASH_PIECE bytes), each piece handed to `onPiece` and valid until the promise it returns
+   * settled; size and digest, the digest kept under the rule of `readHashed`. For a consumer
+   * that needs every byte once and never the store whole (a replica generation: replica/format's
+   * packer). Null when the file does not exist; a rejection of `onPiece` rejects the read.
+   */
+  async readPieces(p: string, onPiece: (piece: Buffer) => void | Promise<void>): Promise<{ size: number; sha256: string } | null> {
+    const full = this.checkPath(p);
+    const st = this.statOrForget(full);
+    if (!st) return null;
+    const readAt = Date.now();
+    const hash = createHash('sha256');
+    const size = await eachPiece(full, (piece) => {
+      hash.update(piece);
+      return onPiece(piece);
+    });
+    if (size === null) return null;
+    const sha256 = hash.digest('hex');
+    if (statIdentityOf(full) === statIdentity(st)) this.digests.remember(full, st, readAt, size, { path: full, size, sha256, allocated: st.blocks * 512 });
+    else this.digests.forget(full);
+    return { size, sha256 };
+  }
+
   async read(p: string): Promise<Buffer> {
     return fsp.readFile(this.checkPath(p));
   }
@@ -303,9 +327,10 @@ const HASH_PIECE = 1024 * 1024;
  * Read a file through one descriptor (the inode it opened: an atomic rename over the path
  * during the read is not mixed in), piece by piece into one reused buffer of HASH_PIECE
  * bytes, handing each piece and its offset to `onPiece` (the piece is valid during the call
- * only). The file's size, or null when it does not exist.
+ * only, or until the promise `onPiece` returns settled: the next piece is read after it). The
+ * file's size, or null when it does not exist.
  */
-async function eachPiece(full: string, onPiece: (piece: Buffer, offset: number) => void): Promise<number | null> {
+async function eachPiece(full: string, onPiece: (piece: Buffer, offset: number) => void | Promise<void>): Promise<number | null> {
   let fh: Awaited<ReturnType<typeof fsp.open>>;
   try {
     fh = await fsp.open(full, 'r');
@@ -319,7 +344,8 @@ async function eachPiece(full: string, onPiece: (piece: Buffer, offset: number) 
     for (;;) {
       const { bytesRead } = await fh.read(piece, 0, piece.length, size);
       if (bytesRead <= 0) return size;
-      onPiece(piece.subarray(0, bytesRead), size);
+      const pending = onPiece(piece.subarray(0, bytesRead), size);
+      if (pending) await pending;
       size += bytesRead;
     }
   } finally {
@@ -330,7 +356,9 @@ async function eachPiece(full: string, onPiece: (piece: Buffer, offset: number) 
 /** Size and sha256 of a file, read piece by piece; null when it does not exist. */
 export async function hashFile(full: string): Promise<{ size: number; sha256: string } | null> {
   const hash = createHash('sha256');
-  const size = await eachPiece(full, (piece) => hash.update(piece));
+  const size = await eachPiece(full, (piece) => {
+    hash.update(piece);
+  });
   return size === null ? null : { size, sha256: hash.digest('hex') };
 }
 

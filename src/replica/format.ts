@@ -24,7 +24,7 @@
  * the decompressed size and the sha256. Any failure throws; nothing partial is returned.
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
-import { brotliCompressSync, brotliDecompressSync, constants as zc } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync, createBrotliCompress, constants as zc, type BrotliCompress } from 'node:zlib';
 import type { FirmwareSelection } from '../firmware/types';
 import type { Keyring } from './keys';
 import { ReplicaCorrupt, ReplicaKeyError } from './errors';
@@ -72,10 +72,14 @@ export type ReplicaHeader = Omit<StoredHeader, 'sha256'> & { sha256: string };
 
 export type HeaderInput = Omit<StoredHeader, 'v' | 'key_id' | 'iv' | 'compression' | 'sha256' | 'digest' | 'size'>;
 
+/** The key of the keyed digest, derived from a replica key. */
+function digestKey(key: Buffer): Buffer {
+  return createHmac('sha256', key).update('nova-uefi-shim replica digest v2').digest();
+}
+
 /** The keyed digest of a store (format 2 headers). */
 export function keyedDigest(key: Buffer, store: Buffer): string {
-  const k = createHmac('sha256', key).update('nova-uefi-shim replica digest v2').digest();
-  return createHmac('sha256', k).update(store).digest('hex');
+  return createHmac('sha256', digestKey(key)).update(store).digest('hex');
 }
 
 export function sha256Hex(b: Buffer): string {
@@ -90,7 +94,30 @@ function prefixOf(headerJson: Buffer): Buffer {
 
 /** Encrypt one generation of `store` under the keyring's current key. */
 export function encodeReplica(store: Buffer, input: HeaderInput, keys: Keyring, iv: Buffer = randomBytes(IV_BYTES)): Buffer {
+  const packed = brotliCompressSync(store, { params: { [zc.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY, [zc.BROTLI_PARAM_SIZE_HINT]: store.length } });
+  return sealReplica({ packed, digest: keyedDigest(keys.current.key, store), size: store.length, keyId: keys.current.id }, input, keys, iv);
+}
+
+/**
+ * A store compressed and digested for a generation, not yet sealed: brotli of its bytes, their
+ * keyed digest under the key `keyId` names, their count. `ReplicaPacker` makes one piece by
+ * piece; `sealReplica` turns it into an object.
+ */
+export interface PackedStore {
+  packed: Buffer;
+  digest: string;
+  size: number;
+  keyId: string;
+}
+
+/**
+ * Encrypt a packed store under the keyring's current key, which must be the key it was
+ * digested with (the header's keyed digest is under the key that encrypts it).
+ */
+export function sealReplica(p: PackedStore, input: HeaderInput, keys: Keyring, iv: Buffer = randomBytes(IV_BYTES)): Buffer {
   if (iv.length !== IV_BYTES) throw new Error('IV must be 96 bits');
+  if (p.keyId !== keys.current.id) throw new Error(`a store packed under key ${p.keyId} cannot be sealed under key ${keys.current.id}`);
+  if (!Number.isSafeInteger(p.size) || p.size < 0 || p.size > MAX_STORE) throw new Error(`store size ${p.size} out of range`);
   const header: StoredHeader = {
     v: FORMAT_VERSION,
     key_id: keys.current.id,
@@ -99,18 +126,75 @@ export function encodeReplica(store: Buffer, input: HeaderInput, keys: Keyring, 
     instance_uuid: input.instance_uuid,
     generation: input.generation,
     reason: input.reason,
-    digest: keyedDigest(keys.current.key, store),
-    size: store.length,
+    digest: p.digest,
+    size: p.size,
     firmware: input.firmware,
     host: input.host,
     time: input.time,
   };
   const prefix = prefixOf(Buffer.from(JSON.stringify(header), 'utf8'));
-  const packed = brotliCompressSync(store, { params: { [zc.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY, [zc.BROTLI_PARAM_SIZE_HINT]: store.length } });
   const cipher = createCipheriv('aes-256-gcm', keys.current.key, iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(prefix);
-  const body = Buffer.concat([cipher.update(packed), cipher.final()]);
+  const body = Buffer.concat([cipher.update(p.packed), cipher.final()]);
   return Buffer.concat([prefix, body, cipher.getAuthTag()]);
+}
+
+/**
+ * A store packed piece by piece as it is read (`update` each piece in order, then `finish`):
+ * the keyed digest in this process, brotli in the thread pool, so a 64 MiB AAVMF store is
+ * never held whole and the event loop is never held for more than one piece's digest (a whole
+ * store read into one buffer cost a fresh 64 MiB, page faults and all, and its digest and
+ * compression in one synchronous stretch). A piece may be reused by the caller once its
+ * `update` resolved. `abort` when the read fails.
+ */
+export class ReplicaPacker {
+  private readonly hmac;
+  private readonly keyId: string;
+  private readonly brotli: BrotliCompress;
+  private readonly out: Buffer[] = [];
+  private readonly ended: Promise<void>;
+  private failure: Error | null = null;
+  private size = 0;
+
+  constructor(keys: Keyring, sizeHint = 0) {
+    this.keyId = keys.current.id;
+    this.hmac = createHmac('sha256', digestKey(keys.current.key));
+    this.brotli = createBrotliCompress({
+      params: { [zc.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY, ...(sizeHint > 0 ? { [zc.BROTLI_PARAM_SIZE_HINT]: sizeHint } : {}) },
+    });
+    this.brotli.on('data', (c: Buffer) => this.out.push(c));
+    this.ended = new Promise<void>((resolve, reject) => {
+      this.brotli.on('end', resolve);
+      this.brotli.on('error', (e: Error) => {
+        this.failure ??= e;
+        reject(e);
+      });
+    });
+    // Read by `finish`; an abort must not leave it unhandled.
+    this.ended.catch(() => undefined);
+  }
+
+  /** The next piece of the store, in order; resolves once the piece is no longer needed. */
+  update(piece: Buffer): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    this.hmac.update(piece);
+    this.size += piece.length;
+    if (this.size > MAX_STORE) return Promise.reject(new Error(`store larger than ${MAX_STORE} bytes`));
+    return new Promise<void>((resolve, reject) => this.brotli.write(piece, (e) => (e ? reject(e) : resolve())));
+  }
+
+  /** Every piece was given: the packed store. */
+  async finish(): Promise<PackedStore> {
+    this.brotli.end();
+    await this.ended;
+    return { packed: Buffer.concat(this.out), digest: this.hmac.digest('hex'), size: this.size, keyId: this.keyId };
+  }
+
+  /** The read failed: drop what was packed. */
+  abort(): void {
+    this.failure ??= new Error('aborted');
+    this.brotli.destroy();
+  }
 }
 
 function isHeader(h: unknown): h is StoredHeader {

@@ -38,7 +38,18 @@ import type { FirmwareSelection } from '../firmware/types';
 import type { Keyring } from './keys';
 import type { ReplicaStore } from './types';
 import { checkOwner } from './types';
-import { decodeReplica, encodeReplica, readHeader, sha256Hex, REASONS, type GenerationReason, type ReplicaHeader } from './format';
+import {
+  decodeReplica,
+  encodeReplica,
+  readHeader,
+  sealReplica,
+  sha256Hex,
+  ReplicaPacker,
+  REASONS,
+  type GenerationReason,
+  type PackedStore,
+  type ReplicaHeader,
+} from './format';
 import { ReplicaCorrupt, ReplicaFenced, ReplicaUnavailable } from './errors';
 import { openIndex, sealIndex, type ReplicaIndex } from './signedIndex';
 import { NotFound } from '../errors';
@@ -56,7 +67,8 @@ export interface GenerationEntry {
 
 export interface WriteRequest {
   uuid: string;
-  store: Buffer;
+  /** The store's bytes, or the store packed as it was read (`packer`; then `sha256` is required). */
+  store: Buffer | PackedStore;
   firmware: FirmwareSelection | null;
   reason: GenerationReason;
   /** The newest generation this host wrote or restored for the instance; 0 for none. */
@@ -229,17 +241,24 @@ export class ReplicaLog {
     throw new ReplicaUnavailable(`no generation of ${req.uuid} could be claimed in ${CLAIM_ATTEMPTS} attempts (other writers kept winning)`);
   }
 
+  /** A packer for a store read piece by piece (replica/format), under the key new generations use. */
+  packer(sizeHint = 0): ReplicaPacker {
+    return new ReplicaPacker(this.keys, sizeHint);
+  }
+
   /** Write one generation: claim, encrypt, put, read back, prune (when more than `keep` exist). */
   async write(req: WriteRequest): Promise<WriteResult> {
+    if (!Buffer.isBuffer(req.store) && !req.sha256) throw new Error(`a generation of ${req.uuid} from a packed store needs the store's sha256`);
     const { generation, claims } = await this.claimNext(req);
     const time = (req.time ?? new Date()).toISOString();
-    const obj = encodeReplica(req.store, { instance_uuid: req.uuid, generation, reason: req.reason, firmware: req.firmware, host: this.host, time }, this.keys);
+    const input = { instance_uuid: req.uuid, generation, reason: req.reason, firmware: req.firmware, host: this.host, time };
+    const obj = Buffer.isBuffer(req.store) ? encodeReplica(req.store, input, this.keys) : sealReplica(req.store, input, this.keys);
     const key = `${this.dir(req.uuid)}gen/${pad(generation)}.${req.reason}.${this.host}`;
     await this.store.put(key, obj);
     let header: ReplicaHeader;
     if (req.verify === false) {
       const { sha256: _v1, ...stored } = readHeader(obj, key).header;
-      header = { ...stored, sha256: req.sha256 ?? sha256Hex(req.store) };
+      header = { ...stored, sha256: req.sha256 ?? sha256Hex(req.store as Buffer) };
     } else {
       const back = await this.store.get(key);
       if (!back || !back.equals(obj))

@@ -39,7 +39,7 @@ import type { FirmwareSelection } from '../firmware/types';
 import type { RestoredGeneration } from '../events';
 import { ReplicaCorrupt, ReplicaFenced, ReplicaKeyError } from './errors';
 import type { GenerationEntry, ReadResult, ReplicaLog, WriteResult } from './generations';
-import type { GenerationReason, ReplicaHeader } from './format';
+import type { GenerationReason, PackedStore, ReplicaHeader } from './format';
 import { backupView, ageOf, type BackupView, type ReplicaView } from './views';
 import { outcomeOf, type ReplicaMetrics, type ReplicaSummary } from '../metrics';
 
@@ -324,10 +324,30 @@ export class ReplicaService {
         return;
       }
     }
-    // Read with its digest (the kept one while the file is unchanged), hashed no more after.
-    const read = job.content ? { data: job.content, sha256: undefined } : await this.d.nvram.readHashed(rec.nvramPath).catch(() => null);
+    // The flow's copy as it is; else the store read piece by piece, hashed and packed in the
+    // same pass (never held whole: a 64 MiB AAVMF store read into one buffer cost a fresh
+    // 64 MiB and its digests and compression in one stretch of the event loop).
+    const read = job.content ? { data: job.content, sha256: undefined } : await this.readPacked(rec.nvramPath);
     if (!read) return;
     await this.write(uuid, read.data, rec.firmware, job.reason, job.force, false, read.sha256).catch(() => undefined);
+  }
+
+  /** The store at `path` packed for a generation with its SHA-256; null when it is gone or cannot be read. */
+  private async readPacked(path: string): Promise<{ data: PackedStore; sha256: string } | null> {
+    const packer = this.d.log.packer((await this.d.nvram.sizeOf(path).catch(() => null)) ?? 0);
+    try {
+      const read = await this.d.nvram.readPieces(path, (piece) => packer.update(piece));
+      if (!read) {
+        packer.abort();
+        return null;
+      }
+      const data = await packer.finish();
+      if (data.size !== read.size) throw new Error(`packed ${data.size} bytes of a ${read.size}-byte store`);
+      return { data, sha256: read.sha256 };
+    } catch {
+      packer.abort();
+      return null;
+    }
   }
 
   /**
@@ -360,7 +380,7 @@ export class ReplicaService {
    */
   private async write(
     uuid: string,
-    content: Buffer,
+    content: Buffer | PackedStore,
     firmware: FirmwareSelection | null,
     reason: GenerationReason,
     force: boolean,
@@ -368,7 +388,8 @@ export class ReplicaService {
     known?: string,
   ): Promise<WriteResult | null> {
     const s = this.stateOf(uuid);
-    const digest = known ?? sha256(content);
+    if (!known && !Buffer.isBuffer(content)) throw new Error(`a generation of ${uuid} from a packed store needs the store's sha256`);
+    const digest = known ?? sha256(content as Buffer);
     if (this.unchanged(s, digest, force)) {
       await this.save({ ...s, state: 'current', since: undefined });
       return null;

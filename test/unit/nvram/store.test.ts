@@ -117,6 +117,34 @@ describe('nvram/store info', () => {
     assert.equal(await store.readImage(path.join(dir, 'none_VARS.fd')), null);
   });
 
+  it('reads a store piece by piece for a consumer that needs every byte once: pieces in order, each left alone until its consumer is done, size and digest', async () => {
+    const data = Buffer.alloc(2 * 1024 * 1024 + 1000);
+    for (let i = 0; i < data.length; i += 4093) data[i] = (i / 4093) & 0xff || 1;
+    const file = path.join(dir, 'pieces_VARS.fd');
+    fs.writeFileSync(file, data);
+    const seen: Buffer[] = [];
+    let busy = false;
+    const read = await store.readPieces(file, async (piece) => {
+      assert.ok(!busy, 'the next piece waited for the one before');
+      busy = true;
+      const before = Buffer.from(piece);
+      // A consumer that works in the background (brotli in the thread pool): the piece is not
+      // overwritten by the next read while it is at it.
+      await new Promise((r) => setTimeout(r, 5));
+      assert.ok(piece.equals(before), 'the piece was not reused while its consumer was at it');
+      seen.push(before);
+      busy = false;
+    });
+    assert.deepEqual(read, { size: data.length, sha256: createHash('sha256').update(data).digest('hex') });
+    assert.ok(seen.length > 1, 'more than one piece');
+    assert.ok(Buffer.concat(seen).equals(data));
+    assert.equal(await store.readPieces(path.join(dir, 'none_VARS.fd'), () => assert.fail('no piece of a missing store')), null);
+    await assert.rejects(
+      store.readPieces(file, () => Promise.reject(new Error('consumer failed'))),
+      /consumer failed/,
+    );
+  });
+
   it('answers null for a store that does not exist, and an empty store its empty digest', async () => {
     assert.equal(await store.info(path.join(dir, 'none_VARS.fd')), null);
     fs.writeFileSync(path.join(dir, 'empty_VARS.fd'), '');

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
-import { decodeReplica, encodeReplica, MAGIC, readHeader, type HeaderInput } from '../../../src/replica/format';
+import { decodeReplica, encodeReplica, keyedDigest, MAGIC, readHeader, ReplicaPacker, sealReplica, type HeaderInput } from '../../../src/replica/format';
 import { keyId, makeKeyring, parseKey } from '../../../src/replica/keys';
 import { ReplicaCorrupt, ReplicaKeyError } from '../../../src/replica/errors';
 
@@ -47,6 +47,38 @@ describe('replica/format', () => {
     assert.equal(header.host, 'compute1');
     assert.equal(header.generation, 7);
     assert.equal(Buffer.from(header.iv, 'base64').length, 12);
+  });
+
+  it("packs a store piece by piece (one reused buffer) into an object that decodes as encodeReplica's does", async () => {
+    // Pieces of uneven sizes through one buffer the reader reuses as soon as each update resolved.
+    const s = Buffer.concat([store(), Buffer.alloc(3 * 1024 * 1024 + 17), store()]);
+    const packer = new ReplicaPacker(makeKeyring(K1), s.length);
+    const reused = Buffer.alloc(1024 * 1024);
+    for (let at = 0, n = 1; at < s.length; at += n, n = n === 1 ? 70_001 : n * 2) {
+      const piece = reused.subarray(0, Math.min(n, s.length - at, reused.length));
+      s.copy(piece, 0, at, at + piece.length);
+      await packer.update(piece);
+      reused.fill(0xa5); // the reader's next read would overwrite it
+      n = piece.length;
+    }
+    const packed = await packer.finish();
+    assert.deepEqual([packed.size, packed.digest, packed.keyId], [s.length, keyedDigest(K1.key, s), K1.id]);
+    assert.ok(packed.packed.length < s.length / 100, `compressed: ${packed.packed.length} bytes`);
+    const obj = sealReplica(packed, input, makeKeyring(K1));
+    const { header, store: back } = decodeReplica(obj, makeKeyring(K1), 'k', { instanceUuid: UUID, generation: 7 });
+    assert.ok(back.equals(s));
+    assert.equal(header.digest, readHeader(encodeReplica(s, input, makeKeyring(K1)), 'k').header.digest);
+    assert.equal(header.sha256, createHash('sha256').update(s).digest('hex'));
+  });
+
+  it('seals a packed store only under the key it was digested with; an aborted packer takes no more pieces', async () => {
+    const packer = new ReplicaPacker(makeKeyring(K1));
+    await packer.update(store());
+    const packed = await packer.finish();
+    assert.throws(() => sealReplica(packed, input, makeKeyring(K2, [K1])), /packed under key .* cannot be sealed under key/);
+    const aborted = new ReplicaPacker(makeKeyring(K1));
+    aborted.abort();
+    await assert.rejects(aborted.update(store()), /aborted/);
   });
 
   it('holds no plaintext: neither the secret nor the 0xFF runs of the store appear in the object', () => {

@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
 import { ReplicaLog, toPrune, parseGenerationName, type GenerationEntry } from '../../../src/replica/generations';
 import { makeKeyring, parseKey } from '../../../src/replica/keys';
 import { ReplicaCorrupt, ReplicaFenced, ReplicaKeyError } from '../../../src/replica/errors';
@@ -47,6 +48,25 @@ describe('replica/generations', () => {
   it('object names are <12-digit generation>.<reason>.<host> and nothing else parses', () => {
     assert.deepEqual(parseGenerationName('000000000042.shelve.compute1.example'), { generation: 42, reason: 'shelve', host: 'compute1.example' });
     for (const bad of ['42.shelve.h', '000000000042.bogus.h', '000000000000.stop.h', 'x']) assert.equal(parseGenerationName(bad), null, bad);
+  });
+
+  it('writes a generation of a store packed as it was read, verified or not; without its sha256 it claims nothing', async () => {
+    const s = new MemoryReplicaStore();
+    const a = log(s, 'compute1');
+    const pack = async (content: string) => {
+      const p = a.packer();
+      await p.update(bytes(content));
+      return p.finish();
+    };
+    const sha = (content: string) => createHash('sha256').update(bytes(content)).digest('hex');
+    await assert.rejects(a.write({ uuid: UUID, store: await pack('one'), firmware: null, reason: 'move', base: 0 }), /needs the store's sha256/);
+    assert.deepEqual(await a.claims(UUID), [], 'nothing claimed');
+    const w1 = await a.write({ uuid: UUID, store: await pack('one'), firmware: null, reason: 'move', base: 0, verify: false, sha256: sha('one') });
+    assert.deepEqual([w1.generation, w1.header.sha256], [1, sha('one')]);
+    const w2 = await a.write({ uuid: UUID, store: await pack('two'), firmware: null, reason: 'move', base: 1, sha256: sha('two') });
+    assert.deepEqual([w2.generation, w2.header.sha256], [2, sha('two')], 'read back and decoded');
+    assert.ok((await a.read(UUID, (await a.list(UUID))[0])).store.equals(bytes('one')));
+    assert.ok((await a.newest(UUID))?.store.equals(bytes('two')));
   });
 
   it('numbers generations 1, 2, 3 per instance and reads back the newest', async () => {

@@ -12,6 +12,7 @@ import { makeKeyring, parseKey } from '../../../src/replica/keys';
 import type { InstanceView } from '../../../src/driver/contract';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
+import { createHash } from 'node:crypto';
 
 const storePath = (h: Host, i: Inst) => path.join(h.nvramDir, `${domainName(i)}_VARS.fd`);
 const replicaStateFile = (h: Host, i: Inst) => path.join(h.config.hypervisor.state_dir, 'replicas', `${i.uuid}.json`);
@@ -28,6 +29,23 @@ async function marked(h: Host, i: Inst, marker: string): Promise<Buffer> {
   await h.driver.powerOff(i.uuid, { instance: i });
   await h.replicas!.idle();
   return markStore(storePath(h, i), marker);
+}
+
+/** Every pass over a store on `h` from now on (its digest for an answer, a generation's read), in the order they start and end. */
+function recordPasses(h: Host): string[] {
+  const passes: string[] = [];
+  const cachedInfo = h.nvram.cachedInfo.bind(h.nvram);
+  h.nvram.cachedInfo = async (p: string) => {
+    passes.push('digest:start');
+    try {
+      return await cachedInfo(p);
+    } finally {
+      passes.push('digest:end');
+    }
+  };
+  const readPieces = h.nvram.readPieces.bind(h.nvram);
+  h.nvram.readPieces = (p: string, f: (piece: Buffer) => void | Promise<void>) => (passes.push('generation:start'), readPieces(p, f));
+  return passes;
 }
 
 describe('replica/scheduler', () => {
@@ -422,6 +440,8 @@ describe('replica/scheduler', () => {
     A.nvram.read = (p: string) => (count(p), read(p));
     const readHashed = A.nvram.readHashed.bind(A.nvram);
     A.nvram.readHashed = (p: string) => (count(p), readHashed(p));
+    const readPieces = A.nvram.readPieces.bind(A.nvram);
+    A.nvram.readPieces = (p: string, f: (piece: Buffer) => void | Promise<void>) => (count(p), readPieces(p, f));
     const live = migration('compute1', 'compute2', 'live-migration');
     const d = await B.driver.checkCanLiveMigrateDestination(i.uuid, { instance: i, block_migration: false });
     const s = await A.driver.checkCanLiveMigrateSource(i.uuid, { instance: i, dest_check_data: { ...d.migrate_data, migration: live } });
@@ -435,6 +455,88 @@ describe('replica/scheduler', () => {
     await A.replicas!.scan();
     await A.replicas!.idle();
     assert.equal(reads.length, 1, 'a changed store is read once');
+  });
+
+  it('a generation of the store on disk reads it piece by piece, never whole (spawn, and the takeover after a live migration), and carries its bytes', async () => {
+    const whole: string[] = [];
+    const pieces: string[] = [];
+    for (const h of [A, B]) {
+      const byReplicas = () => new Error().stack?.includes('ReplicaService.') ?? false;
+      const read = h.nvram.read.bind(h.nvram);
+      h.nvram.read = (p: string) => (byReplicas() && whole.push(`${h.name} read`), read(p));
+      const readHashed = h.nvram.readHashed.bind(h.nvram);
+      h.nvram.readHashed = (p: string) => (byReplicas() && whole.push(`${h.name} readHashed`), readHashed(p));
+      const readPieces = h.nvram.readPieces.bind(h.nvram);
+      h.nvram.readPieces = (p: string, f: (piece: Buffer) => void | Promise<void>) => (pieces.push(h.name), readPieces(p, f));
+    }
+    const i = newInstance();
+    await spawned(A, i);
+    assert.deepEqual(pieces, ['compute1'], 'the spawn generation read the store piece by piece');
+    assert.ok((await A.replicas!.read(i.uuid, 1))?.store.equals(fs.readFileSync(storePath(A, i))), 'generation 1 holds the store');
+    markStore(storePath(A, i), 'running-guest');
+    const live = migration('compute1', 'compute2', 'live-migration');
+    const d = await B.driver.checkCanLiveMigrateDestination(i.uuid, { instance: i, block_migration: false });
+    const s = await A.driver.checkCanLiveMigrateSource(i.uuid, { instance: i, dest_check_data: { ...d.migrate_data, migration: live } });
+    const p = await B.driver.preLiveMigration(i.uuid, { instance: i, migrate_data: s.migrate_data });
+    await A.driver.liveMigration(i.uuid, { instance: i, dest: 'compute2', migrate_data: p.migrate_data });
+    await A.driver.postLiveMigration(i.uuid, { instance: i, migrate_data: p.migrate_data });
+    await A.driver.postLiveMigrationAtSource(i.uuid, { instance: i });
+    await B.driver.postLiveMigrationAtDestination(i.uuid, { instance: { ...i, host: 'compute2' } });
+    await Promise.all([A.replicas!.idle(), B.replicas!.idle()]);
+    assert.deepEqual(whole, [], 'no replica job read a store whole');
+    assert.ok(pieces.includes('compute2'), 'the takeover read the store piece by piece');
+    const newest = await B.replicas!.newest(i.uuid);
+    assert.match(`${newest?.entry.generation}.${newest?.entry.reason}.${newest?.entry.host}`, /^\d+\.move\.compute2$/);
+    assert.ok(newest?.store.equals(fs.readFileSync(storePath(B, i))), 'the takeover generation holds the store the guest runs on');
+    assert.equal(B.replicas!.view(i.uuid).state, 'current');
+    assert.equal(B.replicas!.view(i.uuid).generation, newest?.entry.generation);
+  });
+
+  it('post_live_migration_at_destination has the store hashed for its answer before the takeover generation starts reading it', async () => {
+    const i = newInstance();
+    await spawned(A, i);
+    const live = migration('compute1', 'compute2', 'live-migration');
+    const d = await B.driver.checkCanLiveMigrateDestination(i.uuid, { instance: i, block_migration: false });
+    const s = await A.driver.checkCanLiveMigrateSource(i.uuid, { instance: i, dest_check_data: { ...d.migrate_data, migration: live } });
+    const p = await B.driver.preLiveMigration(i.uuid, { instance: i, migrate_data: s.migrate_data });
+    await A.driver.liveMigration(i.uuid, { instance: i, dest: 'compute2', migrate_data: p.migrate_data });
+    await A.driver.postLiveMigrationAtSource(i.uuid, { instance: i });
+    const passes = recordPasses(B);
+    const v = await B.driver.postLiveMigrationAtDestination(i.uuid, { instance: { ...i, host: 'compute2' } });
+    await B.replicas!.idle();
+    assert.equal(
+      v.nvram?.sha256,
+      createHash('sha256')
+        .update(fs.readFileSync(storePath(B, i)))
+        .digest('hex'),
+    );
+    assert.equal(v.nvram?.replica?.state, 'pending', 'the answer shows the takeover queued');
+    assert.deepEqual(passes.slice(0, 3), ['digest:start', 'digest:end', 'generation:start'], passes.join(', '));
+    assert.equal(B.replicas!.view(i.uuid).state, 'current');
+  });
+
+  it('finish_migration has the store hashed for its answer before the takeover generation starts reading it', async () => {
+    const i = newInstance();
+    await spawned(A, i);
+    const mig = migration('compute1', 'compute2');
+    await A.driver.migrateDiskAndPowerOff(i.uuid, { instance: i, dest: 'compute2', migration: mig });
+    await A.replicas!.idle();
+    const passes = recordPasses(B);
+    const v = await B.driver.finishMigration(i.uuid, { migration: mig, instance: { ...i, host: 'compute2' }, image_meta: UEFI, disk_info: '[]' });
+    await B.replicas!.idle();
+    assert.equal(
+      v.nvram?.sha256,
+      createHash('sha256')
+        .update(fs.readFileSync(storePath(B, i)))
+        .digest('hex'),
+    );
+    // Whatever digests the call takes (the answer's among them) are done before the generation reads.
+    const read = passes.indexOf('generation:start');
+    assert.ok(read > 0, passes.join(', '));
+    const count = (xs: string[], x: string) => xs.filter((y) => y === x).length;
+    assert.equal(count(passes.slice(0, read), 'digest:start'), count(passes.slice(0, read), 'digest:end'), passes.join(', '));
+    assert.equal(count(passes.slice(read), 'digest:start'), 0, passes.join(', '));
+    assert.equal(B.replicas!.view(i.uuid).state, 'current');
   });
 
   it('resize + revert: the source takes the replicas back; a rebuild there writes on as their owner; delete removes them all', async () => {
