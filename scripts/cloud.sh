@@ -154,6 +154,9 @@ install_driver() {
 # when it is missing (the first boot of a store), and prints which on the serial console:
 #   NUS-MARKER written   (this boot found no marker: the store is new)
 #   NUS-MARKER present   (the store this boot started with is the one the first boot wrote to)
+# Each boot also prints the guest's clock (the shell's date and time) after "NUS-BOOT begin", so
+# two boots never print the same text: a reader of Nova's console API, which only shows the log
+# of the latest QEMU, tells a new boot from one it saw already.
 # The Secure Boot image carries the same shell signed with a key of the cloud's own key set
 # (keys/), which the sidecars enroll into the instance's db (image property
 # os_secure_boot_keyset=nus-cloud); Microsoft's keys stay as the template has them.
@@ -162,6 +165,8 @@ startup_nsh() {
   cat <<EOF
 @echo -off
 echo "NUS-BOOT begin"
+date
+time
 dmpstore NusMarker -guid $MARKER_GUID
 if %lasterror% eq 0 then
   echo "NUS-MARKER present"

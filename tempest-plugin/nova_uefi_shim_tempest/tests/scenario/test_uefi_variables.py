@@ -38,14 +38,17 @@ ANSI_RE = re.compile(r"\x1b?\[[0-9;=?]*[A-Za-z]")
 
 
 def boots(log):
-    """Completed boots in a console log, in order: 'present' when the firmware had the marker at
-    that boot (the script's `dmpstore` printed the variable), else 'written' (the script then
-    wrote it). dmpstore's own output is read, not the script's verdict line."""
+    """Completed boots in a console log, in order, as (text, verdict): the boot's own text (the
+    image's script prints the guest's clock first, so no two boots print the same) and 'present'
+    when the firmware had the marker at that boot (the script's `dmpstore` printed the variable),
+    else 'written' (the script then wrote it). dmpstore's own output is read, not the script's
+    verdict line."""
     want = "%s:%s' datasize" % (CONF.uefi_shim.marker_guid.lower(), CONF.uefi_shim.marker_name.lower())
-    return [
-        "present" if want in ANSI_RE.sub("", text).lower() else "written"
-        for text in BOOT_RE.findall(log)
-    ]
+    out = []
+    for text in BOOT_RE.findall(log):
+        plain = ANSI_RE.sub("", text)
+        out.append((plain.strip(), "present" if want in plain.lower() else "written"))
+    return out
 
 
 class UEFIServerTestBase(base.BaseV2ComputeAdminTest):
@@ -90,12 +93,16 @@ class UEFIServerTestBase(base.BaseV2ComputeAdminTest):
         return out.replace("\r", "")
 
     def _wait_boot(self, server_id):
-        """The marker line of the next completed boot on the server's console."""
-        seen, old = self.console.get(server_id, (0, ""))
+        """The verdict of the next completed boot on the server's console: one whose text was not
+        seen before. Nova's console API shows the log of the latest QEMU only (a new one on
+        another host, or after a cold boot, starts a new log), so boots are told apart by their
+        text, not by their count."""
+        seen = self.console.setdefault(server_id, set())
         timeout = CONF.uefi_shim.boot_timeout
         # Each read makes nova-compute read the log through libvirt: no faster than every 5 s.
         interval = max(CONF.compute.build_interval, 5)
         log = ""
+        found = []
 
         def next_boot():
             nonlocal log
@@ -106,21 +113,19 @@ class UEFIServerTestBase(base.BaseV2ComputeAdminTest):
                 # reports MessagingTimeout as a 500) is asked again until boot_timeout.
                 LOG.warning("server %s: console output not read this time: %s", server_id, e)
                 return False
-            # A new QEMU (another host, a cold boot) may start a new log: a log that does not
-            # extend the one seen before is counted from its first boot.
-            base_count = seen if log.startswith(old[:2000]) else 0
-            found = boots(log)
-            if len(found) > base_count:
-                self.console[server_id] = (len(found), log)
-                return True
-            return False
+            new = [b for b in boots(log) if b[0] not in seen]
+            if not new:
+                return False
+            seen.update(text for text, _ in new)
+            found.append(new[-1][1])
+            return True
 
         if not test_utils.call_until_true(next_boot, timeout, interval):
             raise lib_exc.TimeoutException(
-                "server %s: no completed boot on its console within %s s; its last lines:\n%s"
+                "server %s: no new completed boot on its console within %s s; its last lines:\n%s"
                 % (server_id, timeout, log[-1500:])
             )
-        return boots(log)[-1]
+        return found[-1]
 
     def _host(self, server_id):
         return self.get_host_for_server(server_id)
