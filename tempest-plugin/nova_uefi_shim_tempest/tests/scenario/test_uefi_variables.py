@@ -103,6 +103,7 @@ class UEFIServerTestBase(base.BaseV2ComputeAdminTest):
         interval = max(CONF.compute.build_interval, 5)
         log = ""
         found = []
+        refused = []
 
         def next_boot():
             nonlocal log
@@ -115,6 +116,11 @@ class UEFIServerTestBase(base.BaseV2ComputeAdminTest):
                 return False
             new = [b for b in boots(log) if b[0] not in seen]
             if not new:
+                # Secure Boot refused the image's boot loader (its key set is not enrolled): no
+                # boot follows, so there is nothing to wait for.
+                if "access denied" in log.lower():
+                    refused.append(True)
+                    return True
                 return False
             seen.update(text for text, _ in new)
             found.append(new[-1][1])
@@ -124,6 +130,11 @@ class UEFIServerTestBase(base.BaseV2ComputeAdminTest):
             raise lib_exc.TimeoutException(
                 "server %s: no new completed boot on its console within %s s; its last lines:\n%s"
                 % (server_id, timeout, log[-1500:])
+            )
+        if refused:
+            self.fail(
+                "server %s: the firmware refused the image's boot loader (Access Denied): the image's "
+                "Secure Boot key set is not enrolled in its store; its last lines:\n%s" % (server_id, log[-1500:])
             )
         return found[-1]
 
