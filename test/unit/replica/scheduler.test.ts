@@ -24,6 +24,19 @@ async function spawned(h: Host, i: Inst): Promise<InstanceView> {
   return v;
 }
 
+/**
+ * A live migration's steps up to the hand-over, in Nova's order, from `src` to `dst` (host names
+ * `from` and `to`); `inst` as Nova sends it. The migrate data the later steps take.
+ */
+async function handOver(src: Host, dst: Host, inst: Inst, from: string, to: string) {
+  const live = migration(from, to, 'live-migration');
+  const d = await dst.driver.checkCanLiveMigrateDestination(inst.uuid, { instance: inst, block_migration: false });
+  const s = await src.driver.checkCanLiveMigrateSource(inst.uuid, { instance: inst, dest_check_data: { ...d.migrate_data, migration: live } });
+  const p = await dst.driver.preLiveMigration(inst.uuid, { instance: inst, migrate_data: s.migrate_data });
+  await src.driver.liveMigration(inst.uuid, { instance: inst, dest: to, migrate_data: p.migrate_data });
+  return p.migrate_data;
+}
+
 /** Power off, mark the store as a guest would, and return its bytes. */
 async function marked(h: Host, i: Inst, marker: string): Promise<Buffer> {
   await h.driver.powerOff(i.uuid, { instance: i });
@@ -412,12 +425,8 @@ describe('replica/scheduler', () => {
 
     // Live, back to A: the running guest's store as it is before the hand-over.
     markStore(storePath(B, i), 'before-live-move');
-    const live = migration('compute2', 'compute1', 'live-migration');
-    const d = await A.driver.checkCanLiveMigrateDestination(i.uuid, { instance: moved, block_migration: false });
-    const s = await B.driver.checkCanLiveMigrateSource(i.uuid, { instance: moved, dest_check_data: { ...d.migrate_data, migration: live } });
-    const p = await A.driver.preLiveMigration(i.uuid, { instance: moved, migrate_data: s.migrate_data });
-    await B.driver.liveMigration(i.uuid, { instance: moved, dest: 'compute1', migrate_data: p.migrate_data });
-    await B.driver.postLiveMigration(i.uuid, { instance: moved, migrate_data: p.migrate_data });
+    const md = await handOver(B, A, moved, 'compute2', 'compute1');
+    await B.driver.postLiveMigration(i.uuid, { instance: moved, migrate_data: md });
     await B.driver.postLiveMigrationAtSource(i.uuid, { instance: moved });
     await A.driver.postLiveMigrationAtDestination(i.uuid, { instance: i });
     await Promise.all([A.replicas!.idle(), B.replicas!.idle()]);
@@ -442,11 +451,7 @@ describe('replica/scheduler', () => {
     A.nvram.readHashed = (p: string) => (count(p), readHashed(p));
     const readPieces = A.nvram.readPieces.bind(A.nvram);
     A.nvram.readPieces = (p: string, f: (piece: Buffer) => void | Promise<void>) => (count(p), readPieces(p, f));
-    const live = migration('compute1', 'compute2', 'live-migration');
-    const d = await B.driver.checkCanLiveMigrateDestination(i.uuid, { instance: i, block_migration: false });
-    const s = await A.driver.checkCanLiveMigrateSource(i.uuid, { instance: i, dest_check_data: { ...d.migrate_data, migration: live } });
-    const p = await B.driver.preLiveMigration(i.uuid, { instance: i, migrate_data: s.migrate_data });
-    await A.driver.liveMigration(i.uuid, { instance: i, dest: 'compute2', migrate_data: p.migrate_data });
+    await handOver(A, B, i, 'compute1', 'compute2');
     await A.replicas!.idle();
     assert.deepEqual(reads, [], 'the unchanged store was not read for a replica');
     assert.deepEqual(await gens(A, i), ['1.spawn.compute1'], 'no move generation of an unchanged store');
@@ -474,12 +479,8 @@ describe('replica/scheduler', () => {
     assert.deepEqual(pieces, ['compute1'], 'the spawn generation read the store piece by piece');
     assert.ok((await A.replicas!.read(i.uuid, 1))?.store.equals(fs.readFileSync(storePath(A, i))), 'generation 1 holds the store');
     markStore(storePath(A, i), 'running-guest');
-    const live = migration('compute1', 'compute2', 'live-migration');
-    const d = await B.driver.checkCanLiveMigrateDestination(i.uuid, { instance: i, block_migration: false });
-    const s = await A.driver.checkCanLiveMigrateSource(i.uuid, { instance: i, dest_check_data: { ...d.migrate_data, migration: live } });
-    const p = await B.driver.preLiveMigration(i.uuid, { instance: i, migrate_data: s.migrate_data });
-    await A.driver.liveMigration(i.uuid, { instance: i, dest: 'compute2', migrate_data: p.migrate_data });
-    await A.driver.postLiveMigration(i.uuid, { instance: i, migrate_data: p.migrate_data });
+    const md = await handOver(A, B, i, 'compute1', 'compute2');
+    await A.driver.postLiveMigration(i.uuid, { instance: i, migrate_data: md });
     await A.driver.postLiveMigrationAtSource(i.uuid, { instance: i });
     await B.driver.postLiveMigrationAtDestination(i.uuid, { instance: { ...i, host: 'compute2' } });
     await Promise.all([A.replicas!.idle(), B.replicas!.idle()]);
@@ -495,11 +496,7 @@ describe('replica/scheduler', () => {
   it('post_live_migration_at_destination has the store hashed for its answer before the takeover generation starts reading it', async () => {
     const i = newInstance();
     await spawned(A, i);
-    const live = migration('compute1', 'compute2', 'live-migration');
-    const d = await B.driver.checkCanLiveMigrateDestination(i.uuid, { instance: i, block_migration: false });
-    const s = await A.driver.checkCanLiveMigrateSource(i.uuid, { instance: i, dest_check_data: { ...d.migrate_data, migration: live } });
-    const p = await B.driver.preLiveMigration(i.uuid, { instance: i, migrate_data: s.migrate_data });
-    await A.driver.liveMigration(i.uuid, { instance: i, dest: 'compute2', migrate_data: p.migrate_data });
+    await handOver(A, B, i, 'compute1', 'compute2');
     await A.driver.postLiveMigrationAtSource(i.uuid, { instance: i });
     const passes = recordPasses(B);
     const v = await B.driver.postLiveMigrationAtDestination(i.uuid, { instance: { ...i, host: 'compute2' } });
