@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 
 const storePath = (h: Host, i: Inst) => path.join(h.nvramDir, `${domainName(i)}_VARS.fd`);
 const replicaStateFile = (h: Host, i: Inst) => path.join(h.config.hypervisor.state_dir, 'replicas', `${i.uuid}.json`);
+const fileSha = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 const gens = async (h: Host, i: Inst) => (await h.driver.listNvramBackups(i.uuid)).backups.map((b) => `${b.generation}.${b.reason}.${b.host}`);
 
 async function spawned(h: Host, i: Inst): Promise<InstanceView> {
@@ -501,12 +502,7 @@ describe('replica/scheduler', () => {
     const passes = recordPasses(B);
     const v = await B.driver.postLiveMigrationAtDestination(i.uuid, { instance: { ...i, host: 'compute2' } });
     await B.replicas!.idle();
-    assert.equal(
-      v.nvram?.sha256,
-      createHash('sha256')
-        .update(fs.readFileSync(storePath(B, i)))
-        .digest('hex'),
-    );
+    assert.equal(v.nvram?.sha256, fileSha(storePath(B, i)), "the answer's digest is the store's");
     assert.equal(v.nvram?.replica?.state, 'pending', 'the answer shows the takeover queued');
     assert.deepEqual(passes.slice(0, 3), ['digest:start', 'digest:end', 'generation:start'], passes.join(', '));
     assert.equal(B.replicas!.view(i.uuid).state, 'current');
@@ -521,12 +517,7 @@ describe('replica/scheduler', () => {
     const passes = recordPasses(B);
     const v = await B.driver.finishMigration(i.uuid, { migration: mig, instance: { ...i, host: 'compute2' }, image_meta: UEFI, disk_info: '[]' });
     await B.replicas!.idle();
-    assert.equal(
-      v.nvram?.sha256,
-      createHash('sha256')
-        .update(fs.readFileSync(storePath(B, i)))
-        .digest('hex'),
-    );
+    assert.equal(v.nvram?.sha256, fileSha(storePath(B, i)), "the answer's digest is the store's");
     // Whatever digests the call takes (the answer's among them) are done before the generation reads.
     const read = passes.indexOf('generation:start');
     assert.ok(read > 0, passes.join(', '));
