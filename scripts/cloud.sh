@@ -64,7 +64,8 @@ PKGS=(mariadb-server rabbitmq-server keystone glance-api placement-api nova-api 
   nova-scheduler nova-compute-qemu neutron-server python3-openstackclient python3-pymysql libvirt-daemon
   libvirt-daemon-driver-qemu libvirt-daemon-log libvirt-clients qemu-system-x86 qemu-utils ovmf
   openssh-server openssh-client sudo uwsgi-core uwsgi-plugin-python3 efi-shell-x64 efitools
-  sbsigntool openssl dosfstools mtools python3-pip procps iproute2 curl)
+  sbsigntool openssl dosfstools mtools python3-pip procps iproute2 curl
+  python3-tempest)
 
 in_c() { chroot "$C" "$@"; }
 
