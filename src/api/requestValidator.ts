@@ -11,7 +11,7 @@ import { InvalidInput } from '../errors';
 import { unwrap } from '../nova/objects';
 import type { ArgsFor, InstanceMethodName } from '../driver/contract';
 import type { InstanceToDestroy } from '../nova/objects';
-import { loadOpenApi, openApiAjv, type OpenApiDoc } from '../util/openapiDoc';
+import { loadOpenApi, openApiAjv, sharedOpenApiAjv, type OpenApiDoc } from '../util/openapiDoc';
 
 export { OPENAPI_JSON_PATH, OPENAPI_PATH, loadOpenApi, type OpenApiDoc } from '../util/openapiDoc';
 
@@ -87,7 +87,7 @@ export class RequestValidator {
     doc: OpenApiDoc = loadOpenApi(),
     private readonly onIgnored: (operationId: string, fields: string[]) => void = () => undefined,
   ) {
-    this.ajv = openApiAjv(doc);
+    this.ajv = doc === loadOpenApi() ? sharedOpenApiAjv() : openApiAjv(doc);
     this.schemas = (doc as { components?: { schemas?: Record<string, SchemaObject> } }).components?.schemas ?? {};
     for (const item of Object.values(doc.paths)) {
       for (const op of Object.values(item)) {

@@ -161,9 +161,32 @@ export async function preLiveMigration(core: DriverCore, md: MigrationDeps, p: P
   // The file must exist, with the right size, before the incoming QEMU maps it; QEMU
   // rewrites it from the migration stream at the first resume.
   if (content && live) await (Buffer.isBuffer(content) ? deps.nvram.writeBytes(live, content) : deps.nvram.writeImage(live, content));
+  if (content && live && sent) checkStagedCopy(core, uuid, live, sent.sha256);
   core.crashPoint('pre_live:written-before-journal');
   await md.journals.put(j, 'live-staged');
   return { migrate_data: { ...mdata, uefi_shim: { ...shim, dest_nvram_path: live } } };
+}
+
+/**
+ * Destination: hash the copy pre_live_migration wrote, from the file, in the background while
+ * Nova migrates, and log when it is not the store the source sent (the runs are decoded without
+ * hashing their zeros: peer/transfer). The source's check after the hand-over decides (it keeps
+ * its copy on a mismatch); the digest is then kept for it and for our own arrival, until the
+ * file changes (QEMU writes it at the first resume).
+ */
+function checkStagedCopy(core: DriverCore, uuid: string, live: string, sha256: string): void {
+  const { nvram, log } = core.deps;
+  const written = nvram.stamp(live);
+  void nvram.warmDigest(live).then((info) => {
+    if (info && info.sha256 !== sha256 && nvram.stamp(live) === written) {
+      log.warning('the staged copy of the variable store differs from the store the source sent', {
+        instance_uuid: uuid,
+        path: live,
+        sha256: info.sha256,
+        expected: sha256,
+      });
+    }
+  });
 }
 
 /** The definition the destination persists: its own store path and serial socket. */

@@ -21,6 +21,9 @@ export async function peerInstanceState(core: DriverCore, uuid: string, nvram: S
   // the copy its bytes, hashed in the same pass (a 64 MiB AAVMF store costs a pass each).
   // The digest is kept for the source's own check after the hand-over (verifyDestination).
   const copy = nvram && rec.nvramPath ? await storeCopy(core, rec.nvramPath, nvram) : null;
+  // A pre-check (no store asked): the copy is asked for next, and the source's check after the
+  // hand-over needs the digest again. Hashed now in the background, both only read the file.
+  if (!nvram && rec.nvramPath) void core.deps.nvram.warmDigest(rec.nvramPath);
   return {
     record: rec,
     domain_xml: await core.hv.getXml(rec.name),

@@ -24,7 +24,7 @@ import {
 } from '../util/atomicFile';
 import { nvramPathFor, assertInside, validateDomainName } from './paths';
 import { InternalError, InvalidInput } from '../errors';
-import { StatCache, statIdentity } from '../util/fileIdentity';
+import { StatCache, settleWindowOf, statIdentity } from '../util/fileIdentity';
 import type { Metrics } from '../metrics';
 
 /** Templates kept in memory (a host has a handful: one per firmware build and variant). */
@@ -61,8 +61,8 @@ export class NvramStore {
   private readonly metrics?: Metrics;
   /** template path → its bytes and digest. */
   private readonly templates = new StatCache<{ data: Buffer; sha256: string }>(TEMPLATE_CACHE_ENTRIES);
-  /** store path → its info as last hashed (see `cachedInfo`). */
-  private readonly digests = new StatCache<NvramInfo>(DIGEST_CACHE_ENTRIES);
+  /** store path → its info as last hashed (see `cachedInfo`); the directory's settle window from `init`. */
+  private digests = new StatCache<NvramInfo>(DIGEST_CACHE_ENTRIES);
 
   constructor(opts: NvramStoreOptions) {
     this.dir = path.resolve(opts.dir);
@@ -77,6 +77,7 @@ export class NvramStore {
     await mkdirDurable(this.dir, 0o755);
     await fsp.access(this.dir, fsc.W_OK);
     await sweepTempFiles(this.dir);
+    this.digests = new StatCache<NvramInfo>(DIGEST_CACHE_ENTRIES, settleWindowOf(this.dir));
   }
 
   pathFor(name: string): string {
@@ -159,19 +160,50 @@ export class NvramStore {
    * A store as a sparse image with its digest, in one pass through one descriptor (pieces of
    * HASH_PIECE bytes; only the blocks that are not all zero are copied out): a 64 MiB AAVMF
    * store, almost all zeros, costs a read of the page cache instead of a fresh 64 MiB buffer.
-   * The digest is kept under the rule of `readHashed`. Null when the file does not exist.
+   * The digest is the one `cachedInfo` keeps while the file keeps its identity through the read
+   * (else hashed in the same pass, and kept under the rule of `readHashed`). Null when the file
+   * does not exist.
    */
   async readImage(p: string): Promise<{ image: SparseImage; sha256: string } | null> {
     const full = this.checkPath(p);
     const st = this.statOrForget(full);
     if (!st) return null;
+    const known = this.digests.get(full, st);
     const readAt = Date.now();
-    const read = await readSparse(full);
+    const read = await readSparse(full, !known);
     if (!read) return null;
     const same = statIdentityOf(full) === statIdentity(st);
-    if (same) this.digests.remember(full, st, readAt, read.image.size, { path: full, size: read.image.size, sha256: read.sha256, allocated: st.blocks * 512 });
+    if (known && same && known.size === read.image.size) return { image: read.image, sha256: known.sha256 };
+    const sha256 = read.sha256 ?? (await hashFile(full))?.sha256;
+    if (!sha256) return null;
+    if (same && read.sha256)
+      this.digests.remember(full, st, readAt, read.image.size, { path: full, size: read.image.size, sha256, allocated: st.blocks * 512 });
     else this.digests.forget(full);
-    return read;
+    return { image: read.image, sha256 };
+  }
+
+  /**
+   * Hash a store in the background once it has settled (the directory's settle window after its
+   * last change), so that a later `cachedInfo` or `readImage` of the unchanged file reads or
+   * hashes nothing on the path a caller waits on: a live migration's source after the
+   * destination's pre-check, its staged copy on the destination. Resolves with the info (null
+   * when the file is gone or cannot be read: only a missed shortcut); never rejects.
+   */
+  warmDigest(p: string): Promise<NvramInfo | null> {
+    const full = this.checkPath(p);
+    const st = this.statOrForget(full);
+    if (!st) return Promise.resolve(null);
+    const hit = this.digests.get(full, st);
+    if (hit) return Promise.resolve({ ...hit, allocated: st.blocks * 512 });
+    const wait = Math.max(0, st.ctimeMs + this.digests.settledMs + 1 - Date.now());
+    return new Promise((resolve) => {
+      setTimeout(() => void this.cachedInfo(full).then(resolve, () => resolve(null)), wait).unref();
+    });
+  }
+
+  /** The store's stat identity now (util/fileIdentity), or null when it does not exist: "has it changed since?" */
+  stamp(p: string): string | null {
+    return statIdentityOf(this.checkPath(p));
   }
 
   /**
@@ -362,15 +394,18 @@ export async function hashFile(full: string): Promise<{ size: number; sha256: st
   return size === null ? null : { size, sha256: hash.digest('hex') };
 }
 
-/** A file as a sparse image (its non-zero blocks copied out) and its digest, read piece by piece; null when missing. */
-async function readSparse(full: string): Promise<{ image: SparseImage; sha256: string } | null> {
-  const hash = createHash('sha256');
+/**
+ * A file as a sparse image (its non-zero blocks copied out) and, when `hash`, its digest, read
+ * piece by piece; null when missing.
+ */
+async function readSparse(full: string, hash: boolean): Promise<{ image: SparseImage; sha256: string | null } | null> {
+  const h = hash ? createHash('sha256') : null;
   const segments: SparseImage['segments'] = [];
   const size = await eachPiece(full, (piece, offset) => {
-    hash.update(piece);
+    h?.update(piece);
     for (const [start, end] of dataRuns(piece)) segments.push({ offset: offset + start, data: Buffer.from(piece.subarray(start, end)) });
   });
-  return size === null ? null : { image: { size, segments }, sha256: hash.digest('hex') };
+  return size === null ? null : { image: { size, segments }, sha256: h ? h.digest('hex') : null };
 }
 
 /** The stat identity of a file now, or null when it cannot be stat'ed. */

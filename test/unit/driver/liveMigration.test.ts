@@ -117,6 +117,37 @@ describe('driver/liveMigration', () => {
     await nothingFor(A, inst);
   });
 
+  it('checks the copy it staged from the file, in the background: one that is not the source store is logged, and the hand-over decides', async () => {
+    const inst = newInstance();
+    await A.driver.spawn(inst.uuid, { instance: inst, image_meta: UEFI });
+    await A.driver.powerOff(inst.uuid, step(inst));
+    const bytes = markStore(storeOn(A, inst), `marker-${inst.uuid}`);
+    await A.driver.powerOn(inst.uuid, step(inst));
+    const d = await B.driver.checkCanLiveMigrateDestination(inst.uuid, { instance: inst, block_migration: false });
+    const mig = migration('compute1', 'compute2', 'live-migration');
+    const s = await A.driver.checkCanLiveMigrateSource(inst.uuid, { instance: inst, dest_check_data: { ...d.migrate_data, migration: mig } });
+    // The source describes its store wrongly (a byte of its first run flipped), with its own digest.
+    const readImage = A.nvram.readImage.bind(A.nvram);
+    A.nvram.readImage = async (p) => {
+      const read = await readImage(p);
+      if (!read) return read;
+      const [first, ...rest] = read.image.segments;
+      const data = Buffer.from(first.data);
+      data[0] ^= 0xff;
+      return { ...read, image: { ...read.image, segments: [{ ...first, data }, ...rest] } };
+    };
+    const p = await B.driver.preLiveMigration(inst.uuid, { instance: inst, migrate_data: s.migrate_data });
+    const staged = fileBytes(storeOn(B, inst));
+    assert.ok(staged && !staged.equals(bytes), 'the copy was written as sent');
+    const logged = () => B.log.lines.find((l) => l.msg === 'the staged copy of the variable store differs from the store the source sent');
+    for (let i = 0; i < 200 && !logged(); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.deepEqual({ sha256: logged()?.sha256, expected: logged()?.expected }, { sha256: sha(staged), expected: sha(bytes) });
+    // The hand-over writes the guest's own store there (QEMU from the migration stream): verified.
+    const out = await live(inst, p.migrate_data);
+    assert.equal(out.nvram?.sha256, sha(bytes));
+    assert.deepEqual(fileBytes(storeOn(B, inst)), bytes);
+  });
+
   describe('a rollback at both ends gives the guest back to the source', () => {
     const CASES: [string, { handedOver: boolean }][] = [
       ['when the hand-over failed', { handedOver: false }],

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { NvramStore } from '../../../src/nvram/store';
-import { SETTLED_MS } from '../../../src/util/fileIdentity';
+import { SETTLED_MS, settleWindowOf } from '../../../src/util/fileIdentity';
 import { tmpDir } from '../../support/firmwareFixture';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -186,5 +186,44 @@ describe('nvram/store readHashed', () => {
     assert.equal(r?.sha256, sha(fs.readFileSync(p)));
     assert.notEqual(r?.sha256, sha(Buffer.alloc(8192, 0x11)));
     assert.equal((await nv.cachedInfo(p))?.sha256, sha(fs.readFileSync(p)));
+  });
+});
+
+describe('nvram/store warmDigest', () => {
+  let root: string;
+  let nv: NvramStore;
+  let hashed: number;
+  beforeEach(async () => {
+    root = tmpDir('nus-store-');
+    nv = new NvramStore({ dir: path.join(root, 'nvram'), mode: 0o600 });
+    await nv.init();
+    hashed = 0;
+    const info = nv.info.bind(nv);
+    nv.info = (p: string) => (hashed++, info(p));
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('hashes a store once its settle window has passed; later reads of the unchanged store hash nothing, a changed one is hashed again', async function () {
+    this.timeout(10000);
+    const p = nv.pathFor('instance-00000020');
+    const data = Buffer.alloc(3 * 1024 * 1024);
+    data.write('VARS', 0x100);
+    fs.writeFileSync(p, data);
+    const changed = fs.statSync(p).ctimeMs;
+    const warm = await nv.warmDigest(p);
+    assert.ok(Date.now() > changed + settleWindowOf(nv.dir), 'not hashed inside the window (a write in the same tick could hide)');
+    assert.equal(warm?.sha256, sha(data));
+    assert.equal(hashed, 1);
+    assert.equal((await nv.cachedInfo(p))?.sha256, sha(data));
+    assert.equal((await nv.readImage(p))?.sha256, sha(data), 'the image comes with the digest kept');
+    assert.equal((await nv.warmDigest(p))?.sha256, sha(data));
+    assert.equal(hashed, 1, 'nothing hashed again');
+    const fd = fs.openSync(p, 'r+');
+    fs.writeSync(fd, Buffer.from('EDIT'), 0, 4, 0x2000);
+    fs.closeSync(fd);
+    const now = fs.readFileSync(p);
+    assert.equal((await nv.readImage(p))?.sha256, sha(now), 'changed in place: hashed in the same pass');
+    assert.equal((await nv.cachedInfo(p))?.sha256, sha(now));
+    assert.equal(await nv.warmDigest(nv.pathFor('instance-00000021')), null, 'no store, nothing to hash');
   });
 });

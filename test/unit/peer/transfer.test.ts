@@ -76,16 +76,10 @@ describe('peer/transfer: a store as runs', () => {
   });
 
   const bad: [string, (p: ReturnType<typeof encodeImage>) => object, RegExp][] = [
-    ['a digest mismatch', (p) => ({ ...p, sha256: 'f'.repeat(64) }), /digest mismatch/],
     ['runs out of order', (p) => ({ ...p, runs: [...(p.runs ?? [])].reverse() }), /out of order/],
     ['a run beyond the size', (p) => ({ ...p, size: 4096 }), /out of order or beyond/],
     ['an empty run', (p) => ({ ...p, runs: [[0, 0], ...(p.runs ?? [])] }), /out of order or beyond/],
     ['runs longer than their bytes', (p) => ({ ...p, runs: (p.runs ?? []).map(([o, n], i) => (i === 0 ? [o, n + 1] : [o, n])) }), /size mismatch/],
-    [
-      'a zero moved: same bytes, another place',
-      (p) => ({ ...p, runs: (p.runs ?? []).map(([o, n], i) => (i === 1 ? [o + 4096, n] : [o, n])) }),
-      /digest mismatch/,
-    ],
     ['runs that are not pairs', (p) => ({ ...p, runs: [[0]] }), /out of order or beyond/],
   ];
   for (const [what, mutate, re] of bad) {
@@ -98,7 +92,19 @@ describe('peer/transfer: a store as runs', () => {
     });
   }
 
-  it('hashes the zeros of a 64 MiB store without holding them: the digest is of the whole store', () => {
+  it('does not hash the store: the digest it names is checked on the copy written from it (a wrong one or a moved run decodes)', () => {
+    // The receiver hashes the file it wrote, in the background (driver/liveMigration), and the
+    // source compares both stores' digests after the hand-over: the zeros of a 64 MiB store are
+    // not hashed on the path Nova waits on.
+    const data = store();
+    const [image, digest] = imageOf(data);
+    const p = encodeImage(image, digest);
+    assert.equal(decodeImage({ ...p, sha256: 'f'.repeat(64) }).size, data.length);
+    const moved = decodeImage({ ...p, runs: (p.runs ?? []).map(([o, n], i) => (i === 1 ? [o + 4096, n] : [o, n])) });
+    assert.equal(createHash('sha256').update(rebuild(moved)).digest('hex') === digest, false);
+  });
+
+  it('rebuilds a 64 MiB store from a few bytes of runs, without holding its zeros', () => {
     const data = Buffer.alloc(64 * 1024 * 1024);
     data.write('VARS', 0x100);
     const [image, digest] = imageOf(data);

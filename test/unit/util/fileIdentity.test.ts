@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { SETTLED_MS, StatCache } from '../../../src/util/fileIdentity';
+import { FINE_SETTLED_MS, SETTLED_MS, StatCache, settleWindowOf } from '../../../src/util/fileIdentity';
 
 describe('util/fileIdentity StatCache', () => {
   let dir: string;
@@ -47,5 +47,23 @@ describe('util/fileIdentity StatCache', () => {
     assert.equal(c.get(a, fs.statSync(a)), a);
     c.forget(a);
     assert.equal(c.get(a, fs.statSync(a)), undefined);
+  });
+
+  it("keeps a value read once the file's filesystem window has passed, not before", () => {
+    const c = new StatCache<string>(4, FINE_SETTLED_MS);
+    const p = file('a', 'one');
+    const st = fs.statSync(p);
+    c.remember(p, st, st.ctimeMs + FINE_SETTLED_MS / 2, 3, 'inside the window');
+    assert.equal(c.get(p, st), undefined);
+    c.remember(p, st, st.ctimeMs + FINE_SETTLED_MS + 1, 3, 'after it');
+    assert.equal(c.get(p, st), 'after it');
+  });
+});
+
+describe('util/fileIdentity settleWindowOf', () => {
+  it('gives the fine window on the local filesystems Linux stamps with its clock, the long one elsewhere', () => {
+    assert.equal(settleWindowOf('/dev/shm'), FINE_SETTLED_MS, 'tmpfs');
+    assert.equal(settleWindowOf('/proc'), SETTLED_MS, 'procfs is not one of them');
+    assert.equal(settleWindowOf(path.join(os.tmpdir(), 'nus-no-such-dir', 'x')), SETTLED_MS, 'a path that cannot be told');
   });
 });
