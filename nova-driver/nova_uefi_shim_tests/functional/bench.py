@@ -77,8 +77,8 @@ class _BenchRound(object):
     # is not would be rounded up to that grid, on one side only. Both
     # drivers poll every POLL seconds here, for as long as Nova's helper
     # would wait at least. At 0.05 s an operation of 150-250 ms (delete,
-    # hard reboot) was measured in steps of one poll: 15 ms more on one side
-    # could read as 50 ms more, and medians moved by 0.2x between runs.
+    # hard reboot) ends on one poll or the next: 15 ms more on one side can
+    # read as 50 ms more (such medians moved by up to 0.36x between runs).
     POLL = 0.01
     MIGRATION_POLL = POLL
 
