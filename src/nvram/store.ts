@@ -173,11 +173,14 @@ export class NvramStore {
     const read = await readSparse(full, !known);
     if (!read) return null;
     const same = statIdentityOf(full) === statIdentity(st);
-    if (known && same && known.size === read.image.size) return { image: read.image, sha256: known.sha256 };
-    const sha256 = read.sha256 ?? (await hashFile(full))?.sha256;
-    if (!sha256) return null;
-    if (same && read.sha256)
-      this.digests.remember(full, st, readAt, read.image.size, { path: full, size: read.image.size, sha256, allocated: st.blocks * 512 });
+    if (known) {
+      if (same && known.size === read.image.size) return { image: read.image, sha256: known.sha256 };
+      // Changed under the read: once more, hashed in the same pass (the kept digest is gone).
+      this.digests.forget(full);
+      return this.readImage(p);
+    }
+    const sha256 = read.sha256 as string;
+    if (same) this.digests.remember(full, st, readAt, read.image.size, { path: full, size: read.image.size, sha256, allocated: st.blocks * 512 });
     else this.digests.forget(full);
     return { image: read.image, sha256 };
   }
