@@ -63,6 +63,8 @@ export class NvramStore {
   private readonly templates = new StatCache<{ data: Buffer; sha256: string }>(TEMPLATE_CACHE_ENTRIES);
   /** store path → its info as last hashed (see `cachedInfo`); the directory's settle window from `init`. */
   private digests = new StatCache<NvramInfo>(DIGEST_CACHE_ENTRIES);
+  /** store path → the background hash `warmDigest` has pending for it, and the identity it was asked for. */
+  private readonly warming = new Map<string, { stamp: string; done: Promise<NvramInfo | null> }>();
 
   constructor(opts: NvramStoreOptions) {
     this.dir = path.resolve(opts.dir);
@@ -198,10 +200,24 @@ export class NvramStore {
     if (!st) return Promise.resolve(null);
     const hit = this.digests.get(full, st);
     if (hit) return Promise.resolve({ ...hit, allocated: st.blocks * 512 });
+    const stamp = statIdentity(st);
+    const pending = this.warming.get(full);
+    if (pending?.stamp === stamp) return pending.done;
     const wait = Math.max(0, st.ctimeMs + this.digests.settledMs + 1 - Date.now());
-    return new Promise((resolve) => {
+    const done = new Promise<NvramInfo | null>((resolve) => {
       setTimeout(() => void this.cachedInfo(full).then(resolve, () => resolve(null)), wait).unref();
     });
+    const entry = { stamp, done };
+    this.warming.set(full, entry);
+    void done.then(() => {
+      if (this.warming.get(full) === entry) this.warming.delete(full);
+    });
+    return done;
+  }
+
+  /** Resolves once no background hash `warmDigest` started is pending (a quiet point, as the replica service's `idle`). */
+  async idle(): Promise<void> {
+    while (this.warming.size) await Promise.all([...this.warming.values()].map((w) => w.done));
   }
 
   /** The store's stat identity now (util/fileIdentity), or null when it does not exist: "has it changed since?" */

@@ -226,4 +226,18 @@ describe('nvram/store warmDigest', () => {
     assert.equal((await nv.cachedInfo(p))?.sha256, sha(now));
     assert.equal(await nv.warmDigest(nv.pathFor('instance-00000021')), null, 'no store, nothing to hash');
   });
+
+  it('asked twice for an unchanged store, hashes it once; idle waits for a pending hash', async function () {
+    this.timeout(10000);
+    const p = nv.pathFor('instance-00000022');
+    fs.writeFileSync(p, Buffer.alloc(64 * 1024, 1));
+    const first = nv.warmDigest(p);
+    assert.equal(nv.warmDigest(p), first, 'the pending hash is shared');
+    let settled = false;
+    void first.then(() => (settled = true));
+    await nv.idle();
+    assert.ok(settled, 'idle resolved after the pending hash');
+    assert.equal(hashed, 1);
+    await nv.idle();
+  });
 });

@@ -499,6 +499,8 @@ describe('replica/scheduler', () => {
     await spawned(A, i);
     await handOver(A, B, i, 'compute1', 'compute2');
     await A.driver.postLiveMigrationAtSource(i.uuid, { instance: i });
+    // The staged copy's background check (pre_live_migration's) is done: only this call's passes count.
+    await B.nvram.idle();
     const passes = recordPasses(B);
     const v = await B.driver.postLiveMigrationAtDestination(i.uuid, { instance: { ...i, host: 'compute2' } });
     await B.replicas!.idle();
