@@ -142,9 +142,10 @@ class _BenchRound(object):
 
     # The same for a migration's status (GET /os-migrations).
     def _migration_rows(self, server_id):
-        return sorted((m['id'], m['status'], m['updated_at'] or m['created_at'])
-                      for m in nova_db.migration_get_all_by_filters(
-                          self._bench_ctxt, {'instance_uuid': server_id}))
+        rows = nova_db.migration_get_all_by_filters(
+            self._bench_ctxt, {'instance_uuid': server_id})
+        return sorted((m['id'], m['status'], m['updated_at'])
+                      for m in rows)
 
     # And for an instance action's event (Nova's helper asks the API every
     # 0.5 s): the database every POLL seconds until the event is there (at
