@@ -109,9 +109,11 @@ class UEFIServerTestBase(base.BaseV2ComputeAdminTest):
             nonlocal log
             try:
                 log = self._console(server_id)
-            except (lib_exc.ServerFault, lib_exc.TimeoutException) as e:
+            except (lib_exc.ServerFault, lib_exc.TimeoutException, lib_exc.Conflict) as e:
                 # The console read is a probe: a compute host too busy to answer in time (Nova
-                # reports MessagingTimeout as a 500) is asked again until boot_timeout.
+                # reports MessagingTimeout as a 500), or a guest whose domain is not running yet
+                # (409 InstanceNotReady, as between a move's definition and its start), is asked
+                # again until boot_timeout.
                 LOG.warning("server %s: console output not read this time: %s", server_id, e)
                 return False
             new = [b for b in boots(log) if b[0] not in seen]
