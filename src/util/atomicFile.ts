@@ -389,20 +389,39 @@ export async function sweepTempFiles(dir: string): Promise<string[]> {
   return removed;
 }
 
-/** Remove a file and fsync its directory; a missing file is not an error. Returns whether it existed. */
-export async function unlinkDurable(target: string): Promise<boolean> {
+/**
+ * Remove a file and fsync its directory; a missing file is not an error. Returns whether it existed.
+ * A directory removed between the two (another removal found it empty and took it away, as the
+ * replica directory store's concurrent deletes do) took the file's entry with it: the nearest
+ * directory that still exists is synced instead. `onStep('unlinked')` is awaited between the
+ * two (a test seam, as `writeFileAtomic`'s).
+ */
+export async function unlinkDurable(target: string, opts: { onStep?: (step: 'unlinked') => unknown } = {}): Promise<boolean> {
   try {
     await fsp.unlink(target);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw storageError(target, 'unlink', e);
   }
+  await opts.onStep?.('unlinked');
   try {
-    await fsyncDir(path.dirname(target));
+    await fsyncNearestDir(path.dirname(target));
   } catch (e) {
     throw storageError(target, 'sync-dir', e);
   }
   return true;
+}
+
+/** fsync `dir`, or when it is gone, the nearest of its parents that exists. */
+async function fsyncNearestDir(dir: string): Promise<void> {
+  for (let d = dir; ; d = path.dirname(d)) {
+    try {
+      await fsyncDir(d);
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || path.dirname(d) === d) throw e;
+    }
+  }
 }
 
 /** Bytes actually allocated on disk (st_blocks * 512). */

@@ -47,6 +47,23 @@ describe('replica/directory', () => {
     assert.equal((await a.list(other)).length, 1);
   });
 
+  it('deletes of every object of a folder at once all succeed, whichever of them removes the emptied folder', async () => {
+    const s = new DirectoryReplicaStore(path.join(root, 'shared'));
+    await s.init();
+    for (let round = 0; round < 60; round++) {
+      const keys = Array.from({ length: 6 }, (_, i) => `nvram/u${round}/gen/${i}`);
+      for (const k of keys) await s.put(k, Buffer.from('x'));
+      const done = await Promise.allSettled(keys.map((k) => s.delete(k)));
+      const failed = done.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      assert.deepEqual(
+        failed.map((r) => String(r.reason)),
+        [],
+        `round ${round}`,
+      );
+      assert.ok(!fs.existsSync(path.join(root, 'shared', 'nvram', `u${round}`)), `round ${round}: the folder is gone`);
+    }
+  });
+
   it("removes the folders an instance's last object leaves empty, and no other: the store's root stays", async () => {
     const shared = path.join(root, 'shared');
     const s = new DirectoryReplicaStore(shared);

@@ -10,6 +10,7 @@ import {
   createFileExclusive,
   mkdirDurable,
   retryPendingRemovals,
+  unlinkDurable,
   type TempHandle,
 } from '../../../src/util/atomicFile';
 import { StorageError } from '../../../src/errors';
@@ -269,6 +270,25 @@ describe('util/atomicFile: all or nothing', () => {
     await mkdirDurable(deep, 0o700);
     const e = await mkdirDurable(path.join(target, 'sub'), 0o700).catch((x: unknown) => x);
     assert.ok(e instanceof StorageError && e.errno === 'ENOTDIR', String(e));
+  });
+
+  it('unlinkDurable: a folder another removal took away after the unlink is not a failure (its parent is synced)', async () => {
+    const sub = path.join(dir, 'a', 'b');
+    fs.mkdirSync(sub, { recursive: true });
+    const f = path.join(sub, 'f');
+    fs.writeFileSync(f, 'x');
+    const steps: string[] = [];
+    const existed = await unlinkDurable(f, {
+      onStep: (s) => {
+        steps.push(s);
+        fs.rmdirSync(sub);
+        fs.rmdirSync(path.dirname(sub));
+      },
+    });
+    assert.equal(existed, true);
+    assert.deepEqual(steps, ['unlinked']);
+    assert.ok(!fs.existsSync(path.join(dir, 'a')));
+    assert.equal(await unlinkDurable(f), false, 'a missing file (and folder) is not an error');
   });
 });
 
