@@ -1,12 +1,14 @@
 /**
  * 9. Nova's operations with `compute_driver = uefi_shim.UEFIShimDriver` (and a sidecar per host)
  * against the stock `LibvirtDriver` of the same release, on Nova's own functional framework
- * (API, conductor, scheduler, placement, two compute hosts on Nova's fake libvirt), release by
+ * (API, conductor, scheduler, placement, compute hosts on Nova's fake libvirt), release by
  * release: 26 is this host's python3-nova, 31 and 33 run in the chroots of
  * `scripts/nova-release.sh` (`run`). Runs `nova-driver/nova_uefi_shim_tests/functional/bench.py`,
- * which starts a fresh cloud per driver per round, alternating (ABBA), and times create, hard
- * reboot, resize + confirm, cold migrate + confirm, live migrate and delete for a few UEFI
- * servers, then a live migration between two aarch64 hosts (64 MiB AAVMF store). The
+ * which starts one cloud per round with both drivers in it (two hosts each, an availability
+ * zone each) and times create, hard reboot, resize + confirm, cold migrate + confirm, live
+ * migrate and delete for a UEFI server per driver, the two taking each operation in turn (ABBA),
+ * after one untimed warm-up pair; then a live migration between aarch64 hosts (64 MiB AAVMF
+ * store). The sidecars run compiled (dist/), as `npm start` runs them. The
  * subject's extra time is the sidecar's HTTP calls and store work: the issue's target is
  * ≤ 1.25× per operation on every release. A release that is not importable or not installed
  * is skipped with the reason.
@@ -42,7 +44,7 @@ const RELEASE_SCRIPT = path.join(REPO, 'scripts', 'nova-release.sh');
 function onRelease(release: string, argv: string[]): string[] {
   if (release === '26') return argv;
   // In the chroot the sidecars run from this tree with the host's node (bind-mounted there).
-  const inner = `cd ${JSON.stringify(DRIVER_DIR)} && PYTHONPATH=${JSON.stringify(DRIVER_DIR)} NOVA_UEFI_SHIM_NODE=/usr/local/bin/node exec "$@"`;
+  const inner = `cd ${JSON.stringify(DRIVER_DIR)} && PYTHONPATH=${JSON.stringify(DRIVER_DIR)} NOVA_UEFI_SHIM_NODE=/usr/local/bin/node NOVA_UEFI_SHIM_SIDECAR=dist exec "$@"`;
   return [RELEASE_SCRIPT, 'run', release, '--', '/bin/bash', '-c', inner, 'bench', '/usr/bin/python3', ...argv.slice(1)];
 }
 
@@ -66,7 +68,8 @@ function run(release: string, args: string[], log: (s: string) => void): Promise
     const cmd = onRelease(release, [PYTHON, '-m', 'nova_uefi_shim_tests.functional.bench', ...args]);
     const child = spawn(cmd[0], cmd.slice(1), {
       cwd: DRIVER_DIR,
-      env: { ...process.env, PYTHONPATH: DRIVER_DIR },
+      // The sidecars run compiled (dist/, which bench/run.ts builds first), as `npm start` runs them.
+      env: { ...process.env, PYTHONPATH: DRIVER_DIR, NOVA_UEFI_SHIM_SIDECAR: 'dist' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let tail = '';
@@ -100,7 +103,9 @@ async function benchRelease(root: string, release: string, sz: NovaBenchSizes, l
   const dir = release === '26' ? root : fs.mkdtempSync(path.join(REPO, 'bench', 'results', '.nova-'));
   const out = path.join(dir, `nova-bench-${release}.json`);
   try {
-    log(`nova ${release}: ${sz.rounds} rounds per driver (alternating), ${sz.servers} UEFI servers each, then aarch64 live migrations`);
+    log(
+      `nova ${release}: ${sz.rounds} clouds with both drivers, ${sz.servers} UEFI servers a driver in each (after a warm-up one), the two taking turns; then aarch64 live migrations`,
+    );
     await run(release, ['--rounds', String(sz.rounds), '--servers', String(sz.servers), '--out', out], log);
     if (!fs.existsSync(out)) throw new Error(`nova ${release}: bench.py wrote no results`);
     const doc = JSON.parse(fs.readFileSync(out, 'utf8')) as BenchDoc;

@@ -239,8 +239,13 @@ class SidecarFixture(fixtures.Fixture):
         return '\n'.join(lines) + '\n'
 
     def _argv(self):
-        node = [node_binary(), '--import', 'tsx', 'src/main.ts',
-                '--config-file', self.conf_file]
+        # NOVA_UEFI_SHIM_SIDECAR=dist: the compiled sidecar (npm run build),
+        # as `npm start` runs it; by default the TypeScript sources (tsx).
+        if os.environ.get('NOVA_UEFI_SHIM_SIDECAR') == 'dist':
+            entry = [os.path.join(REPO_ROOT, 'dist', 'main.js')]
+        else:
+            entry = ['--import', 'tsx', 'src/main.ts']
+        node = [node_binary()] + entry + ['--config-file', self.conf_file]
         mounts = list(self.mounts)
         if self.nvram_mount:
             mounts.append((self.nvram_dir, self.nvram_mount))
