@@ -90,7 +90,7 @@ const SIZES = {
     // Six servers a round: 24 samples per operation and driver, of which the four first calls
     // of a freshly started sidecar (one per round) are a sixth, not a third; an operation of a
     // few hundred ms moved by more than ±0.1× between runs with 12.
-    nova: { rounds: 4, servers: 6 },
+    nova: { rounds: 4, servers: 8 },
   },
   quick: {
     spawn: { rounds: 2, perRound: 15, tpRounds: 2, tpOps: (c: number) => Math.max(32, c * 2), concurrency: [1, 8, 32] },
