@@ -87,9 +87,8 @@ const SIZES = {
     secureboot: { rotationInstances: 1_000, rotationRounds: 2, inventoryInstances: 10_000, inventoryReads: 5 },
     replica: { small: 20, large: 6, catchUp: 1000, spawnRounds: 6, spawnPerRound: 10 },
     metrics: { rounds: 8, seconds: 4, connections: 16 },
-    // Six servers a round: 24 samples per operation and driver, of which the four first calls
-    // of a freshly started sidecar (one per round) are a sixth, not a third; an operation of a
-    // few hundred ms moved by more than ±0.1× between runs with 12.
+    // Eight timed server pairs a round (after the untimed warm-up pair): 32 samples per
+    // operation and driver; with 24, one cell in 21 moved by a little more than ±0.1× between runs.
     nova: { rounds: 4, servers: 8 },
   },
   quick: {

@@ -51,7 +51,6 @@ from nova import exception
 from nova.objects import fields
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.functional.api import client as api_client
-from nova.tests.functional.libvirt import base as nova_base
 
 from nova_uefi_shim_tests.functional import base
 from nova_uefi_shim_tests.functional import fixtures as shim_fixtures
@@ -62,7 +61,7 @@ OPERATIONS = ('create', 'hard reboot', 'resize + confirm',
               'cold migrate + confirm', 'live migrate', 'delete',
               'live migrate (aarch64)')
 
-SETTINGS = {'servers': 3, 'samples': [], 'turn': [0]}
+SETTINGS = {'servers': 3, 'samples': [], 'turn': 0}
 
 
 class _FineRpcClock(object):
@@ -123,8 +122,6 @@ class _BenchRound(object):
         self.useFixture(fixtures.MonkeyPatch(
             'oslo_messaging._drivers.impl_fake.time',
             _FineRpcClock(self.RPC_POLL)))
-        #: operations timed so far in this process (the ABBA order)
-        self._turn = SETTINGS['turn']
         self._warming = False
 
     # NOTE(uefi_shim): the API runs in the test's own process here. One
@@ -261,8 +258,10 @@ class _BenchRound(object):
     def _both(self, op, fn, servers):
         """``fn(driver, server)`` timed for each driver, the order of the
         two alternating from one operation to the next (ABBA)."""
-        turn = self._turn[0]
-        self._turn[0] += 1
+        # operations so far in this process (SETTINGS), so the order
+        # keeps alternating from one round to the next
+        turn = SETTINGS['turn']
+        SETTINGS['turn'] += 1
         order = [d for d, _ in self.PAIRS]
         if turn % 2:
             order.reverse()
