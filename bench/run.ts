@@ -87,9 +87,10 @@ const SIZES = {
     secureboot: { rotationInstances: 1_000, rotationRounds: 2, inventoryInstances: 10_000, inventoryReads: 5 },
     replica: { small: 20, large: 6, catchUp: 1000, spawnRounds: 6, spawnPerRound: 10 },
     metrics: { rounds: 8, seconds: 4, connections: 16 },
-    // Eight timed server pairs a round (after the untimed warm-up pair): 32 samples per
-    // operation and driver; with 24, one cell in 21 moved by a little more than ±0.1× between runs.
-    nova: { rounds: 4, servers: 8 },
+    // Sixteen timed server pairs a round (after the untimed warm-up pair): 64 samples per
+    // operation and driver. With 24 or 32, one cell in 21 moved by a little more than ±0.1×
+    // between two runs.
+    nova: { rounds: 4, servers: 16 },
   },
   quick: {
     spawn: { rounds: 2, perRound: 15, tpRounds: 2, tpOps: (c: number) => Math.max(32, c * 2), concurrency: [1, 8, 32] },
